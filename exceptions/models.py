@@ -1,0 +1,1 @@
+"""Models of the exceptions app; filled in by its own issue."""

@@ -1,0 +1,1 @@
+"""Models of the handoffs app; filled in by its own issue."""

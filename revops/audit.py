@@ -1,0 +1,62 @@
+"""One way to say who changed what and why, for admin edits, services and jobs alike.
+
+Inside ``with audited(actor=user, reason="…"):`` every history row django-simple-history writes
+gets that user and change reason, unless the instance already set its own. Outside a request
+(jobs, management commands, automations) this is the only way history learns the actor.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.dispatch import receiver
+from simple_history.signals import pre_create_historical_record
+
+
+@dataclass(frozen=True)
+class AuditContext:
+    actor: object | None
+    reason: str
+
+
+_current: ContextVar[AuditContext | None] = ContextVar("revops_audit", default=None)
+
+
+@contextmanager
+def audited(*, actor, reason: str):
+    """Attribute every history row written inside the block to ``actor`` with ``reason``."""
+    token = _current.set(AuditContext(actor=actor, reason=reason[:100]))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current() -> AuditContext | None:
+    return _current.get()
+
+
+def system_user(username: str, *, first_name: str = ""):
+    """The login that stands for an integration or an automation in history; it cannot sign in."""
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(
+        username=username, defaults={"first_name": first_name or username, "is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+@receiver(pre_create_historical_record)
+def _apply_audit_context(sender, instance, history_instance, **kwargs):
+    ctx = _current.get()
+    if ctx is None:
+        return
+    if ctx.actor is not None and getattr(history_instance, "history_user_id", None) is None:
+        history_instance.history_user = ctx.actor
+    if not history_instance.history_change_reason:
+        history_instance.history_change_reason = ctx.reason

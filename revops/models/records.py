@@ -1,0 +1,260 @@
+"""The CRM record mirror: the portal's copy of the CRM objects that automations work on.
+
+Core fields are columns; custom fields live in ``attributes`` (keys and types defined by the
+revenue data dictionary). ``source_updated_at`` is the CRM's own modification time, used to
+refuse out-of-order updates.
+"""
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class CrmRecord(models.Model):
+    """Fields every record mirrored from the CRM carries."""
+
+    external_id = models.CharField(max_length=64, unique=True, help_text="The record's id in the CRM.")
+    source_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the CRM last changed this record; older updates are refused."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class Team(CrmRecord):
+    """A sales, success or operations team; teams nest through ``parent``."""
+
+    name = models.CharField(max_length=120)
+    manager = models.ForeignKey("Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_teams")
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    region = models.CharField(max_length=40, blank=True)
+    segment = models.CharField(max_length=40, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Rep(CrmRecord):
+    """A CRM user who can own records: rep, manager or specialist."""
+
+    name = models.CharField(max_length=150)
+    email = models.EmailField(db_index=True)
+    title = models.CharField(max_length=120, blank=True)
+    manager = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="direct_reports")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="members")
+    region = models.CharField(max_length=40, blank=True)
+    segments = models.JSONField(default=list, blank=True, help_text="Segments this rep covers, e.g. SMB, MM.")
+    is_active = models.BooleanField(default=True)
+    out_of_office_until = models.DateTimeField(null=True, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="rep"
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Account(CrmRecord):
+    """A company the business sells to, with its owner and place in a parent/child hierarchy."""
+
+    class CustomerStatus(models.TextChoices):
+        PROSPECT = "prospect", "Prospect"
+        CUSTOMER = "customer", "Customer"
+        FORMER_CUSTOMER = "former_customer", "Former customer"
+        PARTNER = "partner", "Partner"
+
+    name = models.CharField(max_length=200, db_index=True)
+    domain = models.CharField(max_length=200, blank=True, db_index=True)
+    website = models.CharField(max_length=200, blank=True)
+    industry = models.CharField(max_length=80, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True, db_index=True, help_text="ISO 3166-1 alpha-2")
+    state = models.CharField(max_length=64, blank=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children")
+    owner = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="accounts")
+    is_named = models.BooleanField(
+        default=False, verbose_name="named/strategic", help_text="Named or strategic account with a fixed owner."
+    )
+    customer_status = models.CharField(
+        max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.PROSPECT, db_index=True
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Lead(CrmRecord):
+    """A person who showed interest and is not yet attached to an opportunity."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        WORKING = "working", "Working"
+        NURTURE = "nurture", "Nurture"
+        QUALIFIED = "qualified", "Qualified"
+        UNQUALIFIED = "unqualified", "Unqualified"
+        CONVERTED = "converted", "Converted"
+
+    email = models.EmailField(blank=True, db_index=True)
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    domain = models.CharField(max_length=200, blank=True, db_index=True)
+    title = models.CharField(max_length=120, blank=True)
+    country = models.CharField(max_length=2, blank=True, db_index=True, help_text="ISO 3166-1 alpha-2")
+    state = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=60, blank=True)
+    score = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
+    owner = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    matched_account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="matched_leads"
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "status"], name="lead_owner_status")]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}".strip()
+        return (
+            f"{name or self.email or self.external_id} ({self.company})"
+            if self.company
+            else (name or self.email or self.external_id)
+        )
+
+
+class Opportunity(CrmRecord):
+    """A deal in the pipeline."""
+
+    class Stage(models.TextChoices):
+        PROSPECTING = "prospecting", "Prospecting"
+        DISCOVERY = "discovery", "Discovery"
+        SOLUTION = "solution", "Solution"
+        PROPOSAL = "proposal", "Proposal"
+        NEGOTIATION = "negotiation", "Negotiation"
+        CLOSED_WON = "closed_won", "Closed won"
+        CLOSED_LOST = "closed_lost", "Closed lost"
+
+    class ForecastCategory(models.TextChoices):
+        PIPELINE = "pipeline", "Pipeline"
+        BEST_CASE = "best_case", "Best case"
+        COMMIT = "commit", "Commit"
+        CLOSED = "closed", "Closed"
+        OMITTED = "omitted", "Omitted"
+
+    OPEN_STAGES = (Stage.PROSPECTING, Stage.DISCOVERY, Stage.SOLUTION, Stage.PROPOSAL, Stage.NEGOTIATION)
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities")
+    name = models.CharField(max_length=200)
+    owner = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="opportunities")
+    stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.PROSPECTING, db_index=True)
+    forecast_category = models.CharField(
+        max_length=20, choices=ForecastCategory.choices, default=ForecastCategory.PIPELINE
+    )
+    amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True, db_index=True)
+    next_step = models.CharField(max_length=255, blank=True)
+    next_step_date = models.DateField(null=True, blank=True)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    close_date_pushes = models.PositiveIntegerField(default=0, help_text="How often the close date moved out.")
+    attributes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["close_date", "name"]
+        verbose_name_plural = "opportunities"
+        indexes = [models.Index(fields=["owner", "stage"], name="opp_owner_stage")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_open(self) -> bool:
+        return self.stage in self.OPEN_STAGES
+
+
+class Activity(CrmRecord):
+    """A touch logged in the CRM: call, email, meeting… The first one on a lead stops its SLA clock."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+        NOTE = "note", "Note"
+        TASK = "task", "Task"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.EMAIL)
+    subject = models.CharField(max_length=255, blank=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    rep = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="activities")
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    opportunity = models.ForeignKey(
+        Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
+    attributes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name_plural = "activities"
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.subject or self.external_id}"
+
+
+class Task(models.Model):
+    """A to-do for a person, created by hand or by an automation, pushed back to the CRM."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    external_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks")
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    opportunity = models.ForeignKey(Opportunity, null=True, blank=True, on_delete=models.CASCADE, related_name="tasks")
+    created_by_automation = models.CharField(
+        max_length=120, blank=True, help_text="Name of the automation that created this task, if any."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_at"]
+        indexes = [models.Index(fields=["owner", "status"], name="task_owner_status")]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def related_record(self):
+        return self.opportunity or self.lead or self.account

@@ -1,0 +1,304 @@
+"""Record validation built from the revenue data dictionary.
+
+``validator_for("lead").validate(payload)`` checks a record's values against the dictionary and
+returns the coerced core values, custom attributes and references, or field-level errors in plain
+language ("close_date: 'next tuesday' is not a date (expected YYYY-MM-DD)"). Validators are
+compiled once per dictionary version and cached per process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+from django.db.models import Count, Max
+from django.utils.dateparse import parse_date, parse_datetime
+
+from .models import FieldDefinition, FieldType, Required
+
+# The field whose value decides "required from given stages/statuses on", per object.
+STAGE_FIELDS = {"lead": "status", "opportunity": "stage"}
+MISSING = object()
+
+
+class InvalidValue(Exception):
+    """Raised by a coercer with a plain-language message."""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _text(value, spec):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidValue(f"{_show(value)} is not text")
+    value = str(value).strip()
+    if spec.max_length and len(value) > spec.max_length:
+        raise InvalidValue(f"is {len(value)} characters long (at most {spec.max_length} allowed)")
+    return value
+
+
+def _integer(value, spec):
+    if isinstance(value, bool):
+        raise InvalidValue(f"{_show(value)} is not a whole number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise InvalidValue(f"{_show(value)} is not a whole number")
+
+
+def _decimal(value, spec):
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise InvalidValue(f"{_show(value)} is not a number")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise InvalidValue(f"{_show(value)} is not a number (expected e.g. 1250.50)") from None
+    if not number.is_finite():
+        raise InvalidValue(f"{_show(value)} is not a finite number")
+    return number
+
+
+def _date(value, spec):
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_date(value.strip())
+        except ValueError:
+            raise InvalidValue(f"{_show(value)} is not a valid calendar date") from None
+    if parsed is None:
+        raise InvalidValue(f"{_show(value)} is not a date (expected YYYY-MM-DD)")
+    return parsed
+
+
+def _datetime(value, spec):
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            raise InvalidValue(f"{_show(value)} is not a valid date and time") from None
+    if parsed is None:
+        raise InvalidValue(f"{_show(value)} is not a date and time (expected ISO 8601, e.g. 2026-03-01T09:30:00Z)")
+    if parsed.tzinfo is None:
+        raise InvalidValue(f"{_show(value)} has no time zone (add Z or an offset such as +01:00)")
+    return parsed.astimezone(dt.UTC)
+
+
+def _boolean(value, spec):
+    if isinstance(value, bool):
+        return value
+    raise InvalidValue(f"{_show(value)} is not true or false")
+
+
+def _choice(value, spec):
+    if not isinstance(value, str) or value not in spec.allowed_values:
+        raise InvalidValue(f"{_show(value)} is not an allowed value (allowed: {', '.join(spec.allowed_values)})")
+    return value
+
+
+def _multi_choice(value, spec):
+    if not isinstance(value, list):
+        raise InvalidValue(f"{_show(value)} is not a list of values")
+    bad = [item for item in value if not isinstance(item, str) or item not in spec.allowed_values]
+    if bad:
+        raise InvalidValue(
+            f"{', '.join(_show(b) for b in bad)} not allowed (allowed: {', '.join(spec.allowed_values)})"
+        )
+    return list(dict.fromkeys(value))
+
+
+def _email(value, spec):
+    if not isinstance(value, str):
+        raise InvalidValue(f"{_show(value)} is not an email address")
+    value = value.strip()
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise InvalidValue(f"{_show(value)} is not an email address") from None
+    return value.lower()
+
+
+_url_validator = URLValidator()
+
+
+def _url(value, spec):
+    if not isinstance(value, str):
+        raise InvalidValue(f"{_show(value)} is not a URL")
+    value = value.strip()
+    try:
+        _url_validator(value)
+    except ValidationError:
+        raise InvalidValue(f"{_show(value)} is not a URL (expected e.g. https://example.com)") from None
+    return value
+
+
+def _reference(value, spec):
+    if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
+        raise InvalidValue(f"{_show(value)} is not a {spec.reference_to} external id")
+    return str(value).strip()
+
+
+COERCERS: dict[str, Callable[[Any, FieldSpec], Any]] = {
+    FieldType.TEXT: _text,
+    FieldType.INTEGER: _integer,
+    FieldType.DECIMAL: _decimal,
+    FieldType.DATE: _date,
+    FieldType.DATETIME: _datetime,
+    FieldType.BOOLEAN: _boolean,
+    FieldType.CHOICE: _choice,
+    FieldType.MULTI_CHOICE: _multi_choice,
+    FieldType.EMAIL: _email,
+    FieldType.URL: _url,
+    FieldType.REFERENCE: _reference,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A compiled dictionary entry."""
+
+    key: str
+    field_type: str
+    is_core: bool
+    required: str = Required.NEVER
+    required_from: frozenset = frozenset()
+    allowed_values: tuple = ()
+    reference_to: str = ""
+    max_length: int | None = None
+
+    def coerce(self, value):
+        return COERCERS[self.field_type](value, self)
+
+
+@dataclass
+class ValidationResult:
+    """What a record's payload turned into: values for columns, custom attributes, references by external id."""
+
+    core: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, str | None] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add_error(self, key: str, message: str) -> None:
+        self.errors.setdefault(key, []).append(message)
+
+    def messages(self) -> list[str]:
+        """Errors flattened as "key: message" lines."""
+        return [f"{key}: {message}" for key, messages in self.errors.items() for message in messages]
+
+
+class RecordValidator:
+    """Validates one object's payloads against its compiled dictionary entries."""
+
+    def __init__(self, object_type: str, specs: list[FieldSpec]):
+        self.object_type = object_type
+        self.specs = {spec.key: spec for spec in specs}
+        self.stage_field = STAGE_FIELDS.get(object_type)
+
+    def validate(self, data: Mapping[str, Any], *, existing: Mapping[str, Any] | None = None) -> ValidationResult:
+        """Check ``data`` (a full or partial record). ``existing`` holds current values for required checks."""
+        result = ValidationResult()
+        if not isinstance(data, Mapping):
+            result.add_error("record", f"{_show(data)} is not an object")
+            return result
+        for key, raw in data.items():
+            spec = self.specs.get(key)
+            if spec is None:
+                result.add_error(key, f"unknown field: the data dictionary defines no {self.object_type} field {key!r}")
+                continue
+            if raw is None or (isinstance(raw, str) and raw.strip() == "" and spec.field_type != FieldType.TEXT):
+                value = None
+            else:
+                try:
+                    value = spec.coerce(raw)
+                except InvalidValue as exc:
+                    result.add_error(key, str(exc))
+                    continue
+            if spec.field_type == FieldType.REFERENCE:
+                result.references[key] = value
+            elif spec.is_core:
+                result.core[key] = value
+            else:
+                result.attributes[key] = value
+        self._check_required(data, existing or {}, result)
+        return result
+
+    def _check_required(self, data, existing, result: ValidationResult) -> None:
+        stage = self._current(self.stage_field, data, existing) if self.stage_field else None
+        for spec in self.specs.values():
+            if spec.required == Required.NEVER or spec.key in result.errors:
+                continue
+            if spec.required == Required.FROM_STAGES and stage not in spec.required_from:
+                continue
+            value = self._current(spec.key, data, existing)
+            if value is None or value == "" or value == []:
+                when = f" when {self.stage_field} is {stage}" if spec.required == Required.FROM_STAGES else ""
+                result.add_error(spec.key, f"is required{when} but missing")
+
+    @staticmethod
+    def _current(key, data, existing):
+        value = data.get(key, MISSING)
+        return existing.get(key) if value is MISSING else value
+
+
+_cache: dict[str, tuple[tuple, RecordValidator]] = {}
+_lock = threading.Lock()
+
+
+def _max_length(object_type: str, key: str) -> int | None:
+    from django.apps import apps
+
+    model = apps.get_model("revops", object_type)
+    try:
+        return getattr(model._meta.get_field(key), "max_length", None)
+    except Exception:
+        return None
+
+
+def compile_validator(object_type: str, definitions) -> RecordValidator:
+    specs = [
+        FieldSpec(
+            key=d.key,
+            field_type=d.field_type,
+            is_core=d.is_core,
+            required=d.required,
+            required_from=frozenset(d.required_from or ()),
+            allowed_values=tuple(d.allowed_values or ()),
+            reference_to=d.reference_to,
+            max_length=_max_length(object_type, d.key) if d.is_core and d.field_type == FieldType.TEXT else None,
+        )
+        for d in definitions
+    ]
+    return RecordValidator(object_type, specs)
+
+
+def validator_for(object_type: str) -> RecordValidator:
+    """The validator for ``object_type``, rebuilt whenever its dictionary entries change."""
+    stamp = tuple(
+        FieldDefinition.objects.filter(object_type=object_type).aggregate(n=Count("id"), at=Max("updated_at")).values()
+    )
+    cached = _cache.get(object_type)
+    if cached and cached[0] == stamp:
+        return cached[1]
+    with _lock:
+        validator = compile_validator(object_type, FieldDefinition.objects.filter(object_type=object_type))
+        _cache[object_type] = (stamp, validator)
+    return validator

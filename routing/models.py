@@ -1,0 +1,1 @@
+"""Models of the routing app; filled in by its own issue."""
