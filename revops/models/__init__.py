@@ -1,18 +1,26 @@
 from .dictionary import FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
+from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 
 __all__ = [
     "Account",
     "Activity",
+    "ApiToken",
+    "ChangeEntry",
     "CrmRecord",
     "FieldDefinition",
     "FieldType",
+    "IdempotencyRecord",
     "Lead",
     "ObjectType",
     "Opportunity",
+    "OutboxEvent",
     "Rep",
     "Required",
+    "Scope",
     "SourceOfTruth",
+    "SyncBatch",
+    "SyncFailure",
     "Task",
     "Team",
 ]
