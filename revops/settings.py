@@ -150,6 +150,22 @@ RQ_QUEUES = {
 }
 RQ_SHOW_ADMIN_LINK = True
 
+# Shared cache (API throttling, short-lived counters) in the same Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "revops",
+        "TIMEOUT": 300,
+    }
+}
+
+# CRM sync API limits.
+SYNC_MAX_RECORDS = env_int("SYNC_MAX_RECORDS", 1000, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
+IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
