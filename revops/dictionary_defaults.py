@@ -256,6 +256,25 @@ DEFAULT_FIELDS = [
     f("task", "owner", "Owner", "reference", "Who must do it.", reference_to="rep", source=PORTAL),
     f("task", "due_at", "Due", "datetime", "When it is due.", source=PORTAL),
     f("task", "status", "Status", "choice", "Open, done or cancelled.", allowed_values=_choices(Task.Status)),
+    f("task", "lead", "Lead", "reference", "The lead the task is about.", reference_to="lead", source=PORTAL),
+    f(
+        "task",
+        "account",
+        "Account",
+        "reference",
+        "The account the task is about.",
+        reference_to="account",
+        source=PORTAL,
+    ),
+    f(
+        "task",
+        "opportunity",
+        "Opportunity",
+        "reference",
+        "The opportunity the task is about.",
+        reference_to="opportunity",
+        source=PORTAL,
+    ),
 ]
 
 

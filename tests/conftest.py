@@ -23,11 +23,11 @@ def run_worker(redis_conn):
     """
 
     def run(*queue_names: str) -> int:
+        """Work the queues (all by default) until empty; return how many jobs failed."""
         names = queue_names or ("hot", "default", "low")
         queues = [django_rq.get_queue(name) for name in names]
-        worker = SimpleWorker(queues, connection=redis_conn)
-        worker.work(burst=True)
-        return sum(1 for _ in worker.failed_job_registry.get_job_ids()) if hasattr(worker, "failed_job_registry") else 0
+        SimpleWorker(queues, connection=redis_conn).work(burst=True)
+        return sum(queue.failed_job_registry.count for queue in queues)
 
     return run
 
