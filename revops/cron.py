@@ -8,3 +8,5 @@ from rq import cron
 from revops import jobs
 
 cron.register(jobs.heartbeat, queue_name="low", interval=60, name="heartbeat")
+cron.register(jobs.sweep_outbox, queue_name="default", interval=60, name="sweep_outbox")
+cron.register(jobs.purge_idempotency_keys, queue_name="low", interval=3600, name="purge_idempotency_keys")

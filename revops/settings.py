@@ -74,6 +74,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_rq",
     "simple_history",
     "revops",
@@ -119,9 +121,12 @@ if _database_url:
         _db = dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
-    if not _db.get("ENGINE"):
-        raise ImproperlyConfigured(f"DATABASE_URL scheme is not supported: {_database_url.split(':', 1)[0]!r}")
+    if _db.get("ENGINE") not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {_database_url.split(':', 1)[0]!r} is not supported: use postgres:// or sqlite:///"
+        )
 else:
+    env_int("DB_CONN_MAX_AGE", 60)  # validated even when unused, so a typo never waits for a move to PostgreSQL
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": DATA_DIR / "revops.sqlite3"}
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -203,6 +208,33 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "revops.api.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "revops.api.pagination.RecordCursorPagination",
+    # One bucket per token (or signed-in user) at API_THROTTLE_RATE, counted in the Redis cache.
+    "DEFAULT_THROTTLE_CLASSES": ["revops.api.throttling.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "revops.api.throttling.exception_handler",
+}
+
+# OpenAPI schema at /api/v1/schema/, docs at /api/v1/docs/ (Swagger UI), with the UI assets
+# served from drf-spectacular-sidecar so they work without internet access.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "RevOps portal API",
+    "DESCRIPTION": (
+        "CRM sync, record reads and the changes feed. Authenticate with `Authorization: Bearer rvp_…` "
+        "(create a token with `manage.py create_api_token`) or a signed-in staff session. See docs/api.md."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
+    "ENUM_NAME_OVERRIDES": {
+        "LeadStatusEnum": "revops.models.records.Lead.Status",
+        "TaskStatusEnum": "revops.models.records.Task.Status",
+        "SyncStatusEnum": ["created", "updated", "unchanged", "stale", "rejected"],
+    },
 }
 
 if not DEBUG:

@@ -36,10 +36,16 @@ def _show(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+_SCALARS = (str, int, float)
+
+
 def _text(value, spec):
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if type(value) is str:
+        value = value.strip()
+    elif isinstance(value, _SCALARS) and not isinstance(value, bool):
+        value = str(value)
+    else:
         raise InvalidValue(f"{_show(value)} is not text")
-    value = str(value).strip()
     if spec.max_length and len(value) > spec.max_length:
         raise InvalidValue(f"is {len(value)} characters long (at most {spec.max_length} allowed)")
     return value
@@ -61,7 +67,7 @@ def _integer(value, spec):
 
 
 def _decimal(value, spec):
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
+    if isinstance(value, bool) or not isinstance(value, _SCALARS):
         raise InvalidValue(f"{_show(value)} is not a number")
     try:
         number = Decimal(str(value).strip())
@@ -147,9 +153,11 @@ def _url(value, spec):
 
 
 def _reference(value, spec):
-    if isinstance(value, bool) or not isinstance(value, str | int) or str(value).strip() == "":
+    if type(value) is str and value.strip():
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{_show(value)} is not a {spec.reference_to} external id")
-    return str(value).strip()
+    return str(value)
 
 
 COERCERS: dict[str, Callable[[Any, FieldSpec], Any]] = {
@@ -211,6 +219,7 @@ class RecordValidator:
     def __init__(self, object_type: str, specs: list[FieldSpec]):
         self.object_type = object_type
         self.specs = {spec.key: spec for spec in specs}
+        self.required_specs = [spec for spec in specs if spec.required != Required.NEVER]
         self.stage_field = STAGE_FIELDS.get(object_type)
 
     def validate(self, data: Mapping[str, Any], *, existing: Mapping[str, Any] | None = None) -> ValidationResult:
@@ -224,7 +233,7 @@ class RecordValidator:
             if spec is None:
                 result.add_error(key, f"unknown field: the data dictionary defines no {self.object_type} field {key!r}")
                 continue
-            if raw is None or (isinstance(raw, str) and raw.strip() == "" and spec.field_type != FieldType.TEXT):
+            if raw is None or (type(raw) is str and spec.field_type != FieldType.TEXT and not raw.strip()):
                 value = None
             else:
                 try:
@@ -243,8 +252,8 @@ class RecordValidator:
 
     def _check_required(self, data, existing, result: ValidationResult) -> None:
         stage = self._current(self.stage_field, data, existing) if self.stage_field else None
-        for spec in self.specs.values():
-            if spec.required == Required.NEVER or spec.key in result.errors:
+        for spec in self.required_specs:
+            if spec.key in result.errors:
                 continue
             if spec.required == Required.FROM_STAGES and stage not in spec.required_from:
                 continue

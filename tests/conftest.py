@@ -1,8 +1,39 @@
-"""Shared fixtures: real Redis (flushed per test) and a real RQ worker run in burst mode."""
+"""Shared fixtures: real Redis (flushed per test), a real RQ worker run in burst mode, and test settings."""
+
+import signal
 
 import django_rq
 import pytest
 from rq import SimpleWorker
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Plain-HTTP test client and a fast password hasher; production settings stay otherwise intact."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Restore what migrations create after a transactional test's flush removed it.
+
+    The default dictionary comes from a data migration, and content types are created lazily;
+    threads in concurrent tests would otherwise race to create the same content type.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
+    if not (transactional or {"transactional_db", "live_server"} & set(request.fixturenames)):
+        return
+    request.getfixturevalue("transactional_db")
+    from django.apps import apps
+    from django.contrib.contenttypes.models import ContentType
+
+    from revops.dictionary_defaults import load_default_dictionary
+    from revops.models import FieldDefinition
+
+    load_default_dictionary(FieldDefinition)
+    ContentType.objects.get_for_models(*apps.get_models())
 
 
 @pytest.fixture
@@ -26,7 +57,13 @@ def run_worker(redis_conn):
         """Work the queues (all by default) until empty; return how many jobs failed."""
         names = queue_names or ("hot", "default", "low")
         queues = [django_rq.get_queue(name) for name in names]
-        SimpleWorker(queues, connection=redis_conn).work(burst=True)
+        # The worker installs its own SIGINT/SIGTERM handlers and never restores pytest's.
+        saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            SimpleWorker(queues, connection=redis_conn).work(burst=True)
+        finally:
+            for sig, handler in saved.items():
+                signal.signal(sig, handler)
         return sum(queue.failed_job_registry.count for queue in queues)
 
     return run

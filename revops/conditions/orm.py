@@ -1,0 +1,255 @@
+"""Compiling condition trees into Django ``Q`` filters, for backtests over stored records.
+
+Each comparison becomes ``lhs IS NOT NULL AND <comparison>``, which is never SQL NULL, so
+``not``/``ne``/``not_in`` are plain ``NOT`` and match missing values exactly as the Python
+evaluators do (three-valued SQL logic never leaks through). Related fields join with ``__``
+paths (``matched_account__employees``; nullable joins stay LEFT OUTER). Custom attributes read
+the JSON key as text and cast it for numeric and date comparisons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from django.db.models import (
+    BooleanField,
+    DateField,
+    DateTimeField,
+    DecimalField,
+    F,
+    Func,
+    IntegerField,
+    JSONField,
+    Q,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IEndsWith,
+    In,
+    IsNull,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
+)
+
+from .schema import EVENT_OPS, TEXTUAL, All, FieldMap, Leaf, Node, Not, parse_or_raise
+
+
+class ConditionNotQueryable(ValueError):
+    """The tree uses an operator that needs an event (``changed``, ``changed_to``) and has no ORM form."""
+
+
+class _JsonKey(Func):
+    """One key of a JSON column: as text (``->>``) or as JSON (``->``) on PostgreSQL, ``json_extract`` on SQLite.
+
+    Django's own ``KeyTextTransform`` reads JSON null as the text ``'null'`` on SQLite; a missing
+    value must be SQL NULL for the null rules to hold on every backend.
+    """
+
+    def __init__(self, column: str, key: str, *, as_text: bool):
+        super().__init__(F(column), output_field=TextField() if as_text else JSONField())
+        self.key, self.as_text = key, as_text
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"({sql} {'->>' if self.as_text else '->'} %s)", (*params, self.key)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({sql}, %s)", (*params, f'$."{self.key}"')
+
+
+class _Numeric(Func):
+    """Text to an unconstrained numeric (PostgreSQL ``numeric``; SQLite ``CAST … AS NUMERIC``)."""
+
+    output_field = DecimalField()
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST({sql} AS NUMERIC)", params
+
+
+class _Timestamp(Func):
+    """An ISO 8601 text as a comparable timestamp: ``timestamptz`` on PostgreSQL, normalised UTC text on SQLite."""
+
+    output_field = DateTimeField()
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"CAST({sql} AS timestamp with time zone)", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"strftime('%%Y-%%m-%%d %%H:%%M:%%f', {sql})", params
+
+
+class _JsonArrayHas(Func):
+    """True when a JSON array contains the string ``value`` (never NULL)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, lhs, value: str):
+        super().__init__(lhs)
+        self.value = value
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE(({sql})::jsonb @> %s::jsonb, false)", (*params, json.dumps([self.value]))
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({sql}) THEN {sql} END) AS je "
+            f"WHERE je.type = 'text' AND je.value = %s)",
+            (*params, *params, self.value),
+        )
+
+
+class _JsonArrayEmpty(Func):
+    """True when a JSON value is missing, null, not an array or an empty array (never NULL)."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return (
+            f"COALESCE(jsonb_array_length(CASE WHEN jsonb_typeof(({sql})::jsonb) = 'array' "
+            f"THEN ({sql})::jsonb END), 0) = 0",
+            (*params, *params),
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"COALESCE(json_array_length(CASE WHEN json_valid({sql}) THEN {sql} END), 0) = 0", (*params, *params)
+
+
+def _lhs(leaf: Leaf):
+    field = leaf.field
+    prefix = f"{leaf.relation}__" if leaf.relation else ""
+    if field.is_core:
+        if field.field_type == "reference" and leaf.op not in ("is_empty", "is_not_empty"):
+            return F(f"{prefix}{field.key}__external_id")
+        return F(prefix + field.key)
+    attributes = prefix + "attributes"
+    ftype = field.field_type
+    if ftype == "multi_choice":
+        return _JsonKey(attributes, field.key, as_text=False)
+    text = _JsonKey(attributes, field.key, as_text=True)
+    if ftype == "integer":
+        return Cast(text, IntegerField())
+    if ftype == "decimal":
+        return _Numeric(text)
+    if ftype == "date":
+        return Cast(text, DateField())
+    if ftype == "datetime":
+        return _Timestamp(text)
+    if ftype == "boolean":
+        return Cast(text, BooleanField())
+    return text
+
+
+def _rhs(leaf: Leaf, value: Any):
+    if leaf.field_type == "datetime" and not leaf.field.is_core:
+        return _Timestamp(Value(value.isoformat()))
+    return value
+
+
+_LOOKUPS = {
+    "eq": Exact,
+    "gt": GreaterThan,
+    "gte": GreaterThanOrEqual,
+    "lt": LessThan,
+    "lte": LessThanOrEqual,
+    "contains": IContains,
+    "starts_with": IStartsWith,
+    "ends_with": IEndsWith,
+}
+_NEGATED = {"ne": "eq", "not_in": "in", "is_not_empty": "is_empty"}
+
+
+def _leaf_q(leaf: Leaf, now: dt.datetime) -> Q:
+    op = leaf.op
+    if op in EVENT_OPS:
+        raise ConditionNotQueryable(
+            f"{leaf.path} {op.replace('_', ' ')}: this condition reads the event's changes and cannot be "
+            "evaluated over stored records"
+        )
+    if op in _NEGATED:
+        positive = Leaf(leaf.path, leaf.relation, leaf.relation_label, leaf.field, _NEGATED[op], leaf.value, leaf.raw)
+        return ~_leaf_q(positive, now)
+    lhs = _lhs(leaf)
+    ftype = leaf.field_type
+    if op == "is_empty":
+        if ftype == "multi_choice":
+            return Q(_JsonArrayEmpty(lhs))
+        empty = Q(IsNull(lhs, True))
+        if ftype in TEXTUAL or ftype == "choice" or (ftype == "reference" and not leaf.field.is_core):
+            empty |= Q(Exact(lhs, ""))
+        return empty
+    if op == "contains" and ftype == "multi_choice":
+        return Q(_JsonArrayHas(lhs, leaf.value))
+    present = Q(IsNull(lhs, False))
+    value = leaf.value
+    if op in _LOOKUPS:
+        return present & Q(_LOOKUPS[op](lhs, _rhs(leaf, value)))
+    if op == "in":
+        return present & Q(In(lhs, list(value)))
+    if op == "between":
+        lo, hi = value
+        return present & Q(GreaterThanOrEqual(lhs, _rhs(leaf, lo))) & Q(LessThanOrEqual(lhs, _rhs(leaf, hi)))
+    anchor = now.date() if ftype == "date" else now
+    delta = dt.timedelta(days=value)
+    if op == "older_than_days":
+        return present & Q(LessThan(lhs, _rhs(leaf, anchor - delta)))
+    if op == "within_days":
+        return (
+            present
+            & Q(GreaterThanOrEqual(lhs, _rhs(leaf, anchor - delta)))
+            & Q(LessThanOrEqual(lhs, _rhs(leaf, anchor + delta)))
+        )
+    raise ValueError(op)  # pragma: no cover
+
+
+def node_to_q(node: Node, now: dt.datetime) -> Q:
+    """The ``Q`` for an already parsed tree."""
+    if isinstance(node, Leaf):
+        return _leaf_q(node, now)
+    if isinstance(node, Not):
+        return ~node_to_q(node.child, now)
+    if not node.children:
+        # Explicit always-true / always-false conditions: an empty Q() would vanish under negation.
+        return Q(pk__isnull=False) if isinstance(node, All) else Q(pk__in=[])
+    qs = [node_to_q(c, now) for c in node.children]
+    result = qs[0]
+    for q in qs[1:]:
+        result = (result & q) if isinstance(node, All) else (result | q)
+    return result
+
+
+def to_q(tree: Any, *, object_type: str, fields: FieldMap | None = None, now: dt.datetime | None = None) -> Q:
+    """Validate ``tree`` and compile it into a ``Q`` for ``<Model>.objects.filter()`` of ``object_type``.
+
+    ``now`` anchors ``older_than_days``/``within_days`` (default: the current time). Raises
+    ``ConditionError`` for an invalid tree and ``ConditionNotQueryable`` when the tree uses
+    ``changed``/``changed_to``, which need an event and have no meaning over stored rows.
+    """
+    from django.utils import timezone
+
+    node = parse_or_raise(tree, object_type=object_type, fields=fields)
+    return node_to_q(node, now or timezone.now())
+
+
+def queryset(tree: Any, *, object_type: str, fields: FieldMap | None = None, now: dt.datetime | None = None):
+    """``<Model>.objects.filter(to_q(...))`` for ``object_type`` (a convenience for backtests)."""
+    from django.apps import apps
+
+    model = apps.get_model("revops", object_type)
+    return model.objects.filter(to_q(tree, object_type=object_type, fields=fields, now=now))

@@ -1,0 +1,84 @@
+"""The changes feed: what the portal decided, in a stable order, for the CRM to apply.
+
+Write with ``change_entry_record`` (the only writer: routing, handoffs and the automation engine call
+it inside their own transactions). Read with ``change_entries_after``, which the
+``GET /api/v1/changes/?after=<cursor>`` endpoint serves.
+
+Why writers are serialised: ids come from a sequence when a row is inserted, not when its
+transaction commits. With two overlapping transactions, entry 41 may commit after entry 42; a
+reader that already saw 42 and polls ``after=42`` would never see 41. So on PostgreSQL every writer
+takes one transaction-scoped advisory lock right before its insert and keeps it until its
+transaction ends: ids are then handed out in commit order and a reader never skips an entry.
+(SQLite serialises write transactions anyway.) The price is that feed writes queue behind each
+other, so callers record feed entries as the last step of their transaction.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, connection, transaction
+
+from revops.models import ChangeEntry
+
+# Arbitrary constant naming the feed's advisory lock ("rvpfeed" in ASCII).
+FEED_LOCK_ID = 0x72767066656564
+
+
+def _lock_feed() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FEED_LOCK_ID])
+
+
+@transaction.atomic
+def change_entry_record(
+    *,
+    kind: str,
+    object_type: str,
+    external_id: str,
+    payload: dict,
+    reason: str = "",
+    dedupe_key: str | None = None,
+) -> ChangeEntry:
+    """Append one decision to the changes feed and return it.
+
+    ``kind`` is a ``ChangeEntry.Kind`` value, ``object_type`` the API name of the record's object
+    (``lead``, ``account``…) and ``external_id`` its CRM id. With a ``dedupe_key`` (e.g.
+    ``"routing:run:812"``) recording the same decision again is a no-op that returns the existing
+    entry, also when two transactions race to record it. Call inside the transaction that makes
+    the decision, as late as possible: the entry becomes visible when that transaction commits.
+    """
+    if dedupe_key:
+        existing = ChangeEntry.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    _lock_feed()
+    if dedupe_key:
+        # A writer that held the lock before us may have committed the same key meanwhile;
+        # under READ COMMITTED this new statement sees it.
+        existing = ChangeEntry.objects.filter(dedupe_key=dedupe_key).first()
+        if existing is not None:
+            return existing
+    entry = ChangeEntry(
+        kind=kind,
+        object_type=object_type,
+        external_id=external_id,
+        payload=payload,
+        reason=reason[:255],
+        dedupe_key=dedupe_key or None,
+    )
+    entry.full_clean(validate_unique=False)
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError:
+        # Only reachable without the lock (e.g. REPEATABLE READ callers): the key won elsewhere.
+        if dedupe_key:
+            return ChangeEntry.objects.get(dedupe_key=dedupe_key)
+        raise
+    return entry
+
+
+def change_entries_after(*, after: int = 0, limit: int = 100) -> tuple[list[ChangeEntry], bool]:
+    """Up to ``limit`` entries with an id greater than ``after``, in id order, and whether more wait."""
+    rows = list(ChangeEntry.objects.filter(id__gt=after).order_by("id")[: limit + 1])
+    return rows[:limit], len(rows) > limit

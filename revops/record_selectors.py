@@ -1,0 +1,86 @@
+"""Read selectors for the CRM record mirror: every read applies the object's FilterSet.
+
+Each object's queryset joins the records it references (``select_related``), so listing a page
+costs the same number of queries however many rows it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from revops import filtersets
+from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+
+
+@dataclass(frozen=True)
+class RecordType:
+    model: type[models.Model]
+    filterset: type[django_filters.FilterSet]
+    related: tuple[str, ...]
+    lookup: str = "external_id"
+
+
+RECORD_TYPES: dict[str, RecordType] = {
+    "teams": RecordType(Team, filtersets.TeamFilterSet, ("manager", "parent")),
+    "reps": RecordType(Rep, filtersets.RepFilterSet, ("manager", "team")),
+    "accounts": RecordType(Account, filtersets.AccountFilterSet, ("owner", "parent")),
+    "leads": RecordType(Lead, filtersets.LeadFilterSet, ("owner", "matched_account")),
+    "opportunities": RecordType(Opportunity, filtersets.OpportunityFilterSet, ("owner", "account")),
+    "activities": RecordType(Activity, filtersets.ActivityFilterSet, ("rep", "lead", "opportunity", "account")),
+    # Tasks an automation created have no CRM id yet, so tasks are looked up by the portal's id.
+    "tasks": RecordType(Task, filtersets.TaskFilterSet, ("owner", "lead", "account", "opportunity"), lookup="pk"),
+}
+
+
+def _base_queryset(object_type: str) -> models.QuerySet:
+    spec = RECORD_TYPES[object_type]
+    return spec.model._default_manager.select_related(*spec.related)
+
+
+def record_list(*, object_type: str, filters: Mapping | None = None) -> models.QuerySet:
+    """The ``object_type`` records (``"leads"``, ``"accounts"``…) matching ``filters`` (query parameters).
+
+    Raises ``ValidationError`` with per-parameter messages when a filter value is malformed.
+    """
+    spec = RECORD_TYPES[object_type]
+    if filters:
+        # PostgreSQL text cannot hold NUL; refuse it here rather than fail in the database.
+        bad = sorted(
+            {key for key in filters for value in _values(filters, key) if "\x00" in str(value) or "\x00" in key}
+        )
+        if bad:
+            raise ValidationError({key.replace("\x00", ""): "Null characters are not allowed." for key in bad})
+    filterset = spec.filterset(data=filters or {}, queryset=_base_queryset(object_type))
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs
+
+
+def record_get(*, object_type: str, key: str | int) -> models.Model:
+    """One record by external id (by portal id for tasks); raises the model's ``DoesNotExist``."""
+    spec = RECORD_TYPES[object_type]
+    if "\x00" in str(key):
+        raise spec.model.DoesNotExist
+    if spec.lookup == "pk":
+        try:
+            key = int(key)
+        except (TypeError, ValueError):
+            raise spec.model.DoesNotExist from None
+    return _base_queryset(object_type).get(**{spec.lookup: key})
+
+
+def _values(filters: Mapping, key: str) -> list:
+    return filters.getlist(key) if hasattr(filters, "getlist") else [filters[key]]
+
+
+def lead_latest_decision(*, lead: Lead) -> dict | None:
+    """The lead's latest routing decision with its explanation, or None.
+
+    Routing (``routing/``) is not built yet; when it is, this returns its latest decision for the lead.
+    """
+    return None

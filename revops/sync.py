@@ -1,0 +1,735 @@
+"""The CRM sync service: bulk upsert of mirrored records, keyed by ``external_id``.
+
+``sync_batch_apply`` takes the already-parsed records of one ``POST /api/v1/sync/<object>/`` and,
+in ONE transaction, writes the changed rows, one history row per real change (attributed to the
+token's user with the batch as reason), one ``OutboxEvent`` per change, a ``SyncBatch`` with the
+counts and a ``SyncFailure`` per rejected record. After commit one RQ job per batch is enqueued on
+the "hot" queue to process the batch's events.
+
+Rules (see ``docs/sync.md``-style notes in ``sync_batch_apply``'s docstring):
+
+* Records are partial: keys that are absent keep their stored value; ``null`` clears a value
+  (text columns become ``""``, a column that cannot be empty falls back to its default).
+* ``source_updated_at`` is required on every record. An update older than the stored value is
+  ``stale`` and not applied; an equal or newer one is applied.
+* ``unchanged`` means no value differs: no history, no event. The stored ``source_updated_at``
+  still moves forward (a single-column write), otherwise a later-delivered older update could
+  win over a newer, identical one and out-of-order delivery would end in a different state.
+* References name the other object's ``external_id``; they resolve against the portal and, for
+  references to the same object type, against records created earlier or later in the batch.
+* A duplicated ``external_id`` in one batch is applied in order against the state the earlier
+  record left (each real change gets its own history row and event).
+* Event ``changes`` use dictionary keys (core and custom alike, they share one namespace per
+  object) and JSON values: references as external ids, decimals as strings, dates in ISO 8601.
+
+The hot path avoids per-record ORM work: one query for the batch's existing rows (locked, in
+primary-key order, so concurrent batches touching the same records serialise instead of losing
+an update), one query per referenced object type, then bulk inserts/updates.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+from typing import Any
+
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import Account, Activity, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, SyncFailure, Task, Team
+from .validation import RecordValidator, validator_for
+
+# URL name -> dictionary object type.
+SYNC_OBJECTS: dict[str, str] = {
+    "teams": "team",
+    "reps": "rep",
+    "accounts": "account",
+    "leads": "lead",
+    "opportunities": "opportunity",
+    "activities": "activity",
+}
+MODELS: dict[str, type[models.Model]] = {
+    "team": Team,
+    "rep": Rep,
+    "account": Account,
+    "lead": Lead,
+    "opportunity": Opportunity,
+    "activity": Activity,
+    "task": Task,
+}
+STATUSES = ("created", "updated", "unchanged", "stale", "rejected")
+# Keys every record carries that are not "values" of the record.
+_IDENTITY_KEYS = frozenset({"external_id", "source_updated_at"})
+_MAX_ATTEMPTS = 3
+
+
+class SyncInputError(Exception):
+    """The request body cannot be processed at all; nothing is written."""
+
+    def __init__(self, detail: str, *, status: int = 400):
+        super().__init__(detail)
+        self.detail = detail
+        self.status = status
+
+
+@dataclass
+class SyncOutcome:
+    """What one batch did: the per-record results in request order and the counts per status."""
+
+    object_type: str
+    results: list[dict[str, Any]]
+    counts: dict[str, int]
+    batch: SyncBatch | None = None
+    applied: bool = True  # False when ?atomic=true and a record was rejected: nothing was written
+
+    def as_response(self) -> dict[str, Any]:
+        return {"batch": self.batch.pk if self.batch else None, "results": self.results, "counts": self.counts}
+
+
+# --------------------------------------------------------------------------------------------
+# Parsing
+
+
+def sync_records_from_body(body: bytes, *, max_records: int) -> list[dict[str, Any]]:
+    """Parse a request body into its list of records, or raise ``SyncInputError`` naming the problem."""
+    try:
+        data = json.loads(body)
+    except UnicodeDecodeError:
+        raise SyncInputError("The request body is not UTF-8 encoded JSON.") from None
+    except json.JSONDecodeError as exc:
+        raise SyncInputError(
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    if not isinstance(data, dict):
+        raise SyncInputError(f'The request body must be a JSON object {{"records": [...]}}, not {_kind(data)}.')
+    if "records" not in data:
+        raise SyncInputError('The request body has no "records" key; send {"records": [...]}.')
+    unknown = sorted(set(data) - {"records"})
+    if unknown:
+        raise SyncInputError(f'Unknown top-level key(s) {", ".join(map(repr, unknown))}; only "records" is allowed.')
+    records = data["records"]
+    if not isinstance(records, list):
+        raise SyncInputError(f'"records" must be a list of objects, not {_kind(records)}.')
+    if len(records) > max_records:
+        raise SyncInputError(
+            f'"records" holds {len(records)} records; at most {max_records} are accepted per batch. Split the batch.',
+            status=413,
+        )
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise SyncInputError(f"records[{index}] must be an object, not {_kind(record)}.")
+        ext = record.get("external_id")
+        if ext is None:
+            raise SyncInputError(f"records[{index}] has no external_id; every record needs the CRM's id.")
+        if isinstance(ext, bool) or not isinstance(ext, str | int) or str(ext).strip() == "":
+            raise SyncInputError(f"records[{index}].external_id must be a non-empty string, not {ext!r}.")
+    return records
+
+
+def _kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Column rules the dictionary does not know about (NOT NULL, ranges, precision)
+
+
+class _Invalid(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Column:
+    name: str
+    attname: str
+    null: bool
+    empty: Any  # what None becomes when the column is NOT NULL (or _NO_EMPTY)
+    max_length: int | None
+    int_range: tuple[int | None, int | None] | None
+    decimal: tuple[int, int] | None  # (max_digits, decimal_places)
+
+    def clean(self, value):
+        if value is None:
+            if self.null:
+                return None
+            if self.empty is _NO_EMPTY:
+                raise _Invalid("cannot be empty")
+            return self.empty() if callable(self.empty) else self.empty
+        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
+            raise _Invalid(f"is {len(value)} characters long (at most {self.max_length} allowed)")
+        if self.int_range is not None and isinstance(value, int):
+            low, high = self.int_range
+            if (low is not None and value < low) or (high is not None and value > high):
+                raise _Invalid(f"{value} is out of range ({low} to {high})")
+        if self.decimal is not None and isinstance(value, Decimal):
+            digits, places = self.decimal
+            try:
+                value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+            except InvalidOperation:
+                raise _Invalid(f"{value} is too large") from None
+            if len(value.as_tuple().digits) > digits:
+                raise _Invalid(f"{value} is too large (at most {digits - places} digits before the decimal point)")
+        return value
+
+
+_NO_EMPTY = object()
+
+
+@dataclass(frozen=True)
+class _ModelMeta:
+    model: type[models.Model]
+    columns: dict[str, _Column]  # non-FK concrete columns by name
+    fks: dict[str, str]  # FK field name -> attname
+    history_model: type[models.Model]
+    tracked: tuple[str, ...]  # attnames the history model copies
+
+
+@cache
+def _meta(model: type[models.Model]) -> _ModelMeta:
+    columns, fks = {}, {}
+    for f in model._meta.concrete_fields:
+        if f.primary_key:
+            continue
+        if f.is_relation:
+            fks[f.name] = f.attname
+            continue
+        if f.null:
+            empty = None
+        elif isinstance(f, models.CharField | models.TextField):
+            empty = ""
+        elif f.has_default():
+            empty = f.default
+        else:
+            empty = _NO_EMPTY
+        int_range = None
+        if isinstance(f, models.IntegerField):
+            int_range = connection.ops.integer_field_range(f.get_internal_type())
+        decimal = (f.max_digits, f.decimal_places) if isinstance(f, models.DecimalField) else None
+        columns[f.name] = _Column(f.name, f.attname, f.null, empty, getattr(f, "max_length", None), int_range, decimal)
+    history_model = model.history.model
+    tracked = tuple(f.attname for f in history_model.tracked_fields)
+    return _ModelMeta(model, columns, fks, history_model, tracked)
+
+
+def _clone(obj):
+    clone = obj.__class__.__new__(obj.__class__)
+    clone.__dict__ = obj.__dict__.copy()
+    clone._state = copy.copy(obj._state)
+    return clone
+
+
+def _jsonable(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Planning: decide every record's outcome in memory, against the state earlier records left
+
+
+@dataclass(slots=True)
+class _State:
+    """One external id's current in-memory row: the instance, its references by external id."""
+
+    instance: models.Model
+    refs: dict[str, str | None]
+    is_new: bool
+    changed_columns: set[str] = field(default_factory=set)
+    touched: bool = False
+    changes: int = 0
+
+
+@dataclass(slots=True)
+class _Change:
+    ext: str
+    kind: str
+    changed_fields: list[str]
+    changes: dict[str, list]
+    snapshot: dict[str, Any]
+    refs: dict[str, str | None]
+    sequence: int  # how many earlier changes of the same record this batch made
+
+
+@dataclass
+class _Plan:
+    results: list[dict[str, Any]]
+    states: dict[str, _State]
+    changes: list[_Change]
+    failures: list[tuple[int, dict, dict]]
+    counts: dict[str, int]
+
+
+class _Context:
+    """Everything fetched once per batch: the validator, existing rows and reference maps."""
+
+    def __init__(self, object_type: str, validator: RecordValidator, records: Sequence[dict]):
+        self.object_type = object_type
+        self.model = MODELS[object_type]
+        self.meta = _meta(self.model)
+        self.validator = validator
+        self.ref_specs = {k: s.reference_to for k, s in validator.specs.items() if s.field_type == "reference"}
+        self.required_keys = [k for k, s in validator.specs.items() if s.required != "never"]
+        self.exts = [str(r["external_id"]).strip() for r in records]
+        ordered = sorted(set(self.exts))
+        self.existing = {
+            obj.external_id: obj
+            for obj in self.model.objects.select_for_update().filter(external_id__in=ordered).order_by("pk")
+        }
+        # Reference maps per target type: external id -> pk and pk -> external id.
+        wanted_exts: dict[str, set[str]] = {}
+        wanted_ids: dict[str, set[int]] = {}
+        for record in records:
+            for key, target in self.ref_specs.items():
+                raw = record.get(key)
+                if isinstance(raw, str | int) and not isinstance(raw, bool):
+                    wanted_exts.setdefault(target, set()).add(str(raw).strip())
+        for key, attname in self.meta.fks.items():
+            target = self.ref_specs.get(key)
+            if target:
+                ids = {getattr(obj, attname) for obj in self.existing.values()} - {None}
+                if ids:
+                    wanted_ids.setdefault(target, set()).update(ids)
+        self.ext_to_pk: dict[str, dict[str, int]] = {}
+        self.pk_to_ext: dict[str, dict[int, str]] = {}
+        for target in set(wanted_exts) | set(wanted_ids):
+            exts, ids = wanted_exts.get(target, set()), wanted_ids.get(target, set())
+            rows = (
+                MODELS[target].objects.filter(Q(external_id__in=exts) | Q(pk__in=ids)).values_list("pk", "external_id")
+            )
+            self.ext_to_pk[target] = {ext: pk for pk, ext in rows if ext is not None}
+            self.pk_to_ext[target] = {pk: ext for pk, ext in rows}
+
+    def state_for_existing(self, obj) -> _State:
+        obj = _clone(obj)  # planning changes the instance; a second pass must start from the stored row
+        refs = {}
+        for key, attname in self.meta.fks.items():
+            target = self.ref_specs.get(key)
+            if target:
+                pk = getattr(obj, attname)
+                refs[key] = None if pk is None else self.pk_to_ext[target].get(pk)
+        return _State(instance=obj, refs=refs, is_new=False)
+
+    def required_values(self, state: _State) -> dict[str, Any]:
+        """The stored values of required keys, so required checks consider the stored record."""
+        obj, values = state.instance, {}
+        for key in self.required_keys:
+            if key in state.refs:
+                values[key] = state.refs[key]
+            elif key in self.meta.columns:
+                values[key] = getattr(obj, key)
+            else:
+                values[key] = (getattr(obj, "attributes", None) or {}).get(key)
+        return values
+
+
+def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.datetime) -> _Plan:
+    """Decide each record's status in order. ``batch_exts``: same-type ids assumed to exist by the end."""
+    model, meta, validator = ctx.model, ctx.meta, ctx.validator
+    has_attributes = "attributes" in meta.columns
+    states: dict[str, _State] = {}
+    results, changes, failures = [], [], []
+    counts = dict.fromkeys(STATUSES, 0)
+
+    for index, (record, ext) in enumerate(zip(records, ctx.exts, strict=True)):
+        state = states.get(ext)
+        if state is None and ext in ctx.existing:
+            state = states[ext] = ctx.state_for_existing(ctx.existing[ext])
+        result = validator.validate(record, existing=ctx.required_values(state) if state else None)
+        errors = result.errors
+        if "source_updated_at" not in errors and result.core.get("source_updated_at") is None:
+            errors.setdefault("source_updated_at", []).append(
+                "is required on every record (ISO 8601 with a time zone): it decides the order of updates"
+            )
+        core: dict[str, Any] = {}
+        for key, value in result.core.items():
+            if key in _IDENTITY_KEYS:
+                continue
+            column = meta.columns.get(key)
+            if column is None or key == "attributes":
+                errors.setdefault(key, []).append(
+                    f"is a core field in the data dictionary but {model._meta.verbose_name} has no such column"
+                )
+                continue
+            try:
+                core[key] = column.clean(value)
+            except _Invalid as exc:
+                errors.setdefault(key, []).append(str(exc))
+        fk_refs: dict[str, str | None] = {}
+        attributes = {key: _jsonable(value) for key, value in result.attributes.items()}
+        for key, ref in result.references.items():
+            target = ctx.ref_specs[key]
+            if ref is not None:
+                if target == ctx.object_type and ref == ext:
+                    errors.setdefault(key, []).append("a record cannot reference itself")
+                    continue
+                known = ref in ctx.ext_to_pk.get(target, ()) or (target == ctx.object_type and ref in batch_exts)
+                if not known:
+                    errors.setdefault(key, []).append(
+                        f"no {target} with external id {ref!r} (not in this batch nor in the portal)"
+                    )
+                    continue
+            if key in meta.fks:
+                fk_refs[key] = ref
+            elif has_attributes:
+                attributes[key] = ref
+            else:
+                errors.setdefault(key, []).append(f"{model._meta.verbose_name} cannot store custom fields")
+        if attributes and not has_attributes:
+            for key in attributes:
+                errors.setdefault(key, []).append(f"{model._meta.verbose_name} cannot store custom fields")
+
+        if errors:
+            counts["rejected"] += 1
+            results.append({"index": index, "external_id": ext, "status": "rejected", "errors": errors})
+            failures.append((index, record, errors))
+            continue
+
+        source_updated_at = result.core["source_updated_at"]
+        if state is None:
+            obj = model(external_id=ext, source_updated_at=source_updated_at, created_at=now, updated_at=now)
+            diff = {}
+            for key, value in core.items():
+                setattr(obj, key, value)
+                if value is not None and value != "":
+                    diff[key] = [None, _jsonable(value)]
+            for key, ref in fk_refs.items():
+                if ref is not None:
+                    diff[key] = [None, ref]
+            if has_attributes:
+                obj.attributes = {k: v for k, v in attributes.items() if v is not None}
+                for key, value in obj.attributes.items():
+                    diff[key] = [None, value]
+            state = states[ext] = _State(instance=obj, refs={k: None for k in meta.fks} | fk_refs, is_new=True)
+            kind = "created"
+        else:
+            obj = state.instance
+            if obj.source_updated_at is not None and source_updated_at < obj.source_updated_at:
+                counts["stale"] += 1
+                results.append({"index": index, "external_id": ext, "status": "stale"})
+                continue
+            diff, changed_columns = {}, []
+            for key, value in core.items():
+                old = getattr(obj, key)
+                if old != value:
+                    diff[key] = [_jsonable(old), _jsonable(value)]
+                    changed_columns.append(key)
+            for key, ref in fk_refs.items():
+                old = state.refs.get(key)
+                if old != ref:
+                    diff[key] = [old, ref]
+                    changed_columns.append(key)
+            new_attributes = None
+            if attributes:
+                stored = obj.attributes or {}
+                for key, value in attributes.items():
+                    old = stored.get(key)
+                    if old != value:
+                        diff[key] = [old, value]
+                        if new_attributes is None:
+                            new_attributes = dict(stored)
+                        if value is None:
+                            new_attributes.pop(key, None)
+                        else:
+                            new_attributes[key] = value
+            if not diff:
+                if obj.source_updated_at is None or source_updated_at > obj.source_updated_at:
+                    obj.source_updated_at = source_updated_at
+                    state.touched = True
+                counts["unchanged"] += 1
+                results.append({"index": index, "external_id": ext, "status": "unchanged"})
+                continue
+            for key in changed_columns:
+                if key in core:
+                    setattr(obj, key, core[key])
+                else:
+                    state.refs[key] = fk_refs[key]
+            if new_attributes is not None:
+                obj.attributes = new_attributes
+                changed_columns.append("attributes")
+            obj.source_updated_at = source_updated_at
+            obj.updated_at = now
+            state.changed_columns.update(changed_columns)
+            kind = "updated"
+
+        snapshot = {attname: getattr(obj, attname) for attname in meta.tracked}
+        changes.append(_Change(ext, kind, list(diff), diff, snapshot, dict(state.refs), state.changes))
+        state.changes += 1
+        counts[kind] += 1
+        entry = {"index": index, "external_id": ext, "status": kind}
+        if kind == "updated":
+            entry["changed_fields"] = list(diff)
+        results.append(entry)
+    return _Plan(results, states, changes, failures, counts)
+
+
+def _plan_until_stable(ctx: _Context, records: Sequence[dict], now: dt.datetime) -> _Plan:
+    """Plan, assuming every same-type id in the batch will exist; if some are never created (their
+    records were rejected), plan again without them so records pointing at them are rejected too."""
+    own = ctx.ext_to_pk.get(ctx.object_type, {})
+    batch_exts = set(ctx.exts) - ctx.existing.keys() - own.keys()
+    while True:
+        plan = _plan(ctx, records, batch_exts, now)
+
+        created = {ext for ext, state in plan.states.items() if state.is_new}
+        if batch_exts <= created:
+            return plan
+        batch_exts &= created
+
+
+# --------------------------------------------------------------------------------------------
+# Writers: COPY on PostgreSQL (the ORM's bulk paths spend most of a batch adapting parameters),
+# the ORM's bulk operations elsewhere.
+
+
+class _OrmWriter:
+    def insert_records(self, model, ctx: _Context, states: list[_State], own_map: dict[str, int]) -> None:
+        meta = _meta(model)
+        fixups = []
+        for state in states:
+            pending = False
+            for key, ref in state.refs.items():
+                target = ctx.ref_specs.get(key)
+                if ref is None or target is None:
+                    continue
+                pk = ctx.ext_to_pk[target].get(ref)
+                if pk is None:
+                    pending = True
+                else:
+                    setattr(state.instance, meta.fks[key], pk)
+            if pending:
+                fixups.append(state)
+        model.objects.bulk_create([s.instance for s in states])
+        for state in states:
+            state.instance._state.adding = False
+            own_map[state.instance.external_id] = state.instance.pk
+        self_fks = [key for key in meta.fks if ctx.ref_specs.get(key) == ctx.object_type]
+        if fixups:
+            for state in fixups:
+                for key in self_fks:
+                    ref = state.refs.get(key)
+                    if ref is not None:
+                        setattr(state.instance, meta.fks[key], own_map[ref])
+            model.objects.bulk_update([s.instance for s in fixups], [meta.fks[k] for k in self_fks])
+
+    def update(self, model, instances, fields: list[str]) -> None:
+        model.objects.bulk_update(instances, fields)
+
+    def insert_rows(self, model, rows: list[dict]) -> None:
+        model.objects.bulk_create([model(**row) for row in rows])
+
+
+class _PgWriter:
+    def insert_records(self, model, ctx: _Context, states: list[_State], own_map: dict[str, int]) -> None:
+        meta = _meta(model)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                [model._meta.db_table, len(states)],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        for state, pk in zip(states, ids, strict=True):
+            state.instance.pk = pk
+            state.instance._state.adding = False
+            own_map[state.instance.external_id] = pk
+        # Ids are allocated up front, so references into the batch resolve before the insert
+        # (foreign keys are deferred constraints, checked at commit).
+        for state in states:
+            for key, ref in state.refs.items():
+                target = ctx.ref_specs.get(key)
+                if ref is not None and target is not None:
+                    setattr(state.instance, meta.fks[key], ctx.ext_to_pk[target][ref])
+        fields = model._meta.concrete_fields
+        self._copy(model._meta.db_table, fields, ([getattr(s.instance, f.attname) for f in fields] for s in states))
+
+    def update(self, model, instances, fields: list[str]) -> None:
+        # COPY the new rows into a session-local scratch table, then one UPDATE … FROM it.
+        table = model._meta.db_table
+        scratch = f"_sync_{table}"
+        qn = connection.ops.quote_name
+        all_fields = model._meta.concrete_fields
+        columns = [model._meta.get_field(name).column for name in fields]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {qn(scratch)} (LIKE {qn(table)} INCLUDING DEFAULTS) "
+                "ON COMMIT DELETE ROWS"
+            )
+            self._copy(scratch, all_fields, ([getattr(obj, f.attname) for f in all_fields] for obj in instances))
+            assignments = ", ".join(f"{qn(c)} = s.{qn(c)}" for c in columns)
+            cursor.execute(f"UPDATE {qn(table)} AS t SET {assignments} FROM {qn(scratch)} AS s WHERE t.id = s.id")
+            cursor.execute(f"DELETE FROM {qn(scratch)}")
+
+    def insert_rows(self, model, rows: list[dict]) -> None:
+        fields = [
+            f
+            for f in model._meta.concrete_fields
+            if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
+        ]
+        defaults = {f.attname: f.get_default() for f in fields}
+        self._copy(
+            model._meta.db_table, fields, ([row.get(f.attname, defaults[f.attname]) for f in fields] for row in rows)
+        )
+
+    @staticmethod
+    def _copy(table: str, fields, rows) -> None:
+        qn = connection.ops.quote_name
+        json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
+        sql = f"COPY {qn(table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
+        with connection.cursor() as cursor, connection.wrap_database_errors:
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    for i in json_at:
+                        if row[i] is not None:
+                            row[i] = json.dumps(row[i])
+                    copy.write_row(row)
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def sync_batch_apply(
+    *,
+    object_name: str,
+    records: Sequence[dict[str, Any]],
+    actor,
+    token=None,
+    atomic: bool = False,
+    idempotency_key: str = "",
+) -> SyncOutcome:
+    """Upsert ``records`` of ``object_name`` (``"leads"``…) as ``actor`` in one transaction.
+
+    ``records`` come from ``sync_records_from_body`` (every one an object with an external id).
+    With ``atomic=True`` any rejected record means nothing at all is written — no rows, no batch,
+    no failures — and the outcome has ``applied=False``. Otherwise valid records are applied and
+    each rejected one is kept as a ``SyncFailure``. Returns the per-record results in order.
+    """
+    if object_name not in SYNC_OBJECTS:
+        raise SyncInputError(f"Unknown object {object_name!r}.", status=404)
+    object_type = SYNC_OBJECTS[object_name]
+    started = time.perf_counter()
+    validator = validator_for(object_type)
+    for attempt in range(_MAX_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                return _apply(
+                    object_name, object_type, validator, records, actor, token, atomic, idempotency_key, started
+                )
+        except IntegrityError:
+            # Another batch created one of our new external ids between our read and our insert;
+            # the savepoint is gone, so plan again: those records are now updates.
+            if attempt == _MAX_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _apply(object_name, object_type, validator, records, actor, token, atomic, idempotency_key, started):
+    now = timezone.now()
+    ctx = _Context(object_type, validator, records)
+    plan = _plan_until_stable(ctx, records, now)
+    outcome = SyncOutcome(object_type=object_type, results=plan.results, counts=plan.counts)
+    if atomic and plan.counts["rejected"]:
+        outcome.applied = False
+        return outcome
+
+    model, meta = ctx.model, ctx.meta
+    actor_id = getattr(actor, "pk", None)
+    batch = SyncBatch.objects.create(
+        object_type=object_type,
+        token=token,
+        user_id=actor_id,
+        idempotency_key=idempotency_key,
+        record_count=len(records),
+        counts=plan.counts,
+    )
+    outcome.batch = batch
+    who = f"token {token.name!r}" if token is not None else f"user {getattr(actor, 'username', '?')!r}"
+    reason = f"sync {object_name} batch #{batch.pk} ({who})"[:100]
+
+    writer = _PgWriter() if connection.vendor == "postgresql" else _OrmWriter()
+
+    # 1. Insert new rows, with every reference set (same-type ones may point into this batch).
+    own_map = ctx.ext_to_pk.setdefault(object_type, {})
+    new_states = [s for s in plan.states.values() if s.is_new]
+    if new_states:
+        writer.insert_records(model, ctx, new_states, own_map)
+
+    # 2. Update changed rows (only the columns some record changed) and move source_updated_at.
+    updated = [s for s in plan.states.values() if not s.is_new and s.changed_columns]
+    if updated:
+        columns: set[str] = set()
+        for state in updated:
+            columns |= state.changed_columns
+            for key in state.changed_columns & meta.fks.keys():
+                ref = state.refs[key]
+                setattr(state.instance, meta.fks[key], None if ref is None else ctx.ext_to_pk[ctx.ref_specs[key]][ref])
+        writer.update(model, [s.instance for s in updated], sorted(columns) + ["source_updated_at", "updated_at"])
+    touched = [s for s in plan.states.values() if s.touched and not s.is_new and not s.changed_columns]
+    if touched:
+        writer.update(model, [s.instance for s in touched], ["source_updated_at"])
+
+    # 3. History and outbox: one row each per real change, as the record was right after it.
+    history_rows, events = [], []
+    step = dt.timedelta(microseconds=1)
+    fk_attnames = {key: meta.fks[key] for key in meta.fks if key in ctx.ref_specs}
+    for change in plan.changes:
+        final = plan.states[change.ext].instance
+        values = change.snapshot
+        values["id"] = final.pk
+        values["created_at"] = final.created_at
+        if change.sequence == plan.states[change.ext].changes - 1:
+            values["updated_at"] = final.updated_at
+        for key, attname in fk_attnames.items():
+            ref = change.refs.get(key)
+            values[attname] = None if ref is None else ctx.ext_to_pk[ctx.ref_specs[key]][ref]
+        values["history_date"] = now + step * change.sequence
+        values["history_user_id"] = actor_id
+        values["history_change_reason"] = reason
+        values["history_type"] = "+" if change.kind == "created" else "~"
+        history_rows.append(values)
+        events.append(
+            {
+                "object_type": object_type,
+                "object_id": final.pk,
+                "external_id": change.ext,
+                "kind": change.kind,
+                "changed_fields": change.changed_fields,
+                "changes": change.changes,
+                "batch_id": batch.pk,
+                "created_at": now,
+            }
+        )
+    if history_rows:
+        writer.insert_rows(meta.history_model, history_rows)
+        writer.insert_rows(OutboxEvent, events)
+    if plan.failures:
+        SyncFailure.objects.bulk_create(
+            SyncFailure(
+                batch=batch,
+                token=token,
+                object_type=object_type,
+                external_id=str(record.get("external_id", ""))[:64],
+                payload=record,
+                errors=errors,
+            )
+            for _index, record, errors in plan.failures
+        )
+    batch.duration_ms = int((time.perf_counter() - started) * 1000)
+    SyncBatch.objects.filter(pk=batch.pk).update(duration_ms=batch.duration_ms)
+    if events:
+        from .outbox import outbox_enqueue_batch
+
+        batch_id = batch.pk
+        transaction.on_commit(lambda: outbox_enqueue_batch(batch_id=batch_id))
+    return outcome
