@@ -1,1 +1,99 @@
-"""Models of the exceptions app; filled in by its own issue."""
+"""The exception queue: everything automation could not finish, with an owner and an expected action."""
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class ExceptionItem(models.Model):
+    """One thing a human must look at: why it is here, what to do, who, and by when.
+
+    While an item is open, a repeat occurrence with the same ``dedupe_key`` updates its count and
+    last-seen time instead of opening another item (a partial unique constraint guarantees it).
+    """
+
+    class Kind(models.TextChoices):
+        NO_ROUTING_MATCH = "no_routing_match", "No routing match"
+        ACCOUNT_MATCH = "account_match", "Account match failed or ambiguous"
+        DUPLICATE = "duplicate_conflict", "Duplicate conflict"
+        MISSING_DATA = "missing_data", "Missing required data"
+        SYNC_REJECTED = "sync_rejected", "Sync record rejected"
+        AUTOMATION_FAILED = "automation_failed", "Automation failed after retries"
+        APPROVAL = "approval_required", "Approval required"
+        SLA_BREACH = "sla_breach", "SLA breach"
+        HANDOFF_INCOMPLETE = "handoff_incomplete", "Handoff incomplete"
+        HYGIENE = "hygiene_alert", "Hygiene alert"
+        REVIEW_OVERDUE = "review_overdue", "Automation review overdue"
+
+    class Severity(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High"
+        CRITICAL = "critical", "Critical"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
+        DISMISSED = "dismissed", "Dismissed"
+        ESCALATED = "escalated", "Escalated"
+
+    OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS, Status.SNOOZED, Status.ESCALATED)
+
+    class Decision(models.TextChoices):
+        NONE = "", "—"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        OVERRIDDEN = "overridden", "Overridden"
+
+    kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
+    title = models.CharField(max_length=200)
+    reason = models.TextField(help_text="Why it is here, with the values that made it fire.")
+    expected_action = models.TextField(help_text="What the owner is expected to do.")
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="exception_items"
+    )
+    queue_name = models.CharField(max_length=120, blank=True)
+    automation = models.ForeignKey(
+        "revops.Automation", null=True, blank=True, on_delete=models.SET_NULL, related_name="exception_items"
+    )
+    run = models.ForeignKey(
+        "revops.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="exception_items"
+    )
+    object_type = models.CharField(max_length=20, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    external_id = models.CharField(max_length=64, blank=True)
+    dedupe_key = models.CharField(max_length=200)
+    occurrences = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    proposal = models.JSONField(default=dict, blank=True, help_text="For approvals: the prepared action.")
+    decision = models.CharField(max_length=12, choices=Decision.choices, blank=True, default="")
+    resolution_code = models.CharField(max_length=40, blank=True)
+    resolution_note = models.TextField(blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key"],
+                condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
+                name="exception_open_dedupe_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="exception_status_due"),
+            models.Index(fields=["object_type", "object_id"], name="exception_record"),
+        ]
+
+    def __str__(self):
+        return self.title

@@ -1,3 +1,3 @@
 """Admin registrations, one module per area."""
 
-from . import dictionary, records, sync  # noqa: F401
+from . import automation, dictionary, records, sync  # noqa: F401

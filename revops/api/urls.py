@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("revops.api.sync_urls")),
     path("", include("revops.api.read_urls")),
+    path("", include("revops.api.config_urls")),
 ]

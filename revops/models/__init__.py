@@ -1,8 +1,13 @@
+from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
 from .dictionary import FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 
 __all__ = [
+    "AppliedAction",
+    "Automation",
+    "AutomationRun",
+    "AutomationVersion",
     "Account",
     "Activity",
     "ApiToken",

@@ -1,0 +1,1 @@
+"""Admin for the automation registry, runs and the why view."""

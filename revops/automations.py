@@ -1,0 +1,128 @@
+"""Services for the automation registry: create and edit rules (each change is a new version) and govern modes.
+
+Governance (DESIGN §1): an automation cannot go live — or run in shadow — without a rule owner,
+a failure owner and an exception path; the reasons are returned in plain language. ``fields_used``
+is derived from the conditions; config is validated by the automation's kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from . import conditions
+from .audit import audited, system_user
+from .engine.kinds import get_kind
+from .models import Automation, AutomationVersion
+
+RULE_FIELDS = ("conditions", "config", "risk")
+ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
+
+
+def automation_go_live_blockers(*, automation: Automation) -> list[str]:
+    """Why ``automation`` may not run (live or shadow) yet; empty when its approval packet is complete."""
+    missing = []
+    if not automation.rule_owner_id:
+        missing.append("it has no rule owner (who agrees the rule)")
+    if not automation.failure_owner_id:
+        missing.append("it has no failure owner (who is told when it fails)")
+    if not automation.exception_queue.strip():
+        missing.append("it has no exception path (where what it cannot finish goes)")
+    if automation.trigger == Automation.Trigger.SCHEDULE and not automation.schedule_minutes:
+        missing.append("a scheduled automation needs 'run every N minutes'")
+    return missing
+
+
+def automation_clean(*, automation: Automation) -> None:
+    """Validate trigger, conditions (against the dictionary) and config (against the kind); derive fields used."""
+    errors: dict[str, list[str]] = {}
+    kind = None
+    try:
+        kind = get_kind(automation.kind)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if kind and kind.object_types and automation.object_type not in kind.object_types:
+        errors.setdefault("object_type", []).append(
+            f"{kind.label} works on {', '.join(kind.object_types)}, not {automation.object_type}."
+        )
+    trigger = automation.trigger
+    if trigger == Automation.Trigger.FIELD_CHANGED and not automation.trigger_fields:
+        errors.setdefault("trigger_fields", []).append("Name at least one field whose change triggers it.")
+    if trigger == Automation.Trigger.STAGE_CHANGED_TO and not automation.trigger_value:
+        errors.setdefault("trigger_value", []).append("Name the stage or status that triggers it.")
+    if trigger == Automation.Trigger.SCHEDULE and not automation.schedule_minutes:
+        errors.setdefault("schedule_minutes", []).append("A scheduled automation needs 'run every N minutes'.")
+    try:
+        automation.conditions = conditions.clean_condition(
+            automation.conditions or {"all": []}, object_type=automation.object_type
+        )
+    except ValidationError as exc:
+        errors.setdefault("conditions", []).extend(exc.messages)
+    if kind and "config" not in errors:
+        try:
+            automation.config = kind.validate_config(automation.config or {}, object_type=automation.object_type)
+        except ValidationError as exc:
+            errors.setdefault("config", []).extend(exc.messages)
+    if automation.mode in ACTIVE_MODES:
+        blockers = automation_go_live_blockers(automation=automation)
+        if blockers:
+            errors.setdefault("mode", []).append(f"It cannot be {automation.mode} because " + "; ".join(blockers) + ".")
+    if errors:
+        raise ValidationError(errors)
+    used = set(conditions.fields_used(automation.conditions))
+    used.update(f"{automation.object_type}.{key}" for key in automation.trigger_fields or [])
+    automation.fields_used = sorted(used)
+
+
+def _snapshot(automation: Automation, actor) -> None:
+    automation.version += 1
+    automation.save()
+    AutomationVersion.objects.create(
+        automation=automation,
+        number=automation.version,
+        conditions=automation.conditions,
+        config=automation.config,
+        risk=automation.risk,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+
+
+@transaction.atomic
+def automation_create(*, actor, reason: str | None = None, **fields: Any) -> Automation:
+    """Create an automation (version 1) after validating it; its system identity is created with it."""
+    automation = Automation(**fields)
+    automation_clean(automation=automation)
+    automation.full_clean(exclude=["conditions", "config", "trigger_fields", "fields_used"])
+    automation.identity = system_user(f"automation:{automation.name}"[:150], first_name=automation.name)
+    with audited(actor=actor, reason=reason or f"automation {automation.name!r} created"):
+        _snapshot(automation, actor)
+    return automation
+
+
+@transaction.atomic
+def automation_update(*, automation: Automation, actor, reason: str | None = None, **changes: Any) -> Automation:
+    """Apply ``changes``; a change to the rule (conditions, config, risk) creates a new version."""
+    stored = Automation.objects.select_for_update().get(pk=automation.pk)
+    for name, value in changes.items():
+        setattr(automation, name, value)
+    automation_clean(automation=automation)
+    automation.full_clean(exclude=["conditions", "config", "trigger_fields", "fields_used"])
+    rule_changed = any(getattr(stored, name) != getattr(automation, name) for name in RULE_FIELDS)
+    automation.version = stored.version
+    with audited(actor=actor, reason=reason or f"automation {automation.name!r} changed"):
+        if rule_changed:
+            _snapshot(automation, actor)
+        else:
+            automation.save()
+    return automation
+
+
+def automation_set_mode(*, automation: Automation, mode: str, actor, reason: str | None = None) -> Automation:
+    """Move an automation to ``mode``; going live or to shadow is refused while blockers remain."""
+    return automation_update(automation=automation, actor=actor, reason=reason or f"mode set to {mode}", mode=mode)
+
+
+def automation_current_version(*, automation: Automation) -> AutomationVersion:
+    return automation.versions.get(number=automation.version)

@@ -1,0 +1,52 @@
+"""The interface of automation kinds and their registry.
+
+A kind turns (record, context, rule version) into an ``Outcome``. It never writes: the engine
+logs the run, honours shadow mode and risk, applies the actions and captures failures.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError
+
+from .types import Outcome
+
+KINDS: dict[str, type[AutomationKind]] = {}
+
+
+class AutomationKind:
+    """Base class. Subclasses set ``key``/``label``/``object_types`` and implement ``evaluate``."""
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    object_types: ClassVar[tuple[str, ...]] = ()  # empty: any record type
+
+    def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
+        """Return the cleaned config or raise ``ValidationError`` naming the bad parameter."""
+        if config:
+            raise ValidationError({"config": f"{self.label} takes no parameters."})
+        return {}
+
+    def evaluate(self, record, *, version, predicate, context) -> Outcome:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def register(cls: type[AutomationKind]) -> type[AutomationKind]:
+    """Class decorator adding a kind to the registry."""
+    KINDS[cls.key] = cls
+    return cls
+
+
+def get_kind(key: str) -> AutomationKind:
+    try:
+        return KINDS[key]()
+    except KeyError:
+        raise ValidationError(
+            {"kind": f"unknown automation kind {key!r}; available: {', '.join(sorted(KINDS)) or 'none'}"}
+        ) from None
+
+
+def kind_choices() -> list[tuple[str, str]]:
+    return sorted((key, cls.label) for key, cls in KINDS.items())

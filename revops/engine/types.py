@@ -1,0 +1,42 @@
+"""Values passed between kinds and the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# The closed set of actions the engine executes (DESIGN §3).
+ACTIONS = (
+    "assign_owner",
+    "create_task",
+    "update_field",
+    "open_exception",
+    "request_approval",
+    "notify",
+    "start_sla_clock",
+    "stop_sla_clock",
+    "merge_records",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing to do. ``params`` must be JSON-serialisable; targets are given by ids."""
+
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.type not in ACTIONS:
+            raise ValueError(f"unknown action {self.type!r}; actions are {', '.join(ACTIONS)}")
+
+
+@dataclass
+class Outcome:
+    """What a kind decided for one record: whether it fired, what to do, and why."""
+
+    fired: bool
+    actions: list[Action] = field(default_factory=list)
+    explanation: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    expected_next: str = ""

@@ -1,0 +1,189 @@
+"""The automation registry and its runs: what each automation is, who owns it, and what it did."""
+
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Automation(models.Model):
+    """A governed automation: a kind of work, a trigger, conditions over dictionary fields, owners.
+
+    The current rule lives in ``conditions``/``config``; every change to them creates a new
+    ``AutomationVersion`` so runs always point at the exact rule they evaluated. ``fields_used``
+    is derived from the conditions, never typed by hand.
+    """
+
+    class Trigger(models.TextChoices):
+        CREATED = "created", "Record created"
+        UPDATED = "updated", "Record created or updated"
+        FIELD_CHANGED = "field_changed", "A field changed"
+        STAGE_CHANGED_TO = "stage_changed_to", "Stage/status changed to"
+        SCHEDULE = "schedule", "On a schedule"
+
+    class Risk(models.TextChoices):
+        LOW = "low", "Low"
+        MEDIUM = "medium", "Medium"
+        HIGH = "high", "High (actions need approval)"
+
+    class Mode(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SHADOW = "shadow", "Shadow (log only)"
+        LIVE = "live", "Live"
+        PAUSED = "paused", "Paused"
+        RETIRED = "retired", "Retired"
+
+    name = models.CharField(max_length=120, unique=True)
+    purpose = models.TextField(help_text="Why this automation exists, in plain language.")
+    kind = models.CharField(max_length=40, help_text="What it does; one of the registered automation kinds.")
+    object_type = models.CharField(max_length=20, help_text="The record type it watches (lead, opportunity, …).")
+    trigger = models.CharField(max_length=20, choices=Trigger.choices, default=Trigger.UPDATED)
+    trigger_fields = models.JSONField(
+        default=list, blank=True, help_text="For 'a field changed': the dictionary keys that trigger it."
+    )
+    trigger_value = models.CharField(
+        max_length=60, blank=True, help_text="For 'stage/status changed to': the value, e.g. closed_won."
+    )
+    schedule_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For scheduled automations: run every N minutes over matching records."
+    )
+    conditions = models.JSONField(default=dict, blank=True, help_text="Condition tree (see docs/config.md).")
+    config = models.JSONField(default=dict, blank=True, help_text="Parameters of the kind (e.g. the task to create).")
+    version = models.PositiveIntegerField(default=0, editable=False)
+    fields_used = models.JSONField(default=list, blank=True, editable=False)
+    rule_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    system_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    failure_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    risk = models.CharField(max_length=10, choices=Risk.choices, default=Risk.LOW)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.DRAFT, db_index=True)
+    exception_queue = models.CharField(
+        max_length=120, blank=True, help_text="Where what this automation cannot finish goes (exception path)."
+    )
+    downstream_effect = models.TextField(blank=True, help_text="What changes downstream when it acts.")
+    rollback_notes = models.TextField(blank=True, help_text="How to undo its effects.")
+    last_reviewed_at = models.DateField(null=True, blank=True)
+    review_cadence_days = models.PositiveIntegerField(default=90)
+    identity = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The system login its changes are attributed to in history.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["object_type", "mode"], name="automation_object_mode")]
+
+    def __str__(self):
+        return self.name
+
+
+class AutomationVersion(models.Model):
+    """An immutable snapshot of an automation's rule; runs are keyed by (version, event)."""
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    conditions = models.JSONField(default=dict)
+    config = models.JSONField(default=dict)
+    risk = models.CharField(max_length=10, choices=Automation.Risk.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["automation", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["automation", "number"], name="automation_version_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.automation} v{self.number}"
+
+
+class AutomationRun(models.Model):
+    """One evaluation of one automation version for one event (or one scheduled pass over a record)."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        FIRED = "fired", "Fired"
+        NOT_FIRED = "not_fired", "Did not fire"
+        ERROR = "error", "Error"
+
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="runs")
+    version = models.ForeignKey(AutomationVersion, on_delete=models.PROTECT, related_name="runs")
+    event = models.ForeignKey(
+        "revops.OutboxEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
+    )
+    trigger_key = models.CharField(
+        max_length=120, help_text="What this run is for: 'event:<id>' or 'schedule:<slot>:<object id>'."
+    )
+    mode = models.CharField(max_length=10, choices=Automation.Mode.choices)
+    object_type = models.CharField(max_length=20)
+    object_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING, db_index=True)
+    explanation = models.JSONField(default=dict, blank=True)
+    summary = models.TextField(blank=True, help_text="The explanation in plain language.")
+    expected_next = models.TextField(blank=True, help_text="What is expected next, and from whom.")
+    actions_planned = models.JSONField(default=list, blank=True)
+    actions_applied = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    duration_ms = models.FloatField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "trigger_key"], name="automation_run_once_per_trigger"),
+        ]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "-created_at"], name="run_record"),
+            models.Index(fields=["automation", "-created_at"], name="run_automation"),
+        ]
+
+    def __str__(self):
+        return f"run #{self.pk} of {self.automation} v{self.version.number if self.version_id else '?'}"
+
+
+class AppliedAction(models.Model):
+    """One action a run applied (or, in shadow mode, would have applied), with before/after values."""
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        SHADOW = "shadow", "Shadow (not applied)"
+        APPROVAL = "approval", "Sent for approval"
+        SKIPPED = "skipped", "Skipped (already so)"
+        REVERTED = "reverted", "Reverted"
+
+    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="applied")
+    index = models.PositiveSmallIntegerField()
+    action = models.CharField(max_length=30)
+    object_type = models.CharField(max_length=20, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    params = models.JSONField(default=dict)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [models.UniqueConstraint(fields=["run", "index"], name="applied_action_once")]
+
+    def __str__(self):
+        return f"{self.action} ({self.status})"
