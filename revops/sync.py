@@ -29,7 +29,6 @@ an update), one query per referenced object type, then bulk inserts/updates.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import time
@@ -39,8 +38,9 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 from typing import Any
 
-from django.db import IntegrityError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, models, transaction
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from .models import Account, Activity, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, SyncFailure, Task, Team
@@ -220,14 +220,43 @@ def _meta(model: type[models.Model]) -> _ModelMeta:
     return _ModelMeta(model, columns, fks, history_model, tracked)
 
 
-def _clone(obj):
-    clone = obj.__class__.__new__(obj.__class__)
-    clone.__dict__ = obj.__dict__.copy()
-    clone._state = copy.copy(obj._state)
-    return clone
+@cache
+def _blank_row(model: type[models.Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Every concrete attname with its default, and the (attname, factory) of mutable defaults."""
+    static, factories = {}, []
+    for f in model._meta.concrete_fields:
+        if f.has_default() and callable(f.default):
+            factories.append((f.attname, f.default))
+        else:
+            static[f.attname] = f.get_default()
+    return static, tuple(factories)
+
+
+def _instance(model: type[models.Model], values: dict[str, Any], *, stored: bool = False) -> models.Model:
+    """A model instance holding ``values`` (by attname) over the field defaults.
+
+    Equivalent to ``model(**values)`` for concrete fields, without ``Model.__init__``'s per-field
+    work (a batch builds one instance per record; nothing here listens to ``pre_init``/``post_init``).
+    """
+    static, factories = _blank_row(model)
+    row = static.copy()
+    for attname, factory in factories:
+        row[attname] = factory()
+    row.update(values)
+    obj = model.__new__(model)
+    obj.__dict__ = row
+    obj._state = state = ModelState()
+    if stored:
+        state.adding = False
+        state.db = DEFAULT_DB_ALIAS
+    return obj
 
 
 def _jsonable(value):
+    """``value`` as JSON can carry it: decimals as strings, dates and datetimes in ISO 8601."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool or kind is float:
+        return value
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, dt.datetime | dt.date):
@@ -283,10 +312,15 @@ class _Context:
         self.required_keys = [k for k, s in validator.specs.items() if s.required != "never"]
         self.exts = [str(r["external_id"]).strip() for r in records]
         ordered = sorted(set(self.exts))
-        self.existing = {
-            obj.external_id: obj
-            for obj in self.model.objects.select_for_update().filter(external_id__in=ordered).order_by("pk")
-        }
+        # Stored rows as {attname: value}; every planning pass builds its own instances from them.
+        self.attnames = [f.attname for f in self.model._meta.concrete_fields]
+        rows = (
+            self.model.objects.select_for_update()
+            .filter(external_id__in=ordered)
+            .order_by("pk")
+            .values_list(*self.attnames)
+        )
+        self.existing = {row["external_id"]: row for row in (dict(zip(self.attnames, r)) for r in rows)}
         # Reference maps per target type: external id -> pk and pk -> external id.
         wanted_exts: dict[str, set[str]] = {}
         wanted_ids: dict[str, set[int]] = {}
@@ -298,7 +332,7 @@ class _Context:
         for key, attname in self.meta.fks.items():
             target = self.ref_specs.get(key)
             if target:
-                ids = {getattr(obj, attname) for obj in self.existing.values()} - {None}
+                ids = {row[attname] for row in self.existing.values()} - {None}
                 if ids:
                     wanted_ids.setdefault(target, set()).update(ids)
         self.ext_to_pk: dict[str, dict[str, int]] = {}
@@ -311,13 +345,13 @@ class _Context:
             self.ext_to_pk[target] = {ext: pk for pk, ext in rows if ext is not None}
             self.pk_to_ext[target] = {pk: ext for pk, ext in rows}
 
-    def state_for_existing(self, obj) -> _State:
-        obj = _clone(obj)  # planning changes the instance; a second pass must start from the stored row
+    def state_for_existing(self, row: dict[str, Any]) -> _State:
+        obj = _instance(self.model, row, stored=True)  # planning changes it; the stored row stays as read
         refs = {}
         for key, attname in self.meta.fks.items():
             target = self.ref_specs.get(key)
             if target:
-                pk = getattr(obj, attname)
+                pk = row[attname]
                 refs[key] = None if pk is None else self.pk_to_ext[target].get(pk)
         return _State(instance=obj, refs=refs, is_new=False)
 
@@ -398,10 +432,12 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
 
         source_updated_at = result.core["source_updated_at"]
         if state is None:
-            obj = model(external_id=ext, source_updated_at=source_updated_at, created_at=now, updated_at=now)
+            obj = _instance(
+                model, {"external_id": ext, "source_updated_at": source_updated_at, "created_at": now, "updated_at": now}
+            )
+            obj.__dict__.update(core)  # core keys are non-relation columns: name == attname
             diff = {}
             for key, value in core.items():
-                setattr(obj, key, value)
                 if value is not None and value != "":
                     diff[key] = [None, _jsonable(value)]
             for key, ref in fk_refs.items():
@@ -463,7 +499,8 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
             state.changed_columns.update(changed_columns)
             kind = "updated"
 
-        snapshot = {attname: getattr(obj, attname) for attname in meta.tracked}
+        values = obj.__dict__
+        snapshot = {attname: values[attname] for attname in meta.tracked}
         changes.append(_Change(ext, kind, list(diff), diff, snapshot, dict(state.refs), state.changes))
         state.changes += 1
         counts[kind] += 1

@@ -127,10 +127,19 @@ def _multi_choice(value, spec):
     return list(dict.fromkeys(value))
 
 
+# Django's own email checks, resolved once: the common "user@domain.tld" case is accepted with
+# two regex matches; anything else (IP literals, allow-listed domains, invalid) takes the full path.
+_email_user_match = validate_email.user_regex.match
+_email_domain_match = validate_email.domain_regex.match
+
+
 def _email(value, spec):
     if not isinstance(value, str):
         raise InvalidValue(f"{_show(value)} is not an email address")
     value = value.strip()
+    user, at, domain = value.rpartition("@")
+    if at and len(value) <= 320 and _email_user_match(user) and _email_domain_match(domain):
+        return value.lower()
     try:
         validate_email(value)
     except ValidationError:
@@ -213,14 +222,27 @@ class ValidationResult:
         return [f"{key}: {message}" for key, messages in self.errors.items() for message in messages]
 
 
+# Where a coerced value goes in a ValidationResult.
+_CORE, _ATTRIBUTE, _REFERENCE = 0, 1, 2
+
+
 class RecordValidator:
-    """Validates one object's payloads against its compiled dictionary entries."""
+    """Validates one object's payloads against its compiled dictionary entries.
+
+    Compiling resolves, per key, everything ``validate`` would otherwise look up for every value:
+    the coercer function, where the value goes and whether a blank string means "no value".
+    """
 
     def __init__(self, object_type: str, specs: list[FieldSpec]):
         self.object_type = object_type
         self.specs = {spec.key: spec for spec in specs}
         self.required_specs = [spec for spec in specs if spec.required != Required.NEVER]
         self.stage_field = STAGE_FIELDS.get(object_type)
+        self._compiled = {spec.key: _compile_spec(spec) for spec in specs}
+        # (key, only from given stages?, those stages) per required entry
+        self._required = [
+            (spec.key, spec.required == Required.FROM_STAGES, spec.required_from) for spec in self.required_specs
+        ]
 
     def validate(self, data: Mapping[str, Any], *, existing: Mapping[str, Any] | None = None) -> ValidationResult:
         """Check ``data`` (a full or partial record). ``existing`` holds current values for required checks."""
@@ -228,44 +250,56 @@ class RecordValidator:
         if not isinstance(data, Mapping):
             result.add_error("record", f"{_show(data)} is not an object")
             return result
+        buckets = (result.core, result.attributes, result.references)
+        errors = result.errors
+        compiled = self._compiled
         for key, raw in data.items():
-            spec = self.specs.get(key)
-            if spec is None:
-                result.add_error(key, f"unknown field: the data dictionary defines no {self.object_type} field {key!r}")
+            entry = compiled.get(key)
+            if entry is None:
+                errors.setdefault(key, []).append(
+                    f"unknown field: the data dictionary defines no {self.object_type} field {key!r}"
+                )
                 continue
-            if raw is None or (type(raw) is str and spec.field_type != FieldType.TEXT and not raw.strip()):
+            coerce, spec, bucket, blank_is_none = entry
+            if raw is None or (blank_is_none and type(raw) is str and not raw.strip()):
                 value = None
             else:
                 try:
-                    value = spec.coerce(raw)
+                    value = coerce(raw, spec)
                 except InvalidValue as exc:
-                    result.add_error(key, str(exc))
+                    errors.setdefault(key, []).append(str(exc))
                     continue
-            if spec.field_type == FieldType.REFERENCE:
-                result.references[key] = value
-            elif spec.is_core:
-                result.core[key] = value
-            else:
-                result.attributes[key] = value
-        self._check_required(data, existing or {}, result)
+            buckets[bucket][key] = value
+        if self._required:
+            self._check_required(data, existing or {}, result)
         return result
 
     def _check_required(self, data, existing, result: ValidationResult) -> None:
         stage = self._current(self.stage_field, data, existing) if self.stage_field else None
-        for spec in self.required_specs:
-            if spec.key in result.errors:
+        errors = result.errors
+        for key, from_stages, stages in self._required:
+            if key in errors:
                 continue
-            if spec.required == Required.FROM_STAGES and stage not in spec.required_from:
+            if from_stages and stage not in stages:
                 continue
-            value = self._current(spec.key, data, existing)
+            value = self._current(key, data, existing)
             if value is None or value == "" or value == []:
-                when = f" when {self.stage_field} is {stage}" if spec.required == Required.FROM_STAGES else ""
-                result.add_error(spec.key, f"is required{when} but missing")
+                when = f" when {self.stage_field} is {stage}" if from_stages else ""
+                result.add_error(key, f"is required{when} but missing")
 
     @staticmethod
     def _current(key, data, existing):
         value = data.get(key, MISSING)
         return existing.get(key) if value is MISSING else value
+
+
+def _compile_spec(spec: FieldSpec) -> tuple[Callable[[Any, FieldSpec], Any], FieldSpec, int, bool]:
+    """(coercer, spec, result bucket, blank string means None) for one dictionary entry."""
+    if spec.field_type == FieldType.REFERENCE:
+        bucket = _REFERENCE
+    else:
+        bucket = _CORE if spec.is_core else _ATTRIBUTE
+    return COERCERS[spec.field_type], spec, bucket, spec.field_type != FieldType.TEXT
 
 
 _cache: dict[str, tuple[tuple, RecordValidator]] = {}

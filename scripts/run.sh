@@ -5,7 +5,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-# A .env file, if any, is honoured here and by honcho alike.
+# A .env file is honoured here, by honcho and by manage.py (revops/settings.py reads it), so
+# commands typed later (`.venv/bin/python manage.py create_api_token …`) see the same settings.
+if [ ! -f .env ]; then
+    printf '# Local settings written by `make run`; environment variables take precedence.\nDEBUG=1\n' >.env
+fi
 if [ -f .env ]; then
     set -a
     . ./.env

@@ -78,6 +78,7 @@ export SECRET_KEY="${TEST_SECRET_KEY:-$(random_secret 50)}"
 export DEBUG=0
 # Production settings, but served over plain HTTP by the test client and the live server.
 export SECURE_SSL_REDIRECT=0
+export REVOPS_ENV_FILE=/dev/null  # a developer's .env (from make run) must not leak into tests
 export DATA_DIR="$tmp/data"
 export PATH="$VENV/bin:$PATH"
 "$PY" scripts/wait_for_redis.py 15 || { cat "$tmp/redis/server.log" >&2; die "Redis did not start"; }
