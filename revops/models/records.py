@@ -10,6 +10,15 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 
+# History tables are written on every real change and read per record (by ``id``) or by time, so
+# they keep only those indexes; copying every lookup index of the live table would slow ingest.
+_HISTORY_COMMON = ["external_id", "updated_at", "owner"]
+HISTORY_UNINDEXED_ACCOUNT = [*_HISTORY_COMMON, "name", "domain", "country", "customer_status", "parent"]
+HISTORY_UNINDEXED_LEAD = [*_HISTORY_COMMON, "email", "domain", "country", "status", "matched_account"]
+HISTORY_UNINDEXED_OPPORTUNITY = [*_HISTORY_COMMON, "stage", "close_date", "account"]
+HISTORY_UNINDEXED_ACTIVITY = ["external_id", "updated_at", "occurred_at", "rep", "lead", "opportunity", "account"]
+
+
 class CrmRecord(models.Model):
     """Fields every record mirrored from the CRM carries."""
 
@@ -93,7 +102,7 @@ class Account(CrmRecord):
         max_length=20, choices=CustomerStatus.choices, default=CustomerStatus.PROSPECT, db_index=True
     )
     attributes = models.JSONField(default=dict, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_ACCOUNT)
 
     class Meta:
         ordering = ["name"]
@@ -129,7 +138,7 @@ class Lead(CrmRecord):
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="matched_leads"
     )
     attributes = models.JSONField(default=dict, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_LEAD)
 
     class Meta:
         ordering = ["-created_at"]
@@ -179,7 +188,7 @@ class Opportunity(CrmRecord):
     last_activity_at = models.DateTimeField(null=True, blank=True)
     close_date_pushes = models.PositiveIntegerField(default=0, help_text="How often the close date moved out.")
     attributes = models.JSONField(default=dict, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_OPPORTUNITY)
 
     class Meta:
         ordering = ["close_date", "name"]
@@ -214,7 +223,7 @@ class Activity(CrmRecord):
     )
     account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="activities")
     attributes = models.JSONField(default=dict, blank=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_ACTIVITY)
 
     class Meta:
         ordering = ["-occurred_at"]
