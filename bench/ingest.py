@@ -138,6 +138,32 @@ def http_pass(port, raw_token, bodies, expect) -> dict:
     return {"records": records, "seconds": round(elapsed, 3), "records_per_s": round(records / elapsed)}
 
 
+def http_fixed_cost(port, raw_token, requests: int = 200) -> dict:
+    """Per-request cost of the server, auth, throttling and an empty batch: ``{"records": []}``."""
+    body = json.dumps({"records": []}).encode()
+    started = time.perf_counter()
+    for _ in range(requests):
+        status, payload = post(port, "/api/v1/sync/leads/", body, raw_token)
+        if status != 200:
+            raise SystemExit(f"sync answered {status}: {str(payload)[:500]}")
+    elapsed = time.perf_counter() - started
+    return {"requests": requests, "ms_per_request": round(elapsed / requests * 1000, 2)}
+
+
+def in_process_pass(batches: list[list[dict]], user, token) -> dict:
+    """``sync_batch_apply`` without HTTP: what the server adds is the difference to ``http_*``."""
+    from revops.sync import sync_batch_apply
+
+    started = time.perf_counter()
+    records = 0
+    for batch in batches:
+        outcome = sync_batch_apply(object_name="leads", records=batch, actor=user, token=token)
+        assert outcome.counts["created"] == len(batch), outcome.counts
+        records += len(batch)
+    elapsed = time.perf_counter() - started
+    return {"records": records, "seconds": round(elapsed, 3), "records_per_s": round(records / elapsed)}
+
+
 def copy_baseline(bench_url: str, rows: list[dict]) -> dict:
     """COPY the same rows (same columns as revops_lead) into a scratch table."""
     import datetime as dt
@@ -174,6 +200,9 @@ def profile_in_process(env: dict, batch: int) -> dict:
     from revops.sync import sync_batch_apply, sync_records_from_body
 
     token = ApiToken.objects.get(name="bench")
+    unprofiled = in_process_pass(
+        [[lead(8_000_000 + b * batch + n) for n in range(batch)] for b in range(20)], token.user, token
+    )
     body = json.dumps({"records": [lead(9_000_000 + n) for n in range(batch)]}).encode()
     # warm up (validator compile, connection)
     sync_batch_apply(
@@ -206,6 +235,7 @@ def profile_in_process(env: dict, batch: int) -> dict:
             }
         )
     return {
+        "in_process_create_unprofiled": unprofiled,
         "batch": batch,
         "seconds": round(elapsed, 4),
         "records_per_s": round(batch / elapsed),
@@ -281,6 +311,7 @@ def main() -> None:
         create = http_pass(port, raw_token, bodies, "created")
         update = http_pass(port, raw_token, changed_bodies, "updated")
         unchanged = http_pass(port, raw_token, changed_bodies, "unchanged")
+        fixed = http_fixed_cost(port, raw_token)
         baseline = copy_baseline(bench_url, rows)
 
         server.terminate()
@@ -300,6 +331,7 @@ def main() -> None:
                     "http_create": create,
                     "http_update": update,
                     "http_unchanged": unchanged,
+                    "http_empty_batch": fixed,
                     "copy_baseline": baseline,
                     "ratio_create_to_copy": round(create["records_per_s"] / baseline["records_per_s"], 3),
                     "ratio_update_to_copy": round(update["records_per_s"] / baseline["records_per_s"], 3),

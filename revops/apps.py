@@ -7,3 +7,4 @@ class RevopsConfig(AppConfig):
 
     def ready(self):
         from . import audit  # noqa: F401  (connects the history signal)
+        from .engine import builtin  # noqa: F401  (registers the built-in automation kinds)

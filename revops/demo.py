@@ -333,6 +333,7 @@ def demo_load(*, seed: int = DEFAULT_SEED, actor=None, now: dt.datetime | None =
     actor = actor or system_user(DEMO_USER, first_name="Demo loader")
     with transaction.atomic():
         defaults = len(services.dictionary_load_defaults(actor=actor))
+        demo_automations_ensure(actor=actor)
         if demo_loaded():
             return DemoResult(created=False, seed=seed, dictionary_defaults=defaults)
         builder = DemoBuilder(seed=seed, actor=actor, now=now)
@@ -346,6 +347,135 @@ def demo_load(*, seed: int = DEFAULT_SEED, actor=None, now: dt.datetime | None =
         custom_fields=builder.custom_fields,
         seconds=time.monotonic() - started,
     )
+
+
+# --- Demo automations ------------------------------------------------------------------------
+
+# The people who own the demo rules: a RevOps lead agrees them, the RevOps on-call hears about failures.
+DEMO_RULE_OWNER = ("revops.lead", "Riley", "Ops", "revops.lead@example.com")
+DEMO_FAILURE_OWNER = ("revops.oncall", "Sam", "Oncall", "revops.oncall@example.com")
+HANDOFF_FIELDS = ["contract_start_date", "products_purchased", "billing_contact", "executive_sponsor"]
+
+
+def _demo_owner(username: str, first: str, last: str, email: str):
+    from django.contrib.auth import get_user_model
+
+    user, created = get_user_model().objects.get_or_create(
+        username=username, defaults={"first_name": first, "last_name": last, "email": email, "is_staff": True}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def demo_automation_specs() -> list[dict]:
+    """The demo's automations: live, shadow and high-risk examples of the built-in kinds."""
+    return [
+        {
+            "name": "Hot lead follow-up task",
+            "purpose": "A new lead scoring 80 or more gets a call from its owner within two hours.",
+            "kind": "create_task",
+            "object_type": "lead",
+            "trigger": "updated",
+            "conditions": {
+                "all": [
+                    {"field": "lead.score", "op": "gte", "value": 80},
+                    {"field": "lead.status", "op": "eq", "value": "new"},
+                ]
+            },
+            "config": {"title": "Call the lead", "due_in_hours": 2, "assignee": "owner"},
+            "mode": "live",
+            "downstream_effect": "A task for the owner appears in the CRM through the changes feed.",
+            "rollback_notes": "Cancel the tasks it created (they name the automation).",
+        },
+        {
+            "name": "Missing country prompt",
+            "purpose": "Routing needs a country and a company; new leads without them get a task for the owner.",
+            "kind": "required_fields",
+            "object_type": "lead",
+            "trigger": "created",
+            "conditions": {"all": [{"field": "lead.status", "op": "in", "value": ["new", "working"]}]},
+            "config": {"fields": ["country", "company"], "task": True, "exception": False, "due_in_hours": 24},
+            "mode": "live",
+        },
+        {
+            "name": "Closed-won handoff fields",
+            "purpose": "A deal moving to closed won must carry what onboarding and finance need.",
+            "kind": "required_fields",
+            "object_type": "opportunity",
+            "trigger": "stage_changed_to",
+            "trigger_value": "closed_won",
+            "conditions": {"all": []},
+            "config": {
+                "fields": HANDOFF_FIELDS,
+                "task": False,
+                "exception": True,
+                "exception_kind": "handoff_incomplete",
+                "due_in_hours": 24,
+            },
+            "mode": "live",
+        },
+        {
+            "name": "Enterprise lead alert",
+            "purpose": "Leads matched to enterprise accounts (1,000+ employees) deserve a human look (in shadow).",
+            "kind": "alert",
+            "object_type": "lead",
+            "trigger": "updated",
+            "conditions": {"all": [{"field": "lead.matched_account.employees", "op": "gte", "value": 1000}]},
+            "config": {
+                "title": "Enterprise lead {record}",
+                "exception_kind": "hygiene_alert",
+                "severity": "medium",
+                "expected_action": "Check the account match and hand the lead to the named account owner.",
+                "owner": "rule_owner",
+            },
+            "mode": "shadow",
+        },
+        {
+            "name": "Downgrade stale commit deals",
+            "purpose": "Deals in commit with no activity for 30 days move to best case (forecast change: approved).",
+            "kind": "field_update",
+            "object_type": "opportunity",
+            "trigger": "updated",
+            "risk": "high",
+            "conditions": {
+                "all": [
+                    {"field": "opportunity.forecast_category", "op": "eq", "value": "commit"},
+                    {"field": "opportunity.last_activity_at", "op": "older_than_days", "value": 30},
+                ]
+            },
+            "config": {"set": {"forecast_category": "best_case"}},
+            "mode": "live",
+        },
+    ]
+
+
+def demo_automations_ensure(*, actor) -> list:
+    """Create the demo automations that do not exist yet (by name); return the ones created."""
+    from .automations import automation_create
+    from .models import Automation
+
+    rule_owner = _demo_owner(*DEMO_RULE_OWNER)
+    failure_owner = _demo_owner(*DEMO_FAILURE_OWNER)
+    existing = set(Automation.objects.values_list("name", flat=True))
+    created = []
+    for spec in demo_automation_specs():
+        if spec["name"] in existing:
+            continue
+        created.append(
+            automation_create(
+                actor=actor,
+                reason="demo automation",
+                rule_owner=rule_owner,
+                system_owner=rule_owner,
+                failure_owner=failure_owner,
+                exception_queue="RevOps triage",
+                last_reviewed_at=timezone.localdate(),
+                **spec,
+            )
+        )
+    return created
 
 
 # --- Builder ---------------------------------------------------------------------------------

@@ -15,17 +15,38 @@ def heartbeat() -> str:
 
 
 def process_outbox_batch(batch_id: int) -> int:
-    """Consume the outbox events of sync batch ``batch_id``; a second run changes nothing."""
+    """Run the automations for the pending events of sync batch ``batch_id``; a second run changes nothing."""
     from .outbox import outbox_process_batch
 
     return outbox_process_batch(batch_id=batch_id)
 
 
-def sweep_outbox() -> list[int]:
-    """Re-enqueue sync batches whose events are still pending after the grace period."""
+def process_outbox_events(event_ids: list[int]) -> int:
+    """Run the automations for pending events without a batch (hand edits); a second run changes nothing."""
+    from .outbox import outbox_process_events
+
+    return outbox_process_events(event_ids=list(event_ids))
+
+
+def sweep_outbox() -> list:
+    """Re-enqueue events still pending after the grace period and flag stuck automation runs."""
     from .outbox import outbox_sweep
 
     return outbox_sweep()
+
+
+def run_scheduled_automations() -> dict:
+    """Evaluate the scheduled automations whose period has a slot not yet done."""
+    from .engine.schedule import run_scheduled_automations as run
+
+    return run()
+
+
+def open_review_overdue() -> int:
+    """Open a review_overdue exception item for automations past their review date."""
+    from .engine.schedule import automation_review_overdue_open
+
+    return automation_review_overdue_open()
 
 
 def purge_idempotency_keys() -> int:

@@ -1,10 +1,12 @@
-"""Outbox services: hand a sync batch's events to a worker after commit, consume them, sweep leftovers.
+"""Outbox services: hand events to a worker after commit, consume them through the engine, sweep leftovers.
 
-Events are written in the same transaction as the change they describe (see ``revops.sync``).
-The job that processes them is enqueued after commit; if Redis is down at that moment, or a
-worker dies mid-job, the events simply stay ``pending`` and ``outbox_sweep`` re-enqueues them
-after a grace period. Consuming is a compare-and-swap (``pending`` → ``processed``), so a job
-that runs twice changes nothing the second time.
+Events are written in the same transaction as the change they describe (``revops.sync`` for CRM
+batches, ``revops.services.record_save`` for hand edits). The job that processes them is enqueued
+after commit on the hot queue with bounded retries; if Redis is down at that moment, or a worker
+dies mid-job, the events simply stay ``pending`` and ``outbox_sweep`` re-enqueues them after a
+grace period. Consuming goes through the automation engine, whose runs are unique per
+(automation version, event) and whose effects commit with the run, so a job that runs twice
+changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -14,25 +16,50 @@ from datetime import timedelta
 
 import django_rq
 from django.conf import settings
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
+from rq import Retry
 from rq.job import Job, JobStatus
 
-from .models import OutboxEvent
+from .models import AutomationRun, OutboxEvent
 
 logger = logging.getLogger(__name__)
 
 QUEUE = "hot"
 SWEEP_LOCK = "revops:outbox-sweep"
-_LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+EVENTS_PER_JOB = 500
+_WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
 def grace_seconds() -> int:
     return int(getattr(settings, "OUTBOX_GRACE_SECONDS", 60))
 
 
+def stuck_minutes() -> float:
+    return float(getattr(settings, "ENGINE_STUCK_MINUTES", 5))
+
+
+def retry_policy() -> Retry:
+    """Three retries with backoff (seconds from ``ENGINE_RETRY_INTERVALS``, default 5, 30, 120)."""
+    return Retry(max=3, interval=list(getattr(settings, "ENGINE_RETRY_INTERVALS", [5, 30, 120])))
+
+
 def _job_id(batch_id: int) -> str:
     return f"outbox-batch-{batch_id}"
+
+
+def _events_job_id(event_ids) -> str:
+    return f"outbox-events-{min(event_ids)}-{max(event_ids)}-{len(event_ids)}"
+
+
+def _enqueue(func, arg, job_id: str) -> bool:
+    try:
+        # commit_mode="auto": we already run after commit; django-rq must not defer again.
+        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(func, arg, job_id=job_id, retry=retry_policy())
+    except Exception:
+        logger.exception("could not enqueue %s; the sweeper will retry", job_id)
+        return False
+    return True
 
 
 def outbox_enqueue_batch(*, batch_id: int) -> bool:
@@ -43,33 +70,60 @@ def outbox_enqueue_batch(*, batch_id: int) -> bool:
     """
     from . import jobs
 
-    try:
-        # commit_mode="auto": we already run after commit; django-rq must not defer again.
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-            jobs.process_outbox_batch, batch_id, job_id=_job_id(batch_id)
-        )
-    except Exception:
-        logger.exception("could not enqueue outbox batch %s; the sweeper will retry", batch_id)
-        return False
-    return True
+    return _enqueue(jobs.process_outbox_batch, batch_id, _job_id(batch_id))
+
+
+def outbox_enqueue_events(*, event_ids: list[int]) -> bool:
+    """Enqueue ``process_outbox_events(event_ids)`` (events without a sync batch, e.g. admin edits)."""
+    from . import jobs
+
+    event_ids = sorted(event_ids)
+    return _enqueue(jobs.process_outbox_events, event_ids, _events_job_id(event_ids))
 
 
 def outbox_process_batch(*, batch_id: int) -> int:
-    """Consume the batch's pending events; return how many this call processed.
-
-    Until the automation engine exists, consuming means marking them processed. The status
-    filter makes this a compare-and-swap: a concurrent or repeated run updates nothing.
-    """
-    return OutboxEvent.objects.filter(batch_id=batch_id, status=OutboxEvent.Status.PENDING).update(
-        status=OutboxEvent.Status.PROCESSED, processed_at=timezone.now(), attempts=F("attempts") + 1
+    """Run the automations for the batch's pending events; return how many events this call consumed."""
+    ids = list(
+        OutboxEvent.objects.filter(batch_id=batch_id, status=OutboxEvent.Status.PENDING).values_list("pk", flat=True)
     )
+    return outbox_process_events(event_ids=ids)
 
 
-def outbox_sweep(*, grace: int | None = None) -> list[int]:
-    """Re-enqueue batches whose events are still pending after ``grace`` seconds; return their ids.
+def outbox_process_events(*, event_ids: list[int]) -> int:
+    """Run the automations for these pending events; return how many this call consumed.
 
-    A Redis lock keeps two sweepers (two schedulers, or a slow run overlapping the next) from
-    enqueuing the same batches twice; a batch whose job is still queued or running is skipped.
+    Raises ``EngineRetry`` when some run failed and should be retried (RQ retries the job).
+    """
+    from .engine.pipeline import engine_process_events
+
+    if not event_ids:
+        return 0
+    result = engine_process_events(event_ids=event_ids)
+    return sum(count for status, count in result.events.items() if status != "retry")
+
+
+def _live(connection, job_id: str, cutoff) -> bool:
+    """Whether the job is waiting, or running since after ``cutoff`` (older "started" jobs are presumed dead)."""
+    try:
+        job = Job.fetch(job_id, connection=connection)
+    except Exception:
+        return False
+    status = job.get_status(refresh=False)
+    if status in _WAITING:
+        return True
+    # A worker killed with SIGKILL leaves its job "started" until RQ's own cleanup notices.
+    # The hot queue's timeout equals the default grace, so a job started before the cutoff is
+    # dead or about to be; running it again is safe because runs are exactly-once.
+    return status == JobStatus.STARTED and job.started_at is not None and job.started_at >= cutoff
+
+
+def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None = None) -> list:
+    """Re-enqueue events still pending after ``grace`` seconds and flag stuck runs; return what was enqueued.
+
+    Batches come back as their ids, events without a batch as lists of event ids. Runs left
+    ``pending`` for ``stuck_after_minutes`` that no worker holds are marked ``error`` ("stuck:
+    worker died?") and their events re-enqueued. A Redis lock keeps two sweepers (two schedulers,
+    or a slow run overlapping the next) from colliding; a job still queued or running is skipped.
     """
     grace = grace_seconds() if grace is None else grace
     connection = django_rq.get_connection(QUEUE)
@@ -78,29 +132,75 @@ def outbox_sweep(*, grace: int | None = None) -> list[int]:
         logger.info("outbox sweep skipped: another sweeper holds the lock")
         return []
     try:
-        cutoff = timezone.now() - timedelta(seconds=grace)
+        stuck_events = engine_flag_stuck_runs(
+            minutes=stuck_minutes() if stuck_after_minutes is None else stuck_after_minutes
+        )
+        now = timezone.now()
+        cutoff = now - timedelta(seconds=grace)
+        pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING, created_at__lte=cutoff)
         batch_ids = sorted(
-            set(
-                OutboxEvent.objects.filter(
-                    status=OutboxEvent.Status.PENDING, created_at__lt=cutoff, batch__isnull=False
-                ).values_list("batch_id", flat=True)
+            set(pending.filter(batch__isnull=False).values_list("batch_id", flat=True))
+            | set(
+                OutboxEvent.objects.filter(pk__in=stuck_events, batch__isnull=False).values_list("batch_id", flat=True)
             )
         )
-        enqueued = []
+        enqueued: list = []
         for batch_id in batch_ids:
-            try:
-                job = Job.fetch(_job_id(batch_id), connection=connection)
-            except Exception:
-                job = None
-            if job is not None and job.get_status(refresh=False) in _LIVE:
+            if _live(connection, _job_id(batch_id), cutoff):
                 continue
             if outbox_enqueue_batch(batch_id=batch_id):
                 enqueued.append(batch_id)
+        loose = sorted(
+            set(pending.filter(batch__isnull=True).values_list("pk", flat=True))
+            | set(
+                OutboxEvent.objects.filter(
+                    pk__in=stuck_events, batch__isnull=True, status=OutboxEvent.Status.PENDING
+                ).values_list("pk", flat=True)
+            )
+        )
+        for start in range(0, len(loose), EVENTS_PER_JOB):
+            chunk = loose[start : start + EVENTS_PER_JOB]
+            if _live(connection, _events_job_id(chunk), cutoff):
+                continue
+            if outbox_enqueue_events(event_ids=chunk):
+                enqueued.append(chunk)
         if enqueued:
-            logger.warning("outbox sweep re-enqueued %d batch(es): %s", len(enqueued), enqueued[:20])
+            logger.warning("outbox sweep re-enqueued %d job(s): %s", len(enqueued), enqueued[:20])
         return enqueued
     finally:
         try:
             lock.release()
         except Exception:  # expired meanwhile: nothing to release
             pass
+
+
+def engine_flag_stuck_runs(*, minutes: float) -> list[int]:
+    """Mark runs pending for ``minutes`` that no worker is processing as errors; return their pending events.
+
+    A worker holds its run's row lock for the whole evaluation, so ``SKIP LOCKED`` passes over
+    runs in progress: what this finds was left behind by a worker that died (or lost Redis).
+    """
+    from .engine.pipeline import MAX_ATTEMPTS, automation_failure_open
+
+    cutoff = timezone.now() - timedelta(minutes=minutes)
+    events = []
+    with transaction.atomic():
+        runs = list(
+            AutomationRun.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(outcome=AutomationRun.Outcome.PENDING, created_at__lte=cutoff)
+            .select_related("automation", "version")
+            .order_by("pk")[:1000]
+        )
+        for run in runs:
+            run.outcome = AutomationRun.Outcome.ERROR
+            run.attempts += 1
+            run.error = "stuck: worker died? The run was left pending; its event was re-enqueued."
+            run.finished_at = timezone.now()
+            run.save(update_fields=["outcome", "attempts", "error", "finished_at"])
+            if run.attempts >= MAX_ATTEMPTS:
+                automation_failure_open(run=run, automation=run.automation, error=run.error)
+            elif run.event_id:
+                events.append(run.event_id)
+    if runs:
+        logger.warning("flagged %d stuck automation run(s)", len(runs))
+    return events

@@ -224,24 +224,78 @@ def _check_record(instance: models.Model) -> None:
         raise TypeError(f"{type(instance).__name__} is not a CRM record; use its own service.")
 
 
+_UNTRACKED = {"id", "created_at", "updated_at", "source_updated_at", "attributes"}
+
+
+def _record_values(instance: models.Model) -> dict[str, Any]:
+    """The record's values by dictionary key, as outbox events carry them (references by external id)."""
+    from .engine.actions import jsonable
+
+    values: dict[str, Any] = {}
+    for field in instance._meta.concrete_fields:
+        if field.name in _UNTRACKED:
+            continue
+        if field.is_relation:
+            related_id = getattr(instance, field.attname)
+            related = getattr(instance, field.name) if related_id is not None else None
+            values[field.name] = getattr(related, "external_id", related_id) if related is not None else None
+        else:
+            values[field.name] = jsonable(getattr(instance, field.attname))
+    for key, value in (getattr(instance, "attributes", None) or {}).items():
+        values.setdefault(key, value)
+    return values
+
+
+def _outbox_event(instance: models.Model, kind: str, changes: dict[str, list]) -> None:
+    from .models import OutboxEvent
+    from .outbox import outbox_enqueue_events
+
+    event = OutboxEvent.objects.create(
+        object_type=instance._meta.model_name,
+        object_id=instance.pk,
+        external_id=getattr(instance, "external_id", "") or "",
+        kind=kind,
+        changed_fields=list(changes),
+        changes=changes,
+    )
+    event_id = event.pk
+    transaction.on_commit(lambda: outbox_enqueue_events(event_ids=[event_id]))
+
+
 @transaction.atomic
 def record_save(*, instance: models.Model, actor: Actor, reason: str | None = None) -> models.Model:
     """Create or update one mirror record (team, rep, account, lead, opportunity, activity, task).
 
     Used for hand edits (the admin); the CRM's own changes arrive through the sync service.
-    Validates with ``full_clean()`` and writes one history row attributed to ``actor``.
+    Validates with ``full_clean()`` and writes one history row attributed to ``actor``. Like a
+    sync, a real change also writes an outbox event (changed fields with old and new values, in
+    the same transaction) whose automations run on the hot queue after commit.
     """
     _check_record(instance)
     instance.full_clean()
-    verb = "created" if instance._state.adding else "updated"
+    adding = instance._state.adding
+    stored = None if adding else type(instance).objects.filter(pk=instance.pk).first()
+    before = {} if stored is None else _record_values(stored)
+    verb = "created" if stored is None else "updated"
     with audited(actor=actor, reason=reason or f"{verb} by hand"):
         instance.save()
+    after = _record_values(instance)
+    changes = {key: [before.get(key), value] for key, value in after.items() if before.get(key) != value}
+    changes.update({key: [value, None] for key, value in before.items() if key not in after and value is not None})
+    if stored is None or changes:
+        _outbox_event(instance, verb, changes)
     return instance
 
 
 @transaction.atomic
 def record_delete(*, instance: models.Model, actor: Actor, reason: str | None = None) -> None:
-    """Delete one mirror record; its history keeps a deletion row attributed to ``actor``."""
+    """Delete one mirror record; its history keeps a deletion row attributed to ``actor``.
+
+    A ``deleted`` outbox event records it (no automation triggers on deletions today).
+    """
     _check_record(instance)
+    pk = instance.pk
     with audited(actor=actor, reason=reason or "deleted by hand"):
         instance.delete()
+    instance.pk = pk
+    _outbox_event(instance, "deleted", {})

@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, models, transaction
@@ -164,6 +165,10 @@ class _Column:
             if self.empty is _NO_EMPTY:
                 raise _Invalid("cannot be empty")
             return self.empty() if callable(self.empty) else self.empty
+        if type(value) is str:  # the common case: only the length can be wrong
+            if self.max_length is not None and len(value) > self.max_length:
+                raise _Invalid(f"is {len(value)} characters long (at most {self.max_length} allowed)")
+            return value
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
             raise _Invalid(f"is {len(value)} characters long (at most {self.max_length} allowed)")
         if self.int_range is not None and isinstance(value, int):
@@ -252,6 +257,23 @@ def _instance(model: type[models.Model], values: dict[str, Any], *, stored: bool
     return obj
 
 
+def _values(attnames) -> Any:
+    """A function returning the tuple of ``attnames`` from a row dict (or an instance's ``__dict__``)."""
+    attnames = tuple(attnames)
+    if len(attnames) == 1:
+        return lambda row: (row[attnames[0]],)
+    return itemgetter(*attnames)
+
+
+def _json_text(value) -> str | None:
+    """A JSON column's text; empty objects and lists (most ``attributes``) skip the encoder."""
+    if value is None:
+        return None
+    if not value and type(value) in (dict, list):
+        return "{}" if type(value) is dict else "[]"
+    return json.dumps(value)
+
+
 def _jsonable(value):
     """``value`` as JSON can carry it: decimals as strings, dates and datetimes in ISO 8601."""
     kind = type(value)
@@ -320,7 +342,7 @@ class _Context:
             .order_by("pk")
             .values_list(*self.attnames)
         )
-        self.existing = {row["external_id"]: row for row in (dict(zip(self.attnames, r)) for r in rows)}
+        self.existing = {row["external_id"]: row for row in (dict(zip(self.attnames, r, strict=True)) for r in rows)}
         # Reference maps per target type: external id -> pk and pk -> external id.
         wanted_exts: dict[str, set[str]] = {}
         wanted_ids: dict[str, set[int]] = {}
@@ -433,7 +455,8 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
         source_updated_at = result.core["source_updated_at"]
         if state is None:
             obj = _instance(
-                model, {"external_id": ext, "source_updated_at": source_updated_at, "created_at": now, "updated_at": now}
+                model,
+                {"external_id": ext, "source_updated_at": source_updated_at, "created_at": now, "updated_at": now},
             )
             obj.__dict__.update(core)  # core keys are non-relation columns: name == attname
             diff = {}
@@ -588,22 +611,26 @@ class _PgWriter:
                 if ref is not None and target is not None:
                     setattr(state.instance, meta.fks[key], ctx.ext_to_pk[target][ref])
         fields = model._meta.concrete_fields
-        self._copy(model._meta.db_table, fields, ([getattr(s.instance, f.attname) for f in fields] for s in states))
+        values = _values(f.attname for f in fields)
+        self._copy(model._meta.db_table, fields, (values(s.instance.__dict__) for s in states))
 
     def update(self, model, instances, fields: list[str]) -> None:
-        # COPY the new rows into a session-local scratch table, then one UPDATE … FROM it.
+        """COPY the primary key and ``fields`` of ``instances`` into a session-local scratch table,
+        then one ``UPDATE … FROM`` it."""
         table = model._meta.db_table
-        scratch = f"_sync_{table}"
+        # CREATE TABLE AS copies column types only (no NOT NULL), so any subset of columns can be
+        # COPYed into it; ON COMMIT DELETE ROWS empties it for the next batch on this connection.
+        scratch = f"_sync_set_{table}"
         qn = connection.ops.quote_name
-        all_fields = model._meta.concrete_fields
-        columns = [model._meta.get_field(name).column for name in fields]
+        copied = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
         with connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {qn(scratch)} (LIKE {qn(table)} INCLUDING DEFAULTS) "
-                "ON COMMIT DELETE ROWS"
+                f"CREATE TEMP TABLE IF NOT EXISTS {qn(scratch)} ON COMMIT DELETE ROWS "
+                f"AS SELECT * FROM {qn(table)} WITH NO DATA"
             )
-            self._copy(scratch, all_fields, ([getattr(obj, f.attname) for f in all_fields] for obj in instances))
-            assignments = ", ".join(f"{qn(c)} = s.{qn(c)}" for c in columns)
+            values = _values(f.attname for f in copied)
+            self._copy(scratch, copied, (values(obj.__dict__) for obj in instances))
+            assignments = ", ".join(f"{qn(f.column)} = s.{qn(f.column)}" for f in copied[1:])
             cursor.execute(f"UPDATE {qn(table)} AS t SET {assignments} FROM {qn(scratch)} AS s WHERE t.id = s.id")
             cursor.execute(f"DELETE FROM {qn(scratch)}")
 
@@ -614,22 +641,27 @@ class _PgWriter:
             if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
         ]
         defaults = {f.attname: f.get_default() for f in fields}
-        self._copy(
-            model._meta.db_table, fields, ([row.get(f.attname, defaults[f.attname]) for f in fields] for row in rows)
-        )
+        values = _values(f.attname for f in fields)
+        self._copy(model._meta.db_table, fields, (values(defaults | row) for row in rows))
 
     @staticmethod
     def _copy(table: str, fields, rows) -> None:
+        """COPY ``rows`` (sequences in ``fields`` order, JSON columns as Python values) into ``table``."""
         qn = connection.ops.quote_name
         json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
         sql = f"COPY {qn(table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
         with connection.cursor() as cursor, connection.wrap_database_errors:
             with cursor.cursor.copy(sql) as copy:
+                write_row = copy.write_row
+                if not json_at:
+                    for row in rows:
+                        write_row(row)
+                    return
                 for row in rows:
+                    row = list(row)
                     for i in json_at:
-                        if row[i] is not None:
-                            row[i] = json.dumps(row[i])
-                    copy.write_row(row)
+                        row[i] = _json_text(row[i])
+                    write_row(row)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,1 +1,910 @@
-"""Admin for the automation registry, runs and the why view."""
+"""Admin for the automation registry, its versions, runs and applied actions, and the shadow report.
+
+Writes go through ``revops.automations``: the form validates with ``automation_clean`` (conditions
+against the data dictionary, config against the kind, governance for live/shadow) and
+``save_model`` calls ``automation_create``/``automation_update``. Mode changes (go live, shadow,
+pause, retire) go through ``automation_set_mode``; a refusal is shown with its reasons.
+Runs and applied actions are read-only: they are the record of what automation did.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from revops import automations, conditions
+from revops.conditions.render import value_text
+from revops.engine.kinds import KINDS, kind_choices
+from revops.models import AppliedAction, Automation, AutomationRun, AutomationVersion, FieldDefinition
+from revops.models.dictionary import ObjectType
+
+from .base import AuditedAdmin, PrettyJSONField, admin_link, badge, json_block, remap_form_errors
+from .why import (
+    ACTION_LABELS,
+    ACTION_STATUS_TONES,
+    MODE_TONES,
+    OUTCOME_TONES,
+    action_rows,
+    explanation_html,
+    planned_rows,
+    record_url,
+    why_url,
+)
+
+RISK_TONES = {"low": "neutral", "medium": "warn", "high": "danger"}
+RUN_STATS_DAYS = 30
+MODE_VERBS = {
+    "live": "go live",
+    "shadow": "run in shadow mode",
+    "paused": "be paused",
+    "retired": "be retired",
+    "draft": "go back to draft",
+}
+EDITABLE_FIELDS = (
+    "name",
+    "purpose",
+    "kind",
+    "object_type",
+    "trigger",
+    "trigger_fields",
+    "trigger_value",
+    "schedule_minutes",
+    "conditions",
+    "config",
+    "rule_owner",
+    "system_owner",
+    "failure_owner",
+    "risk",
+    "mode",
+    "exception_queue",
+    "downstream_effect",
+    "rollback_notes",
+    "last_reviewed_at",
+    "review_cadence_days",
+)
+
+
+# --- Plain-language helpers ------------------------------------------------------------------
+
+
+def refusal(automation: Automation, mode: str, reasons: list[str]) -> str:
+    """``'Hot lead follow-up' cannot go live because it has no failure owner (…)``."""
+    return f"{automation.name!r} cannot {MODE_VERBS.get(mode, mode)} because {'; '.join(reasons)}."
+
+
+def conditions_text(automation) -> str:
+    """The automation's conditions in plain language (or why they cannot be rendered)."""
+    return tree_text(automation.conditions, automation.object_type)
+
+
+def tree_text(tree, object_type: str) -> str:
+    try:
+        return conditions.render(tree or {"all": []}, object_type=object_type)
+    except ValidationError as exc:
+        return "cannot be rendered: " + "; ".join(exc.messages)
+
+
+def trigger_summary(automation) -> str:
+    trigger = automation.trigger
+    if trigger == Automation.Trigger.FIELD_CHANGED:
+        return f"when {', '.join(automation.trigger_fields or []) or '?'} changes"
+    if trigger == Automation.Trigger.STAGE_CHANGED_TO:
+        return f"when changed to {automation.trigger_value or '?'}"
+    if trigger == Automation.Trigger.SCHEDULE:
+        return f"every {automation.schedule_minutes or '?'} min"
+    if trigger == Automation.Trigger.CREATED:
+        return "when created"
+    return "when created or updated"
+
+
+def kind_label(key: str) -> str:
+    cls = KINDS.get(key)
+    return cls.label if cls else key
+
+
+def fields_used_links(fields_used: list[str]):
+    """Each ``object.key`` as a link to its data dictionary entry (one query for all of them)."""
+    if not fields_used:
+        return "—"
+    pairs = [tuple(item.split(".", 1)) for item in fields_used if "." in item]
+    entries = {}
+    if pairs:
+        from django.db.models import Q
+
+        query = Q()
+        for object_type, key in pairs:
+            query |= Q(object_type=object_type, key=key)
+        entries = {
+            (e.object_type, e.key): e
+            for e in FieldDefinition.objects.filter(query).only("pk", "object_type", "key", "label")
+        }
+    links = []
+    for item in fields_used:
+        entry = entries.get(tuple(item.split(".", 1)))
+        if entry is None:
+            links.append(
+                format_html('<code title="not in the data dictionary">{}</code> {}', item, badge("missing", "danger"))
+            )
+        else:
+            url = reverse("admin:revops_fielddefinition_change", args=[entry.pk])
+            links.append(format_html('<a href="{}" title="{}"><code>{}</code></a>', url, entry.label, item))
+    return format_html('<span class="rv-fields">{}</span>', format_html_join(" ", "{}", ((link,) for link in links)))
+
+
+def mode_badge(mode: str, label: str):
+    return badge(label.split(" (")[0], MODE_TONES.get(mode, "neutral"), label)
+
+
+# --- Forms -----------------------------------------------------------------------------------
+
+
+class KeyListField(forms.CharField):
+    """A list of dictionary keys typed comma- or line-separated."""
+
+    def prepare_value(self, value):
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item) for item in value)
+        return value
+
+    def to_python(self, value):
+        if isinstance(value, list | tuple):
+            return list(value)
+        text = super().to_python(value) or ""
+        return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+    def has_changed(self, initial, data):
+        return list(initial or []) != self.to_python(data)
+
+
+class AutomationForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=kind_choices, help_text="What it does; one of the registered automation kinds.")
+    object_type = forms.ChoiceField(choices=ObjectType.choices, help_text="The record type it watches.")
+    trigger_fields = KeyListField(
+        required=False, help_text="For 'a field changed': dictionary keys, comma-separated (e.g. country, employees)."
+    )
+    conditions = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 90, "class": "rv-code"}),
+        help_text=(
+            'A JSON tree over data-dictionary fields, e.g. {"all": [{"field": "lead.country", "op": "in", '
+            '"value": ["US", "CA"]}, {"field": "lead.matched_account.employees", "op": "gte", "value": 500}]}. '
+            "Checked against the dictionary's types when saved."
+        ),
+    )
+    config = PrettyJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "class": "rv-code"}),
+        help_text="Parameters of the kind (e.g. the task to create); checked by the kind when saved.",
+    )
+
+    class Meta:
+        model = Automation
+        fields = EDITABLE_FIELDS
+        widgets = {
+            "purpose": forms.Textarea(attrs={"rows": 3, "cols": 90}),
+            "downstream_effect": forms.Textarea(attrs={"rows": 2, "cols": 90}),
+            "rollback_notes": forms.Textarea(attrs={"rows": 2, "cols": 90}),
+        }
+
+    def clean_conditions(self):
+        value = self.cleaned_data.get("conditions")
+        return value if value not in (None, "") else {"all": []}
+
+    def clean_config(self):
+        value = self.cleaned_data.get("config")
+        return value if value not in (None, "") else {}
+
+    def _post_clean(self):
+        super()._post_clean()
+        if any(name in self.errors for name in ("conditions", "config", "kind", "object_type")):
+            return
+        try:
+            automations.automation_clean(automation=self.instance)
+        except ValidationError as error:
+            if hasattr(error, "error_dict") and "mode" in error.error_dict:
+                blockers = automations.automation_go_live_blockers(automation=self.instance)
+                if blockers:
+                    error.error_dict["mode"] = [
+                        ValidationError(refusal(self.instance, self.instance.mode, blockers), code="governance")
+                    ]
+            remap_form_errors(self, error)
+
+
+# --- Inlines ---------------------------------------------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class AutomationVersionInline(ReadOnlyInline):
+    model = AutomationVersion
+    verbose_name_plural = "versions (each change to the rule is a new version; runs point at the one they used)"
+    fields = ("number", "created_at", "created_by", "risk", "rule")
+    readonly_fields = fields
+    ordering = ("-number",)
+    classes = ("collapse",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("automation", "created_by")
+
+    @admin.display(description="conditions")
+    def rule(self, obj):
+        return tree_text(obj.conditions, obj.automation.object_type)
+
+
+class AppliedActionInline(ReadOnlyInline):
+    model = AppliedAction
+    verbose_name_plural = "actions (applied, or in shadow mode only logged, with before → after)"
+    fields = ("index", "action", "target", "status_badge", "params_display", "change")
+    readonly_fields = fields
+    ordering = ("index",)
+
+    @admin.display(description="on")
+    def target(self, obj):
+        url = record_url(obj.object_type, obj.object_id)
+        if not obj.object_type:
+            return "—"
+        text = f"{obj.object_type} #{obj.object_id}"
+        return format_html('<a href="{}">{}</a>', url, text) if url else text
+
+    @admin.display(description="status")
+    def status_badge(self, obj):
+        return badge(obj.get_status_display(), ACTION_STATUS_TONES.get(obj.status, "neutral"))
+
+    @admin.display(description="parameters")
+    def params_display(self, obj):
+        return json_block(obj.params)
+
+    @admin.display(description="before → after")
+    def change(self, obj):
+        rows = action_rows([obj])[0]["changes"]
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            "<div><code>{}</code>: {} → <strong>{}</strong></div>",
+            ((key, before, after) for key, before, after in rows),
+        )
+
+
+# --- Filters ---------------------------------------------------------------------------------
+
+
+class KindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return kind_choices()
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
+class UsesFieldFilter(admin.SimpleListFilter):
+    """Automations whose conditions read a dictionary field (linked from the data dictionary)."""
+
+    title = "uses field"
+    parameter_name = "uses"
+
+    def lookups(self, request, model_admin):
+        used = {path for paths in Automation.objects.values_list("fields_used", flat=True) for path in paths or []}
+        return [(path, path) for path in sorted(used)]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        pks = [pk for pk, used in queryset.values_list("pk", "fields_used") if self.value() in (used or [])]
+        return queryset.filter(pk__in=pks)
+
+
+class ReviewFilter(admin.SimpleListFilter):
+    title = "review"
+    parameter_name = "review"
+
+    def lookups(self, request, model_admin):
+        return [("never", "Never reviewed"), ("overdue", "Review overdue")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "never":
+            return queryset.filter(last_reviewed_at__isnull=True)
+        if self.value() == "overdue":
+            # The registry is small: compute due dates in Python rather than with database date maths.
+            today = timezone.localdate()
+            overdue = [
+                pk
+                for pk, reviewed, cadence in queryset.values_list("pk", "last_reviewed_at", "review_cadence_days")
+                if reviewed is None or reviewed + dt.timedelta(days=cadence) < today
+            ]
+            return queryset.filter(pk__in=overdue)
+        return queryset
+
+
+# --- Automation ------------------------------------------------------------------------------
+
+
+@admin.register(Automation)
+class AutomationAdmin(AuditedAdmin):
+    form = AutomationForm
+    list_display = (
+        "name",
+        "object_type",
+        "kind_display",
+        "trigger_display",
+        "mode_display",
+        "risk_display",
+        "owners",
+        "last_run",
+        "runs_recent",
+        "fired_recent",
+    )
+    list_filter = ("mode", "risk", KindFilter, "object_type", "trigger", ReviewFilter, UsesFieldFilter)
+    search_fields = ("name", "purpose", "kind", "exception_queue", "downstream_effect")
+    search_help_text = "Search by name, purpose, kind, exception path or downstream effect."
+    list_select_related = ("rule_owner", "failure_owner")
+    autocomplete_fields = ("rule_owner", "system_owner", "failure_owner")
+    inlines = (AutomationVersionInline,)
+    actions = ("go_live", "switch_to_shadow", "pause", "retire")
+    readonly_fields = (
+        "version",
+        "fields_used_display",
+        "conditions_plain",
+        "readiness",
+        "identity",
+        "recent_runs",
+        "reports",
+    )
+    fieldsets = (
+        ("What & why", {"fields": ("name", "purpose", ("kind", "object_type"))}),
+        (
+            "Trigger",
+            {"fields": ("trigger", "trigger_fields", "trigger_value", "schedule_minutes")},
+        ),
+        (
+            "Rule",
+            {
+                "fields": ("conditions_plain", "conditions", "fields_used_display", "config", "version"),
+                "description": "Conditions reference data-dictionary fields only; the fields used are derived from them.",
+            },
+        ),
+        (
+            "Governance",
+            {
+                "fields": (
+                    "readiness",
+                    "mode",
+                    "risk",
+                    ("rule_owner", "system_owner", "failure_owner"),
+                    "exception_queue",
+                    "downstream_effect",
+                    "rollback_notes",
+                    ("last_reviewed_at", "review_cadence_days"),
+                    "identity",
+                )
+            },
+        ),
+        ("Runs", {"fields": ("recent_runs", "reports")}),
+        ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:  # nothing derived or run yet
+            return [
+                (name, {**opts, "fields": [f for f in opts["fields"] if self._shown_on_add(f)]})
+                for name, opts in self.fieldsets
+                if name not in ("Runs", "Timestamps")
+            ]
+        return self.fieldsets
+
+    @staticmethod
+    def _shown_on_add(field):
+        if isinstance(field, tuple):
+            return True
+        return field not in ("version", "fields_used_display", "readiness", "identity", "conditions_plain")
+
+    def get_queryset(self, request):
+        since = timezone.now() - dt.timedelta(days=RUN_STATS_DAYS)
+        recent = AutomationRun.objects.filter(automation=OuterRef("pk"), created_at__gte=since).order_by()
+        counted = recent.values("automation").annotate(n=Count("pk")).values("n")
+        fired = (
+            recent.filter(outcome=AutomationRun.Outcome.FIRED).values("automation").annotate(n=Count("pk")).values("n")
+        )
+        latest = (
+            AutomationRun.objects.filter(automation=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                runs_30d=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
+                fired_30d=Coalesce(Subquery(fired, output_field=IntegerField()), Value(0)),
+                last_run_at=Subquery(latest),
+            )
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        # Automations are retired, not deleted, once they have run: their runs are the audit trail.
+        if obj is not None and (obj.mode != Automation.Mode.DRAFT or obj.runs.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    # Writes -------------------------------------------------------------------------------
+
+    def perform_save(self, request, obj, form, change, *, reason):
+        if change:
+            changes = {name: getattr(obj, name) for name in form.changed_data if name in EDITABLE_FIELDS}
+            automations.automation_update(automation=obj, actor=request.user, reason=reason, **changes)
+            return
+        values = {name: getattr(obj, name) for name in EDITABLE_FIELDS}
+        created = automations.automation_create(actor=request.user, reason=reason, **values)
+        for name in ("pk", "version", "fields_used", "identity_id", "conditions", "config", "created_at", "updated_at"):
+            setattr(obj, name, getattr(created, name))
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def perform_delete(self, request, obj, *, reason):
+        obj.delete()
+
+    def set_mode(self, request, automation: Automation, mode: str) -> bool:
+        """Move one automation to ``mode`` through the service; report a refusal with its reasons."""
+        if automation.mode == mode:
+            self.message_user(
+                request, f"{automation.name!r} is already {automation.get_mode_display().lower()}.", messages.INFO
+            )
+            return False
+        if mode in automations.ACTIVE_MODES:
+            blockers = automations.automation_go_live_blockers(automation=automation)
+            if blockers:
+                self.message_user(request, refusal(automation, mode, blockers), messages.ERROR)
+                return False
+        try:
+            automations.automation_set_mode(
+                automation=automation, mode=mode, actor=request.user, reason=f"admin: mode set to {mode}"
+            )
+        except ValidationError as exc:
+            self.message_user(request, refusal(automation, mode, exc.messages), messages.ERROR)
+            return False
+        return True
+
+    def _set_modes(self, request, queryset, mode):
+        done = [a.name for a in queryset.order_by("name") if self.set_mode(request, a, mode)]
+        if done:
+            label = dict(Automation.Mode.choices)[mode].lower()
+            self.message_user(request, f"Now {label}: {', '.join(done)}.", messages.SUCCESS)
+
+    @admin.action(description="Go live (selected automations)", permissions=["change"])
+    def go_live(self, request, queryset):
+        self._set_modes(request, queryset, Automation.Mode.LIVE)
+
+    @admin.action(description="Switch to shadow mode (log only)", permissions=["change"])
+    def switch_to_shadow(self, request, queryset):
+        self._set_modes(request, queryset, Automation.Mode.SHADOW)
+
+    @admin.action(description="Pause", permissions=["change"])
+    def pause(self, request, queryset):
+        self._set_modes(request, queryset, Automation.Mode.PAUSED)
+
+    @admin.action(description="Retire", permissions=["change"])
+    def retire(self, request, queryset):
+        self._set_modes(request, queryset, Automation.Mode.RETIRED)
+
+    # Extra pages --------------------------------------------------------------------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
+            path("<path:object_id>/mode/<str:mode>/", view(self.mode_view), name="revops_automation_mode"),
+            *super().get_urls(),
+        ]
+
+    def _get_or_404(self, request, object_id):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404(f"No automation with id {object_id}.")
+        return obj
+
+    def mode_view(self, request, object_id, mode):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        obj = self._get_or_404(request, object_id)
+        if not self.has_change_permission(request, obj):
+            raise PermissionDenied
+        if mode not in Automation.Mode.values:
+            raise Http404(f"Unknown mode {mode!r}.")
+        if self.set_mode(request, obj, mode):
+            self.message_user(
+                request, f"{obj.name!r} is now {dict(Automation.Mode.choices)[mode].lower()}.", messages.SUCCESS
+            )
+        return HttpResponseRedirect(reverse("admin:revops_automation_change", args=[obj.pk]))
+
+    def shadow_report_view(self, request, object_id):
+        obj = self._get_or_404(request, object_id)
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        since = None
+        days = request.GET.get("days")
+        if days and days.isdigit():
+            since = timezone.now() - dt.timedelta(days=int(days))
+        report = shadow_report(obj, since=since)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Shadow report: {obj.name}",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "original": obj,
+            "report": report,
+            "days": days or "",
+            "has_view_permission": True,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/revops/automation/shadow_report.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context["mode_buttons"] = [
+                (mode, label, reverse("admin:revops_automation_mode", args=[obj.pk, mode]))
+                for mode, label in (
+                    ("live", "Go live"),
+                    ("shadow", "Switch to shadow"),
+                    ("paused", "Pause"),
+                    ("retired", "Retire"),
+                )
+                if mode != obj.mode
+            ]
+            extra_context["shadow_url"] = reverse("admin:revops_automation_shadow", args=[obj.pk])
+            extra_context["runs_url"] = (
+                reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}"
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # Columns and read-only fields ---------------------------------------------------------
+
+    @admin.display(description="kind", ordering="kind")
+    def kind_display(self, obj):
+        return kind_label(obj.kind)
+
+    @admin.display(description="trigger", ordering="trigger")
+    def trigger_display(self, obj):
+        return trigger_summary(obj)
+
+    @admin.display(description="mode", ordering="mode")
+    def mode_display(self, obj):
+        return mode_badge(obj.mode, obj.get_mode_display())
+
+    @admin.display(description="risk", ordering="risk")
+    def risk_display(self, obj):
+        return badge(obj.get_risk_display().split(" (")[0], RISK_TONES.get(obj.risk, "neutral"), obj.get_risk_display())
+
+    @admin.display(description="owners (rule / failure)")
+    def owners(self, obj):
+        rule = obj.rule_owner or badge("none", "warn")
+        failure = obj.failure_owner or badge("none", "warn")
+        return format_html("{} / {}", rule, failure)
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run(self, obj):
+        when = getattr(obj, "last_run_at", None)
+        if when is None:
+            return "—"
+        return format_html('<span title="{}">{}</span>', when.isoformat(), f"{timezone.localtime(when):%Y-%m-%d %H:%M}")
+
+    @admin.display(description=f"runs ({RUN_STATS_DAYS}d)", ordering="runs_30d")
+    def runs_recent(self, obj):
+        count = getattr(obj, "runs_30d", 0)
+        url = reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, count)
+
+    @admin.display(description=f"fired ({RUN_STATS_DAYS}d)", ordering="fired_30d")
+    def fired_recent(self, obj):
+        return getattr(obj, "fired_30d", 0)
+
+    @admin.display(description="fields used (derived from the conditions)")
+    def fields_used_display(self, obj):
+        return fields_used_links(obj.fields_used if obj and obj.pk else [])
+
+    @admin.display(description="in plain language")
+    def conditions_plain(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html('<div class="rv-plain">{}</div>', conditions_text(obj))
+
+    @admin.display(description="go-live readiness")
+    def readiness(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        blockers = automations.automation_go_live_blockers(automation=obj)
+        if not blockers:
+            return badge("✓ Ready to go live: owner, failure owner and exception path are set", "ok")
+        items = format_html_join("", "<li>{}</li>", ((b,) for b in blockers))
+        return format_html(
+            '{}<ul class="rv-blockers">{}</ul>', badge("Not ready to go live or run in shadow", "danger"), items
+        )
+
+    @admin.display(description="recent runs")
+    def recent_runs(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        runs = list(obj.runs.select_related("version").order_by("-created_at")[:10])
+        if not runs:
+            return "No runs yet."
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">#{}</a></td><td>{}</td><td>v{}</td><td>{}</td><td>{}</td>'
+            '<td><a href="{}">{} #{}</a></td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:revops_automationrun_change", args=[run.pk]),
+                    run.pk,
+                    f"{timezone.localtime(run.created_at):%Y-%m-%d %H:%M}",
+                    run.version.number,
+                    mode_badge(run.mode, run.get_mode_display()),
+                    badge(run.get_outcome_display(), OUTCOME_TONES.get(run.outcome, "neutral")),
+                    why_url(run.object_type, run.object_id) or "#",
+                    run.object_type,
+                    run.object_id,
+                    run.summary[:140] or "—",
+                )
+                for run in runs
+            ),
+        )
+        return format_html(
+            '<table class="rv-table"><thead><tr><th>Run</th><th>When</th><th>Version</th><th>Mode</th>'
+            "<th>Outcome</th><th>Record (why?)</th><th>Summary</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    @admin.display(description="reports")
+    def reports(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html(
+            '<a href="{}">Shadow report (would have vs did)</a> · <a href="{}">All runs</a>',
+            reverse("admin:revops_automation_shadow", args=[obj.pk]),
+            reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}",
+        )
+
+
+# --- Shadow report ---------------------------------------------------------------------------
+
+
+def shadow_report(automation: Automation, *, since=None) -> dict:
+    """The engine's would-vs-did report, shaped for the template."""
+    from revops.engine.shadow import shadow_report as engine_shadow_report
+
+    return normalise_report(engine_shadow_report(automation=automation, since=since))
+
+
+COUNT_LABELS = {
+    "runs": "shadow runs",
+    "fired": "would have fired",
+    "not_fired": "would not fire",
+    "error": "errors",
+    "pending": "pending",
+}
+
+
+def normalise_report(report: dict) -> dict:
+    """Shape the engine's report (see ``revops.engine.shadow.shadow_report``) for the template."""
+    counts = {
+        COUNT_LABELS.get(key, key.replace("_", " ")): value for key, value in (report.get("counts") or {}).items()
+    }
+    counts["compared with what happened"] = report.get("compared", 0)
+    counts["agreed"] = report.get("agreed", 0)
+    rows = []
+    for row in report.get("records") or []:
+        object_type, object_id = row.get("object_type"), row.get("object_id")
+        when = row.get("run_at")
+        if isinstance(when, str):
+            when = dt.datetime.fromisoformat(when)
+        field = row.get("field") or ""
+        source = row.get("did_source")
+        rows.append(
+            {
+                "when": when,
+                "record": f"{object_type} #{object_id}"
+                + (f" ({row['external_id']})" if row.get("external_id") else ""),
+                "record_url": record_url(object_type, object_id),
+                "why_url": why_url(object_type, object_id),
+                "outcome": ACTION_LABELS.get(row.get("action"), row.get("action") or ""),
+                "would": f"{field} = {value_text(row.get('would'))}",
+                "did": f"{field} = {value_text(row.get('did'))}"
+                + (" (its next change)" if source == "history" else " (its value now)" if source == "current" else ""),
+                "agrees": row.get("agrees"),
+                "run_url": reverse("admin:revops_automationrun_change", args=[row["run_id"]])
+                if row.get("run_id")
+                else None,
+            }
+        )
+    would_apply = {ACTION_LABELS.get(key, key): value for key, value in (report.get("would_apply") or {}).items()}
+    return {
+        "counts": counts,
+        "agreement_rate": report.get("agreement_rate"),
+        "would_apply": would_apply,
+        "rows": rows,
+        "truncated": False,
+    }
+
+
+# --- Runs ------------------------------------------------------------------------------------
+
+
+@admin.register(AutomationRun)
+class AutomationRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "when",
+        "automation_link",
+        "version_number",
+        "record_link",
+        "outcome_display",
+        "mode_display",
+        "duration",
+        "summary_short",
+    )
+    list_filter = ("outcome", "mode", ("automation", admin.RelatedOnlyFieldListFilter), "object_type")
+    search_fields = ("=external_id", "=trigger_key", "summary")
+    search_help_text = "Search by the record's CRM id, the trigger key or words of the summary."
+    list_select_related = ("automation", "version")
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    inlines = (AppliedActionInline,)
+    fieldsets = (
+        (None, {"fields": ("automation_link", "version_number", "record_link", ("mode_display", "outcome_display"))}),
+        ("Why", {"fields": ("summary", "explanation_plain", "expected_next", "error")}),
+        ("Actions", {"fields": ("planned_display",)}),
+        (
+            "Details",
+            {
+                "fields": (
+                    "trigger_key",
+                    "event",
+                    "attempts",
+                    "duration",
+                    ("started_at", "finished_at"),
+                    "created_at",
+                    "explanation_json",
+                    "actions_applied_json",
+                ),
+                "classes": ("collapse",),
+            },
+        ),
+    )
+    readonly_fields = (
+        "automation_link",
+        "version_number",
+        "record_link",
+        "mode_display",
+        "outcome_display",
+        "summary",
+        "explanation_plain",
+        "expected_next",
+        "error",
+        "planned_display",
+        "trigger_key",
+        "event",
+        "attempts",
+        "duration",
+        "started_at",
+        "finished_at",
+        "created_at",
+        "explanation_json",
+        "actions_applied_json",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context["why_url"] = why_url(obj.object_type, obj.object_id)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="when", ordering="created_at")
+    def when(self, obj):
+        return format_html(
+            '<span title="{}">{}</span>',
+            obj.created_at.isoformat(),
+            f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M:%S}",
+        )
+
+    @admin.display(description="automation", ordering="automation__name")
+    def automation_link(self, obj):
+        return admin_link(obj.automation)
+
+    @admin.display(description="version")
+    def version_number(self, obj):
+        return f"v{obj.version.number}"
+
+    @admin.display(description="record")
+    def record_link(self, obj):
+        url = record_url(obj.object_type, obj.object_id)
+        text = f"{obj.object_type} #{obj.object_id}" + (f" ({obj.external_id})" if obj.external_id else "")
+        if not url:
+            return text
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}" title="Every run on this record">why?</a>',
+            url,
+            text,
+            why_url(obj.object_type, obj.object_id) or url,
+        )
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_display(self, obj):
+        label = obj.get_outcome_display()
+        if obj.mode == Automation.Mode.SHADOW and obj.outcome == AutomationRun.Outcome.FIRED:
+            label = "Would have fired"
+        return badge(label, OUTCOME_TONES.get(obj.outcome, "neutral"))
+
+    @admin.display(description="mode", ordering="mode")
+    def mode_display(self, obj):
+        return mode_badge(obj.mode, obj.get_mode_display())
+
+    @admin.display(description="duration", ordering="duration_ms")
+    def duration(self, obj):
+        return f"{obj.duration_ms:.1f} ms" if obj.duration_ms else "—"
+
+    @admin.display(description="summary")
+    def summary_short(self, obj):
+        text = obj.error or obj.summary
+        return (text[:117] + "…") if len(text) > 120 else (text or "—")
+
+    @admin.display(description="explanation (conditions checked)")
+    def explanation_plain(self, obj):
+        return explanation_html(obj.explanation)
+
+    @admin.display(description="planned actions")
+    def planned_display(self, obj):
+        rows = planned_rows(obj.actions_planned)
+        if not rows:
+            return "—"
+        return format_html_join(
+            "",
+            "<div><strong>{}</strong> <span class='rv-muted'>{}</span></div>",
+            ((r["label"], r["params"]) for r in rows),
+        )
+
+    @admin.display(description="explanation (raw)")
+    def explanation_json(self, obj):
+        return json_block(obj.explanation)
+
+    @admin.display(description="actions applied (raw)")
+    def actions_applied_json(self, obj):
+        return json_block(obj.actions_applied)

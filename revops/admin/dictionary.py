@@ -8,6 +8,8 @@ cannot be deleted; edits and deletions go through ``revops.services``.
 
 from __future__ import annotations
 
+import contextvars
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -31,6 +33,24 @@ SOURCE_TONES = {
     "manual": "neutral",
 }
 CORE_READONLY = ("object_type", "key", "field_type", "is_core", "reference_to", "allowed_values")
+
+# The changelist computes "which automations use which field" once per request (see ``changelist_view``).
+_automation_usage: contextvars.ContextVar[dict | None] = contextvars.ContextVar("automation_usage", default=None)
+
+
+def automation_usage_map() -> dict[str, list]:
+    """``{"lead.country": [automation, …]}`` from every automation's derived ``fields_used`` (one query).
+
+    The registry is small (tens to hundreds of rules), so reading it whole beats a per-row JSON
+    containment query and works on every database.
+    """
+    from revops.models import Automation
+
+    usage: dict[str, list] = {}
+    for automation in Automation.objects.only("pk", "name", "mode", "fields_used").order_by("name"):
+        for path in automation.fields_used or []:
+            usage.setdefault(path, []).append(automation)
+    return usage
 
 
 class ValueListField(forms.CharField):
@@ -128,7 +148,16 @@ class KindFilter(admin.SimpleListFilter):
 @admin.register(FieldDefinition)
 class FieldDefinitionAdmin(AuditedAdmin):
     form = FieldDefinitionForm
-    list_display = ("field_key", "kind", "type_display", "source", "owning_team", "required_display", "flags")
+    list_display = (
+        "field_key",
+        "kind",
+        "type_display",
+        "source",
+        "owning_team",
+        "required_display",
+        "flags",
+        "automation_count",
+    )
     list_display_links = ("field_key",)
     list_filter = (
         "object_type",
@@ -151,13 +180,13 @@ class FieldDefinitionAdmin(AuditedAdmin):
             "Governance",
             {"fields": ("source_of_truth", "owning_team", ("required", "required_from"), ("is_pii", "is_deprecated"))},
         ),
-        ("Usage", {"fields": ("usage", "created_at", "updated_at")}),
+        ("Usage", {"fields": ("usage", "used_by_automations", "created_at", "updated_at")}),
     )
 
     # Read-only rules ------------------------------------------------------------------------
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = [*super().get_readonly_fields(request, obj), "usage", "kind"]
+        readonly = [*super().get_readonly_fields(request, obj), "usage", "used_by_automations", "kind"]
         if obj is not None and obj.pk and obj.is_core:
             readonly = [*CORE_READONLY, *readonly]
         return readonly
@@ -188,6 +217,16 @@ class FieldDefinitionAdmin(AuditedAdmin):
                     self.message_user(request, message, messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:revops_fielddefinition_change", args=[obj.pk]))
         return super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        token = _automation_usage.set(automation_usage_map())
+        try:
+            response = super().changelist_view(request, extra_context)
+            if hasattr(response, "render"):
+                response.render()  # columns read the map while rendering
+            return response
+        finally:
+            _automation_usage.reset(token)
 
     # Writes go through the dictionary services ----------------------------------------------
 
@@ -269,3 +308,42 @@ class FieldDefinitionAdmin(AuditedAdmin):
             return f"Every {model._meta.verbose_name} (a table column)."
         count = selectors.dictionary_field_usage(object_type=obj.object_type, key=obj.key)
         return f"{count} {model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural} hold a value."
+
+    @admin.display(description="automations")
+    def automation_count(self, obj):
+        usage = _automation_usage.get()
+        if usage is None:
+            usage = automation_usage_map()
+        using = usage.get(f"{obj.object_type}.{obj.key}", [])
+        if not using:
+            return ""
+        names = ", ".join(automation.name for automation in using)
+        url = reverse("admin:revops_automation_changelist") + f"?uses={obj.object_type}.{obj.key}"
+        return format_html('<a href="{}" title="Used by: {}">{}</a>', url, names, len(using))
+
+    @admin.display(description="used by automations")
+    def used_by_automations(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        using = automation_usage_map().get(f"{obj.object_type}.{obj.key}", [])
+        if not using:
+            return "No automation uses this field."
+        items = format_html_join(
+            "",
+            '<li><a href="{}">{}</a> {}</li>',
+            (
+                (
+                    reverse("admin:revops_automation_change", args=[automation.pk]),
+                    automation.name,
+                    badge(
+                        automation.get_mode_display().split(" (")[0],
+                        AUTOMATION_MODE_TONES.get(automation.mode, "neutral"),
+                    ),
+                )
+                for automation in using
+            ),
+        )
+        return format_html('<ul class="rv-used-by">{}</ul>', items)
+
+
+AUTOMATION_MODE_TONES = {"live": "ok", "shadow": "info", "draft": "neutral", "paused": "warn", "retired": "neutral"}

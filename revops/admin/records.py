@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from revops.models import Account, Activity, FieldDefinition, Lead, Opportunity, Rep, Task, Team
 
 from .base import BigTableAdmin, OwnerFilter, RecordAdmin, RecordAdminForm, admin_link, badge, values_filter
+from .why import WhyMixin
 
 CRM_FIELDSET = (
     "CRM",
@@ -219,7 +220,7 @@ class RepForm(RecordAdminForm):
 
 
 @admin.register(Rep)
-class RepAdmin(RecordAdmin):
+class RepAdmin(WhyMixin, RecordAdmin):
     form = RepForm
     list_display = (
         "name",
@@ -276,7 +277,7 @@ STATUS_TONES = {"customer": "ok", "prospect": "neutral", "former_customer": "war
 
 
 @admin.register(Account)
-class AccountAdmin(BigTableAdmin):
+class AccountAdmin(WhyMixin, BigTableAdmin):
     list_display = (
         "name",
         "domain",
@@ -340,7 +341,7 @@ LEAD_TONES = {"new": "info", "working": "neutral", "qualified": "ok", "converted
 
 
 @admin.register(Lead)
-class LeadAdmin(BigTableAdmin):
+class LeadAdmin(WhyMixin, BigTableAdmin):
     list_display = (
         "display_name",
         "email",
@@ -397,7 +398,7 @@ STAGE_TONES = {"closed_won": "ok", "closed_lost": "neutral", "negotiation": "inf
 
 
 @admin.register(Opportunity)
-class OpportunityAdmin(BigTableAdmin):
+class OpportunityAdmin(WhyMixin, BigTableAdmin):
     list_display = (
         "name",
         "account_link",
@@ -469,7 +470,7 @@ class OpportunityAdmin(BigTableAdmin):
 
 
 @admin.register(Activity)
-class ActivityAdmin(BigTableAdmin):
+class ActivityAdmin(WhyMixin, BigTableAdmin):
     list_display = (
         "subject_display",
         "kind",
@@ -516,7 +517,7 @@ class ActivityAdmin(BigTableAdmin):
 
 
 @admin.register(Task)
-class TaskAdmin(RecordAdmin):
+class TaskAdmin(WhyMixin, RecordAdmin):
     list_display = ("title", "owner_link", "status", "due_display", "related", "created_by_automation")
     list_filter = (
         "status",

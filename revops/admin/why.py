@@ -20,6 +20,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from revops.conditions.render import value_text
@@ -46,24 +47,25 @@ ACTION_LABELS = {
 # --- Selectors -------------------------------------------------------------------------------
 
 
-def record_runs(object_type: str, object_id: int, *, limit: int = WHY_RUN_LIMIT):
-    """The runs on one record, newest first, with what the page shows joined or prefetched.
+def record_runs(object_type: str, object_id: int, *, limit: int = WHY_RUN_LIMIT) -> list[AutomationRun]:
+    """The runs on one record, newest first, with automation, version, owners and actions loaded.
 
-    The engine's selector (``revops.engine.selectors.record_runs``) is used when it exists; this
-    local query is the fallback and always adds the joins the page needs.
+    Uses the engine's selector (``revops.engine.selectors.record_runs``) when it is there; the
+    local query is the fallback while the engine is being built.
     """
     try:
         from revops.engine.selectors import record_runs as engine_record_runs
     except ImportError:
         engine_record_runs = None
     if engine_record_runs is not None:
-        queryset = engine_record_runs(object_type, object_id)
-    else:
-        queryset = AutomationRun.objects.filter(object_type=object_type, object_id=object_id)
-    queryset = queryset.select_related(
-        "automation", "version", "automation__rule_owner", "automation__failure_owner"
-    ).prefetch_related(Prefetch("applied", queryset=AppliedAction.objects.order_by("index")))
-    return list(queryset.order_by("-created_at", "-pk")[:limit])
+        return list(engine_record_runs(object_type=object_type, object_id=object_id, limit=limit))
+    queryset = (
+        AutomationRun.objects.filter(object_type=object_type, object_id=object_id)
+        .select_related("automation", "version", "automation__rule_owner", "automation__failure_owner")
+        .prefetch_related(Prefetch("applied", queryset=AppliedAction.objects.order_by("index")))
+        .order_by("-created_at", "-pk")
+    )
+    return list(queryset[:limit])
 
 
 def open_exceptions(object_type: str, object_id: int):
@@ -101,7 +103,10 @@ def _tree_rows(item: Mapping, depth: int, rows: list[dict]) -> None:
             shown = "no change" if not actual else f"{value_text(actual[0])} → {value_text(actual[1])}"
         else:
             shown = value_text(actual)
-        text = item.get("text") or f"{item.get('label') or item['field']} {item.get('op')} {value_text(item.get('expected'))}"
+        text = (
+            item.get("text")
+            or f"{item.get('label') or item['field']} {item.get('op')} {value_text(item.get('expected'))}"
+        )
         rows.append({"depth": depth, "ok": ok, "text": text, "actual": shown})
     elif item.get("op") == "not":
         rows.append({"depth": depth, "ok": ok, "text": "not:", "actual": None})
@@ -110,7 +115,14 @@ def _tree_rows(item: Mapping, depth: int, rows: list[dict]) -> None:
         word = "all of" if item.get("op") == "all" else "any of"
         children = item.get("conditions") or []
         if not children:
-            rows.append({"depth": depth, "ok": ok, "text": "no conditions (always)" if word == "all of" else "never", "actual": None})
+            rows.append(
+                {
+                    "depth": depth,
+                    "ok": ok,
+                    "text": "no conditions (always)" if word == "all of" else "never",
+                    "actual": None,
+                }
+            )
             return
         rows.append({"depth": depth, "ok": ok, "text": f"{word}:", "actual": None})
         for child in children:
@@ -161,14 +173,32 @@ def explanation_rows(explanation: Any) -> list[dict]:
     for key in ("steps", "checks", "reasons", "notes"):
         if isinstance(explanation.get(key), list):
             _step_rows(explanation[key], 0, rows)
+    # Kind details (e.g. the routing rule or pool that matched): simple values only.
+    for key, value in explanation.items():
+        if key in EXPLANATION_STRUCTURE or key.endswith("_text"):
+            continue
+        if isinstance(value, str | int | float | bool) or (
+            isinstance(value, list) and value and all(isinstance(item, str | int | float) for item in value)
+        ):
+            rows.append(
+                {
+                    "depth": 0,
+                    "ok": None,
+                    "text": f"{key.replace('_', ' ').capitalize()}: {value_text(value)}",
+                    "actual": None,
+                }
+            )
     return rows
+
+
+EXPLANATION_STRUCTURE = {"conditions", "explain", "condition", "explanation", "steps", "checks", "reasons", "notes"}
 
 
 def _short(value: Any) -> str:
     if isinstance(value, Mapping):
         if not value:
             return "—"
-        return ", ".join(f"{key}: {value_text(item) if not isinstance(item, Mapping) else '…'}" for key, item in value.items())
+        return ", ".join(f"{key}: {_short(item)}" for key, item in value.items())
     return value_text(value)
 
 
@@ -188,18 +218,27 @@ def why_url(object_type: str, object_id) -> str | None:
         return None
 
 
+def action_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
+    """``(what, before, after)`` rows for an applied action's before/after values.
+
+    Understands the engine's shapes: field updates ``{"key", "value"}``, owner changes
+    ``{"owner_id", "owner"}`` (the CRM id is shown, not the database id), and after-only results
+    (a created task, an opened exception).
+    """
+    before = before if isinstance(before, Mapping) else {}
+    after = after if isinstance(after, Mapping) else {}
+    if "key" in after and "value" in after:
+        return [(str(after["key"]), value_text(before.get("value")), value_text(after.get("value")))]
+    keys = list(dict.fromkeys([*before, *after]))
+    keys = [key for key in keys if not (key.endswith("_id") and key[:-3] in keys)]
+    changed = [key for key in keys if before.get(key) != after.get(key)] or keys
+    return [(key, _short(before.get(key)) if key in before else "—", _short(after.get(key))) for key in changed]
+
+
 def action_rows(actions) -> list[dict]:
-    """Applied actions as rows: label, target, status, before → after (changed keys only when dicts)."""
+    """Applied actions as rows: label, target, status, before → after."""
     rows = []
     for action in actions:
-        before, after = action.before or {}, action.after or {}
-        if isinstance(before, Mapping) and isinstance(after, Mapping) and (before or after):
-            keys = [key for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)] or list(
-                dict.fromkeys([*before, *after])
-            )
-            changes = [(key, value_text(before.get(key)), value_text(after.get(key))) for key in keys]
-        else:
-            changes = []
         rows.append(
             {
                 "action": action,
@@ -209,7 +248,7 @@ def action_rows(actions) -> list[dict]:
                 "target": f"{action.object_type} #{action.object_id}" if action.object_type else "",
                 "target_url": record_url(action.object_type, action.object_id),
                 "params": _short(action.params),
-                "changes": changes,
+                "changes": action_changes(action.before, action.after),
             }
         )
     return rows
@@ -285,6 +324,7 @@ def why_view(model_admin, request, object_id):
         "exceptions": open_exceptions(object_type, obj.pk),
         "sla_clock": running_sla_clock(object_type, obj.pk),
         "has_view_permission": True,
+        "now": timezone.now(),
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/revops/why.html", context)

@@ -9,7 +9,6 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-
 # History tables are written on every real change and read per record (by ``id``) or by time, so
 # they keep only those indexes; copying every lookup index of the live table would slow ingest.
 _HISTORY_COMMON = ["external_id", "updated_at", "owner"]

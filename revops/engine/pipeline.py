@@ -1,0 +1,367 @@
+"""The pipeline: outbox events → automations selected by trigger → kinds → runs → actions.
+
+``engine_process_events`` is what the outbox jobs call. For each pending event it evaluates every
+live or shadow automation whose trigger matches, one run per (automation version, trigger key).
+
+Exactly-once effects, even when a job is delivered twice or a worker dies mid-batch:
+
+1. The run row is created first (``get_or_create`` on the unique (version, trigger_key)).
+2. Evaluation, actions and the run's result commit in ONE transaction that starts by locking
+   the run row. A second worker on the same run waits for the lock, then finds it finished and
+   skips it; a killed worker's transaction rolls back and leaves the run ``pending`` for the
+   next delivery (the sweeper re-enqueues it).
+3. Events are marked processed with a compare-and-swap once all their runs are finished.
+
+Failures: a kind or action that raises rolls its run's transaction back; the run is then stored
+as ``error`` with the traceback and its attempt count, the event stays pending and the job raises
+``EngineRetry`` so RQ retries it with backoff. After ``MAX_ATTEMPTS`` the run is final: an
+``automation_failed`` exception item goes to the automation's failure owner and the event is
+marked ``failed``.
+
+Changes an automation makes do not emit outbox events themselves, so automations cannot trigger
+each other in loops; they reach the CRM through the changes feed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from revops import conditions
+from revops.audit import audited
+from revops.models import Automation, AutomationRun, AutomationVersion, OutboxEvent
+from revops.selectors import record_model
+
+from .actions import ActionExecutor, exception_item_open
+from .context import SELECT_RELATED, BatchCache, EvalContext
+from .kinds import get_kind
+from .types import Outcome
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4  # the first try and three retries (the jobs' rq.Retry(max=3))
+ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
+STAGE_KEYS = ("status", "stage")
+
+_compiled: dict[tuple[int, int], conditions.Predicate] = {}
+
+
+class EngineRetry(Exception):
+    """Raised at the end of a job whose runs failed and will be retried (RQ retries the job)."""
+
+
+@dataclass
+class EngineResult:
+    """What one ``engine_process_events`` call did (counts by run status, events by final status)."""
+
+    runs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    events: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Rule:
+    """An automation with its current version, kind and compiled predicate (loaded once per batch)."""
+
+    automation: Automation
+    version: AutomationVersion
+    kind: object
+    predicate: conditions.Predicate
+
+
+def compiled_predicate(version: AutomationVersion, object_type: str, fields) -> conditions.Predicate:
+    """The version's predicate, compiled once per process (and again only if the dictionary changes)."""
+    key = (version.pk, id(fields))
+    pred = _compiled.get(key)
+    if pred is None:
+        if len(_compiled) > 2000:
+            _compiled.clear()
+        pred = conditions.compile_condition(version.conditions or {"all": []}, object_type=object_type, fields=fields)
+        _compiled[key] = pred
+    return pred
+
+
+def is_triggered(automation: Automation, event: OutboxEvent) -> bool:
+    """Whether ``event`` matches ``automation``'s trigger."""
+    trigger = automation.trigger
+    if event.kind not in ("created", "updated"):
+        return False
+    if trigger == Automation.Trigger.CREATED:
+        return event.kind == "created"
+    if trigger == Automation.Trigger.UPDATED:
+        return True
+    if trigger == Automation.Trigger.FIELD_CHANGED:
+        return bool(set(automation.trigger_fields or ()) & set(event.changed_fields or ()))
+    if trigger == Automation.Trigger.STAGE_CHANGED_TO:
+        for key in STAGE_KEYS:
+            pair = (event.changes or {}).get(key)
+            if pair and len(pair) == 2 and pair[1] == automation.trigger_value and pair[0] != pair[1]:
+                return True
+        return False
+    return False
+
+
+def active_rules(object_types, *, schedule: bool = False, automation_ids=None) -> dict[str, list[Rule]]:
+    """Live and shadow automations for ``object_types`` with their current versions, by object type."""
+    qs = Automation.objects.filter(mode__in=ACTIVE_MODES, object_type__in=list(object_types)).select_related(
+        "identity", "failure_owner", "rule_owner"
+    )
+    qs = qs.filter(trigger=Automation.Trigger.SCHEDULE) if schedule else qs.exclude(trigger=Automation.Trigger.SCHEDULE)
+    if automation_ids is not None:
+        qs = qs.filter(pk__in=list(automation_ids))
+    automations = list(qs.order_by("name"))
+    versions = {
+        v.automation_id: v
+        for v in AutomationVersion.objects.filter(automation__in=automations, number=F("automation__version"))
+    }
+    fields = conditions.load_fields()
+    rules: dict[str, list[Rule]] = defaultdict(list)
+    for automation in automations:
+        version = versions.get(automation.pk)
+        if version is None:
+            continue
+        try:
+            kind = get_kind(automation.kind)
+            predicate = compiled_predicate(version, automation.object_type, fields)
+        except Exception:
+            logger.exception("automation %s cannot be loaded", automation.name)
+            kind, predicate = None, None
+        rules[automation.object_type].append(Rule(automation, version, kind, predicate))
+    return rules
+
+
+def load_records(object_type: str, ids) -> dict:
+    """Records by pk with the relations conditions and kinds read already joined."""
+    model = record_model(object_type)
+    related = [name for name in SELECT_RELATED.get(object_type, ()) if _has_path(model, name)]
+    return model.objects.select_related(*related).in_bulk(list(ids))
+
+
+def _has_path(model, path: str) -> bool:
+    for part in path.split("__"):
+        try:
+            model = model._meta.get_field(part).related_model
+        except Exception:
+            return False
+        if model is None:
+            return False
+    return True
+
+
+def _finished(run: AutomationRun) -> bool:
+    if run.outcome in (AutomationRun.Outcome.FIRED, AutomationRun.Outcome.NOT_FIRED):
+        return True
+    return run.outcome == AutomationRun.Outcome.ERROR and run.attempts >= MAX_ATTEMPTS
+
+
+def run_reason(automation: Automation, version: AutomationVersion, run: AutomationRun) -> str:
+    """The history reason of everything a run changes."""
+    return f"automation {automation.name} v{version.number}, run {run.pk}"
+
+
+def run_rule(
+    rule: Rule,
+    record,
+    *,
+    trigger_key: str,
+    now,
+    event: OutboxEvent | None = None,
+    cache: BatchCache | None = None,
+    condition_context: conditions.Context | None = None,
+) -> tuple[str, AutomationRun]:
+    """Evaluate one rule on one record and apply its outcome; return (status, run).
+
+    Status is ``done`` (finished now or earlier), ``retry`` (failed, will be retried) or
+    ``failed`` (failed for the last time; the failure owner has an exception item).
+    """
+    automation, version = rule.automation, rule.version
+    object_type = automation.object_type
+    run, _created = AutomationRun.objects.get_or_create(
+        version=version,
+        trigger_key=trigger_key,
+        defaults={
+            "automation": automation,
+            "event": event,
+            "mode": automation.mode,
+            "object_type": object_type,
+            "object_id": record.pk,
+            "external_id": getattr(record, "external_id", "") or "",
+        },
+    )
+    if _finished(run):
+        return "done", run
+    started = time.perf_counter()
+    seen = {"owner_id": getattr(record, "owner_id", None)}
+    try:
+        with transaction.atomic():
+            run = AutomationRun.objects.select_for_update().get(pk=run.pk)
+            if _finished(run):
+                return "done", run
+            run.attempts += 1
+            run.started_at = timezone.now()
+            run.mode = automation.mode
+            if rule.kind is None:
+                raise RuntimeError(f"automation kind {automation.kind!r} is not available or its rule does not compile")
+            context = EvalContext(
+                automation=automation,
+                version=version,
+                object_type=object_type,
+                record=record,
+                now=now,
+                changes=(event.changes if event is not None else {}) or {},
+                event=event,
+                fields=conditions.load_fields(),
+                cache=cache or BatchCache(),
+                condition_context=condition_context,
+            )
+            outcome = rule.kind.evaluate(record, version=version, predicate=rule.predicate, context=context)
+            if not isinstance(outcome, Outcome):
+                raise TypeError(f"{automation.kind} returned {type(outcome).__name__}, not an Outcome")
+            run.outcome = AutomationRun.Outcome.FIRED if outcome.fired else AutomationRun.Outcome.NOT_FIRED
+            run.summary = outcome.summary
+            run.expected_next = outcome.expected_next
+            run.explanation = outcome.explanation
+            actions = outcome.actions if outcome.fired else []
+            run.actions_planned = [{"type": a.type, "params": a.params} for a in actions]
+            executor = ActionExecutor(
+                run=run,
+                automation=automation,
+                version=version,
+                record=record,
+                object_type=object_type,
+                mode=automation.mode,
+                seen=seen,
+            )
+            applied = []
+            with audited(actor=automation.identity, reason=run_reason(automation, version, run)):
+                for index, action in enumerate(actions):
+                    row = executor.execute(index, action)
+                    applied.append({"index": index, "type": row.action, "status": row.status, **_note(row)})
+                run.actions_applied = applied
+                run.error = ""
+                run.finished_at = timezone.now()
+                run.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+                run.save()
+                executor.write_feed()
+        if executor.touched_record:
+            record.refresh_from_db()
+        return "done", run
+    except Exception as exc:
+        return _record_failure(rule, run, record, exc, started)
+
+
+def _note(row) -> dict:
+    note = (row.after or {}).get("note")
+    return {"note": note} if note else {}
+
+
+def _record_failure(
+    rule: Rule, run: AutomationRun, record, exc: Exception, started: float
+) -> tuple[str, AutomationRun]:
+    automation = rule.automation
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-6:])
+    logger.warning("automation %s failed on %s %s: %s", automation.name, run.object_type, run.object_id, exc)
+    with transaction.atomic():
+        run = AutomationRun.objects.select_for_update().get(pk=run.pk)
+        if _finished(run):
+            return "done", run
+        run.attempts += 1
+        run.outcome = AutomationRun.Outcome.ERROR
+        run.error = f"{type(exc).__name__}: {exc}\n\n{text}"
+        run.actions_applied = []
+        run.finished_at = timezone.now()
+        run.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        run.save()
+        if run.attempts < MAX_ATTEMPTS:
+            return "retry", run
+        automation_failure_open(run=run, automation=automation, error=f"{type(exc).__name__}: {exc}")
+    return "failed", run
+
+
+def automation_failure_open(*, run: AutomationRun, automation: Automation, error: str):
+    """Tell the failure owner that ``run`` failed for good (one open item per automation and record)."""
+    return exception_item_open(
+        dedupe_key=f"automation_failed:{automation.pk}:{run.object_type}:{run.object_id}",
+        kind="automation_failed",
+        title=f"{automation.name} failed on {run.object_type} {run.external_id or run.object_id}",
+        reason=(
+            f"Automation {automation.name!r} v{run.version.number} failed {run.attempts} times on "
+            f"{run.object_type} {run.external_id or run.object_id} (run {run.pk}): {error}"
+        ),
+        expected_action="Fix the automation's configuration or the record, then re-run or dismiss.",
+        owner=automation.failure_owner,
+        severity="high",
+        queue_name=automation.exception_queue,
+        automation=automation,
+        run=run,
+        object_type=run.object_type,
+        object_id=run.object_id,
+        external_id=run.external_id,
+    )[0]
+
+
+def engine_process_events(*, event_ids, now=None) -> EngineResult:
+    """Run the automations triggered by the pending events ``event_ids``; raise ``EngineRetry`` to be retried.
+
+    Safe to call any number of times with the same ids: finished runs are skipped and events are
+    consumed with a compare-and-swap. Records are loaded once per batch with their relations.
+    """
+    result = EngineResult()
+    events = list(OutboxEvent.objects.filter(pk__in=list(event_ids), status=OutboxEvent.Status.PENDING).order_by("pk"))
+    if not events:
+        return result
+    OutboxEvent.objects.filter(pk__in=[e.pk for e in events], status=OutboxEvent.Status.PENDING).update(
+        attempts=F("attempts") + 1
+    )
+    by_type: dict[str, set[int]] = defaultdict(set)
+    for event in events:
+        by_type[event.object_type].add(event.object_id)
+    rules = active_rules(by_type)
+    records = {ot: load_records(ot, ids) for ot, ids in by_type.items() if rules.get(ot)}
+    cache = BatchCache()
+    retry = []
+    for event in events:
+        record = records.get(event.object_type, {}).get(event.object_id)
+        statuses = []
+        errors = []
+        if record is not None:
+            moment = now or timezone.now()
+            shared = conditions.Context(record, changes=event.changes or {}, now=moment)
+            for rule in rules.get(event.object_type, ()):
+                if not is_triggered(rule.automation, event):
+                    continue
+                status, run = run_rule(
+                    rule,
+                    record,
+                    trigger_key=f"event:{event.pk}",
+                    now=moment,
+                    event=event,
+                    cache=cache,
+                    condition_context=shared,
+                )
+                statuses.append(status)
+                result.runs[run.outcome if status == "done" else status] += 1
+                if status != "done":
+                    errors.append(f"{rule.automation.name}: {run.error.splitlines()[0] if run.error else '?'}")
+        if "retry" in statuses:
+            OutboxEvent.objects.filter(pk=event.pk).update(last_error="\n".join(errors)[:2000])
+            retry.append(event.pk)
+            result.events["retry"] += 1
+            continue
+        final = OutboxEvent.Status.FAILED if "failed" in statuses else OutboxEvent.Status.PROCESSED
+        changed = OutboxEvent.objects.filter(pk=event.pk, status=OutboxEvent.Status.PENDING).update(
+            status=final, processed_at=timezone.now(), last_error="\n".join(errors)[:2000]
+        )
+        if changed:
+            result.events[final] += 1
+    result.errors = [str(pk) for pk in retry]
+    if retry:
+        raise EngineRetry(f"automation runs failed for event(s) {retry[:20]}; the job will be retried")
+    return result
