@@ -5,6 +5,53 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 
+class Queue(models.Model):
+    """A work queue for exception items, owned by a team and its manager, with an escalation path.
+
+    Overdue items escalate owner → the queue's manager → the named escalation target. Items get a
+    due time from the queue's target hours for their severity.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(
+        "revops.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="exception_queues"
+    )
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="managed_queues"
+    )
+    escalation_target = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Who an item reaches after the manager (the last step of the escalation path).",
+    )
+    due_hours_critical = models.PositiveIntegerField(default=4)
+    due_hours_high = models.PositiveIntegerField(default=24)
+    due_hours_medium = models.PositiveIntegerField(default=72)
+    due_hours_low = models.PositiveIntegerField(default=168)
+    is_default = models.BooleanField(default=False, help_text="Items with no known queue land here.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=models.Q(is_default=True), name="exception_one_default_queue"
+            )
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def due_hours(self, severity: str) -> int:
+        return getattr(self, f"due_hours_{severity}", self.due_hours_medium)
+
+
 class ExceptionItem(models.Model):
     """One thing a human must look at: why it is here, what to do, who, and by when.
 
@@ -57,6 +104,13 @@ class ExceptionItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="exception_items"
     )
     queue_name = models.CharField(max_length=120, blank=True)
+    queue = models.ForeignKey(Queue, null=True, blank=True, on_delete=models.PROTECT, related_name="items")
+    escalation_level = models.PositiveSmallIntegerField(
+        default=0, help_text="0 = with the owner, 1 = the queue's manager, 2 = the escalation target."
+    )
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     automation = models.ForeignKey(
         "revops.Automation", null=True, blank=True, on_delete=models.SET_NULL, related_name="exception_items"
     )
@@ -92,6 +146,9 @@ class ExceptionItem(models.Model):
         ]
         indexes = [
             models.Index(fields=["status", "due_at"], name="exception_status_due"),
+            models.Index(fields=["queue", "status", "due_at", "id"], name="exception_triage"),
+            models.Index(fields=["owner", "status", "due_at"], name="exception_owner_triage"),
+            models.Index(fields=["status", "snoozed_until"], name="exception_snoozed"),
             models.Index(fields=["object_type", "object_id"], name="exception_record"),
         ]
 
