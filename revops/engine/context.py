@@ -32,7 +32,7 @@ class BatchCache:
         return self.values[key]
 
 
-@dataclass
+@dataclass(slots=True)
 class EvalContext:
     """The context of one evaluation. ``ctx`` is the condition ``Context`` (record, changes, now)."""
 
