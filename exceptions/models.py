@@ -150,7 +150,54 @@ class ExceptionItem(models.Model):
             models.Index(fields=["owner", "status", "due_at"], name="exception_owner_triage"),
             models.Index(fields=["status", "snoozed_until"], name="exception_snoozed"),
             models.Index(fields=["object_type", "object_id"], name="exception_record"),
+            # The triage default ordering over every open item (what a RevOps admin sees).
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
+                name="exception_open_due",
+            ),
+            # "Next item": the oldest-due unclaimed open item (services.exception_next_item).
+            models.Index(
+                fields=["due_at", "id"],
+                condition=models.Q(status="open", claimed_at__isnull=True),
+                name="exception_unclaimed_due",
+            ),
         ]
 
     def __str__(self):
         return self.title
+
+
+class Notification(models.Model):
+    """One notification sent (or deliberately not sent) to one person, so none is ever repeated.
+
+    ``key`` names what it was about — ``item:<id>:<reason>`` for an item, ``digest:<date>`` for the
+    daily digest — and is unique per recipient: the same item and reason never notify twice. The
+    rows of the last hour also give the per-recipient rate limit.
+    """
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        RATE_LIMITED = "rate_limited", "Rate limited"
+        NO_ADDRESS = "no_address", "No email address"
+        FAILED = "failed", "Failed"
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    item = models.ForeignKey(
+        ExceptionItem, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
+    key = models.CharField(max_length=120)
+    reason = models.CharField(max_length=40)
+    subject = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=15, choices=Status.choices, default=Status.SENT)
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "key"], name="exception_notification_once"),
+        ]
+        indexes = [models.Index(fields=["recipient", "sent_at"], name="exception_notification_rate")]
+
+    def __str__(self):
+        return f"{self.reason} to {self.recipient_id} ({self.status})"

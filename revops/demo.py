@@ -334,10 +334,15 @@ def demo_load(*, seed: int = DEFAULT_SEED, actor=None, now: dt.datetime | None =
     with transaction.atomic():
         defaults = len(services.dictionary_load_defaults(actor=actor))
         demo_automations_ensure(actor=actor)
-        if demo_loaded():
+        builder = None
+        if not demo_loaded():
+            builder = DemoBuilder(seed=seed, actor=actor, now=now)
+            builder.build()
+        from exceptions.demo import demo_exception_queue_ensure
+
+        demo_exception_queue_ensure(actor=actor, now=now)  # the morning queue and its managers (idempotent)
+        if builder is None:
             return DemoResult(created=False, seed=seed, dictionary_defaults=defaults)
-        builder = DemoBuilder(seed=seed, actor=actor, now=now)
-        builder.build()
     return DemoResult(
         created=True,
         seed=seed,

@@ -783,7 +783,7 @@ def _apply(object_name, object_type, validator, records, actor, token, atomic, i
         writer.insert_rows(meta.history_model, history_rows)
         writer.insert_rows(OutboxEvent, events)
     if plan.failures:
-        SyncFailure.objects.bulk_create(
+        failures = SyncFailure.objects.bulk_create(
             SyncFailure(
                 batch=batch,
                 token=token,
@@ -794,6 +794,11 @@ def _apply(object_name, object_type, validator, records, actor, token, atomic, i
             )
             for _index, record, errors in plan.failures
         )
+        # One sync_rejected exception item per rejected record (de-duplicated by type and
+        # external id), in bulk and in this transaction.
+        from exceptions.services import exception_items_open_sync_rejected
+
+        exception_items_open_sync_rejected(failures=failures, batch=batch, token=token, actor=actor)
     batch.duration_ms = int((time.perf_counter() - started) * 1000)
     SyncBatch.objects.filter(pk=batch.pk).update(duration_ms=batch.duration_ms)
     if events:

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("revops.api.sync_urls")),
     path("", include("revops.api.read_urls")),
     path("", include("revops.api.config_urls")),
+    path("", include("exceptions.api.urls")),
 ]

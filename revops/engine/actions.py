@@ -107,53 +107,33 @@ def exception_item_open(
     external_id: str = "",
     due_at: dt.datetime | None = None,
     proposal: dict | None = None,
+    **extra,
 ) -> tuple[ExceptionItem, bool]:
     """Open an exception item, or refresh the open one with the same ``dedupe_key``; (item, created).
 
-    A refresh bumps ``occurrences`` and ``last_seen_at`` and takes the new reason (and proposal);
-    the partial unique constraint on open items settles a race between two openers.
+    The engine's entry point; the exception queue's service does the work (queue routing, due
+    time, default owner, de-duplication, notifications): ``exceptions.services.exception_item_open``.
     """
-    now = timezone.now()
-    for _ in range(2):
-        item = (
-            ExceptionItem.objects.select_for_update()
-            .filter(dedupe_key=dedupe_key, status__in=ExceptionItem.OPEN_STATUSES)
-            .first()
-        )
-        if item is not None:
-            item.occurrences += 1
-            item.last_seen_at = now
-            item.reason = reason
-            if run is not None:
-                item.run = run
-            if proposal is not None:
-                item.proposal = proposal
-            item.save(update_fields=["occurrences", "last_seen_at", "reason", "run", "proposal"])
-            return item, False
-        item = ExceptionItem(
-            dedupe_key=dedupe_key[:200],
-            kind=kind,
-            title=title[:200],
-            reason=reason,
-            expected_action=expected_action,
-            owner=owner,
-            severity=severity,
-            queue_name=queue_name,
-            automation=automation,
-            run=run,
-            object_type=object_type,
-            object_id=object_id,
-            external_id=external_id or "",
-            due_at=due_at,
-            proposal=proposal or {},
-        )
-        try:
-            with transaction.atomic():
-                item.save()
-            return item, True
-        except IntegrityError:
-            continue  # another opener won; refresh theirs
-    raise RuntimeError(f"could not open or refresh exception item {dedupe_key!r}")
+    from exceptions.services import exception_item_open as open_item
+
+    return open_item(
+        dedupe_key=dedupe_key,
+        kind=kind,
+        title=title,
+        reason=reason,
+        expected_action=expected_action,
+        owner=owner,
+        severity=severity,
+        queue_name=queue_name,
+        automation=automation,
+        run=run,
+        object_type=object_type,
+        object_id=object_id,
+        external_id=external_id,
+        due_at=due_at,
+        proposal=proposal,
+        **extra,
+    )
 
 
 class ActionExecutor:

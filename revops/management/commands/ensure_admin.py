@@ -4,6 +4,10 @@ On the first run it creates the superuser with a random password (or ``DJANGO_SU
 prints the login and stores it in ``DATA_DIR/admin-login.txt`` (mode 600). Later runs print the
 stored login again as long as it still works; if the password was changed since, they say how to
 reset it instead of touching the account. Safe to run on every start.
+
+``--manager`` does the same for an existing non-superuser (the demo's ``manager.na``): it gives a
+user without a usable password a random one, stores it in ``DATA_DIR/<username>-login.txt`` and
+prints ``Manager login: <username> / <password>``.
 """
 
 import os
@@ -32,8 +36,18 @@ class Command(BaseCommand):
             help="Where the generated login is stored (default: DATA_DIR/admin-login.txt).",
         )
         parser.add_argument("--no-store", action="store_true", help="Print a generated password but do not store it.")
+        parser.add_argument(
+            "--manager",
+            action="store_true",
+            help="Print the login of an existing non-superuser (e.g. the demo's manager.na), setting a password if it has none.",
+        )
 
-    def handle(self, *args, username, email, reset_password, login_file, no_store, **options):
+    def handle(self, *args, username, email, reset_password, login_file, no_store, manager=False, **options):
+        if manager:
+            self._manager_login(
+                username, login_file or Path(settings.DATA_DIR) / f"{username}-login.txt", reset_password
+            )
+            return
         login_file = login_file or Path(settings.DATA_DIR) / "admin-login.txt"
         User = get_user_model()
         with transaction.atomic():
@@ -62,6 +76,26 @@ class Command(BaseCommand):
                 f"          reset it with `manage.py changepassword {username}` "
                 f"or `manage.py ensure_admin --username {username} --reset-password`"
             )
+
+    def _manager_login(self, username, login_file, reset_password):
+        user = get_user_model().objects.filter(**{get_user_model().USERNAME_FIELD: username}).first()
+        if user is None:
+            self.stdout.write(f"Manager login: none ({username} does not exist; load the demo first)")
+            return
+        stored = self._stored_password(login_file, username)
+        if stored and user.check_password(stored) and not reset_password:
+            self.stdout.write(f"Manager login: {username} / {stored}")
+            return
+        if user.has_usable_password() and not reset_password:
+            self.stdout.write(
+                f"Manager login: {username} (password set elsewhere; reset with --manager --reset-password)"
+            )
+            return
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        self._remember(login_file, username, password, store=True)
+        self.stdout.write(f"Manager login: {username} / {password}")
 
     def _print_login(self, username, password, what, login_file, *, stored):
         self.stdout.write(f"Username: {username}")

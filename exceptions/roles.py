@@ -1,0 +1,150 @@
+"""Roles: the four groups of the portal, their model permissions, and who a user is.
+
+* **RevOps admin** — everything, rules included (every model permission of the portal's apps).
+* **Manager** — triages and approves items in their teams' queues; reads records, automations and
+  the dictionary but cannot add, change or delete rules (no such model permission), queues or tokens.
+* **Rep** — sees and works the exception items they own.
+* **Integration** — API only: no admin permissions and no staff flag. API tokens act as service
+  accounts (their ``integration:<name>`` login); what they may do is set by the token's scopes.
+
+Model permissions gate what the admin shows at all; which *items* a user sees is decided per row
+by ``exceptions.selectors`` (a manager's teams, a rep's own items), and the item actions a role may
+take by ``can_act``.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+
+ADMIN = "RevOps admin"
+MANAGER = "Manager"
+REP = "Rep"
+INTEGRATION = "Integration"
+ROLE_NAMES = (ADMIN, MANAGER, REP, INTEGRATION)
+
+# Apps whose every model permission a RevOps admin holds.
+ADMIN_APPS = ("revops", "exceptions", "routing", "handoffs")
+
+# revops models a manager may read: the CRM mirror, and the rules and runs that explain decisions.
+MANAGER_VIEW_REVOPS = (
+    "team",
+    "rep",
+    "account",
+    "lead",
+    "opportunity",
+    "activity",
+    "task",
+    "automation",
+    "automationrun",
+    "fielddefinition",
+)
+MANAGER_PERMS = (
+    *(("revops", f"view_{model}") for model in MANAGER_VIEW_REVOPS),
+    ("exceptions", "view_exceptionitem"),
+    ("exceptions", "change_exceptionitem"),
+    ("exceptions", "view_queue"),
+)
+REP_PERMS = (
+    ("exceptions", "view_exceptionitem"),
+    ("exceptions", "change_exceptionitem"),
+)
+
+# Item actions per role (admins and integration tokens may take every action).
+REP_ACTIONS = frozenset({"view", "change", "claim", "resolve", "dismiss", "snooze", "escalate"})
+ALL_ACTIONS = frozenset(
+    {"view", "change", "claim", "assign", "resolve", "dismiss", "snooze", "escalate", "approve", "reject", "override"}
+)
+
+INTEGRATION_USER_PREFIX = "integration:"
+
+
+def _permissions(pairs) -> list[Permission]:
+    wanted = set(pairs)
+    labels = {app for app, _ in wanted}
+    found = Permission.objects.filter(content_type__app_label__in=labels).select_related("content_type")
+    return [p for p in found if (p.content_type.app_label, p.codename) in wanted]
+
+
+@transaction.atomic
+def ensure_roles() -> dict[str, Group]:
+    """Create or update the four groups with exactly their model permissions (idempotent).
+
+    Runs after every ``migrate`` (``post_migrate``); safe to call again at any time.
+    """
+    groups = {name: Group.objects.get_or_create(name=name)[0] for name in ROLE_NAMES}
+    groups[ADMIN].permissions.set(Permission.objects.filter(content_type__app_label__in=ADMIN_APPS))
+    groups[MANAGER].permissions.set(_permissions(MANAGER_PERMS))
+    groups[REP].permissions.set(_permissions(REP_PERMS))
+    groups[INTEGRATION].permissions.clear()
+    return groups
+
+
+def create_roles_after_migrate(sender, using="default", **kwargs) -> None:
+    """``post_migrate`` receiver: permissions exist by now (auth's receiver runs first), so build the groups."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    # Make sure every app's permissions exist even if their post_migrate has not run yet.
+    for app_config in global_apps.get_app_configs():
+        if app_config.label in ADMIN_APPS:
+            create_permissions(app_config, verbosity=0, using=using)
+    ensure_roles()
+
+
+def assign_role(user, role: str) -> None:
+    """Put ``user`` in exactly one role group; staff (admin access) for every role but Integration."""
+    if role not in ROLE_NAMES:
+        raise ValueError(f"Unknown role {role!r}; one of {', '.join(ROLE_NAMES)}.")
+    group = ensure_roles()[role]
+    user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES).exclude(pk=group.pk))
+    user.groups.add(group)
+    user.is_staff = role != INTEGRATION
+    user.save(update_fields=["is_staff"])
+
+
+def _group_names(user) -> set[str]:
+    cached = getattr(user, "_exception_role_groups", None)
+    if cached is None:
+        cached = set(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
+        user._exception_role_groups = cached
+    return cached
+
+
+def user_role(user) -> str | None:
+    """The user's role name (``ADMIN``, ``MANAGER``, ``REP``, ``INTEGRATION``) or None.
+
+    Superusers count as RevOps admins; an API token's service login (``integration:<name>``) as
+    Integration. A user in several role groups gets the widest one.
+    """
+    if user is None or not user.is_authenticated:
+        return None
+    if user.is_superuser:
+        return ADMIN
+    names = _group_names(user)
+    for role in (ADMIN, MANAGER, REP, INTEGRATION):
+        if role in names:
+            return role
+    if user.get_username().startswith(INTEGRATION_USER_PREFIX):
+        return INTEGRATION
+    return None
+
+
+def sees_everything(user) -> bool:
+    """Admins and integration service accounts see every item (tokens are limited by scope instead)."""
+    return user_role(user) in (ADMIN, INTEGRATION)
+
+
+def can_act(user, item, action: str) -> bool:
+    """Whether ``user`` may take ``action`` on ``item``, *assuming the item is visible to them*.
+
+    Visibility is the selectors' job (an invisible item is a 404); this only separates what a
+    role may do with an item it can see: a rep works their own items but does not approve,
+    reject, override or reassign them.
+    """
+    if action not in ALL_ACTIONS:
+        return False
+    role = user_role(user)
+    if role in (ADMIN, INTEGRATION, MANAGER):
+        return True
+    return action in REP_ACTIONS and item.owner_id is not None and item.owner_id == user.pk

@@ -1,0 +1,800 @@
+"""Writes to the exception queue: open (de-duplicated), claim, assign, resolve, dismiss, snooze,
+escalate, approve/reject/override — singly and in bulk — and the scheduled escalation and wake-up.
+
+Every service is keyword-only, runs in one transaction, locks the item row it changes and writes
+its history row inside ``audited(actor=…, reason=…)``, so the audit trail names who did what and
+why. State rules:
+
+- open statuses are ``open``, ``in_progress`` (claimed), ``snoozed`` and ``escalated``; ``resolved``
+  and ``dismissed`` are closed and final (a repeat occurrence then opens a new item);
+- *claiming* takes an unclaimed ``open``/``escalated`` item (``claimed_at`` is null) and makes the
+  claimer its owner; *next item* hands out the oldest-due unclaimed ``open`` item of the given queues
+  (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, compare-and-swap elsewhere);
+- *escalation* moves an item one step along its queue's path — level 1 the queue's manager, level 2
+  its escalation target — unclaims it for the new owner and extends its due time;
+- a snoozed item wakes up (job) at ``snoozed_until`` and goes back to ``open`` (``in_progress`` if
+  it was claimed); snoozed items do not escalate while asleep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from revops.audit import audited
+
+from .errors import ClaimConflict, ItemStateError
+from .models import ExceptionItem, Queue
+
+logger = logging.getLogger(__name__)
+
+Status = ExceptionItem.Status
+OPEN = tuple(ExceptionItem.OPEN_STATUSES)
+CLAIMABLE = (Status.OPEN, Status.ESCALATED)
+ESCALATABLE = (Status.OPEN, Status.IN_PROGRESS, Status.ESCALATED)
+MAX_ESCALATION_LEVEL = 2
+DEFAULT_QUEUE_NAME = "Unrouted"
+SYNC_QUEUE_NAME = "CRM sync"
+
+# Why an item was resolved. ``other`` needs a note saying what was done.
+RESOLUTION_CODES = {
+    "fixed_in_crm": "Fixed in the CRM",
+    "data_corrected": "Data corrected in the portal",
+    "rule_adjusted": "Automation rule adjusted",
+    "duplicate": "Duplicate of another item",
+    "not_an_issue": "Not an issue",
+    "other": "Other (see note)",
+}
+
+_ITEM_FIELDS_EXCLUDED_FROM_CLEAN = ["owner", "queue", "automation", "run", "resolved_by"]
+
+
+# --- queues -------------------------------------------------------------------------------------
+
+
+def queue_default() -> Queue:
+    """The default queue (``is_default``), created as "Unrouted" the first time it is needed."""
+    queue = Queue.objects.filter(is_default=True).first()
+    if queue is not None:
+        return queue
+    try:
+        with transaction.atomic():
+            existing = Queue.objects.filter(name=DEFAULT_QUEUE_NAME).first()
+            if existing is not None:
+                existing.is_default = True
+                existing.save(update_fields=["is_default", "updated_at"])
+                return existing
+            return Queue.objects.create(
+                name=DEFAULT_QUEUE_NAME,
+                is_default=True,
+                description="Items whose automation names no existing queue land here until routed.",
+            )
+    except IntegrityError:  # another opener created it first
+        return Queue.objects.get(is_default=True)
+
+
+def queue_resolve(*, queue: Queue | None = None, queue_name: str = "", automation=None) -> Queue:
+    """The queue an item goes to: ``queue``, else the one named ``queue_name`` (or the automation's
+    exception path), else the default queue."""
+    if queue is not None:
+        return queue
+    name = (queue_name or getattr(automation, "exception_queue", "") or "").strip()
+    if name:
+        found = Queue.objects.filter(name=name).select_related("manager").first()
+        if found is not None:
+            return found
+    return queue_default()
+
+
+def _due(queue: Queue, severity: str, *, now: dt.datetime) -> dt.datetime:
+    return now + dt.timedelta(hours=queue.due_hours(severity))
+
+
+# --- opening (de-duplicated) ------------------------------------------------------------------
+
+
+def exception_item_open(
+    *,
+    dedupe_key: str,
+    kind: str,
+    title: str,
+    reason: str,
+    expected_action: str,
+    owner=None,
+    severity: str = ExceptionItem.Severity.MEDIUM,
+    queue: Queue | None = None,
+    queue_name: str = "",
+    automation=None,
+    run=None,
+    object_type: str = "",
+    object_id: int | None = None,
+    external_id: str = "",
+    due_at: dt.datetime | None = None,
+    proposal: dict | None = None,
+    actor=None,
+) -> tuple[ExceptionItem, bool]:
+    """Open an exception item, or refresh the open one with the same ``dedupe_key``; ``(item, created)``.
+
+    A refresh bumps ``occurrences`` and ``last_seen_at`` and takes the new reason (and run and
+    proposal); a closed item with the key does not count, so a new one opens. The queue is
+    ``queue``, else the one named ``queue_name`` or ``automation.exception_queue``, else the default
+    queue; ``due_at`` defaults to the queue's hours for the severity and ``owner`` to its manager.
+    The partial unique constraint on open items settles a race between two openers (the loser
+    refreshes the winner's item). History names ``actor`` if given, else the surrounding
+    ``audited`` block (the engine's automation identity). Critical new items notify the owner
+    immediately, after commit.
+    """
+    dedupe_key = dedupe_key[:200]
+    for _attempt in range(3):
+        with transaction.atomic():
+            now = timezone.now()
+            item = (
+                ExceptionItem.objects.select_for_update()
+                .filter(dedupe_key=dedupe_key, status__in=OPEN)
+                .order_by()
+                .first()
+            )
+            if item is not None:
+                item.occurrences += 1
+                item.last_seen_at = now
+                item.reason = reason
+                fields = ["occurrences", "last_seen_at", "reason"]
+                if run is not None:
+                    item.run = run
+                    fields.append("run")
+                if proposal is not None:
+                    item.proposal = proposal
+                    fields.append("proposal")
+                with _maybe_audited(actor, f"seen again ({item.occurrences}×): {item.title}"):
+                    item.save(update_fields=fields)
+                return item, False
+            target = queue_resolve(queue=queue, queue_name=queue_name, automation=automation)
+            item = ExceptionItem(
+                dedupe_key=dedupe_key,
+                kind=kind,
+                title=title[:200],
+                reason=reason,
+                expected_action=expected_action,
+                owner=owner if owner is not None else target.manager,
+                severity=severity,
+                queue=target,
+                queue_name=(
+                    target.name if queue is not None else queue_name or getattr(automation, "exception_queue", "")
+                )[:120]
+                or target.name,
+                automation=automation,
+                run=run,
+                object_type=object_type,
+                object_id=object_id,
+                external_id=(external_id or "")[:64],
+                due_at=due_at or _due(target, severity, now=now),
+                proposal=proposal or {},
+            )
+            item.full_clean(exclude=_ITEM_FIELDS_EXCLUDED_FROM_CLEAN, validate_unique=False, validate_constraints=False)
+            try:
+                with transaction.atomic(), _maybe_audited(actor, f"opened: {kind}"):
+                    item.save()
+            except IntegrityError:
+                continue  # another opener won the race: refresh their item
+            if item.severity == ExceptionItem.Severity.CRITICAL:
+                from .notifications import notify_after_commit
+
+                notify_after_commit(item=item, reason="critical")
+            return item, True
+    raise RuntimeError(f"could not open or refresh exception item {dedupe_key!r}")
+
+
+def exception_items_open_sync_rejected(*, failures: list, batch, token=None, actor=None) -> dict[str, int]:
+    """Open (or refresh) one ``sync_rejected`` item per rejected record of a sync batch, in bulk.
+
+    ``failures`` are the batch's saved ``SyncFailure`` rows. Items are de-duplicated by object type
+    and external id (``sync_rejected:<type>:<external id>``): a record rejected again while its item
+    is open bumps the count. Costs a handful of queries whatever the number of rejections; if a
+    concurrent batch opened one of the same items meanwhile, it falls back to one call per record.
+    Call inside the batch's transaction. Returns ``{"created": n, "refreshed": m}``.
+    """
+    from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+    if not failures:
+        return {"created": 0, "refreshed": 0}
+    now = timezone.now()
+    who = f"token {token.name!r}" if token is not None else "a user"
+    change_reason = f"sync batch #{batch.pk} rejected records"[:100]
+    grouped: dict[str, list] = {}
+    for failure in failures:
+        grouped.setdefault(f"sync_rejected:{failure.object_type}:{failure.external_id}"[:200], []).append(failure)
+
+    def describe(failure) -> str:
+        errors = "; ".join(
+            f"{field}: {' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))}"
+            for field, msgs in (failure.errors or {}).items()
+        )
+        return (
+            f"The CRM sent {failure.object_type} {failure.external_id or '(no external id)'} in sync batch "
+            f"#{batch.pk} ({who}) and it was rejected: {errors or 'invalid record'}. "
+            f"The payload is kept as sync failure #{failure.pk}."
+        )
+
+    try:
+        with transaction.atomic():
+            existing = {
+                item.dedupe_key: item
+                for item in ExceptionItem.objects.select_for_update()
+                .filter(dedupe_key__in=list(grouped), status__in=OPEN)
+                .order_by()
+            }
+            for key, item in existing.items():
+                item.occurrences += len(grouped[key])
+                item.last_seen_at = now
+                item.reason = describe(grouped[key][-1])
+            if existing:
+                bulk_update_with_history(
+                    list(existing.values()),
+                    ExceptionItem,
+                    ["occurrences", "last_seen_at", "reason"],
+                    default_user=actor,
+                    default_change_reason=change_reason,
+                )
+            new_keys = [key for key in grouped if key not in existing]
+            if new_keys:
+                target = queue_resolve(queue_name=SYNC_QUEUE_NAME)
+                due = _due(target, ExceptionItem.Severity.MEDIUM, now=now)
+                owner = target.manager or getattr(token, "created_by", None)
+                items = []
+                for key in new_keys:
+                    failure = grouped[key][-1]
+                    items.append(
+                        ExceptionItem(
+                            dedupe_key=key,
+                            kind=ExceptionItem.Kind.SYNC_REJECTED,
+                            title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync"[:200],
+                            reason=describe(failure),
+                            expected_action=(
+                                "Correct the record in the CRM (or the dictionary rule that rejects it) so the next "
+                                "sync is accepted, then resolve this item."
+                            ),
+                            owner=owner,
+                            severity=ExceptionItem.Severity.MEDIUM,
+                            queue=target,
+                            queue_name=SYNC_QUEUE_NAME,
+                            object_type=failure.object_type,
+                            external_id=failure.external_id[:64],
+                            occurrences=len(grouped[key]),
+                            first_seen_at=now,
+                            last_seen_at=now,
+                            due_at=due,
+                        )
+                    )
+                bulk_create_with_history(items, ExceptionItem, default_user=actor, default_change_reason=change_reason)
+            return {"created": len(new_keys), "refreshed": len(existing)}
+    except IntegrityError:
+        logger.info("sync batch %s: concurrent exception opener, falling back to one call per record", batch.pk)
+    created = refreshed = 0
+    for key, rows in grouped.items():
+        failure = rows[-1]
+        _item, was_created = exception_item_open(
+            dedupe_key=key,
+            kind=ExceptionItem.Kind.SYNC_REJECTED,
+            title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync",
+            reason=describe(failure),
+            expected_action="Correct the record in the CRM so the next sync is accepted, then resolve this item.",
+            queue_name=SYNC_QUEUE_NAME,
+            object_type=failure.object_type,
+            external_id=failure.external_id,
+            actor=actor,
+        )
+        created += was_created
+        refreshed += not was_created
+    return {"created": created, "refreshed": refreshed}
+
+
+class _NullContext:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _maybe_audited(actor, reason: str):
+    """``audited`` when an actor is given; otherwise keep the surrounding audit context (the engine's)."""
+    return audited(actor=actor, reason=reason) if actor is not None else _NullContext()
+
+
+# --- single-item actions ----------------------------------------------------------------------
+
+
+def _locked(item: ExceptionItem) -> ExceptionItem:
+    return ExceptionItem.objects.select_for_update(of=("self",)).select_related("queue").get(pk=item.pk)
+
+
+def _require_open(item: ExceptionItem, action: str) -> None:
+    if item.status not in OPEN:
+        raise ItemStateError(f"Cannot {action} item #{item.pk}: it is already {item.get_status_display().lower()}.")
+
+
+def _sync(target: ExceptionItem, source: ExceptionItem) -> ExceptionItem:
+    """Copy the saved state back onto the caller's instance, so it sees what was written."""
+    if target is source:
+        return target
+    target.__dict__.update({k: v for k, v in source.__dict__.items() if not k.startswith("_")})
+    target._state.fields_cache = dict(source._state.fields_cache)
+    return target
+
+
+def _save(item: ExceptionItem, fields: list[str], *, actor, reason: str) -> None:
+    item.full_clean(exclude=_ITEM_FIELDS_EXCLUDED_FROM_CLEAN, validate_unique=False, validate_constraints=False)
+    with audited(actor=actor, reason=reason):
+        item.save(update_fields=fields)
+
+
+def _required(value: str, field: str, message: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise ValidationError({field: message})
+    return value
+
+
+@transaction.atomic
+def exception_item_claim(*, item: ExceptionItem, actor) -> ExceptionItem:
+    """Claim an unclaimed open (or escalated) item: ``actor`` becomes its owner, status ``in_progress``.
+
+    The row is locked and re-checked, so of two people claiming at once exactly one wins; the
+    other gets ``ClaimConflict`` (as does claiming a claimed, snoozed or closed item).
+    """
+    locked = _locked(item)
+    if locked.status not in CLAIMABLE or locked.claimed_at is not None:
+        who = f" by {locked.owner}" if locked.claimed_at is not None and locked.owner_id else ""
+        raise ClaimConflict(
+            f"Item #{locked.pk} is not free to claim: it is {locked.get_status_display().lower()}"
+            f"{' and claimed' + who if locked.claimed_at else ''}."
+        )
+    locked.owner = actor
+    locked.claimed_at = timezone.now()
+    locked.status = Status.IN_PROGRESS
+    _save(locked, ["owner", "claimed_at", "status"], actor=actor, reason="claimed")
+    return _sync(item, locked)
+
+
+@transaction.atomic
+def exception_item_assign(*, item: ExceptionItem, owner, actor, note: str = "") -> ExceptionItem:
+    """Hand an open item to ``owner`` (a user): it counts as claimed by them, so "next item" skips it.
+
+    A snoozed item stays snoozed; otherwise the status becomes ``in_progress``.
+    """
+    if owner is None:
+        raise ValidationError({"owner": "Choose who the item goes to."})
+    locked = _locked(item)
+    _require_open(locked, "assign")
+    locked.owner = owner
+    locked.claimed_at = timezone.now()
+    if locked.status != Status.SNOOZED:
+        locked.status = Status.IN_PROGRESS
+    reason = f"assigned to {owner.get_username()}" + (f": {note.strip()}" if note.strip() else "")
+    _save(locked, ["owner", "claimed_at", "status"], actor=actor, reason=reason)
+    return _sync(item, locked)
+
+
+@transaction.atomic
+def exception_item_resolve(*, item: ExceptionItem, reason_code: str, note: str = "", actor) -> ExceptionItem:
+    """Close an open item as dealt with, with a reason code from ``RESOLUTION_CODES`` and a note
+    (required for ``other``)."""
+    if reason_code not in RESOLUTION_CODES:
+        raise ValidationError(
+            {"reason_code": f"Unknown reason code {reason_code!r}; use one of {', '.join(RESOLUTION_CODES)}."}
+        )
+    note = (note or "").strip()
+    if reason_code == "other" and not note:
+        raise ValidationError({"note": "Say what was done when the reason is 'other'."})
+    locked = _locked(item)
+    _require_open(locked, "resolve")
+    locked.status = Status.RESOLVED
+    locked.resolution_code = reason_code
+    locked.resolution_note = note
+    locked.resolved_by = actor
+    locked.resolved_at = timezone.now()
+    locked.snoozed_until = None
+    _save(
+        locked,
+        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until"],
+        actor=actor,
+        reason=f"resolved ({reason_code})" + (f": {note}" if note else ""),
+    )
+    return _sync(item, locked)
+
+
+@transaction.atomic
+def exception_item_dismiss(*, item: ExceptionItem, reason: str, actor) -> ExceptionItem:
+    """Close an open item as not needing action; ``reason`` is required and kept as the note."""
+    reason = _required(reason, "reason", "Say why this item is dismissed.")
+    locked = _locked(item)
+    _require_open(locked, "dismiss")
+    locked.status = Status.DISMISSED
+    locked.resolution_code = "dismissed"
+    locked.resolution_note = reason
+    locked.resolved_by = actor
+    locked.resolved_at = timezone.now()
+    locked.snoozed_until = None
+    _save(
+        locked,
+        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until"],
+        actor=actor,
+        reason=f"dismissed: {reason}",
+    )
+    return _sync(item, locked)
+
+
+@transaction.atomic
+def exception_item_snooze(*, item: ExceptionItem, until: dt.datetime, actor, note: str = "") -> ExceptionItem:
+    """Put an open item aside until ``until`` (in the future); the wake-up job reopens it then."""
+    if until is None or until <= timezone.now():
+        raise ValidationError({"until": "Snooze until a time in the future."})
+    locked = _locked(item)
+    _require_open(locked, "snooze")
+    locked.status = Status.SNOOZED
+    locked.snoozed_until = until
+    reason = f"snoozed until {until.isoformat(timespec='minutes')}" + (f": {note.strip()}" if note.strip() else "")
+    _save(locked, ["status", "snoozed_until"], actor=actor, reason=reason)
+    return _sync(item, locked)
+
+
+def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datetime) -> ExceptionItem:
+    queue = locked.queue or queue_default()
+    level = locked.escalation_level + 1
+    if level == 1:
+        new_owner = queue.manager or queue.escalation_target
+    else:
+        new_owner = queue.escalation_target or queue.manager
+    if new_owner is not None:
+        locked.owner = new_owner
+    locked.escalation_level = level
+    locked.escalated_at = now
+    locked.status = Status.ESCALATED
+    locked.claimed_at = None  # the new owner has not picked it up yet
+    locked.due_at = now + dt.timedelta(hours=queue.due_hours(locked.severity))
+    who = new_owner.get_username() if new_owner is not None else "nobody (the queue names no one)"
+    _save(
+        locked,
+        ["owner", "escalation_level", "escalated_at", "status", "claimed_at", "due_at"],
+        actor=actor,
+        reason=f"escalated to level {level} ({who})" + (f": {reason}" if reason else ""),
+    )
+    if locked.owner_id is not None:
+        from .notifications import notify_after_commit
+
+        notify_after_commit(item=locked, reason=f"escalated_{level}")
+    return locked
+
+
+@transaction.atomic
+def exception_item_escalate(*, item: ExceptionItem, actor, reason: str = "") -> ExceptionItem:
+    """Move an open item one step up its queue's path (manager, then escalation target) and notify.
+
+    Refused for snoozed or closed items and for items already at the top of the path.
+    """
+    locked = _locked(item)
+    if locked.status not in ESCALATABLE:
+        raise ItemStateError(f"Cannot escalate item #{locked.pk}: it is {locked.get_status_display().lower()}.")
+    if locked.escalation_level >= MAX_ESCALATION_LEVEL:
+        raise ItemStateError(f"Item #{locked.pk} is already at the top of its escalation path.")
+    _escalate_locked(locked, actor=actor, reason=(reason or "").strip(), now=timezone.now())
+    return _sync(item, locked)
+
+
+# --- next item ----------------------------------------------------------------------------------
+
+
+def _queue_ids(queues) -> list[int] | None:
+    if queues is None:
+        return None
+    if isinstance(queues, QuerySet):
+        return list(queues.values_list("pk", flat=True))
+    return [getattr(q, "pk", q) for q in queues]
+
+
+def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | None) -> ExceptionItem | None:
+    """Claim and return the oldest-due unclaimed ``open`` item of ``queues`` for ``actor``, or None.
+
+    ``queues`` is what the actor may work (``None``: every queue). Ordered by due time (no due time
+    last), then age. On PostgreSQL the candidate row is taken with ``SELECT … FOR UPDATE SKIP
+    LOCKED``, so concurrent callers each get a different item without waiting; elsewhere a
+    compare-and-swap update that must change exactly one row decides, retried on a lost race.
+    Either way no item is ever handed to two people.
+    """
+    ids = _queue_ids(queues)
+    if ids is not None and not ids:
+        return None
+    base = ExceptionItem.objects.filter(status=Status.OPEN, claimed_at__isnull=True)
+    if ids is not None:
+        base = base.filter(queue_id__in=ids)
+    base = base.order_by(F("due_at").asc(nulls_last=True), "id")
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            item = base.select_for_update(skip_locked=True, of=("self",)).first()
+            if item is None:
+                return None
+            item.owner = actor
+            item.claimed_at = timezone.now()
+            item.status = Status.IN_PROGRESS
+            with audited(actor=actor, reason="claimed (next item)"):
+                item.save(update_fields=["owner", "claimed_at", "status"])
+            return item
+    for _attempt in range(50):
+        with transaction.atomic():
+            candidate = base.values_list("pk", flat=True).first()
+            if candidate is None:
+                return None
+            now = timezone.now()
+            won = ExceptionItem.objects.filter(pk=candidate, status=Status.OPEN, claimed_at__isnull=True).update(
+                owner=actor, claimed_at=now, status=Status.IN_PROGRESS
+            )
+            if won != 1:
+                continue  # someone else took it between our read and our update
+            item = ExceptionItem.objects.get(pk=candidate)
+            with audited(actor=actor, reason="claimed (next item)"):
+                item.save(update_fields=["claimed_at"])  # the history row
+            return item
+    return None
+
+
+# --- bulk ----------------------------------------------------------------------------------------
+
+
+def _bulk(items_qs, action, **kwargs) -> dict[str, Any]:
+    """Apply ``action`` to each item separately (same checks, own savepoint); count the outcomes."""
+    result: dict[str, Any] = {"done": 0, "skipped": 0, "errors": {}}
+    pks = (
+        list(items_qs.order_by().values_list("pk", flat=True))
+        if isinstance(items_qs, QuerySet)
+        else [getattr(i, "pk", i) for i in items_qs]
+    )
+    for pk in pks:
+        try:
+            action(item=ExceptionItem(pk=pk), **kwargs)
+        except ExceptionItem.DoesNotExist:
+            result["skipped"] += 1
+            result["errors"][pk] = "no longer exists"
+        except ValidationError as exc:
+            result["skipped"] += 1
+            result["errors"][pk] = " ".join(exc.messages)
+        else:
+            result["done"] += 1
+    return result
+
+
+def exception_items_bulk_claim(*, items_qs, actor) -> dict[str, Any]:
+    """Claim each item (see ``exception_item_claim``); returns ``{"done", "skipped", "errors": {pk: msg}}``."""
+    return _bulk(items_qs, exception_item_claim, actor=actor)
+
+
+def exception_items_bulk_assign(*, items_qs, owner, actor, note: str = "") -> dict[str, Any]:
+    """Assign each item to ``owner`` (see ``exception_item_assign``); returns the counts."""
+    if owner is None:
+        raise ValidationError({"owner": "Choose who the items go to."})
+    return _bulk(items_qs, exception_item_assign, owner=owner, actor=actor, note=note)
+
+
+def exception_items_bulk_resolve(*, items_qs, reason_code: str, note: str = "", actor) -> dict[str, Any]:
+    """Resolve each item with the same reason code and note; returns the counts."""
+    if reason_code not in RESOLUTION_CODES:
+        raise ValidationError({"reason_code": f"Unknown reason code {reason_code!r}."})
+    return _bulk(items_qs, exception_item_resolve, reason_code=reason_code, note=note, actor=actor)
+
+
+def exception_items_bulk_dismiss(*, items_qs, reason: str, actor) -> dict[str, Any]:
+    """Dismiss each item with the same (required) reason; returns the counts."""
+    reason = _required(reason, "reason", "Say why these items are dismissed.")
+    return _bulk(items_qs, exception_item_dismiss, reason=reason, actor=actor)
+
+
+def exception_items_bulk_snooze(*, items_qs, until: dt.datetime, actor, note: str = "") -> dict[str, Any]:
+    """Snooze each item until ``until``; returns the counts."""
+    if until is None or until <= timezone.now():
+        raise ValidationError({"until": "Snooze until a time in the future."})
+    return _bulk(items_qs, exception_item_snooze, until=until, actor=actor, note=note)
+
+
+def exception_items_bulk_escalate(*, items_qs, actor, reason: str = "") -> dict[str, Any]:
+    """Escalate each item one step; returns the counts."""
+    return _bulk(items_qs, exception_item_escalate, actor=actor, reason=reason)
+
+
+# --- approvals -----------------------------------------------------------------------------------
+
+
+def _locked_approval(item: ExceptionItem, action: str) -> ExceptionItem:
+    locked = _locked(item)
+    if locked.kind != ExceptionItem.Kind.APPROVAL or not locked.proposal:
+        raise ItemStateError(f"Item #{locked.pk} is not an approval request.")
+    if locked.decision:
+        raise ItemStateError(f"Item #{locked.pk} was already {locked.get_decision_display().lower()}.")
+    _require_open(locked, action)
+    return locked
+
+
+def _decide(locked: ExceptionItem, *, decision: str, note: str, actor, reason: str) -> None:
+    locked.decision = decision
+    locked.status = Status.RESOLVED if decision != ExceptionItem.Decision.REJECTED else Status.DISMISSED
+    locked.resolution_code = decision
+    locked.resolution_note = note
+    locked.resolved_by = actor
+    locked.resolved_at = timezone.now()
+    locked.snoozed_until = None
+    _save(
+        locked,
+        [
+            "decision",
+            "status",
+            "resolution_code",
+            "resolution_note",
+            "resolved_by",
+            "resolved_at",
+            "snoozed_until",
+            "proposal",
+        ],
+        actor=actor,
+        reason=reason,
+    )
+
+
+def _execute(locked: ExceptionItem, actor):
+    from revops.engine.actions import ActionError, approval_execute
+
+    try:
+        return approval_execute(item=locked, actor=actor)
+    except ActionError as exc:
+        raise ValidationError(f"The prepared action cannot be applied: {exc}") from exc
+
+
+@transaction.atomic
+def exception_approval_approve(*, item: ExceptionItem, actor, note: str = "") -> ExceptionItem:
+    """Approve a prepared action: the engine's executor applies it (history names ``actor``), then the
+    item is resolved with decision ``approved``. Approving twice is refused."""
+    locked = _locked_approval(item, "approve")
+    applied = _execute(locked, actor)
+    status = getattr(applied, "status", "applied")
+    _decide(
+        locked,
+        decision=ExceptionItem.Decision.APPROVED,
+        note=(note or "").strip() or f"Approved; the action was {status}.",
+        actor=actor,
+        reason=f"approved: {locked.proposal.get('action', 'action')}",
+    )
+    return _sync(item, locked)
+
+
+@transaction.atomic
+def exception_approval_reject(*, item: ExceptionItem, reason: str, actor) -> ExceptionItem:
+    """Reject a prepared action (``reason`` required): nothing is applied; the item is closed as rejected."""
+    reason = _required(reason, "reason", "Say why the prepared action is rejected.")
+    locked = _locked_approval(item, "reject")
+    _decide(locked, decision=ExceptionItem.Decision.REJECTED, note=reason, actor=actor, reason=f"rejected: {reason}")
+    return _sync(item, locked)
+
+
+def _override_params(proposal: dict, params: dict) -> dict:
+    """The proposal's params with ``params`` on top; ``{"owner": "<rep external id>"}`` becomes ``owner_id``."""
+    from revops.models import Rep
+
+    merged = dict(proposal.get("params") or {})
+    extra = dict(params)
+    if "owner" in extra:
+        ext = extra.pop("owner")
+        rep = Rep.objects.filter(external_id=str(ext)).only("pk").first()
+        if rep is None:
+            raise ValidationError({"owner": f"No rep with external id {ext!r}."})
+        extra["owner_id"] = rep.pk
+    merged.update(extra)
+    return merged
+
+
+@transaction.atomic
+def exception_approval_override(*, item: ExceptionItem, actor, params: dict, note: str = "") -> ExceptionItem:
+    """Apply the prepared action with a human's changes, e.g. ``{"owner": "R-17"}`` for a different owner.
+
+    ``params`` replace the proposal's parameters (the original ones are kept in the proposal as
+    ``original_params``); the engine applies the result and the item is resolved with decision
+    ``overridden``, which ``automation_override_rate`` counts.
+    """
+    if not params:
+        raise ValidationError({"params": "Say what to change in the prepared action."})
+    locked = _locked_approval(item, "override")
+    proposal = dict(locked.proposal)
+    proposal.setdefault("original_params", proposal.get("params") or {})
+    proposal["params"] = _override_params(proposal, params)
+    proposal["overridden_with"] = dict(params)
+    locked.proposal = proposal
+    locked.save(update_fields=["proposal"])  # approval_execute reads it from the row
+    applied = _execute(locked, actor)
+    changes = ", ".join(f"{k}={v}" for k, v in params.items())
+    _decide(
+        locked,
+        decision=ExceptionItem.Decision.OVERRIDDEN,
+        note=(note or "").strip() or f"Overridden ({changes}); the action was {getattr(applied, 'status', 'applied')}.",
+        actor=actor,
+        reason=f"overridden: {changes}",
+    )
+    return _sync(item, locked)
+
+
+def automation_override_rate(*, automation) -> dict[str, Any]:
+    """How often humans changed what an automation prepared: counts of its decided approvals and
+    ``override_rate`` = overridden / decided (None when nothing was decided yet)."""
+    from django.db.models import Count
+
+    rows = dict(
+        ExceptionItem.objects.filter(automation=automation, kind=ExceptionItem.Kind.APPROVAL)
+        .values_list("decision")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    approved = rows.get(ExceptionItem.Decision.APPROVED, 0)
+    rejected = rows.get(ExceptionItem.Decision.REJECTED, 0)
+    overridden = rows.get(ExceptionItem.Decision.OVERRIDDEN, 0)
+    decided = approved + rejected + overridden
+    return {
+        "approvals": sum(rows.values()),
+        "pending": rows.get("", 0),
+        "approved": approved,
+        "rejected": rejected,
+        "overridden": overridden,
+        "override_rate": round(overridden / decided, 4) if decided else None,
+    }
+
+
+# --- scheduled ------------------------------------------------------------------------------------
+
+
+def exception_escalate_overdue(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
+    """Escalate every open/in-progress/escalated item past its due time one step (job, every 5 min).
+
+    Each item is locked with SKIP LOCKED (PostgreSQL) so a concurrent run or a human acting on it
+    is never blocked nor doubled; each step records level, time, new owner and due time in the
+    item's history and notifies the new owner. Returns how many items were escalated.
+    """
+    now = now or timezone.now()
+    overdue = Q(status__in=ESCALATABLE, due_at__lt=now, escalation_level__lt=MAX_ESCALATION_LEVEL)
+    count = 0
+    for pk in ExceptionItem.objects.filter(overdue).order_by("due_at", "id").values_list("pk", flat=True)[:limit]:
+        with transaction.atomic():
+            qs = ExceptionItem.objects.filter(overdue, pk=pk).select_related("queue")
+            locked = qs.select_for_update(skip_locked=True, of=("self",)).first()
+            if locked is None:
+                continue
+            _escalate_locked(
+                locked, actor=None, reason=f"overdue since {locked.due_at.isoformat(timespec='minutes')}", now=now
+            )
+            count += 1
+    return count
+
+
+def exception_wake_snoozed(*, now: dt.datetime | None = None, limit: int = 5000) -> int:
+    """Reopen snoozed items whose ``snoozed_until`` has passed (job, every minute) and tell the owner.
+
+    An item that was claimed goes back to ``in_progress`` with its owner, otherwise to ``open``.
+    """
+    now = now or timezone.now()
+    due = Q(status=Status.SNOOZED, snoozed_until__lte=now)
+    count = 0
+    for pk in ExceptionItem.objects.filter(due).order_by("snoozed_until", "id").values_list("pk", flat=True)[:limit]:
+        with transaction.atomic():
+            locked = ExceptionItem.objects.filter(due, pk=pk).select_for_update(skip_locked=True).first()
+            if locked is None:
+                continue
+            locked.status = Status.IN_PROGRESS if locked.claimed_at else Status.OPEN
+            locked.snoozed_until = None
+            with audited(actor=None, reason="snooze ended"):
+                locked.save(update_fields=["status", "snoozed_until"])
+            if locked.owner_id is not None:
+                from .notifications import notify_after_commit
+
+                notify_after_commit(item=locked, reason=f"woke_{now:%Y%m%d%H%M}")
+            count += 1
+    return count
