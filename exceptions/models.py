@@ -109,6 +109,12 @@ class ExceptionItem(models.Model):
         default=0, help_text="0 = with the owner, 1 = the queue's manager, 2 = the escalation target."
     )
     escalated_at = models.DateTimeField(null=True, blank=True)
+    next_escalation_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When an escalated item that is still overdue moves up the path again. Escalation never "
+        "moves the due time: an overdue item stays overdue until it is dealt with.",
+    )
     snoozed_until = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     automation = models.ForeignKey(

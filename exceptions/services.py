@@ -458,11 +458,11 @@ def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datet
     locked.escalated_at = now
     locked.status = Status.ESCALATED
     locked.claimed_at = None  # the new owner has not picked it up yet
-    locked.due_at = now + dt.timedelta(hours=queue.due_hours(locked.severity))
+    locked.next_escalation_at = now + dt.timedelta(hours=queue.due_hours(locked.severity))
     who = new_owner.get_username() if new_owner is not None else "nobody (the queue names no one)"
     _save(
         locked,
-        ["owner", "escalation_level", "escalated_at", "status", "claimed_at", "due_at"],
+        ["owner", "escalation_level", "escalated_at", "status", "claimed_at", "next_escalation_at"],
         actor=actor,
         reason=f"escalated to level {level} ({who})" + (f": {reason}" if reason else ""),
     )
@@ -755,12 +755,17 @@ def automation_override_rate(*, automation) -> dict[str, Any]:
 def exception_escalate_overdue(*, now: dt.datetime | None = None, limit: int = 1000) -> int:
     """Escalate every open/in-progress/escalated item past its due time one step (job, every 5 min).
 
+    The due time never moves: the new holder gets the queue's hours for the severity before the
+    next step (``next_escalation_at``), and the item keeps showing as overdue meanwhile.
+
     Each item is locked with SKIP LOCKED (PostgreSQL) so a concurrent run or a human acting on it
     is never blocked nor doubled; each step records level, time, new owner and due time in the
     item's history and notifies the new owner. Returns how many items were escalated.
     """
     now = now or timezone.now()
-    overdue = Q(status__in=ESCALATABLE, due_at__lt=now, escalation_level__lt=MAX_ESCALATION_LEVEL)
+    overdue = Q(status__in=ESCALATABLE, due_at__lt=now, escalation_level__lt=MAX_ESCALATION_LEVEL) & (
+        Q(next_escalation_at__isnull=True) | Q(next_escalation_at__lte=now)
+    )
     count = 0
     for pk in ExceptionItem.objects.filter(overdue).order_by("due_at", "id").values_list("pk", flat=True)[:limit]:
         with transaction.atomic():

@@ -35,7 +35,8 @@ def test_overdue_items_escalate_owner_then_manager_then_target(django_capture_on
     item.refresh_from_db()
     assert item.escalation_level == 1 and item.owner == queue.manager and item.status == "escalated"
     assert item.escalated_at == t0 + dt.timedelta(minutes=1) and item.claimed_at is None
-    assert item.due_at == t0 + dt.timedelta(minutes=1, hours=10)
+    assert item.due_at == t0  # still overdue: escalation changes who, not when it was due
+    assert item.next_escalation_at == t0 + dt.timedelta(minutes=1, hours=10)
     assert history_reasons(item)[-1][1].startswith(f"escalated to level 1 ({queue.manager.username}): overdue since")
 
     assert exception_escalate_overdue(now=t0 + dt.timedelta(hours=5)) == 0  # not due again yet
