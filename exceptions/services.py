@@ -335,6 +335,22 @@ def _save(item: ExceptionItem, fields: list[str], *, actor, reason: str) -> None
         item.save(update_fields=fields)
 
 
+def _close(locked: ExceptionItem, *, status: str, code: str, note: str, actor, reason: str) -> None:
+    """Close a locked item (resolved or dismissed) with its resolution, who and when."""
+    locked.status = status
+    locked.resolution_code = code
+    locked.resolution_note = note
+    locked.resolved_by = actor
+    locked.resolved_at = timezone.now()
+    locked.snoozed_until = None
+    _save(
+        locked,
+        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until"],
+        actor=actor,
+        reason=reason,
+    )
+
+
 def _required(value: str, field: str, message: str) -> str:
     value = (value or "").strip()
     if not value:
@@ -395,15 +411,11 @@ def exception_item_resolve(*, item: ExceptionItem, reason_code: str, note: str =
         raise ValidationError({"note": "Say what was done when the reason is 'other'."})
     locked = _locked(item)
     _require_open(locked, "resolve")
-    locked.status = Status.RESOLVED
-    locked.resolution_code = reason_code
-    locked.resolution_note = note
-    locked.resolved_by = actor
-    locked.resolved_at = timezone.now()
-    locked.snoozed_until = None
-    _save(
+    _close(
         locked,
-        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until"],
+        status=Status.RESOLVED,
+        code=reason_code,
+        note=note,
         actor=actor,
         reason=f"resolved ({reason_code})" + (f": {note}" if note else ""),
     )
@@ -416,18 +428,7 @@ def exception_item_dismiss(*, item: ExceptionItem, reason: str, actor) -> Except
     reason = _required(reason, "reason", "Say why this item is dismissed.")
     locked = _locked(item)
     _require_open(locked, "dismiss")
-    locked.status = Status.DISMISSED
-    locked.resolution_code = "dismissed"
-    locked.resolution_note = reason
-    locked.resolved_by = actor
-    locked.resolved_at = timezone.now()
-    locked.snoozed_until = None
-    _save(
-        locked,
-        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until"],
-        actor=actor,
-        reason=f"dismissed: {reason}",
-    )
+    _close(locked, status=Status.DISMISSED, code="dismissed", note=reason, actor=actor, reason=f"dismissed: {reason}")
     return _sync(item, locked)
 
 

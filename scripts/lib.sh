@@ -59,6 +59,7 @@ ensure_python() {
 # pyproject.toml changed (its hash is kept in a stamp file inside the venv).
 ensure_venv() {
     ensure_python
+    ensure_dev_env
     local stamp="$VENV/.pyproject.sha256" want
     want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
     if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -77,6 +78,14 @@ ensure_venv() {
     say "installing the project into $VENV (pip install -e .[dev])"
     "$PY" -m pip install -q --disable-pip-version-check -e "${ROOT}[dev]"
     echo "$want" >"$stamp"
+}
+
+# ensure_dev_env: a local .env with DEBUG=1 (read by revops/settings.py, honcho and run.sh), so
+# `.venv/bin/python manage.py …` works in a developer checkout; production sets its environment
+# itself and `make test` ignores this file.
+ensure_dev_env() {
+    [ -f "$ROOT/.env" ] && return 0
+    printf '# Local settings written by make; environment variables take precedence.\nDEBUG=1\n' >"$ROOT/.env"
 }
 
 # ensure_redis_server: the redis-server binary.

@@ -7,9 +7,7 @@ cd "$ROOT"
 
 # A .env file is honoured here, by honcho and by manage.py (revops/settings.py reads it), so
 # commands typed later (`.venv/bin/python manage.py create_api_token …`) see the same settings.
-if [ ! -f .env ]; then
-    printf '# Local settings written by `make run`; environment variables take precedence.\nDEBUG=1\n' >.env
-fi
+ensure_dev_env
 if [ -f .env ]; then
     set -a
     . ./.env

@@ -36,6 +36,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from exceptions.models import ExceptionItem
+from exceptions.services import exception_item_open
 from revops.audit import audited
 from revops.feed import change_entry_record
 from revops.models import AppliedAction, ChangeEntry, Lead, Rep, Task
@@ -88,52 +89,6 @@ class Result:
     note: str = ""
     feed: list[dict] = field(default_factory=list)
     target: tuple[str, int | None] | None = None
-
-
-def exception_item_open(
-    *,
-    dedupe_key: str,
-    kind: str,
-    title: str,
-    reason: str,
-    expected_action: str,
-    owner=None,
-    severity: str = ExceptionItem.Severity.MEDIUM,
-    queue_name: str = "",
-    automation=None,
-    run=None,
-    object_type: str = "",
-    object_id: int | None = None,
-    external_id: str = "",
-    due_at: dt.datetime | None = None,
-    proposal: dict | None = None,
-    **extra,
-) -> tuple[ExceptionItem, bool]:
-    """Open an exception item, or refresh the open one with the same ``dedupe_key``; (item, created).
-
-    The engine's entry point; the exception queue's service does the work (queue routing, due
-    time, default owner, de-duplication, notifications): ``exceptions.services.exception_item_open``.
-    """
-    from exceptions.services import exception_item_open as open_item
-
-    return open_item(
-        dedupe_key=dedupe_key,
-        kind=kind,
-        title=title,
-        reason=reason,
-        expected_action=expected_action,
-        owner=owner,
-        severity=severity,
-        queue_name=queue_name,
-        automation=automation,
-        run=run,
-        object_type=object_type,
-        object_id=object_id,
-        external_id=external_id,
-        due_at=due_at,
-        proposal=proposal,
-        **extra,
-    )
 
 
 class ActionExecutor:
