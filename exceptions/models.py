@@ -61,6 +61,7 @@ class ExceptionItem(models.Model):
 
     class Kind(models.TextChoices):
         NO_ROUTING_MATCH = "no_routing_match", "No routing match"
+        ROUTING_REVIEW = "routing_review", "Manual routing review"
         ACCOUNT_MATCH = "account_match", "Account match failed or ambiguous"
         DUPLICATE = "duplicate_conflict", "Duplicate conflict"
         MISSING_DATA = "missing_data", "Missing required data"

@@ -9,10 +9,12 @@ from rq import cron
 
 from exceptions.jobs import register_cron as register_exception_jobs
 from revops import jobs
+from routing import jobs as routing_jobs
 
 cron.register(jobs.heartbeat, queue_name="low", interval=60, name="heartbeat")
 cron.register(jobs.sweep_outbox, queue_name="default", interval=60, name="sweep_outbox")
 cron.register(jobs.run_scheduled_automations, queue_name="default", interval=60, name="run_scheduled_automations")
 cron.register(jobs.open_review_overdue, queue_name="low", interval=86400, name="open_review_overdue")
 cron.register(jobs.purge_idempotency_keys, queue_name="low", interval=3600, name="purge_idempotency_keys")
+cron.register(routing_jobs.tick_sla_clocks, queue_name="default", interval=60, name="tick_sla_clocks")
 register_exception_jobs(cron)  # escalation (5 min), snooze wake-up (1 min), daily digests

@@ -341,8 +341,12 @@ def demo_load(*, seed: int = DEFAULT_SEED, actor=None, now: dt.datetime | None =
         from exceptions.demo import demo_exception_queue_ensure
 
         demo_exception_queue_ensure(actor=actor, now=now)  # the morning queue and its managers (idempotent)
+        from routing.demo import demo_routing_ensure
+
+        routing = demo_routing_ensure(actor=actor, now=now, route_leads=builder is not None)
         if builder is None:
             return DemoResult(created=False, seed=seed, dictionary_defaults=defaults)
+    builder.details["leads:routed at arrival"] = routing["routed"]
     return DemoResult(
         created=True,
         seed=seed,

@@ -35,6 +35,11 @@ def grace_seconds() -> int:
     return int(getattr(settings, "OUTBOX_GRACE_SECONDS", 60))
 
 
+def job_timeout() -> int:
+    """Seconds an outbox job may run (a 1,000-record batch routes every lead in one job)."""
+    return int(getattr(settings, "OUTBOX_JOB_TIMEOUT", 1800))
+
+
 def stuck_minutes() -> float:
     return float(getattr(settings, "ENGINE_STUCK_MINUTES", 5))
 
@@ -55,7 +60,9 @@ def _events_job_id(event_ids) -> str:
 def _enqueue(func, arg, job_id: str) -> bool:
     try:
         # commit_mode="auto": we already run after commit; django-rq must not defer again.
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(func, arg, job_id=job_id, retry=retry_policy())
+        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
+            func, arg, job_id=job_id, retry=retry_policy(), job_timeout=job_timeout()
+        )
     except Exception:
         logger.exception("could not enqueue %s; the sweeper will retry", job_id)
         return False

@@ -79,8 +79,9 @@ def _values(filters: Mapping, key: str) -> list:
 
 
 def lead_latest_decision(*, lead: Lead) -> dict | None:
-    """The lead's latest routing decision with its explanation, or None.
+    """The lead's latest routing decision (live preferred over shadow) with its explanation, or None."""
+    from routing.decisions import decision_dict
+    from routing.decisions import lead_latest_decision as latest
 
-    Routing (``routing/``) is not built yet; when it is, this returns its latest decision for the lead.
-    """
-    return None
+    decision = latest(lead.pk)
+    return decision_dict(decision) if decision is not None else None

@@ -29,7 +29,7 @@ from revops.engine.kinds import KINDS, kind_choices
 from revops.models import AppliedAction, Automation, AutomationRun, AutomationVersion, FieldDefinition
 from revops.models.dictionary import ObjectType
 
-from .base import AuditedAdmin, PrettyJSONField, admin_link, badge, json_block, remap_form_errors
+from .base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin, admin_link, badge, json_block, remap_form_errors
 from .why import (
     ACTION_LABELS,
     ACTION_STATUS_TONES,
@@ -688,11 +688,35 @@ class AutomationAdmin(AuditedAdmin):
     def reports(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        return format_html(
+        links = format_html(
             '<a href="{}">Shadow report (would have vs did)</a> · <a href="{}">All runs</a>',
             reverse("admin:revops_automation_shadow", args=[obj.pk]),
             reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}",
         )
+        if obj.kind == "lead_routing":
+            return format_html('{}<div class="rv-routing-health">{}</div>', links, routing_health(RUN_STATS_DAYS))
+        return links
+
+
+def routing_health(days: int):
+    """ "Reassignment rate (30 d): 12% of 40 routed leads — per rule: routing rules" (lead routing automations)."""
+    from routing.decisions import reassignment_rates
+
+    rates = reassignment_rates(since=timezone.now() - dt.timedelta(days=days))
+    assigned = sum(entry["assigned"] for entry in rates.values())
+    reassigned = sum(entry["reassigned"] for entry in rates.values())
+    if assigned:
+        rate = f"{reassigned * 100 / assigned:.0f}% of {assigned} routed lead{'s' if assigned != 1 else ''}"
+        rate += f" ({reassigned} reassigned by hand)"
+    else:
+        rate = "no routed leads yet"
+    return format_html(
+        'Reassignment rate ({} d): {} — per rule: <a href="{}">routing rules</a> · <a href="{}">decisions</a>',
+        days,
+        rate,
+        reverse("admin:routing_routingrule_changelist"),
+        reverse("admin:routing_routingdecision_changelist"),
+    )
 
 
 # --- Shadow report ---------------------------------------------------------------------------
@@ -760,7 +784,7 @@ def normalise_report(report: dict) -> dict:
 
 
 @admin.register(AutomationRun)
-class AutomationRunAdmin(admin.ModelAdmin):
+class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = (
         "when",
         "automation_link",
@@ -820,15 +844,6 @@ class AutomationRunAdmin(admin.ModelAdmin):
         "explanation_json",
         "actions_applied_json",
     )
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})

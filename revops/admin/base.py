@@ -25,6 +25,19 @@ from revops.audit import audited
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
 
+class ReadOnlyMixin:
+    """Rows the portal writes itself (API, workers, engine): viewable and filterable, never edited here."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 # --- Display helpers -------------------------------------------------------------------------
 
 

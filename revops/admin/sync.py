@@ -15,22 +15,13 @@ from revops.models import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent,
 from revops.sync_review import sync_failure_resolve
 from revops.tokens import api_token_create, api_token_revoke
 
-from .base import AuditedAdmin, admin_link, badge, json_block
+from .base import AuditedAdmin, ReadOnlyMixin, admin_link, badge, json_block
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Rows written by the API and the workers: viewable and filterable, never edited here."""
 
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- API tokens ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 puts a "Why? Automation runs (N)" button on the record's change page and a "why?" link on its
 list rows. The page runs a constant number of queries whatever the number of runs: the record,
 the runs (with automation, version and owners joined), their applied actions (one prefetch),
-the record's open exception items and, for a lead, its running SLA clock.
+the record's open exception items and, for a lead, its running SLA clock and its latest routing
+decision (``routing.admin.lead_routing_panel``: the decision and its SLA clock).
 
 The explanation helpers here (``explanation_rows``, ``action_rows``) are shared with the run admin.
 """
@@ -78,6 +79,15 @@ def open_exceptions(object_type: str, object_id: int):
         .select_related("owner", "automation")
         .order_by("due_at", "pk")
     )
+
+
+def routing_panel(object_type: str, object_id: int) -> dict | None:
+    """For a lead: its latest routing decision explained (outcome, rule, owner, match, candidates, SLA)."""
+    if object_type != "lead":
+        return None
+    from routing.admin import lead_routing_panel
+
+    return lead_routing_panel(object_id)
 
 
 def running_sla_clock(object_type: str, object_id: int):
@@ -323,6 +333,7 @@ def why_view(model_admin, request, object_id):
         "limit": WHY_RUN_LIMIT,
         "exceptions": open_exceptions(object_type, obj.pk),
         "sla_clock": running_sla_clock(object_type, obj.pk),
+        "routing": routing_panel(object_type, obj.pk),
         "has_view_permission": True,
         "now": timezone.now(),
     }

@@ -27,8 +27,12 @@ from .document import jsonable
 class Attr:
     """One key of a section's entries: its type, default and whether the file must give it.
 
-    Types: ``text``, ``bool``, ``int`` (≥ 0), ``text_list``, ``map`` (a nested tree such as
-    conditions), ``date`` (``YYYY-MM-DD``) and ``user`` (a username). ``nullable`` allows null.
+    Types: ``text``, ``bool``, ``int`` (≥ 0), ``float``, ``text_list``, ``map`` (a nested tree
+    such as conditions), ``date`` (``YYYY-MM-DD``), ``user`` (a username), ``time`` (``HH:MM``,
+    kept as that text), ``weekdays`` (numbers 0 = Monday … 6 = Sunday, kept sorted),
+    ``date_list`` (``YYYY-MM-DD`` texts, kept sorted) and ``entries`` (a list of maps whose keys
+    are the ``items`` attributes; each map is kept without the keys that equal their default).
+    ``nullable`` allows null.
     """
 
     name: str
@@ -36,6 +40,7 @@ class Attr:
     default: Any = ""
     required: bool = False
     nullable: bool = False
+    items: tuple[Attr, ...] = ()
 
     def empty(self) -> Any:
         return self.default() if callable(self.default) else self.default
@@ -83,7 +88,89 @@ class Attr:
                 except ValueError:
                     pass
             raise ValueError(f"expected a date (YYYY-MM-DD), got {_describe(value)}")
+        if kind == "float":
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or value != value
+                or abs(value) == float("inf")
+            ):
+                raise ValueError(f"expected a number, got {_describe(value)}")
+            return float(value)
+        if kind == "time":
+            return _parse_time(value)
+        if kind == "weekdays":
+            if not isinstance(value, list) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and 0 <= d <= 6 for d in value
+            ):
+                raise ValueError(f"expected a list of weekday numbers 0 (Monday) … 6 (Sunday), got {_describe(value)}")
+            return sorted(set(value))
+        if kind == "date_list":
+            if not isinstance(value, list):
+                raise ValueError(f"expected a list of dates (YYYY-MM-DD), got {_describe(value)}")
+            dates = set()
+            for index, item in enumerate(value):
+                try:
+                    dates.add(Attr(self.name, "date", required=True).parse(item).isoformat())
+                except ValueError as exc:
+                    raise AttrError(f"[{index}]", str(exc)) from None
+            return sorted(dates)
+        if kind == "entries":
+            if not isinstance(value, list):
+                raise ValueError(f"expected a list of maps, got {_describe(value)}")
+            return [self._parse_item(index, item) for index, item in enumerate(value)]
         raise AssertionError(f"unknown attribute type {kind!r}")
+
+    def _parse_item(self, index: int, item: Any) -> dict[str, Any]:
+        """One map of an ``entries`` list, without the keys that equal their default."""
+        if not isinstance(item, dict):
+            raise AttrError(f"[{index}]", f"expected a map, got {_describe(item)}")
+        known = [a.name for a in self.items]
+        for name in item:
+            if name not in known:
+                raise AttrError(f"[{index}].{name}", f"unknown key; valid keys: {', '.join(known)}")
+        parsed: dict[str, Any] = {}
+        for attr in self.items:
+            if attr.name not in item:
+                if attr.required:
+                    raise AttrError(f"[{index}].{attr.name}", "is required")
+                continue
+            try:
+                value = attr.parse(item[attr.name])
+            except ValueError as exc:
+                raise AttrError(f"[{index}].{attr.name}{getattr(exc, 'path', '')}", str(exc)) from None
+            if attr.required or value != attr.empty():
+                parsed[attr.name] = value
+        return parsed
+
+
+class AttrError(ValueError):
+    """A bad value inside a nested attribute; ``path`` (``[2].weight``) follows the attribute's name."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(message)
+        self.path = path
+
+
+def format_time(value: dt.time) -> str:
+    """A time of day as configuration files write it: ``HH:MM`` (``HH:MM:SS`` when it has seconds)."""
+    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+
+
+def _parse_time(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        # YAML 1.1 reads an unquoted 17:30 as the base-60 number 1050.
+        hours, minutes = divmod(value, 60)
+        hint = f" (YAML reads an unquoted {hours}:{minutes:02d} as a number: quote it, '{hours:02d}:{minutes:02d}')"
+        raise ValueError(f"expected a time of day in quotes (HH:MM), got {_describe(value)}{hint}")
+    if isinstance(value, str):
+        parts = value.strip().split(":")
+        if len(parts) in (2, 3) and all(p.isdigit() and len(p) <= 2 for p in parts) and len(parts[1]) == 2:
+            try:
+                return format_time(dt.time(*(int(p) for p in parts)))
+            except ValueError:
+                pass
+    raise ValueError(f"expected a time of day (HH:MM, 00:00 to 23:59), got {_describe(value)}")
 
 
 def _describe(value: Any) -> str:
@@ -339,8 +426,13 @@ class Section:
         return [self.compact(self.serialize(obj)) for obj in self.stored().values()]
 
     def compact(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` without the keys that are empty and equal to their default (an omitted key means its default)."""
         identity = {a.name for a in self.attrs if a.required}
-        return {a.name: data[a.name] for a in self.attrs if a.name in identity or not is_empty(data[a.name])}
+        return {
+            a.name: data[a.name]
+            for a in self.attrs
+            if a.name in identity or not (is_empty(data[a.name]) and data[a.name] == a.empty())
+        }
 
     def parse(self, raw: Any, problems: list[Problem]) -> list[Entry] | None:
         """Check the file's list for this section; return its entries (None when it is not a list)."""
@@ -368,7 +460,7 @@ class Section:
                 try:
                     data[attr.name] = attr.parse(item[attr.name])
                 except ValueError as exc:
-                    local.append((attr.name, str(exc)))
+                    local.append((attr.name + getattr(exc, "path", ""), str(exc)))
                     data[attr.name] = attr.empty()
             key = None if any(name in self.identity_attrs for name, _ in local) else self.identity(data)
             location = self.location(index, key)

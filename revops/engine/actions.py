@@ -104,6 +104,7 @@ class ActionExecutor:
         self.seen = seen or {}
         self.feed: list[dict] = []
         self.touched_record = False
+        self._reps: dict[int, Rep | None] = {}
 
     @property
     def reason(self) -> str:
@@ -157,9 +158,15 @@ class ActionExecutor:
         return object_type, model.objects.get(pk=object_id)
 
     def _rep(self, rep_id) -> Rep | None:
-        return None if rep_id is None else Rep.objects.select_related("user", "manager").filter(pk=rep_id).first()
+        if rep_id is None:
+            return None
+        if rep_id not in self._reps:
+            self._reps[rep_id] = Rep.objects.select_related("user", "manager").filter(pk=rep_id).first()
+        return self._reps[rep_id]
 
     def _user(self, who: str):
+        if who == "queue_manager":
+            return None  # the queue's manager takes it
         if who in ("failure_owner", "rule_owner", "system_owner"):
             return getattr(self.automation, who)
         owner = getattr(self.record, "owner", None)
@@ -201,12 +208,20 @@ class ActionExecutor:
         obj.owner = new_rep
         obj.save(update_fields=["owner", "updated_at"])
         self._note_record_touched(object_type, obj)
+        if params.get("pool_id") and new is not None:
+            from routing.pools import pool_record_assignment
+
+            pool_record_assignment(pool_id=params["pool_id"], rep_id=new, now=timezone.now())
         result.feed.append(
             {
                 "kind": ChangeEntry.Kind.OWNER_ASSIGNED,
                 "object_type": object_type,
                 "external_id": obj.external_id,
-                "payload": {"owner": result.after["owner"], "previous_owner": result.before["owner"]},
+                "payload": {
+                    "owner": result.after["owner"],
+                    "previous_owner": result.before["owner"],
+                    **(params.get("feed") or {}),
+                },
             }
         )
         return result
@@ -220,7 +235,7 @@ class ActionExecutor:
         if spec is None:
             raise ActionError(f"the data dictionary defines no {object_type} field {key!r}")
         if spec.field_type == "reference":
-            raise ActionError(f"{object_type}.{key} is a reference; use assign_owner for owners")
+            return self._update_reference(obj, object_type, key, spec, params.get("value"), live=live)
         raw = params.get("value")
         try:
             value = None if raw is None else spec.coerce(raw)
@@ -262,6 +277,42 @@ class ActionExecutor:
                 "object_type": object_type,
                 "external_id": obj.external_id,
                 "payload": {"field": key, "value": jsonable(value), "previous": jsonable(current)},
+            }
+        )
+        return result
+
+    def _update_reference(self, obj, object_type: str, key: str, spec, value, *, live: bool) -> Result:
+        """Set a reference other than the owner (e.g. ``lead.matched_account``); the value is an external id."""
+        if key == "owner":
+            raise ActionError(f"{object_type}.owner is changed with assign_owner, not a field update")
+        column = obj._meta.get_field(key)
+        target = None
+        if value not in (None, ""):
+            target = column.related_model.objects.filter(external_id=value).first()
+            if target is None:
+                raise ActionError(f"{object_type}.{key}: no {spec.reference_to} with external id {value!r}")
+        current = getattr(obj, key)
+        before, after = getattr(current, "external_id", None), getattr(target, "external_id", None)
+        result = Result(
+            status="applied",
+            before={"key": key, "value": before},
+            after={"key": key, "value": after},
+            target=(object_type, obj.pk),
+        )
+        if not live:
+            return result
+        if before == after:
+            result.status, result.note = "skipped", "already has this value"
+            return result
+        setattr(obj, key, target)
+        obj.save(update_fields=[key, "updated_at"])
+        self._note_record_touched(object_type, obj)
+        result.feed.append(
+            {
+                "kind": ChangeEntry.Kind.FIELD_UPDATED,
+                "object_type": object_type,
+                "external_id": obj.external_id,
+                "payload": {"field": key, "value": after, "previous": before},
             }
         )
         return result
@@ -333,7 +384,7 @@ class ActionExecutor:
             expected_action=params.get("expected_action") or "Review the record and fix what the reason names.",
             owner=owner,
             severity=params.get("severity") or ExceptionItem.Severity.MEDIUM,
-            queue_name=self.automation.exception_queue,
+            queue_name=params.get("queue") or self.automation.exception_queue,
             automation=self.automation,
             run=self.run,
             object_type=object_type,
@@ -441,6 +492,8 @@ class ActionExecutor:
         object_type, lead = self._target(params, live=False)
         if object_type != "lead":
             raise ActionError("SLA clocks run on leads")
+        if params.get("plan"):
+            return self._start_planned_clock(lead, params, live=live)
         minutes = int(params.get("target_minutes") or 60)
         owner_id = params.get("owner_id", lead.owner_id)
         now = timezone.now()
@@ -468,6 +521,34 @@ class ActionExecutor:
                     run=self.run,
                 )
         except IntegrityError:
+            result.status, result.note = "skipped", "a clock is already running"
+            return result
+        result.after["clock_id"] = clock.pk
+        return result
+
+    def _start_planned_clock(self, lead, params: dict, *, live: bool) -> Result:
+        """Start a clock from an SLA policy's plan (routing computes due and reminder times, business hours)."""
+        from routing.sla_services import sla_clock_start
+
+        plan = params["plan"]
+        result = Result(
+            status="applied",
+            after={k: plan.get(k) for k in ("policy", "policy_id", "target_minutes", "due_at", "remind_at")},
+            target=("lead", lead.pk),
+        )
+        if not live:
+            return result
+        owner = self._rep(params.get("owner_id", lead.owner_id))
+        if params.get("replace_running"):
+            replaced = SlaClock.objects.filter(lead_id=lead.pk, status=SlaClock.Status.RUNNING).exclude(
+                owner_id=getattr(owner, "pk", None)
+            )
+            for old in replaced.select_for_update():
+                old.status, old.stopped_at = SlaClock.Status.CANCELLED, timezone.now()
+                old.save(update_fields=["status", "stopped_at"])
+                result.before = {"replaced_clock_id": old.pk, "owner_id": old.owner_id}
+        clock = sla_clock_start(lead=lead, owner=owner, plan=plan, run=self.run)
+        if clock is None:
             result.status, result.note = "skipped", "a clock is already running"
             return result
         result.after["clock_id"] = clock.pk

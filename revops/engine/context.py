@@ -46,6 +46,7 @@ class EvalContext:
     fields: dict | None = None
     cache: BatchCache = field(default_factory=BatchCache)
     condition_context: conditions.Context | None = None  # shared by every rule evaluating the same event
+    options: dict = field(default_factory=dict)  # what a direct call asks of the kind (e.g. re-route, exclude reps)
 
     @property
     def ctx(self) -> conditions.Context:

@@ -41,6 +41,7 @@ from revops.selectors import record_model
 
 from .actions import ActionExecutor, exception_item_open
 from .context import SELECT_RELATED, BatchCache, EvalContext
+from .hooks import run_event_hooks
 from .kinds import get_kind
 from .types import Outcome
 
@@ -175,8 +176,13 @@ def run_rule(
     event: OutboxEvent | None = None,
     cache: BatchCache | None = None,
     condition_context: conditions.Context | None = None,
+    options: dict | None = None,
 ) -> tuple[str, AutomationRun]:
     """Evaluate one rule on one record and apply its outcome; return (status, run).
+
+    ``options`` reach the kind as ``context.options`` (direct calls such as a re-route use them).
+    A kind with a ``record_outcome(run=, outcome=, applied=, context=)`` method gets it called
+    after its actions, in the same transaction (routing writes its decision record there).
 
     Status is ``done`` (finished now or earlier), ``retry`` (failed, will be retried) or
     ``failed`` (failed for the last time; the failure owner has an exception item).
@@ -220,6 +226,7 @@ def run_rule(
                 fields=conditions.load_fields(),
                 cache=cache or BatchCache(),
                 condition_context=condition_context,
+                options=options or {},
             )
             outcome = rule.kind.evaluate(record, version=version, predicate=rule.predicate, context=context)
             if not isinstance(outcome, Outcome):
@@ -239,12 +246,16 @@ def run_rule(
                 mode=automation.mode,
                 seen=seen,
             )
-            applied = []
+            applied, rows = [], []
             with audited(actor=automation.identity, reason=run_reason(automation, version, run)):
                 for index, action in enumerate(actions):
                     row = executor.execute(index, action)
+                    rows.append(row)
                     applied.append({"index": index, "type": row.action, "status": row.status, **_note(row)})
                 run.actions_applied = applied
+                record_outcome = getattr(rule.kind, "record_outcome", None)
+                if record_outcome is not None:
+                    record_outcome(run=run, outcome=outcome, applied=rows, context=context)
                 run.error = ""
                 run.finished_at = timezone.now()
                 run.duration_ms = round((time.perf_counter() - started) * 1000, 3)
@@ -320,6 +331,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     OutboxEvent.objects.filter(pk__in=[e.pk for e in events], status=OutboxEvent.Status.PENDING).update(
         attempts=F("attempts") + 1
     )
+    run_event_hooks(events, now=now)
     by_type: dict[str, set[int]] = defaultdict(set)
     for event in events:
         by_type[event.object_type].add(event.object_id)

@@ -40,3 +40,4 @@ class Outcome:
     explanation: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
     expected_next: str = ""
+    data: Any = None  # the kind's own result object, handed back to its ``record_outcome`` hook (not stored)

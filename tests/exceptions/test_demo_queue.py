@@ -17,7 +17,7 @@ def test_demo_morning_queue_is_realistic_and_idempotent():
     demo_load()
     items = ExceptionItem.objects.all()
     total = items.count()
-    assert 30 <= total <= 80
+    assert 30 <= total <= 120  # the seeded morning queue plus what routing the new leads at arrival opened
     kinds = set(items.values_list("kind", flat=True))
     assert len(kinds) >= 8
     assert {"no_routing_match", "account_match", "approval_required", "sla_breach", "sync_rejected"} <= kinds

@@ -173,7 +173,15 @@ def test_export_is_deterministic_yaml_with_owners_by_username(configured):
     assert text == config_export_text()
     assert text.startswith("# RevOps portal configuration")
     document = yaml.safe_load(text)
-    assert list(document) == ["version", "dictionary", "automations"]
+    assert list(document) == [
+        "version",
+        "dictionary",
+        "business_calendars",
+        "pools",
+        "automations",
+        "routing_rules",
+        "sla_policies",
+    ]
     assert document["version"] == 1
     hot = automation(document, "Hot lead follow-up")
     assert hot["rule_owner"] == "alice" and hot["failure_owner"] == "bob"
@@ -676,7 +684,16 @@ def test_a_new_section_plugs_in():
     register_section(MemorySection)
     try:
         document = yaml.safe_load(config_export_text())
-        assert list(document) == ["version", "dictionary", "queues", "automations"]
+        assert list(document) == [
+            "version",
+            "dictionary",
+            "business_calendars",
+            "pools",
+            "queues",
+            "automations",
+            "routing_rules",
+            "sla_policies",
+        ]
         assert document["queues"] == [{"name": "Old", "sla_hours": 8}, {"name": "Triage", "sla_hours": 24}]
         plan = config_plan(
             document={

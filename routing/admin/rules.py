@@ -1,0 +1,432 @@
+"""Routing rules: the rule admin (order, stats), "Who would get this lead?" and the backtest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from revops.admin.automation import fields_used_links
+from revops.admin.base import AuditedAdmin, badge, remap_form_errors
+from revops.models import Lead
+
+from .. import services
+from ..models import RoutingDecision, RoutingRule
+from .base import ConditionsForm
+from .helpers import (
+    RULE_STATUS_TONES,
+    page_context,
+    percent,
+    plan_panel,
+    rule_conditions_text,
+    rule_target_text,
+    safe_next,
+)
+
+STATS_DAYS = 30
+
+
+def queue_choices():
+    from exceptions.models import Queue
+
+    return [("", "—")] + [(name, name) for name in Queue.objects.order_by("name").values_list("name", flat=True)]
+
+
+class RoutingRuleForm(ConditionsForm):
+    """Validated by ``routing_rule_clean``: its errors appear on the fields they concern."""
+
+    class Meta:
+        model = RoutingRule
+        fields = (
+            "name",
+            "description",
+            "priority",
+            "status",
+            "conditions",
+            "target_type",
+            "target_rep",
+            "target_pool",
+            "target_queue",
+            "approval_owner",
+            "use_parent_account",
+            "when_unavailable",
+        )
+        widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 90})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = queue_choices()
+        current = self.instance.target_queue if self.instance is not None else ""
+        if current and current not in dict(choices):
+            choices.append((current, f"{current} (no such queue)"))
+        self.fields["target_queue"] = forms.ChoiceField(
+            choices=choices,
+            required=False,
+            label="Target queue",
+            help_text="For queue targets: the exception queue where a person chooses the owner.",
+        )
+
+    def _post_clean(self):
+        super()._post_clean()
+        if "conditions" in self.errors or "target_type" in self.errors:
+            return
+        try:
+            services.routing_rule_clean(self.instance)
+        except ValidationError as error:
+            remap_form_errors(self, error)
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(AuditedAdmin):
+    form = RoutingRuleForm
+    list_display = ("priority", "name", "status_display", "conditions_display", "target_display", "decisions_30d")
+    list_display_links = ("name",)
+    list_filter = ("status", "target_type")
+    search_fields = ("name", "description", "target_queue")
+    search_help_text = "Search by name, description or queue."
+    list_select_related = ("target_rep", "target_pool")
+    sortable_by = ("priority", "name")
+    ordering = ("priority", "pk")
+    autocomplete_fields = ("target_rep",)
+    readonly_fields = ("conditions_plain", "fields_used_display", "stats")
+    fieldsets = (
+        (None, {"fields": ("name", "description", ("priority", "status"))}),
+        (
+            "When",
+            {
+                "fields": ("conditions_plain", "conditions", "fields_used_display"),
+                "description": "Rules are tried in priority order (lower first); the first rule whose conditions "
+                "hold and whose target can take the lead wins.",
+            },
+        ),
+        (
+            "Route to",
+            {
+                "fields": (
+                    "target_type",
+                    "target_rep",
+                    "target_pool",
+                    "target_queue",
+                    "approval_owner",
+                    "use_parent_account",
+                    "when_unavailable",
+                )
+            },
+        ),
+        ("Last 30 days", {"fields": ("stats",)}),
+        ("Timestamps", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            derived = {"conditions_plain", "fields_used_display"}
+            return [
+                (name, {**opts, "fields": [f for f in opts["fields"] if f not in derived]})
+                for name, opts in self.fieldsets
+                if name not in ("Last 30 days", "Timestamps")
+            ]
+        return self.fieldsets
+
+    def get_queryset(self, request):
+        since = timezone.now() - dt.timedelta(days=STATS_DAYS)
+        recent = (
+            RoutingDecision.objects.filter(rule=OuterRef("pk"), decided_at__gte=since)
+            .order_by()
+            .values("rule")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(decisions_recent=Coalesce(Subquery(recent, output_field=IntegerField()), Value(0)))
+        )
+
+    def get_list_display(self, request):
+        """The static columns plus reassignment rates and ▲/▼ buttons (both read once per page)."""
+        from ..decisions import reassignment_rates
+
+        rates = reassignment_rates()
+        order = list(RoutingRule.objects.order_by("priority", "pk").values_list("pk", flat=True))
+        first, last = (order[0], order[-1]) if order else (None, None)
+
+        @admin.display(description=f"reassigned by hand ({STATS_DAYS} d)")
+        def reassignment(obj):
+            entry = rates.get(obj.pk)
+            if not entry or not entry["assigned"]:
+                return "—"
+            tone = "danger" if (entry["rate"] or 0) >= 0.2 else "warn" if (entry["rate"] or 0) >= 0.1 else "ok"
+            return format_html(
+                '{} <span class="rv-muted">{} of {}</span>',
+                badge(percent(entry["rate"]), tone, "Routed leads whose owner was later changed in the CRM"),
+                entry["reassigned"],
+                entry["assigned"],
+            )
+
+        @admin.display(description="order")
+        def move(obj):
+            buttons = []
+            for direction, arrow, edge in (("up", "▲", first), ("down", "▼", last)):
+                disabled = " disabled" if obj.pk == edge else ""
+                buttons.append(
+                    format_html(
+                        '<button type="submit" form="rv-move-form" class="rv-move rv-move-{}" formaction="{}" '
+                        'title="Move {} (renumbers the rules 10, 20, 30…)" aria-label="Move {} {}"{}>{}</button>',
+                        direction,
+                        reverse("admin:routing_routingrule_move", args=[obj.pk, direction]),
+                        direction,
+                        obj.name,
+                        direction,
+                        disabled,
+                        arrow,
+                    )
+                )
+            return format_html_join("", "{}", ((b,) for b in buttons))
+
+        columns = [*super().get_list_display(request), reassignment]
+        if self.has_change_permission(request):
+            columns.insert(1, move)  # right after the priority
+        return columns
+
+    def has_delete_permission(self, request, obj=None):
+        # A rule that decided for leads is disabled, not deleted: its decisions point at it.
+        if obj is not None and obj.decisions.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    # Writes -------------------------------------------------------------------------------
+
+    def perform_save(self, request, obj, form, change, *, reason):
+        services.routing_rule_save(rule=obj, actor=request.user, reason=reason)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("preview/", view(self.preview_view), name="routing_routingrule_preview"),
+            path("backtest/", view(self.backtest_view), name="routing_routingrule_backtest"),
+            path("<path:object_id>/move/<str:direction>/", view(self.move_view), name="routing_routingrule_move"),
+            *super().get_urls(),
+        ]
+
+    def move_view(self, request, object_id, direction):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if direction not in ("up", "down"):
+            raise Http404(f"Unknown direction {direction!r}.")
+        rule = self.get_object(request, unquote(object_id))
+        if rule is None:
+            raise Http404(f"No routing rule with id {object_id}.")
+        if not self.has_change_permission(request, rule):
+            raise PermissionDenied
+        services.routing_rule_move(rule=rule, direction=direction, actor=request.user)
+        rule.refresh_from_db(fields=["priority"])
+        self.message_user(request, f"Moved {rule.name!r} {direction}: it now has priority {rule.priority}.")
+        return HttpResponseRedirect(safe_next(request, reverse("admin:routing_routingrule_changelist")))
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "preview_url": reverse("admin:routing_routingrule_preview"),
+            "backtest_url": reverse("admin:routing_routingrule_backtest"),
+            "decisions_url": reverse("admin:routing_routingdecision_changelist"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    def preview_view(self, request):
+        """Who would get this lead? Decides for a typed-in lead; writes nothing (``routing_preview``)."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        panel = error = None
+        if request.method == "POST":
+            form = PreviewForm(request.POST)
+            if form.is_valid():
+                values = dict(form.cleaned_data)
+                include_drafts = values.pop("include_drafts")
+                try:
+                    plan = services.routing_preview(values=values, include_drafts=include_drafts)
+                except ValidationError as exc:
+                    error = "; ".join(exc.messages)
+                else:
+                    panel = plan_panel(plan)
+        else:
+            form = PreviewForm()
+        context = {
+            **page_context(self, request, "Who would get this lead?"),
+            "form": form,
+            "panel": panel,
+            "error": error,
+            "automation": services.routing_automation(modes=("live", "shadow", "draft")),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/routing/routingrule/preview.html", context)
+
+    def backtest_view(self, request):
+        """Replay the last N days of leads through the rules with the chosen statuses; writes nothing."""
+        from ..backtest import backtest
+
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        report = None
+        if "days" in request.GET:
+            form = BacktestForm(request.GET)
+            if form.is_valid():
+                report = backtest_report(
+                    backtest(days=form.cleaned_data["days"], statuses=tuple(form.cleaned_data["statuses"]))
+                )
+        else:
+            form = BacktestForm()
+        context = {
+            **page_context(self, request, "Backtest the routing rules"),
+            "form": form,
+            "report": report,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/routing/routingrule/backtest.html", context)
+
+    # Columns and read-only fields ---------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def status_display(self, obj):
+        return badge(obj.get_status_display().split(" (")[0], RULE_STATUS_TONES.get(obj.status, "neutral"))
+
+    @admin.display(description="when")
+    def conditions_display(self, obj):
+        return rule_conditions_text(obj)
+
+    @admin.display(description="route to")
+    def target_display(self, obj):
+        return rule_target_text(obj)
+
+    @admin.display(description=f"decisions ({STATS_DAYS} d)", ordering="decisions_recent")
+    def decisions_30d(self, obj):
+        count = getattr(obj, "decisions_recent", 0)
+        url = reverse("admin:routing_routingdecision_changelist") + f"?rule__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, count)
+
+    @admin.display(description="in plain language")
+    def conditions_plain(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return format_html('<div class="rv-plain">{}</div>', rule_conditions_text(obj))
+
+    @admin.display(description="fields used (derived from the conditions)")
+    def fields_used_display(self, obj):
+        return fields_used_links(obj.fields_used if obj and obj.pk else [])
+
+    @admin.display(description="decisions and reassignments")
+    def stats(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        from ..decisions import reassignment_rates
+
+        since = timezone.now() - dt.timedelta(days=STATS_DAYS)
+        decided = obj.decisions.filter(decided_at__gte=since).count()
+        entry = reassignment_rates(since=since, rule_ids=[obj.pk]).get(obj.pk)
+        url = reverse("admin:routing_routingdecision_changelist") + f"?rule__id__exact={obj.pk}"
+        if entry and entry["assigned"]:
+            rate = (
+                f"{percent(entry['rate'])} reassigned by hand ({entry['reassigned']} of {entry['assigned']} assigned)"
+            )
+        else:
+            rate = "no live assignments"
+        return format_html('<a href="{}">{} decisions</a> · {}', url, decided, rate)
+
+
+class OptionalJSONField(forms.JSONField):
+    """A JSON field that shows nothing (not ``null``) when it is empty."""
+
+    def prepare_value(self, value):
+        if value in (None, "") or isinstance(value, forms.fields.InvalidJSONInput) and not value.strip():
+            return ""
+        return super().prepare_value(value)
+
+
+class PreviewForm(forms.Form):
+    """A lead typed in for the preview; nothing is stored."""
+
+    email = forms.EmailField(required=False)
+    first_name = forms.CharField(required=False, max_length=80)
+    last_name = forms.CharField(required=False, max_length=80)
+    company = forms.CharField(required=False, max_length=200)
+    domain = forms.CharField(required=False, max_length=200, help_text="e.g. acme.com (the email's domain is used too)")
+    title = forms.CharField(required=False, max_length=120)
+    country = forms.CharField(required=False, max_length=2, help_text="ISO code, e.g. DE")
+    state = forms.CharField(required=False, max_length=64)
+    source = forms.CharField(required=False, max_length=60, help_text="e.g. web_form, webinar")
+    score = forms.IntegerField(required=False)
+    status = forms.ChoiceField(choices=Lead.Status.choices, initial=Lead.Status.NEW)
+    attributes = OptionalJSONField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "class": "rv-code"}),
+        help_text='Custom fields by dictionary key, e.g. {"use_case": "analytics"}.',
+    )
+    include_drafts = forms.BooleanField(required=False, label="Include draft rules")
+
+    def clean_country(self):
+        return (self.cleaned_data.get("country") or "").strip().upper()
+
+    def clean_attributes(self):
+        value = self.cleaned_data.get("attributes")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise ValidationError('Custom fields are a JSON object, e.g. {"use_case": "analytics"}.')
+        return value
+
+
+class BacktestForm(forms.Form):
+    days = forms.IntegerField(min_value=1, max_value=365, initial=30, help_text="Leads created in the last N days.")
+    statuses = forms.MultipleChoiceField(
+        choices=[
+            (RoutingRule.Status.LIVE, "Live"),
+            (RoutingRule.Status.SHADOW, "Shadow"),
+            (RoutingRule.Status.DRAFT, "Draft"),
+        ],
+        initial=[RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW, RoutingRule.Status.DRAFT],
+        widget=forms.CheckboxSelectMultiple,
+        label="Rules to include",
+        help_text="Included rules all count as live in the backtest.",
+    )
+
+
+def backtest_report(report: dict) -> dict:
+    """The backtest's dict with labels for the template."""
+    outcomes = dict(RoutingDecision.Outcome.choices)
+    matches = dict(RoutingDecision.MatchStatus.choices)
+    leads = report.get("leads") or 0
+
+    def share(n):
+        return f"{n * 100 / leads:.0f}%" if leads else "—"
+
+    return {
+        **report,
+        "outcome_rows": [
+            {"label": outcomes.get(key, key), "key": key, "leads": n, "share": share(n)}
+            for key, n in sorted((report.get("outcomes") or {}).items(), key=lambda kv: -kv[1])
+        ],
+        "match_rows": [
+            {"label": matches.get(key, key), "leads": n, "share": share(n)}
+            for key, n in sorted((report.get("match") or {}).items(), key=lambda kv: -kv[1])
+        ],
+        "by_rule": [{**row, "share": share(row["leads"])} for row in report.get("by_rule") or []],
+        "by_pool": [{**row, "share": share(row["leads"])} for row in report.get("by_pool") or []],
+        "by_rep": [
+            {
+                **row,
+                "delta_text": f"{row['delta']:+d}",
+                "tone": "ok" if row["delta"] > 0 else "warn" if row["delta"] < 0 else "",
+            }
+            for row in report.get("by_rep") or []
+        ],
+        "changes_share": share(report.get("changes") or 0),
+    }

@@ -1,0 +1,183 @@
+"""The ``lead_routing`` automation kind: routes new leads through the ordered routing rules.
+
+One automation of this kind (object type lead, trigger "record created") is the router. Its own
+conditions are a gate (e.g. skip converted leads); its config holds what the rules share:
+
+```
+{"fallback": {"type": "pool", "pool": "Inbound overflow"},   # or rep / queue / none
+ "fuzzy_threshold": 90,       # account name matching, 0–100
+ "review_unmatched": false,   # also an item when a business lead matches no account
+ "route_owned_leads": false,  # leads that arrive with an owner keep it
+ "start_sla": true}           # start the response clock of the first matching SLA policy
+```
+
+Live mode picks pool members under the pool's row lock inside the run's transaction (the
+engine holds it until the run commits), so concurrent workers never break fairness or caps.
+Shadow mode decides without locking and applies nothing; both write a ``RoutingDecision``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from revops.engine.kinds import AutomationKind, register
+from revops.engine.types import Outcome
+from revops.models import Rep
+
+from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules, plan_actions
+from .models import Pool, RoutingDecision, SlaClock, SlaPolicy
+
+FALLBACK_TYPES = ("pool", "rep", "queue", "none")
+
+
+def _err(message: str):
+    return ValidationError({"config": message})
+
+
+@register
+class LeadRouting(AutomationKind):
+    """Route a lead: match its account, apply the first routing rule that can take it, start its SLA."""
+
+    key = "lead_routing"
+    label = "Lead routing"
+    description = (
+        "Matches the lead to an account, applies the ordered routing rules (Routing → Routing rules), "
+        'assigns the owner and starts the response SLA. Config: {"fallback": {"type": "pool"|"rep"|"queue"|"none", '
+        '"pool"|"rep"|"queue": name}, "fuzzy_threshold": 90, "review_unmatched": false, '
+        '"route_owned_leads": false, "start_sla": true}.'
+    )
+    object_types = ("lead",)
+
+    def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
+        allowed = {"fallback", "fuzzy_threshold", "review_unmatched", "route_owned_leads", "start_sla"}
+        unknown = sorted(set(config) - allowed)
+        if unknown:
+            raise _err(
+                f"{self.label} has no parameter {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})."
+            )
+        fallback = config.get("fallback") or {"type": "none"}
+        if not isinstance(fallback, dict) or fallback.get("type") not in FALLBACK_TYPES:
+            raise _err(f"fallback.type must be one of {', '.join(FALLBACK_TYPES)}.")
+        kind = fallback["type"]
+        extra = sorted(set(fallback) - {"type", kind})
+        if extra:
+            raise _err(f"fallback of type {kind} takes only {kind!r}, not {', '.join(map(repr, extra))}.")
+        if kind != "none":
+            name = fallback.get(kind)
+            if not isinstance(name, str) or not name.strip():
+                raise _err(f"fallback.{kind} must name the {kind}.")
+            if kind == "pool" and not Pool.objects.filter(name=name).exists():
+                raise _err(f"fallback.pool: there is no pool named {name!r}.")
+            if kind == "rep" and not Rep.objects.filter(external_id=name).exists():
+                raise _err(f"fallback.rep: there is no rep with external id {name!r}.")
+        threshold = config.get("fuzzy_threshold", 90)
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 50 <= threshold <= 100:
+            raise _err("fuzzy_threshold must be a number between 50 and 100.")
+        flags = {}
+        for key, default in (("review_unmatched", False), ("route_owned_leads", False), ("start_sla", True)):
+            value = config.get(key, default)
+            if not isinstance(value, bool):
+                raise _err(f"{key} is true or false.")
+            flags[key] = value
+        return {"fallback": {k: v for k, v in fallback.items()}, "fuzzy_threshold": threshold, **flags}
+
+    def evaluate(self, record, *, version, predicate, context) -> Outcome:
+        matched, explanation = context.conditions_explanation(predicate)
+        explanation["kind"] = self.key
+        if not matched:
+            return Outcome(fired=False, explanation=explanation, summary="The routing gate's conditions do not hold.")
+        config = RoutingConfig.from_config(context.config)
+        options = context.options or {}
+        if record.owner_id and not config.route_owned_leads and not options.get("force"):
+            owner = record.owner
+            return Outcome(
+                fired=False,
+                explanation=explanation,
+                summary=f"Not routed: {record} arrived with an owner ({owner.name if owner else record.owner_id}).",
+            )
+        router = build_router(config=config, lock=context.automation.mode == "live", context=context)
+        plan = router.decide(
+            record, now=context.now, exclude_rep_ids=options.get("exclude") or (), reason=options.get("reason", "")
+        )
+        explanation["routing"] = plan.explanation()
+        return Outcome(
+            fired=True,
+            actions=plan_actions(plan, record),
+            explanation=explanation,
+            summary=plan.summary,
+            expected_next=plan.expected_next(),
+            data=plan,
+        )
+
+    def record_outcome(self, *, run, outcome, applied, context) -> None:
+        """Write the ``RoutingDecision`` of a fired run (same transaction as its actions)."""
+        if not outcome.fired or outcome.data is None:
+            return
+        decision = decision_record(
+            plan=outcome.data, lead=context.record, run=run, mode=run.mode, event=context.event, now=context.now
+        )
+        clocks = [row.after.get("clock_id") for row in applied if row.action == "start_sla_clock" and row.after]
+        clocks = [pk for pk in clocks if pk]
+        if clocks:
+            SlaClock.objects.filter(pk__in=clocks).update(decision=decision)
+
+
+def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=None) -> Router:
+    """A router over the stored rules (live + shadow by default) with database lookups."""
+    from revops import conditions
+
+    from .matching import account_index
+    from .sla import load_calendars
+
+    fields = context.fields if context is not None and context.fields is not None else conditions.load_fields()
+    rules = load_rules(statuses) if statuses is not None else load_rules()
+    cache = context.cache if context is not None else None
+    policies = cache.get("routing:sla_policies", _active_policies) if cache is not None else _active_policies()
+    calendars = cache.get("routing:calendars", load_calendars) if cache is not None else load_calendars()
+    return Router(
+        rules=compile_rules(rules, fields),
+        config=config,
+        lookups=DbLookups(lock=lock),
+        index=account_index(),
+        policies=policies,
+        calendars=calendars,
+        fields=fields,
+    )
+
+
+def _active_policies():
+    return list(SlaPolicy.objects.filter(is_active=True).order_by("priority", "pk"))
+
+
+def decision_record(*, plan, lead, run=None, mode: str = "live", event=None, now=None) -> RoutingDecision:
+    """Store ``plan`` as the lead's decision; latency counts from the CRM event's arrival when known.
+
+    ``decided_at`` is the moment routing evaluated (``now``: the engine's clock, in the past when
+    leads are replayed as they arrived); daily pool caps count decisions by it.
+    """
+    committed = timezone.now()
+    arrived = getattr(event, "created_at", None)
+    latency = (committed - arrived).total_seconds() * 1000 if arrived else 0.0
+    explanation = plan.explanation()
+    explanation["latency_ms"] = round(latency, 1)
+    return RoutingDecision.objects.create(
+        lead=lead,
+        run=run,
+        mode=mode,
+        outcome=plan.outcome,
+        rule=plan.rule,
+        rule_name=plan.rule.name if plan.rule is not None else "",
+        target_type=plan.target_type,
+        pool=plan.pool,
+        owner=plan.owner if plan.outcome in ("assigned", "fallback") else plan.approval_owner,
+        previous_owner_id=plan.previous_owner_id,
+        match_status=plan.match.status,
+        matched_account=plan.account,
+        explanation=explanation,
+        summary=plan.summary,
+        latency_ms=round(latency, 3),
+        decided_at=now or committed,
+    )

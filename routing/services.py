@@ -1,0 +1,219 @@
+"""Routing writes: rules (validated, ordered), re-routing, preview, and the event hooks.
+
+- ``routing_rule_save`` / ``routing_rules_reorder``: the admin and config-as-code go through these;
+  conditions are validated against the data dictionary and ``fields_used`` derived.
+- ``lead_reroute``: route a lead again through the routing automation (SLA breach, admin action).
+- ``routing_preview``: "who would get this lead?" — decides for an unsaved lead and writes nothing.
+- ``decisions_note_reassignments`` / ``sla_note_touches``: event hooks (``revops.engine.hooks``):
+  a later sync reporting another owner counts a manual reassignment against the rule; the first
+  activity on a lead stops its SLA clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from revops import conditions
+from revops.audit import audited
+from revops.models import Automation, Lead, Rep
+
+from .models import RoutingDecision, RoutingRule
+
+ROUTING_KIND = "lead_routing"
+
+
+class RoutingUnavailable(Exception):
+    """No live or shadow routing automation exists."""
+
+
+def routing_automation(*, modes=(Automation.Mode.LIVE, Automation.Mode.SHADOW)) -> Automation | None:
+    """The routing automation (live preferred over shadow)."""
+    qs = Automation.objects.filter(kind=ROUTING_KIND, object_type="lead", mode__in=list(modes))
+    return qs.order_by("-mode", "pk").first()  # "shadow" < "live" alphabetically → live first when descending
+
+
+# --- rules ---------------------------------------------------------------------------------
+
+
+def routing_rule_clean(rule: RoutingRule) -> None:
+    """Validate ``rule`` in place (canonical conditions, derived fields, a coherent target); raise ``ValidationError``."""
+    errors = {}
+    try:
+        rule.conditions = conditions.clean_condition(rule.conditions or {"all": []}, object_type="lead")
+        rule.fields_used = sorted(conditions.fields_used(rule.conditions))
+    except ValidationError as exc:
+        errors["conditions"] = exc.messages
+    target = rule.target_type
+    needs = {
+        RoutingRule.Target.REP: ("target_rep", "a rep"),
+        RoutingRule.Target.POOL: ("target_pool", "a pool"),
+        RoutingRule.Target.QUEUE: ("target_queue", "a queue name"),
+    }
+    if target not in RoutingRule.Target.values:
+        errors["target_type"] = [f"unknown target {target!r}"]
+    elif target in needs:
+        name, what = needs[target]
+        if not getattr(rule, f"{name}_id" if name != "target_queue" else name):
+            errors[name] = [f"the target “{rule.get_target_type_display()}” needs {what}"]
+    if target == RoutingRule.Target.QUEUE and rule.target_queue:
+        from exceptions.models import Queue
+
+        if not Queue.objects.filter(name=rule.target_queue).exists():
+            errors["target_queue"] = [f"there is no exception queue named {rule.target_queue!r}"]
+    if target == RoutingRule.Target.APPROVAL:
+        if not rule.approval_owner:
+            rule.approval_owner = RoutingRule.ApprovalOwner.ACCOUNT_OWNER
+        if rule.approval_owner == RoutingRule.ApprovalOwner.REP and not rule.target_rep_id:
+            errors["target_rep"] = ["an approval of a named rep needs the rep"]
+    if errors:
+        raise ValidationError(errors)
+
+
+def routing_rule_save(*, rule: RoutingRule, actor, reason: str = "") -> RoutingRule:
+    """Validate and save a routing rule; history names ``actor``."""
+    routing_rule_clean(rule)
+    with transaction.atomic(), audited(actor=actor, reason=reason or f"routing rule {rule.name} saved"):
+        rule.save()
+    return rule
+
+
+def routing_rules_reorder(*, rule_ids: list[int], actor, step: int = 10) -> list[RoutingRule]:
+    """Give the rules the priorities 10, 20, 30… in the order of ``rule_ids``; others keep theirs after them."""
+    rules = {r.pk: r for r in RoutingRule.objects.select_for_update().filter(pk__in=rule_ids)}
+    missing = [pk for pk in rule_ids if pk not in rules]
+    if missing:
+        raise ValidationError({"rules": f"unknown routing rule id(s): {missing}"})
+    with transaction.atomic(), audited(actor=actor, reason="routing rules reordered"):
+        for position, pk in enumerate(rule_ids, start=1):
+            rule = rules[pk]
+            if rule.priority != position * step:
+                rule.priority = position * step
+                rule.save(update_fields=["priority", "updated_at"])
+    return [rules[pk] for pk in rule_ids]
+
+
+def routing_rule_move(*, rule: RoutingRule, direction: str, actor) -> None:
+    """Move ``rule`` one place up or down in the order (renumbering every rule 10, 20, 30…)."""
+    ordered = list(RoutingRule.objects.order_by("priority", "pk").values_list("pk", flat=True))
+    index = ordered.index(rule.pk)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(ordered):
+        ordered[index], ordered[other] = ordered[other], ordered[index]
+    with transaction.atomic():
+        routing_rules_reorder(rule_ids=ordered, actor=actor)
+
+
+# --- re-routing and preview --------------------------------------------------------------------
+
+
+def lead_reroute(*, lead_id: int, exclude_rep_ids=(), reason: str = "", now=None, trigger_key: str = ""):
+    """Route lead ``lead_id`` again through the routing automation; returns its ``RoutingDecision`` or None.
+
+    ``exclude_rep_ids`` (e.g. the owner who missed the SLA) cannot be chosen. ``trigger_key`` makes
+    the call idempotent (the engine runs a version once per key); by default every call is new.
+    """
+    from revops.engine.pipeline import active_rules, load_records, run_rule
+
+    automation = routing_automation()
+    if automation is None:
+        raise RoutingUnavailable("no live or shadow lead routing automation")
+    rules = active_rules(["lead"], automation_ids=[automation.pk]).get("lead") or []
+    if not rules:
+        raise RoutingUnavailable(f"the routing automation {automation.name} has no current version")
+    lead = load_records("lead", [lead_id]).get(lead_id)
+    if lead is None:
+        return None
+    _status, run = run_rule(
+        rules[0],
+        lead,
+        trigger_key=trigger_key or f"reroute:{uuid.uuid4().hex}",
+        now=now or timezone.now(),
+        options={"force": True, "exclude": list(exclude_rep_ids), "reason": reason},
+    )
+    return RoutingDecision.objects.filter(run=run).order_by("-pk").first()
+
+
+PREVIEW_FIELDS = ("email", "first_name", "last_name", "company", "domain", "title", "country", "state", "source")
+
+
+def routing_preview(*, values: dict, include_drafts: bool = False, now: dt.datetime | None = None):
+    """Decide for a lead that is typed in, not stored; returns the ``Plan``. Writes nothing.
+
+    Uses the routing automation's config (live, else shadow, else draft) and the live and shadow
+    rules, plus draft rules when ``include_drafts``. Pools are read without locks or counting.
+    """
+    from .engine import RoutingConfig
+    from .kind import build_router
+
+    automation = routing_automation(modes=(Automation.Mode.LIVE, Automation.Mode.SHADOW, Automation.Mode.DRAFT))
+    config = RoutingConfig.from_config(automation.config if automation is not None else {})
+    lead = Lead(external_id=str(values.get("external_id") or "preview"), status=values.get("status") or "new")
+    for key in PREVIEW_FIELDS:
+        setattr(lead, key, str(values.get(key) or ""))
+    score = values.get("score")
+    lead.score = int(score) if score not in (None, "") else None
+    lead.attributes = dict(values.get("attributes") or {})
+    statuses = [RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW]
+    if include_drafts:
+        statuses.append(RoutingRule.Status.DRAFT)
+    router = build_router(config=config, lock=False, statuses=statuses)
+    with transaction.atomic():
+        plan = router.decide(lead, now=now or timezone.now())
+        transaction.set_rollback(True)  # belt and braces: a preview never writes
+    return plan
+
+
+# --- event hooks -------------------------------------------------------------------------------
+
+
+def decisions_note_reassignments(events, *, now=None) -> int:
+    """Count a manual reassignment when a CRM update gives a routed lead another owner than the decision's.
+
+    Only the latest live decision of the lead counts, once (``reassigned_at`` is set with a
+    conditional update, so a re-delivered event changes nothing). The running SLA clock follows the
+    new owner.
+    """
+    owners: dict[int, str | None] = {}
+    for event in events:
+        if event.object_type != "lead" or event.kind != "updated":
+            continue
+        pair = (event.changes or {}).get("owner")
+        if pair and len(pair) == 2 and pair[0] != pair[1]:
+            owners[event.object_id] = pair[1]
+    if not owners:
+        return 0
+    reps = dict(Rep.objects.filter(external_id__in=[v for v in owners.values() if v]).values_list("external_id", "pk"))
+    counted = 0
+    latest = {}
+    for decision in RoutingDecision.objects.filter(
+        lead_id__in=list(owners), mode="live", outcome__in=("assigned", "fallback")
+    ).order_by("lead_id", "-decided_at", "-pk"):
+        latest.setdefault(decision.lead_id, decision)
+    when = now or timezone.now()
+    from .sla_services import sla_clocks_follow_owner
+
+    for lead_id, decision in latest.items():
+        new_owner = reps.get(owners[lead_id]) if owners[lead_id] else None
+        if new_owner == decision.owner_id:
+            continue
+        counted += RoutingDecision.objects.filter(pk=decision.pk, reassigned_at__isnull=True).update(
+            reassigned_at=when, reassigned_to_id=new_owner
+        )
+        if new_owner is not None:
+            sla_clocks_follow_owner(lead_id=lead_id, owner_id=new_owner)
+    return counted
+
+
+def sla_note_touches(events, *, now=None) -> int:
+    """Stop SLA clocks on the first activity logged on a lead (created activity events)."""
+    ids = [e.object_id for e in events if e.object_type == "activity" and e.kind == "created"]
+    if not ids:
+        return 0
+    from .sla_services import sla_clocks_touch
+
+    return sla_clocks_touch(activity_ids=ids)
