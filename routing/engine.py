@@ -560,6 +560,8 @@ def plan_actions(plan: Plan, lead: Lead) -> list:
         params = {"owner_id": plan.owner.pk, "feed": feed}
         if plan.pool is not None and plan.pick is not None and plan.pick.rep_id == plan.owner.pk:
             params["pool_id"] = plan.pool.pk
+            if plan.pick.weights:
+                params["pool_weights"] = {str(k): v for k, v in plan.pick.weights.items()}
         actions.append(Action("assign_owner", params))
     if plan.outcome == Outcome.APPROVAL and plan.approval_owner is not None:
         actions.append(

@@ -125,18 +125,51 @@ class LeadRouting(AutomationKind):
             SlaClock.objects.filter(pk__in=clocks).update(decision=decision)
 
 
+_setup_cache: dict = {}
+
+
+def routing_setup() -> tuple[list, list, list]:
+    """(live + shadow rules, active SLA policies, calendars), cached per process until one of them changes.
+
+    One query checks whether anything changed: the latest change and row count of rules, policies,
+    calendars (their history) and pools (rules carry their target pool). Changes made with
+    ``QuerySet.update()`` (which leaves ``updated_at`` alone) are not noticed until the next real save.
+    """
+    from django.db import connection
+
+    from .models import BusinessCalendar, Pool, RoutingRule
+    from .sla import load_calendars
+
+    parts = []
+    for model, column in (
+        (RoutingRule, "updated_at"),
+        (SlaPolicy, "updated_at"),
+        (BusinessCalendar.history.model, "history_date"),
+        (Pool, "updated_at"),
+    ):
+        table = connection.ops.quote_name(model._meta.db_table)
+        parts.append(f"(SELECT MAX({column}) FROM {table}), (SELECT COUNT(*) FROM {table})")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts))
+        stamp = tuple(cursor.fetchone())
+    if _setup_cache.get("stamp") != stamp:
+        _setup_cache["value"] = (load_rules(), _active_policies(), load_calendars())
+        _setup_cache["stamp"] = stamp
+    return _setup_cache["value"]
+
+
 def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=None) -> Router:
-    """A router over the stored rules (live + shadow by default) with database lookups."""
+    """A router over the stored rules (live + shadow by default, cached per process) with database lookups."""
     from revops import conditions
 
     from .matching import account_index
     from .sla import load_calendars
 
     fields = context.fields if context is not None and context.fields is not None else conditions.load_fields()
-    rules = load_rules(statuses) if statuses is not None else load_rules()
-    cache = context.cache if context is not None else None
-    policies = cache.get("routing:sla_policies", _active_policies) if cache is not None else _active_policies()
-    calendars = cache.get("routing:calendars", load_calendars) if cache is not None else load_calendars()
+    if statuses is None:
+        rules, policies, calendars = routing_setup()
+    else:
+        rules, policies, calendars = load_rules(statuses), _active_policies(), load_calendars()
     return Router(
         rules=compile_rules(rules, fields),
         config=config,

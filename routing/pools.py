@@ -164,6 +164,7 @@ class PoolPick:
     candidates: list[Candidate] = field(default_factory=list)
     all_unavailable: bool = False
     reason: str = ""
+    weights: dict[int, int] = field(default_factory=dict, repr=False)  # every member's weight, for recording
 
     @property
     def chosen(self) -> Candidate | None:
@@ -172,6 +173,7 @@ class PoolPick:
     def as_dict(self) -> dict:
         """A JSON-ready dict (for ``RoutingDecision.explanation``)."""
         data = dataclasses.asdict(self)
+        data.pop("weights", None)
         data["candidates"] = [c.as_dict() for c in self.candidates]
         return data
 
@@ -566,12 +568,15 @@ def pool_pick(
         return PoolPick(
             pool_id=pool.pk, pool_name=pool.name, strategy=config.strategy, rep_id=None, reason="the pool is inactive"
         )
-    return choose(
-        config, load_states(pool, now=now), now=now, exclude_rep_ids=exclude_rep_ids, last_rep_id=pool.last_rep_id
-    )
+    states = load_states(pool, now=now)
+    pick = choose(config, states, now=now, exclude_rep_ids=exclude_rep_ids, last_rep_id=pool.last_rep_id)
+    pick.weights = {state.rep_id: state.weight for state in states}
+    return pick
 
 
-def pool_record_assignment(*, pool_id: int, rep_id: int, now: dt.datetime) -> None:
+def pool_record_assignment(
+    *, pool_id: int, rep_id: int, now: dt.datetime, weights: Mapping[int, int] | None = None
+) -> None:
     """Count a lead the pool gave ``rep_id``: its counter +1, and ``Pool.last_rep``.
 
     Call this in the same transaction as ``pool_pick(lock=True)``, while that lock is held. Members who have
@@ -581,7 +586,8 @@ def pool_record_assignment(*, pool_id: int, rep_id: int, now: dt.datetime) -> No
     member would take every lead. A rep who is not a member (e.g. assigned anyway) counts with weight 1.
     """
     _require_transaction("pool_record_assignment")
-    weights = {rep.pk: entry.weight for rep, entry in resolve_members(Pool(pk=pool_id))}
+    if weights is None:  # the pick's members (``PoolPick.weights``) spare resolving them again
+        weights = {rep.pk: entry.weight for rep, entry in resolve_members(Pool(pk=pool_id))}
     counters = dict(
         PoolCounter.objects.filter(pool_id=pool_id, rep_id__in=[*weights, rep_id]).values_list("rep_id", "assigned")
     )

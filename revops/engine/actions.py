@@ -105,6 +105,7 @@ class ActionExecutor:
         self.feed: list[dict] = []
         self.touched_record = False
         self._reps: dict[int, Rep | None] = {}
+        self._locked: dict[tuple[str, int], Any] = {}
 
     @property
     def reason(self) -> str:
@@ -152,7 +153,10 @@ class ActionExecutor:
         object_id = params.get("object_id") or self.record.pk
         model = record_model(object_type)
         if live:
-            return object_type, model.objects.select_for_update().get(pk=object_id)
+            locked = self._locked.get((object_type, object_id))
+            if locked is None:  # each row is locked (and read) once per run
+                locked = self._locked[(object_type, object_id)] = model.objects.select_for_update().get(pk=object_id)
+            return object_type, locked
         if object_type == self.object_type and object_id == self.record.pk:
             return object_type, self.record
         return object_type, model.objects.get(pk=object_id)
@@ -211,7 +215,8 @@ class ActionExecutor:
         if params.get("pool_id") and new is not None:
             from routing.pools import pool_record_assignment
 
-            pool_record_assignment(pool_id=params["pool_id"], rep_id=new, now=timezone.now())
+            weights = {int(k): v for k, v in (params.get("pool_weights") or {}).items()} or None
+            pool_record_assignment(pool_id=params["pool_id"], rep_id=new, now=timezone.now(), weights=weights)
         result.feed.append(
             {
                 "kind": ChangeEntry.Kind.OWNER_ASSIGNED,

@@ -182,7 +182,9 @@ def test_specific_rep_target_and_unavailable_rep_falls_to_next_rule(world):
     rules = decision_for(lead).explanation["rules"]
     assert "out of office" in rules[0]["note"] and rules[1]["matched"]
 
-    RoutingRule.objects.filter(name="Germany to Nia").update(when_unavailable="assign_anyway")
+    to_nia = RoutingRule.objects.get(name="Germany to Nia")
+    to_nia.when_unavailable = "assign_anyway"
+    to_nia.save()
     (lead2,) = route(rec("L2", email="b@example.de", company="Beispiel2", country="DE"))
     assert lead2.owner == world["nia"]
 
