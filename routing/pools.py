@@ -453,7 +453,8 @@ def resolve_members(pool: Pool) -> list[tuple[Rep, PoolMember]]:
     """The pool's reps with the entry that brought each one in, in rotation order (two queries).
 
     Explicit rep entries are included even if the rep is inactive, so that the pick can say why they were
-    skipped. Team entries bring in the team's active reps whose title contains ``role`` (ignoring case).
+    skipped. Team entries bring in the team's reps whose title contains ``role`` (ignoring case); inactive
+    ones stay in too, so the decision shows them skipped as "inactive in the CRM".
     Inactive entries are ignored. A rep listed more than once counts once: their explicit rep entry wins,
     otherwise the first team entry that lists them.
     """
@@ -466,7 +467,7 @@ def _resolve_members(pool: Pool, reps) -> list[tuple[Rep, PoolMember]]:
         return []
     rep_ids = {e.rep_id for e in entries if e.rep_id is not None}
     team_ids = {e.team_id for e in entries if e.team_id is not None}
-    found = list(reps.filter(Q(pk__in=rep_ids) | Q(team_id__in=team_ids, is_active=True)).order_by("pk"))
+    found = list(reps.filter(Q(pk__in=rep_ids) | Q(team_id__in=team_ids)).order_by("pk"))
     by_id = {r.pk: r for r in found}
     chosen: dict[int, tuple[Rep, PoolMember]] = {}
     for e in entries:
@@ -477,7 +478,7 @@ def _resolve_members(pool: Pool, reps) -> list[tuple[Rep, PoolMember]]:
             continue
         role = e.role.strip().casefold()
         for r in found:
-            if r.team_id == e.team_id and r.is_active and r.pk not in chosen and role in (r.title or "").casefold():
+            if r.team_id == e.team_id and r.pk not in chosen and role in (r.title or "").casefold():
                 chosen[r.pk] = (r, e)
     return sorted(chosen.values(), key=lambda pair: (pair[1].position, pair[1].pk, pair[0].pk))
 

@@ -344,22 +344,23 @@ def test_resolve_members_expands_teams_by_role_and_dedupes():
 
     resolved = resolve_members(pool)
     assert [(rep.name, entry.pk) for rep, entry in resolved] == [
+        ("Gone", sdrs.pk),  # inactive team members stay too: the pick shows them skipped
         ("Bea", sdrs.pk),
-        ("Solo", resolved[1][1].pk),  # inactive explicit reps stay, so the pick can explain the skip
+        ("Solo", resolved[2][1].pk),  # inactive explicit reps stay, so the pick can explain the skip
         ("Sam", explicit_sam.pk),  # the explicit entry wins over the team entry
         ("Ae", everyone.pk),  # the inactive explicit entry is ignored; the second team entry brings Ae in
     ]
 
     newcomer = RepFactory(team=team, title="SDR II", name="Newcomer")
     names = [rep.name for rep, _ in resolve_members(pool)]
-    assert names == ["Bea", "Newcomer", "Solo", "Sam", "Ae"]
+    assert names == ["Gone", "Bea", "Newcomer", "Solo", "Sam", "Ae"]
     states = load_states(pool, now=NOW)
-    assert [(s.name, s.weight, s.position) for s in states][:2] == [("Bea", 2, 0), ("Newcomer", 2, 0)]
+    assert [(s.name, s.weight, s.position) for s in states][:3] == [("Gone", 2, 0), ("Bea", 2, 0), ("Newcomer", 2, 0)]
     assert resolve_members(make_pool("Empty")) == []
 
     pick = pool_pick(pool, now=NOW, lock=False)
     assert pick.rep_id == bea.pk  # everyone at 0 per weight: the first in rotation order
-    assert by_name(pick)["Solo"].reason == "inactive in the CRM"
+    assert by_name(pick)["Solo"].reason == by_name(pick)["Gone"].reason == "inactive in the CRM"
     lead = LeadFactory()
     route_lead(lead, pool.pk, now=NOW)
     assert pool_pick(pool, now=NOW, lock=False).rep_id == newcomer.pk
