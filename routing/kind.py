@@ -50,6 +50,7 @@ class LeadRouting(AutomationKind):
         '"route_owned_leads": false, "start_sla": true}.'
     )
     object_types = ("lead",)
+    run_order = 0  # before the lead's other automations, so they see the owner it assigns
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         allowed = {"fallback", "fuzzy_threshold", "review_unmatched", "route_owned_leads", "start_sla"}

@@ -22,6 +22,7 @@ class AutomationKind:
     label: ClassVar[str]
     description: ClassVar[str] = ""
     object_types: ClassVar[tuple[str, ...]] = ()  # empty: any record type
+    run_order: ClassVar[int] = 100  # lower runs first on the same event (routing sets the owner others read)
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         """Return the cleaned config or raise ``ValidationError`` naming the bad parameter."""

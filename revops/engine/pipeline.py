@@ -135,6 +135,8 @@ def active_rules(object_types, *, schedule: bool = False, automation_ids=None) -
             logger.exception("automation %s cannot be loaded", automation.name)
             kind, predicate = None, None
         rules[automation.object_type].append(Rule(automation, version, kind, predicate))
+    for listed in rules.values():
+        listed.sort(key=lambda rule: (getattr(rule.kind, "run_order", 100), rule.automation.name))
     return rules
 
 

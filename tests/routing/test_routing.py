@@ -481,3 +481,27 @@ def test_backtest_reports_distribution_changes_and_cap_violations(world):
     violations = {(v["rep"], v["assigned"], v["cap"]) for v in report["cap_violations"]}
     assert ("R-NIA", 2, 1) in violations
     assert report["changes"] == 0
+
+
+@pytest.mark.django_db
+def test_routing_runs_before_the_leads_other_automations(world):
+    router()
+    rule("US territory", US, "pool", 10, target_pool=world["us"])
+    owner = UserFactory(username="rita.rule", email="rita@example.com")
+    automation_create(
+        actor=owner,
+        name="A hot lead task",  # sorts before "Lead routing" by name
+        purpose="Call hot leads.",
+        kind="create_task",
+        object_type="lead",
+        trigger="created",
+        conditions={"all": [{"field": "lead.score", "op": "gte", "value": 80}]},
+        config={"title": "Call the lead", "due_in_hours": 2, "assignee": "owner"},
+        rule_owner=owner,
+        failure_owner=owner,
+        exception_queue="RevOps",
+        mode="live",
+    )
+    (lead,) = route(rec("L1", email="p@initech.io", company="Initech", country="US", score=90))
+    task = lead.tasks.get()
+    assert lead.owner is not None and task.owner == lead.owner
