@@ -10,7 +10,7 @@ default rule precedence (named → deal owner → region pools → fallback) and
 1. **speed-to-route**: starts ``runserver`` and 2 RQ workers (``rqworker hot``, SimpleWorker, as in
    ``make run``), POSTs one lead per request at a steady ``--rate`` per second, and measures from
    the start of each POST to the moment the lead's owner is visible committed in the database
-   (a poller reads every 2 ms). Baseline in the same run: the POST's own round trip (what the CRM
+   (a trigger in the bench database NOTIFYs at commit; nothing polls). Baseline in the same run: the POST's own round trip (what the CRM
    already pays to hand the lead over).
 2. **backfill**: ``--backfill`` leads synced in batches of 1,000 (in-process ``sync_batch_apply``,
    so the import itself is not what is measured), routed by the same 2 workers; leads routed per
@@ -57,14 +57,28 @@ def summary(values):
     }
 
 
+OWNER_TRIGGER = """
+CREATE FUNCTION bench_owner_committed() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('owner_committed', NEW.external_id);
+    RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER bench_owner_committed AFTER UPDATE OF owner_id ON revops_lead
+    FOR EACH ROW WHEN (OLD.owner_id IS NULL AND NEW.owner_id IS NOT NULL) EXECUTE FUNCTION bench_owner_committed();
+"""
+
+
 def seed(accounts: int) -> None:
     """Reps, teams, accounts, opportunities, pools, rules, SLA policies and the live routing automation."""
     from django.contrib.auth import get_user_model
+    from django.db import connection
 
     from revops.automations import automation_create
     from revops.models import Account, Opportunity, Rep, Team
     from routing.models import Pool, PoolMember, RoutingRule, SlaPolicy
 
+    with connection.cursor() as cursor:
+        cursor.execute(OWNER_TRIGGER)  # the bench's own measuring point, not part of the portal
     teams = {}
     for region in REGIONS:
         teams[region] = Team.objects.create(external_id=f"T-{region}", name=f"{region} SMB", region=region)
@@ -178,6 +192,25 @@ def lead(n: int, *, at: str = "2026-11-24T10:00:00Z") -> dict:
     }
 
 
+def stop(procs) -> None:
+    """Stop the server and workers and wait for them: a worker left running would take the next run's jobs."""
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def jobs_per_worker(url: str) -> list[int]:
+    """Jobs each live RQ worker has finished (both workers should share the load)."""
+    from redis import Redis
+    from rq import Worker
+
+    return sorted(worker.successful_job_count for worker in Worker.all(connection=Redis.from_url(url)))
+
+
 def start_workers(env, count: int):
     return [
         subprocess.Popen(
@@ -230,21 +263,18 @@ def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: s
     done = threading.Event()
 
     def poller():
+        # NOTIFY is delivered when the routing transaction commits: no polling load on the machine.
         with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("LISTEN owner_committed")
+            ready.set()
             while not done.is_set():
-                pending = [ext for ext in list(sent) if ext not in seen]
-                if pending:
-                    rows = conn.execute(
-                        "SELECT external_id FROM revops_lead WHERE owner_id IS NOT NULL AND external_id = ANY(%s)",
-                        (pending,),
-                    ).fetchall()
-                    now = time.perf_counter()
-                    for (ext,) in rows:
-                        seen.setdefault(ext, now)
-                time.sleep(0.002)
+                for note in conn.notifies(timeout=0.2, stop_after=1):
+                    seen.setdefault(note.payload, time.perf_counter())
 
+    ready = threading.Event()
     thread = threading.Thread(target=poller, daemon=True)
     thread.start()
+    ready.wait(10)
     interval = 1.0 / rate
     start = time.perf_counter()
     for i in range(leads):
@@ -430,17 +460,16 @@ def main() -> None:
             RoutingDecision.objects.filter(lead__external_id__startswith="RL5").values_list("latency_ms", flat=True)
         )
         result["speed_to_route"]["event_to_decision_commit_in_db"] = summary(latencies)
+        result["speed_to_route"]["jobs_per_worker"] = jobs_per_worker(env["REDIS_URL"])
         if args.backfill:
             result["backfill"] = backfill(args.backfill)
-        for proc in procs:
-            proc.terminate()
+        stop(procs)
         procs = []
         if args.backtest:
             result["backtest"] = backtest_bench(args.backtest)
         connection.close()
     finally:
-        for proc in procs:
-            proc.terminate()
+        stop(procs)
         if not args.keep_db:
             from django.db import connections
 
