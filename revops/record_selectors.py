@@ -80,8 +80,8 @@ def _values(filters: Mapping, key: str) -> list:
 
 def lead_latest_decision(*, lead: Lead) -> dict | None:
     """The lead's latest routing decision (live preferred over shadow) with its explanation, or None."""
-    from routing.decisions import decision_dict
-    from routing.decisions import lead_latest_decision as latest
+    from routing.selectors import decision_dict
+    from routing.selectors import lead_latest_decision as latest
 
     decision = latest(lead.pk)
     return decision_dict(decision) if decision is not None else None

@@ -24,8 +24,9 @@ from django.utils import timezone
 from revops import conditions
 from revops.models import Account, Lead, Opportunity, Rep
 
-from .engine import OPEN_LEAD_STATUSES, CompiledRule, Router, RoutingConfig, compile_rules, load_rules
+from .engine import CompiledRule, Router, RoutingConfig, compile_rules, load_rules
 from .models import Pool, RoutingRule
+from .pools import OPEN_LEAD_STATUSES
 
 DEFAULT_STATUSES = (RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW, RoutingRule.Status.DRAFT)
 LEAD_COLUMNS = (
@@ -104,7 +105,7 @@ class SimLookups:
     def pool(self, pool_id=None, name=None, hint=None):
         return self.pools.get(pool_id) if pool_id is not None else self.pools_by_name.get(name)
 
-    def pick(self, pool, *, now, exclude_rep_ids=()):
+    def pick(self, pool, *, now, exclude_rep_ids=(), dry: bool = False):
         from .pools import PoolConfig, choose
 
         states = self.states.get(pool.pk, [])

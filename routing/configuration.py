@@ -26,13 +26,13 @@ from revops.configuration.document import sorted_deep
 from revops.models import Rep, Team
 
 from .models import BusinessCalendar, Pool, RoutingRule, SlaPolicy, default_weekdays
+from .services import routing_rule_save
 from .setup_services import (
     business_calendar_delete,
     business_calendar_save,
     pool_delete,
     pool_save,
     routing_rule_delete,
-    routing_rule_save_validated,
     sla_policy_delete,
     sla_policy_save,
 )
@@ -351,7 +351,7 @@ class RoutingRuleSection(_NamedSection):
             return
         for name, value in values.items():
             setattr(rule, name, value)
-        run.call(entry.location, routing_rule_save_validated, rule=rule, actor=run.actor, reason=run.reason)
+        run.call(entry.location, routing_rule_save, rule=rule, actor=run.actor, reason=run.reason)
 
     delete_arg = "rule"
     delete_service = staticmethod(routing_rule_delete)

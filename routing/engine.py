@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 Outcome = RoutingDecision.Outcome
 Target = RoutingRule.Target
 INPUT_FIELDS = ("email", "first_name", "last_name", "company", "domain", "title", "country", "state", "source", "score")
-OPEN_LEAD_STATUSES = (Lead.Status.NEW, Lead.Status.WORKING)
 
 
 @dataclass
@@ -141,10 +140,11 @@ class DbLookups:
         qs = Pool.objects.filter(is_active=True)
         return qs.filter(pk=pool_id).first() if pool_id is not None else qs.filter(name=name).first()
 
-    def pick(self, pool: Pool, *, now, exclude_rep_ids=()):
+    def pick(self, pool: Pool, *, now, exclude_rep_ids=(), dry: bool = False):
+        """The pool's pick; ``dry`` (shadow rules) never locks, whatever the mode."""
         from .pools import pool_pick
 
-        return pool_pick(pool, now=now, lock=self.lock, exclude_rep_ids=exclude_rep_ids)
+        return pool_pick(pool, now=now, lock=self.lock and not dry, exclude_rep_ids=exclude_rep_ids)
 
     def assigned(self, pool: Pool, rep_id: int, *, now) -> None:
         """Live assignments are counted by the assign_owner action; nothing to do here."""
@@ -388,15 +388,13 @@ class Router:
             pool = self.lookups.pool(pool_id=rule.target_pool_id, hint=rule.target_pool)
             if pool is None:
                 return False, "matched, but its pool is inactive or gone; next rule"
-            pick = self.lookups.pick(pool, now=now, exclude_rep_ids=exclude)
+            pick = self._take_from_pool(plan, pool, now=now, exclude=exclude)
             plan.pool, plan.pick, plan.target_type = pool, pick, kind
             if pick.rep_id is None:
                 plan.rule = rule
                 plan.fallback_reason = f"every member of pool {pool.name} is capped or unavailable"
                 return True, f"matched, but {plan.fallback_reason}; fallback"
-            plan.owner = self.lookups.rep(pick.rep_id)
             plan.outcome = Outcome.ASSIGNED
-            self.lookups.assigned(pool, pick.rep_id, now=now)
             return True, f"→ pool {pool.name}: {pick.reason}"
         if kind == Target.QUEUE:
             plan.target_type, plan.outcome, plan.queue = kind, Outcome.QUEUED, rule.target_queue
@@ -411,6 +409,14 @@ class Router:
             return True, f"→ {rep_label(rep)} ({how}), after approval"
         return False, f"unknown target {kind!r}; next rule"
 
+    def _take_from_pool(self, plan: Plan, pool: Pool, *, now, exclude):
+        """Pick from ``pool``; when someone is chosen they become the plan's owner (and are counted)."""
+        pick = self.lookups.pick(pool, now=now, exclude_rep_ids=exclude)
+        if pick.rep_id is not None:
+            plan.owner, plan.pool, plan.pick = self.lookups.rep(pick.rep_id), pool, pick
+            self.lookups.assigned(pool, pick.rep_id, now=now)
+        return pick
+
     def _shadow(self, rule: RoutingRule, plan: Plan, *, now, exclude) -> dict:
         """What a shadow rule would have done (nothing is picked under lock or counted)."""
         kind = rule.target_type
@@ -418,16 +424,13 @@ class Router:
         if kind in (Target.ACCOUNT_OWNER, Target.OPPORTUNITY_OWNER, Target.REP):
             rep, how = self._rep_for(kind, rule, plan)
             would = f"{rep_label(rep)} ({how})"
-        elif kind == Target.POOL and rule.target_pool_id:
-            from .pools import pool_pick
-
-            pool = self.lookups.pool(pool_id=rule.target_pool_id)
-            if pool is not None and isinstance(self.lookups, DbLookups):
-                pick = pool_pick(pool, now=now, lock=False, exclude_rep_ids=exclude)
-                rep = self.lookups.rep(pick.rep_id)
-                would = f"pool {pool.name} → {rep_label(rep)}"
+        elif kind == Target.POOL:
+            pool = self.lookups.pool(pool_id=rule.target_pool_id, hint=rule.target_pool)
+            if pool is None:
+                would = "a pool that is inactive or gone"
             else:
-                would = f"pool {getattr(pool, 'name', '?')}"
+                pick = self.lookups.pick(pool, now=now, exclude_rep_ids=exclude, dry=True)
+                would = f"pool {pool.name} → {rep_label(self.lookups.rep(pick.rep_id))}"
         elif kind == Target.QUEUE:
             would = f"manual review in {rule.target_queue}"
         else:
@@ -443,11 +446,8 @@ class Router:
         if kind == "pool":
             pool = self.lookups.pool(name=spec.get("pool"))
             if pool is not None:
-                pick = self.lookups.pick(pool, now=now, exclude_rep_ids=exclude)
+                pick = self._take_from_pool(plan, pool, now=now, exclude=exclude)
                 if pick.rep_id is not None:
-                    plan.owner = self.lookups.rep(pick.rep_id)
-                    plan.pool, plan.pick = pool, pick
-                    self.lookups.assigned(pool, pick.rep_id, now=now)
                     how = f"fallback pool {pool.name}: {pick.reason}"
                 else:
                     how = f"the fallback pool {pool.name} is capped or unavailable too"

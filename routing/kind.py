@@ -118,7 +118,13 @@ class LeadRouting(AutomationKind):
         if not outcome.fired or outcome.data is None:
             return
         decision = decision_record(
-            plan=outcome.data, lead=context.record, run=run, mode=run.mode, event=context.event, now=context.now
+            plan=outcome.data,
+            lead=context.record,
+            run=run,
+            mode=run.mode,
+            event=context.event,
+            now=context.now,
+            explanation=outcome.explanation.get("routing"),
         )
         clocks = [row.after.get("clock_id") for row in applied if row.action == "start_sla_clock" and row.after]
         clocks = [pk for pk in clocks if pk]
@@ -139,7 +145,7 @@ def routing_setup() -> tuple[list, list, list]:
     from django.db import connection
 
     from .models import BusinessCalendar, Pool, RoutingRule
-    from .sla import load_calendars
+    from .sla import load_calendars, load_policies
 
     parts = []
     for model, column in (
@@ -154,7 +160,7 @@ def routing_setup() -> tuple[list, list, list]:
         cursor.execute("SELECT " + ", ".join(parts))
         stamp = tuple(cursor.fetchone())
     if _setup_cache.get("stamp") != stamp:
-        _setup_cache["value"] = (load_rules(), _active_policies(), load_calendars())
+        _setup_cache["value"] = (load_rules(), load_policies(), load_calendars())
         _setup_cache["stamp"] = stamp
     return _setup_cache["value"]
 
@@ -164,13 +170,13 @@ def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=No
     from revops import conditions
 
     from .matching import account_index
-    from .sla import load_calendars
+    from .sla import load_calendars, load_policies
 
     fields = context.fields if context is not None and context.fields is not None else conditions.load_fields()
     if statuses is None:
         rules, policies, calendars = routing_setup()
     else:
-        rules, policies, calendars = load_rules(statuses), _active_policies(), load_calendars()
+        rules, policies, calendars = load_rules(statuses), load_policies(), load_calendars()
     return Router(
         rules=compile_rules(rules, fields),
         config=config,
@@ -182,21 +188,18 @@ def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=No
     )
 
 
-def _active_policies():
-    return list(SlaPolicy.objects.filter(is_active=True).order_by("priority", "pk"))
-
-
-def decision_record(*, plan, lead, run=None, mode: str = "live", event=None, now=None) -> RoutingDecision:
+def decision_record(
+    *, plan, lead, run=None, mode: str = "live", event=None, now=None, explanation: dict | None = None
+) -> RoutingDecision:
     """Store ``plan`` as the lead's decision; latency counts from the CRM event's arrival when known.
 
-    ``decided_at`` is the moment routing evaluated (``now``: the engine's clock, in the past when
+    ``explanation`` is the plan's, when the run already built it. ``decided_at`` is the moment routing evaluated (``now``: the engine's clock, in the past when
     leads are replayed as they arrived); daily pool caps count decisions by it.
     """
     committed = timezone.now()
     arrived = getattr(event, "created_at", None)
     latency = (committed - arrived).total_seconds() * 1000 if arrived else 0.0
-    explanation = plan.explanation()
-    explanation["latency_ms"] = round(latency, 1)
+    explanation = {**(explanation or plan.explanation()), "latency_ms": round(latency, 1)}
     return RoutingDecision.objects.create(
         lead=lead,
         run=run,

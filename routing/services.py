@@ -75,8 +75,20 @@ def routing_rule_clean(rule: RoutingRule) -> None:
 
 
 def routing_rule_save(*, rule: RoutingRule, actor, reason: str = "") -> RoutingRule:
-    """Validate and save a routing rule; history names ``actor``."""
-    routing_rule_clean(rule)
+    """Validate a rule completely (the model's checks — choices, unique name — and ``routing_rule_clean``'s,
+    all reported at once), then save it; history names ``actor``."""
+    errors: dict[str, list[str]] = {}
+    try:
+        rule.full_clean(exclude=["conditions", "fields_used"])
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    try:
+        routing_rule_clean(rule)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, messages)  # e.g. an unknown target_type is already reported by the model
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic(), audited(actor=actor, reason=reason or f"routing rule {rule.name} saved"):
         rule.save()
     return rule

@@ -3,8 +3,7 @@
 Config-as-code (``routing.configuration``) and the admin (``routing.admin``) write through these.
 Each is keyword-only and atomic: it validates (``full_clean`` plus the routing checks, all errors
 at once) and writes inside ``audited(actor=…, reason=…)`` so every history row names the actor.
-Routing rules are saved by ``routing.services.routing_rule_save``; ``routing_rule_save_validated``
-adds the model's own checks for callers without a model form (config-as-code).
+Routing rules are saved by ``routing.services.routing_rule_save`` (which runs the model's checks too).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from revops.configuration.base import format_time
 from revops.models import Automation, Team
 
 from .models import BusinessCalendar, Pool, PoolMember, RoutingRule, SlaPolicy
-from .services import ROUTING_KIND, routing_rule_clean, routing_rule_save
+from .services import ROUTING_KIND
 
 # --- validation helpers --------------------------------------------------------------------------
 
@@ -238,27 +237,6 @@ def pool_delete(*, pool: Pool, actor, reason: str = "") -> None:
 
 
 # --- routing rules -------------------------------------------------------------------------------
-
-
-def _routing_rule_check(rule: RoutingRule) -> None:
-    """The model's checks (choices, unique name) and ``routing_rule_clean``'s, all reported at once."""
-    errors: dict[str, list[str]] = {}
-    _full_clean(rule, errors, exclude=["conditions", "fields_used"])
-    try:
-        routing_rule_clean(rule)
-    except ValidationError as exc:
-        for name, messages in exc.message_dict.items():
-            if name not in errors:  # e.g. an unknown target_type is already reported by the model
-                errors[name] = messages
-    if errors:
-        raise ValidationError(errors)
-
-
-@transaction.atomic
-def routing_rule_save_validated(*, rule: RoutingRule, actor, reason: str = "") -> RoutingRule:
-    """Validate a new or changed routing rule completely, then save it with ``routing_rule_save``."""
-    _routing_rule_check(rule)
-    return routing_rule_save(rule=rule, actor=actor, reason=reason)
 
 
 @transaction.atomic

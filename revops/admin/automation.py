@@ -700,7 +700,7 @@ class AutomationAdmin(AuditedAdmin):
 
 def routing_health(days: int):
     """ "Reassignment rate (30 d): 12% of 40 routed leads — per rule: routing rules" (lead routing automations)."""
-    from routing.decisions import reassignment_rates
+    from routing.selectors import reassignment_rates
 
     rates = reassignment_rates(since=timezone.now() - dt.timedelta(days=days))
     assigned = sum(entry["assigned"] for entry in rates.values())

@@ -533,7 +533,7 @@ class ActionExecutor:
 
     def _start_planned_clock(self, lead, params: dict, *, live: bool) -> Result:
         """Start a clock from an SLA policy's plan (routing computes due and reminder times, business hours)."""
-        from routing.sla_services import sla_clock_start
+        from routing.sla_services import sla_clock_start, sla_clocks_cancel
 
         plan = params["plan"]
         result = Result(
@@ -544,14 +544,8 @@ class ActionExecutor:
         if not live:
             return result
         owner = self._rep(params.get("owner_id", lead.owner_id))
-        if params.get("replace_running"):
-            replaced = SlaClock.objects.filter(lead_id=lead.pk, status=SlaClock.Status.RUNNING).exclude(
-                owner_id=getattr(owner, "pk", None)
-            )
-            for old in replaced.select_for_update():
-                old.status, old.stopped_at = SlaClock.Status.CANCELLED, timezone.now()
-                old.save(update_fields=["status", "stopped_at"])
-                result.before = {"replaced_clock_id": old.pk, "owner_id": old.owner_id}
+        if params.get("replace_running"):  # re-routed: the previous owner's clock ends here
+            result.before = {"cancelled_clocks": sla_clocks_cancel(lead_ids=[lead.pk], reason="lead re-routed")}
         clock = sla_clock_start(lead=lead, owner=owner, plan=plan, run=self.run)
         if clock is None:
             result.status, result.note = "skipped", "a clock is already running"

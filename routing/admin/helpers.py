@@ -226,7 +226,7 @@ def decision_head(decision: RoutingDecision) -> dict:
 
 def decision_panel(decision: RoutingDecision, *, collapse_rules: bool = False) -> dict:
     """Everything ``decision_panel.html`` shows for a stored decision (one query: its SLA clock)."""
-    from ..decisions import decision_dict
+    from ..selectors import decision_dict
 
     return {
         "head": decision_head(decision),
@@ -261,7 +261,7 @@ def lead_routing_panel(lead_id: int) -> dict | None:
 
     A constant number of queries: the decision (one or two) and its SLA clock (one).
     """
-    from ..decisions import lead_latest_decision
+    from ..selectors import lead_latest_decision
 
     decision = lead_latest_decision(lead_id)
     if decision is None:

@@ -154,7 +154,7 @@ class RoutingRuleAdmin(AuditedAdmin):
 
     def get_list_display(self, request):
         """The static columns plus reassignment rates and ▲/▼ buttons (both read once per page)."""
-        from ..decisions import reassignment_rates
+        from ..selectors import reassignment_rates
 
         rates = reassignment_rates()
         order = list(RoutingRule.objects.order_by("priority", "pk").values_list("pk", flat=True))
@@ -327,7 +327,7 @@ class RoutingRuleAdmin(AuditedAdmin):
     def stats(self, obj):
         if obj is None or obj.pk is None:
             return "—"
-        from ..decisions import reassignment_rates
+        from ..selectors import reassignment_rates
 
         since = timezone.now() - dt.timedelta(days=STATS_DAYS)
         decided = obj.decisions.filter(decided_at__gte=since).count()

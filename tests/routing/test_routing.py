@@ -13,9 +13,9 @@ from revops.models import ApiToken, AutomationRun, ChangeEntry, Lead, OutboxEven
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
 from routing.backtest import backtest
-from routing.decisions import lead_latest_decision, reassignment_rates
 from routing.matching import reset_account_index
 from routing.models import Pool, PoolCounter, PoolMember, RoutingDecision, RoutingRule, SlaClock, SlaPolicy
+from routing.selectors import lead_latest_decision, reassignment_rates
 from routing.services import lead_reroute, routing_preview, routing_rule_move
 from tests.factories import AccountFactory, OpportunityFactory, RepFactory, TeamFactory, UserFactory
 
