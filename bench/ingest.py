@@ -100,10 +100,11 @@ def manage(env, *args, capture=False) -> str:
         [sys.executable, str(ROOT / "manage.py"), *args],
         env=env,
         cwd=ROOT,
-        check=True,
         capture_output=True,
         text=True,
     )
+    if result.returncode:
+        raise SystemExit(f"manage.py {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
     return result.stdout if capture else ""
 
 

@@ -73,7 +73,8 @@ def seed(accounts: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from revops.automations import automation_create
+    from exceptions.models import Queue
+    from revops.engine.services import automation_create
     from revops.models import Account, Opportunity, Rep, Team
     from routing.models import Pool, PoolMember, RoutingRule, SlaPolicy
 
@@ -156,6 +157,7 @@ def seed(accounts: int) -> None:
     )
     SlaPolicy.objects.create(name="Default", priority=100, target_minutes=1440)
     owner = get_user_model().objects.create(username="bench.owner", email="bench@seller.test")
+    Queue.objects.get_or_create(name="RevOps")  # the automation's exception queue must exist
     automation_create(
         actor=owner,
         name="Lead routing",
@@ -471,9 +473,11 @@ def main() -> None:
     finally:
         stop(procs)
         if not args.keep_db:
+            from django.conf import settings
             from django.db import connections
 
-            connections.close_all()
+            if settings.configured:  # not yet if migrate failed
+                connections.close_all()
             recreate_database(admin_url, drop_only=True)
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     print(json.dumps(result, indent=2, default=str))

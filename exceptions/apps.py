@@ -8,7 +8,37 @@ class ExceptionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from revops.plugins import (
+            register_demo_builder,
+            register_schedule,
+            register_sync_rejection_handler,
+            register_why_panel,
+        )
+
+        from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
+        from .demo import exceptions_demo_build
+        from .registry import register_item_kind
         from .roles import create_roles_after_migrate
+        from .selectors import why_items_panel
+        from .services import SYNC_REJECTED
+        from .sync_items import exception_items_open_sync_rejected
 
         # After migrate (and after a test flush) the role groups exist with their permissions.
         post_migrate.connect(create_roles_after_migrate, sender=self, dispatch_uid="exceptions.create_roles")
+
+        # Records the CRM sync refused land in the queue (the core calls this in the sync transaction).
+        register_item_kind(
+            SYNC_REJECTED,
+            "Sync record rejected",
+            expected_action="Correct the record in the CRM so the next sync is accepted, then resolve this item.",
+        )
+        register_sync_rejection_handler("exceptions", exception_items_open_sync_rejected)
+
+        register_schedule(jobs.escalate_overdue, name="exceptions_escalate_overdue", queue="default", interval=300)
+        register_schedule(jobs.wake_snoozed, name="exceptions_wake_snoozed", queue="default", interval=60)
+        # 07:00 in the scheduler's clock (UTC by default); the Notification rows make a re-run a no-op.
+        register_schedule(jobs.send_daily_digests, name="exceptions_daily_digests", queue="low", cron="0 7 * * *")
+        register_why_panel(
+            "open_items", why_items_panel, template="admin/exceptions/includes/why_items_panel.html", order=30
+        )
+        register_demo_builder("queues", exceptions_demo_build, order=20)

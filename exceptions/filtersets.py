@@ -16,6 +16,7 @@ from django.utils import timezone
 from revops.filtersets import BooleanFilter
 
 from .models import ExceptionItem
+from .registry import item_kind_choices
 
 MAX_BIGINT = 2**63 - 1
 
@@ -44,7 +45,7 @@ class ExceptionItemFilterSet(filters.FilterSet):
     """Filters for exception items. Pass ``user`` so ``owner=me`` means the requesting user."""
 
     queue = filters.CharFilter(field_name="queue__name", label="Queue name.")
-    kind = filters.MultipleChoiceFilter(choices=ExceptionItem.Kind.choices)
+    kind = filters.MultipleChoiceFilter(choices=item_kind_choices)
     severity = filters.MultipleChoiceFilter(choices=ExceptionItem.Severity.choices)
     status = filters.MultipleChoiceFilter(choices=ExceptionItem.Status.choices)
     owner = filters.CharFilter(

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from .registry import approval_kinds, item_kind_label
+
 
 class Queue(models.Model):
     """A work queue for exception items, owned by a team and its manager, with an escalation path.
@@ -59,20 +61,6 @@ class ExceptionItem(models.Model):
     last-seen time instead of opening another item (a partial unique constraint guarantees it).
     """
 
-    class Kind(models.TextChoices):
-        NO_ROUTING_MATCH = "no_routing_match", "No routing match"
-        ROUTING_REVIEW = "routing_review", "Manual routing review"
-        ACCOUNT_MATCH = "account_match", "Account match failed or ambiguous"
-        DUPLICATE = "duplicate_conflict", "Duplicate conflict"
-        MISSING_DATA = "missing_data", "Missing required data"
-        SYNC_REJECTED = "sync_rejected", "Sync record rejected"
-        AUTOMATION_FAILED = "automation_failed", "Automation failed after retries"
-        APPROVAL = "approval_required", "Approval required"
-        SLA_BREACH = "sla_breach", "SLA breach"
-        HANDOFF_INCOMPLETE = "handoff_incomplete", "Handoff incomplete"
-        HYGIENE = "hygiene_alert", "Hygiene alert"
-        REVIEW_OVERDUE = "review_overdue", "Automation review overdue"
-
     class Severity(models.TextChoices):
         LOW = "low", "Low"
         MEDIUM = "medium", "Medium"
@@ -95,7 +83,11 @@ class ExceptionItem(models.Model):
         REJECTED = "rejected", "Rejected"
         OVERRIDDEN = "overridden", "Overridden"
 
-    kind = models.CharField(max_length=30, choices=Kind.choices, db_index=True)
+    kind = models.CharField(
+        max_length=30,
+        db_index=True,
+        help_text="What produced it, as the key its app registered (exceptions.registry.register_item_kind).",
+    )
     title = models.CharField(max_length=200)
     reason = models.TextField(help_text="Why it is here, with the values that made it fire.")
     expected_action = models.TextField(help_text="What the owner is expected to do.")
@@ -173,6 +165,15 @@ class ExceptionItem(models.Model):
 
     def __str__(self):
         return self.title
+
+    def get_kind_display(self) -> str:
+        """The kind's label as its app registered it (the key made readable if no app does any more)."""
+        return item_kind_label(self.kind)
+
+    @property
+    def is_approval(self) -> bool:
+        """Whether this is an approval request (its kind has an approval handler)."""
+        return self.kind in approval_kinds()
 
 
 class Notification(models.Model):

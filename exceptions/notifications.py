@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import django_rq
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives
@@ -28,6 +29,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from .models import ExceptionItem, Notification, Queue
+from .registry import approval_kinds
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +68,8 @@ def notify_after_commit(*, item: ExceptionItem, reason: str) -> None:
 
     def enqueue():
         try:
-            import django_rq
-
-            from . import jobs
-
-            django_rq.get_queue("default").enqueue(jobs.send_item_notification, item_id, reason)
+            # By name: the job module calls back into this one (``exceptions.jobs.send_item_notification``).
+            django_rq.get_queue("default").enqueue("exceptions.jobs.send_item_notification", item_id, reason)
         except Exception:  # noqa: BLE001 - Redis down: deliver now rather than never
             logger.warning("could not enqueue notification for item %s; sending inline", item_id, exc_info=True)
             exception_item_notify(item_id=item_id, reason=reason)
@@ -160,7 +159,7 @@ def digest_for(*, manager, now: dt.datetime | None = None) -> dict:
             escalated=Count("id", filter=Q(status=ExceptionItem.Status.ESCALATED)),
             snoozed=Count("id", filter=Q(status=ExceptionItem.Status.SNOOZED)),
             overdue=Count("id", filter=Q(due_at__lt=now) & ~Q(status=ExceptionItem.Status.SNOOZED)),
-            approvals=Count("id", filter=Q(kind=ExceptionItem.Kind.APPROVAL, decision="")),
+            approvals=Count("id", filter=Q(kind__in=approval_kinds(), decision="")),
             oldest=Min("first_seen_at"),
         )
         .order_by()

@@ -181,3 +181,20 @@ class ExceptionVisibilityMixin:
     def can_act(self, request, obj, action: str) -> bool:
         """Whether ``request.user`` may take ``action`` (``claim``, ``approve``…) on the visible ``obj``."""
         return self.is_visible(request, obj) and roles.can_act(request.user, obj, action)
+
+
+def record_open_items(*, object_type: str, object_id: int) -> list[ExceptionItem]:
+    """The record's open exception items, soonest due first, with owner and automation loaded."""
+    return list(
+        ExceptionItem.objects.filter(
+            object_type=object_type, object_id=object_id, status__in=ExceptionItem.OPEN_STATUSES
+        )
+        .select_related("owner", "automation")
+        .order_by("due_at", "pk")
+    )
+
+
+def why_items_panel(object_type: str, object_id: int, *, request=None) -> dict | None:
+    """The Why page's "Open exception items" panel (shown when the record has any)."""
+    items = record_open_items(object_type=object_type, object_id=object_id)
+    return {"items": items} if items else None

@@ -32,6 +32,8 @@ from revops.audit import audited
 
 from .errors import ClaimConflict, ItemStateError
 from .models import ExceptionItem, Queue
+from .notifications import notify_after_commit
+from .queues import queue_default, queue_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +42,8 @@ OPEN = tuple(ExceptionItem.OPEN_STATUSES)
 CLAIMABLE = (Status.OPEN, Status.ESCALATED)
 ESCALATABLE = (Status.OPEN, Status.IN_PROGRESS, Status.ESCALATED)
 MAX_ESCALATION_LEVEL = 2
-DEFAULT_QUEUE_NAME = "Unrouted"
 SYNC_QUEUE_NAME = "CRM sync"
+SYNC_REJECTED = "sync_rejected"  # the item kind for records the sync refused (registered in exceptions.apps)
 
 # Why an item was resolved. ``other`` needs a note saying what was done.
 RESOLUTION_CODES = {
@@ -56,44 +58,7 @@ RESOLUTION_CODES = {
 _ITEM_FIELDS_EXCLUDED_FROM_CLEAN = ["owner", "queue", "automation", "run", "resolved_by"]
 
 
-# --- queues -------------------------------------------------------------------------------------
-
-
-def queue_default() -> Queue:
-    """The default queue (``is_default``), created as "Unrouted" the first time it is needed."""
-    queue = Queue.objects.filter(is_default=True).first()
-    if queue is not None:
-        return queue
-    try:
-        with transaction.atomic():
-            existing = Queue.objects.filter(name=DEFAULT_QUEUE_NAME).first()
-            if existing is not None:
-                existing.is_default = True
-                existing.save(update_fields=["is_default", "updated_at"])
-                return existing
-            return Queue.objects.create(
-                name=DEFAULT_QUEUE_NAME,
-                is_default=True,
-                description="Items whose automation names no existing queue land here until routed.",
-            )
-    except IntegrityError:  # another opener created it first
-        return Queue.objects.get(is_default=True)
-
-
-def queue_resolve(*, queue: Queue | None = None, queue_name: str = "", automation=None) -> Queue:
-    """The queue an item goes to: ``queue``, else the one named ``queue_name`` (or the automation's
-    exception path), else the default queue."""
-    if queue is not None:
-        return queue
-    name = (queue_name or getattr(automation, "exception_queue", "") or "").strip()
-    if name:
-        found = Queue.objects.filter(name=name).select_related("manager").first()
-        if found is not None:
-            return found
-    return queue_default()
-
-
-def _due(queue: Queue, severity: str, *, now: dt.datetime) -> dt.datetime:
+def due_time(queue: Queue, severity: str, *, now: dt.datetime) -> dt.datetime:
     return now + dt.timedelta(hours=queue.due_hours(severity))
 
 
@@ -174,7 +139,7 @@ def exception_item_open(
                 object_type=object_type,
                 object_id=object_id,
                 external_id=(external_id or "")[:64],
-                due_at=due_at or _due(target, severity, now=now),
+                due_at=due_at or due_time(target, severity, now=now),
                 proposal=proposal or {},
             )
             item.full_clean(exclude=_ITEM_FIELDS_EXCLUDED_FROM_CLEAN, validate_unique=False, validate_constraints=False)
@@ -184,115 +149,9 @@ def exception_item_open(
             except IntegrityError:
                 continue  # another opener won the race: refresh their item
             if item.severity == ExceptionItem.Severity.CRITICAL:
-                from .notifications import notify_after_commit
-
                 notify_after_commit(item=item, reason="critical")
             return item, True
     raise RuntimeError(f"could not open or refresh exception item {dedupe_key!r}")
-
-
-def exception_items_open_sync_rejected(*, failures: list, batch, token=None, actor=None) -> dict[str, int]:
-    """Open (or refresh) one ``sync_rejected`` item per rejected record of a sync batch, in bulk.
-
-    ``failures`` are the batch's saved ``SyncFailure`` rows. Items are de-duplicated by object type
-    and external id (``sync_rejected:<type>:<external id>``): a record rejected again while its item
-    is open bumps the count. Costs a handful of queries whatever the number of rejections; if a
-    concurrent batch opened one of the same items meanwhile, it falls back to one call per record.
-    Call inside the batch's transaction. Returns ``{"created": n, "refreshed": m}``.
-    """
-    from simple_history.utils import bulk_create_with_history, bulk_update_with_history
-
-    if not failures:
-        return {"created": 0, "refreshed": 0}
-    now = timezone.now()
-    who = f"token {token.name!r}" if token is not None else "a user"
-    change_reason = f"sync batch #{batch.pk} rejected records"[:100]
-    grouped: dict[str, list] = {}
-    for failure in failures:
-        grouped.setdefault(f"sync_rejected:{failure.object_type}:{failure.external_id}"[:200], []).append(failure)
-
-    def describe(failure) -> str:
-        errors = "; ".join(
-            f"{field}: {' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))}"
-            for field, msgs in (failure.errors or {}).items()
-        )
-        return (
-            f"The CRM sent {failure.object_type} {failure.external_id or '(no external id)'} in sync batch "
-            f"#{batch.pk} ({who}) and it was rejected: {errors or 'invalid record'}. "
-            f"The payload is kept as sync failure #{failure.pk}."
-        )
-
-    try:
-        with transaction.atomic():
-            existing = {
-                item.dedupe_key: item
-                for item in ExceptionItem.objects.select_for_update()
-                .filter(dedupe_key__in=list(grouped), status__in=OPEN)
-                .order_by()
-            }
-            for key, item in existing.items():
-                item.occurrences += len(grouped[key])
-                item.last_seen_at = now
-                item.reason = describe(grouped[key][-1])
-            if existing:
-                bulk_update_with_history(
-                    list(existing.values()),
-                    ExceptionItem,
-                    ["occurrences", "last_seen_at", "reason"],
-                    default_user=actor,
-                    default_change_reason=change_reason,
-                )
-            new_keys = [key for key in grouped if key not in existing]
-            if new_keys:
-                target = queue_resolve(queue_name=SYNC_QUEUE_NAME)
-                due = _due(target, ExceptionItem.Severity.MEDIUM, now=now)
-                owner = target.manager or getattr(token, "created_by", None)
-                items = []
-                for key in new_keys:
-                    failure = grouped[key][-1]
-                    items.append(
-                        ExceptionItem(
-                            dedupe_key=key,
-                            kind=ExceptionItem.Kind.SYNC_REJECTED,
-                            title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync"[:200],
-                            reason=describe(failure),
-                            expected_action=(
-                                "Correct the record in the CRM (or the dictionary rule that rejects it) so the next "
-                                "sync is accepted, then resolve this item."
-                            ),
-                            owner=owner,
-                            severity=ExceptionItem.Severity.MEDIUM,
-                            queue=target,
-                            queue_name=SYNC_QUEUE_NAME,
-                            object_type=failure.object_type,
-                            external_id=failure.external_id[:64],
-                            occurrences=len(grouped[key]),
-                            first_seen_at=now,
-                            last_seen_at=now,
-                            due_at=due,
-                        )
-                    )
-                bulk_create_with_history(items, ExceptionItem, default_user=actor, default_change_reason=change_reason)
-            return {"created": len(new_keys), "refreshed": len(existing)}
-    except IntegrityError:
-        logger.info("sync batch %s: concurrent exception opener, falling back to one call per record", batch.pk)
-    created = refreshed = 0
-    for key, rows in grouped.items():
-        failure = rows[-1]
-        _item, was_created = exception_item_open(
-            dedupe_key=key,
-            kind=ExceptionItem.Kind.SYNC_REJECTED,
-            title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync",
-            reason=describe(failure),
-            expected_action="Correct the record in the CRM so the next sync is accepted, then resolve this item.",
-            queue_name=SYNC_QUEUE_NAME,
-            object_type=failure.object_type,
-            external_id=failure.external_id,
-            actor=actor,
-        )
-        created += was_created
-        refreshed += not was_created
-    return {"created": created, "refreshed": refreshed}
 
 
 class _NullContext:
@@ -311,16 +170,16 @@ def _maybe_audited(actor, reason: str):
 # --- single-item actions ----------------------------------------------------------------------
 
 
-def _locked(item: ExceptionItem) -> ExceptionItem:
+def item_locked(item: ExceptionItem) -> ExceptionItem:
     return ExceptionItem.objects.select_for_update(of=("self",)).select_related("queue").get(pk=item.pk)
 
 
-def _require_open(item: ExceptionItem, action: str) -> None:
+def item_require_open(item: ExceptionItem, action: str) -> None:
     if item.status not in OPEN:
         raise ItemStateError(f"Cannot {action} item #{item.pk}: it is already {item.get_status_display().lower()}.")
 
 
-def _sync(target: ExceptionItem, source: ExceptionItem) -> ExceptionItem:
+def item_synced(target: ExceptionItem, source: ExceptionItem) -> ExceptionItem:
     """Copy the saved state back onto the caller's instance, so it sees what was written."""
     if target is source:
         return target
@@ -329,29 +188,31 @@ def _sync(target: ExceptionItem, source: ExceptionItem) -> ExceptionItem:
     return target
 
 
-def _save(item: ExceptionItem, fields: list[str], *, actor, reason: str) -> None:
+def item_save(item: ExceptionItem, fields: list[str], *, actor, reason: str) -> None:
     item.full_clean(exclude=_ITEM_FIELDS_EXCLUDED_FROM_CLEAN, validate_unique=False, validate_constraints=False)
     with audited(actor=actor, reason=reason):
         item.save(update_fields=fields)
 
 
-def _close(locked: ExceptionItem, *, status: str, code: str, note: str, actor, reason: str) -> None:
-    """Close a locked item (resolved or dismissed) with its resolution, who and when."""
+def item_close(
+    locked: ExceptionItem, *, status: str, code: str, note: str, actor, reason: str, also: tuple[str, ...] = ()
+) -> None:
+    """Close a locked item (resolved or dismissed) with its resolution, who and when (and the ``also`` fields)."""
     locked.status = status
     locked.resolution_code = code
     locked.resolution_note = note
     locked.resolved_by = actor
     locked.resolved_at = timezone.now()
     locked.snoozed_until = None
-    _save(
+    item_save(
         locked,
-        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until"],
+        ["status", "resolution_code", "resolution_note", "resolved_by", "resolved_at", "snoozed_until", *also],
         actor=actor,
         reason=reason,
     )
 
 
-def _required(value: str, field: str, message: str) -> str:
+def text_required(value: str, field: str, message: str) -> str:
     value = (value or "").strip()
     if not value:
         raise ValidationError({field: message})
@@ -365,7 +226,7 @@ def exception_item_claim(*, item: ExceptionItem, actor) -> ExceptionItem:
     The row is locked and re-checked, so of two people claiming at once exactly one wins; the
     other gets ``ClaimConflict`` (as does claiming a claimed, snoozed or closed item).
     """
-    locked = _locked(item)
+    locked = item_locked(item)
     if locked.status not in CLAIMABLE or locked.claimed_at is not None:
         who = f" by {locked.owner}" if locked.claimed_at is not None and locked.owner_id else ""
         raise ClaimConflict(
@@ -375,8 +236,8 @@ def exception_item_claim(*, item: ExceptionItem, actor) -> ExceptionItem:
     locked.owner = actor
     locked.claimed_at = timezone.now()
     locked.status = Status.IN_PROGRESS
-    _save(locked, ["owner", "claimed_at", "status"], actor=actor, reason="claimed")
-    return _sync(item, locked)
+    item_save(locked, ["owner", "claimed_at", "status"], actor=actor, reason="claimed")
+    return item_synced(item, locked)
 
 
 @transaction.atomic
@@ -387,15 +248,15 @@ def exception_item_assign(*, item: ExceptionItem, owner, actor, note: str = "") 
     """
     if owner is None:
         raise ValidationError({"owner": "Choose who the item goes to."})
-    locked = _locked(item)
-    _require_open(locked, "assign")
+    locked = item_locked(item)
+    item_require_open(locked, "assign")
     locked.owner = owner
     locked.claimed_at = timezone.now()
     if locked.status != Status.SNOOZED:
         locked.status = Status.IN_PROGRESS
     reason = f"assigned to {owner.get_username()}" + (f": {note.strip()}" if note.strip() else "")
-    _save(locked, ["owner", "claimed_at", "status"], actor=actor, reason=reason)
-    return _sync(item, locked)
+    item_save(locked, ["owner", "claimed_at", "status"], actor=actor, reason=reason)
+    return item_synced(item, locked)
 
 
 @transaction.atomic
@@ -409,9 +270,9 @@ def exception_item_resolve(*, item: ExceptionItem, reason_code: str, note: str =
     note = (note or "").strip()
     if reason_code == "other" and not note:
         raise ValidationError({"note": "Say what was done when the reason is 'other'."})
-    locked = _locked(item)
-    _require_open(locked, "resolve")
-    _close(
+    locked = item_locked(item)
+    item_require_open(locked, "resolve")
+    item_close(
         locked,
         status=Status.RESOLVED,
         code=reason_code,
@@ -419,17 +280,19 @@ def exception_item_resolve(*, item: ExceptionItem, reason_code: str, note: str =
         actor=actor,
         reason=f"resolved ({reason_code})" + (f": {note}" if note else ""),
     )
-    return _sync(item, locked)
+    return item_synced(item, locked)
 
 
 @transaction.atomic
 def exception_item_dismiss(*, item: ExceptionItem, reason: str, actor) -> ExceptionItem:
     """Close an open item as not needing action; ``reason`` is required and kept as the note."""
-    reason = _required(reason, "reason", "Say why this item is dismissed.")
-    locked = _locked(item)
-    _require_open(locked, "dismiss")
-    _close(locked, status=Status.DISMISSED, code="dismissed", note=reason, actor=actor, reason=f"dismissed: {reason}")
-    return _sync(item, locked)
+    reason = text_required(reason, "reason", "Say why this item is dismissed.")
+    locked = item_locked(item)
+    item_require_open(locked, "dismiss")
+    item_close(
+        locked, status=Status.DISMISSED, code="dismissed", note=reason, actor=actor, reason=f"dismissed: {reason}"
+    )
+    return item_synced(item, locked)
 
 
 @transaction.atomic
@@ -437,13 +300,13 @@ def exception_item_snooze(*, item: ExceptionItem, until: dt.datetime, actor, not
     """Put an open item aside until ``until`` (in the future); the wake-up job reopens it then."""
     if until is None or until <= timezone.now():
         raise ValidationError({"until": "Snooze until a time in the future."})
-    locked = _locked(item)
-    _require_open(locked, "snooze")
+    locked = item_locked(item)
+    item_require_open(locked, "snooze")
     locked.status = Status.SNOOZED
     locked.snoozed_until = until
     reason = f"snoozed until {until.isoformat(timespec='minutes')}" + (f": {note.strip()}" if note.strip() else "")
-    _save(locked, ["status", "snoozed_until"], actor=actor, reason=reason)
-    return _sync(item, locked)
+    item_save(locked, ["status", "snoozed_until"], actor=actor, reason=reason)
+    return item_synced(item, locked)
 
 
 def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datetime) -> ExceptionItem:
@@ -461,15 +324,13 @@ def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datet
     locked.claimed_at = None  # the new owner has not picked it up yet
     locked.next_escalation_at = now + dt.timedelta(hours=queue.due_hours(locked.severity))
     who = new_owner.get_username() if new_owner is not None else "nobody (the queue names no one)"
-    _save(
+    item_save(
         locked,
         ["owner", "escalation_level", "escalated_at", "status", "claimed_at", "next_escalation_at"],
         actor=actor,
         reason=f"escalated to level {level} ({who})" + (f": {reason}" if reason else ""),
     )
     if locked.owner_id is not None:
-        from .notifications import notify_after_commit
-
         notify_after_commit(item=locked, reason=f"escalated_{level}")
     return locked
 
@@ -480,13 +341,13 @@ def exception_item_escalate(*, item: ExceptionItem, actor, reason: str = "") -> 
 
     Refused for snoozed or closed items and for items already at the top of the path.
     """
-    locked = _locked(item)
+    locked = item_locked(item)
     if locked.status not in ESCALATABLE:
         raise ItemStateError(f"Cannot escalate item #{locked.pk}: it is {locked.get_status_display().lower()}.")
     if locked.escalation_level >= MAX_ESCALATION_LEVEL:
         raise ItemStateError(f"Item #{locked.pk} is already at the top of its escalation path.")
     _escalate_locked(locked, actor=actor, reason=(reason or "").strip(), now=timezone.now())
-    return _sync(item, locked)
+    return item_synced(item, locked)
 
 
 # --- next item ----------------------------------------------------------------------------------
@@ -591,7 +452,7 @@ def exception_items_bulk_resolve(*, items_qs, reason_code: str, note: str = "", 
 
 def exception_items_bulk_dismiss(*, items_qs, reason: str, actor) -> dict[str, Any]:
     """Dismiss each item with the same (required) reason; returns the counts."""
-    reason = _required(reason, "reason", "Say why these items are dismissed.")
+    reason = text_required(reason, "reason", "Say why these items are dismissed.")
     return _bulk(items_qs, exception_item_dismiss, reason=reason, actor=actor)
 
 
@@ -605,149 +466,6 @@ def exception_items_bulk_snooze(*, items_qs, until: dt.datetime, actor, note: st
 def exception_items_bulk_escalate(*, items_qs, actor, reason: str = "") -> dict[str, Any]:
     """Escalate each item one step; returns the counts."""
     return _bulk(items_qs, exception_item_escalate, actor=actor, reason=reason)
-
-
-# --- approvals -----------------------------------------------------------------------------------
-
-
-def _locked_approval(item: ExceptionItem, action: str) -> ExceptionItem:
-    locked = _locked(item)
-    if locked.kind != ExceptionItem.Kind.APPROVAL or not locked.proposal:
-        raise ItemStateError(f"Item #{locked.pk} is not an approval request.")
-    if locked.decision:
-        raise ItemStateError(f"Item #{locked.pk} was already {locked.get_decision_display().lower()}.")
-    _require_open(locked, action)
-    return locked
-
-
-def _decide(locked: ExceptionItem, *, decision: str, note: str, actor, reason: str) -> None:
-    locked.decision = decision
-    locked.status = Status.RESOLVED if decision != ExceptionItem.Decision.REJECTED else Status.DISMISSED
-    locked.resolution_code = decision
-    locked.resolution_note = note
-    locked.resolved_by = actor
-    locked.resolved_at = timezone.now()
-    locked.snoozed_until = None
-    _save(
-        locked,
-        [
-            "decision",
-            "status",
-            "resolution_code",
-            "resolution_note",
-            "resolved_by",
-            "resolved_at",
-            "snoozed_until",
-            "proposal",
-        ],
-        actor=actor,
-        reason=reason,
-    )
-
-
-def _execute(locked: ExceptionItem, actor):
-    from revops.engine.actions import ActionError, approval_execute
-
-    try:
-        return approval_execute(item=locked, actor=actor)
-    except ActionError as exc:
-        raise ValidationError(f"The prepared action cannot be applied: {exc}") from exc
-
-
-@transaction.atomic
-def exception_approval_approve(*, item: ExceptionItem, actor, note: str = "") -> ExceptionItem:
-    """Approve a prepared action: the engine's executor applies it (history names ``actor``), then the
-    item is resolved with decision ``approved``. Approving twice is refused."""
-    locked = _locked_approval(item, "approve")
-    applied = _execute(locked, actor)
-    status = getattr(applied, "status", "applied")
-    _decide(
-        locked,
-        decision=ExceptionItem.Decision.APPROVED,
-        note=(note or "").strip() or f"Approved; the action was {status}.",
-        actor=actor,
-        reason=f"approved: {locked.proposal.get('action', 'action')}",
-    )
-    return _sync(item, locked)
-
-
-@transaction.atomic
-def exception_approval_reject(*, item: ExceptionItem, reason: str, actor) -> ExceptionItem:
-    """Reject a prepared action (``reason`` required): nothing is applied; the item is closed as rejected."""
-    reason = _required(reason, "reason", "Say why the prepared action is rejected.")
-    locked = _locked_approval(item, "reject")
-    _decide(locked, decision=ExceptionItem.Decision.REJECTED, note=reason, actor=actor, reason=f"rejected: {reason}")
-    return _sync(item, locked)
-
-
-def _override_params(proposal: dict, params: dict) -> dict:
-    """The proposal's params with ``params`` on top; ``{"owner": "<rep external id>"}`` becomes ``owner_id``."""
-    from revops.models import Rep
-
-    merged = dict(proposal.get("params") or {})
-    extra = dict(params)
-    if "owner" in extra:
-        ext = extra.pop("owner")
-        rep = Rep.objects.filter(external_id=str(ext)).only("pk").first()
-        if rep is None:
-            raise ValidationError({"owner": f"No rep with external id {ext!r}."})
-        extra["owner_id"] = rep.pk
-    merged.update(extra)
-    return merged
-
-
-@transaction.atomic
-def exception_approval_override(*, item: ExceptionItem, actor, params: dict, note: str = "") -> ExceptionItem:
-    """Apply the prepared action with a human's changes, e.g. ``{"owner": "R-17"}`` for a different owner.
-
-    ``params`` replace the proposal's parameters (the original ones are kept in the proposal as
-    ``original_params``); the engine applies the result and the item is resolved with decision
-    ``overridden``, which ``automation_override_rate`` counts.
-    """
-    if not params:
-        raise ValidationError({"params": "Say what to change in the prepared action."})
-    locked = _locked_approval(item, "override")
-    proposal = dict(locked.proposal)
-    proposal.setdefault("original_params", proposal.get("params") or {})
-    proposal["params"] = _override_params(proposal, params)
-    proposal["overridden_with"] = dict(params)
-    locked.proposal = proposal
-    locked.save(update_fields=["proposal"])  # approval_execute reads it from the row
-    applied = _execute(locked, actor)
-    changes = ", ".join(f"{k}={v}" for k, v in params.items())
-    _decide(
-        locked,
-        decision=ExceptionItem.Decision.OVERRIDDEN,
-        note=(note or "").strip() or f"Overridden ({changes}); the action was {getattr(applied, 'status', 'applied')}.",
-        actor=actor,
-        reason=f"overridden: {changes}",
-    )
-    return _sync(item, locked)
-
-
-def automation_override_rate(*, automation) -> dict[str, Any]:
-    """How often humans changed what an automation prepared: counts of its decided approvals and
-    ``override_rate`` = overridden / decided (None when nothing was decided yet)."""
-    from django.db.models import Count
-
-    rows = dict(
-        ExceptionItem.objects.filter(automation=automation, kind=ExceptionItem.Kind.APPROVAL)
-        .values_list("decision")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    approved = rows.get(ExceptionItem.Decision.APPROVED, 0)
-    rejected = rows.get(ExceptionItem.Decision.REJECTED, 0)
-    overridden = rows.get(ExceptionItem.Decision.OVERRIDDEN, 0)
-    decided = approved + rejected + overridden
-    return {
-        "approvals": sum(rows.values()),
-        "pending": rows.get("", 0),
-        "approved": approved,
-        "rejected": rejected,
-        "overridden": overridden,
-        "override_rate": round(overridden / decided, 4) if decided else None,
-    }
 
 
 # --- scheduled ------------------------------------------------------------------------------------
@@ -799,8 +517,6 @@ def exception_wake_snoozed(*, now: dt.datetime | None = None, limit: int = 5000)
             with audited(actor=None, reason="snooze ended"):
                 locked.save(update_fields=["status", "snoozed_until"])
             if locked.owner_id is not None:
-                from .notifications import notify_after_commit
-
                 notify_after_commit(item=locked, reason=f"woke_{now:%Y%m%d%H%M}")
             count += 1
     return count

@@ -2,9 +2,24 @@ from django.apps import AppConfig
 
 
 class RevopsConfig(AppConfig):
+    """The project's own app: the core and the engine. ``ready`` is wiring: it registers the core's
+    periodic jobs and plugs the engine into the core and the queue (``revops.engine.setup``)."""
+
     name = "revops"
     verbose_name = "RevOps core"
 
     def ready(self):
-        from . import audit  # noqa: F401  (connects the history signal)
-        from .engine import builtin  # noqa: F401  (registers the built-in automation kinds)
+        from . import (
+            audit,  # noqa: F401  (connects the history signal)
+            jobs,
+        )
+        from .demo_records.builders import demo_crm_morning_build, demo_records_build
+        from .engine.setup import engine_setup
+        from .plugins import register_demo_builder, register_schedule
+
+        register_schedule(jobs.heartbeat, name="heartbeat", queue="low", interval=60)
+        register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=60)
+        register_schedule(jobs.purge_idempotency_keys, name="purge_idempotency_keys", queue="low", interval=3600)
+        register_demo_builder("records", demo_records_build, order=10)
+        register_demo_builder("crm_morning_sync", demo_crm_morning_build, order=60)
+        engine_setup()

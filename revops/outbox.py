@@ -1,27 +1,29 @@
-"""Outbox services: hand events to a worker after commit, consume them through the engine, sweep leftovers.
+"""Outbox services: hand events to a worker after commit, hand them to the consumer, sweep leftovers.
 
 Events are written in the same transaction as the change they describe (``revops.sync`` for CRM
 batches, ``revops.services.record_save`` for hand edits). The job that processes them is enqueued
 after commit on the hot queue with bounded retries; if Redis is down at that moment, or a worker
 dies mid-job, the events simply stay ``pending`` and ``outbox_sweep`` re-enqueues them after a
-grace period. Consuming goes through the automation engine, whose runs are unique per
-(automation version, event) and whose effects commit with the run, so a job that runs twice
-changes nothing the second time.
+grace period. Consuming goes through the consumer registered with ``outbox_consumer_register``
+— the automation engine (``revops.engine.setup``), whose runs are unique per (automation
+version, event) and whose effects commit with the run, so a job that runs twice changes nothing
+the second time. The core never imports the engine; it calls what was registered.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import django_rq
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from rq import Retry
 from rq.job import Job, JobStatus
 
-from .models import AutomationRun, OutboxEvent
+from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +31,33 @@ QUEUE = "hot"
 SWEEP_LOCK = "revops:outbox-sweep"
 EVENTS_PER_JOB = 500
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+# The job functions, by name: ``revops.jobs`` calls back into this module.
+BATCH_JOB = "revops.jobs.process_outbox_batch"
+EVENTS_JOB = "revops.jobs.process_outbox_events"
+
+
+@dataclass(frozen=True)
+class OutboxConsumer:
+    """Who consumes outbox events. ``process(event_ids) -> {status: count}`` runs them (raising to have
+    the job retried); ``flag_stuck(minutes) -> event ids`` gives back the events of work a dead worker
+    left behind, for the sweeper to re-enqueue."""
+
+    process: Callable[[list[int]], dict]
+    flag_stuck: Callable[[float], list[int]]
+
+
+_CONSUMER: list[OutboxConsumer] = []
+
+
+def outbox_consumer_register(consumer: OutboxConsumer) -> None:
+    """Set the consumer of outbox events (one: the automation engine)."""
+    _CONSUMER[:] = [consumer]
+
+
+def _consumer() -> OutboxConsumer:
+    if not _CONSUMER:
+        raise RuntimeError("no outbox consumer is registered (revops.apps registers the engine)")
+    return _CONSUMER[0]
 
 
 def grace_seconds() -> int:
@@ -75,17 +104,13 @@ def outbox_enqueue_batch(*, batch_id: int) -> bool:
     Called from ``transaction.on_commit``: failing here must not turn a committed sync into an
     error for the CRM, and the sweeper picks the batch up later.
     """
-    from . import jobs
-
-    return _enqueue(jobs.process_outbox_batch, batch_id, _job_id(batch_id))
+    return _enqueue(BATCH_JOB, batch_id, _job_id(batch_id))
 
 
 def outbox_enqueue_events(*, event_ids: list[int]) -> bool:
     """Enqueue ``process_outbox_events(event_ids)`` (events without a sync batch, e.g. admin edits)."""
-    from . import jobs
-
     event_ids = sorted(event_ids)
-    return _enqueue(jobs.process_outbox_events, event_ids, _events_job_id(event_ids))
+    return _enqueue(EVENTS_JOB, event_ids, _events_job_id(event_ids))
 
 
 def outbox_process_batch(*, batch_id: int) -> int:
@@ -99,14 +124,12 @@ def outbox_process_batch(*, batch_id: int) -> int:
 def outbox_process_events(*, event_ids: list[int]) -> int:
     """Run the automations for these pending events; return how many this call consumed.
 
-    Raises ``EngineRetry`` when some run failed and should be retried (RQ retries the job).
+    The consumer raises when some run failed and should be retried (RQ retries the job).
     """
-    from .engine.pipeline import engine_process_events
-
     if not event_ids:
         return 0
-    result = engine_process_events(event_ids=event_ids)
-    return sum(count for status, count in result.events.items() if status != "retry")
+    counts = _consumer().process(event_ids)
+    return sum(count for status, count in counts.items() if status != "retry")
 
 
 def _live(connection, job_id: str, cutoff) -> bool:
@@ -139,9 +162,7 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
         logger.info("outbox sweep skipped: another sweeper holds the lock")
         return []
     try:
-        stuck_events = engine_flag_stuck_runs(
-            minutes=stuck_minutes() if stuck_after_minutes is None else stuck_after_minutes
-        )
+        stuck_events = _consumer().flag_stuck(stuck_minutes() if stuck_after_minutes is None else stuck_after_minutes)
         now = timezone.now()
         cutoff = now - timedelta(seconds=grace)
         pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING, created_at__lte=cutoff)
@@ -179,35 +200,3 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
             lock.release()
         except Exception:  # expired meanwhile: nothing to release
             pass
-
-
-def engine_flag_stuck_runs(*, minutes: float) -> list[int]:
-    """Mark runs pending for ``minutes`` that no worker is processing as errors; return their pending events.
-
-    A worker holds its run's row lock for the whole evaluation, so ``SKIP LOCKED`` passes over
-    runs in progress: what this finds was left behind by a worker that died (or lost Redis).
-    """
-    from .engine.pipeline import MAX_ATTEMPTS, automation_failure_open
-
-    cutoff = timezone.now() - timedelta(minutes=minutes)
-    events = []
-    with transaction.atomic():
-        runs = list(
-            AutomationRun.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(outcome=AutomationRun.Outcome.PENDING, created_at__lte=cutoff)
-            .select_related("automation", "version")
-            .order_by("pk")[:1000]
-        )
-        for run in runs:
-            run.outcome = AutomationRun.Outcome.ERROR
-            run.attempts += 1
-            run.error = "stuck: worker died? The run was left pending; its event was re-enqueued."
-            run.finished_at = timezone.now()
-            run.save(update_fields=["outcome", "attempts", "error", "finished_at"])
-            if run.attempts >= MAX_ATTEMPTS:
-                automation_failure_open(run=run, automation=run.automation, error=run.error)
-            elif run.event_id:
-                events.append(run.event_id)
-    if runs:
-        logger.warning("flagged %d stuck automation run(s)", len(runs))
-    return events

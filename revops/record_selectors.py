@@ -15,6 +15,7 @@ from django.db import models
 
 from revops import filtersets
 from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+from revops.plugins import record_detail
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,8 @@ def _values(filters: Mapping, key: str) -> list:
 
 
 def lead_latest_decision(*, lead: Lead) -> dict | None:
-    """The lead's latest routing decision (live preferred over shadow) with its explanation, or None."""
-    from routing.selectors import decision_dict
-    from routing.selectors import lead_latest_decision as latest
+    """The lead's latest routing decision (live preferred over shadow) with its explanation, or None.
 
-    decision = latest(lead.pk)
-    return decision_dict(decision) if decision is not None else None
+    Routing provides it (``revops.plugins.register_record_detail``); without routing it is None.
+    """
+    return record_detail("lead", "latest_decision", lead)

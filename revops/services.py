@@ -229,7 +229,7 @@ _UNTRACKED = {"id", "created_at", "updated_at", "source_updated_at", "attributes
 
 def _record_values(instance: models.Model) -> dict[str, Any]:
     """The record's values by dictionary key, as outbox events carry them (references by external id)."""
-    from .engine.actions import jsonable
+    from .values import jsonable
 
     values: dict[str, Any] = {}
     for field in instance._meta.concrete_fields:

@@ -34,17 +34,17 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
-from operator import itemgetter
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
-from django.db.models.base import ModelState
 from django.utils import timezone
 
 from .models import Account, Activity, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, SyncFailure, Task, Team
+from .outbox import outbox_enqueue_batch
+from .plugins import sync_rejection_handlers
+from .sync_columns import InvalidColumnValue, column_jsonable, model_meta, record_instance
+from .sync_writers import OrmWriter, PgWriter
 from .validation import RecordValidator, validator_for
 
 # URL name -> dictionary object type.
@@ -141,152 +141,6 @@ def _kind(value) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Column rules the dictionary does not know about (NOT NULL, ranges, precision)
-
-
-class _Invalid(Exception):
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Column:
-    name: str
-    attname: str
-    null: bool
-    empty: Any  # what None becomes when the column is NOT NULL (or _NO_EMPTY)
-    max_length: int | None
-    int_range: tuple[int | None, int | None] | None
-    decimal: tuple[int, int] | None  # (max_digits, decimal_places)
-
-    def clean(self, value):
-        if value is None:
-            if self.null:
-                return None
-            if self.empty is _NO_EMPTY:
-                raise _Invalid("cannot be empty")
-            return self.empty() if callable(self.empty) else self.empty
-        if type(value) is str:  # the common case: only the length can be wrong
-            if self.max_length is not None and len(value) > self.max_length:
-                raise _Invalid(f"is {len(value)} characters long (at most {self.max_length} allowed)")
-            return value
-        if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
-            raise _Invalid(f"is {len(value)} characters long (at most {self.max_length} allowed)")
-        if self.int_range is not None and isinstance(value, int):
-            low, high = self.int_range
-            if (low is not None and value < low) or (high is not None and value > high):
-                raise _Invalid(f"{value} is out of range ({low} to {high})")
-        if self.decimal is not None and isinstance(value, Decimal):
-            digits, places = self.decimal
-            try:
-                value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-            except InvalidOperation:
-                raise _Invalid(f"{value} is too large") from None
-            if len(value.as_tuple().digits) > digits:
-                raise _Invalid(f"{value} is too large (at most {digits - places} digits before the decimal point)")
-        return value
-
-
-_NO_EMPTY = object()
-
-
-@dataclass(frozen=True)
-class _ModelMeta:
-    model: type[models.Model]
-    columns: dict[str, _Column]  # non-FK concrete columns by name
-    fks: dict[str, str]  # FK field name -> attname
-    history_model: type[models.Model]
-    tracked: tuple[str, ...]  # attnames the history model copies
-
-
-@cache
-def _meta(model: type[models.Model]) -> _ModelMeta:
-    columns, fks = {}, {}
-    for f in model._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        if f.is_relation:
-            fks[f.name] = f.attname
-            continue
-        if f.null:
-            empty = None
-        elif isinstance(f, models.CharField | models.TextField):
-            empty = ""
-        elif f.has_default():
-            empty = f.default
-        else:
-            empty = _NO_EMPTY
-        int_range = None
-        if isinstance(f, models.IntegerField):
-            int_range = connection.ops.integer_field_range(f.get_internal_type())
-        decimal = (f.max_digits, f.decimal_places) if isinstance(f, models.DecimalField) else None
-        columns[f.name] = _Column(f.name, f.attname, f.null, empty, getattr(f, "max_length", None), int_range, decimal)
-    history_model = model.history.model
-    tracked = tuple(f.attname for f in history_model.tracked_fields)
-    return _ModelMeta(model, columns, fks, history_model, tracked)
-
-
-@cache
-def _blank_row(model: type[models.Model]) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
-    """Every concrete attname with its default, and the (attname, factory) of mutable defaults."""
-    static, factories = {}, []
-    for f in model._meta.concrete_fields:
-        if f.has_default() and callable(f.default):
-            factories.append((f.attname, f.default))
-        else:
-            static[f.attname] = f.get_default()
-    return static, tuple(factories)
-
-
-def _instance(model: type[models.Model], values: dict[str, Any], *, stored: bool = False) -> models.Model:
-    """A model instance holding ``values`` (by attname) over the field defaults.
-
-    Equivalent to ``model(**values)`` for concrete fields, without ``Model.__init__``'s per-field
-    work (a batch builds one instance per record; nothing here listens to ``pre_init``/``post_init``).
-    """
-    static, factories = _blank_row(model)
-    row = static.copy()
-    for attname, factory in factories:
-        row[attname] = factory()
-    row.update(values)
-    obj = model.__new__(model)
-    obj.__dict__ = row
-    obj._state = state = ModelState()
-    if stored:
-        state.adding = False
-        state.db = DEFAULT_DB_ALIAS
-    return obj
-
-
-def _values(attnames) -> Any:
-    """A function returning the tuple of ``attnames`` from a row dict (or an instance's ``__dict__``)."""
-    attnames = tuple(attnames)
-    if len(attnames) == 1:
-        return lambda row: (row[attnames[0]],)
-    return itemgetter(*attnames)
-
-
-def _json_text(value) -> str | None:
-    """A JSON column's text; empty objects and lists (most ``attributes``) skip the encoder."""
-    if value is None:
-        return None
-    if not value and type(value) in (dict, list):
-        return "{}" if type(value) is dict else "[]"
-    return json.dumps(value)
-
-
-def _jsonable(value):
-    """``value`` as JSON can carry it: decimals as strings, dates and datetimes in ISO 8601."""
-    kind = type(value)
-    if kind is str or kind is int or value is None or kind is bool or kind is float:
-        return value
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    return value
-
-
-# --------------------------------------------------------------------------------------------
 # Planning: decide every record's outcome in memory, against the state earlier records left
 
 
@@ -328,7 +182,7 @@ class _Context:
     def __init__(self, object_type: str, validator: RecordValidator, records: Sequence[dict]):
         self.object_type = object_type
         self.model = MODELS[object_type]
-        self.meta = _meta(self.model)
+        self.meta = model_meta(self.model)
         self.validator = validator
         self.ref_specs = {k: s.reference_to for k, s in validator.specs.items() if s.field_type == "reference"}
         self.required_keys = [k for k, s in validator.specs.items() if s.required != "never"]
@@ -368,7 +222,7 @@ class _Context:
             self.pk_to_ext[target] = {pk: ext for pk, ext in rows}
 
     def state_for_existing(self, row: dict[str, Any]) -> _State:
-        obj = _instance(self.model, row, stored=True)  # planning changes it; the stored row stays as read
+        obj = record_instance(self.model, row, stored=True)  # planning changes it; the stored row stays as read
         refs = {}
         for key, attname in self.meta.fks.items():
             target = self.ref_specs.get(key)
@@ -420,10 +274,10 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
                 continue
             try:
                 core[key] = column.clean(value)
-            except _Invalid as exc:
+            except InvalidColumnValue as exc:
                 errors.setdefault(key, []).append(str(exc))
         fk_refs: dict[str, str | None] = {}
-        attributes = {key: _jsonable(value) for key, value in result.attributes.items()}
+        attributes = {key: column_jsonable(value) for key, value in result.attributes.items()}
         for key, ref in result.references.items():
             target = ctx.ref_specs[key]
             if ref is not None:
@@ -454,7 +308,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
 
         source_updated_at = result.core["source_updated_at"]
         if state is None:
-            obj = _instance(
+            obj = record_instance(
                 model,
                 {"external_id": ext, "source_updated_at": source_updated_at, "created_at": now, "updated_at": now},
             )
@@ -462,7 +316,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
             diff = {}
             for key, value in core.items():
                 if value is not None and value != "":
-                    diff[key] = [None, _jsonable(value)]
+                    diff[key] = [None, column_jsonable(value)]
             for key, ref in fk_refs.items():
                 if ref is not None:
                     diff[key] = [None, ref]
@@ -482,7 +336,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
             for key, value in core.items():
                 old = getattr(obj, key)
                 if old != value:
-                    diff[key] = [_jsonable(old), _jsonable(value)]
+                    diff[key] = [column_jsonable(old), column_jsonable(value)]
                     changed_columns.append(key)
             for key, ref in fk_refs.items():
                 old = state.refs.get(key)
@@ -549,122 +403,6 @@ def _plan_until_stable(ctx: _Context, records: Sequence[dict], now: dt.datetime)
 
 
 # --------------------------------------------------------------------------------------------
-# Writers: COPY on PostgreSQL (the ORM's bulk paths spend most of a batch adapting parameters),
-# the ORM's bulk operations elsewhere.
-
-
-class _OrmWriter:
-    def insert_records(self, model, ctx: _Context, states: list[_State], own_map: dict[str, int]) -> None:
-        meta = _meta(model)
-        fixups = []
-        for state in states:
-            pending = False
-            for key, ref in state.refs.items():
-                target = ctx.ref_specs.get(key)
-                if ref is None or target is None:
-                    continue
-                pk = ctx.ext_to_pk[target].get(ref)
-                if pk is None:
-                    pending = True
-                else:
-                    setattr(state.instance, meta.fks[key], pk)
-            if pending:
-                fixups.append(state)
-        model.objects.bulk_create([s.instance for s in states])
-        for state in states:
-            state.instance._state.adding = False
-            own_map[state.instance.external_id] = state.instance.pk
-        self_fks = [key for key in meta.fks if ctx.ref_specs.get(key) == ctx.object_type]
-        if fixups:
-            for state in fixups:
-                for key in self_fks:
-                    ref = state.refs.get(key)
-                    if ref is not None:
-                        setattr(state.instance, meta.fks[key], own_map[ref])
-            model.objects.bulk_update([s.instance for s in fixups], [meta.fks[k] for k in self_fks])
-
-    def update(self, model, instances, fields: list[str]) -> None:
-        model.objects.bulk_update(instances, fields)
-
-    def insert_rows(self, model, rows: list[dict]) -> None:
-        model.objects.bulk_create([model(**row) for row in rows])
-
-
-class _PgWriter:
-    def insert_records(self, model, ctx: _Context, states: list[_State], own_map: dict[str, int]) -> None:
-        meta = _meta(model)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [model._meta.db_table, len(states)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        for state, pk in zip(states, ids, strict=True):
-            state.instance.pk = pk
-            state.instance._state.adding = False
-            own_map[state.instance.external_id] = pk
-        # Ids are allocated up front, so references into the batch resolve before the insert
-        # (foreign keys are deferred constraints, checked at commit).
-        for state in states:
-            for key, ref in state.refs.items():
-                target = ctx.ref_specs.get(key)
-                if ref is not None and target is not None:
-                    setattr(state.instance, meta.fks[key], ctx.ext_to_pk[target][ref])
-        fields = model._meta.concrete_fields
-        values = _values(f.attname for f in fields)
-        self._copy(model._meta.db_table, fields, (values(s.instance.__dict__) for s in states))
-
-    def update(self, model, instances, fields: list[str]) -> None:
-        """COPY the primary key and ``fields`` of ``instances`` into a session-local scratch table,
-        then one ``UPDATE … FROM`` it."""
-        table = model._meta.db_table
-        # CREATE TABLE AS copies column types only (no NOT NULL), so any subset of columns can be
-        # COPYed into it; ON COMMIT DELETE ROWS empties it for the next batch on this connection.
-        scratch = f"_sync_set_{table}"
-        qn = connection.ops.quote_name
-        copied = [model._meta.pk, *(model._meta.get_field(name) for name in fields)]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {qn(scratch)} ON COMMIT DELETE ROWS "
-                f"AS SELECT * FROM {qn(table)} WITH NO DATA"
-            )
-            values = _values(f.attname for f in copied)
-            self._copy(scratch, copied, (values(obj.__dict__) for obj in instances))
-            assignments = ", ".join(f"{qn(f.column)} = s.{qn(f.column)}" for f in copied[1:])
-            cursor.execute(f"UPDATE {qn(table)} AS t SET {assignments} FROM {qn(scratch)} AS s WHERE t.id = s.id")
-            cursor.execute(f"DELETE FROM {qn(scratch)}")
-
-    def insert_rows(self, model, rows: list[dict]) -> None:
-        fields = [
-            f
-            for f in model._meta.concrete_fields
-            if not (f.primary_key and f.get_internal_type().endswith("AutoField"))
-        ]
-        defaults = {f.attname: f.get_default() for f in fields}
-        values = _values(f.attname for f in fields)
-        self._copy(model._meta.db_table, fields, (values(defaults | row) for row in rows))
-
-    @staticmethod
-    def _copy(table: str, fields, rows) -> None:
-        """COPY ``rows`` (sequences in ``fields`` order, JSON columns as Python values) into ``table``."""
-        qn = connection.ops.quote_name
-        json_at = [i for i, f in enumerate(fields) if isinstance(f, models.JSONField)]
-        sql = f"COPY {qn(table)} ({', '.join(qn(f.column) for f in fields)}) FROM STDIN"
-        with connection.cursor() as cursor, connection.wrap_database_errors:
-            with cursor.cursor.copy(sql) as copy:
-                write_row = copy.write_row
-                if not json_at:
-                    for row in rows:
-                        write_row(row)
-                    return
-                for row in rows:
-                    row = list(row)
-                    for i in json_at:
-                        row[i] = _json_text(row[i])
-                    write_row(row)
-
-
-# --------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -726,7 +464,7 @@ def _apply(object_name, object_type, validator, records, actor, token, atomic, i
     who = f"token {token.name!r}" if token is not None else f"user {getattr(actor, 'username', '?')!r}"
     reason = f"sync {object_name} batch #{batch.pk} ({who})"[:100]
 
-    writer = _PgWriter() if connection.vendor == "postgresql" else _OrmWriter()
+    writer = PgWriter() if connection.vendor == "postgresql" else OrmWriter()
 
     # 1. Insert new rows, with every reference set (same-type ones may point into this batch).
     own_map = ctx.ext_to_pk.setdefault(object_type, {})
@@ -794,16 +532,13 @@ def _apply(object_name, object_type, validator, records, actor, token, atomic, i
             )
             for _index, record, errors in plan.failures
         )
-        # One sync_rejected exception item per rejected record (de-duplicated by type and
-        # external id), in bulk and in this transaction.
-        from exceptions.services import exception_items_open_sync_rejected
-
-        exception_items_open_sync_rejected(failures=failures, batch=batch, token=token, actor=actor)
+        # The apps that raise rejected records to a person (the exception queue: one item per
+        # rejected record, de-duplicated by type and external id) do so in this transaction.
+        for handler in sync_rejection_handlers():
+            handler(failures=failures, batch=batch, token=token, actor=actor)
     batch.duration_ms = int((time.perf_counter() - started) * 1000)
     SyncBatch.objects.filter(pk=batch.pk).update(duration_ms=batch.duration_ms)
     if events:
-        from .outbox import outbox_enqueue_batch
-
         batch_id = batch.pk
         transaction.on_commit(lambda: outbox_enqueue_batch(batch_id=batch_id))
     return outcome

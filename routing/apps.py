@@ -2,16 +2,46 @@ from django.apps import AppConfig
 
 
 class RoutingConfig(AppConfig):
+    """Lead routing and response SLAs: a workflow app that plugs into the engine, the queue and the core."""
+
     name = "routing"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = "Routing and SLAs"
 
     def ready(self):
+        from exceptions.registry import register_item_kind, register_queue_users
         from revops.engine.hooks import register_event_hook
+        from revops.plugins import register_demo_builder, register_record_detail, register_schedule, register_why_panel
 
-        # registers the routing sections of configuration as code and the lead_routing automation kind
-        from . import configuration, kind  # noqa: F401
-        from .services import decisions_note_reassignments, sla_note_touches
+        # Importing these registers routing's actions, its automation kind and its config sections.
+        from . import actions, configuration, jobs, kind  # noqa: F401
+        from .demo import routing_demo_build
+        from .hooks import decisions_note_reassignments, sla_note_touches
+        from .panels import why_decision_panel, why_sla_panel
+        from .selectors import lead_latest_decision_dict
+        from .setup_services import routing_queue_users
 
         register_event_hook(decisions_note_reassignments)
         register_event_hook(sla_note_touches)
+        for key, label, severity, expected in ITEM_KINDS:
+            register_item_kind(key, label, severity=severity, expected_action=expected)
+        register_queue_users("routing", routing_queue_users)
+        register_schedule(jobs.tick_sla_clocks, name="tick_sla_clocks", queue="default", interval=60)
+        register_why_panel(
+            "routing_decision",
+            why_decision_panel,
+            template="admin/routing/includes/why_decision_panel.html",
+            styles="admin/routing/includes/styles.html",
+            order=10,
+        )
+        register_why_panel("sla_clock", why_sla_panel, template="admin/routing/includes/why_sla_panel.html", order=20)
+        register_record_detail("lead", "latest_decision", lead_latest_decision_dict)
+        register_demo_builder("routing", routing_demo_build, order=40)
+
+
+ITEM_KINDS = (
+    ("no_routing_match", "No routing match", "high", "Assign an owner by hand, or add a rule that covers such leads."),
+    ("routing_review", "Manual routing review", "medium", "Choose the owner for this lead."),
+    ("account_match", "Account match failed or ambiguous", "medium", "Pick the right account for this lead."),
+    ("sla_breach", "SLA breach", "high", "Contact the lead now, or reassign it."),
+)

@@ -1,8 +1,11 @@
-"""The demo's routing: pools per region, the default rule precedence, SLA policies, calendars, live.
+"""Routing's part of the demo: pools, the default rule precedence, SLA policies, calendars, the router.
 
-``demo_routing_ensure`` creates what is missing (by name) and, on a fresh demo org, routes the
-unowned new leads at the moment they arrived — so a new user sees decisions with their
-explanations, running clocks, met and missed SLAs, and SLA-breach items waiting in the queue.
+``routing_demo_build`` (registered in ``routing.apps``) creates what is missing (by name) through
+routing's setup services and the engine's ``automation_create``. On an org created in the same
+load it then replays the last days: each unowned new lead is routed by the live router at the
+moment it arrived (its decision, owner and response clock are the router's), the CRM syncs most
+owners' first call, and the SLA tick runs once at the demo's now — so a new user sees decisions
+with their explanations, running clocks, met and missed SLAs, and the breaches the tick raised.
 
 Default precedence (docs/routing.md explains it):
 
@@ -19,31 +22,32 @@ from __future__ import annotations
 import datetime as dt
 import random
 
-from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
-from revops.audit import audited, system_user
-from revops.models import Activity, Automation, Lead, Rep, Team
+from revops.demo_records.builders import demo_revops_people
+from revops.demo_records.tables import REGION_COUNTRIES
+from revops.engine.pipeline import active_rules, load_records, run_rule
+from revops.engine.services import automation_create
+from revops.models import Automation, Lead, Rep, Team
+from revops.outbox import outbox_process_batch
+from revops.sync import sync_batch_apply
 
-from .models import BusinessCalendar, Pool, PoolMember, RoutingRule, SlaClock, SlaPolicy
+from .models import BusinessCalendar, Pool, RoutingRule, SlaPolicy
+from .services import routing_rule_save
+from .setup_services import business_calendar_save, pool_save, sla_policy_save
+from .sla_services import sla_clocks_tick
 
 REASON = "demo data: routing"
-REGIONS = {
-    "NA": (["US", "CA"], "America/New_York"),
-    "EMEA": (["GB", "DE", "FR", "NL", "SE", "ES", "IE", "CH"], "Europe/London"),
-    "APAC": (["AU", "JP", "SG", "IN", "NZ"], "Asia/Singapore"),
-}
+ZONES = {"NA": "America/New_York", "EMEA": "Europe/London", "APAC": "Asia/Singapore"}
+REGIONS = {region: (REGION_COUNTRIES[region], zone) for region, zone in ZONES.items()}
 HOLIDAYS = ["2026-12-25", "2026-12-26", "2027-01-01"]
-STRATEGIC_QUEUE = "Strategic review"
+STRATEGIC_QUEUE = "Strategic review"  # an exception queue of the demo (``exceptions.demo``)
 ROUTER_NAME = "Lead routing"
-
-
-def _team(name: str) -> Team | None:
-    return Team.objects.filter(name=name).first()
+OVERFLOW_POOL = "Inbound overflow"
 
 
 def demo_pools() -> list[dict]:
+    """The regional inbound pools: every account executive of the region's SMB or Mid-Market team."""
     specs = []
     strategies = {"NA": "weighted", "EMEA": "round_robin", "APAC": "least_loaded"}
     for region in REGIONS:
@@ -64,6 +68,7 @@ def demo_pools() -> list[dict]:
 
 
 def demo_rules() -> list[dict]:
+    """The demo's rule precedence (see the module docstring), plus a draft rule to preview and backtest."""
     rules = [
         {
             "name": "Named accounts → account owner",
@@ -138,6 +143,7 @@ def demo_rules() -> list[dict]:
 
 
 def demo_sla_policies() -> list[dict]:
+    """Response SLAs: hot inbound leads within 5 minutes, SQLs within a business hour, the rest within a day."""
     return [
         {
             "name": "Hot inbound: 5 minutes",
@@ -172,89 +178,64 @@ def demo_sla_policies() -> list[dict]:
     ]
 
 
-@transaction.atomic
-def demo_routing_ensure(*, actor=None, now: dt.datetime | None = None, route_leads: bool = True) -> dict:
-    """Create the demo's routing configuration (idempotent by name); route the unowned new leads once."""
-    now = now or timezone.now()
-    actor = actor or system_user("demo-loader", first_name="Demo loader")
-    created = {"pools": 0, "rules": 0, "policies": 0, "calendars": 0, "routed": 0}
-    with audited(actor=actor, reason=REASON):
-        _queue_ensure()
-        for region, (_countries, zone) in REGIONS.items():
-            calendar, was_created = BusinessCalendar.objects.get_or_create(
-                name=f"{region} business hours",
-                defaults={"time_zone": zone, "holidays": HOLIDAYS, "is_default": region == "NA"},
-            )
-            if was_created:
-                calendar.teams.set(Team.objects.filter(name__startswith=f"{region} "))
-                created["calendars"] += 1
-        for spec in demo_pools():
-            spec = dict(spec)
-            team, role = _team(spec.pop("team")), spec.pop("role")
-            pool, was_created = Pool.objects.get_or_create(name=spec["name"], defaults=spec)
-            if was_created and team is not None:
-                PoolMember.objects.create(pool=pool, team=team, role=role, weight=1)
-                created["pools"] += 1
-        overflow, was_created = Pool.objects.get_or_create(
-            name="Inbound overflow",
-            defaults={
-                "description": "Sales managers catch what no rule or full pool could take.",
-                "strategy": "least_loaded",
-            },
+def demo_routing_ensure(*, actor) -> dict[str, int]:
+    """Create the demo's calendars, pools, rules and SLA policies that do not exist yet (by name); counts created."""
+    created = {"calendars": 0, "pools": 0, "rules": 0, "policies": 0}
+    for region, (_countries, zone) in REGIONS.items():
+        name = f"{region} business hours"
+        if not BusinessCalendar.objects.filter(name=name).exists():
+            calendar = BusinessCalendar(name=name, time_zone=zone, holidays=HOLIDAYS, is_default=region == "NA")
+            teams = list(Team.objects.filter(name__startswith=f"{region} "))
+            business_calendar_save(calendar=calendar, teams=teams, actor=actor, reason=REASON)
+            created["calendars"] += 1
+    for spec in demo_pools():
+        spec = dict(spec)
+        team, role = Team.objects.filter(name=spec.pop("team")).first(), spec.pop("role")
+        if team is None or Pool.objects.filter(name=spec["name"]).exists():
+            continue
+        members = [{"team": team, "role": role, "weight": 1}]
+        pool_save(pool=Pool(**spec), members=members, actor=actor, reason=REASON)
+        created["pools"] += 1
+    if not Pool.objects.filter(name=OVERFLOW_POOL).exists():
+        managers = Rep.objects.filter(title__startswith="Sales Manager").order_by("external_id")
+        pool_save(
+            pool=Pool(
+                name=OVERFLOW_POOL,
+                description="Sales managers catch what no rule or full pool could take.",
+                strategy="least_loaded",
+            ),
+            members=[{"rep": rep, "weight": 1} for rep in managers],
+            actor=actor,
+            reason=REASON,
         )
-        if was_created:
-            managers = Rep.objects.filter(title__startswith="Sales Manager").order_by("external_id")
-            for position, rep in enumerate(managers):
-                PoolMember.objects.create(pool=overflow, rep=rep, weight=1, position=position)
-        for spec in demo_rules():
-            spec = dict(spec)
-            if RoutingRule.objects.filter(name=spec["name"]).exists():
+        created["pools"] += 1
+    for spec in demo_rules():
+        spec = dict(spec)
+        if RoutingRule.objects.filter(name=spec["name"]).exists():
+            continue
+        pool_name, rep_title = spec.pop("pool", None), spec.pop("rep_title", None)
+        rule = RoutingRule(status=spec.pop("status", "live"), **spec)
+        if pool_name:
+            rule.target_pool = Pool.objects.get(name=pool_name)
+        if rep_title:
+            rule.target_rep = Rep.objects.filter(title=rep_title, is_active=True).order_by("external_id").first()
+            if rule.target_rep is None:
                 continue
-            pool_name, rep_title = spec.pop("pool", None), spec.pop("rep_title", None)
-            rule = RoutingRule(status=spec.pop("status", "live"), **spec)
-            if pool_name:
-                rule.target_pool = Pool.objects.get(name=pool_name)
-            if rep_title:
-                rule.target_rep = Rep.objects.filter(title=rep_title, is_active=True).order_by("external_id").first()
-                if rule.target_rep is None:
-                    continue
-            from .services import routing_rule_clean
-
-            routing_rule_clean(rule)
-            rule.save()
-            created["rules"] += 1
-        for spec in demo_sla_policies():
-            _policy, was_created = SlaPolicy.objects.get_or_create(name=spec["name"], defaults=spec)
-            created["policies"] += int(was_created)
-    router = _router_ensure(actor)
-    if route_leads and router is not None and created["rules"]:
-        created["routed"] = _route_arrivals(router, now=now)
+        routing_rule_save(rule=rule, actor=actor, reason=REASON)
+        created["rules"] += 1
+    for spec in demo_sla_policies():
+        if not SlaPolicy.objects.filter(name=spec["name"]).exists():
+            sla_policy_save(policy=SlaPolicy(**spec), actor=actor, reason=REASON)
+            created["policies"] += 1
     return created
 
 
-def _queue_ensure():
-    from django.contrib.auth import get_user_model
-
-    from exceptions.models import Queue
-
-    if not Queue.objects.filter(name=STRATEGIC_QUEUE).exists():
-        director = get_user_model().objects.filter(username="revops.lead").first()
-        Queue.objects.create(
-            name=STRATEGIC_QUEUE,
-            description="Strategic prospects waiting for a director to choose the owner.",
-            manager=director,
-            due_hours_medium=24,
-        )
-
-
-def _router_ensure(actor) -> Automation | None:
-    from revops.automations import automation_create
-    from revops.demo import DEMO_FAILURE_OWNER, DEMO_RULE_OWNER, _demo_owner
-
+def demo_router_ensure(*, actor) -> Automation:
+    """The live "Lead routing" automation (created through the engine's service when missing)."""
     existing = Automation.objects.filter(name=ROUTER_NAME).first()
     if existing is not None:
         return existing
-    rule_owner, failure_owner = _demo_owner(*DEMO_RULE_OWNER), _demo_owner(*DEMO_FAILURE_OWNER)
+    rule_owner, failure_owner = demo_revops_people()
     return automation_create(
         actor=actor,
         reason="demo automation",
@@ -265,7 +246,7 @@ def _router_ensure(actor) -> Automation | None:
         object_type="lead",
         trigger="created",
         conditions={"all": [{"field": "lead.status", "op": "in", "value": ["new", "working"]}]},
-        config={"fallback": {"type": "pool", "pool": "Inbound overflow"}, "fuzzy_threshold": 90},
+        config={"fallback": {"type": "pool", "pool": OVERFLOW_POOL}, "fuzzy_threshold": 90},
         mode="live",
         rule_owner=rule_owner,
         system_owner=rule_owner,
@@ -277,15 +258,37 @@ def _router_ensure(actor) -> Automation | None:
     )
 
 
-def _route_arrivals(router: Automation, *, now: dt.datetime) -> int:
-    """Route the unowned new leads when they arrived; touch most of them in time, breach a few."""
-    from revops.engine.pipeline import active_rules, load_records, run_rule
+def routing_demo_build(context: dict) -> None:
+    """Demo builder: routing's configuration (idempotent); on a fresh org, route the arrivals and tick the SLAs."""
+    actor, now = context["actor"], context["now"]
+    demo_routing_ensure(actor=actor)
+    router = demo_router_ensure(actor=actor)
+    if not context.get("fresh"):
+        return
+    summary = route_arrivals(router, actor=actor, now=now)
+    details = context.setdefault("details", {})
+    for key, label in (
+        ("routed", "routed at arrival"),
+        ("first calls", "first calls synced"),
+        ("breached", "SLA breached"),
+    ):
+        if summary[key]:
+            details[f"leads:{label}"] = summary[key]
 
-    from .sla_services import sla_clocks_tick, sla_clocks_touch
 
+def route_arrivals(router: Automation, *, actor, now: dt.datetime) -> dict[str, int]:
+    """Route the unowned new leads when they arrived, sync most owners' first call, then tick the SLA clocks.
+
+    The router runs as it would have on each lead's arrival (the engine's ``run_rule`` at that
+    moment). Owners of leads older than eight hours called most of them, a few late; the CRM syncs
+    those calls (``revops.sync``) and the outbox consumer hands them to routing's event hook, which
+    stops the clocks they meet. One SLA tick at ``now`` then does what the scheduler's tick does: it
+    breaches the clocks past due (opening their ``sla_breach`` items, re-routing where the policy
+    says so) and reminds the owners whose reminder time has come.
+    """
     rules = active_rules(["lead"], automation_ids=[router.pk]).get("lead") or []
     if not rules:
-        return 0
+        return {"routed": 0, "first calls": 0, "breached": 0}
     ids = list(
         Lead.objects.filter(owner__isnull=True, status="new")
         .order_by("source_updated_at", "pk")
@@ -293,34 +296,29 @@ def _route_arrivals(router: Automation, *, now: dt.datetime) -> int:
     )
     leads = load_records("lead", ids)
     rng = random.Random(7)
-    activities = []
-    routed = 0
+    calls = []
     for pk in ids:
         lead = leads[pk]
         arrived = min(lead.source_updated_at or now, now)
-        _status, _run = run_rule(rules[0], lead, trigger_key=f"demo:{pk}", now=arrived)
+        run_rule(rules[0], lead, trigger_key=f"demo-arrival:lead:{pk}", now=arrived)
         lead.refresh_from_db()
-        routed += 1
-        age = now - arrived
-        if lead.owner_id and age > dt.timedelta(hours=8) and rng.random() < 0.85:
+        if lead.owner_id and now - arrived > dt.timedelta(hours=8) and rng.random() < 0.85:
             late = rng.random() < 0.15
-            touch = arrived + dt.timedelta(minutes=rng.randint(90, 600) if late else rng.randint(1, 45))
-            activities.append(
-                Activity(
-                    external_id=f"ACT-FT-{lead.external_id}",
-                    kind="call",
-                    subject="First call",
-                    occurred_at=min(touch, now),
-                    rep_id=lead.owner_id,
-                    lead=lead,
-                    source_updated_at=min(touch, now),
-                )
+            touch = min(arrived + dt.timedelta(minutes=rng.randint(90, 600) if late else rng.randint(1, 45)), now)
+            calls.append(
+                {
+                    "external_id": f"ACT-FT-{lead.external_id}",
+                    "source_updated_at": touch.isoformat(),
+                    "kind": "call",
+                    "subject": "First call",
+                    "occurred_at": touch.isoformat(),
+                    "rep": lead.owner.external_id,
+                    "lead": lead.external_id,
+                }
             )
-    activities = bulk_create_with_history(
-        activities, Activity, default_user=system_user("demo-loader"), default_change_reason="demo data"
-    )
-    sla_clocks_touch(activity_ids=[a.pk for a in activities], now=now)
-    # Reminders due in the past are not e-mailed at load time; breaches open their items.
-    SlaClock.objects.filter(status="running", remind_at__lte=now, reminded_at__isnull=True).update(reminded_at=now)
-    sla_clocks_tick(now=now)
-    return routed
+    if calls:
+        outcome = sync_batch_apply(object_name="activities", records=calls, actor=actor)
+        if outcome.batch is not None:
+            outbox_process_batch(batch_id=outcome.batch.pk)
+    ticked = sla_clocks_tick(now=now)
+    return {"routed": len(ids), "first calls": len(calls), "breached": ticked["breached"]}

@@ -541,7 +541,7 @@ class Router:
 
 
 def _business_domain(lead: Lead) -> bool:
-    from .matching import email_domain, is_free_mail
+    from .names import email_domain, is_free_mail
 
     domain = email_domain(lead.email or "") or (lead.domain or "")
     return bool(domain) and not is_free_mail(domain)

@@ -18,17 +18,22 @@ Shadow mode decides without locking and applies nothing; both write a ``RoutingD
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
+from exceptions.queues import queue_require
 from revops.engine.kinds import AutomationKind, register
 from revops.engine.types import Outcome
 from revops.models import Rep
 
 from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules, plan_actions
 from .models import Pool, RoutingDecision, SlaClock, SlaPolicy
+from .selectors import reassignment_rates
 
 FALLBACK_TYPES = ("pool", "rep", "queue", "none")
 
@@ -74,6 +79,11 @@ class LeadRouting(AutomationKind):
                 raise _err(f"fallback.pool: there is no pool named {name!r}.")
             if kind == "rep" and not Rep.objects.filter(external_id=name).exists():
                 raise _err(f"fallback.rep: there is no rep with external id {name!r}.")
+            if kind == "queue":
+                try:
+                    queue_require(name, field="fallback")
+                except ValidationError as exc:
+                    raise _err(f"fallback.queue: {exc.message_dict['fallback'][0]}") from None
         threshold = config.get("fuzzy_threshold", 90)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 50 <= threshold <= 100:
             raise _err("fuzzy_threshold must be a number between 50 and 100.")
@@ -111,6 +121,24 @@ class LeadRouting(AutomationKind):
             summary=plan.summary,
             expected_next=plan.expected_next(),
             data=plan,
+        )
+
+    def admin_report(self, *, days: int):
+        """ "Reassignment rate (30 d): 12% of 40 routed leads — per rule: routing rules · decisions"."""
+        rates = reassignment_rates(since=timezone.now() - dt.timedelta(days=days))
+        assigned = sum(entry["assigned"] for entry in rates.values())
+        reassigned = sum(entry["reassigned"] for entry in rates.values())
+        if assigned:
+            rate = f"{reassigned * 100 / assigned:.0f}% of {assigned} routed lead{'s' if assigned != 1 else ''}"
+            rate += f" ({reassigned} reassigned by hand)"
+        else:
+            rate = "no routed leads yet"
+        return format_html(
+            'Reassignment rate ({} d): {} — per rule: <a href="{}">routing rules</a> · <a href="{}">decisions</a>',
+            days,
+            rate,
+            reverse("admin:routing_routingrule_changelist"),
+            reverse("admin:routing_routingdecision_changelist"),
         )
 
     def record_outcome(self, *, run, outcome, applied, context) -> None:

@@ -1,42 +1,38 @@
 """Pool member selection: which member of a pool gets the next lead, within caps and availability.
 
 Two layers:
-
-- A pure core, :class:`MemberState` and :func:`choose`. It never touches the database, so the backtest can
-  simulate thousands of picks in memory (:meth:`MemberState.record_assignment` moves a snapshot forward
-  after a pick). Every member becomes a :class:`Candidate` with a plain-language reason, and the
-  :class:`PoolPick` says in one sentence who was chosen and why, or why nobody was.
-- A database layer. :func:`resolve_members` expands rep and team/role entries.
-  :func:`load_states` builds the snapshot in four queries, however large the pool and however many time
-  zones its members are in. :func:`pool_pick` locks the pool row and chooses, and
-  :func:`pool_record_assignment` moves the pool's counter forward.
+- A pure core, :class:`MemberState` and :func:`choose`. It never touches the database, so the backtest can simulate
+  thousands of picks in memory (:meth:`MemberState.record_assignment` moves a snapshot forward after a pick). Every
+  member becomes a :class:`Candidate` with a plain-language reason, and the :class:`PoolPick` says in one sentence
+  who was chosen and why, or why nobody was.
+- A database layer. :func:`resolve_members` expands rep and team/role entries. :func:`load_states` builds the
+  snapshot in four queries, however large the pool and however many time zones its members are in. :func:`pool_pick`
+  locks the pool row and chooses, and :func:`pool_record_assignment` moves the pool's counter forward.
 
 Strategies (all use the rotation order: ``position``, then member entry, then rep):
-
 - ``round_robin``: the next available member after the pool's last rep, wrapping around.
-- ``weighted``: the available member with the fewest leads per unit of weight (``PoolCounter.assigned /
-  weight``); ties go to the earlier position.
-- ``least_loaded``: the available member with the fewest open leads (new or working). Ties go to whoever has
-  waited longest since their last lead from this pool, then to the earlier position.
+- ``weighted``: the available member with the fewest leads per unit of weight (``PoolCounter.assigned / weight``);
+  ties go to the earlier position.
+- ``least_loaded``: the available member with the fewest open leads (new or working). Ties go to whoever has waited
+  longest since their last lead from this pool, then to the earlier position.
 
-A member is skipped if they are excluded by the caller, inactive in the CRM, out of office, outside the
-pool's working hours in their own time zone (only when the pool respects working hours), at the open-lead
-cap, or at the daily cap. A member's caps override the pool's. The daily count covers live decisions that
-assigned the rep a lead (by any rule, pool or fallback) since midnight in the rep's time zone. An unknown
-time zone is treated as UTC, and the candidate's reason says so.
+A member is skipped if they are excluded by the caller, inactive in the CRM, out of office, outside the pool's
+working hours in their own time zone (only when the pool respects working hours), at the open-lead cap, or at the
+daily cap. A member's caps override the pool's. The daily count covers live decisions that assigned the rep a lead
+(by any rule, pool or fallback) since midnight in the rep's time zone. An unknown time zone is treated as UTC, and
+the candidate's reason says so.
 
-Newcomers: a rep with no counter yet starts at the least-served member's share,
-``floor(min(assigned / weight) × weight)``, rather than 0. Otherwise the weighted strategy would hand every
-lead to the newcomer until they caught up with colleagues who have been in the pool for months. The pool's
-next assignment stores that baseline in a counter (see :func:`pool_record_assignment`). In a new pool, every
-member starts at 0.
+Newcomers: a rep with no counter yet starts at the least-served member's share, ``floor(min(assigned / weight) ×
+weight)``, rather than 0. Otherwise the weighted strategy would hand every lead to the newcomer until they caught up
+with colleagues who have been in the pool for months. The pool's next assignment stores that baseline in a counter
+(see :func:`pool_record_assignment`). In a new pool, every member starts at 0.
 
-Concurrency: a live assignment runs in one transaction: ``pool_pick(lock=True)`` (``SELECT … FOR UPDATE``
-on the pool row), the owner change, :func:`pool_record_assignment`, and the caller's ``RoutingDecision``.
-The lock makes pickers on the same pool wait for each other until commit. Every count is read after the lock
-is taken, and PostgreSQL's READ COMMITTED gives each statement a fresh snapshot, so two pickers never decide
-on the same stale counts. Known limit: pickers on *different* pools that share a rep do not wait for each
-other, so if they race for that rep, the rep's daily or open-lead cap can be exceeded by one lead.
+Concurrency: a live assignment runs in one transaction: ``pool_pick(lock=True)`` (``SELECT … FOR UPDATE`` on the
+pool row), the owner change, :func:`pool_record_assignment`, and the caller's ``RoutingDecision``. The lock makes
+pickers on the same pool wait for each other until commit. Every count is read after the lock is taken, and
+PostgreSQL's READ COMMITTED gives each statement a fresh snapshot, so two pickers never decide on the same stale
+counts. Known limit: pickers on *different* pools that share a rep do not wait for each other, so if they race for
+that rep, the rep's daily or open-lead cap can be exceeded by one lead.
 """
 
 import dataclasses

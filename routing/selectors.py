@@ -168,6 +168,12 @@ def lead_latest_decision(lead_id: int) -> RoutingDecision | None:
     return decisions.filter(mode="live").first() or decisions.first()
 
 
+def lead_latest_decision_dict(lead) -> dict | None:
+    """The lead's latest routing decision as the read API shows it (``decision_dict``), or None."""
+    decision = lead_latest_decision(lead.pk)
+    return decision_dict(decision) if decision is not None else None
+
+
 def reassignment_rates(*, since: dt.datetime | None = None, rule_ids=None) -> dict[int | None, dict]:
     """Per rule: live assignments, manual reassignments and their rate, since ``since`` (default 30 days)."""
     since = since or timezone.now() - dt.timedelta(days=30)

@@ -211,6 +211,23 @@ def pool_save(*, pool: Pool, members: list[dict[str, Any]] | None = None, actor,
     return pool
 
 
+def routing_queue_users(queue_name: str) -> list[str]:
+    """What sends leads to the exception queue ``queue_name`` for manual review: rules and fallbacks."""
+    users = [
+        f"routing rule {name!r}"
+        for name in RoutingRule.objects.filter(target_queue=queue_name)
+        .order_by("priority", "pk")
+        .values_list("name", flat=True)
+    ]
+    for automation in (
+        Automation.objects.filter(kind=ROUTING_KIND).exclude(mode=Automation.Mode.RETIRED).order_by("name")
+    ):
+        fallback = (automation.config or {}).get("fallback") or {}
+        if fallback.get("type") == "queue" and fallback.get("queue") == queue_name:
+            users.append(f"the routing automation {automation.name!r} (its fallback)")
+    return users
+
+
 def pool_users(pool: Pool) -> list[str]:
     """What still routes to ``pool``: routing rules, and routing automations (not retired) falling back to it."""
     users = [f"routing rule {name!r}" for name in pool.rules.order_by("priority", "pk").values_list("name", flat=True)]

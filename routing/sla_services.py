@@ -33,6 +33,7 @@ from django.utils import timezone
 from revops import audit
 from revops.audit import audited, system_user
 
+from . import services as routing_services
 from .models import SlaClock, SlaPolicy
 
 logger = logging.getLogger(__name__)
@@ -289,10 +290,8 @@ def _breach(pk: int, *, now: dt.datetime, actor) -> SlaClock | None:
 
 def _reroute(clock: SlaClock, *, now: dt.datetime):
     """Route the lead again away from the owner who missed the SLA; the new ``RoutingDecision`` or None."""
-    from .services import lead_reroute
-
     missed = f"{clock.owner.name} has not touched the lead" if clock.owner else "the lead had no owner"
-    return lead_reroute(
+    return routing_services.lead_reroute(
         lead_id=clock.lead_id,
         exclude_rep_ids=[clock.owner_id] if clock.owner_id is not None else [],
         reason=f"SLA breached: the first touch under {clock.policy!r} was due by {_when(clock.due_at)} and {missed}",

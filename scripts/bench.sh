@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: bench/run.py (printing JSON) on throw-away PostgreSQL and Redis, once it exists.
+# `make bench [ARGS="..."]`: every benchmark in bench/ on throw-away PostgreSQL and Redis
+# (scripts/with_services.sh), printing one JSON document on stdout (progress on stderr).
+# Arguments go to bench/run.py: scripts/bench.sh --quick --only ingest,triage
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
-if [ ! -f bench/run.py ]; then
-    say "no bench/run.py yet: nothing to run"
-    exit 0
-fi
 exec "$ROOT/scripts/with_services.sh" "$PY" bench/run.py "$@"

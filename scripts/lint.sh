@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make lint`: ruff, formatting, and migrations that are missing or auto-named.
+# `make lint`: ruff, formatting, the one-way layers (import-linter), and migrations that are missing
+# or auto-named.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT" || exit 1
@@ -10,6 +11,9 @@ say "ruff check"
 "$VENV/bin/ruff" check . || failed+=("ruff check")
 say "ruff format --check"
 "$VENV/bin/ruff" format --check . || failed+=("ruff format (run: .venv/bin/ruff format .)")
+
+say "import-linter: one-way layers, independent workflow apps, no cycles (docs/architecture.md)"
+"$VENV/bin/lint-imports" --no-cache || failed+=("lint-imports (a layer imports upward or a cycle: see docs/architecture.md)")
 
 say "no auto-named migrations"
 auto="$(find . -path ./.venv -prune -o -path '*/migrations/*_auto_*.py' -print | grep -E '_auto_[0-9]{8}_[0-9]{4}\.py$' || true)"

@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from exceptions.models import Queue
 from exceptions.roles import ADMIN, assign_role
-from revops.automations import automation_create
+from revops.engine.services import automation_create
 from routing.matching import reset_account_index
 from routing.models import Pool, PoolMember, RoutingDecision, RoutingRule
 from tests.factories import RepFactory, UserFactory
@@ -32,6 +33,7 @@ def test_revops_admin_writes_a_rule_and_previews_a_lead(browser_page, admin_logi
     user.set_password(PASSWORD)
     user.save()
     assign_role(user, ADMIN)
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     automation_create(
         actor=user,
         name="Lead routing",
@@ -119,6 +121,7 @@ def test_decision_explained_on_the_why_page_and_rerouted(admin_page, screenshot)
     from tests.factories import LeadFactory
 
     owner = UserFactory(username="revops.lead")
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     automation_create(
         actor=owner,
         name="Lead routing",

@@ -1,15 +1,13 @@
-"""Exception API serializers: the item as read, and the validated input of each action."""
+"""Exception API serializers: the item as read, the "next item" input, and the schema of each action's body."""
 
 from __future__ import annotations
 
-import datetime as dt
-
-from django.contrib.auth import get_user_model
+from django import forms
 from django.utils import timezone
 from rest_framework import serializers
 
+from exceptions.actions import ItemAction, UserField
 from exceptions.models import ExceptionItem
-from exceptions.services import RESOLUTION_CODES
 
 
 class ExceptionItemSerializer(serializers.ModelSerializer):
@@ -64,73 +62,40 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
         return bool(item.status in ExceptionItem.OPEN_STATUSES and item.due_at and item.due_at < timezone.now())
 
 
-def _reject_nul(value, path="params"):
-    """JSON stored in PostgreSQL cannot hold NUL characters, in keys or string values."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise serializers.ValidationError(f"{path}: null characters are not allowed.")
-    elif isinstance(value, dict):
-        for key, inner in value.items():
-            _reject_nul(key, path)
-            _reject_nul(inner, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, inner in enumerate(value):
-            _reject_nul(inner, f"{path}[{index}]")
+# --- Action bodies, for the OpenAPI schema only ------------------------------------------------
+# The body of ``POST /api/v1/exceptions/<id>/<key>/`` is validated by the action's form
+# (``exceptions.actions``), exactly as the admin validates it; these serializers only describe it.
 
 
-class AssignSerializer(serializers.Serializer):
-    owner = serializers.CharField(max_length=150, help_text="Username of the new owner.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-
-    def validate_owner(self, value):
-        user = get_user_model().objects.filter(username=value, is_active=True).first()
-        if user is None:
-            raise serializers.ValidationError(f"No active user {value!r}.")
-        return user
-
-
-class ResolveSerializer(serializers.Serializer):
-    reason_code = serializers.ChoiceField(choices=list(RESOLUTION_CODES.items()), help_text="Why it is resolved.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-
-
-class DismissSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why the item needs no action.")
-
-
-class SnoozeSerializer(serializers.Serializer):
-    until = serializers.DateTimeField(help_text="Hide the item until this time (ISO 8601, in the future).")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-
-    def validate_until(self, value):
-        try:
-            value = value.astimezone(dt.UTC)
-        except (OverflowError, ValueError):
-            raise serializers.ValidationError("Enter a date/time between years 1 and 9999.") from None
-        if value <= timezone.now():
-            raise serializers.ValidationError("Snooze until a time in the future.")
-        return value
+def _schema_field(field) -> serializers.Field:
+    options = {"required": field.required, "help_text": str(field.help_text or "") or None}
+    if getattr(field, "structured", False):
+        return serializers.DictField(**options)
+    if isinstance(field, UserField):
+        return serializers.CharField(max_length=150, **{**options, "help_text": "Username of an active staff user."})
+    if isinstance(field, forms.ModelChoiceField):
+        return serializers.CharField(**options)
+    if isinstance(field, forms.ChoiceField):
+        return serializers.ChoiceField(choices=list(field.choices), **options)
+    if isinstance(field, forms.DateTimeField):
+        return serializers.DateTimeField(**options)
+    if isinstance(field, forms.BooleanField):
+        return serializers.BooleanField(**options)
+    if isinstance(field, forms.IntegerField):
+        return serializers.IntegerField(**options)
+    max_length = getattr(field, "max_length", None)
+    return serializers.CharField(max_length=max_length, allow_blank=not field.required, **options)
 
 
-class EscalateSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-
-
-class ApproveSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-
-
-class RejectSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000, help_text="Why the proposed action is rejected.")
-
-
-class OverrideSerializer(serializers.Serializer):
-    params = serializers.DictField(help_text="The action's parameters to apply instead of the proposal's.")
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
-
-    def validate_params(self, value):
-        _reject_nul(value)
-        return value
+def action_request_serializer(action: ItemAction) -> type[serializers.Serializer] | None:
+    """A serializer describing ``action``'s body (its form's fields), named after the action."""
+    if action.form is None:
+        return None
+    form = action.bind()
+    attrs = {name: _schema_field(field) for name, field in form.fields.items()}
+    attrs["__doc__"] = f"The body of the {action.key!r} action (validated by its form, as in the admin)."
+    name = "".join(part.title() for part in action.key.split("_")) + "Serializer"
+    return type(name, (serializers.Serializer,), attrs)
 
 
 class NextSerializer(serializers.Serializer):

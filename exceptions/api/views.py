@@ -1,5 +1,9 @@
 """Exception API views: thin — validate input, find the item through the selectors, call a service.
 
+The actions on one item (``POST /api/v1/exceptions/<id>/<key>/``) come from the one table in
+``exceptions.actions`` that the admin reads too: the body is validated by the action's form, so the
+API and the admin accept the same input and answer with the same messages.
+
 Reads need the ``read`` scope, actions ``exceptions:write``. Which items a caller sees comes from
 ``exceptions.selectors`` (a token is a service account and sees every item; a signed-in user sees
 what their role allows). An item the caller cannot see answers 404, exactly like one that does
@@ -8,6 +12,10 @@ not exist; a visible item the caller's role may not act on (a rep approving) ans
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
@@ -15,12 +23,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from exceptions import roles, selectors
+from exceptions import selectors
+from exceptions.actions import ItemAction, form_errors, item_action, perform
 from exceptions.errors import ItemStateError
 from exceptions.filtersets import MAX_BIGINT, ExceptionItemFilterSet
 from exceptions.models import ExceptionItem
+from exceptions.services import exception_next_item
 from revops.api.serializers import ErrorSerializer
 from revops.models import Scope
 
@@ -51,12 +62,6 @@ def call_service(func, **kwargs):
         raise ItemStateConflict(" ".join(exc.messages)) from None
     except DjangoValidationError as exc:
         raise exceptions.ValidationError(as_serializer_error(exc)) from None
-
-
-def _services():
-    from exceptions import services  # imported late: the services import jobs and notifications
-
-    return services
 
 
 @extend_schema_view(
@@ -101,80 +106,104 @@ class ExceptionItemDetail(generics.RetrieveAPIView):
         return selectors.item_for_user(user=self.request.user, pk=self.kwargs["item_id"])
 
 
+def _form_data(action: ItemAction, data) -> tuple[dict, dict[str, list[str]]]:
+    """The JSON body as form data: text for text fields, objects as they are for structured ones.
+
+    Returns the data and the errors of values of the wrong JSON type (an object where text is expected).
+    """
+    if not isinstance(data, Mapping):
+        message = f"Invalid data. Expected a dictionary, but got {type(data).__name__}."
+        raise exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: [message]})
+    fields = action.form.base_fields
+    values: dict = {}
+    wrong: dict[str, list[str]] = {}
+    for name, value in data.items():
+        field = fields.get(name)
+        if field is None or value is None:
+            continue  # unknown keys are ignored, as by DRF serializers
+        if getattr(field, "structured", False):
+            values[name] = value
+        elif isinstance(value, bool):
+            values[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            values[name] = str(value)
+        else:
+            wrong[name] = ["Not a valid string."]
+    return values, wrong
+
+
+def validated_input(action: ItemAction, data) -> dict:
+    """The service keywords from a request body, validated by the action's form (as in the admin); 400 otherwise."""
+    if action.form is None:
+        return {}
+    values, wrong = _form_data(action, data)
+    form = action.bind(values)
+    if not form.is_valid() or wrong:
+        errors = {**form_errors(form), **wrong}
+        if NON_FIELD_ERRORS in errors:
+            errors[api_settings.NON_FIELD_ERRORS_KEY] = errors.pop(NON_FIELD_ERRORS)
+        raise exceptions.ValidationError(errors)
+    return action.service_kwargs(form)
+
+
 class ExceptionItemActionView(APIView):
-    """``POST /api/v1/exceptions/<id>/<action>/``: one action on one visible item."""
+    """``POST /api/v1/exceptions/<id>/<key>/``: one action of ``exceptions.actions`` on one visible item.
+
+    The body is validated first (400), then the item must be visible (404) and the caller's role
+    allowed to take the action (403); the service's refusal of the item's state is a 409.
+    """
 
     required_scope = Scope.EXCEPTIONS_WRITE.value
-    action_name = ""
-    input_serializer = None
-    service_name = ""
+    action_key = ""  # set per action; the generic route passes the key in the URL instead
 
-    def post(self, request, item_id):
-        data = {}
-        if self.input_serializer is not None:
-            serializer = self.input_serializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = serializer.validated_data
+    def initial(self, request, *args, **kwargs):
+        # An unknown action is a 404 like an unknown URL, whoever asks.
+        if item_action(kwargs.get("action") or self.action_key) is None:
+            raise exceptions.NotFound("No such action.")
+        super().initial(request, *args, **kwargs)
+
+    def post(self, request, item_id, action=None):
+        spec = item_action(action or self.action_key)
+        data = validated_input(spec, request.data)
         with transaction.atomic():
             item = selectors.item_for_user(user=request.user, pk=item_id)
-            if not roles.can_act(request.user, item, self.action_name):
-                raise exceptions.PermissionDenied(f"Your role cannot {self.action_name} this item.")
-            service = getattr(_services(), self.service_name)
-            call_service(service, item=item, actor=request.user, **data)
+            if not spec.allowed(request.user, item):
+                raise exceptions.PermissionDenied(f"Your role cannot {spec.key} this item.")
+            call_service(perform, action=spec, item=item, actor=request.user, data=data)
         item = ExceptionItem.objects.select_related(*selectors.ITEM_RELATED).get(pk=item.pk)
         return Response(serializers.ExceptionItemSerializer(item).data)
 
 
-def _action_view(action: str, service_name: str, summary: str, input_serializer=None):
-    """A view class for one action: ``input_serializer``'s validated data become the service's keywords."""
-    attrs = {"action_name": action, "service_name": service_name, "input_serializer": input_serializer}
+@extend_schema_view(post=extend_schema(exclude=True))
+class AnyItemActionView(ExceptionItemActionView):
+    """``POST /api/v1/exceptions/<id>/<key>/`` for an action registered after the URLs were loaded."""
+
+
+@functools.cache
+def action_view(key: str) -> type[ExceptionItemActionView]:
+    """The view class of one registered action, documented from its table entry (summary, body)."""
+    action = item_action(key)
+    request = serializers.action_request_serializer(action)
 
     def post(self, request, item_id):
         return ExceptionItemActionView.post(self, request, item_id)
 
-    attrs["post"] = extend_schema(
+    post = extend_schema(
         tags=[TAG],
-        operation_id=f"exceptions_{action}",
-        summary=summary,
+        operation_id=f"exceptions_{key}",
+        summary=action.summary,
         description=(
-            f"{summary}. An item you cannot see answers 404; a visible item your role may not "
-            f"{action} (a rep approving, say) answers 403.\n\nRequires the `exceptions:write` scope."
+            f"{action.summary}. An item you cannot see answers 404; a visible item your role may not "
+            f"{key} (a rep approving, say) answers 403."
+            + (" Only for approval requests: another item answers 409." if action.approval_only else "")
+            + "\n\nRequires the `exceptions:write` scope."
         ),
-        request=input_serializer,
+        request=request,
         parameters=[ITEM_ID],
         responses={200: serializers.ExceptionItemSerializer, 409: CONFLICT},
     )(post)
-    return type(f"ExceptionItem{action.title()}", (ExceptionItemActionView,), attrs)
-
-
-ClaimView = _action_view("claim", "exception_item_claim", "Claim an item (become its owner)")
-AssignView = _action_view(
-    "assign",
-    "exception_item_assign",
-    "Assign an item to someone",
-    serializers.AssignSerializer,
-)
-ResolveView = _action_view(
-    "resolve", "exception_item_resolve", "Resolve an item with a reason code", serializers.ResolveSerializer
-)
-DismissView = _action_view(
-    "dismiss", "exception_item_dismiss", "Dismiss an item (no action needed)", serializers.DismissSerializer
-)
-SnoozeView = _action_view(
-    "snooze", "exception_item_snooze", "Snooze an item until a time", serializers.SnoozeSerializer
-)
-EscalateView = _action_view(
-    "escalate", "exception_item_escalate", "Escalate an item one level", serializers.EscalateSerializer
-)
-ApproveView = _action_view(
-    "approve", "exception_approval_approve", "Approve the proposed action", serializers.ApproveSerializer
-)
-RejectView = _action_view(
-    "reject", "exception_approval_reject", "Reject the proposed action", serializers.RejectSerializer
-)
-OverrideView = _action_view(
-    "override", "exception_approval_override", "Apply the action with other parameters", serializers.OverrideSerializer
-)
+    name = "ExceptionItem" + "".join(part.title() for part in key.split("_"))
+    return type(name, (ExceptionItemActionView,), {"action_key": key, "post": post, "__doc__": action.summary})
 
 
 class NextItemView(APIView):
@@ -200,7 +229,7 @@ class NextItemView(APIView):
         names = serializer.validated_data.get("queues")
         if names:
             queues = queues.filter(name__in=names)
-        item = call_service(_services().exception_next_item, actor=request.user, queues=queues)
+        item = call_service(exception_next_item, actor=request.user, queues=queues)
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         item = ExceptionItem.objects.select_related(*selectors.ITEM_RELATED).get(pk=item.pk)

@@ -77,9 +77,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .compile import Context, Predicate, compile_condition, compile_node
+from .compile import Context, Predicate, compile_node
 from .explain import explain, explain_node, explain_text
 from .orm import ConditionNotQueryable, node_to_q, queryset, to_q
+from .predicate import compile_condition
 from .render import render, render_node
 from .schema import (
     ALL_OPS,

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from .schema import All, FieldMap, Leaf, Node, Not, iter_leaves, parse_or_raise
+from .schema import All, Leaf, Node, Not
 
 Predicate = Callable[["Context"], bool]
 
@@ -294,20 +294,3 @@ def _any(ps):
 def compile_node(node: Node) -> Predicate:
     """A predicate for an already parsed tree."""
     return _node(node)
-
-
-def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = None) -> Predicate:
-    """Validate ``tree`` and compile it into ``pred(ctx) -> bool`` (raises ``ConditionError`` if invalid).
-
-    Compile once per rule version and reuse. The returned function also carries ``pred.node``
-    (the parsed tree), ``pred.explain(ctx)`` and ``pred.uses_changes`` (True if it reads the
-    event's changes).
-    """
-    from .explain import explain_node
-
-    node = parse_or_raise(tree, object_type=object_type, fields=fields)
-    pred = _node(node)  # a fresh closure per compile, so attributes never collide between rules
-    pred.node = node
-    pred.explain = lambda ctx: explain_node(node, ctx)
-    pred.uses_changes = any(leaf.op in ("changed", "changed_to") for leaf in iter_leaves(node))
-    return pred

@@ -7,7 +7,7 @@ own module and registers itself with ``register_section``. Apps that add configu
 from their ``AppConfig.ready``. The file format is documented in docs/config.md.
 """
 
-from . import automations, dictionary  # noqa: F401  (register the sections)
+from . import dictionary  # noqa: F401  (registers the dictionary section; the engine and the apps add theirs)
 from .base import Attr, Change, Entry, Plan, Problem, Run, Section, register_section, sections
 from .services import (
     CONFIG_USER,

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 
 from exceptions.models import ExceptionItem
+from exceptions.registry import item_kind_keys
 from revops.models import Rep
 
 from .kinds import AutomationKind, register
@@ -134,7 +135,7 @@ class FieldUpdate(_Base):
                 coerced = spec.coerce(value)
             except InvalidValue as exc:
                 raise _err(f"{key}: {exc}") from None
-            from .actions import jsonable
+            from revops.values import jsonable
 
             cleaned[key] = jsonable(coerced)
         return {"set": cleaned}
@@ -227,7 +228,7 @@ class Alert(_Base):
         _only(config, {"title", "exception_kind", "severity", "expected_action", "owner", "due_in_hours"}, self.label)
         return {
             "title": _text(config, "title", required=True)[:200],
-            "exception_kind": _choice(config, "exception_kind", ExceptionItem.Kind.values, ExceptionItem.Kind.HYGIENE),
+            "exception_kind": _choice(config, "exception_kind", sorted(item_kind_keys()), "hygiene_alert"),
             "severity": _choice(config, "severity", ExceptionItem.Severity.values, ExceptionItem.Severity.MEDIUM),
             "expected_action": _text(config, "expected_action", required=True),
             "owner": _choice(config, "owner", OWNER_CHOICES, "rule_owner"),
@@ -299,9 +300,7 @@ class RequiredFields(_Base):
             "fields": list(dict.fromkeys(keys)),
             "task": task,
             "exception": exception,
-            "exception_kind": _choice(
-                config, "exception_kind", ExceptionItem.Kind.values, ExceptionItem.Kind.MISSING_DATA
-            ),
+            "exception_kind": _choice(config, "exception_kind", sorted(item_kind_keys()), "missing_data"),
             "due_in_hours": _hours(config, "due_in_hours", 24),
         }
 

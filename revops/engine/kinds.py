@@ -33,6 +33,11 @@ class AutomationKind:
     def evaluate(self, record, *, version, predicate, context) -> Outcome:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def admin_report(self, *, days: int):
+        """Optional HTML the automation's admin page shows under "reports" (e.g. routing's reassignment
+        rate over ``days``); None shows nothing."""
+        return None
+
 
 def register(cls: type[AutomationKind]) -> type[AutomationKind]:
     """Class decorator adding a kind to the registry."""

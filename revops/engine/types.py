@@ -5,18 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# The closed set of actions the engine executes (DESIGN §3).
-ACTIONS = (
-    "assign_owner",
-    "create_task",
-    "update_field",
-    "open_exception",
-    "request_approval",
-    "notify",
-    "start_sla_clock",
-    "stop_sla_clock",
-    "merge_records",
-)
+from .registry import ACTIONS
 
 
 @dataclass(frozen=True)
@@ -28,7 +17,7 @@ class Action:
 
     def __post_init__(self):
         if self.type not in ACTIONS:
-            raise ValueError(f"unknown action {self.type!r}; actions are {', '.join(ACTIONS)}")
+            raise ValueError(f"unknown action {self.type!r}; actions are {', '.join(sorted(ACTIONS))}")
 
 
 @dataclass

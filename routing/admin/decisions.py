@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from revops.admin.base import ReadOnlyMixin, admin_link, badge, json_block
-from revops.admin.why import why_url
+from revops.admin.links import why_url
 from revops.audit import audited
 
 from .. import services

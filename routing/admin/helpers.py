@@ -7,7 +7,7 @@ import datetime as dt
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from revops.admin.automation import tree_text
+from revops.engine.admin.helpers import tree_text
 
 from ..models import Pool, RoutingDecision, RoutingRule
 

@@ -16,8 +16,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from revops.admin.automation import fields_used_links
 from revops.admin.base import AuditedAdmin, badge, remap_form_errors
+from revops.engine.admin.helpers import fields_used_links
 from revops.models import Lead
 
 from .. import services

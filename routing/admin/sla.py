@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from revops import conditions
-from revops.admin.automation import fields_used_links
 from revops.admin.base import AuditedAdmin, ReadOnlyMixin, admin_link, badge, values_filter
+from revops.engine.admin.helpers import fields_used_links
 
 from ..models import BusinessCalendar, SlaClock, SlaPolicy
 from ..setup_services import (

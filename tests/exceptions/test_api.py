@@ -188,7 +188,7 @@ def test_rep_cannot_approve_their_own_item_but_manager_can_try(world):
         world.queues["a"],
         owner=world.users["rep_owner"],
         key="approval",
-        kind=ExceptionItem.Kind.APPROVAL,
+        kind="approval_required",
         proposal={"action": "assign_owner"},
     )
     assert post(world.client("rep_owner"), item, "approve").status_code == 403

@@ -72,7 +72,7 @@ def user_with_role(username: str, role: str, *, rep_team=None):
 
 def make_item(queue, *, owner=None, key: str, **fields) -> ExceptionItem:
     values = {
-        "kind": ExceptionItem.Kind.MISSING_DATA,
+        "kind": "missing_data",
         "title": f"Item {key}",
         "reason": "Country is missing.",
         "expected_action": "Fill in the country.",

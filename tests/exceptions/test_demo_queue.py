@@ -1,38 +1,72 @@
-"""The demo's morning queue: a few dozen realistic items, managers who see their team's queue, idempotent."""
+"""The demo's morning queue: only items the real code opened from the demo's records and configuration; idempotent."""
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from exceptions import roles
-from exceptions.demo import demo_exception_queue_ensure
 from exceptions.models import ExceptionItem, Queue
 from exceptions.selectors import visible_items, visible_queues
 from revops.demo import demo_load
+from revops.models import SyncFailure
+from routing.models import SlaClock
 
 pytestmark = pytest.mark.django_db
 
+# Workflows that are not built yet (or demo automations that do not open items) show nothing.
+NOT_PRODUCED = {
+    "duplicate",
+    "hygiene_alert",
+    "handoff_incomplete",
+    "missing_data",
+    "automation_failed",
+    "review_overdue",
+}
 
-def test_demo_morning_queue_is_realistic_and_idempotent():
+
+def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
     demo_load()
     items = ExceptionItem.objects.all()
     total = items.count()
-    assert 30 <= total <= 120  # the seeded morning queue plus what routing the new leads at arrival opened
+    assert 30 <= total <= 120
     kinds = set(items.values_list("kind", flat=True))
-    assert len(kinds) >= 8
     assert {"no_routing_match", "account_match", "approval_required", "sla_breach", "sync_rejected"} <= kinds
-    assert items.filter(status__in=ExceptionItem.OPEN_STATUSES, due_at__lt=timezone.now()).count() >= 5
+    assert not kinds & NOT_PRODUCED
+    assert not items.filter(reason="").exists() and not items.filter(expected_action="").exists()
+    assert not items.filter(due_at__isnull=True).exists()
+
+    # Routing the leads opened its items in the run that decided them.
+    for item in items.filter(kind__in=["no_routing_match", "account_match", "routing_review"]):
+        assert item.run_id and item.automation.name == "Lead routing" and item.object_type == "lead", item
+        assert item.run.object_id == item.object_id
+    assert items.filter(kind="routing_review", queue__name="Strategic review").exists()
+    # Every breach is a clock that started when its lead arrived and ran past its due time.
+    now = timezone.now()
+    for item in items.filter(kind="sla_breach"):
+        clock = SlaClock.objects.select_related("lead").get(pk=int(item.dedupe_key.rsplit(":", 1)[1]))
+        assert clock.status == "breached" and clock.lead_id == item.object_id
+        assert clock.started_at < clock.due_at <= clock.breached_at <= now
+        assert clock.first_touch_at is None
+    # Every refused CRM record was refused by the sync (its failure row is kept); it may not exist here.
+    rejected = items.filter(kind="sync_rejected")
+    assert rejected.count() == SyncFailure.objects.count()
+    assert set(rejected.values_list("external_id", flat=True)) == set(
+        SyncFailure.objects.values_list("external_id", flat=True)
+    )
+    # Approvals were prepared by a real run of the high-risk forecast automation on a CRM update.
     approvals = items.filter(kind="approval_required", decision="")
     assert approvals.count() >= 2
-    assert all(a.run_id and a.proposal.get("action") for a in approvals)  # prepared by a real run
-    assert not items.filter(reason="").exists() and not items.filter(expected_action="").exists()
-    assert items.exclude(object_type="").filter(object_id__isnull=True).count() == 0
+    assert all(a.run_id and a.run.event_id and a.proposal.get("action") for a in approvals)
+    # Items about a stored record link to it (a refused CRM record is named by its external id).
+    assert not items.exclude(object_type="").exclude(kind="sync_rejected").filter(object_id__isnull=True).exists()
 
-    # Idempotent: loading again (or calling the builder again) opens nothing new.
-    demo_load()
-    assert demo_exception_queue_ensure() == {"items": 0, "approvals": 0}
+    # Idempotent: loading again opens nothing new.
+    assert not demo_load().created
     assert ExceptionItem.objects.count() == total
-    assert Queue.objects.filter(name__in=["NA Sales ops", "EMEA Sales ops", "RevOps triage"]).count() == 3
+    assert (
+        Queue.objects.filter(name__in=["NA Sales ops", "EMEA Sales ops", "RevOps triage", "Strategic review"]).count()
+        == 4
+    )
 
 
 def test_demo_managers_see_their_own_teams_queue():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from revops import automations
+from revops.engine import services as automations
 from revops.engine.kinds import KINDS, AutomationKind, register
 from revops.models import AppliedAction, AutomationRun
 

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from exceptions.models import Queue
 from revops.models import Automation, AutomationRun, FieldDefinition
 from tests.factories import LeadFactory, UserFactory
 from tests.revops.automation_support import TEST_KIND, ensure_test_kind, make_automation, make_run
@@ -103,6 +104,7 @@ def test_change_page_shows_plain_language_fields_used_and_blockers(admin_client,
 
 
 def test_ready_automation_says_so(admin_client, automation, owners):
+    Queue.objects.get_or_create(name="RevOps triage")  # the exception path must name a queue
     Automation.objects.filter(pk=automation.pk).update(failure_owner=owners[1], exception_queue="RevOps triage")
     page = admin_client.get(url("automation", "change", automation.pk)).content.decode()
     assert "Ready to go live" in page
@@ -191,6 +193,7 @@ def test_go_live_action_refused_with_reason(admin_client, automation):
 
 
 def test_go_live_then_pause_and_retire_actions(admin_client, automation, owners):
+    Queue.objects.get_or_create(name="RevOps triage")  # the exception path must name a queue
     Automation.objects.filter(pk=automation.pk).update(failure_owner=owners[1], exception_queue="RevOps triage")
     for action, mode in (
         ("switch_to_shadow", "shadow"),
@@ -209,6 +212,7 @@ def test_go_live_then_pause_and_retire_actions(admin_client, automation, owners)
 def test_mode_button_on_the_change_page(admin_client, automation, owners):
     refused = admin_client.post(url("automation", "mode", automation.pk, "live"), follow=True)
     assert "cannot go live because it has no failure owner" in " ".join(messages_of(refused))
+    Queue.objects.get_or_create(name="RevOps triage")  # the exception path must name a queue
     Automation.objects.filter(pk=automation.pk).update(failure_owner=owners[1], exception_queue="RevOps triage")
     admin_client.post(url("automation", "mode", automation.pk, "live"))
     automation.refresh_from_db()

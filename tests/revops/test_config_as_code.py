@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from revops import automations as automation_services
+from exceptions.models import Queue
 from revops import services
 from revops.configuration import (
     CONFIG_USER,
@@ -23,6 +23,7 @@ from revops.configuration import (
 )
 from revops.configuration.base import SECTIONS
 from revops.dictionary_defaults import load_default_dictionary
+from revops.engine import services as automation_services
 from revops.engine.kinds import KINDS, AutomationKind
 from revops.models import Automation, AutomationVersion, FieldDefinition
 from tests.factories import LeadFactory
@@ -108,6 +109,7 @@ def configured(people):
         owning_team="Marketing",
         is_deprecated=True,
     )
+    Queue.objects.get_or_create(name="Lead routing")  # the exception path must name a queue
     automation_services.automation_create(
         actor=alice,
         name="Hot lead follow-up",
@@ -176,6 +178,7 @@ def test_export_is_deterministic_yaml_with_owners_by_username(configured):
     assert list(document) == [
         "version",
         "dictionary",
+        "queues",
         "business_calendars",
         "pools",
         "automations",
@@ -642,7 +645,12 @@ def test_the_documented_example_applies_cleanly_and_round_trips():
     plan = config_apply(document=text, source="revops-config.yaml")
 
     assert plan.applied, plan.render()
-    assert plan.counts() == {"create": 14, "update": 1, "delete": 0, "retire": 0}
+    assert plan.counts() == {
+        "create": 17,
+        "update": 1,
+        "delete": 0,
+        "retire": 0,
+    }  # 14 before the example named its 3 queues
     assert config_plan(document=text).changes == []
     exported = config_export_text()
     reset_to_empty()
@@ -651,9 +659,9 @@ def test_the_documented_example_applies_cleanly_and_round_trips():
 
 
 class MemorySection(Section):
-    """A section kept in a dict, standing in for the routing rules, pools, SLA policies… to come."""
+    """A section kept in a dict, standing in for the handoff checklists… to come."""
 
-    name = "queues"
+    name = "checklists"
     order = 15
     identity_attrs = ("name",)
     attrs = (Attr("name", required=True), Attr("sla_hours", "int", default=24))
@@ -687,25 +695,26 @@ def test_a_new_section_plugs_in():
         assert list(document) == [
             "version",
             "dictionary",
+            "queues",
             "business_calendars",
             "pools",
-            "queues",
+            "checklists",
             "automations",
             "routing_rules",
             "sla_policies",
         ]
-        assert document["queues"] == [{"name": "Old", "sla_hours": 8}, {"name": "Triage", "sla_hours": 24}]
+        assert document["checklists"] == [{"name": "Old", "sla_hours": 8}, {"name": "Triage", "sla_hours": 24}]
         plan = config_plan(
             document={
                 "version": 1,
-                "prune": ["queues"],
-                "queues": [{"name": "Triage", "sla_hours": 4}, {"name": "New"}],
+                "prune": ["checklists"],
+                "checklists": [{"name": "Triage", "sla_hours": 4}, {"name": "New"}],
             }
         )
         assert summary(plan) == [
-            ("queues", "update", "Triage", ["sla_hours"]),
-            ("queues", "create", "New", ["name", "sla_hours"]),
-            ("queues", "delete", "Old", []),
+            ("checklists", "update", "Triage", ["sla_hours"]),
+            ("checklists", "create", "New", ["name", "sla_hours"]),
+            ("checklists", "delete", "Old", []),
         ]
     finally:
-        SECTIONS.pop("queues")
+        SECTIONS.pop("checklists")

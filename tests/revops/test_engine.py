@@ -8,13 +8,13 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from exceptions.models import ExceptionItem
+from exceptions.models import ExceptionItem, Queue
 from revops import jobs
-from revops.automations import automation_create, automation_set_mode, automation_update
 from revops.engine.actions import approval_execute, run_revert
 from revops.engine.pipeline import MAX_ATTEMPTS, EngineRetry, engine_process_events
 from revops.engine.schedule import automation_review_overdue_open, run_scheduled_automations
 from revops.engine.selectors import record_runs
+from revops.engine.services import automation_create, automation_set_mode, automation_update
 from revops.engine.shadow import shadow_report
 from revops.models import (
     ApiToken,
@@ -46,6 +46,7 @@ def owners():
 
 def make(name="Hot lead follow-up", **fields):
     rule, failure = owners()
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     values = {
         "purpose": "Hot new leads get a call within two hours.",
         "kind": "create_task",

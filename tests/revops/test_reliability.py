@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from revops.automations import automation_create
+from exceptions.models import Queue
+from revops.engine.services import automation_create
 from revops.models import AppliedAction, AutomationRun, ChangeEntry, Lead, OutboxEvent, Task
 from revops.outbox import outbox_sweep
 from revops.sync import sync_batch_apply
@@ -41,6 +42,7 @@ def database_url() -> str:
 @pytest.mark.django_db(transaction=True)
 def test_sigkill_mid_batch_then_sweep_applies_every_effect_exactly_once(redis_conn, run_worker):
     owner = UserFactory(username="rule.owner")
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     automation_create(
         actor=owner,
         name="Slow follow-up",

@@ -69,7 +69,7 @@ def test_lists_runs_newest_first_with_explanation_actions_and_next(admin_client,
     response = admin_client.get(why(lead))
     assert response.status_code == 200
     page = response.content.decode()
-    runs = response.context["runs"]
+    runs = response.context["panels_by_name"]["runs"]["runs"]
     assert [c["run"].trigger_key for c in runs] == ["event:3", "event:2", "event:1"]
     # shadow clearly marked
     assert "Shadow — would have" in page and "would have — not applied" in page
@@ -98,7 +98,7 @@ def test_constant_query_count(admin_client, admin_user):
         make_run(other, lead, key=f"event:{index}", actions=action * 2)
     with CaptureQueriesContext(connection) as many:
         response = admin_client.get(why(lead))
-    assert len(response.context["runs"]) == 12
+    assert len(response.context["panels_by_name"]["runs"]["runs"]) == 12
     assert len(many) == len(one)
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from exceptions.models import ExceptionItem
-from revops.automations import automation_create
+from exceptions.models import ExceptionItem, Queue
+from revops.engine.services import automation_create
 from revops.models import AutomationRun, Lead
 from routing.matching import reset_account_index
 from routing.models import (
@@ -45,6 +45,7 @@ def staff_client(client, admin_user):
 
 def router(mode="live", **config):
     owner = UserFactory(username="revops.lead")
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     return automation_create(
         actor=owner,
         name="Lead routing",

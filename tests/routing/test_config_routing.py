@@ -8,9 +8,9 @@ import yaml
 from django.contrib.auth import get_user_model
 
 from exceptions.models import Queue
-from revops import automations as automation_services
 from revops.configuration import Attr, config_apply, config_export, config_export_text, config_plan
 from revops.configuration.base import Section
+from revops.engine import services as automation_services
 from revops.models import Automation
 from routing.models import BusinessCalendar, Pool, PoolCounter, PoolMember, RoutingRule, SlaPolicy
 from routing.services import routing_rule_save
@@ -138,6 +138,7 @@ def test_sections_are_registered_in_dependency_order():
     assert list(document) == [
         "version",
         "dictionary",
+        "queues",
         "business_calendars",
         "pools",
         "automations",

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from exceptions.models import ExceptionItem, Queue
-from revops.automations import automation_create
 from revops.engine.actions import approval_execute
 from revops.engine.pipeline import engine_process_events
+from revops.engine.services import automation_create
 from revops.models import ApiToken, AutomationRun, ChangeEntry, Lead, OutboxEvent
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
@@ -54,6 +54,7 @@ def process(now=None):
 
 def router(*, fallback=None, mode="live", **config):
     owner = UserFactory(username="revops.lead", email="revops.lead@example.com")
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     return automation_create(
         actor=owner,
         name="Lead routing",
@@ -488,6 +489,7 @@ def test_routing_runs_before_the_leads_other_automations(world):
     router()
     rule("US territory", US, "pool", 10, target_pool=world["us"])
     owner = UserFactory(username="rita.rule", email="rita@example.com")
+    Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
     automation_create(
         actor=owner,
         name="A hot lead task",  # sorts before "Lead routing" by name

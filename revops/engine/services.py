@@ -12,10 +12,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from . import conditions
-from .audit import audited, system_user
-from .engine.kinds import get_kind
-from .models import Automation, AutomationVersion
+from exceptions.queues import queue_require
+from revops import conditions
+from revops.audit import audited, system_user
+from revops.models import Automation, AutomationVersion
+
+from .kinds import get_kind
 
 RULE_FIELDS = ("conditions", "config", "risk")
 ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
@@ -65,6 +67,11 @@ def automation_clean(*, automation: Automation) -> None:
             automation.config = kind.validate_config(automation.config or {}, object_type=automation.object_type)
         except ValidationError as exc:
             errors.setdefault("config", []).extend(exc.messages)
+    if automation.exception_queue.strip():
+        try:
+            automation.exception_queue = queue_require(automation.exception_queue, field="exception_queue")
+        except ValidationError as exc:
+            errors.setdefault("exception_queue", []).extend(exc.message_dict["exception_queue"])
     if automation.mode in ACTIVE_MODES:
         blockers = automation_go_live_blockers(automation=automation)
         if blockers:
@@ -74,6 +81,17 @@ def automation_clean(*, automation: Automation) -> None:
     used = set(conditions.fields_used(automation.conditions))
     used.update(f"{automation.object_type}.{key}" for key in automation.trigger_fields or [])
     automation.fields_used = sorted(used)
+
+
+def automation_queue_users(queue_name: str) -> list[str]:
+    """The automations (not retired) whose exception path is ``queue_name``, in words."""
+    names = (
+        Automation.objects.filter(exception_queue=queue_name)
+        .exclude(mode=Automation.Mode.RETIRED)
+        .order_by("name")
+        .values_list("name", flat=True)
+    )
+    return [f"automation {name!r} (its exception path)" for name in names]
 
 
 def _snapshot(automation: Automation, actor) -> None:

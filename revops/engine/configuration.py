@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from revops import automations, conditions
-from revops.engine.kinds import get_kind
+from revops import conditions
+from revops.configuration.base import Attr, Entry, Run, Section, register_section
+from revops.configuration.document import sorted_deep
 from revops.models import Automation
 
-from .base import Attr, Entry, Run, Section, register_section
-from .document import sorted_deep
+from . import services as automations
+from .kinds import get_kind
 
 OWNERS = ("rule_owner", "system_owner", "failure_owner")
 

@@ -1,6 +1,6 @@
 """Admin for the automation registry, its versions, runs and applied actions, and the shadow report.
 
-Writes go through ``revops.automations``: the form validates with ``automation_clean`` (conditions
+Writes go through ``revops.engine.services``: the form validates with ``automation_clean`` (conditions
 against the data dictionary, config against the kind, governance for live/shadow) and
 ``save_model`` calls ``automation_create``/``automation_update``. Mode changes (go live, shadow,
 pause, retire) go through ``automation_set_mode``; a refusal is shown with its reasons.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -23,205 +22,31 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from revops import automations, conditions
-from revops.conditions.render import value_text
-from revops.engine.kinds import KINDS, kind_choices
-from revops.models import AppliedAction, Automation, AutomationRun, AutomationVersion, FieldDefinition
-from revops.models.dictionary import ObjectType
-
-from .base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin, admin_link, badge, json_block, remap_form_errors
-from .why import (
-    ACTION_LABELS,
-    ACTION_STATUS_TONES,
-    MODE_TONES,
-    OUTCOME_TONES,
-    action_rows,
-    explanation_html,
-    planned_rows,
-    record_url,
-    why_url,
+from revops.admin.base import (
+    AuditedAdmin,
+    badge,
+    json_block,
 )
+from revops.admin.links import record_url, why_url
+from revops.models import AppliedAction, Automation, AutomationRun, AutomationVersion
 
-RISK_TONES = {"low": "neutral", "medium": "warn", "high": "danger"}
-RUN_STATS_DAYS = 30
-MODE_VERBS = {
-    "live": "go live",
-    "shadow": "run in shadow mode",
-    "paused": "be paused",
-    "retired": "be retired",
-    "draft": "go back to draft",
-}
-EDITABLE_FIELDS = (
-    "name",
-    "purpose",
-    "kind",
-    "object_type",
-    "trigger",
-    "trigger_fields",
-    "trigger_value",
-    "schedule_minutes",
-    "conditions",
-    "config",
-    "rule_owner",
-    "system_owner",
-    "failure_owner",
-    "risk",
-    "mode",
-    "exception_queue",
-    "downstream_effect",
-    "rollback_notes",
-    "last_reviewed_at",
-    "review_cadence_days",
+from .. import services as automations
+from ..kinds import KINDS, get_kind, kind_choices
+from .explain import ACTION_STATUS_TONES, OUTCOME_TONES, action_rows
+from .forms import AutomationForm
+from .helpers import (
+    EDITABLE_FIELDS,
+    RISK_TONES,
+    RUN_STATS_DAYS,
+    conditions_text,
+    fields_used_links,
+    kind_label,
+    mode_badge,
+    refusal,
+    shadow_report,
+    tree_text,
+    trigger_summary,
 )
-
-
-# --- Plain-language helpers ------------------------------------------------------------------
-
-
-def refusal(automation: Automation, mode: str, reasons: list[str]) -> str:
-    """``'Hot lead follow-up' cannot go live because it has no failure owner (…)``."""
-    return f"{automation.name!r} cannot {MODE_VERBS.get(mode, mode)} because {'; '.join(reasons)}."
-
-
-def conditions_text(automation) -> str:
-    """The automation's conditions in plain language (or why they cannot be rendered)."""
-    return tree_text(automation.conditions, automation.object_type)
-
-
-def tree_text(tree, object_type: str) -> str:
-    try:
-        return conditions.render(tree or {"all": []}, object_type=object_type)
-    except ValidationError as exc:
-        return "cannot be rendered: " + "; ".join(exc.messages)
-
-
-def trigger_summary(automation) -> str:
-    trigger = automation.trigger
-    if trigger == Automation.Trigger.FIELD_CHANGED:
-        return f"when {', '.join(automation.trigger_fields or []) or '?'} changes"
-    if trigger == Automation.Trigger.STAGE_CHANGED_TO:
-        return f"when changed to {automation.trigger_value or '?'}"
-    if trigger == Automation.Trigger.SCHEDULE:
-        return f"every {automation.schedule_minutes or '?'} min"
-    if trigger == Automation.Trigger.CREATED:
-        return "when created"
-    return "when created or updated"
-
-
-def kind_label(key: str) -> str:
-    cls = KINDS.get(key)
-    return cls.label if cls else key
-
-
-def fields_used_links(fields_used: list[str]):
-    """Each ``object.key`` as a link to its data dictionary entry (one query for all of them)."""
-    if not fields_used:
-        return "—"
-    pairs = [tuple(item.split(".", 1)) for item in fields_used if "." in item]
-    entries = {}
-    if pairs:
-        from django.db.models import Q
-
-        query = Q()
-        for object_type, key in pairs:
-            query |= Q(object_type=object_type, key=key)
-        entries = {
-            (e.object_type, e.key): e
-            for e in FieldDefinition.objects.filter(query).only("pk", "object_type", "key", "label")
-        }
-    links = []
-    for item in fields_used:
-        entry = entries.get(tuple(item.split(".", 1)))
-        if entry is None:
-            links.append(
-                format_html('<code title="not in the data dictionary">{}</code> {}', item, badge("missing", "danger"))
-            )
-        else:
-            url = reverse("admin:revops_fielddefinition_change", args=[entry.pk])
-            links.append(format_html('<a href="{}" title="{}"><code>{}</code></a>', url, entry.label, item))
-    return format_html('<span class="rv-fields">{}</span>', format_html_join(" ", "{}", ((link,) for link in links)))
-
-
-def mode_badge(mode: str, label: str):
-    return badge(label.split(" (")[0], MODE_TONES.get(mode, "neutral"), label)
-
-
-# --- Forms -----------------------------------------------------------------------------------
-
-
-class KeyListField(forms.CharField):
-    """A list of dictionary keys typed comma- or line-separated."""
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            return ", ".join(str(item) for item in value)
-        return value
-
-    def to_python(self, value):
-        if isinstance(value, list | tuple):
-            return list(value)
-        text = super().to_python(value) or ""
-        return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
-
-    def has_changed(self, initial, data):
-        return list(initial or []) != self.to_python(data)
-
-
-class AutomationForm(forms.ModelForm):
-    kind = forms.ChoiceField(choices=kind_choices, help_text="What it does; one of the registered automation kinds.")
-    object_type = forms.ChoiceField(choices=ObjectType.choices, help_text="The record type it watches.")
-    trigger_fields = KeyListField(
-        required=False, help_text="For 'a field changed': dictionary keys, comma-separated (e.g. country, employees)."
-    )
-    conditions = PrettyJSONField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 14, "cols": 90, "class": "rv-code"}),
-        help_text=(
-            'A JSON tree over data-dictionary fields, e.g. {"all": [{"field": "lead.country", "op": "in", '
-            '"value": ["US", "CA"]}, {"field": "lead.matched_account.employees", "op": "gte", "value": 500}]}. '
-            "Checked against the dictionary's types when saved."
-        ),
-    )
-    config = PrettyJSONField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "cols": 90, "class": "rv-code"}),
-        help_text="Parameters of the kind (e.g. the task to create); checked by the kind when saved.",
-    )
-
-    class Meta:
-        model = Automation
-        fields = EDITABLE_FIELDS
-        widgets = {
-            "purpose": forms.Textarea(attrs={"rows": 3, "cols": 90}),
-            "downstream_effect": forms.Textarea(attrs={"rows": 2, "cols": 90}),
-            "rollback_notes": forms.Textarea(attrs={"rows": 2, "cols": 90}),
-        }
-
-    def clean_conditions(self):
-        value = self.cleaned_data.get("conditions")
-        return value if value not in (None, "") else {"all": []}
-
-    def clean_config(self):
-        value = self.cleaned_data.get("config")
-        return value if value not in (None, "") else {}
-
-    def _post_clean(self):
-        super()._post_clean()
-        if any(name in self.errors for name in ("conditions", "config", "kind", "object_type")):
-            return
-        try:
-            automations.automation_clean(automation=self.instance)
-        except ValidationError as error:
-            if hasattr(error, "error_dict") and "mode" in error.error_dict:
-                blockers = automations.automation_go_live_blockers(automation=self.instance)
-                if blockers:
-                    error.error_dict["mode"] = [
-                        ValidationError(refusal(self.instance, self.instance.mode, blockers), code="governance")
-                    ]
-            remap_form_errors(self, error)
-
-
-# --- Inlines ---------------------------------------------------------------------------------
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -693,233 +518,7 @@ class AutomationAdmin(AuditedAdmin):
             reverse("admin:revops_automation_shadow", args=[obj.pk]),
             reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}",
         )
-        if obj.kind == "lead_routing":
-            return format_html('{}<div class="rv-routing-health">{}</div>', links, routing_health(RUN_STATS_DAYS))
+        health = get_kind(obj.kind).admin_report(days=RUN_STATS_DAYS) if obj.kind in KINDS else None
+        if health:
+            return format_html('{}<div class="rv-kind-health rv-routing-health">{}</div>', links, health)
         return links
-
-
-def routing_health(days: int):
-    """ "Reassignment rate (30 d): 12% of 40 routed leads — per rule: routing rules" (lead routing automations)."""
-    from routing.selectors import reassignment_rates
-
-    rates = reassignment_rates(since=timezone.now() - dt.timedelta(days=days))
-    assigned = sum(entry["assigned"] for entry in rates.values())
-    reassigned = sum(entry["reassigned"] for entry in rates.values())
-    if assigned:
-        rate = f"{reassigned * 100 / assigned:.0f}% of {assigned} routed lead{'s' if assigned != 1 else ''}"
-        rate += f" ({reassigned} reassigned by hand)"
-    else:
-        rate = "no routed leads yet"
-    return format_html(
-        'Reassignment rate ({} d): {} — per rule: <a href="{}">routing rules</a> · <a href="{}">decisions</a>',
-        days,
-        rate,
-        reverse("admin:routing_routingrule_changelist"),
-        reverse("admin:routing_routingdecision_changelist"),
-    )
-
-
-# --- Shadow report ---------------------------------------------------------------------------
-
-
-def shadow_report(automation: Automation, *, since=None) -> dict:
-    """The engine's would-vs-did report, shaped for the template."""
-    from revops.engine.shadow import shadow_report as engine_shadow_report
-
-    return normalise_report(engine_shadow_report(automation=automation, since=since))
-
-
-COUNT_LABELS = {
-    "runs": "shadow runs",
-    "fired": "would have fired",
-    "not_fired": "would not fire",
-    "error": "errors",
-    "pending": "pending",
-}
-
-
-def normalise_report(report: dict) -> dict:
-    """Shape the engine's report (see ``revops.engine.shadow.shadow_report``) for the template."""
-    counts = {
-        COUNT_LABELS.get(key, key.replace("_", " ")): value for key, value in (report.get("counts") or {}).items()
-    }
-    counts["compared with what happened"] = report.get("compared", 0)
-    counts["agreed"] = report.get("agreed", 0)
-    rows = []
-    for row in report.get("records") or []:
-        object_type, object_id = row.get("object_type"), row.get("object_id")
-        when = row.get("run_at")
-        if isinstance(when, str):
-            when = dt.datetime.fromisoformat(when)
-        field = row.get("field") or ""
-        source = row.get("did_source")
-        rows.append(
-            {
-                "when": when,
-                "record": f"{object_type} #{object_id}"
-                + (f" ({row['external_id']})" if row.get("external_id") else ""),
-                "record_url": record_url(object_type, object_id),
-                "why_url": why_url(object_type, object_id),
-                "outcome": ACTION_LABELS.get(row.get("action"), row.get("action") or ""),
-                "would": f"{field} = {value_text(row.get('would'))}",
-                "did": f"{field} = {value_text(row.get('did'))}"
-                + (" (its next change)" if source == "history" else " (its value now)" if source == "current" else ""),
-                "agrees": row.get("agrees"),
-                "run_url": reverse("admin:revops_automationrun_change", args=[row["run_id"]])
-                if row.get("run_id")
-                else None,
-            }
-        )
-    would_apply = {ACTION_LABELS.get(key, key): value for key, value in (report.get("would_apply") or {}).items()}
-    return {
-        "counts": counts,
-        "agreement_rate": report.get("agreement_rate"),
-        "would_apply": would_apply,
-        "rows": rows,
-        "truncated": False,
-    }
-
-
-# --- Runs ------------------------------------------------------------------------------------
-
-
-@admin.register(AutomationRun)
-class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = (
-        "when",
-        "automation_link",
-        "version_number",
-        "record_link",
-        "outcome_display",
-        "mode_display",
-        "duration",
-        "summary_short",
-    )
-    list_filter = ("outcome", "mode", ("automation", admin.RelatedOnlyFieldListFilter), "object_type")
-    search_fields = ("=external_id", "=trigger_key", "summary")
-    search_help_text = "Search by the record's CRM id, the trigger key or words of the summary."
-    list_select_related = ("automation", "version")
-    show_full_result_count = False
-    date_hierarchy = "created_at"
-    inlines = (AppliedActionInline,)
-    fieldsets = (
-        (None, {"fields": ("automation_link", "version_number", "record_link", ("mode_display", "outcome_display"))}),
-        ("Why", {"fields": ("summary", "explanation_plain", "expected_next", "error")}),
-        ("Actions", {"fields": ("planned_display",)}),
-        (
-            "Details",
-            {
-                "fields": (
-                    "trigger_key",
-                    "event",
-                    "attempts",
-                    "duration",
-                    ("started_at", "finished_at"),
-                    "created_at",
-                    "explanation_json",
-                    "actions_applied_json",
-                ),
-                "classes": ("collapse",),
-            },
-        ),
-    )
-    readonly_fields = (
-        "automation_link",
-        "version_number",
-        "record_link",
-        "mode_display",
-        "outcome_display",
-        "summary",
-        "explanation_plain",
-        "expected_next",
-        "error",
-        "planned_display",
-        "trigger_key",
-        "event",
-        "attempts",
-        "duration",
-        "started_at",
-        "finished_at",
-        "created_at",
-        "explanation_json",
-        "actions_applied_json",
-    )
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = dict(extra_context or {})
-        obj = self.get_object(request, unquote(object_id))
-        if obj is not None:
-            extra_context["why_url"] = why_url(obj.object_type, obj.object_id)
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    @admin.display(description="when", ordering="created_at")
-    def when(self, obj):
-        return format_html(
-            '<span title="{}">{}</span>',
-            obj.created_at.isoformat(),
-            f"{timezone.localtime(obj.created_at):%Y-%m-%d %H:%M:%S}",
-        )
-
-    @admin.display(description="automation", ordering="automation__name")
-    def automation_link(self, obj):
-        return admin_link(obj.automation)
-
-    @admin.display(description="version")
-    def version_number(self, obj):
-        return f"v{obj.version.number}"
-
-    @admin.display(description="record")
-    def record_link(self, obj):
-        url = record_url(obj.object_type, obj.object_id)
-        text = f"{obj.object_type} #{obj.object_id}" + (f" ({obj.external_id})" if obj.external_id else "")
-        if not url:
-            return text
-        return format_html(
-            '<a href="{}">{}</a> · <a href="{}" title="Every run on this record">why?</a>',
-            url,
-            text,
-            why_url(obj.object_type, obj.object_id) or url,
-        )
-
-    @admin.display(description="outcome", ordering="outcome")
-    def outcome_display(self, obj):
-        label = obj.get_outcome_display()
-        if obj.mode == Automation.Mode.SHADOW and obj.outcome == AutomationRun.Outcome.FIRED:
-            label = "Would have fired"
-        return badge(label, OUTCOME_TONES.get(obj.outcome, "neutral"))
-
-    @admin.display(description="mode", ordering="mode")
-    def mode_display(self, obj):
-        return mode_badge(obj.mode, obj.get_mode_display())
-
-    @admin.display(description="duration", ordering="duration_ms")
-    def duration(self, obj):
-        return f"{obj.duration_ms:.1f} ms" if obj.duration_ms else "—"
-
-    @admin.display(description="summary")
-    def summary_short(self, obj):
-        text = obj.error or obj.summary
-        return (text[:117] + "…") if len(text) > 120 else (text or "—")
-
-    @admin.display(description="explanation (conditions checked)")
-    def explanation_plain(self, obj):
-        return explanation_html(obj.explanation)
-
-    @admin.display(description="planned actions")
-    def planned_display(self, obj):
-        rows = planned_rows(obj.actions_planned)
-        if not rows:
-            return "—"
-        return format_html_join(
-            "",
-            "<div><strong>{}</strong> <span class='rv-muted'>{}</span></div>",
-            ((r["label"], r["params"]) for r in rows),
-        )
-
-    @admin.display(description="explanation (raw)")
-    def explanation_json(self, obj):
-        return json_block(obj.explanation)
-
-    @admin.display(description="actions applied (raw)")
-    def actions_applied_json(self, obj):
-        return json_block(obj.actions_applied)

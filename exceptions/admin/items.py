@@ -1,0 +1,312 @@
+"""The triage admin of exception items: the triage view (changelist), the read-only item page and
+"next item"; the actions on items come from ``exceptions.actions`` through ``ItemActionsAdminMixin``."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import F
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from revops.admin.base import AuditedAdmin, admin_link, badge, json_block
+from revops.admin.links import record_url, why_url
+
+from ..models import ExceptionItem
+from ..registry import approval_handler, item_panels
+from ..selectors import ExceptionVisibilityMixin, visible_queues
+from ..services import exception_next_item
+from .action_views import ItemActionsAdminMixin
+from .filters import (
+    COUNT_CAP,
+    OPEN,
+    AgeFilter,
+    AutomationFilter,
+    CappedPaginator,
+    KindFilter,
+    OverdueFilter,
+    OwnerFilter,
+    QueueFilter,
+    StateFilter,
+)
+from .helpers import (
+    SEVERITY_TONES,
+    STATUS_TONES,
+    history_rows,
+    queue_counts,
+    record_fields,
+    refusal_message,
+    refusals,
+)
+
+
+@admin.register(ExceptionItem)
+class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, AuditedAdmin):
+    """The triage view (changelist), the item page (read-only change view) and the triage actions."""
+
+    change_list_template = "admin/exceptions/exceptionitem/change_list.html"
+    change_form_template = "admin/exceptions/exceptionitem/change_form.html"
+    list_display = (
+        "due",
+        "severity_display",
+        "kind_display",
+        "title",
+        "record",
+        "owner_display",
+        "queue_display",
+        "age",
+        "occurrences",
+        "escalation",
+    )
+    list_display_links = ("title",)
+    list_filter = (
+        StateFilter,
+        QueueFilter,
+        KindFilter,
+        "severity",
+        OwnerFilter,
+        AutomationFilter,
+        AgeFilter,
+        OverdueFilter,
+        "status",
+    )
+    search_fields = ("title", "=external_id")
+    search_help_text = "Search by title or the record's CRM id (exact)."
+    list_select_related = ("owner", "queue")
+    list_per_page = 50
+    show_full_result_count = False
+    paginator = CappedPaginator
+    ordering = (F("due_at").asc(nulls_last=True), "id")
+    sortable_by = ()
+    actions = []  # one per item action with a bulk service: ItemActionsAdminMixin.get_actions
+    fieldsets = (
+        (None, {"fields": ("title", ("kind_display", "severity_display", "status_display"))}),
+        ("Who and by when", {"fields": ("owner", "queue_display", "due", "escalation", "claimed_at", "snoozed_until")}),
+        ("About", {"fields": ("record", "automation_link", "run_link")}),
+        ("Occurrences", {"fields": ("occurrences", "first_seen_at", "last_seen_at", "dedupe_key")}),
+        ("Resolution", {"fields": ("decision", "resolution_code", "resolution_note", "resolved_by", "resolved_at")}),
+    )
+    readonly_fields = (
+        "title",
+        "kind_display",
+        "severity_display",
+        "status_display",
+        "owner",
+        "queue_display",
+        "due",
+        "escalation",
+        "claimed_at",
+        "snoozed_until",
+        "record",
+        "automation_link",
+        "run_link",
+        "occurrences",
+        "first_seen_at",
+        "last_seen_at",
+        "dedupe_key",
+        "decision",
+        "resolution_code",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+    )
+
+    # permissions ------------------------------------------------------------------------------
+
+    def has_add_permission(self, request):
+        return False  # items are opened by automation and the sync, never typed in
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # items are resolved or dismissed, never deleted
+
+    def can_triage(self, request) -> bool:
+        """Whether the user may act on items (the "change" permission; visibility is checked per item)."""
+        return super().has_change_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the item page is read-only: changes go through the triage actions
+
+    # queryset and changelist ------------------------------------------------------------------
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("owner", "queue")
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("next/", view(self.next_item_view), name="exceptions_exceptionitem_next"),
+            path(
+                "<path:object_id>/act/<str:action>/", view(self.item_action_view), name="exceptions_exceptionitem_act"
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "queue_counts": queue_counts(request.user),
+            "next_url": reverse("admin:exceptions_exceptionitem_next"),
+            "can_triage": self.can_triage(request),
+            "count_cap": COUNT_CAP,
+            "title": "Exception queue — triage",
+        }
+        return super().changelist_view(request, extra_context)
+
+    # columns ----------------------------------------------------------------------------------
+
+    @admin.display(description="due")
+    def due(self, obj):
+        if obj.due_at is None:
+            return "—"
+        shown = f"{timezone.localtime(obj.due_at):%Y-%m-%d %H:%M}"
+        if obj.status in OPEN and obj.due_at < timezone.now():
+            return format_html("{} {}", shown, badge("overdue", "danger"))
+        return shown
+
+    @admin.display(description="severity")
+    def severity_display(self, obj):
+        return badge(obj.get_severity_display(), SEVERITY_TONES.get(obj.severity, "neutral"))
+
+    @admin.display(description="kind")
+    def kind_display(self, obj):
+        return obj.get_kind_display()
+
+    @admin.display(description="status")
+    def status_display(self, obj):
+        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "neutral"))
+
+    @admin.display(description="record")
+    def record(self, obj):
+        if not obj.object_type:
+            return "—"
+        text = obj.external_id or f"{obj.object_type} #{obj.object_id}"
+        url = record_url(obj.object_type, obj.object_id)
+        if not url:
+            return text
+        why = why_url(obj.object_type, obj.object_id)
+        if why:
+            return format_html('<a href="{}">{}</a> · <a class="rv-why-link" href="{}">why?</a>', url, text, why)
+        return format_html('<a href="{}">{}</a>', url, text)
+
+    @admin.display(description="owner")
+    def owner_display(self, obj):
+        return obj.owner.get_username() if obj.owner_id else badge("unassigned", "warn")
+
+    @admin.display(description="queue")
+    def queue_display(self, obj):
+        return obj.queue.name if obj.queue_id else (obj.queue_name or "—")
+
+    @admin.display(description="age")
+    def age(self, obj):
+        seconds = (timezone.now() - obj.first_seen_at).total_seconds()
+        if seconds < 3600:
+            return f"{int(seconds // 60)} min"
+        if seconds < 86400:
+            return f"{int(seconds // 3600)} h"
+        return f"{int(seconds // 86400)} d"
+
+    @admin.display(description="escalation")
+    def escalation(self, obj):
+        level = obj.escalation_level or 0
+        if level == 0:
+            return "owner"
+        return badge(("owner", "manager", "escalation target")[min(level, 2)], "danger" if level >= 2 else "warn")
+
+    @admin.display(description="automation")
+    def automation_link(self, obj):
+        return admin_link(obj.automation) if obj.automation_id else "—"
+
+    @admin.display(description="run")
+    def run_link(self, obj):
+        return admin_link(obj.run) if obj.run_id else "—"
+
+    @admin.display(description="proposed action")
+    def proposal_display(self, obj):
+        return json_block(obj.proposal)
+
+    # the item page ----------------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such exception item (or not in your queues).")
+        extra_context = {**(extra_context or {}), **self.item_context(request, obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def item_context(self, request, obj) -> dict:
+        """What the item page shows besides the read-only fields."""
+        is_open = obj.status in OPEN
+        panels = []
+        for panel in item_panels():
+            panel_context = panel.context(obj)
+            if panel_context is not None:
+                panels.append({"template": panel.template, "context": panel_context})
+        handler = approval_handler(obj.kind)
+        described = handler.describe(obj.proposal) if handler is not None and handler.describe and obj.proposal else {}
+        related = []
+        if obj.object_type and obj.object_id is not None:
+            related = list(
+                self.get_queryset(request)
+                .filter(object_type=obj.object_type, object_id=obj.object_id, status__in=OPEN)
+                .exclude(pk=obj.pk)
+                .order_by("due_at", "pk")[:20]
+            )
+        history = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[:30])
+        queue = obj.queue
+        path_steps = [
+            ("owner", obj.owner.get_username() if obj.owner_id else "unassigned"),
+            ("queue manager", queue.manager.get_username() if queue and queue.manager_id else "—"),
+            (
+                "escalation target",
+                queue.escalation_target.get_username() if queue and queue.escalation_target_id else "—",
+            ),
+        ]
+        return {
+            "item": obj,
+            "item_open": is_open,
+            "item_overdue": is_open and obj.due_at is not None and obj.due_at < timezone.now(),
+            "is_approval": obj.is_approval,
+            "action_buttons": self.action_buttons(request, obj),
+            "item_panels": panels,
+            "record_link": record_url(obj.object_type, obj.object_id),
+            "record_why": why_url(obj.object_type, obj.object_id) if obj.object_type else None,
+            "record_fields": record_fields(obj),
+            "proposal_html": json_block(obj.proposal),
+            "proposal_label": described.get("label", (obj.proposal or {}).get("action")),
+            "proposal_changes": described.get("changes", []),
+            "related_items": related,
+            "history_rows": history_rows(history),
+            "escalation_path": [
+                {"step": step, "who": who, "current": index == min(obj.escalation_level or 0, 2)}
+                for index, (step, who) in enumerate(path_steps)
+            ],
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+            "show_delete": False,
+            "next_url": reverse("admin:exceptions_exceptionitem_next"),
+            "changelist_url": reverse("admin:exceptions_exceptionitem_changelist"),
+        }
+
+    # the "next item" button -------------------------------------------------------------------
+
+    def next_item_view(self, request):
+        """Claim the oldest unclaimed item in the user's queues and open it."""
+        changelist = reverse("admin:exceptions_exceptionitem_changelist")
+        if request.method != "POST":
+            return HttpResponseRedirect(changelist)
+        if not self.can_triage(request):
+            raise PermissionDenied
+        try:
+            item = exception_next_item(actor=request.user, queues=visible_queues(user=request.user))
+        except refusals() as error:
+            self.message_user(request, f"Could not take the next item: {refusal_message(error)}", messages.ERROR)
+            return HttpResponseRedirect(changelist)
+        if item is None:
+            self.message_user(request, "Nothing to take: no unclaimed open item in your queues.", messages.INFO)
+            return HttpResponseRedirect(changelist)
+        self.message_user(request, f"Claimed “{item.title}” — it is yours now.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:exceptions_exceptionitem_change", args=[item.pk]))

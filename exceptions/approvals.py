@@ -1,0 +1,137 @@
+"""Approvals: a person approves, rejects or overrides an action automation prepared.
+
+The queue stores the request (an item whose kind has an approval handler, with the prepared
+``proposal``); approving or overriding calls the handler the producing layer registered
+(``exceptions.registry.register_approval_handler`` — the engine's applies the action through its
+executor), then closes the item with the decision. ``automation_override_rate`` counts how often
+people changed what an automation prepared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count
+
+from revops.models import Rep
+
+from .errors import ItemStateError
+from .models import ExceptionItem
+from .registry import approval_handler, approval_kinds
+from .services import Status, item_close, item_locked, item_require_open, item_synced, text_required
+
+
+def _locked_approval(item: ExceptionItem, action: str) -> ExceptionItem:
+    locked = item_locked(item)
+    if approval_handler(locked.kind) is None or not locked.proposal:
+        raise ItemStateError(f"Item #{locked.pk} is not an approval request.")
+    if locked.decision:
+        raise ItemStateError(f"Item #{locked.pk} was already {locked.get_decision_display().lower()}.")
+    item_require_open(locked, action)
+    return locked
+
+
+def _decide(locked: ExceptionItem, *, decision: str, note: str, actor, reason: str) -> None:
+    locked.decision = decision
+    status = Status.RESOLVED if decision != ExceptionItem.Decision.REJECTED else Status.DISMISSED
+    item_close(
+        locked, status=status, code=decision, note=note, actor=actor, reason=reason, also=("decision", "proposal")
+    )
+
+
+def _execute(locked: ExceptionItem, actor) -> str:
+    """Apply the proposal through the handler registered for the item's kind; the status word it returns."""
+    return approval_handler(locked.kind).apply(locked, actor)
+
+
+@transaction.atomic
+def exception_approval_approve(*, item: ExceptionItem, actor, note: str = "") -> ExceptionItem:
+    """Approve a prepared action: the engine's executor applies it (history names ``actor``), then the
+    item is resolved with decision ``approved``. Approving twice is refused."""
+    locked = _locked_approval(item, "approve")
+    status = _execute(locked, actor)
+    _decide(
+        locked,
+        decision=ExceptionItem.Decision.APPROVED,
+        note=(note or "").strip() or f"Approved; the action was {status}.",
+        actor=actor,
+        reason=f"approved: {locked.proposal.get('action', 'action')}",
+    )
+    return item_synced(item, locked)
+
+
+@transaction.atomic
+def exception_approval_reject(*, item: ExceptionItem, reason: str, actor) -> ExceptionItem:
+    """Reject a prepared action (``reason`` required): nothing is applied; the item is closed as rejected."""
+    reason = text_required(reason, "reason", "Say why the prepared action is rejected.")
+    locked = _locked_approval(item, "reject")
+    _decide(locked, decision=ExceptionItem.Decision.REJECTED, note=reason, actor=actor, reason=f"rejected: {reason}")
+    return item_synced(item, locked)
+
+
+def _override_params(proposal: dict, params: dict) -> dict:
+    """The proposal's params with ``params`` on top; ``{"owner": "<rep external id>"}`` becomes ``owner_id``."""
+    merged = dict(proposal.get("params") or {})
+    extra = dict(params)
+    if "owner" in extra:
+        ext = extra.pop("owner")
+        rep = Rep.objects.filter(external_id=str(ext)).only("pk").first()
+        if rep is None:
+            raise ValidationError({"owner": f"No rep with external id {ext!r}."})
+        extra["owner_id"] = rep.pk
+    merged.update(extra)
+    return merged
+
+
+@transaction.atomic
+def exception_approval_override(*, item: ExceptionItem, actor, params: dict, note: str = "") -> ExceptionItem:
+    """Apply the prepared action with a human's changes, e.g. ``{"owner": "R-17"}`` for a different owner.
+
+    ``params`` replace the proposal's parameters (the original ones are kept in the proposal as
+    ``original_params``); the engine applies the result and the item is resolved with decision
+    ``overridden``, which ``automation_override_rate`` counts.
+    """
+    if not params:
+        raise ValidationError({"params": "Say what to change in the prepared action."})
+    locked = _locked_approval(item, "override")
+    proposal = dict(locked.proposal)
+    proposal.setdefault("original_params", proposal.get("params") or {})
+    proposal["params"] = _override_params(proposal, params)
+    proposal["overridden_with"] = dict(params)
+    locked.proposal = proposal
+    locked.save(update_fields=["proposal"])  # approval_execute reads it from the row
+    status = _execute(locked, actor)
+    changes = ", ".join(f"{k}={v}" for k, v in params.items())
+    _decide(
+        locked,
+        decision=ExceptionItem.Decision.OVERRIDDEN,
+        note=(note or "").strip() or f"Overridden ({changes}); the action was {status}.",
+        actor=actor,
+        reason=f"overridden: {changes}",
+    )
+    return item_synced(item, locked)
+
+
+def automation_override_rate(*, automation) -> dict[str, Any]:
+    """How often humans changed what an automation prepared: counts of its decided approvals and
+    ``override_rate`` = overridden / decided (None when nothing was decided yet)."""
+    rows = dict(
+        ExceptionItem.objects.filter(automation=automation, kind__in=approval_kinds())
+        .values_list("decision")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    approved = rows.get(ExceptionItem.Decision.APPROVED, 0)
+    rejected = rows.get(ExceptionItem.Decision.REJECTED, 0)
+    overridden = rows.get(ExceptionItem.Decision.OVERRIDDEN, 0)
+    decided = approved + rejected + overridden
+    return {
+        "approvals": sum(rows.values()),
+        "pending": rows.get("", 0),
+        "approved": approved,
+        "rejected": rejected,
+        "overridden": overridden,
+        "override_rate": round(overridden / decided, 4) if decided else None,
+    }

@@ -1,0 +1,121 @@
+"""Plug-in points of the exception queue, filled by the layers above it in their ``AppConfig.ready()``.
+
+- **Item kinds**: the producing app registers each kind of item it opens, with the label people
+  read, a default severity and a default expected action. The kind is stored as its key; a new
+  kind needs no migration of ``exceptions``. An item whose kind nobody registers (an app was
+  removed) still shows, with its key made readable.
+- **Approval handlers**: the queue stores an approval request and its prepared proposal; on
+  approve or override it calls the handler registered for the item's kind, which applies the
+  proposal (the engine registers ``approval_required``) and returns what happened in words.
+- **Item panels**: extra panels on an item's page (the engine adds the run that opened it).
+- **Queue users**: what each app routes to a queue by name (automations' exception paths, routing
+  rules), so a queue in use is neither renamed nor deleted from under them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """A kind of exception item: ``key`` is stored on the item, ``label`` is what people read."""
+
+    key: str
+    label: str
+    severity: str = "medium"
+    expected_action: str = ""
+
+
+@dataclass(frozen=True)
+class ApprovalHandler:
+    """Applies an approved proposal: ``apply(item, actor) -> status word`` ("applied", "skipped"…);
+    raises ``django.core.exceptions.ValidationError`` when the proposal cannot be applied.
+    ``describe(proposal) -> dict`` gives the item page the action's label and its before/after rows."""
+
+    kind: str
+    apply: Callable
+    describe: Callable | None = None
+
+
+@dataclass(frozen=True)
+class ItemPanel:
+    """A panel on an item's page: ``context(item) -> dict | None`` rendered by ``template`` as ``panel``."""
+
+    name: str
+    context: Callable
+    template: str
+    order: int = 100
+
+
+_KINDS: dict[str, ItemKind] = {}
+_APPROVALS: dict[str, ApprovalHandler] = {}
+_PANELS: dict[str, ItemPanel] = {}
+
+
+def register_item_kind(key: str, label: str, *, severity: str = "medium", expected_action: str = "") -> ItemKind:
+    """Declare a kind of exception item (idempotent by key; the last registration wins)."""
+    if len(key) > 30:
+        raise ValueError(f"exception item kind {key!r} is longer than 30 characters")
+    kind = _KINDS[key] = ItemKind(key=key, label=label, severity=severity, expected_action=expected_action)
+    return kind
+
+
+def item_kind(key: str) -> ItemKind | None:
+    return _KINDS.get(key)
+
+
+def item_kind_keys() -> set[str]:
+    return set(_KINDS)
+
+
+def item_kind_label(key: str) -> str:
+    kind = _KINDS.get(key)
+    return kind.label if kind is not None else str(key or "").replace("_", " ").capitalize()
+
+
+def item_kind_choices() -> list[tuple[str, str]]:
+    """``(key, label)`` of every registered kind, by label (for filters and forms)."""
+    return sorted(((k.key, k.label) for k in _KINDS.values()), key=lambda pair: pair[1].lower())
+
+
+def register_approval_handler(kind: str, apply: Callable, *, describe: Callable | None = None) -> ApprovalHandler:
+    """Make items of ``kind`` approval requests, applied by ``apply(item, actor)`` when approved."""
+    handler = _APPROVALS[kind] = ApprovalHandler(kind=kind, apply=apply, describe=describe)
+    return handler
+
+
+def approval_handler(kind: str) -> ApprovalHandler | None:
+    return _APPROVALS.get(kind)
+
+
+def approval_kinds() -> set[str]:
+    return set(_APPROVALS)
+
+
+def register_item_panel(name: str, context: Callable, *, template: str, order: int = 100) -> ItemPanel:
+    panel = _PANELS[name] = ItemPanel(name=name, context=context, template=template, order=order)
+    return panel
+
+
+def item_panels() -> list[ItemPanel]:
+    return sorted(_PANELS.values(), key=lambda p: (p.order, p.name))
+
+
+_QUEUE_USERS: dict[str, Callable[[str], list[str]]] = {}
+
+
+def register_queue_users(name: str, users: Callable[[str], list[str]]) -> None:
+    """``users(queue_name) -> ["automation 'X'", …]``: what an app still routes to a queue, by name.
+
+    The queue refuses to rename or delete a queue that something still names.
+    """
+    _QUEUE_USERS[name] = users
+
+
+def queue_users(queue_name: str) -> list[str]:
+    found: list[str] = []
+    for name in sorted(_QUEUE_USERS):
+        found.extend(_QUEUE_USERS[name](queue_name))
+    return found

@@ -1,0 +1,43 @@
+"""What the engine adds to pages of the layers below it: the runs on a record's Why page, the run that
+opened an exception item, and the description of a prepared action on an approval's page."""
+
+from __future__ import annotations
+
+from revops.models import AutomationRun
+
+from ..registry import action_label
+from ..selectors import record_runs
+from .explain import action_changes, run_context
+
+WHY_RUN_LIMIT = 200
+
+
+def why_runs_panel(object_type: str, object_id: int, *, request=None) -> dict:
+    """Every run on the record, newest first, explained (always shown: "no automation has run" too)."""
+    runs = list(record_runs(object_type=object_type, object_id=object_id, limit=WHY_RUN_LIMIT))
+    return {
+        "runs": [run_context(run) for run in runs],
+        "truncated": len(runs) >= WHY_RUN_LIMIT,
+        "limit": WHY_RUN_LIMIT,
+    }
+
+
+def item_run_panel(item) -> dict | None:
+    """The run that opened ``item``, as the same run card the Why page shows (None without a run)."""
+    if not item.run_id:
+        return None
+    run = (
+        AutomationRun.objects.filter(pk=item.run_id)
+        .select_related("automation", "version", "automation__rule_owner", "automation__failure_owner")
+        .prefetch_related("applied")
+        .first()
+    )
+    return run_context(run) if run is not None else None
+
+
+def proposal_describe(proposal: dict) -> dict:
+    """A prepared action in words: its label and the (what, now, after approval) rows."""
+    return {
+        "label": action_label(proposal.get("action") or ""),
+        "changes": action_changes(proposal.get("before"), proposal.get("after")),
+    }

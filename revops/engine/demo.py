@@ -1,0 +1,176 @@
+"""The engine's part of the demo: the governed automations of the demo org, created through the engine's services.
+
+``demo_automations_ensure`` creates the five example automations (live, shadow and high-risk
+examples of the built-in kinds); ``demo_regional_automations_ensure`` adds the per-region copies of
+the high-risk forecast rule whose approvals go to the regional managers' queues. Both are
+idempotent by name, owned by the demo's RevOps lead (rule owner) and RevOps on-call (failure
+owner), and make sure the demo queues they name exist first (``exceptions.demo``). Nothing here runs an automation: the runs, tasks, items and approvals of the demo come from
+these automations reacting to the demo's events (``revops.demo_records.crm``, routing's arrivals).
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from exceptions.demo import demo_queues_ready
+from revops.demo_records.builders import demo_revops_people
+from revops.demo_records.tables import HANDOFF_FIELDS, REGION_COUNTRIES
+from revops.models import Automation
+
+from .services import automation_create
+
+DEMO_EXCEPTION_QUEUE = "RevOps triage"
+STALE_COMMIT_NAME = "Downgrade stale commit deals"
+# Regions whose managers approve their own forecast changes, and their exception queues.
+REGIONAL_APPROVAL_QUEUES = {"NA": "NA Sales ops", "EMEA": "EMEA Sales ops"}
+_STALE_COMMIT = [
+    {"field": "opportunity.forecast_category", "op": "eq", "value": "commit"},
+    {"field": "opportunity.last_activity_at", "op": "older_than_days", "value": 30},
+]
+
+
+def demo_automation_specs() -> list[dict]:
+    """The demo's automations: live, shadow and high-risk examples of the built-in kinds."""
+    regional = [code for region in REGIONAL_APPROVAL_QUEUES for code in REGION_COUNTRIES[region]]
+    return [
+        {
+            "name": "Hot lead follow-up task",
+            "purpose": "A new lead scoring 80 or more gets a call from its owner within two hours.",
+            "kind": "create_task",
+            "object_type": "lead",
+            "trigger": "updated",
+            "conditions": {
+                "all": [
+                    {"field": "lead.score", "op": "gte", "value": 80},
+                    {"field": "lead.status", "op": "eq", "value": "new"},
+                ]
+            },
+            "config": {"title": "Call the lead", "due_in_hours": 2, "assignee": "owner"},
+            "mode": "live",
+            "downstream_effect": "A task for the owner appears in the CRM through the changes feed.",
+            "rollback_notes": "Cancel the tasks it created (they name the automation).",
+        },
+        {
+            "name": "Missing country prompt",
+            "purpose": "Routing needs a country and a company; new leads without them get a task for the owner.",
+            "kind": "required_fields",
+            "object_type": "lead",
+            "trigger": "created",
+            "conditions": {"all": [{"field": "lead.status", "op": "in", "value": ["new", "working"]}]},
+            "config": {"fields": ["country", "company"], "task": True, "exception": False, "due_in_hours": 24},
+            "mode": "live",
+        },
+        {
+            "name": "Closed-won handoff fields",
+            "purpose": "A deal moving to closed won must carry what onboarding and finance need.",
+            "kind": "required_fields",
+            "object_type": "opportunity",
+            "trigger": "stage_changed_to",
+            "trigger_value": "closed_won",
+            "conditions": {"all": []},
+            "config": {
+                "fields": HANDOFF_FIELDS,
+                "task": False,
+                "exception": True,
+                "exception_kind": "handoff_incomplete",
+                "due_in_hours": 24,
+            },
+            "mode": "live",
+        },
+        {
+            "name": "Enterprise lead alert",
+            "purpose": "Leads matched to enterprise accounts (1,000+ employees) deserve a human look (in shadow).",
+            "kind": "alert",
+            "object_type": "lead",
+            "trigger": "updated",
+            "conditions": {"all": [{"field": "lead.matched_account.employees", "op": "gte", "value": 1000}]},
+            "config": {
+                "title": "Enterprise lead {record}",
+                "exception_kind": "hygiene_alert",
+                "severity": "medium",
+                "expected_action": "Check the account match and hand the lead to the named account owner.",
+                "owner": "rule_owner",
+            },
+            "mode": "shadow",
+        },
+        {
+            "name": STALE_COMMIT_NAME,
+            "purpose": "Deals in commit with no activity for 30 days move to best case (forecast change: approved). "
+            "NA and EMEA deals have their own copies, approved by their regional managers.",
+            "kind": "field_update",
+            "object_type": "opportunity",
+            "trigger": "updated",
+            "risk": "high",
+            "conditions": {
+                "all": [*_STALE_COMMIT, {"field": "opportunity.account.country", "op": "not_in", "value": regional}]
+            },
+            "config": {"set": {"forecast_category": "best_case"}},
+            "mode": "live",
+        },
+    ]
+
+
+def demo_regional_automation_specs() -> list[dict]:
+    """The high-risk forecast rule per region with its own managers: approvals land in the region's queue."""
+    specs = []
+    for region, queue in REGIONAL_APPROVAL_QUEUES.items():
+        specs.append(
+            {
+                "name": f"{STALE_COMMIT_NAME} ({region})",
+                "purpose": f"{region} deals in commit with no activity for 30 days move to best case; "
+                f"the {region} sales manager approves each change in {queue}.",
+                "kind": "field_update",
+                "object_type": "opportunity",
+                "trigger": "updated",
+                "risk": "high",
+                "conditions": {
+                    "all": [
+                        *_STALE_COMMIT,
+                        {"field": "opportunity.account.country", "op": "in", "value": REGION_COUNTRIES[region]},
+                    ]
+                },
+                "config": {"set": {"forecast_category": "best_case"}},
+                "mode": "live",
+                "exception_queue": queue,
+            }
+        )
+    return specs
+
+
+def _ensure(specs: list[dict], *, actor) -> list[Automation]:
+    demo_queues_ready(actor=actor)  # their exception paths: an automation may only name an existing queue
+    rule_owner, failure_owner = demo_revops_people()
+    existing = set(Automation.objects.values_list("name", flat=True))
+    created = []
+    for spec in specs:
+        if spec["name"] in existing:
+            continue
+        fields = {"exception_queue": DEMO_EXCEPTION_QUEUE, **spec}
+        created.append(
+            automation_create(
+                actor=actor,
+                reason="demo automation",
+                rule_owner=rule_owner,
+                system_owner=rule_owner,
+                failure_owner=failure_owner,
+                last_reviewed_at=timezone.localdate(),
+                **fields,
+            )
+        )
+    return created
+
+
+def demo_automations_ensure(*, actor) -> list[Automation]:
+    """Create the demo automations that do not exist yet (by name); return the ones created."""
+    return _ensure(demo_automation_specs(), actor=actor)
+
+
+def demo_regional_automations_ensure(*, actor) -> list[Automation]:
+    """Create the regional copies of the forecast rule that do not exist yet (by name); return them."""
+    return _ensure(demo_regional_automation_specs(), actor=actor)
+
+
+def engine_demo_build(context: dict) -> None:
+    """Demo builder: the demo's automations (idempotent; they react to the events of the later builders)."""
+    demo_automations_ensure(actor=context["actor"])
+    demo_regional_automations_ensure(actor=context["actor"])

@@ -1,0 +1,347 @@
+"""The engine's generic actions: create task, update field, open exception item, request approval,
+notify, merge records. Importing this module registers them (``revops.engine.setup`` does).
+
+Each is ``apply(ex, params, *, live) -> Result`` with ``ex`` the run's ``ActionExecutor``; with
+``live=False`` it previews and writes nothing. Merging records (decision): leads only. The winner
+keeps every value it has and fills its blanks from the loser; the loser's activities and tasks
+move to the winner; the loser is kept (the CRM owns deletions and will keep sending it) with
+status ``converted``. It is always prepared for approval (DESIGN §1 principle 3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.mail import send_mail
+from django.db import models, transaction
+from django.utils import timezone
+
+from exceptions.models import ExceptionItem
+from exceptions.registry import item_kind_keys
+from exceptions.services import exception_item_open
+from revops.models import AppliedAction, ChangeEntry, Lead, Task
+from revops.validation import InvalidValue, validator_for
+from revops.values import jsonable
+
+from .registry import ActionError, Conflict, Result, register_action
+from .types import Action
+
+TASK_PARENTS = {"lead": "lead", "account": "account", "opportunity": "opportunity"}
+
+
+def _write(obj, key: str, value, *, core: bool) -> None:
+    """Store ``value`` in the column ``key`` (core) or the custom attribute ``key`` (None removes it)."""
+    if core:
+        setattr(obj, key, value)
+        obj.save(update_fields=[key, "updated_at"])
+        return
+    attributes = dict(obj.attributes or {})
+    if value is None:
+        attributes.pop(key, None)
+    else:
+        attributes[key] = jsonable(value)
+    obj.attributes = attributes
+    obj.save(update_fields=["attributes", "updated_at"])
+
+
+def _revert_field(applied: AppliedAction, obj):
+    """Put back the value a field update replaced, unless the record holds another value since."""
+    key = applied.before["key"]
+    core = key in {f.name for f in obj._meta.concrete_fields}
+    current = getattr(obj, key) if core else (obj.attributes or {}).get(key)
+    if jsonable(current) != applied.after.get("value"):
+        return Conflict(jsonable(current))
+    value = applied.before.get("value")
+    restored = obj._meta.get_field(key).to_python(value) if core and value is not None else value
+    _write(obj, key, restored, core=core)
+    return ChangeEntry.Kind.FIELD_UPDATED, {"field": key, "value": value, "reverted": True}
+
+
+@register_action("update_field", label="Update field", revert=_revert_field)
+def update_field(ex, params: dict, *, live: bool) -> Result:
+    object_type, obj = ex.target(params, live=live)
+    key = params.get("key")
+    spec = validator_for(object_type).specs.get(key)
+    if spec is None:
+        raise ActionError(f"the data dictionary defines no {object_type} field {key!r}")
+    if spec.field_type == "reference":
+        return _update_reference(ex, obj, object_type, key, spec, params.get("value"), live=live)
+    raw = params.get("value")
+    try:
+        value = None if raw is None else spec.coerce(raw)
+    except InvalidValue as exc:
+        raise ActionError(f"{object_type}.{key}: {exc}") from None
+    if spec.is_core:
+        current = getattr(obj, key)
+        if value is None:
+            column = obj._meta.get_field(key)
+            value = "" if isinstance(column, models.CharField | models.TextField) else None
+    else:
+        current = (obj.attributes or {}).get(key)
+    result = Result(
+        status="applied",
+        before={"key": key, "value": jsonable(current)},
+        after={"key": key, "value": jsonable(value)},
+        target=(object_type, obj.pk),
+    )
+    if not live:
+        return result
+    if jsonable(current) == jsonable(value):
+        result.status, result.note = "skipped", "already has this value"
+        return result
+    _write(obj, key, value, core=spec.is_core)
+    ex.note_record_touched(object_type, obj)
+    result.feed.append(
+        {
+            "kind": ChangeEntry.Kind.FIELD_UPDATED,
+            "object_type": object_type,
+            "external_id": obj.external_id,
+            "payload": {"field": key, "value": jsonable(value), "previous": jsonable(current)},
+        }
+    )
+    return result
+
+
+def _update_reference(ex, obj, object_type: str, key: str, spec, value, *, live: bool) -> Result:
+    """Set a reference other than the owner (e.g. ``lead.matched_account``); the value is an external id."""
+    if key == "owner":
+        raise ActionError(f"{object_type}.owner is changed with assign_owner, not a field update")
+    column = obj._meta.get_field(key)
+    target = None
+    if value not in (None, ""):
+        target = column.related_model.objects.filter(external_id=value).first()
+        if target is None:
+            raise ActionError(f"{object_type}.{key}: no {spec.reference_to} with external id {value!r}")
+    current = getattr(obj, key)
+    before, after = getattr(current, "external_id", None), getattr(target, "external_id", None)
+    result = Result(
+        status="applied",
+        before={"key": key, "value": before},
+        after={"key": key, "value": after},
+        target=(object_type, obj.pk),
+    )
+    if not live:
+        return result
+    if before == after:
+        result.status, result.note = "skipped", "already has this value"
+        return result
+    setattr(obj, key, target)
+    obj.save(update_fields=[key, "updated_at"])
+    ex.note_record_touched(object_type, obj)
+    result.feed.append(
+        {
+            "kind": ChangeEntry.Kind.FIELD_UPDATED,
+            "object_type": object_type,
+            "external_id": obj.external_id,
+            "payload": {"field": key, "value": after, "previous": before},
+        }
+    )
+    return result
+
+
+@register_action("create_task", label="Create task")
+def create_task(ex, params: dict, *, live: bool) -> Result:
+    object_type, obj = ex.target(params, live=False)
+    owner = ex.rep(params.get("owner_id"))
+    due_at = params.get("due_at")
+    task = Task(
+        title=str(params.get("title") or "Follow up")[:255],
+        description=str(params.get("description") or ""),
+        owner=owner,
+        due_at=dt.datetime.fromisoformat(due_at) if due_at else None,
+        created_by_automation=ex.automation.name[:120],
+    )
+    if object_type in TASK_PARENTS:
+        setattr(task, TASK_PARENTS[object_type], obj)
+    result = Result(
+        status="applied",
+        after={
+            "title": task.title,
+            "owner_id": getattr(owner, "pk", None),
+            "owner": getattr(owner, "external_id", None),
+            "due_at": due_at,
+        },
+        target=(object_type, obj.pk),
+    )
+    if not live:
+        return result
+    task.full_clean()
+    task.save()
+    result.after["task_id"] = task.pk
+    result.feed.append(
+        {
+            "kind": ChangeEntry.Kind.TASK_CREATED,
+            "object_type": object_type,
+            "external_id": getattr(obj, "external_id", "") or "",
+            "payload": {
+                "task_id": task.pk,
+                "title": task.title,
+                "description": task.description,
+                "owner": result.after["owner"],
+                "due_at": due_at,
+            },
+        }
+    )
+    return result
+
+
+@register_action("open_exception", label="Open exception", human_facing=True)
+def open_exception(ex, params: dict, *, live: bool) -> Result:
+    object_type, obj = ex.target(params, live=False)
+    kind = params.get("kind") or "hygiene_alert"
+    if kind not in item_kind_keys():
+        raise ActionError(f"unknown exception kind {kind!r}")
+    key = params.get("dedupe_key") or f"{kind}:automation:{ex.automation.pk}:{object_type}:{obj.pk}"
+    owner = ex.user(params.get("owner") or "failure_owner")
+    due_in = params.get("due_in_hours")
+    result = Result(
+        status="applied",
+        after={"kind": kind, "dedupe_key": key, "owner_id": getattr(owner, "pk", None)},
+        target=(object_type, obj.pk),
+    )
+    if not live:
+        return result
+    item, created = exception_item_open(
+        dedupe_key=key,
+        kind=kind,
+        title=params.get("title") or f"{ex.automation.name}: {obj}",
+        reason=params.get("reason") or ex.run.summary or ex.automation.purpose,
+        expected_action=params.get("expected_action") or "Review the record and fix what the reason names.",
+        owner=owner,
+        severity=params.get("severity") or ExceptionItem.Severity.MEDIUM,
+        queue_name=params.get("queue") or ex.automation.exception_queue,
+        automation=ex.automation,
+        run=ex.run,
+        object_type=object_type,
+        object_id=obj.pk,
+        external_id=getattr(obj, "external_id", "") or "",
+        due_at=timezone.now() + dt.timedelta(hours=float(due_in)) if due_in else None,
+    )
+    result.after.update(item_id=item.pk, created=created, occurrences=item.occurrences)
+    if not created:
+        result.note = f"refreshed the open item (seen {item.occurrences} times)"
+    return result
+
+
+@register_action("request_approval", label="Request approval", human_facing=True)
+def request_approval(ex, params: dict, *, live: bool) -> Result:
+    inner = params.get("action") or {}
+    action = Action(inner.get("type", "notify"), inner.get("params", {}))
+    return ex.approval_item(action, params, live=live, index=None)
+
+
+@register_action("notify", label="Notify")
+def notify(ex, params: dict, *, live: bool) -> Result:
+    to = params.get("to") or "owner"
+    email, name = _recipient(ex, to)
+    subject = str(params.get("subject") or f"{ex.automation.name}: {ex.record}")[:200]
+    body = str(params.get("body") or ex.run.summary or "")
+    dedupe = params.get("dedupe") or f"{ex.automation.pk}:{ex.object_type}:{ex.record.pk}:{subject}"
+    result = Result(status="applied", after={"to": email, "name": name, "subject": subject, "dedupe": dedupe})
+    if not live:
+        return result
+    if not email:
+        result.status, result.note = "skipped", f"no email address for {to}"
+        return result
+    if AppliedAction.objects.filter(action="notify", status="applied", after__dedupe=dedupe).exists():
+        result.status, result.note = "skipped", "this notification was already sent"
+        return result
+    limit = int(getattr(settings, "ENGINE_NOTIFY_PER_HOUR", 20))
+    bucket = f"engine:notify:{hashlib.sha256(email.lower().encode()).hexdigest()[:24]}:{int(timezone.now().timestamp() // 3600)}"
+    cache.add(bucket, 0, timeout=3700)
+    try:
+        sent = cache.incr(bucket)
+    except ValueError:
+        sent = 1
+    if sent > limit:
+        result.status, result.note = "skipped", f"rate limit: {limit} notifications per hour to {email}"
+        return result
+    sender = settings.DEFAULT_FROM_EMAIL
+    transaction.on_commit(lambda: send_mail(subject, body, sender, [email], fail_silently=True))
+    return result
+
+
+def _recipient(ex, to: str) -> tuple[str, str]:
+    owner = getattr(ex.record, "owner", None)
+    if to == "owner" and owner is not None:
+        return owner.email, owner.name
+    if to == "owner_manager" and owner is not None and owner.manager is not None:
+        return owner.manager.email, owner.manager.name
+    if to in ("failure_owner", "rule_owner", "system_owner"):
+        user = getattr(ex.automation, to)
+        if user is not None:
+            return user.email, user.get_full_name() or user.username
+    return "", ""
+
+
+@register_action(
+    "merge_records", label="Merge records", always_approved=True, approval_reason="merging records is high-impact"
+)
+def merge_records(ex, params: dict, *, live: bool) -> Result:
+    if (params.get("object_type") or ex.object_type) != "lead":
+        raise ActionError("only leads can be merged")
+    winner_id = params.get("winner_id") or ex.record.pk
+    loser_id = params.get("loser_id")
+    if not loser_id or loser_id == winner_id:
+        raise ActionError("a merge needs a loser different from the winner")
+    qs = Lead.objects.select_for_update() if live else Lead.objects
+    leads = {lead.pk: lead for lead in qs.filter(pk__in=[winner_id, loser_id]).order_by("pk")}
+    winner, loser = leads.get(winner_id), leads.get(loser_id)
+    if winner is None or loser is None:
+        raise ActionError("a lead to merge no longer exists")
+    fills = {}
+    for column in ("email", "first_name", "last_name", "company", "domain", "title", "country", "state", "source"):
+        if not getattr(winner, column) and getattr(loser, column):
+            fills[column] = getattr(loser, column)
+    if winner.score is None and loser.score is not None:
+        fills["score"] = loser.score
+    if winner.owner_id is None and loser.owner_id is not None:
+        fills["owner_id"] = loser.owner_id
+    if winner.matched_account_id is None and loser.matched_account_id is not None:
+        fills["matched_account_id"] = loser.matched_account_id
+    attributes = {
+        k: v for k, v in (loser.attributes or {}).items() if (winner.attributes or {}).get(k) in (None, "", [])
+    }
+    result = Result(
+        status="applied",
+        before={
+            "winner": winner.pk,
+            "loser": loser.pk,
+            "winner_values": {k: jsonable(getattr(winner, k)) for k in fills},
+            "loser_status": loser.status,
+        },
+        after={"filled": jsonable(fills), "attributes": attributes, "loser_status": Lead.Status.CONVERTED},
+        target=("lead", winner.pk),
+    )
+    if not live:
+        return result
+    for column, value in fills.items():
+        setattr(winner, column, value)
+    if attributes:
+        winner.attributes = {**(winner.attributes or {}), **attributes}
+    winner.save()
+    moved = {
+        "activities": list(loser.activities.values_list("pk", flat=True)),
+        "tasks": list(loser.tasks.values_list("pk", flat=True)),
+    }
+    for activity in loser.activities.all():
+        activity.lead = winner
+        activity.save(update_fields=["lead", "updated_at"])
+    for task in loser.tasks.all():
+        task.lead = winner
+        task.save(update_fields=["lead", "updated_at"])
+    loser.status = Lead.Status.CONVERTED
+    loser.save(update_fields=["status", "updated_at"])
+    result.after["moved"] = moved
+    result.feed.append(
+        {
+            "kind": ChangeEntry.Kind.FIELD_UPDATED,
+            "object_type": "lead",
+            "external_id": loser.external_id,
+            "payload": {"field": "status", "value": Lead.Status.CONVERTED, "merged_into": winner.external_id},
+        }
+    )
+    return result

@@ -1,0 +1,17 @@
+"""RQ entry points of the engine: thin, they call the engine's services.
+
+Declared as periodic jobs in ``revops.engine.setup``.
+"""
+
+from .schedule import automation_review_overdue_open
+from .schedule import run_scheduled_automations as scheduled_automations_run
+
+
+def run_scheduled_automations() -> dict:
+    """Evaluate the scheduled automations whose period has a slot not yet done."""
+    return scheduled_automations_run()
+
+
+def open_review_overdue() -> int:
+    """Open a review_overdue exception item for automations past their review date."""
+    return automation_review_overdue_open()

@@ -1,0 +1,98 @@
+"""The action registry: what an automation may do, each action registered by the layer that owns it.
+
+The engine registers the generic actions (create task, update field, open exception item,
+request approval, notify, merge records) in ``revops.engine.generic_actions``; a workflow app
+registers the actions only it needs (routing: assign owner with its pool counters, start and
+stop SLA clock) from its ``AppConfig.ready()``. The executor (``revops.engine.actions``) looks
+actions up here by their key, the same key stored on every ``AppliedAction``.
+
+An action is ``apply(executor, params, *, live) -> Result``: with ``live=False`` it only
+previews (shadow mode, approval proposals) and must write nothing. ``revert(applied, record)``,
+when given, undoes one applied action (``run_revert``); it returns ``(kind, payload)`` for the
+changes feed, or a ``Conflict`` when the record no longer holds what the action set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ActionError(Exception):
+    """An action cannot be executed with these parameters (a configuration error, not a transient one)."""
+
+
+@dataclass
+class Result:
+    """What one action did (or would do): status, before/after values, a note, feed entries, its target."""
+
+    status: str
+    before: dict = field(default_factory=dict)
+    after: dict = field(default_factory=dict)
+    note: str = ""
+    feed: list[dict] = field(default_factory=list)
+    target: tuple[str, int | None] | None = None
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A revert that was not done because the record changed since: ``current`` is what it holds now."""
+
+    current: Any
+
+
+@dataclass(frozen=True)
+class ActionType:
+    """One registered action. ``human_facing`` actions already hand the decision to a person (never
+    sent for approval); ``always_approved`` ones are prepared for approval whatever the risk."""
+
+    key: str
+    label: str
+    apply: Callable[..., Result]
+    revert: Callable[..., Any] | None = None
+    human_facing: bool = False
+    always_approved: bool = False
+    approval_reason: str = ""  # why an always-approved action needs a human, in words
+
+
+ACTIONS: dict[str, ActionType] = {}
+
+
+def register_action(
+    key: str,
+    *,
+    label: str,
+    revert: Callable | None = None,
+    human_facing: bool = False,
+    always_approved: bool = False,
+    approval_reason: str = "",
+) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
+    """Decorator registering ``apply`` as action ``key`` (re-registering the same key replaces it)."""
+
+    def decorator(apply: Callable[..., Result]) -> Callable[..., Result]:
+        ACTIONS[key] = ActionType(
+            key=key,
+            label=label,
+            apply=apply,
+            revert=revert,
+            human_facing=human_facing,
+            always_approved=always_approved,
+            approval_reason=approval_reason,
+        )
+        return apply
+
+    return decorator
+
+
+def get_action(key: str) -> ActionType:
+    try:
+        return ACTIONS[key]
+    except KeyError:
+        raise ActionError(f"unknown action {key!r}; actions are {', '.join(sorted(ACTIONS)) or 'none'}") from None
+
+
+def action_label(key: str) -> str:
+    """The action's label for people ("Assign owner"), or the key made readable when nobody registered it."""
+    action = ACTIONS.get(key)
+    return action.label if action is not None else str(key).replace("_", " ").capitalize()

@@ -1,0 +1,79 @@
+"""Everything the engine plugs into the layers below it, in one place; ``revops.apps`` calls ``engine_setup``.
+
+- its automation kinds (``builtin``) and generic actions (``generic_actions``), and its
+  configuration-as-code section (``configuration``) — registered by importing them;
+- the outbox consumer: CRM events are processed by the engine's pipeline;
+- the exception item kinds it opens, and the approval handler that applies a prepared action
+  once a person approves it;
+- its periodic jobs, its admin, the runs panel of the Why page and the run panel of an item's page.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+
+from exceptions.registry import (
+    register_approval_handler,
+    register_item_kind,
+    register_item_panel,
+    register_queue_users,
+)
+from revops.outbox import OutboxConsumer, outbox_consumer_register
+from revops.plugins import register_demo_builder, register_schedule, register_why_panel
+
+from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
+from .actions import approval_execute
+from .admin.panels import item_run_panel, proposal_describe, why_runs_panel
+from .demo import engine_demo_build
+from .pipeline import engine_process_events
+from .registry import ActionError
+from .services import automation_queue_users
+from .stuck import engine_flag_stuck_runs
+
+APPROVAL = "approval_required"
+
+ITEM_KINDS = (
+    (APPROVAL, "Approval required", "high", "Approve to apply the prepared action, or reject it."),
+    (
+        "automation_failed",
+        "Automation failed after retries",
+        "high",
+        "Fix the automation's configuration or the record, then re-run or dismiss.",
+    ),
+    ("review_overdue", "Automation review overdue", "medium", "Review the automation and record the review."),
+    ("missing_data", "Missing required data", "medium", "Fill in the missing fields in the CRM."),
+    ("hygiene_alert", "Hygiene alert", "medium", "Review the record and fix what the reason names."),
+)
+
+
+def approval_apply(item, actor) -> str:
+    """Apply an approved proposal through the engine; the status of the applied action."""
+    try:
+        applied = approval_execute(item=item, actor=actor)
+    except ActionError as exc:
+        raise ValidationError(f"The prepared action cannot be applied: {exc}") from exc
+    return getattr(applied, "status", "applied")
+
+
+def engine_setup() -> None:
+    """Register the engine with the core and the queue (idempotent)."""
+    for key, label, severity, expected in ITEM_KINDS:
+        register_item_kind(key, label, severity=severity, expected_action=expected)
+    register_approval_handler(APPROVAL, approval_apply, describe=proposal_describe)
+    register_queue_users("automations", automation_queue_users)
+    outbox_consumer_register(
+        OutboxConsumer(
+            process=lambda event_ids: engine_process_events(event_ids=event_ids).events,
+            flag_stuck=lambda minutes: engine_flag_stuck_runs(minutes=minutes),
+        )
+    )
+    register_schedule(jobs.run_scheduled_automations, name="run_scheduled_automations", queue="default", interval=60)
+    register_schedule(jobs.open_review_overdue, name="open_review_overdue", queue="low", interval=86400)
+    register_why_panel(
+        "runs",
+        why_runs_panel,
+        template="admin/revops/includes/why_runs_panel.html",
+        order=100,
+    )
+    register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
+    register_demo_builder("automations", engine_demo_build, order=30)

@@ -1,0 +1,126 @@
+"""Plug-in points of the core, filled by the layers above it in their ``AppConfig.ready()``.
+
+The core (record mirror, dictionary, sync, feed) never imports an app. Where it must hand work
+to one, it calls what was registered here:
+
+- ``schedules``: periodic jobs each app declares; ``revops.cron`` (the cron table) collects them;
+- ``demo builders``: each app builds its part of the demo through its own services;
+  ``revops.demo`` (the orchestrator) calls them in order;
+- ``Why-page panels``: what a record's "Why?" page shows besides the runs (routing decision,
+  SLA clock, open exception items, …), each panel from the app that owns the data;
+- ``sync rejection handlers``: told, in the sync transaction, about the records a batch
+  rejected (the exception queue raises them to a person);
+- ``record details``: extra read-only values the read API shows on one record (a lead's latest
+  routing decision).
+
+Registration is idempotent by name, so a re-imported module (tests, autoreload) registers once.
+Engine-level plug-in points (automation kinds, actions, event hooks) live in ``revops.engine``;
+the queue's (item kinds, approval handlers, item panels) in ``exceptions.registry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A periodic job: ``func`` runs on ``queue`` every ``interval`` seconds (or by ``cron`` expression)."""
+
+    name: str
+    func: Callable
+    queue: str = "default"
+    interval: int | None = None
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoBuilder:
+    """One app's part of the demo: ``build(context)`` adds to and reads from the shared ``context`` dict."""
+
+    name: str
+    build: Callable[[dict], Any]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class WhyPanel:
+    """A panel of the Why page: ``context(object_type, object_id, request)`` returns a dict or None (not shown).
+
+    ``template`` renders it with ``panel`` set to that dict; ``styles`` is an optional template
+    of CSS included in the page head when the panel is shown.
+    """
+
+    name: str
+    context: Callable[..., dict | None]
+    template: str
+    order: int = 100
+    styles: str = ""
+
+
+_SCHEDULES: dict[str, Schedule] = {}
+_DEMO_BUILDERS: dict[str, DemoBuilder] = {}
+_WHY_PANELS: dict[str, WhyPanel] = {}
+_SYNC_REJECTION_HANDLERS: dict[str, Callable] = {}
+_RECORD_DETAILS: dict[tuple[str, str], Callable] = {}
+
+
+def register_schedule(
+    func: Callable, *, name: str, queue: str = "default", interval: int | None = None, cron: str | None = None
+) -> Schedule:
+    """Declare a periodic job; exactly one of ``interval`` (seconds) or ``cron`` (expression)."""
+    if (interval is None) == (cron is None):
+        raise ValueError(f"schedule {name!r}: give an interval or a cron expression, not both or neither")
+    schedule = _SCHEDULES[name] = Schedule(name=name, func=func, queue=queue, interval=interval, cron=cron)
+    return schedule
+
+
+def schedules() -> list[Schedule]:
+    """Every declared periodic job, by name."""
+    return [_SCHEDULES[name] for name in sorted(_SCHEDULES)]
+
+
+def register_demo_builder(name: str, build: Callable[[dict], Any], *, order: int = 100) -> DemoBuilder:
+    """Add an app's demo builder; lower ``order`` builds first (records before automations before items)."""
+    builder = _DEMO_BUILDERS[name] = DemoBuilder(name=name, build=build, order=order)
+    return builder
+
+
+def demo_builders() -> list[DemoBuilder]:
+    return sorted(_DEMO_BUILDERS.values(), key=lambda b: (b.order, b.name))
+
+
+def register_why_panel(
+    name: str, context: Callable[..., dict | None], *, template: str, order: int = 100, styles: str = ""
+) -> WhyPanel:
+    """Add a panel to every record's Why page (the panel decides for which records it shows)."""
+    panel = _WHY_PANELS[name] = WhyPanel(name=name, context=context, template=template, order=order, styles=styles)
+    return panel
+
+
+def why_panels() -> list[WhyPanel]:
+    return sorted(_WHY_PANELS.values(), key=lambda p: (p.order, p.name))
+
+
+def register_sync_rejection_handler(name: str, handler: Callable) -> Callable:
+    """``handler(*, failures, batch, token, actor)`` runs in the sync transaction for rejected records."""
+    _SYNC_REJECTION_HANDLERS[name] = handler
+    return handler
+
+
+def sync_rejection_handlers() -> list[Callable]:
+    return [_SYNC_REJECTION_HANDLERS[name] for name in sorted(_SYNC_REJECTION_HANDLERS)]
+
+
+def register_record_detail(object_type: str, key: str, provider: Callable) -> Callable:
+    """``provider(record) -> value`` shown as ``key`` on one record of ``object_type`` in the read API."""
+    _RECORD_DETAILS[(object_type, key)] = provider
+    return provider
+
+
+def record_detail(object_type: str, key: str, record) -> Any:
+    """The registered detail's value for ``record``, or None when no app provides it."""
+    provider = _RECORD_DETAILS.get((object_type, key))
+    return provider(record) if provider is not None else None
