@@ -56,7 +56,7 @@ from django.utils import timezone
 from . import approvals, roles, services
 from .errors import ItemStateError
 from .filtersets import MAX_BIGINT
-from .registry import approval_kinds
+from .registry import approval_handler, approval_kinds
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -415,22 +415,15 @@ class OverrideForm(ActionForm):
             self._show_for(item)
 
     def _show_for(self, item) -> None:
-        from revops.models import Rep
-
-        proposal = item.proposal or {}
+        handler = approval_handler(item.kind)
+        spec = handler.override_field(item.proposal or {}) if handler and handler.override_field else None
         field = self.fields["params"]
-        if proposal.get("action") == "assign_owner":
-            reps = Rep.objects.filter(is_active=True).order_by("name").values_list("external_id", "name")
-            field.widget = OverrideInput("owner", [(ext, f"{name} ({ext})") for ext, name in reps])
-            field.label = "Different owner"
-            field.help_text = "Apply the prepared assignment with this owner instead of the proposed one."
-        else:
-            field.widget = OverrideInput("value")
-            field.label = "Different value"
-            field.help_text = "Apply the prepared field update with this value instead."
-            current = (proposal.get("params") or {}).get("value")
-            if current is not None:
-                field.help_text += f" Proposed: {current}."
+        if spec is None:
+            field.help_text = "This prepared action has nothing a person can change: approve or reject it."
+            return
+        field.widget = OverrideInput(spec.name, spec.choices)
+        field.label = spec.label
+        field.help_text = spec.help_text
 
 
 # --- The queue's own actions ---------------------------------------------------------------------

@@ -15,8 +15,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
 
-from revops.models import Rep
-
 from .errors import ItemStateError
 from .models import ExceptionItem
 from .registry import approval_handler, approval_kinds
@@ -67,22 +65,19 @@ def exception_approval_reject(*, item: ExceptionItem, reason: str, actor) -> Exc
     """Reject a prepared action (``reason`` required): nothing is applied; the item is closed as rejected."""
     reason = text_required(reason, "reason", "Say why the prepared action is rejected.")
     locked = _locked_approval(item, "reject")
+    handler = approval_handler(locked.kind)
+    if handler.reject is not None:
+        handler.reject(locked, actor, reason)
     _decide(locked, decision=ExceptionItem.Decision.REJECTED, note=reason, actor=actor, reason=f"rejected: {reason}")
     return item_synced(item, locked)
 
 
-def _override_params(proposal: dict, params: dict) -> dict:
-    """The proposal's params with ``params`` on top; ``{"owner": "<rep external id>"}`` becomes ``owner_id``."""
-    merged = dict(proposal.get("params") or {})
-    extra = dict(params)
-    if "owner" in extra:
-        ext = extra.pop("owner")
-        rep = Rep.objects.filter(external_id=str(ext)).only("pk").first()
-        if rep is None:
-            raise ValidationError({"owner": f"No rep with external id {ext!r}."})
-        extra["owner_id"] = rep.pk
-    merged.update(extra)
-    return merged
+def _override_params(kind: str, proposal: dict, params: dict) -> dict:
+    """The action's parameters with a person's change, as the approval handler allows and maps it."""
+    handler = approval_handler(kind)
+    if handler is None or handler.override_params is None:
+        raise ValidationError({"params": "This prepared action cannot be changed; approve or reject it."})
+    return handler.override_params(proposal, params)
 
 
 @transaction.atomic
@@ -98,7 +93,7 @@ def exception_approval_override(*, item: ExceptionItem, actor, params: dict, not
     locked = _locked_approval(item, "override")
     proposal = dict(locked.proposal)
     proposal.setdefault("original_params", proposal.get("params") or {})
-    proposal["params"] = _override_params(proposal, params)
+    proposal["params"] = _override_params(locked.kind, proposal, params)
     proposal["overridden_with"] = dict(params)
     locked.proposal = proposal
     locked.save(update_fields=["proposal"])  # approval_execute reads it from the row

@@ -23,6 +23,10 @@ from .queues import queue_delete, queue_save
 PEOPLE = ("manager", "escalation_target")
 
 
+def _maps(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 @register_section
 class QueueSection(Section):
     """Exception queues: who works them (team, manager), the escalation path and the due hours by severity."""
@@ -48,6 +52,21 @@ class QueueSection(Section):
 
     def describe(self, key: str) -> str:
         return repr(key)
+
+    def implied(self, document: dict[str, Any]) -> list[dict[str, Any]]:
+        """A file without a ``queues`` section (one exported before queues were configuration) names its
+        queues only in its automations' exception paths and routing fallbacks, which used to be free
+        text: those that do not exist are created (with the defaults) and shown in the plan; existing
+        ones are left alone. (A routing rule's ``target_queue`` always had to exist, and still does.)"""
+        names: set[str] = set()
+        for automation in _maps(document.get("automations")):
+            names.add(str(automation.get("exception_queue") or "").strip())
+            fallback = (
+                automation.get("config", {}).get("fallback") if isinstance(automation.get("config"), dict) else None
+            )
+            if isinstance(fallback, dict) and fallback.get("type") == "queue":
+                names.add(str(fallback.get("queue") or "").strip())
+        return [{"name": name} for name in sorted(names - {""})]
 
     def stored(self) -> dict[str, Queue]:
         rows = Queue.objects.select_related("team", "manager", "escalation_target").order_by("name")

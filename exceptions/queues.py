@@ -18,6 +18,7 @@ from revops.audit import audited
 
 from .models import Queue
 from .registry import queue_users
+from .roles import INTEGRATION_USER_PREFIX
 
 DEFAULT_QUEUE_NAME = "Unrouted"
 
@@ -95,6 +96,14 @@ def queue_clean(queue: Queue) -> None:
                 raise ValidationError(
                     {"name": f"{stored_name!r} is still named by {'; '.join(users)}: point them elsewhere first."}
                 )
+    for field in ("manager", "escalation_target"):
+        person = getattr(queue, field)
+        if person is not None and (not person.is_active or person.get_username().startswith(INTEGRATION_USER_PREFIX)):
+            raise ValidationError(
+                {
+                    field: f"{person.get_username()} cannot work items (not an active portal login); choose a person who can."
+                }
+            )
     if queue.manager_id and queue.escalation_target_id == queue.manager_id:
         raise ValidationError(
             {"escalation_target": "The escalation target must be someone other than the queue's manager."}

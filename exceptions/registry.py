@@ -29,14 +29,35 @@ class ItemKind:
 
 
 @dataclass(frozen=True)
+class OverrideField:
+    """What a person may change in a prepared action when overriding it: ``name`` is the key of the
+    override's ``params`` (``owner``, ``value``), ``choices`` (value, label) make it a select."""
+
+    name: str
+    label: str
+    help_text: str = ""
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class ApprovalHandler:
-    """Applies an approved proposal: ``apply(item, actor) -> status word`` ("applied", "skipped"…);
-    raises ``django.core.exceptions.ValidationError`` when the proposal cannot be applied.
-    ``describe(proposal) -> dict`` gives the item page the action's label and its before/after rows."""
+    """What the producing layer does with its approval requests.
+
+    - ``apply(item, actor) -> status word`` ("applied", "skipped"…) applies the approved proposal;
+      raises ``django.core.exceptions.ValidationError`` when it cannot be applied;
+    - ``describe(proposal) -> {"label", "changes"}`` gives the item page the action and its rows;
+    - ``reject(item, actor, reason)`` records on the producer's side that a person said no;
+    - ``override_field(proposal) -> OverrideField | None`` says what a person may change (None: nothing),
+      ``override_params(proposal, params) -> dict`` turns their change into the action's parameters,
+      refusing (``ValidationError``) anything else.
+    """
 
     kind: str
     apply: Callable
     describe: Callable | None = None
+    reject: Callable | None = None
+    override_field: Callable | None = None
+    override_params: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +101,24 @@ def item_kind_choices() -> list[tuple[str, str]]:
     return sorted(((k.key, k.label) for k in _KINDS.values()), key=lambda pair: pair[1].lower())
 
 
-def register_approval_handler(kind: str, apply: Callable, *, describe: Callable | None = None) -> ApprovalHandler:
+def register_approval_handler(
+    kind: str,
+    apply: Callable,
+    *,
+    describe: Callable | None = None,
+    reject: Callable | None = None,
+    override_field: Callable | None = None,
+    override_params: Callable | None = None,
+) -> ApprovalHandler:
     """Make items of ``kind`` approval requests, applied by ``apply(item, actor)`` when approved."""
-    handler = _APPROVALS[kind] = ApprovalHandler(kind=kind, apply=apply, describe=describe)
+    handler = _APPROVALS[kind] = ApprovalHandler(
+        kind=kind,
+        apply=apply,
+        describe=describe,
+        reject=reject,
+        override_field=override_field,
+        override_params=override_params,
+    )
     return handler
 
 

@@ -34,6 +34,7 @@ from .errors import ClaimConflict, ItemStateError
 from .models import ExceptionItem, Queue
 from .notifications import notify_after_commit
 from .queues import queue_default, queue_resolve
+from .registry import item_kind
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,9 @@ def exception_item_open(
     kind: str,
     title: str,
     reason: str,
-    expected_action: str,
+    expected_action: str = "",
     owner=None,
-    severity: str = ExceptionItem.Severity.MEDIUM,
+    severity: str | None = None,
     queue: Queue | None = None,
     queue_name: str = "",
     automation=None,
@@ -94,8 +95,12 @@ def exception_item_open(
     The partial unique constraint on open items settles a race between two openers (the loser
     refreshes the winner's item). History names ``actor`` if given, else the surrounding
     ``audited`` block (the engine's automation identity). Critical new items notify the owner
-    immediately, after commit.
+    immediately, after commit. ``severity`` and ``expected_action`` default to what the kind's app
+    registered (``exceptions.registry.register_item_kind``).
     """
+    spec = item_kind(kind)
+    severity = severity or (spec.severity if spec else ExceptionItem.Severity.MEDIUM)
+    expected_action = expected_action or (spec.expected_action if spec else "") or "Review the item and act on it."
     dedupe_key = dedupe_key[:200]
     for _attempt in range(3):
         with transaction.atomic():

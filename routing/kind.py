@@ -79,11 +79,7 @@ class LeadRouting(AutomationKind):
                 raise _err(f"fallback.pool: there is no pool named {name!r}.")
             if kind == "rep" and not Rep.objects.filter(external_id=name).exists():
                 raise _err(f"fallback.rep: there is no rep with external id {name!r}.")
-            if kind == "queue":
-                try:
-                    queue_require(name, field="fallback")
-                except ValidationError as exc:
-                    raise _err(f"fallback.queue: {exc.message_dict['fallback'][0]}") from None
+
         threshold = config.get("fuzzy_threshold", 90)
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 50 <= threshold <= 100:
             raise _err("fuzzy_threshold must be a number between 50 and 100.")
@@ -122,6 +118,17 @@ class LeadRouting(AutomationKind):
             expected_next=plan.expected_next(),
             data=plan,
         )
+
+    def reference_problems(self, config: dict[str, Any]) -> list[str]:
+        """A fallback to manual review must name an existing exception queue."""
+        fallback = config.get("fallback") or {}
+        if fallback.get("type") != "queue":
+            return []
+        try:
+            queue_require(fallback.get("queue", ""), field="fallback")
+        except ValidationError as exc:
+            return [f"fallback.queue: {exc.message_dict['fallback'][0]}"]
+        return []
 
     def admin_report(self, *, days: int):
         """ "Reassignment rate (30 d): 12% of 40 routed leads — per rule: routing rules · decisions"."""

@@ -23,6 +23,7 @@ from revops.models import Rep
 
 from ..models import ExceptionItem, Queue
 from ..queues import queue_clean, queue_delete, queue_delete_blockers, queue_save, queue_users_of
+from ..selectors import visible_queues
 
 OPEN = ExceptionItem.OPEN_STATUSES
 
@@ -45,6 +46,11 @@ class QueueForm(forms.ModelForm):
             "is_default",
         )
         widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 80})}
+
+    def _get_validation_exclusions(self):
+        # One default queue: ``queue_save`` moves the flag from the previous default, so the model's
+        # constraint is not checked against the stored default here.
+        return {*super()._get_validation_exclusions(), "is_default"}
 
     def _post_clean(self):
         super()._post_clean()
@@ -75,10 +81,12 @@ class QueueAdmin(AuditedAdmin):
     actions = None  # no bulk delete: a queue is deleted one at a time, once nothing uses it
 
     def get_queryset(self, request):
+        """The queues the user may see (a manager: their teams'), with their open and overdue counts."""
         now = timezone.now()
         return (
             super()
             .get_queryset(request)
+            .filter(pk__in=visible_queues(user=request.user).values("pk"))
             .annotate(
                 open_count=Count("items", filter=Q(items__status__in=OPEN)),
                 overdue_count=Count("items", filter=Q(items__status__in=OPEN, items__due_at__lt=now)),

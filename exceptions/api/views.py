@@ -157,10 +157,9 @@ class ExceptionItemActionView(APIView):
     action_key = ""  # set per action; the generic route passes the key in the URL instead
 
     def initial(self, request, *args, **kwargs):
-        # An unknown action is a 404 like an unknown URL, whoever asks.
+        super().initial(request, *args, **kwargs)  # authentication, scope and throttling first
         if item_action(kwargs.get("action") or self.action_key) is None:
             raise exceptions.NotFound("No such action.")
-        super().initial(request, *args, **kwargs)
 
     def post(self, request, item_id, action=None):
         spec = item_action(action or self.action_key)

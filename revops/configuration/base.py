@@ -371,6 +371,7 @@ class Entry:
     key: str
     location: str
     data: dict[str, Any]
+    implied: bool = False  # not in the file: implied by other sections (created if missing, never changed)
 
 
 class Section:
@@ -415,6 +416,12 @@ class Section:
 
     def describe(self, key: str) -> str:
         return key
+
+    def implied(self, document: dict[str, Any]) -> list[dict[str, Any]]:
+        """Entries a file *without* this section implies (e.g. the queues its automations name), so a
+        file written before the section existed still applies; they are only created, never changed or
+        pruned. Default: none."""
+        return []
 
     # -- shared ---------------------------------------------------------------------------------
 
@@ -482,6 +489,8 @@ class Section:
         for entry in entries:
             desired = self.normalize(entry, run)
             obj = stored.get(entry.key)
+            if obj is not None and entry.implied:
+                continue
             if obj is None:
                 fields = [(name, None, value) for name, value in self.compact(desired).items()]
                 run.change(self.name, "create", self.describe(entry.key), entry.location, fields)

@@ -109,6 +109,15 @@ def config_read(document: Any, problems: list[Problem]) -> tuple[set[str], dict[
             parsed = section.parse(document[name] if document[name] is not None else [], problems)
             if parsed is not None:
                 entries[name] = parsed
+        elif implied := section.implied(document):
+            parsed = section.parse(implied, problems) or []
+            for entry in parsed:
+                entry.implied = True
+                entry.location = (
+                    f"{name} {section.describe(entry.key)} (named in the file, which has no {name} section)"
+                )
+            entries[name] = parsed
+            prune.discard(name)
     return prune, entries, len(problems) == before
 
 

@@ -19,7 +19,6 @@ from django.core.mail import send_mail
 from django.db import models, transaction
 from django.utils import timezone
 
-from exceptions.models import ExceptionItem
 from exceptions.registry import item_kind_keys
 from exceptions.services import exception_item_open
 from revops.models import AppliedAction, ChangeEntry, Lead, Task
@@ -209,9 +208,9 @@ def open_exception(ex, params: dict, *, live: bool) -> Result:
         kind=kind,
         title=params.get("title") or f"{ex.automation.name}: {obj}",
         reason=params.get("reason") or ex.run.summary or ex.automation.purpose,
-        expected_action=params.get("expected_action") or "Review the record and fix what the reason names.",
+        expected_action=params.get("expected_action") or "",
         owner=owner,
-        severity=params.get("severity") or ExceptionItem.Severity.MEDIUM,
+        severity=params.get("severity"),
         queue_name=params.get("queue") or ex.automation.exception_queue,
         automation=ex.automation,
         run=ex.run,

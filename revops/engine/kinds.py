@@ -33,6 +33,11 @@ class AutomationKind:
     def evaluate(self, record, *, version, predicate, context) -> Outcome:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def reference_problems(self, config: dict[str, Any]) -> list[str]:
+        """What the cleaned ``config`` names that does not exist (a queue, …), in words; checked when the
+        automation is created, runs, or its config changes (not to pause an old one)."""
+        return []
+
     def admin_report(self, *, days: int):
         """Optional HTML the automation's admin page shows under "reports" (e.g. routing's reassignment
         rate over ``days``); None shows nothing."""

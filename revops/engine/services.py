@@ -37,8 +37,20 @@ def automation_go_live_blockers(*, automation: Automation) -> list[str]:
     return missing
 
 
-def automation_clean(*, automation: Automation) -> None:
-    """Validate trigger, conditions (against the dictionary) and config (against the kind); derive fields used."""
+def _references_to_check(automation: Automation, stored: Automation | None) -> bool:
+    """Whether the names the automation refers to (its exception path, its kind's references) must exist
+    now: always when it is new, runs (live/shadow) or changes them; not to pause or retire an old one
+    whose path named no queue (its items keep landing in the default queue until someone fixes it)."""
+    if stored is None or automation.mode in ACTIVE_MODES:
+        return True
+    return stored.exception_queue != automation.exception_queue or stored.config != automation.config
+
+
+def automation_clean(*, automation: Automation, stored: Automation | None = None) -> None:
+    """Validate trigger, conditions (against the dictionary) and config (against the kind); derive fields used.
+
+    ``stored`` is the automation as saved (None for a new one); see ``_references_to_check``.
+    """
     errors: dict[str, list[str]] = {}
     kind = None
     try:
@@ -67,11 +79,16 @@ def automation_clean(*, automation: Automation) -> None:
             automation.config = kind.validate_config(automation.config or {}, object_type=automation.object_type)
         except ValidationError as exc:
             errors.setdefault("config", []).extend(exc.messages)
-    if automation.exception_queue.strip():
-        try:
-            automation.exception_queue = queue_require(automation.exception_queue, field="exception_queue")
-        except ValidationError as exc:
-            errors.setdefault("exception_queue", []).extend(exc.message_dict["exception_queue"])
+    if _references_to_check(automation, stored):
+        if automation.exception_queue.strip():
+            try:
+                automation.exception_queue = queue_require(automation.exception_queue, field="exception_queue")
+            except ValidationError as exc:
+                errors.setdefault("exception_queue", []).extend(exc.message_dict["exception_queue"])
+        if kind and "config" not in errors:
+            errors.setdefault("config", []).extend(kind.reference_problems(automation.config or {}))
+            if not errors["config"]:
+                del errors["config"]
     if automation.mode in ACTIVE_MODES:
         blockers = automation_go_live_blockers(automation=automation)
         if blockers:
@@ -125,7 +142,7 @@ def automation_update(*, automation: Automation, actor, reason: str | None = Non
     stored = Automation.objects.select_for_update().get(pk=automation.pk)
     for name, value in changes.items():
         setattr(automation, name, value)
-    automation_clean(automation=automation)
+    automation_clean(automation=automation, stored=stored)
     automation.full_clean(exclude=["conditions", "config", "trigger_fields", "fields_used"])
     rule_changed = any(getattr(stored, name) != getattr(automation, name) for name in RULE_FIELDS)
     automation.version = stored.version

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 # Workflows that are not built yet (or demo automations that do not open items) show nothing.
 NOT_PRODUCED = {
-    "duplicate",
+    "duplicate_conflict",
     "hygiene_alert",
     "handoff_incomplete",
     "missing_data",

@@ -257,8 +257,8 @@ def test_an_unknown_action_is_a_404_in_both(world):
     )
     response = token_client("exceptions:write").post(f"/api/v1/exceptions/{item.pk}/flag/", {}, format="json")
     assert response.status_code == 404 and response["Content-Type"] == "application/json"
-    # Without credentials too: an unknown action is like an unknown URL.
-    assert Client().post(f"/api/v1/exceptions/{item.pk}/flag/").status_code == 404
+    # Without credentials the caller learns nothing about which actions exist: authenticate first.
+    assert Client().post(f"/api/v1/exceptions/{item.pk}/flag/").status_code == 401
 
 
 def test_registering_checks_the_key_and_the_role_rule(monkeypatch):

@@ -66,7 +66,7 @@ def test_a_routing_rule_and_fallback_must_name_an_existing_queue():
 
 
 def test_save_validates_keeps_one_default_and_refuses_a_rename_while_named():
-    manager = UserFactory(username="nora")
+    manager = UserFactory(username="nora", is_staff=True)
     first = queue_save(queue=Queue(name=" NA Sales ops ", manager=manager, is_default=True), actor=manager)
     assert first.name == "NA Sales ops" and first.history.first().history_user == manager
     second = queue_save(queue=Queue(name="RevOps triage", is_default=True), actor=manager)
@@ -75,6 +75,9 @@ def test_save_validates_keeps_one_default_and_refuses_a_rename_while_named():
     with pytest.raises(ValidationError) as refused:
         queue_save(queue=Queue(name="Loop", manager=manager, escalation_target=manager), actor=manager)
     assert "someone other than the queue's manager" in str(refused.value)
+    with pytest.raises(ValidationError) as refused:  # escalations must reach a person who can act
+        queue_save(queue=Queue(name="Bots", manager=UserFactory(username="integration:crm")), actor=manager)
+    assert "integration:crm cannot work items" in str(refused.value)
 
     follow_up("NA Sales ops")
     first.name = "NA ops"
@@ -98,8 +101,8 @@ def test_delete_refuses_a_queue_in_use_and_deletes_an_unused_one():
 
 def test_the_queues_section_round_trips_and_one_file_adds_a_queue_and_its_users():
     team = TeamFactory(external_id="T-NA", name="NA Sales")
-    UserFactory(username="nora")
-    UserFactory(username="riley")
+    UserFactory(username="nora", is_staff=True)
+    UserFactory(username="riley", is_staff=True)
     UserFactory(username="rule.owner")
     document = {
         "version": 1,
@@ -146,7 +149,7 @@ def test_the_queues_section_round_trips_and_one_file_adds_a_queue_and_its_users(
     ]
     assert config_plan(document=document).changes == []
 
-    typo = {"version": 1, "automations": [{**document["automations"][0], "exception_queue": "NA Sales op"}]}
+    typo = {**document, "automations": [{**document["automations"][0], "exception_queue": "NA Sales op"}]}
     problems = [(p.field, p.message) for p in config_plan(document=typo).problems]
     assert any(field == "exception_queue" and "no exception queue named 'NA Sales op'" in m for field, m in problems)
 
@@ -163,7 +166,7 @@ def test_the_queue_admin_lists_counts_shows_members_and_users_and_writes_through
     from tests.factories import RepFactory
 
     team = TeamFactory(name="NA Sales")
-    nora = UserFactory(username="nora")
+    nora = UserFactory(username="nora", is_staff=True)
     RepFactory(team=team, name="Ana Ruiz", user=UserFactory(username="ana"))
     queue = Queue.objects.create(name="NA Sales ops", team=team, manager=nora)
     open_item(queue=queue)
@@ -210,8 +213,53 @@ def test_a_manager_reads_queues_but_cannot_change_them(client):
     roles.assign_role(manager, roles.MANAGER)
     client.force_login(manager)
     queue = Queue.objects.create(name="NA Sales ops", manager=manager)
+    Queue.objects.create(name="EMEA Sales ops")
+    listing = client.get(reverse("admin:exceptions_queue_changelist")).content.decode()
+    assert "NA Sales ops" in listing and "EMEA Sales ops" not in listing  # another team's queue stays hidden
     page = client.get(reverse("admin:exceptions_queue_change", args=[queue.pk]))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     refused = client.post(reverse("admin:exceptions_queue_change", args=[queue.pk]), {"name": "Mine now"})
     assert refused.status_code == 403
     assert Queue.objects.get(pk=queue.pk).name == "NA Sales ops"
+
+
+def test_a_file_without_a_queues_section_still_applies_and_creates_the_queues_it_names():
+    """Files exported before queues were configuration name queues only in their automations and rules."""
+    UserFactory(username="rule.owner")
+    existing = Queue.objects.create(name="RevOps triage", due_hours_high=6)
+    automation = {
+        "name": "Hot lead follow-up",
+        "purpose": "Hot new leads get a call.",
+        "kind": "create_task",
+        "object_type": "lead",
+        "config": {"title": "Call the lead", "due_in_hours": 2},
+        "rule_owner": "rule.owner",
+        "failure_owner": "rule.owner",
+        "exception_queue": "Lead routing",
+        "mode": "live",
+    }
+    other = {**automation, "name": "Other", "exception_queue": "RevOps triage"}
+    document = {"version": 1, "prune": True, "automations": [automation, other]}
+    plan = config_apply(document=document)
+    assert plan.applied, plan.render()
+    created = [(c.section, c.action, c.key) for c in plan.changes if c.section == "queues"]
+    assert created == [("queues", "create", "'Lead routing'")]
+    assert "named in the file, which has no queues section" in plan.changes[0].location
+    existing.refresh_from_db()
+    assert existing.due_hours_high == 6 and Queue.objects.count() == 2
+    assert config_plan(document=document).changes == []
+
+
+def test_an_old_automation_whose_path_names_no_queue_can_still_be_paused():
+    from exceptions.models import Queue as QueueModel
+    from revops.engine.services import automation_set_mode
+    from revops.models import Automation
+
+    QueueModel.objects.create(name="Gone soon")
+    automation = follow_up("Gone soon", mode="live")
+    Automation.objects.filter(pk=automation.pk).update(exception_queue="Renamed away")  # data from before
+    automation.refresh_from_db()
+    assert automation_set_mode(automation=automation, mode="paused", actor=None).mode == "paused"
+    with pytest.raises(ValidationError) as refused:
+        automation_set_mode(automation=automation, mode="live", actor=None)
+    assert "no exception queue named 'Renamed away'" in str(refused.value)

@@ -294,3 +294,24 @@ def test_automation_failure_goes_to_the_failure_owner_in_the_automations_queue()
     assert item.queue == queue and item.severity == "high" and item.due_at is not None
     again = automation_failure_open(run=run, automation=automation, error="RuntimeError: boom")
     assert again.pk == item.pk and again.occurrences == 2
+
+
+def test_reject_tells_the_engine_and_an_override_can_change_only_what_the_action_allows():
+    from revops.models import AppliedAction
+
+    _automation, _rep = approval_item()
+    RepFactory(external_id="R-B")
+    sync("leads", rec("L1"), rec("L2"))
+    process()
+    first, second = ExceptionItem.objects.filter(kind="approval_required").order_by("pk")
+    boss = UserFactory(username="boss")
+    exception_approval_reject(item=first, reason="stays with its AE", actor=boss)
+    prepared = AppliedAction.objects.get(run=first.run, index=first.proposal["index"])
+    assert prepared.status == "skipped" and prepared.after["note"] == "rejected by boss: stays with its AE"
+
+    lead = Lead.objects.get(pk=second.object_id)
+    with pytest.raises(ValidationError) as refused:  # no retargeting another record through an override
+        exception_approval_override(item=second, actor=boss, params={"owner": "R-B", "object_id": 1})
+    assert "only 'owner' can be changed" in str(refused.value)
+    lead.refresh_from_db()
+    assert lead.owner is None and ExceptionItem.objects.get(pk=second.pk).decision == ""

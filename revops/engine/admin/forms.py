@@ -93,7 +93,8 @@ class AutomationForm(forms.ModelForm):
         if any(name in self.errors for name in ("conditions", "config", "kind", "object_type")):
             return
         try:
-            automations.automation_clean(automation=self.instance)
+            stored = Automation.objects.filter(pk=self.instance.pk).first() if self.instance.pk else None
+            automations.automation_clean(automation=self.instance, stored=stored)
         except ValidationError as error:
             if hasattr(error, "error_dict") and "mode" in error.error_dict:
                 blockers = automations.automation_go_live_blockers(automation=self.instance)
