@@ -31,7 +31,12 @@ ITEM_RELATED = ("queue", "owner", "automation", "resolved_by")
 
 def managed_team_ids(*, user) -> set[int]:
     """Ids of the teams managed by ``user``'s rep, and all their descendants."""
-    found = set(Team.objects.filter(manager__user_id=user.pk).values_list("id", flat=True))
+    return team_subtree_ids(set(Team.objects.filter(manager__user_id=user.pk).values_list("id", flat=True)))
+
+
+def team_subtree_ids(team_ids: set[int]) -> set[int]:
+    """``team_ids`` and the ids of all their sub-teams."""
+    found = set(team_ids)
     frontier = set(found)
     while frontier:  # team trees are shallow; one query per level
         children = set(Team.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found

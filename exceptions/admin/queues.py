@@ -23,7 +23,7 @@ from revops.models import Rep
 
 from ..models import ExceptionItem, Queue
 from ..queues import queue_clean, queue_delete, queue_delete_blockers, queue_save, queue_users_of
-from ..selectors import visible_queues
+from ..selectors import team_subtree_ids, visible_queues
 
 OPEN = ExceptionItem.OPEN_STATUSES
 
@@ -116,11 +116,11 @@ class QueueAdmin(AuditedAdmin):
 
     @admin.display(description="members")
     def members(self, obj):
-        """The team's active reps that have a login (they work the queue's items)."""
+        """The active reps with a login on the queue's team and its sub-teams (they work the queue's items)."""
         if obj is None or not obj.team_id:
             return "— (no team: the manager and the items' owners work it)"
         reps = list(
-            Rep.objects.filter(team_id=obj.team_id, is_active=True, user__isnull=False)
+            Rep.objects.filter(team_id__in=team_subtree_ids({obj.team_id}), is_active=True, user__isnull=False)
             .select_related("user")
             .order_by("name")
         )
