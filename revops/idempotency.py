@@ -104,6 +104,12 @@ def idempotent_response(
         return _error(400, f"The {HEADER} header is empty.")
     if len(key) > MAX_KEY_LENGTH:
         return _error(400, f"The {HEADER} header is {len(key)} characters long; at most {MAX_KEY_LENGTH} allowed.")
+    if not key.isprintable():
+        return _error(
+            400,
+            f"The {HEADER} header contains a control character (such as NUL) or invalid text; "
+            "use printable characters only, e.g. a UUID.",
+        )
     fingerprint = request_fingerprint(
         method=request.method, path=request.path, query=request.META.get("QUERY_STRING", ""), body=body
     )

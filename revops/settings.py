@@ -187,6 +187,7 @@ SYNC_MAX_RECORDS = env_int("SYNC_MAX_RECORDS", 1000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
+SYNC_MAX_FUTURE_SKEW_SECONDS = env_int("SYNC_MAX_FUTURE_SKEW_SECONDS", 86400, minimum=0)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

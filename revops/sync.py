@@ -17,8 +17,11 @@ Rules (see ``docs/sync.md``-style notes in ``sync_batch_apply``'s docstring):
   win over a newer, identical one and out-of-order delivery would end in a different state.
 * References name the other object's ``external_id``; they resolve against the portal and, for
   references to the same object type, against records created earlier or later in the batch.
-* A duplicated ``external_id`` in one batch is applied in order against the state the earlier
-  record left (each real change gets its own history row and event).
+* An ``external_id`` may appear once per batch: later copies are rejected, naming the first.
+* ``source_updated_at`` more than ``SYNC_MAX_FUTURE_SKEW_SECONDS`` ahead of the portal's clock is
+  rejected (it would make every later real update ``stale``).
+* Values no column can store (NUL characters, lone surrogates, ``NaN``/``Infinity``) reject their
+  record only, with the field named; nesting deeper than ``MAX_VALUE_DEPTH`` is a 400 for the batch.
 * Event ``changes`` use dictionary keys (core and custom alike, they share one namespace per
   object) and JSON values: references as external ids, decimals as strings, dates in ISO 8601.
 
@@ -31,11 +34,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -45,7 +51,16 @@ from .outbox import outbox_enqueue_batch
 from .plugins import sync_rejection_handlers
 from .sync_columns import InvalidColumnValue, column_jsonable, model_meta, record_instance
 from .sync_writers import OrmWriter, PgWriter
-from .validation import RecordValidator, validator_for
+from .validation import (
+    MAX_VALUE_DEPTH,
+    NestingTooDeep,
+    NonFinite,
+    RecordValidator,
+    safe_text,
+    storable,
+    unstorable_errors,
+    validator_for,
+)
 
 # URL name -> dictionary object type.
 SYNC_OBJECTS: dict[str, str] = {
@@ -98,15 +113,42 @@ class SyncOutcome:
 # Parsing
 
 
+class ParsedRecords(list):
+    """The records of a body; ``check_text`` is False when the body cannot hold a NUL character or a
+    lone surrogate (no ``\\u0000``/``\\udXXX`` escape, no encoded surrogate), so strings need no scan."""
+
+    check_text = True
+
+
+# JSON escapes of NUL and of surrogates, and surrogates encoded as UTF-8 bytes (``json`` decodes
+# those with "surrogatepass"). A match (even inside an escaped backslash) only means "scan strings".
+_SUSPICIOUS_TEXT = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])|\xed[\xa0-\xbf]")
+
+
+def _parse_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(text)
+
+
 def sync_records_from_body(body: bytes, *, max_records: int) -> list[dict[str, Any]]:
-    """Parse a request body into its list of records, or raise ``SyncInputError`` naming the problem."""
+    """Parse a request body into its list of records, or raise ``SyncInputError`` naming the problem.
+
+    ``NaN``, ``Infinity`` and numbers too large for a float are kept as ``NonFinite`` markers, so
+    that ``sync_batch_apply`` rejects only the records that hold them.
+    """
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=NonFinite, parse_float=_parse_float)
     except UnicodeDecodeError:
         raise SyncInputError("The request body is not UTF-8 encoded JSON.") from None
     except json.JSONDecodeError as exc:
         raise SyncInputError(
             f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    except ValueError as exc:  # e.g. an integer of more than sys.get_int_max_str_digits() digits
+        raise SyncInputError(f"The request body holds a value JSON cannot carry: {exc}.") from None
+    except RecursionError:
+        raise SyncInputError(
+            f"The request body is nested too deeply; a field's value may be nested at most {MAX_VALUE_DEPTH} levels."
         ) from None
     if not isinstance(data, dict):
         raise SyncInputError(f'The request body must be a JSON object {{"records": [...]}}, not {_kind(data)}.')
@@ -131,7 +173,26 @@ def sync_records_from_body(body: bytes, *, max_records: int) -> list[dict[str, A
             raise SyncInputError(f"records[{index}] has no external_id; every record needs the CRM's id.")
         if isinstance(ext, bool) or not isinstance(ext, str | int) or str(ext).strip() == "":
             raise SyncInputError(f"records[{index}].external_id must be a non-empty string, not {ext!r}.")
-    return records
+    parsed = ParsedRecords(records)
+    parsed.check_text = _SUSPICIOUS_TEXT.search(body) is not None
+    return parsed
+
+
+def _unstorable(records: Sequence[dict]) -> dict[int, dict[str, list[str]]]:
+    """Per record index, the errors of values no column can store (see ``unstorable_errors``)."""
+    check_text = getattr(records, "check_text", True)
+    found = {}
+    for index, record in enumerate(records):
+        try:
+            errors = unstorable_errors(record, check_text=check_text)
+        except NestingTooDeep as exc:
+            raise SyncInputError(
+                f"records[{index}].{safe_text(str(exc.key))} is nested more than {MAX_VALUE_DEPTH} levels deep; "
+                "nothing was written."
+            ) from None
+        if errors:
+            found[index] = errors
+    return found
 
 
 def _kind(value) -> str:
@@ -179,15 +240,25 @@ class _Plan:
 class _Context:
     """Everything fetched once per batch: the validator, existing rows and reference maps."""
 
-    def __init__(self, object_type: str, validator: RecordValidator, records: Sequence[dict]):
+    def __init__(
+        self,
+        object_type: str,
+        validator: RecordValidator,
+        records: Sequence[dict],
+        unstorable: dict[int, dict[str, list[str]]],
+    ):
         self.object_type = object_type
         self.model = MODELS[object_type]
         self.meta = model_meta(self.model)
         self.validator = validator
         self.ref_specs = {k: s.reference_to for k, s in validator.specs.items() if s.field_type == "reference"}
         self.required_keys = [k for k, s in validator.specs.items() if s.required != "never"]
+        # Records rejected before planning (values no column can store): never looked up.
+        self.unstorable = unstorable
         self.exts = [str(r["external_id"]).strip() for r in records]
-        ordered = sorted(set(self.exts))
+        for index in unstorable:
+            self.exts[index] = safe_text(self.exts[index])
+        ordered = sorted({ext for i, ext in enumerate(self.exts) if i not in unstorable})
         # Stored rows as {attname: value}; every planning pass builds its own instances from them.
         self.attnames = [f.attname for f in self.model._meta.concrete_fields]
         rows = (
@@ -200,7 +271,9 @@ class _Context:
         # Reference maps per target type: external id -> pk and pk -> external id.
         wanted_exts: dict[str, set[str]] = {}
         wanted_ids: dict[str, set[int]] = {}
-        for record in records:
+        for index, record in enumerate(records):
+            if index in unstorable:
+                continue
             for key, target in self.ref_specs.items():
                 raw = record.get(key)
                 if isinstance(raw, str | int) and not isinstance(raw, bool):
@@ -251,17 +324,43 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
     states: dict[str, _State] = {}
     results, changes, failures = [], [], []
     counts = dict.fromkeys(STATUSES, 0)
+    first_index: dict[str, int] = {}
+    unstorable = ctx.unstorable
+    latest = now + dt.timedelta(seconds=settings.SYNC_MAX_FUTURE_SKEW_SECONDS)
 
     for index, (record, ext) in enumerate(zip(records, ctx.exts, strict=True)):
+        errors = unstorable.get(index)
+        if errors is None:
+            first = first_index.setdefault(ext, index)
+            if first != index:
+                errors = {
+                    "external_id": [
+                        f"external_id {ext!r} already appears at index {first} of this batch; "
+                        "send each record once per batch (later copies are rejected)"
+                    ]
+                }
+        if errors is not None:
+            counts["rejected"] += 1
+            results.append({"index": index, "external_id": ext, "status": "rejected", "errors": errors})
+            failures.append((index, record, errors))
+            continue
         state = states.get(ext)
         if state is None and ext in ctx.existing:
             state = states[ext] = ctx.state_for_existing(ctx.existing[ext])
         result = validator.validate(record, existing=ctx.required_values(state) if state else None)
         errors = result.errors
-        if "source_updated_at" not in errors and result.core.get("source_updated_at") is None:
-            errors.setdefault("source_updated_at", []).append(
-                "is required on every record (ISO 8601 with a time zone): it decides the order of updates"
-            )
+        if "source_updated_at" not in errors:
+            source_updated_at = result.core.get("source_updated_at")
+            if source_updated_at is None:
+                errors.setdefault("source_updated_at", []).append(
+                    "is required on every record (ISO 8601 with a time zone): it decides the order of updates"
+                )
+            elif source_updated_at > latest:
+                errors.setdefault("source_updated_at", []).append(
+                    f"{source_updated_at.isoformat()} is too far in the future; accepted: at most "
+                    f"{settings.SYNC_MAX_FUTURE_SKEW_SECONDS} seconds ahead of the portal's clock "
+                    f"(currently up to {latest.isoformat()})"
+                )
         core: dict[str, Any] = {}
         for key, value in result.core.items():
             if key in _IDENTITY_KEYS:
@@ -392,7 +491,8 @@ def _plan_until_stable(ctx: _Context, records: Sequence[dict], now: dt.datetime)
     """Plan, assuming every same-type id in the batch will exist; if some are never created (their
     records were rejected), plan again without them so records pointing at them are rejected too."""
     own = ctx.ext_to_pk.get(ctx.object_type, {})
-    batch_exts = set(ctx.exts) - ctx.existing.keys() - own.keys()
+    batch_exts = {ext for i, ext in enumerate(ctx.exts) if i not in ctx.unstorable}
+    batch_exts -= ctx.existing.keys() | own.keys()
     while True:
         plan = _plan(ctx, records, batch_exts, now)
 
@@ -426,12 +526,22 @@ def sync_batch_apply(
         raise SyncInputError(f"Unknown object {object_name!r}.", status=404)
     object_type = SYNC_OBJECTS[object_name]
     started = time.perf_counter()
+    unstorable = _unstorable(records)
     validator = validator_for(object_type)
     for attempt in range(_MAX_ATTEMPTS):
         try:
             with transaction.atomic():
                 return _apply(
-                    object_name, object_type, validator, records, actor, token, atomic, idempotency_key, started
+                    object_name,
+                    object_type,
+                    validator,
+                    records,
+                    unstorable,
+                    actor,
+                    token,
+                    atomic,
+                    idempotency_key,
+                    started,
                 )
         except IntegrityError:
             # Another batch created one of our new external ids between our read and our insert;
@@ -441,9 +551,9 @@ def sync_batch_apply(
     raise AssertionError("unreachable")
 
 
-def _apply(object_name, object_type, validator, records, actor, token, atomic, idempotency_key, started):
+def _apply(object_name, object_type, validator, records, unstorable, actor, token, atomic, idempotency_key, started):
     now = timezone.now()
-    ctx = _Context(object_type, validator, records)
+    ctx = _Context(object_type, validator, records, unstorable)
     plan = _plan_until_stable(ctx, records, now)
     outcome = SyncOutcome(object_type=object_type, results=plan.results, counts=plan.counts)
     if atomic and plan.counts["rejected"]:
@@ -526,11 +636,11 @@ def _apply(object_name, object_type, validator, records, actor, token, atomic, i
                 batch=batch,
                 token=token,
                 object_type=object_type,
-                external_id=str(record.get("external_id", ""))[:64],
-                payload=record,
+                external_id=ctx.exts[index][:64],
+                payload=storable(record) if index in unstorable else record,
                 errors=errors,
             )
-            for _index, record, errors in plan.failures
+            for index, record, errors in plan.failures
         )
         # The apps that raise rejected records to a person (the exception queue: one item per
         # rejected record, de-duplicated by type and external id) do so in this transaction.

@@ -1,14 +1,23 @@
+"""The project's URLs. The operational pages (the RQ dashboard) are for RevOps admins: see ``revops.ops``."""
+
+import django_rq.urls
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
 from .health import healthz
+from .ops import guarded
+
+handler400 = "revops.api.errors.bad_request"
+handler403 = "revops.api.errors.permission_denied"
+handler404 = "revops.api.errors.page_not_found"
+handler500 = "revops.api.errors.server_error"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include("revops.api.urls")),
     path("api/v1/", include("exceptions.api.urls")),
-    path("admin/rq/", include("django_rq.urls")),
+    path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("admin/", admin.site.urls),
 ]

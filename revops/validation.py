@@ -9,11 +9,13 @@ compiled once per dictionary version and cached per process.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
@@ -101,7 +103,10 @@ def _datetime(value, spec):
         raise InvalidValue(f"{_show(value)} is not a date and time (expected ISO 8601, e.g. 2026-03-01T09:30:00Z)")
     if parsed.tzinfo is None:
         raise InvalidValue(f"{_show(value)} has no time zone (add Z or an offset such as +01:00)")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidValue(f"{_show(value)} is out of range (years 0001 to 9999 in UTC)") from None
 
 
 def _boolean(value, spec):
@@ -167,6 +172,35 @@ def _reference(value, spec):
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidValue(f"{_show(value)} is not a {spec.reference_to} external id")
     return str(value)
+
+
+_time_zones: frozenset[str] | None = None
+
+
+def _time_zone(value: str) -> str:
+    """``value`` if the tz database knows it (the names ``zoneinfo`` accepts), else ``InvalidValue``."""
+    global _time_zones
+    if _time_zones is None:
+        _time_zones = frozenset(available_timezones())
+    if value in _time_zones:
+        return value
+    if not _time_zones:  # no listing of the tz database here: ask zoneinfo itself
+        try:
+            ZoneInfo(value)
+            return value
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
+    raise InvalidValue(
+        f"{_show(value)} is not a time zone of the tz database (expected an IANA name such as Europe/Berlin, "
+        "America/New_York or UTC)"
+    )
+
+
+# Checks that run after a key's coercer, by (object type, key): rules of a core column that the
+# dictionary's field types cannot express.
+EXTRA_CHECKS: dict[tuple[str, str], Callable[[Any], Any]] = {
+    ("rep", "time_zone"): _time_zone,
+}
 
 
 COERCERS: dict[str, Callable[[Any, FieldSpec], Any]] = {
@@ -239,6 +273,14 @@ class RecordValidator:
         self.required_specs = [spec for spec in specs if spec.required != Required.NEVER]
         self.stage_field = STAGE_FIELDS.get(object_type)
         self._compiled = {spec.key: _compile_spec(spec) for spec in specs}
+        for key, entry in self._compiled.items():
+            check = EXTRA_CHECKS.get((object_type, key))
+            if check is not None:
+                coerce = entry[0]
+                self._compiled[key] = (
+                    lambda value, spec, coerce=coerce, check=check: check(coerce(value, spec)),
+                    *entry[1:],
+                )
         # (key, only from given stages?, those stages) per required entry
         self._required = [
             (spec.key, spec.required == Required.FROM_STAGES, spec.required_from) for spec in self.required_specs
@@ -345,3 +387,129 @@ def validator_for(object_type: str) -> RecordValidator:
         validator = compile_validator(object_type, FieldDefinition.objects.filter(object_type=object_type))
         _cache[object_type] = (stamp, validator)
     return validator
+
+
+# --------------------------------------------------------------------------------------------
+# Values no column can store: checked once per record before the dictionary's coercers run.
+
+MAX_VALUE_DEPTH = 16  # nesting levels allowed inside one field's value
+
+
+class NonFinite:
+    """What the sync's JSON parser makes of a bare ``NaN``/``Infinity`` or a number that overflows a
+    float: kept in the record so that only that record is rejected."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class NestingTooDeep(Exception):
+    """A value is nested more than ``MAX_VALUE_DEPTH`` levels: a problem of the whole request."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+_NUL = "contains a NUL character (\\u0000), which cannot be stored; remove it"
+_SURROGATE = "contains a lone surrogate (such as \\ud800), which is not valid Unicode; send UTF-8 text"
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored (a NUL character, a lone surrogate), or None."""
+    if "\x00" in text:
+        return _NUL
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            return _SURROGATE
+    return None
+
+
+def safe_text(text: str) -> str:
+    """``text`` with NUL characters and lone surrogates written as escapes, so it can be stored and shown."""
+    return text.encode("utf-8", "backslashreplace").decode().replace("\x00", "\\u0000")
+
+
+def _number_problem(value) -> str | None:
+    if type(value) is NonFinite or not math.isfinite(value):
+        return f"{value!r} is not a finite number (JSON has no NaN or Infinity); send a number or null"
+    return None
+
+
+def _nested_problem(value, depth: int, check_text: bool, key: str) -> str | None:
+    """The first problem inside ``value``; walks it all, so too deep a nesting is always noticed."""
+    if depth > MAX_VALUE_DEPTH:
+        raise NestingTooDeep(key)
+    found = None
+    items = value.items() if type(value) is dict else enumerate(value)
+    for inner_key, inner in items:
+        kind = type(inner)
+        if not found and check_text and type(inner_key) is str and (problem := text_problem(inner_key)):
+            found = f"has a key that {problem} (at {safe_text(repr(inner_key))})"
+        if kind is dict or kind is list:
+            problem = _nested_problem(inner, depth + 1, check_text, key)
+            if problem and not found:
+                found = problem
+            continue
+        if found:
+            continue
+        where = f"[{inner_key!r}]" if type(inner_key) is str else f"[{inner_key}]"
+        if kind is str:
+            problem = text_problem(inner) if check_text else None
+        elif kind is float or kind is NonFinite:
+            problem = _number_problem(inner)
+        else:
+            continue
+        if problem:
+            found = f"{problem} (at {safe_text(where)})"
+    return found
+
+
+def unstorable_errors(record: Mapping[str, Any], *, check_text: bool = True) -> dict[str, list[str]] | None:
+    """Field errors for values that the database or JSON cannot carry, or None if there are none.
+
+    NUL characters and lone surrogates in a string (a field's value, a key, anything nested; only
+    when ``check_text``), ``NaN``/``Infinity``, and nesting deeper than ``MAX_VALUE_DEPTH`` (raises
+    ``NestingTooDeep``). Errors are keyed by the field name, escaped if the name itself is the problem.
+    """
+    errors = None
+    for key, value in record.items():
+        kind = type(value)
+        if kind is str:
+            problem = text_problem(value) if check_text else None
+        elif kind is dict or kind is list:
+            problem = _nested_problem(value, 1, check_text, key)
+        elif kind is float or kind is NonFinite:
+            problem = _number_problem(value)
+        else:
+            problem = None
+        if check_text and type(key) is str and (key_problem := text_problem(key)):
+            errors = errors or {}
+            errors.setdefault(safe_text(key), []).append(f"the field name {key_problem}")
+            key = safe_text(key)
+        if problem:
+            errors = errors or {}
+            errors.setdefault(key, []).append(problem)
+    return errors
+
+
+def storable(value):
+    """``value`` with everything ``unstorable_errors`` objects to made storable (escaped text, numbers
+    as their text), to keep a rejected record's payload."""
+    kind = type(value)
+    if kind is str:
+        return safe_text(value)
+    if kind is dict:
+        return {safe_text(k) if type(k) is str else k: storable(v) for k, v in value.items()}
+    if kind is list:
+        return [storable(v) for v in value]
+    if kind is NonFinite or (kind is float and not math.isfinite(value)):
+        return repr(value)
+    return value

@@ -227,12 +227,17 @@ def test_references_resolve_from_the_portal(sync):
     assert opp.account == account and opp.owner == account.owner
 
 
-def test_duplicates_apply_in_order(sync):
-    body = sync(
-        "leads",
-        [rec("L1", email="a@b.test", score=1), rec("L1", T2, score=2), rec("L1", T0, score=0), rec("L1", T2, score=2)],
-    ).json()
-    assert [r["status"] for r in body["results"]] == ["created", "updated", "stale", "unchanged"]
+def test_successive_batches_apply_in_order(sync):
+    statuses = [
+        sync("leads", [record]).json()["results"][0]["status"]
+        for record in (
+            rec("L1", email="a@b.test", score=1),
+            rec("L1", T2, score=2),
+            rec("L1", T0, score=0),
+            rec("L1", T2, score=2),
+        )
+    ]
+    assert statuses == ["created", "updated", "stale", "unchanged"]
     lead = Lead.objects.get()
     assert lead.score == 2
     assert [h.score for h in lead.history.order_by("history_date")] == [1, 2]

@@ -37,14 +37,20 @@ def records_for(prefix, versions_per_lead):
 
 
 def deliver(records, batch_sizes, user):
+    """Deliver in batches of the given sizes; a batch also ends before an external id it already
+    holds (a batch may carry each record once: later copies would be rejected)."""
     statuses = []
     sizes = itertools.cycle(batch_sizes)
     i = 0
     while i < len(records):
-        size = next(sizes)
-        outcome = sync_batch_apply(object_name="leads", records=records[i : i + size], actor=user)
+        size, batch = next(sizes), []
+        while i < len(records) and len(batch) < size:
+            if any(r["external_id"] == records[i]["external_id"] for r in batch):
+                break
+            batch.append(records[i])
+            i += 1
+        outcome = sync_batch_apply(object_name="leads", records=batch, actor=user)
         statuses += [r["status"] for r in outcome.results]
-        i += size
     return statuses
 
 

@@ -162,3 +162,57 @@ def test_validator_is_rebuilt_when_the_dictionary_changes():
 
 def test_non_object_payload():
     assert validator_for("lead").validate(["x"]).errors == {"record": ["['x'] is not an object"]}
+
+
+# --------------------------------------------------------------------------------------------
+# Values no column can store
+
+
+def test_unstorable_errors_name_the_field_at_any_depth():
+    from revops.validation import NonFinite, unstorable_errors  # noqa: PLC0415
+
+    record = {
+        "external_id": "L1",
+        "ok": "Zoë",
+        "nul": "a\x00b",
+        "surrogate": "\ud800",
+        "nan": float("nan"),
+        "inf": NonFinite("Infinity"),
+        "deep": {"a": [1, {"b": "\x00"}]},
+        "k\x00": 1,
+    }
+    errors = unstorable_errors(record)
+    assert set(errors) == {"nul", "surrogate", "nan", "inf", "deep", "k\\u0000"}
+    assert "NUL" in errors["nul"][0] and "surrogate" in errors["surrogate"][0]
+    assert "finite" in errors["nan"][0] and "['b']" in errors["deep"][0]
+    assert unstorable_errors({"external_id": "L1", "ok": "Zoë", "n": 1.5, "l": ["a"]}) is None
+    # without text checks (the body had no escape that could produce such text) only numbers count
+    assert set(unstorable_errors(record, check_text=False)) == {"nan", "inf"}
+
+
+def test_nesting_beyond_the_limit_raises():
+    from revops.validation import MAX_VALUE_DEPTH, NestingTooDeep, unstorable_errors  # noqa: PLC0415
+
+    value = []
+    for _ in range(MAX_VALUE_DEPTH):
+        value = [value]
+    with pytest.raises(NestingTooDeep):
+        unstorable_errors({"x": value})
+    assert unstorable_errors({"x": value[0]}) is None
+
+
+def test_storable_escapes_what_cannot_be_stored():
+    import json  # noqa: PLC0415
+
+    from revops.validation import NonFinite, storable  # noqa: PLC0415
+
+    value = storable({"a\x00": ["\ud800", float("inf"), NonFinite("NaN"), 1, None]})
+    assert value == {"a\\u0000": ["\\ud800", "inf", "NaN", 1, None]}
+    json.dumps(value, allow_nan=False).encode()
+
+
+@pytest.mark.parametrize("zone", ["Mars/Base", "europe/berlin", "", "GMT+2"])
+def test_rep_time_zone_must_be_in_the_tz_database(zone):
+    result = validator_for("rep").validate({"time_zone": zone})
+    assert "IANA name such as Europe/Berlin" in result.errors["time_zone"][0]
+    assert validator_for("rep").validate({"time_zone": "Europe/Berlin"}).core["time_zone"] == "Europe/Berlin"
