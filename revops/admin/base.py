@@ -9,6 +9,8 @@ who changed what from the admin, and hand the write to a service (``perform_save
 from __future__ import annotations
 
 import json
+import math
+import sys
 
 from django import forms
 from django.contrib import admin
@@ -21,6 +23,14 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from revops import services
 from revops.audit import audited
+from revops.validation import (
+    MAX_VALUE_DEPTH,
+    NestingTooDeep,
+    NonFinite,
+    safe_text,
+    text_problem,
+    unstorable_errors,
+)
 
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
@@ -155,7 +165,78 @@ def dictionary_check(obj):
 # --- Forms -----------------------------------------------------------------------------------
 
 
-class PrettyJSONField(forms.JSONField):
+def _parse_float(text: str):
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(text)
+
+
+class SafeJSONField(forms.JSONField):
+    """A JSON form field that refuses, as a form error, what the database or JSON layer cannot carry.
+
+    NUL characters (raw or escaped), lone surrogates, bare ``NaN``/``Infinity``, numbers too large
+    for a float, nesting deeper than ``MAX_VALUE_DEPTH`` and integers too long to parse each become
+    an error on the field saying what is accepted (the checks of ``revops.validation``).
+    """
+
+    def to_python(self, value):
+        if self.disabled:
+            return value
+        if value in self.empty_values:
+            return None
+        if isinstance(value, list | dict | int | float | forms.fields.JSONString):
+            return value
+        text = str(value)
+        problem = text_problem(text)
+        if problem is not None and "\x00" in text:
+            raise ValidationError("Enter valid JSON: the text may not contain NUL characters.", code="invalid")
+        try:
+            converted = json.loads(text, cls=self.decoder, parse_constant=NonFinite, parse_float=_parse_float)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(
+                f"Enter valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.", code="invalid"
+            ) from None
+        except RecursionError:
+            raise ValidationError(_TOO_DEEP, code="invalid") from None
+        except ValueError:  # an integer of more than sys.get_int_max_str_digits() digits
+            raise ValidationError(
+                f"Enter valid JSON: a number has more than {sys.get_int_max_str_digits()} digits; use a shorter "
+                "number.",
+                code="invalid",
+            ) from None
+        if problem is not None:  # a lone surrogate in the raw text (it cannot arrive in a form's UTF-8 body)
+            raise ValidationError(f"Enter valid JSON: the text {problem}.", code="invalid")
+        try:
+            errors = unstorable_errors({"value": converted})
+        except (NestingTooDeep, RecursionError):
+            raise ValidationError(_TOO_DEEP, code="invalid") from None
+        if errors:
+            messages = [
+                ("a text value " if message.startswith("contains ") else "") + message.replace("; send ", "; use ")
+                for message in next(iter(errors.values()))
+            ]
+            raise ValidationError([f"Enter valid JSON: {message}." for message in messages], code="invalid")
+        if isinstance(converted, str):
+            return forms.fields.JSONString(converted)
+        return converted
+
+    def bound_data(self, data, initial):
+        if self.disabled:
+            return initial
+        if data is None:
+            return None
+        try:
+            return self.to_python(data)
+        except ValidationError:  # shown again as typed, with what cannot be rendered escaped
+            return forms.fields.InvalidJSONInput(safe_text(str(data)))
+
+
+_TOO_DEEP = (
+    f"Enter valid JSON nested at most {MAX_VALUE_DEPTH} levels deep: this value is nested more than "
+    f"{MAX_VALUE_DEPTH} levels."
+)
+
+
+class PrettyJSONField(SafeJSONField):
     """A JSON form field that shows its value indented."""
 
     def prepare_value(self, value):

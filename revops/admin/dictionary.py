@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 
 from revops import selectors, services
 from revops.models import FieldDefinition, FieldType, Required, Team
+from revops.validation import text_problem
 
 from .base import AuditedAdmin, badge, remap_form_errors
 
@@ -67,6 +68,9 @@ class ValueListField(forms.CharField):
         if isinstance(value, list | tuple):
             return list(value)
         text = super().to_python(value) or ""
+        problem = text_problem(text)
+        if problem is not None:
+            raise ValidationError(f"The text {problem}.")
         values = [line.strip() for line in text.splitlines() if line.strip()]
         duplicates = sorted({v for v in values if values.count(v) > 1})
         if duplicates:

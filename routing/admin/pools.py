@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from revops.admin.base import AuditedAdmin, admin_link, badge
+from revops.admin.base import AuditedAdmin, SafeJSONField, admin_link, badge
 
 from ..models import Pool, PoolCounter, PoolMember
 from ..setup_services import pool_clean, pool_member_problems, pool_save
@@ -21,7 +21,7 @@ from .helpers import rep_text, weekdays_text
 class PoolForm(forms.ModelForm):
     """The pool's own fields; validated by ``pool_clean`` too (``pool_save`` checks the same)."""
 
-    working_days = forms.JSONField(
+    working_days = SafeJSONField(
         required=False,
         widget=forms.TextInput(attrs={"size": 30}),
         help_text="Weekday numbers as JSON, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4].",

@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from revops.admin.base import AuditedAdmin, badge, remap_form_errors
+from revops.admin.base import AuditedAdmin, SafeJSONField, badge, remap_form_errors
 from revops.engine.admin.helpers import fields_used_links
 from revops.models import Lead
 
@@ -342,7 +342,7 @@ class RoutingRuleAdmin(AuditedAdmin):
         return format_html('<a href="{}">{} decisions</a> · {}', url, decided, rate)
 
 
-class OptionalJSONField(forms.JSONField):
+class OptionalJSONField(SafeJSONField):
     """A JSON field that shows nothing (not ``null``) when it is empty."""
 
     def prepare_value(self, value):

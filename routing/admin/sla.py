@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from revops import conditions
-from revops.admin.base import AuditedAdmin, ReadOnlyMixin, admin_link, badge, values_filter
+from revops.admin.base import AuditedAdmin, ReadOnlyMixin, SafeJSONField, admin_link, badge, values_filter
 from revops.engine.admin.helpers import fields_used_links
 
 from ..models import BusinessCalendar, SlaClock, SlaPolicy
@@ -144,12 +144,12 @@ class SlaPolicyAdmin(AuditedAdmin):
 class BusinessCalendarForm(forms.ModelForm):
     """Validated by ``business_calendar_clean`` too (``business_calendar_save`` checks the same)."""
 
-    working_days = forms.JSONField(
+    working_days = SafeJSONField(
         required=False,
         widget=forms.TextInput(attrs={"size": 30}),
         help_text="Weekday numbers as JSON, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4].",
     )
-    holidays = forms.JSONField(
+    holidays = SafeJSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "class": "rv-code"}),
         help_text='Dates with no working hours, as JSON, e.g. ["2026-12-25", "2027-01-01"].',
