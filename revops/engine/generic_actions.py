@@ -167,6 +167,23 @@ def create_task(ex, params: dict, *, live: bool) -> Result:
     )
     if not live:
         return result
+    if object_type in TASK_PARENTS:
+        # Once per open condition, not once per update: while this automation's task on the record is
+        # still open, a later run that fires again creates no second one.
+        open_task = (
+            Task.objects.filter(
+                **{TASK_PARENTS[object_type]: obj},
+                created_by_automation=task.created_by_automation,
+                status=Task.Status.OPEN,
+            )
+            .only("pk", "title")
+            .first()
+        )
+        if open_task is not None:
+            result.status = "skipped"
+            result.note = f"its task {open_task.title!r} (#{open_task.pk}) on this record is still open"
+            result.after["task_id"] = open_task.pk
+            return result
     task.full_clean()
     task.save()
     result.after["task_id"] = task.pk

@@ -557,8 +557,28 @@ def test_scheduled_automation_runs_once_per_slot():
     assert set(AutomationRun.objects.values_list("trigger_key", flat=True)) == {
         f"schedule:{slot}:{pk}" for pk in Lead.objects.filter(status="new").values_list("pk", flat=True)
     }
+    # The next slot evaluates again, but a lead whose task is still open gets no second one; once
+    # its task is done, the next slot that finds the condition again creates a new one.
     run_scheduled_automations(now=now + dt.timedelta(hours=1))
-    assert Task.objects.count() == 4
+    assert Task.objects.count() == 2
+    Task.objects.filter(pk=Task.objects.order_by("pk").first().pk).update(status="done")
+    run_scheduled_automations(now=now + dt.timedelta(hours=2))
+    assert Task.objects.count() == 3 and Task.objects.filter(status="open").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_task_automation_creates_one_task_per_open_condition_not_per_update():
+    """Hardening: a hot lead updated again while its call task is open gets no second identical task."""
+    RepFactory(external_id="R-1")
+    automation = make()
+    sync("leads", rec("L1", score=90, owner="R-1"))
+    process()
+    sync("leads", rec("L1", at="2026-03-01T11:00:00Z", score=95, owner="R-1"))
+    process()
+    assert Task.objects.filter(lead__external_id="L1").count() == 1
+    second = AutomationRun.objects.filter(automation=automation).order_by("-pk").first()
+    skipped = second.applied.get()
+    assert skipped.status == "skipped" and "is still open" in skipped.after["note"]
 
 
 @pytest.mark.django_db
