@@ -80,7 +80,7 @@ def queue_users_of(queue: Queue) -> list[str]:
     return queue_users(queue.name)
 
 
-def queue_clean(queue: Queue) -> None:
+def queue_clean(queue: Queue, *, stored_name: str | None = None) -> None:
     """Validate ``queue`` as ``queue_save`` would (the admin form calls it too); raises ``ValidationError``.
 
     Renaming a queue that automations or rules still name is refused with the list of them, so no
@@ -88,14 +88,14 @@ def queue_clean(queue: Queue) -> None:
     """
     queue.name = (queue.name or "").strip()
     queue.full_clean(validate_constraints=False)
-    if queue.pk is not None:
+    if queue.pk is not None and stored_name is None:
         stored_name = Queue.objects.filter(pk=queue.pk).values_list("name", flat=True).first()
-        if stored_name is not None and stored_name != queue.name:
-            users = queue_users(stored_name)
-            if users:
-                raise ValidationError(
-                    {"name": f"{stored_name!r} is still named by {'; '.join(users)}: point them elsewhere first."}
-                )
+    if stored_name is not None and stored_name != queue.name:
+        users = queue_users(stored_name)
+        if users:
+            raise ValidationError(
+                {"name": f"{stored_name!r} is still named by {'; '.join(users)}: point them elsewhere first."}
+            )
     for field in ("manager", "escalation_target"):
         person = getattr(queue, field)
         if person is not None and (not person.is_active or person.get_username().startswith(INTEGRATION_USER_PREFIX)):
@@ -114,9 +114,10 @@ def queue_clean(queue: Queue) -> None:
 def queue_save(*, queue: Queue, actor, reason: str = "") -> Queue:
     """Validate (``queue_clean``) and save ``queue``; making it the default takes the flag from the
     previous default queue."""
-    if queue.pk is not None:
-        Queue.objects.select_for_update().filter(pk=queue.pk).first()
-    queue_clean(queue)
+    stored_name = None
+    if queue.pk is not None:  # lock the row and read its stored name once
+        stored_name = Queue.objects.select_for_update().filter(pk=queue.pk).values_list("name", flat=True).first()
+    queue_clean(queue, stored_name=stored_name)
     with audited(actor=actor, reason=reason or f"queue {queue.name} saved"):
         if queue.is_default:
             for other in Queue.objects.filter(is_default=True).exclude(pk=queue.pk):

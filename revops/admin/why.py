@@ -50,7 +50,6 @@ def why_view(model_admin, request, object_id):
         "object_type": object_type,
         "record_url": reverse(f"admin:revops_{object_type}_change", args=[obj.pk]),
         "panels": panels,
-        "panels_by_name": {panel["name"]: panel["context"] for panel in panels},
         "has_view_permission": True,
         "now": timezone.now(),
     }

@@ -33,19 +33,8 @@ from revops.models import AppliedAction, AutomationRun, Rep
 from revops.selectors import record_model
 from revops.values import jsonable
 
-from .registry import ACTIONS, ActionError, Conflict, Result, get_action
+from .registry import ACTIONS, Conflict, Result, get_action
 from .types import Action
-
-__all__ = [
-    "ActionError",
-    "ActionExecutor",
-    "Result",
-    "approval_execute",
-    "exception_item_open",
-    "jsonable",
-    "needs_approval",
-    "run_revert",
-]
 
 
 def needs_approval(*, risk: str, action: Action) -> bool:
@@ -160,7 +149,8 @@ class ActionExecutor:
     def approval_item(self, action: Action, params: dict, *, live: bool, index: int | None) -> Result:
         """Prepare ``action`` for a human's approval: an ``approval_required`` item holding the proposal."""
         object_type, obj = self.target(action.params, live=False)
-        preview = get_action(action.type).apply(self, dict(action.params), live=False)
+        spec = get_action(action.type)
+        preview = spec.apply(self, dict(action.params), live=False)
         proposal = {
             "action": action.type,
             "params": jsonable(dict(action.params)),
@@ -176,7 +166,6 @@ class ActionExecutor:
         result = Result(status="approval", before=preview.before, after={"proposal": proposal}, target=preview.target)
         if not live:
             return result
-        spec = get_action(action.type)
         why = (spec.approval_reason or "it is high-impact") if spec.always_approved else "the automation is high-risk"
         item, _created = exception_item_open(
             dedupe_key=key,

@@ -34,12 +34,13 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from exceptions.services import exception_item_open
 from revops import conditions
 from revops.audit import audited
 from revops.models import Automation, AutomationRun, AutomationVersion, OutboxEvent
 from revops.selectors import record_model
 
-from .actions import ActionExecutor, exception_item_open
+from .actions import ActionExecutor
 from .context import SELECT_RELATED, BatchCache, EvalContext
 from .hooks import run_event_hooks
 from .kinds import get_kind

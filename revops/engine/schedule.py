@@ -14,10 +14,10 @@ import logging
 from django.core.cache import cache
 from django.utils import timezone
 
+from exceptions.services import exception_item_open
 from revops import conditions
 from revops.models import Automation, AutomationRun
 
-from .actions import exception_item_open
 from .context import BatchCache
 from .pipeline import ACTIVE_MODES, _finished, active_rules, load_records, run_rule
 

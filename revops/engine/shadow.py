@@ -8,8 +8,7 @@ from typing import Any
 
 from revops.models import AppliedAction, AutomationRun, Rep
 from revops.selectors import record_model
-
-from .actions import jsonable
+from revops.values import jsonable
 
 COMPARABLE = ("assign_owner", "update_field")
 
