@@ -17,11 +17,16 @@ from __future__ import annotations
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 
-ADMIN = "RevOps admin"
-MANAGER = "Manager"
-REP = "Rep"
-INTEGRATION = "Integration"
-ROLE_NAMES = (ADMIN, MANAGER, REP, INTEGRATION)
+from revops.access import (  # noqa: F401  (the role names and lookups live in the core; re-exported here)
+    ADMIN,
+    INTEGRATION,
+    INTEGRATION_USER_PREFIX,
+    MANAGER,
+    REP,
+    ROLE_NAMES,
+    sees_everything,
+    user_role,
+)
 
 # Apps whose every model permission a RevOps admin holds.
 ADMIN_APPS = ("revops", "exceptions", "routing", "handoffs")
@@ -55,8 +60,6 @@ REP_ACTIONS = frozenset({"view", "change", "claim", "resolve", "dismiss", "snooz
 ALL_ACTIONS = frozenset(
     {"view", "change", "claim", "assign", "resolve", "dismiss", "snooze", "escalate", "approve", "reject", "override"}
 )
-
-INTEGRATION_USER_PREFIX = "integration:"
 
 
 def _permissions(pairs) -> list[Permission]:
@@ -101,38 +104,6 @@ def assign_role(user, role: str) -> None:
     user.groups.add(group)
     user.is_staff = role != INTEGRATION
     user.save(update_fields=["is_staff"])
-
-
-def _group_names(user) -> set[str]:
-    cached = getattr(user, "_exception_role_groups", None)
-    if cached is None:
-        cached = set(user.groups.filter(name__in=ROLE_NAMES).values_list("name", flat=True))
-        user._exception_role_groups = cached
-    return cached
-
-
-def user_role(user) -> str | None:
-    """The user's role name (``ADMIN``, ``MANAGER``, ``REP``, ``INTEGRATION``) or None.
-
-    Superusers count as RevOps admins; an API token's service login (``integration:<name>``) as
-    Integration. A user in several role groups gets the widest one.
-    """
-    if user is None or not user.is_authenticated:
-        return None
-    if user.is_superuser:
-        return ADMIN
-    names = _group_names(user)
-    for role in (ADMIN, MANAGER, REP, INTEGRATION):
-        if role in names:
-            return role
-    if user.get_username().startswith(INTEGRATION_USER_PREFIX):
-        return INTEGRATION
-    return None
-
-
-def sees_everything(user) -> bool:
-    """Admins and integration service accounts see every item (tokens are limited by scope instead)."""
-    return user_role(user) in (ADMIN, INTEGRATION)
 
 
 def can_act(user, item, action: str) -> bool:

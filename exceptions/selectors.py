@@ -20,29 +20,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from revops.models import Team
+from revops.access import managed_team_ids, team_subtree_ids  # noqa: F401  (re-exported)
 
 from . import roles
 from .filtersets import MAX_BIGINT, ExceptionItemFilterSet
 from .models import ExceptionItem, Queue
 
 ITEM_RELATED = ("queue", "owner", "automation", "resolved_by")
-
-
-def managed_team_ids(*, user) -> set[int]:
-    """Ids of the teams managed by ``user``'s rep, and all their descendants."""
-    return team_subtree_ids(set(Team.objects.filter(manager__user_id=user.pk).values_list("id", flat=True)))
-
-
-def team_subtree_ids(team_ids: set[int]) -> set[int]:
-    """``team_ids`` and the ids of all their sub-teams."""
-    found = set(team_ids)
-    frontier = set(found)
-    while frontier:  # team trees are shallow; one query per level
-        children = set(Team.objects.filter(parent_id__in=frontier).values_list("id", flat=True)) - found
-        found |= children
-        frontier = children
-    return found
 
 
 def _queue_q(user) -> Q:

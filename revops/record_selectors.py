@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from revops import filtersets
+from revops.access import record_visibility_q
 from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
 from revops.plugins import record_detail
 
@@ -38,15 +39,26 @@ RECORD_TYPES: dict[str, RecordType] = {
 }
 
 
-def _base_queryset(object_type: str) -> models.QuerySet:
+_EVERYONE = object()
+
+
+def _base_queryset(object_type: str, user=_EVERYONE) -> models.QuerySet:
+    """Every ``object_type`` record, or only those ``user`` may read (``revops.access``) when one is given."""
     spec = RECORD_TYPES[object_type]
-    return spec.model._default_manager.select_related(*spec.related)
+    queryset = spec.model._default_manager.select_related(*spec.related)
+    if user is not _EVERYONE:
+        condition = record_visibility_q(user=user, object_type=object_type)
+        if condition is not None:
+            queryset = queryset.filter(condition)
+    return queryset
 
 
-def record_list(*, object_type: str, filters: Mapping | None = None) -> models.QuerySet:
+def record_list(*, object_type: str, user=_EVERYONE, filters: Mapping | None = None) -> models.QuerySet:
     """The ``object_type`` records (``"leads"``, ``"accounts"``…) matching ``filters`` (query parameters).
 
-    Raises ``ValidationError`` with per-parameter messages when a filter value is malformed.
+    With ``user``, only the records that user may read (a rep's own, a manager's teams'); without,
+    every record (for internal callers). Raises ``ValidationError`` with per-parameter messages when
+    a filter value is malformed.
     """
     spec = RECORD_TYPES[object_type]
     if filters:
@@ -56,14 +68,15 @@ def record_list(*, object_type: str, filters: Mapping | None = None) -> models.Q
         )
         if bad:
             raise ValidationError({key.replace("\x00", ""): "Null characters are not allowed." for key in bad})
-    filterset = spec.filterset(data=filters or {}, queryset=_base_queryset(object_type))
+    filterset = spec.filterset(data=filters or {}, queryset=_base_queryset(object_type, user))
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
     return filterset.qs
 
 
-def record_get(*, object_type: str, key: str | int) -> models.Model:
-    """One record by external id (by portal id for tasks); raises the model's ``DoesNotExist``."""
+def record_get(*, object_type: str, key: str | int, user=_EVERYONE) -> models.Model:
+    """One record by external id (by portal id for tasks); raises the model's ``DoesNotExist``, also
+    when ``user`` is given and may not read it."""
     spec = RECORD_TYPES[object_type]
     if "\x00" in str(key):
         raise spec.model.DoesNotExist
@@ -72,7 +85,7 @@ def record_get(*, object_type: str, key: str | int) -> models.Model:
             key = int(key)
         except (TypeError, ValueError):
             raise spec.model.DoesNotExist from None
-    return _base_queryset(object_type).get(**{spec.lookup: key})
+    return _base_queryset(object_type, user).get(**{spec.lookup: key})
 
 
 def _values(filters: Mapping, key: str) -> list:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, generics, status
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
@@ -32,6 +33,7 @@ from exceptions.errors import ItemStateError
 from exceptions.filtersets import MAX_BIGINT, ExceptionItemFilterSet
 from exceptions.models import ExceptionItem
 from exceptions.services import exception_next_item
+from revops.api.auth import request_scopes
 from revops.api.serializers import ErrorSerializer
 from revops.models import Scope
 
@@ -109,7 +111,8 @@ class ExceptionItemDetail(generics.RetrieveAPIView):
 def _form_data(action: ItemAction, data) -> tuple[dict, dict[str, list[str]]]:
     """The JSON body as form data: text for text fields, objects as they are for structured ones.
 
-    Returns the data and the errors of values of the wrong JSON type (an object where text is expected).
+    Returns the data and the errors of values of the wrong JSON type (a number where text is expected);
+    ``null`` for a field counts as not giving it.
     """
     if not isinstance(data, Mapping):
         message = f"Invalid data. Expected a dictionary, but got {type(data).__name__}."
@@ -123,12 +126,12 @@ def _form_data(action: ItemAction, data) -> tuple[dict, dict[str, list[str]]]:
             continue  # unknown keys are ignored, as by DRF serializers
         if getattr(field, "structured", False):
             values[name] = value
-        elif isinstance(value, bool):
-            values[name] = "true" if value else "false"
-        elif isinstance(value, str | int | float):
-            values[name] = str(value)
+            continue
+        text, error = serializers.form_text(field, value)  # the JSON type the schema documents, or 400
+        if error:
+            wrong[name] = [error]
         else:
-            wrong[name] = ["Not a valid string."]
+            values[name] = text
     return values, wrong
 
 
@@ -154,6 +157,7 @@ class ExceptionItemActionView(APIView):
     """
 
     required_scope = Scope.EXCEPTIONS_WRITE.value
+    parser_classes = [JSONParser]  # bodies are JSON (docs/exceptions.md); a form body is a 415
     action_key = ""  # set per action; the generic route passes the key in the URL instead
 
     def initial(self, request, *args, **kwargs):
@@ -169,6 +173,8 @@ class ExceptionItemActionView(APIView):
             if not spec.allowed(request.user, item):
                 raise exceptions.PermissionDenied(f"Your role cannot {spec.key} this item.")
             call_service(perform, action=spec, item=item, actor=request.user, data=data)
+        if Scope.READ.value not in request_scopes(request):
+            return Response(status=status.HTTP_204_NO_CONTENT)  # done; the item is not theirs to read
         item = ExceptionItem.objects.select_related(*selectors.ITEM_RELATED).get(pk=item.pk)
         return Response(serializers.ExceptionItemSerializer(item).data)
 
@@ -195,25 +201,42 @@ def action_view(key: str) -> type[ExceptionItemActionView]:
             f"{action.summary}. An item you cannot see answers 404; a visible item your role may not "
             f"{key} (a rep approving, say) answers 403."
             + (" Only for approval requests: another item answers 409." if action.approval_only else "")
-            + "\n\nRequires the `exceptions:write` scope."
+            + "\n\nRequires the `exceptions:write` scope. The answer is the item as it is now; a token "
+            "without the `read` scope gets 204 No Content instead."
         ),
         request=request,
         parameters=[ITEM_ID],
-        responses={200: serializers.ExceptionItemSerializer, 409: CONFLICT},
+        responses={
+            200: serializers.ExceptionItemSerializer,
+            204: OpenApiResponse(description="Done; the token lacks the `read` scope, so the item is not returned."),
+            409: CONFLICT,
+        },
     )(post)
     name = "ExceptionItem" + "".join(part.title() for part in key.split("_"))
     return type(name, (ExceptionItemActionView,), {"action_key": key, "post": post, "__doc__": action.summary})
 
 
 class NextItemView(APIView):
-    """Claim the next item waiting in your queues (oldest due first); 204 when none is waiting."""
+    """Claim the next item waiting in your queues (oldest due first); 204 when none is waiting.
+
+    Needs ``read`` as well as ``exceptions:write``: it hands out an item to work, in full.
+    """
 
     required_scope = Scope.EXCEPTIONS_WRITE.value
+    parser_classes = [JSONParser]
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        if Scope.READ.value not in request_scopes(request):
+            raise exceptions.PermissionDenied(
+                "Claiming the next item needs the 'read' scope as well as 'exceptions:write'."
+            )
 
     @extend_schema(
         tags=[TAG],
         operation_id="exceptions_next",
         summary="Claim the next item in my queues",
+        description="Requires the `exceptions:write` and `read` scopes.",
         request=serializers.NextSerializer,
         responses={
             200: serializers.ExceptionItemSerializer,

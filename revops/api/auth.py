@@ -2,6 +2,7 @@
 
 from rest_framework import authentication, exceptions, permissions
 
+from revops.access import ADMIN, MANAGER, REP, user_role
 from revops.models import Scope
 from revops.tokens import api_token_authenticate
 
@@ -27,12 +28,16 @@ class TokenAuthentication(authentication.BaseAuthentication):
 
 
 def session_scopes(user) -> set[str]:
-    """Scopes a signed-in browser user has: staff read and act on exceptions, superusers everything."""
+    """Scopes a signed-in browser user has, by role: RevOps admins everything; managers and reps read
+    (the records within their reach, ``revops.access``) and act on exceptions; any other login nothing."""
     if not user.is_authenticated or not user.is_active or not user.is_staff:
         return set()
-    if user.is_superuser:
+    role = user_role(user)
+    if role == ADMIN:
         return {s.value for s in Scope}
-    return {Scope.READ.value, Scope.EXCEPTIONS_WRITE.value}
+    if role in (MANAGER, REP):
+        return {Scope.READ.value, Scope.EXCEPTIONS_WRITE.value}
+    return set()
 
 
 def request_scopes(request) -> set[str]:

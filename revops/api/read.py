@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from revops import record_selectors
+from revops.access import sees_everything
 from revops.api.auth import HasScope
 from revops.feed import change_entries_after
 from revops.models import Scope
@@ -35,7 +36,9 @@ class RecordViewMixin:
 class RecordListView(RecordViewMixin, generics.ListAPIView):
     def get_queryset(self):
         try:
-            return record_selectors.record_list(object_type=self.object_type, filters=self.request.query_params)
+            return record_selectors.record_list(
+                object_type=self.object_type, user=self.request.user, filters=self.request.query_params
+            )
         except DjangoValidationError as exc:
             raise exceptions.ValidationError(exc.message_dict) from None
 
@@ -44,12 +47,12 @@ class RecordDetailView(RecordViewMixin, generics.RetrieveAPIView):
     lookup_url_kwarg = "key"
 
     def get_queryset(self):
-        return record_selectors._base_queryset(self.object_type)
+        return record_selectors._base_queryset(self.object_type, self.request.user)
 
     def get_object(self):
         key = self.kwargs[self.lookup_url_kwarg]
         try:
-            return record_selectors.record_get(object_type=self.object_type, key=key)
+            return record_selectors.record_get(object_type=self.object_type, key=key, user=self.request.user)
         except record_selectors.RECORD_TYPES[self.object_type].model.DoesNotExist:
             raise Http404(f"No {self.object_type[:-1]} with id {key!r}.") from None
 
@@ -123,6 +126,11 @@ class ChangesView(APIView):
         responses=serializers.ChangesPageSerializer,
     )
     def get(self, request):
+        if not sees_everything(request.user):
+            # The feed carries every record's changes; row scoping would leave gaps in its cursor.
+            raise exceptions.PermissionDenied(
+                "The changes feed is for integration tokens and RevOps admins; read records through their lists."
+            )
         query = serializers.ChangesQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         after, limit = query.validated_data["after"], query.validated_data["limit"]

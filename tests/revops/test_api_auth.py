@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from exceptions import roles
 from revops.tokens import api_token_revoke
 from tests.factories import LeadFactory, UserFactory
 from tests.revops.api_support import api_settings, token_client  # noqa: F401
@@ -11,6 +12,12 @@ from tests.revops.api_support import api_settings, token_client  # noqa: F401
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_settings")]
 
 LEADS = "/api/v1/leads/"
+
+
+def user_in_role(username, role):
+    user = UserFactory(username=username)
+    roles.assign_role(user, role)
+    return user
 
 
 def test_no_token_is_401_with_a_challenge():
@@ -61,10 +68,18 @@ def test_token_use_is_recorded():
     assert client.token.last_used_at is not None
 
 
-def test_signed_in_staff_can_read():
+def test_signed_in_manager_can_read():
     client = APIClient()
-    client.force_login(UserFactory(username="manager", is_staff=True))
+    client.force_login(user_in_role("manager", roles.MANAGER))
     assert client.get(LEADS).status_code == 200
+
+
+def test_signed_in_staff_without_a_role_cannot_read():
+    client = APIClient()
+    client.force_login(UserFactory(username="staff", is_staff=True))
+    response = client.get(LEADS)
+    assert response.status_code == 403
+    assert "read" in response.json()["detail"]
 
 
 def test_signed_in_non_staff_cannot_read():
@@ -92,7 +107,7 @@ def test_throttle_counts_session_users_separately(api_settings):  # noqa: F811
     api_settings.API_THROTTLE_RATE = "2/min"
     cache.clear()  # user ids restart with each test database; counters from an earlier run must not count
     first, second = APIClient(), APIClient()
-    first.force_login(UserFactory(username="staff-a", is_staff=True))
-    second.force_login(UserFactory(username="staff-b", is_staff=True))
+    first.force_login(user_in_role("staff-a", roles.MANAGER))
+    second.force_login(user_in_role("staff-b", roles.MANAGER))
     assert [first.get(LEADS).status_code for _ in range(3)] == [200, 200, 429]
     assert second.get(LEADS).status_code == 200

@@ -59,7 +59,7 @@ def test_schema_needs_read_scope():
 
 def test_docs_render_for_staff_with_local_assets_only():
     client = APIClient()
-    client.force_login(UserFactory(username="staff", is_staff=True))
+    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
     response = client.get("/api/v1/docs/")
     assert response.status_code == 200
     html = response.content.decode()
