@@ -2,21 +2,30 @@
 
 Every variable is parsed strictly: a malformed value stops the process with a message naming the
 variable, and production mode (``DEBUG`` off) refuses to start without a real ``SECRET_KEY``.
+
+Production is the default. No file in the checkout is read unless ``REVOPS_ENV_FILE`` names it, so a
+developer's convenience settings can never put a process started without ``DEBUG=1`` into debug
+mode or give it the development secret (``make run`` and ``scripts/manage.sh`` set ``DEBUG=1``
+for their own processes).
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
-def _load_dotenv(path: Path) -> None:
-    """Read KEY=VALUE lines from ``path`` (written by ``make run``); real environment variables win."""
+def _load_env_file(path: Path) -> None:
+    """Read KEY=VALUE lines from ``path``, named by ``REVOPS_ENV_FILE``; real environment variables win."""
     if not path.is_file():
+        if str(path) != os.devnull:
+            raise ImproperlyConfigured(f"REVOPS_ENV_FILE={str(path)!r} is not a readable file")
         return
     for number, line in enumerate(path.read_text().splitlines(), start=1):
         line = line.strip()
@@ -28,7 +37,9 @@ def _load_dotenv(path: Path) -> None:
         os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
-_load_dotenv(Path(os.environ.get("REVOPS_ENV_FILE", BASE_DIR / ".env")))
+# Only on request: a `.env` lying in the checkout is never read by the settings themselves.
+if os.environ.get("REVOPS_ENV_FILE", "").strip():
+    _load_env_file(Path(os.environ["REVOPS_ENV_FILE"].strip()))
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -72,8 +83,9 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Production mode (DEBUG off) refuses to start with a default secret: "
-            "set SECRET_KEY to a long random value, or set DEBUG=1 for local development."
+            "SECRET_KEY is not set. Production mode (DEBUG off, the default) refuses to start with a default "
+            "secret: set SECRET_KEY to a long random value. In a developer checkout run manage.py commands as "
+            "`scripts/manage.sh <command>` (or `DEBUG=1 .venv/bin/python manage.py <command>`)."
         )
     SECRET_KEY = INSECURE_DEFAULT_SECRET
 elif not DEBUG and (SECRET_KEY == INSECURE_DEFAULT_SECRET or len(SECRET_KEY) < 32):
@@ -95,6 +107,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_rq",
     "simple_history",
+    "axes",
+    "csp",
     "revops",
     "routing",
     "handoffs",
@@ -110,6 +124,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "revops.urls"
@@ -125,6 +142,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -188,6 +206,52 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, m
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
 SYNC_MAX_FUTURE_SKEW_SECONDS = env_int("SYNC_MAX_FUTURE_SKEW_SECONDS", 86400, minimum=0)
+
+# Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
+# admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address
+# lock that pair out for AXES_COOLOFF_MINUTES; every further try during the lock-out restarts the
+# clock. Unlock early with `manage.py axes_reset_ip_username <ip> <username>`, `axes_reset_username`
+# or by deleting the access attempt in the admin. API tokens are not passwords and are not counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "revops.security.lockout_response"
+# Behind a reverse proxy, CLIENT_IP_HEADER names the request.META key the proxy sets to the client's
+# address (e.g. HTTP_X_FORWARDED_FOR: its right-most entry, the one your proxy added, is used).
+# Only set it when every request comes through that proxy: clients can send the header themselves.
+CLIENT_IP_HEADER = os.environ.get("CLIENT_IP_HEADER", "REMOTE_ADDR").strip() or "REMOTE_ADDR"
+if CLIENT_IP_HEADER != "REMOTE_ADDR" and not CLIENT_IP_HEADER.startswith("HTTP_"):
+    raise ImproperlyConfigured(
+        f"CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} must be REMOTE_ADDR or a request.META header key such as "
+        "HTTP_X_FORWARDED_FOR or HTTP_X_REAL_IP"
+    )
+AXES_CLIENT_IP_CALLABLE = "revops.security.client_ip"
+
+# Content-Security-Policy (django-csp): scripts only from the portal's own static files, never
+# inline; <style> blocks carry the per-response nonce (`{{ request.csp_nonce }}`); style
+# attributes (used by Django's and third-party admin templates) are allowed, scripts are not.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

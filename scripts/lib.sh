@@ -59,7 +59,7 @@ ensure_python() {
 # pyproject.toml changed (its hash is kept in a stamp file inside the venv).
 ensure_venv() {
     ensure_python
-    ensure_dev_env
+    remove_generated_dev_env
     local stamp="$VENV/.pyproject.sha256" want
     want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
     if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -80,12 +80,30 @@ ensure_venv() {
     echo "$want" >"$stamp"
 }
 
-# ensure_dev_env: a local .env with DEBUG=1 (read by revops/settings.py, honcho and run.sh), so
-# `.venv/bin/python manage.py …` works in a developer checkout; production sets its environment
-# itself and `make test` ignores this file.
-ensure_dev_env() {
-    [ -f "$ROOT/.env" ] && return 0
-    printf '# Local settings written by make; environment variables take precedence.\nDEBUG=1\n' >"$ROOT/.env"
+# remove_generated_dev_env: older versions wrote a .env with DEBUG=1 into the checkout, which the
+# settings and honcho read, so that any process started there ran in debug mode with the public
+# development secret. Delete that file when it is exactly what they wrote; a .env of your own stays
+# (make run and scripts/manage.sh still read it, the settings never do).
+GENERATED_DEV_ENV=$'# Local settings written by make; environment variables take precedence.\nDEBUG=1'
+remove_generated_dev_env() {
+    [ -f "$ROOT/.env" ] || return 0
+    if [ "$(cat "$ROOT/.env")" = "$GENERATED_DEV_ENV" ]; then
+        rm -f "$ROOT/.env"
+        say "removed .env (DEBUG=1, written by an older make): production is now the default; make run and scripts/manage.sh set DEBUG=1 themselves"
+    fi
+}
+
+# dev_env: the environment of a developer checkout's processes (make run, scripts/manage.sh): a
+# .env of your own if present, then DEBUG=1 and DATA_DIR=var/ unless already set.
+dev_env() {
+    if [ -f "$ROOT/.env" ]; then
+        set -a
+        # shellcheck disable=SC1091
+        . "$ROOT/.env"
+        set +a
+    fi
+    export DEBUG="${DEBUG:-1}"
+    export DATA_DIR="${DATA_DIR:-$ROOT/var}"
 }
 
 # ensure_redis_server: the redis-server binary.

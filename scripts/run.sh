@@ -5,19 +5,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
-# A .env file is honoured here, by honcho and by manage.py (revops/settings.py reads it), so
-# commands typed later (`.venv/bin/python manage.py create_api_token …`) see the same settings.
-ensure_dev_env
-if [ -f .env ]; then
-    set -a
-    . ./.env
-    set +a
-fi
-
+# Development settings for this script's processes only (DEBUG=1 unless set, a .env of your own if
+# present): revops/settings.py reads no file, so a process started otherwise runs as production.
+# `scripts/manage.sh <command>` runs manage.py commands with the same settings.
 ensure_venv
+dev_env
 export PATH="$VENV/bin:$PATH"
-export DEBUG="${DEBUG:-1}"
-export DATA_DIR="${DATA_DIR:-$ROOT/var}"
 mkdir -p "$DATA_DIR"
 WEB_ADDR="${WEB_ADDR:-127.0.0.1:8000}"
 export WEB_ADDR
@@ -98,6 +91,7 @@ $(sed 's/^/  /' <<<"$login")
   Database        $db_note
   Redis           $redis_note
   Processes       $(grep -oE '^[A-Za-z0-9_-]+' "$procfile" | paste -sd ' ') (from $procfile)
+  Commands        scripts/manage.sh <command>  (manage.py with these settings: DEBUG=$DEBUG, DATA_DIR)
   Press Ctrl-C to stop them all.
 ================================================================================
 

@@ -103,3 +103,101 @@ def test_production_settings_pass_check_deploy(tmp_path):
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "System check identified no issues" in output, output
+
+
+def test_check_deploy_silences_only_the_documented_hsts_preload_warning(tmp_path):
+    code = "from django.conf import settings; print(settings.SILENCED_SYSTEM_CHECKS, settings.DEBUG)"
+    env = clean_env(tmp_path, DEBUG="0", SECRET_KEY=STRONG_SECRET, ALLOWED_HOSTS="example.com")
+
+    result = run_python(code, env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["['security.W021']", "False"]
+    assert "security.W021" in (ROOT / "docs" / "development.md").read_text()
+
+
+def settings_copy(tmp_path, env_file_text: str) -> Path:
+    """revops/settings.py alone in a checkout-like folder whose `.env` holds ``env_file_text``."""
+    checkout = tmp_path / "checkout"
+    (checkout / "revops").mkdir(parents=True)
+    (checkout / "revops" / "__init__.py").write_text("")
+    (checkout / "revops" / "settings.py").write_text((ROOT / "revops" / "settings.py").read_text())
+    (checkout / ".env").write_text(env_file_text)
+    return checkout
+
+
+def import_settings(checkout: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    code = "import revops.settings as s; print(s.DEBUG, s.SECRET_KEY == s.INSECURE_DEFAULT_SECRET)"
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=checkout, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_dev_env_file_in_the_checkout_cannot_put_a_process_into_debug_mode(tmp_path):
+    """The finding: `make` wrote `.env` with DEBUG=1 and the settings read it, so production ran in debug."""
+    checkout = settings_copy(tmp_path, "# Local settings written by make\nDEBUG=1\n")
+
+    no_debug = import_settings(checkout, clean_env(tmp_path, DEBUG=None))
+    assert no_debug.returncode != 0
+    assert "SECRET_KEY is not set" in no_debug.stderr and "scripts/manage.sh" in no_debug.stderr
+
+    production = import_settings(checkout, clean_env(tmp_path, DEBUG=None, SECRET_KEY=STRONG_SECRET))
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.split() == ["False", "False"]
+
+
+def test_an_env_file_is_read_only_when_revops_env_file_names_it(tmp_path):
+    checkout = settings_copy(tmp_path, "DEBUG=1\n")
+
+    result = import_settings(checkout, clean_env(tmp_path, DEBUG=None, REVOPS_ENV_FILE=str(checkout / ".env")))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]
+
+    missing = import_settings(checkout, clean_env(tmp_path, DEBUG=None, REVOPS_ENV_FILE=str(tmp_path / "nope.env")))
+    assert "REVOPS_ENV_FILE" in missing.stderr and "is not a readable file" in missing.stderr
+
+
+def lib_sh_checkout(tmp_path, env_text: str | None) -> Path:
+    checkout = tmp_path / "checkout"
+    (checkout / "scripts").mkdir(parents=True)
+    (checkout / "scripts" / "lib.sh").write_text((ROOT / "scripts" / "lib.sh").read_text())
+    if env_text is not None:
+        (checkout / ".env").write_text(env_text)
+    return checkout
+
+
+def run_lib_sh(checkout: Path, script: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", f". scripts/lib.sh && {script}"],
+        cwd=checkout,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_dev_env_file_of_older_versions_is_removed_and_a_developers_own_is_kept(tmp_path):
+    generated = lib_sh_checkout(
+        tmp_path / "a", "# Local settings written by make; environment variables take precedence.\nDEBUG=1\n"
+    )
+    own = lib_sh_checkout(tmp_path / "b", "DATABASE_URL=postgres://localhost/revops\nDEBUG=1\n")
+
+    removed = run_lib_sh(generated, "remove_generated_dev_env")
+    kept = run_lib_sh(own, "remove_generated_dev_env")
+
+    assert removed.returncode == 0 and not (generated / ".env").exists()
+    assert "production is now the default" in removed.stderr
+    assert kept.returncode == 0 and (own / ".env").exists()
+
+
+def test_make_run_and_manage_sh_set_debug_for_their_own_processes_only(tmp_path):
+    checkout = lib_sh_checkout(tmp_path, None)
+
+    result = run_lib_sh(checkout, 'dev_env && echo "$DEBUG $DATA_DIR"')
+
+    assert result.stdout.split() == ["1", str(checkout / "var")]
+    assert not (checkout / ".env").exists()
+    assert "dev_env" in (ROOT / "scripts" / "run.sh").read_text()
+    assert "dev_env" in (ROOT / "scripts" / "manage.sh").read_text()

@@ -37,9 +37,10 @@ from django.urls import reverse
 from revops.models import Lead
 
 setup_test_environment()  # lets the test client's host through ALLOWED_HOSTS
-login = dict(line.split("=", 1) for line in open(LOGIN_FILE).read().splitlines())
+admin = get_user_model().objects.get(username="admin")
+assert admin.check_password(PASSWORD), "the printed admin password does not work"
 client = Client()
-assert client.login(username=login["username"], password=login["password"]), "stored admin login does not work"
+client.force_login(admin)
 lead = Lead.objects.order_by("pk").first()
 assert lead is not None, "load_demo created no leads"
 urls = [
@@ -91,13 +92,17 @@ def test_embedded_sqlite_first_run(embedded_env):
 
     output = run(["manage.py", "ensure_admin"], env)
     assert "Username: admin" in output
-    login_file = Path(env["DATA_DIR"]) / "admin-login.txt"
-    assert login_file.stat().st_mode & 0o777 == 0o600
+    password = password_in(output)
+    assert not list(Path(env["DATA_DIR"]).glob("*login*")), "the login was written to a file"
     again = run(["manage.py", "ensure_admin"], env)
-    assert again == output.replace("superuser created", "superuser exists"), "ensure_admin is not stable"
+    assert "Username: admin" in again and password not in again and "--reset-password" in again
 
-    pages = json.loads(run(["-c", f"LOGIN_FILE = {str(login_file)!r}\n{ADMIN_PAGES}"], env))
+    pages = json.loads(run(["-c", f"PASSWORD = {password!r}\n{ADMIN_PAGES}"], env))
     assert all(status == 200 for status in pages.values()), pages
+
+
+def password_in(output: str) -> str:
+    return output.split("Password: ", 1)[1].split()[0]
 
 
 @pytest.fixture(autouse=True)
@@ -106,51 +111,101 @@ def fast_password_hasher(request):
         request.getfixturevalue("settings").PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def ensure_admin(login_file, *args) -> str:
-    out = io.StringIO()
-    call_command("ensure_admin", "--login-file", str(login_file), *args, stdout=out)
-    return out.getvalue()
+@pytest.fixture
+def data_dir(tmp_path, settings, monkeypatch):
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    settings.DATA_DIR = tmp_path
+    return tmp_path
+
+
+def ensure_admin(*args) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("ensure_admin", *args, stdout=out, stderr=err)
+    return out.getvalue() + err.getvalue()
 
 
 @pytest.mark.django_db
-def test_ensure_admin_creates_once_and_reprints_the_stored_login(tmp_path, monkeypatch):
-    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
-    login_file = tmp_path / "admin-login.txt"
-
-    first = ensure_admin(login_file)
-    password = first.split("Password: ", 1)[1].split()[0]
+def test_ensure_admin_shows_the_password_once_and_stores_only_its_hash(data_dir):
+    first = ensure_admin()
+    password = password_in(first)
     user = get_user_model().objects.get(username="admin")
     assert user.is_superuser and user.is_staff and user.check_password(password)
-    assert f"password={password}" in login_file.read_text()
-    assert login_file.stat().st_mode & 0o777 == 0o600
+    assert password not in user.password
+    assert "shown this once" in first
+    assert not list(data_dir.iterdir()), "ensure_admin wrote a file"
 
-    second = ensure_admin(login_file)
-    assert f"Password: {password}" in second
+    second = ensure_admin()
+    assert "Username: admin" in second
+    assert password not in second
+    assert "ensure_admin --reset-password" in second
     assert get_user_model().objects.filter(is_superuser=True).count() == 1
 
 
 @pytest.mark.django_db
-def test_ensure_admin_does_not_touch_a_changed_password(tmp_path):
-    login_file = tmp_path / "admin-login.txt"
-    ensure_admin(login_file)
+def test_ensure_admin_does_not_touch_a_changed_password(data_dir):
+    ensure_admin()
     user = get_user_model().objects.get(username="admin")
     user.set_password("changed by a human")
     user.save()
 
-    output = ensure_admin(login_file)
+    output = ensure_admin()
 
-    assert "changepassword admin" in output
+    assert "--reset-password" in output
     user.refresh_from_db()
     assert user.check_password("changed by a human")
 
 
 @pytest.mark.django_db
-def test_ensure_admin_reset_password(tmp_path):
-    login_file = tmp_path / "admin-login.txt"
-    old = ensure_admin(login_file).split("Password: ", 1)[1].split()[0]
+def test_ensure_admin_reset_password_prints_a_new_one_once(data_dir):
+    old = password_in(ensure_admin())
 
-    new = ensure_admin(login_file, "--reset-password").split("Password: ", 1)[1].split()[0]
+    new = password_in(ensure_admin("--reset-password"))
 
     assert new != old
     assert get_user_model().objects.get(username="admin").check_password(new)
-    assert f"password={new}" in login_file.read_text()
+    assert new not in ensure_admin()
+    assert not list(data_dir.iterdir())
+
+
+@pytest.mark.django_db
+def test_demo_manager_login_is_shown_once(data_dir):
+    manager = get_user_model().objects.create_user("manager.na", is_staff=True)  # no usable password
+
+    first = ensure_admin("--manager", "--username", "manager.na")
+    password = first.split("manager.na / ", 1)[1].split()[0]
+    manager.refresh_from_db()
+    assert manager.check_password(password)
+
+    again = ensure_admin("--manager", "--username", "manager.na")
+    assert password not in again and "--manager --username manager.na --reset-password" in again
+    reset = ensure_admin("--manager", "--username", "manager.na", "--reset-password")
+    assert password not in reset and "manager.na / " in reset
+    assert not list(data_dir.iterdir())
+
+
+@pytest.mark.django_db
+def test_plaintext_login_files_of_older_versions_are_deleted(data_dir):
+    ensure_admin()
+    admin = get_user_model().objects.get(username="admin")
+    admin.set_password("old-generated-admin")
+    admin.save()
+    manager = get_user_model().objects.create_user("manager.na", password="old-generated-manager", is_staff=True)
+    (data_dir / "admin-login.txt").write_text("username=admin\npassword=old-generated-admin\n")
+    (data_dir / "manager.na-login.txt").write_text("username=manager.na\npassword=old-generated-manager\n")
+    (data_dir / "notes-login.txt").write_text("something of the user's own\n")
+
+    output = ensure_admin()
+
+    assert "Removed" in output and "admin-login.txt" in output
+    assert "old-generated-admin" in output  # shown this last time, so the developer is not locked out
+    assert not (data_dir / "admin-login.txt").exists()
+    assert (data_dir / "manager.na-login.txt").exists()  # left for the --manager call that follows
+
+    output = ensure_admin("--manager", "--username", "manager.na")
+
+    assert "manager.na / old-generated-manager" in output
+    assert not (data_dir / "manager.na-login.txt").exists()
+    assert (data_dir / "notes-login.txt").exists()  # not written by ensure_admin
+    manager.refresh_from_db()
+    assert manager.check_password("old-generated-manager")
+    assert "old-generated" not in ensure_admin() + ensure_admin("--manager", "--username", "manager.na")

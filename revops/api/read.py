@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import exceptions, generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -173,5 +173,5 @@ class _DocsAccess:
         return docs
 
 
-class SwaggerView(_DocsAccess, SpectacularSwaggerView):
-    pass
+class SwaggerView(_DocsAccess, SpectacularSwaggerSplitView):
+    """Swagger UI; its start-up script is a separate `?script` request, so no inline script (CSP)."""
