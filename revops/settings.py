@@ -223,6 +223,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 AXES_LOCKOUT_CALLABLE = "revops.security.lockout_response"
+AXES_VERBOSE = False  # no start-up banner on every manage.py command; attempts are still logged
 # Behind a reverse proxy, CLIENT_IP_HEADER names the request.META key the proxy sets to the client's
 # address (e.g. HTTP_X_FORWARDED_FOR: its right-most entry, the one your proxy added, is used).
 # Only set it when every request comes through that proxy: clients can send the header themselves.

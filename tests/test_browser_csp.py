@@ -2,7 +2,8 @@
 
 Chromium reports each blocked script, style or image as a ``securitypolicyviolation`` event and a
 console error; one of either on the admin index, a change list, a change form with a condition
-editor, the triage view, an item, the Why page, the API docs or the login page fails the test.
+editor, the triage view, an item, the Why page, the RQ dashboard, the API docs or the login page
+fails the test.
 """
 
 import re
@@ -86,6 +87,12 @@ def test_portal_pages_work_under_the_content_security_policy(watched, screenshot
     visit(page, reverse("admin:revops_lead_why", args=[lead.pk]), "article.rv-run")
     # The condition rows keep their indentation (a class now, no style attribute).
     assert page.locator("article.rv-run .rv-explain li").count() >= 2
+
+    # The RQ dashboard (RevOps admins only): its list pages lost their inline start-up script.
+    visit(page, "/admin/rq/", "#content-main")
+    visit(page, "/admin/rq/queues/0/", "#content-main")
+    visit(page, "/admin/rq/queues/0/finished/", "#content-main")
+    visit(page, "/admin/rq/queues/0/empty/", "#content-main")  # a confirmation page (GET only shows it)
 
     # Swagger UI renders the schema: its start-up script is a file, not an inline script.
     visit(page, "/api/v1/docs/", ".swagger-ui .information-container")
