@@ -13,12 +13,22 @@ from exceptions.models import ExceptionItem
 class ExceptionItemSerializer(serializers.ModelSerializer):
     """An exception item: why it is here, what to do, who owns it and by when."""
 
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Owner's username.")
-    queue = serializers.SlugRelatedField(slug_field="name", read_only=True, help_text="Queue name.")
-    automation = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Id of the automation that raised it.")
+    owner = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Owner's username (null: unassigned)."
+    )
+    queue = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True, help_text="Queue name (null: no queue)."
+    )
+    automation = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Id of the automation that raised it (null: not an automation)."
+    )
     automation_name = serializers.CharField(source="automation.name", read_only=True, allow_null=True, default=None)
-    run = serializers.PrimaryKeyRelatedField(read_only=True, help_text="Id of the automation run that raised it.")
-    resolved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    run = serializers.PrimaryKeyRelatedField(
+        read_only=True, allow_null=True, help_text="Id of the automation run that raised it."
+    )
+    resolved_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True, help_text="Who resolved it (null while open)."
+    )
     proposal = serializers.DictField(read_only=True, help_text="For approvals: the prepared action.")
     overdue = serializers.SerializerMethodField(help_text="Open and past its due time.")
 
@@ -67,8 +77,25 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
 # (``exceptions.actions``), exactly as the admin validates it; these serializers only describe it.
 
 
+def form_text(field, value) -> tuple[str | None, str | None]:
+    """A JSON body's ``value`` as the text the form ``field`` parses, or an error when its JSON type is not
+    the one ``_schema_field`` documents (a boolean for a boolean, an integer for a number, else a string)."""
+    if isinstance(field, forms.BooleanField):
+        return ("true" if value else "false", None) if isinstance(value, bool) else (None, "Must be true or false.")
+    if isinstance(field, forms.IntegerField):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value), None
+        return None, "A valid integer is required."
+    return (value, None) if isinstance(value, str) else (None, "Not a valid string.")
+
+
 def _schema_field(field) -> serializers.Field:
-    options = {"required": field.required, "help_text": str(field.help_text or "") or None}
+    # null is accepted for an optional field and means "not given" (exceptions.api.views._form_data)
+    options = {
+        "required": field.required,
+        "allow_null": not field.required,
+        "help_text": str(field.help_text or "") or None,
+    }
     if getattr(field, "structured", False):
         return serializers.DictField(**options)
     if isinstance(field, UserField):
@@ -98,9 +125,18 @@ def action_request_serializer(action: ItemAction) -> type[serializers.Serializer
     return type(name, (serializers.Serializer,), attrs)
 
 
+class StrictCharField(serializers.CharField):
+    """Text only: DRF's ``CharField`` would take ``0`` as ``"0"``, which the schema (a string) does not allow."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class NextSerializer(serializers.Serializer):
     queues = serializers.ListField(
-        child=serializers.CharField(max_length=120),
+        child=StrictCharField(max_length=120),
         required=False,
         max_length=100,
         help_text="Only these queues (names); default: every queue you work.",

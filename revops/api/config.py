@@ -144,8 +144,10 @@ class ConfigView(APIView):
             "JSON with `Accept: application/json` or `?format=json`.\n\nRequires the `config:write` scope."
         ),
         responses={
-            (200, "application/yaml"): OpenApiResponse(OpenApiTypes.STR, description="The YAML document."),
+            # The YAML text is the same document as the JSON answer: a map (docs/config.md).
+            (200, "application/yaml"): OpenApiResponse(OpenApiTypes.OBJECT, description="The YAML document."),
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="The same, as JSON."),
+            404: OpenApiResponse(ErrorSerializer, description="`format` is neither `json` nor `yaml`."),
         },
     )
     def get(self, request):

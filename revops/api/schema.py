@@ -1,7 +1,9 @@
 """OpenAPI schema generation (drf-spectacular): bearer-token auth, documented error responses, scopes.
 
 Every operation documents the errors the API can answer with (400, 401, 403, 404 where the path
-has a parameter, 429), and its description names the token scope it needs."""
+has a parameter, 415 where it takes a body, 429), and its description names the token scope it needs.
+Typed filter parameters are marked ``allowEmptyValue``: an empty value (``?updated_since=``) means
+"no filter", as django-filter treats it."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ ERRORS = {
     "401": OpenApiResponse(serializers.ErrorSerializer, description="No, invalid or revoked token."),
     "403": OpenApiResponse(serializers.ErrorSerializer, description="The token lacks the required scope."),
     "404": OpenApiResponse(serializers.ErrorSerializer, description="No such record."),
+    "415": OpenApiResponse(serializers.ErrorSerializer, description="Unsupported Content-Type for the body."),
     "429": OpenApiResponse(serializers.RateLimitedSerializer, description="Rate limited; see Retry-After."),
 }
 
@@ -52,6 +55,28 @@ class AutoSchema(openapi.AutoSchema):
         for code, response in ERRORS.items():
             if code == "404" and "{" not in self.path:
                 continue
+            if code == "415" and self.method not in ("POST", "PUT", "PATCH"):
+                continue
             if code not in responses:
                 responses[code] = self._get_response_for_code(response, code, direction=direction)
         return responses
+
+    def _get_filter_parameters(self):
+        return [_empty_means_absent(parameter) for parameter in super()._get_filter_parameters()]
+
+    def _get_format_parameters(self):
+        # DRF ignores an empty ``?format=`` (the first renderer answers)
+        return [{**parameter, "allowEmptyValue": True} for parameter in super()._get_format_parameters()]
+
+
+def _empty_means_absent(parameter: dict) -> dict:
+    """Declare ``allowEmptyValue`` on a typed filter: ``?updated_since=`` is no filter, not an error.
+
+    django-filter skips empty values of typed filters (dates, numbers, booleans). Text filters admit
+    the empty string anyway, and choice filters refuse it ("Select a valid choice"), so neither is marked."""
+    schema = parameter.get("schema", {})
+    items = schema.get("items", {}) if schema.get("type") == "array" else schema
+    typed = "enum" not in items and (items.get("type", "string") != "string" or "format" in items)
+    if parameter.get("in") == "query" and typed:
+        parameter["allowEmptyValue"] = True
+    return parameter

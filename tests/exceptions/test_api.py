@@ -166,6 +166,11 @@ def test_assign_snooze_dismiss_escalate(world):
         ("override", {"params": "not an object"}, "params"),
         ("override", {"params": {"owner": "a\x00b"}}, "params"),
         ("dismiss", {"reason": "a\x00b"}, "reason"),
+        # a value of another JSON type than the schema documents (these were taken as text before)
+        ("dismiss", {"reason": False}, "reason"),
+        ("resolve", {"reason_code": "fixed_in_crm", "note": 5}, "note"),
+        ("escalate", {"reason": 12}, "reason"),
+        ("assign", {"owner": ["rep_a"]}, "owner"),
     ],
 )
 def test_bad_action_input_is_400_and_changes_nothing(world, action, body, field):
@@ -175,6 +180,36 @@ def test_bad_action_input_is_400_and_changes_nothing(world, action, body, field)
     assert field in response.json()
     after = ExceptionItem.objects.get(pk=item.pk)
     assert (after.status, after.owner_id) == (item.status, item.owner_id)
+
+
+def test_null_for_an_optional_field_means_not_given(world):
+    response = post(
+        token_client("read", "exceptions:write"),
+        world.items["a"],
+        "resolve",
+        {"reason_code": "fixed_in_crm", "note": None},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "resolved"
+
+
+def test_action_and_next_bodies_are_json_only(world):
+    client = token_client("read", "exceptions:write")
+    item = world.items["a"]
+    form = client.post(f"/api/v1/exceptions/{item.pk}/resolve/", {"reason_code": "fixed_in_crm"}, format="multipart")
+    assert form.status_code == 415
+    assert client.post("/api/v1/exceptions/next/", {"queues": "x"}, format="multipart").status_code == 415
+    assert ExceptionItem.objects.get(pk=item.pk).status == item.status
+    schema = client.get("/api/v1/schema/", {"format": "json"}).json()["paths"]
+    for path in ("/api/v1/exceptions/{item_id}/resolve/", "/api/v1/exceptions/next/"):
+        assert set(schema[path]["post"]["requestBody"]["content"]) == {"application/json"}, path
+        assert "415" in schema[path]["post"]["responses"]
+
+
+def test_next_refuses_queue_names_that_are_not_text(world):
+    response = world.client("manager_b").post("/api/v1/exceptions/next/", {"queues": [0]}, format="json")
+    assert response.status_code == 400
+    assert "queues" in response.json()
 
 
 def test_approval_actions_need_an_approval_item(world):
