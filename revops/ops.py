@@ -12,10 +12,12 @@ from functools import wraps
 
 from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.http import Http404
 from django.urls import URLPattern, URLResolver, reverse
 from django_rq.admin import QueueAdmin
 from django_rq.models import Dashboard
+from rq.exceptions import NoSuchJobError
 
 from exceptions import roles
 
@@ -35,7 +37,13 @@ def ops_admin_required(view):
             return redirect_to_login(request.get_full_path(), reverse("admin:login"))
         if not is_ops_admin(user):
             raise PermissionDenied("The RQ dashboard is for RevOps admins.")
-        return view(request, *args, **kwargs)
+        try:
+            return view(request, *args, **kwargs)
+        except (NoSuchJobError, ValueError, ImproperlyConfigured) as exc:
+            # django_rq looks jobs and workers up without a check, and offers an rq-scheduler page
+            # this portal does not use: a stale link (the job expired, another admin deleted it), a
+            # mistyped key or that page is a 404, not a server error.
+            raise Http404(f"Not found: {exc}") from None
 
     return wrapped
 
@@ -66,7 +74,17 @@ class OpsQueueAdmin(QueueAdmin):
         return is_ops_admin(request.user)
 
     def get_urls(self):
-        return guarded(super().get_urls())
+        # Only django_rq's own pages: the ModelAdmin's add/change/delete/history pages of its
+        # placeholder model would query a table that does not exist.
+        stock = {"add", "change", "delete", "history"}
+        info = (self.model._meta.app_label, self.model._meta.model_name)
+        pages = [
+            pattern
+            for pattern in super().get_urls()
+            if isinstance(pattern, URLResolver)
+            or (pattern.name and not any(pattern.name == "{}_{}_{}".format(*info, page) for page in stock))
+        ]
+        return guarded(pages)
 
 
 if admin.site.is_registered(Dashboard):

@@ -143,7 +143,7 @@ class QueueAdmin(AuditedAdmin):
 
     def delete_view(self, request, object_id, extra_context=None):
         obj = self.get_object(request, object_id)
-        if obj is not None:
+        if obj is not None and self.has_delete_permission(request, obj):  # others get Django's 403
             blockers = queue_delete_blockers(obj)
             if blockers:
                 messages.error(

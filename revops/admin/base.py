@@ -14,8 +14,10 @@ import sys
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
+from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -382,6 +384,27 @@ class AuditedAdmin(SimpleHistoryAdmin):
         reason = "admin: deleted"
         with audited(actor=request.user, reason=reason):
             self.perform_delete(request, obj, reason=reason)
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_not_hidden(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._require_not_hidden(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _require_not_hidden(self, request, object_id) -> None:
+        """404 for an object that exists but ``get_queryset`` hides from this user (a manager and another
+        team's queue): simple_history would otherwise fall back to the history table and show it."""
+        object_id = unquote(str(object_id))
+        if self.get_object(request, object_id) is not None:
+            return
+        try:
+            exists = self.model._default_manager.filter(pk=object_id).exists()
+        except (ValueError, TypeError, ValidationError):
+            return  # a malformed id: simple_history answers it as any unknown id
+        if exists:
+            raise Http404(f"No {self.model._meta.verbose_name} with id {object_id}.")
 
     def delete_queryset(self, request, queryset):
         reason = "admin: deleted (bulk action)"

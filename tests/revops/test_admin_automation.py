@@ -220,6 +220,17 @@ def test_mode_button_on_the_change_page(admin_client, automation, owners):
     assert admin_client.get(url("automation", "mode", automation.pk, "paused")).status_code == 405
 
 
+def test_shadow_button_switches_to_shadow_not_to_the_shadow_report(admin_client, automation, owners):
+    # ".../<id>/mode/shadow/" once matched the shadow report's "<path:object_id>/shadow/" and answered 404.
+    Queue.objects.get_or_create(name="RevOps triage")
+    Automation.objects.filter(pk=automation.pk).update(failure_owner=owners[1], exception_queue="RevOps triage")
+    response = admin_client.post(url("automation", "mode", automation.pk, "shadow"))
+    assert response.status_code == 302, response.content[:300]
+    automation.refresh_from_db()
+    assert automation.mode == "shadow"
+    assert admin_client.get(url("automation", "shadow", automation.pk)).status_code == 200
+
+
 def test_run_detail_explains_in_plain_language(admin_client, automation):
     lead = LeadFactory(country="US", score=80)
     run = make_run(

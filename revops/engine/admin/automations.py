@@ -346,8 +346,9 @@ class AutomationAdmin(AuditedAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
+            # Mode first: "<path:object_id>/shadow/" would also match ".../1/mode/shadow/" (object_id "1/mode").
             path("<path:object_id>/mode/<str:mode>/", view(self.mode_view), name="revops_automation_mode"),
+            path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
             *super().get_urls(),
         ]
 
