@@ -11,12 +11,14 @@ class ExceptionsConfig(AppConfig):
         from revops.plugins import (
             register_demo_builder,
             register_schedule,
+            register_sync_gap_handler,
             register_sync_rejection_handler,
             register_why_panel,
         )
 
         from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
         from .demo import exceptions_demo_build
+        from .gap_items import EXPECTED_ACTION, MISSING_FIELDS, exception_items_sync_gaps
         from .registry import register_item_kind
         from .roles import create_roles_after_migrate
         from .selectors import why_items_panel
@@ -33,6 +35,9 @@ class ExceptionsConfig(AppConfig):
             expected_action="Correct the record in the CRM so the next sync is accepted, then resolve this item.",
         )
         register_sync_rejection_handler("exceptions", exception_items_open_sync_rejected)
+        # Records stored without required "prompt" fields (closed-won handoff context): one item each.
+        register_item_kind(MISSING_FIELDS, "Required fields missing", expected_action=EXPECTED_ACTION)
+        register_sync_gap_handler("exceptions", exception_items_sync_gaps)
 
         register_schedule(jobs.escalate_overdue, name="exceptions_escalate_overdue", queue="default", interval=300)
         register_schedule(jobs.wake_snoozed, name="exceptions_wake_snoozed", queue="default", interval=60)

@@ -187,6 +187,8 @@ DEFAULT_FIELDS = [
             team=team,
             required="from_stages",
             required_from=[Opportunity.Stage.CLOSED_WON],
+            # A Won deal without its handoff context is stored, and the gap raised to a person.
+            enforcement="prompt",
             **extra,
         )
         for key, label, field_type, definition, team, extra in [
@@ -281,8 +283,10 @@ DEFAULT_FIELDS = [
 def load_default_dictionary(field_definition_model) -> int:
     """Create the default entries that are missing; return how many were created."""
     existing = set(field_definition_model.objects.values_list("object_type", "key"))
+    # An early migration loads the defaults through a historical model that lacks later fields.
+    known = {f.name for f in field_definition_model._meta.get_fields()}
     missing = [
-        field_definition_model(**entry)
+        field_definition_model(**{name: value for name, value in entry.items() if name in known})
         for entry in DEFAULT_FIELDS
         if (entry["object_type"], entry["key"]) not in existing
     ]

@@ -64,6 +64,7 @@ _SCHEDULES: dict[str, Schedule] = {}
 _DEMO_BUILDERS: dict[str, DemoBuilder] = {}
 _WHY_PANELS: dict[str, WhyPanel] = {}
 _SYNC_REJECTION_HANDLERS: dict[str, Callable] = {}
+_SYNC_GAP_HANDLERS: dict[str, Callable] = {}
 _RECORD_DETAILS: dict[tuple[str, str], Callable] = {}
 
 
@@ -112,6 +113,21 @@ def register_sync_rejection_handler(name: str, handler: Callable) -> Callable:
 
 def sync_rejection_handlers() -> list[Callable]:
     return [_SYNC_REJECTION_HANDLERS[name] for name in sorted(_SYNC_REJECTION_HANDLERS)]
+
+
+def register_sync_gap_handler(name: str, handler: Callable) -> Callable:
+    """``handler(*, object_type, gaps, complete, batch, actor)`` runs in the sync transaction.
+
+    ``gaps`` maps the portal id of each stored record of the batch that lacks required fields in
+    "prompt" mode to ``{field: [messages]}``; ``complete`` lists the ids of the batch's stored
+    records that lack none (so a gap raised earlier can be closed).
+    """
+    _SYNC_GAP_HANDLERS[name] = handler
+    return handler
+
+
+def sync_gap_handlers() -> list[Callable]:
+    return [_SYNC_GAP_HANDLERS[name] for name in sorted(_SYNC_GAP_HANDLERS)]
 
 
 def register_record_detail(object_type: str, key: str, provider: Callable) -> Callable:

@@ -46,10 +46,11 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Account, Activity, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, SyncFailure, Task, Team
+from .models import Account, Activity, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, Task, Team
 from .outbox import outbox_enqueue_batch
 from .plugins import sync_rejection_handlers
 from .sync_columns import InvalidColumnValue, column_jsonable, model_meta, record_instance
+from .sync_failures import raise_gaps, record_failures
 from .sync_writers import OrmWriter, PgWriter
 from .validation import (
     MAX_VALUE_DEPTH,
@@ -57,7 +58,6 @@ from .validation import (
     NonFinite,
     RecordValidator,
     safe_text,
-    storable,
     unstorable_errors,
     validator_for,
 )
@@ -460,7 +460,10 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
                     obj.source_updated_at = source_updated_at
                     state.touched = True
                 counts["unchanged"] += 1
-                results.append({"index": index, "external_id": ext, "status": "unchanged"})
+                entry = {"index": index, "external_id": ext, "status": "unchanged"}
+                if result.gaps:
+                    entry["missing"] = result.gaps
+                results.append(entry)
                 continue
             for key in changed_columns:
                 if key in core:
@@ -483,6 +486,8 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
         entry = {"index": index, "external_id": ext, "status": kind}
         if kind == "updated":
             entry["changed_fields"] = list(diff)
+        if result.gaps:
+            entry["missing"] = result.gaps
         results.append(entry)
     return _Plan(results, states, changes, failures, counts)
 
@@ -631,21 +636,12 @@ def _apply(object_name, object_type, validator, records, unstorable, actor, toke
         writer.insert_rows(meta.history_model, history_rows)
         writer.insert_rows(OutboxEvent, events)
     if plan.failures:
-        failures = SyncFailure.objects.bulk_create(
-            SyncFailure(
-                batch=batch,
-                token=token,
-                object_type=object_type,
-                external_id=ctx.exts[index][:64],
-                payload=storable(record) if index in unstorable else record,
-                errors=errors,
-            )
-            for index, record, errors in plan.failures
-        )
+        failures = record_failures(plan.failures, ctx.exts, unstorable, object_type, batch, token, now)
         # The apps that raise rejected records to a person (the exception queue: one item per
         # rejected record, de-duplicated by type and external id) do so in this transaction.
         for handler in sync_rejection_handlers():
             handler(failures=failures, batch=batch, token=token, actor=actor)
+    raise_gaps(object_type, plan.results, plan.states, batch, actor)
     batch.duration_ms = int((time.perf_counter() - started) * 1000)
     SyncBatch.objects.filter(pk=batch.pk).update(duration_ms=batch.duration_ms)
     if events:

@@ -22,7 +22,7 @@ from django.core.validators import URLValidator, validate_email
 from django.db.models import Count, Max
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import FieldDefinition, FieldType, Required
+from .models import Enforcement, FieldDefinition, FieldType, Required
 
 # The field whose value decides "required from given stages/statuses on", per object.
 STAGE_FIELDS = {"lead": "status", "opportunity": "stage"}
@@ -227,6 +227,7 @@ class FieldSpec:
     is_core: bool
     required: str = Required.NEVER
     required_from: frozenset = frozenset()
+    enforcement: str = Enforcement.REJECT
     allowed_values: tuple = ()
     reference_to: str = ""
     max_length: int | None = None
@@ -243,6 +244,8 @@ class ValidationResult:
     attributes: dict[str, Any] = field(default_factory=dict)
     references: dict[str, str | None] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
+    # Required fields in "prompt" mode that are missing: the record is stored, the gap raised.
+    gaps: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -281,9 +284,15 @@ class RecordValidator:
                     lambda value, spec, coerce=coerce, check=check: check(coerce(value, spec)),
                     *entry[1:],
                 )
-        # (key, only from given stages?, those stages) per required entry
+        # (key, only from given stages?, those stages, store and raise instead of reject?) per required entry
         self._required = [
-            (spec.key, spec.required == Required.FROM_STAGES, spec.required_from) for spec in self.required_specs
+            (
+                spec.key,
+                spec.required == Required.FROM_STAGES,
+                spec.required_from,
+                spec.enforcement == Enforcement.PROMPT,
+            )
+            for spec in self.required_specs
         ]
 
     def validate(self, data: Mapping[str, Any], *, existing: Mapping[str, Any] | None = None) -> ValidationResult:
@@ -319,7 +328,7 @@ class RecordValidator:
     def _check_required(self, data, existing, result: ValidationResult) -> None:
         stage = self._current(self.stage_field, data, existing) if self.stage_field else None
         errors = result.errors
-        for key, from_stages, stages in self._required:
+        for key, from_stages, stages, prompt in self._required:
             if key in errors:
                 continue
             if from_stages and stage not in stages:
@@ -327,7 +336,10 @@ class RecordValidator:
             value = self._current(key, data, existing)
             if value is None or value == "" or value == []:
                 when = f" when {self.stage_field} is {stage}" if from_stages else ""
-                result.add_error(key, f"is required{when} but missing")
+                if prompt:
+                    result.gaps.setdefault(key, []).append(f"is required{when} but missing")
+                else:
+                    result.add_error(key, f"is required{when} but missing")
 
     @staticmethod
     def _current(key, data, existing):
@@ -366,6 +378,7 @@ def compile_validator(object_type: str, definitions) -> RecordValidator:
             is_core=d.is_core,
             required=d.required,
             required_from=frozenset(d.required_from or ()),
+            enforcement=d.enforcement,
             allowed_values=tuple(d.allowed_values or ()),
             reference_to=d.reference_to,
             max_length=_max_length(object_type, d.key) if d.is_core and d.field_type == FieldType.TEXT else None,

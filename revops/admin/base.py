@@ -151,7 +151,8 @@ def dictionary_problems(obj) -> list[str]:
         except Exception:
             continue
     result = validator.validate(dict(getattr(obj, "attributes", None) or {}), existing=existing)
-    return result.messages()
+    gaps = [f"{key}: {message}" for key, messages in result.gaps.items() for message in messages]
+    return result.messages() + gaps
 
 
 def dictionary_check(obj):

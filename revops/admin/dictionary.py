@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from revops import selectors, services
-from revops.models import FieldDefinition, FieldType, Required, Team
+from revops.models import Enforcement, FieldDefinition, FieldType, Required, Team
 from revops.validation import text_problem
 
 from .base import AuditedAdmin, badge, remap_form_errors
@@ -123,6 +123,14 @@ class FieldDefinitionForm(forms.ModelForm):
             "definition": forms.Textarea(attrs={"rows": 3, "cols": 80}),
         }
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "enforcement" in self.fields:
+            self.fields["enforcement"].required = False  # left out: reject, as before the mode existed
+
+    def clean_enforcement(self):
+        return self.cleaned_data.get("enforcement") or Enforcement.REJECT
+
     def _post_clean(self):
         super()._post_clean()
         if self.errors:
@@ -170,6 +178,7 @@ class FieldDefinitionAdmin(AuditedAdmin):
         "source_of_truth",
         ("owning_team", admin.AllValuesFieldListFilter),
         "required",
+        "enforcement",
         "is_pii",
         "is_deprecated",
     )
@@ -182,7 +191,15 @@ class FieldDefinitionAdmin(AuditedAdmin):
         ("Type", {"fields": ("is_core", "field_type", "allowed_values", "reference_to")}),
         (
             "Governance",
-            {"fields": ("source_of_truth", "owning_team", ("required", "required_from"), ("is_pii", "is_deprecated"))},
+            {
+                "fields": (
+                    "source_of_truth",
+                    "owning_team",
+                    ("required", "required_from"),
+                    "enforcement",
+                    ("is_pii", "is_deprecated"),
+                )
+            },
         ),
         ("Usage", {"fields": ("usage", "used_by_automations", "created_at", "updated_at")}),
     )
@@ -288,10 +305,11 @@ class FieldDefinitionAdmin(AuditedAdmin):
 
     @admin.display(description="required", ordering="required")
     def required_display(self, obj):
+        prompt = " (store and raise)" if obj.enforcement == Enforcement.PROMPT else ""
         if obj.required == Required.ALWAYS:
-            return badge("Always", "danger")
+            return badge(f"Always{prompt}", "danger")
         if obj.required == Required.FROM_STAGES:
-            return badge(f"From {', '.join(obj.required_from or [])}", "warn")
+            return badge(f"From {', '.join(obj.required_from or [])}{prompt}", "warn")
         return format_html('<span class="rv-muted">{}</span>', "Optional")
 
     @admin.display(description="flags")

@@ -245,6 +245,15 @@ class SyncResultSerializer(serializers.Serializer):
         required=False,
         help_text="For rejected records: {field: [messages]}.",
     )
+    missing = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text=(
+            "For stored records that lack required fields whose dictionary enforcement is 'prompt' (the "
+            "closed-won handoff fields by default): {field: [messages]}. The record is stored and the gap "
+            "raised to a person."
+        ),
+    )
 
 
 class SyncResponseSerializer(serializers.Serializer):

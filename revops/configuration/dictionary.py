@@ -38,6 +38,7 @@ class DictionarySection(Section):
         Attr("reference_to"),
         Attr("required", default="never"),
         Attr("required_from", "text_list", default=list),
+        Attr("enforcement", default="reject"),
         Attr("source_of_truth", default="crm"),
         Attr("owning_team", required=True),
         Attr("is_pii", "bool", default=False),

@@ -1,5 +1,5 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
-from .dictionary import FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
+from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 
@@ -13,6 +13,7 @@ __all__ = [
     "ApiToken",
     "ChangeEntry",
     "CrmRecord",
+    "Enforcement",
     "FieldDefinition",
     "FieldType",
     "IdempotencyRecord",

@@ -46,6 +46,13 @@ class Required(models.TextChoices):
     FROM_STAGES = "from_stages", "From given stages/statuses on"
 
 
+class Enforcement(models.TextChoices):
+    """What ingest does when a required field is missing."""
+
+    REJECT = "reject", "Reject the record"
+    PROMPT = "prompt", "Store the record and raise the gap"
+
+
 class FieldDefinition(models.Model):
     """One entry of the data dictionary: an object's field, its meaning, type and owner.
 
@@ -73,6 +80,15 @@ class FieldDefinition(models.Model):
         default=list,
         blank=True,
         help_text="When required from given stages/statuses on: the stage or status values that require it.",
+    )
+    enforcement = models.CharField(
+        max_length=10,
+        choices=Enforcement.choices,
+        default=Enforcement.REJECT,
+        help_text=(
+            "When the field is required but missing: reject the record (identity and type errors are always "
+            "rejected), or store it and raise the gap to the accountable person (e.g. closed-won handoff fields)."
+        ),
     )
     source_of_truth = models.CharField(max_length=30, choices=SourceOfTruth.choices, default=SourceOfTruth.CRM)
     owning_team = models.CharField(max_length=80, help_text="The team accountable for this field's quality.")

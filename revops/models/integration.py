@@ -90,6 +90,11 @@ class SyncFailure(models.Model):
     external_id = models.CharField(max_length=64, blank=True, db_index=True)
     payload = models.JSONField()
     errors = models.JSONField(help_text="Field errors: {field: [messages]}.")
+    fingerprint = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="Hash of the payload and errors: a re-send is recognised."
+    )
+    occurrences = models.PositiveIntegerField(default=1, help_text="How often the CRM sent this record unchanged.")
+    last_seen_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_note = models.TextField(blank=True)

@@ -4,6 +4,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from revops.models import FieldDefinition, FieldType, Required
 from revops.validation import validator_for
@@ -124,8 +125,10 @@ def test_required_from_stage_uses_existing_values():
     validator = validator_for("opportunity")
     won = {"external_id": "O1", "name": "Deal", "stage": "closed_won"}
     result = validator.validate(won)
-    assert result.errors["contract_start_date"] == ["is required when stage is closed_won but missing"]
-    assert "products_purchased" in result.errors
+    # The handoff fields are "prompt": missing, the record is still valid and the gap is reported.
+    assert result.ok
+    assert result.gaps["contract_start_date"] == ["is required when stage is closed_won but missing"]
+    assert "products_purchased" in result.gaps
     # An update that only changes the stage is judged with the stored values of the other fields.
     stored = {
         "name": "Deal",
@@ -138,8 +141,18 @@ def test_required_from_stage_uses_existing_values():
         "executive_sponsor": "x",
         "sales_risks_promises": "none",
     }
-    assert validator.validate({"external_id": "O1", "stage": "closed_won"}, existing=stored).ok
+    complete = validator.validate({"external_id": "O1", "stage": "closed_won"}, existing=stored)
+    assert complete.ok and not complete.gaps
     assert validator.validate({"external_id": "O1", "name": "Deal", "stage": "discovery"}).ok
+
+
+def test_reject_mode_makes_a_missing_required_field_an_error():
+    FieldDefinition.objects.filter(object_type="opportunity", key="use_case").update(
+        enforcement="reject", updated_at=timezone.now()
+    )
+    result = validator_for("opportunity").validate({"external_id": "O1", "name": "Deal", "stage": "closed_won"})
+    assert result.errors == {"use_case": ["is required when stage is closed_won but missing"]}
+    assert "use_case" not in result.gaps and "billing_contact" in result.gaps
 
 
 def test_null_clears_an_optional_value():

@@ -1,0 +1,161 @@
+"""Required information the CRM has not sent yet, raised to a person: one ``missing_fields`` item per record.
+
+Registered as the core's sync gap handler (``revops.plugins.register_sync_gap_handler``) in
+``exceptions.apps``. A dictionary field in "prompt" mode (the closed-won handoff fields by default)
+does not make the sync refuse a record: the record is stored, and this module opens one item per
+record — not per field — naming every missing field and who should supply it, in the queue of the
+record owner's team (the nearest team up the tree that has a queue) for the team's manager. A
+re-send refreshes the item; the sync that brings the last field resolves it.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from revops.models import FieldDefinition, Team
+
+from .models import ExceptionItem, Queue
+from .queues import queue_resolve
+from .services import OPEN, due_time, exception_item_resolve
+
+MISSING_FIELDS = "missing_fields"
+EXPECTED_ACTION = "Get the missing fields filled in the CRM; the item closes by itself when a sync brings them."
+
+
+def _key(object_type: str, pk: int) -> str:
+    return f"{MISSING_FIELDS}:{object_type}:{pk}"
+
+
+def _joined(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+class _Placement:
+    """Where a record's gap goes: the nearest queue up its owner's team tree, for that team's manager."""
+
+    def __init__(self):
+        self.teams = {row[0]: row[1:] for row in Team.objects.values_list("id", "parent_id", "manager__user_id")}
+        self.queues = {}
+        for queue in Queue.objects.filter(team__isnull=False).select_related("manager").order_by("pk"):
+            self.queues.setdefault(queue.team_id, queue)
+        self._default = None
+
+    def default(self) -> Queue:
+        if self._default is None:
+            self._default = queue_resolve()
+        return self._default
+
+    def place(self, team_id):
+        """(queue, owner) for a record whose owner is on ``team_id`` (None: the default queue)."""
+        manager_user, seen = None, set()
+        while team_id is not None and team_id not in seen:
+            seen.add(team_id)
+            parent_id, team_manager_user = self.teams.get(team_id, (None, None))
+            manager_user = manager_user or team_manager_user
+            queue = self.queues.get(team_id)
+            if queue is not None:
+                return queue, manager_user or queue.manager_id
+            team_id = parent_id
+        queue = self.default()
+        return queue, manager_user or queue.manager_id
+
+
+def exception_items_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, actor=None) -> dict[str, int]:
+    """Open or refresh one ``missing_fields`` item per record in ``gaps`` ({record id: {field: [messages]}});
+    resolve the open item of each record in ``complete``. Runs in the sync's transaction, in bulk.
+
+    Returns ``{"created": n, "refreshed": m, "resolved": k}``.
+    """
+    counts = {"created": 0, "refreshed": 0, "resolved": 0}
+    if complete:
+        closing = ExceptionItem.objects.filter(
+            dedupe_key__in=[_key(object_type, pk) for pk in complete], status__in=OPEN
+        ).order_by("pk")
+        for item in closing:
+            exception_item_resolve(
+                item=item,
+                reason_code="fixed_in_crm",
+                note=f"Sync batch #{batch.pk} brought the missing fields.",
+                actor=actor,
+            )
+            counts["resolved"] += 1
+    if not gaps:
+        return counts
+    now = timezone.now()
+    model = apps.get_model("revops", object_type)
+    records = model._default_manager.filter(pk__in=list(gaps)).select_related("owner").in_bulk()
+    labels = dict(FieldDefinition.objects.filter(object_type=object_type).values_list("key", "label"))
+    change_reason = f"sync batch #{batch.pk}: required fields missing"[:100]
+    existing = {
+        item.dedupe_key: item
+        for item in ExceptionItem.objects.select_for_update().filter(
+            dedupe_key__in=[_key(object_type, pk) for pk in gaps], status__in=OPEN
+        )
+    }
+    placement = None
+    refreshed, created = [], []
+    for pk, missing in gaps.items():
+        record = records.get(pk)
+        if record is None:
+            continue
+        owner_rep = getattr(record, "owner", None)
+        names = [labels.get(key, key.replace("_", " ")) for key in missing]
+        when = ""
+        for field_messages in missing.values():
+            for message in field_messages:  # "is required when stage is closed_won but missing"
+                if message.startswith("is required") and message.endswith(" but missing"):
+                    when = message[len("is required") : -len(" but missing")]
+        supplier = owner_rep.name if owner_rep else "The record owner"
+        reason = (
+            f"The CRM sent {model._meta.verbose_name} {record.external_id} “{record}”"
+            + (f" (owner: {owner_rep.name})" if owner_rep else " (no owner)")
+            + f" without {_joined(names)}. The portal stored it; "
+            + ("this field is" if len(names) == 1 else "these fields are")
+            + f" required{when}. {supplier} should supply "
+            + ("it" if len(names) == 1 else "them")
+            + " in the CRM."
+        )
+        item = existing.get(_key(object_type, pk))
+        if item is not None:
+            item.reason, item.last_seen_at, item.occurrences = reason, now, item.occurrences + 1
+            item.title = f"{str(record)[:120]}: {len(names)} required field{'s' if len(names) != 1 else ''} missing"
+            refreshed.append(item)
+            continue
+        placement = placement or _Placement()
+        queue, owner_id = placement.place(getattr(owner_rep, "team_id", None))
+        created.append(
+            ExceptionItem(
+                dedupe_key=_key(object_type, pk),
+                kind=MISSING_FIELDS,
+                title=f"{str(record)[:120]}: {len(names)} required field{'s' if len(names) != 1 else ''} missing",
+                reason=reason,
+                expected_action=(
+                    f"Ask {owner_rep.name if owner_rep else 'the record owner'} to fill in {_joined(names)} in the "
+                    "CRM; this item closes by itself when a sync brings them."
+                ),
+                owner_id=owner_id,
+                severity=ExceptionItem.Severity.MEDIUM,
+                queue=queue,
+                queue_name=queue.name,
+                object_type=object_type,
+                object_id=pk,
+                external_id=record.external_id[:64],
+                first_seen_at=now,
+                last_seen_at=now,
+                due_at=due_time(queue, ExceptionItem.Severity.MEDIUM, now=now),
+            )
+        )
+    if refreshed:
+        bulk_update_with_history(
+            refreshed,
+            ExceptionItem,
+            ["reason", "title", "last_seen_at", "occurrences"],
+            default_user=actor,
+            default_change_reason=change_reason,
+        )
+    if created:
+        bulk_create_with_history(created, ExceptionItem, default_user=actor, default_change_reason=change_reason)
+    counts["created"], counts["refreshed"] = len(created), len(refreshed)
+    return counts
