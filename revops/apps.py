@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class RevopsConfig(AppConfig):
@@ -18,7 +19,8 @@ class RevopsConfig(AppConfig):
         from .plugins import register_demo_builder, register_schedule
 
         register_schedule(jobs.heartbeat, name="heartbeat", queue="low", interval=60)
-        register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=60)
+        sweep_every = getattr(settings, "OUTBOX_SWEEP_SECONDS", 60)
+        register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=sweep_every)
         register_schedule(jobs.purge_idempotency_keys, name="purge_idempotency_keys", queue="low", interval=3600)
         register_demo_builder("records", demo_records_build, order=10)
         register_demo_builder("crm_morning_sync", demo_crm_morning_build, order=60)

@@ -1,4 +1,4 @@
-"""The cron table: every periodic job the apps declared. ``manage.py rqcron revops.cron`` loads it.
+"""The cron table: every periodic job the apps declared. ``manage.py revops_cron revops.cron`` loads it.
 
 Each layer declares its own jobs with ``revops.plugins.register_schedule`` in its
 ``AppConfig.ready()`` (the core and the engine in ``revops.apps``, the queue in ``exceptions.apps``,

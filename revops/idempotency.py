@@ -8,19 +8,24 @@ Concurrency: the key is claimed by inserting an ``in_progress`` record in its ow
 committed transaction; the unique constraint on (user, key) picks exactly one winner. A loser sees
 the record: completed → replay, in progress → 409. The winner runs the handler and stores the
 response *in the same transaction as the handler's writes*, so a crash either leaves no effects
-(and an in-progress claim that expires after ``CLAIM_TIMEOUT``) or effects plus the stored
-response — never effects without the response a retry would need. A handler that raises or
-answers 5xx releases the claim so the client can retry; 4xx answers are stored and replayed.
+(and an in-progress claim) or effects plus the stored response — never effects without the
+response a retry would need. A handler that raises or answers 5xx releases the claim so the
+client can retry at once; when the database itself went away the release reconnects and tries
+for about two seconds. A claim nobody released (the process died, or the database stayed down)
+expires after ``IDEMPOTENCY_CLAIM_SECONDS`` (30 s), much sooner than the stored responses
+(``IDEMPOTENCY_KEY_TTL_HOURS``). 4xx answers are stored and replayed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
@@ -29,9 +34,18 @@ from .models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
-# A claim older than this belongs to a request that died before committing (requests are far
-# shorter); its effects were rolled back with it, so a retry may take the key over.
-CLAIM_TIMEOUT = timedelta(minutes=5)
+RELEASE_WAITS = (0.0, 0.2, 0.5, 1.0)
+
+logger = logging.getLogger(__name__)
+
+
+def claim_timeout() -> timedelta:
+    """Age after which an in-progress claim belongs to a request that died before committing.
+
+    Requests are far shorter; the dead request's effects were rolled back with it, so a retry
+    may take the key over (``IDEMPOTENCY_CLAIM_SECONDS``, default 30).
+    """
+    return timedelta(seconds=int(getattr(settings, "IDEMPOTENCY_CLAIM_SECONDS", 30)))
 
 
 def request_fingerprint(*, method: str, path: str, query: str, body: bytes) -> str:
@@ -79,7 +93,7 @@ def _claim(*, user, token, key: str, fingerprint: str) -> tuple[IdempotencyRecor
             )
         if existing.state == IdempotencyRecord.State.COMPLETED:
             return None, _replay(existing)
-        if existing.created_at < timezone.now() - CLAIM_TIMEOUT:
+        if existing.created_at < timezone.now() - claim_timeout():
             taken = IdempotencyRecord.objects.filter(
                 pk=existing.pk, state=IdempotencyRecord.State.IN_PROGRESS, created_at=existing.created_at
             ).update(created_at=timezone.now(), token=token)
@@ -127,11 +141,30 @@ def idempotent_response(
                     response_content_type=response.get("Content-Type", ""),
                 )
     except BaseException:
-        IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS).delete()
+        _release(record)
         raise
     if response.status_code >= 500:
-        IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS).delete()
+        _release(record)
     return response
+
+
+def _release(record: IdempotencyRecord) -> None:
+    """Give the key back so the client's retry runs at once; never raises (the claim expires anyway).
+
+    A request that failed because the database went away holds a dead connection: close it and
+    try again on a new one for a moment (a restart is over in a second or two).
+    """
+    for wait in RELEASE_WAITS:
+        time.sleep(wait)
+        try:
+            IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS).delete()
+            return
+        except DatabaseError as exc:
+            if connection.in_atomic_block:  # inside a caller's transaction: nothing to reconnect
+                break
+            logger.info("releasing Idempotency-Key claim %s failed (%s); reconnecting", record.pk, exc)
+            connection.close()
+    logger.warning("could not release Idempotency-Key claim %s; it expires in %s", record.pk, claim_timeout())
 
 
 def idempotency_purge(*, now=None) -> int:

@@ -4,7 +4,11 @@ Events are written in the same transaction as the change they describe (``revops
 batches, ``revops.services.record_save`` for hand edits). The job that processes them is enqueued
 after commit on the hot queue with bounded retries; if Redis is down at that moment, or a worker
 dies mid-job, the events simply stay ``pending`` and ``outbox_sweep`` re-enqueues them after a
-grace period. Consuming goes through the consumer registered with ``outbox_consumer_register``
+grace period. The sweeper tells a slow job from a dead one: a job still started by a worker
+that beats (``revops.heartbeats``) within the job's own timeout is left alone; re-enqueued work
+goes to the front of the queue, ahead of the backlog that arrived meanwhile. A job that fails
+records the attempt and its error on its events, on a fresh connection if the old one died.
+Consuming goes through the consumer registered with ``outbox_consumer_register``
 — the automation engine (``revops.engine.setup``), whose runs are unique per (automation
 version, event) and whose effects commit with the run, so a job that runs twice changes nothing
 the second time. The core never imports the engine; it calls what was registered.
@@ -13,16 +17,21 @@ the second time. The core never imports the engine; it calls what was registered
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import django_rq
 from django.conf import settings
+from django.db import DatabaseError
+from django.db import connection as db_connection
+from django.db.models import F
 from django.utils import timezone
 from rq import Retry
 from rq.job import Job, JobStatus
 
+from .heartbeats import worker_state
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -30,6 +39,8 @@ logger = logging.getLogger(__name__)
 QUEUE = "hot"
 SWEEP_LOCK = "revops:outbox-sweep"
 EVENTS_PER_JOB = 500
+# Recording a failed job on its events: at once, then on a new connection while the database restarts.
+FAILURE_RECORD_WAITS = (0.0, 0.5, 1.5)
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 # The job functions, by name: ``revops.jobs`` calls back into this module.
 BATCH_JOB = "revops.jobs.process_outbox_batch"
@@ -86,11 +97,11 @@ def _events_job_id(event_ids) -> str:
     return f"outbox-events-{min(event_ids)}-{max(event_ids)}-{len(event_ids)}"
 
 
-def _enqueue(func, arg, job_id: str) -> bool:
+def _enqueue(func, arg, job_id: str, *, at_front: bool = False) -> bool:
     try:
         # commit_mode="auto": we already run after commit; django-rq must not defer again.
         django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-            func, arg, job_id=job_id, retry=retry_policy(), job_timeout=job_timeout()
+            func, arg, job_id=job_id, retry=retry_policy(), job_timeout=job_timeout(), at_front=at_front
         )
     except Exception:
         logger.exception("could not enqueue %s; the sweeper will retry", job_id)
@@ -98,19 +109,20 @@ def _enqueue(func, arg, job_id: str) -> bool:
     return True
 
 
-def outbox_enqueue_batch(*, batch_id: int) -> bool:
+def outbox_enqueue_batch(*, batch_id: int, at_front: bool = False) -> bool:
     """Enqueue ``process_outbox_batch(batch_id)`` on the hot queue; False (logged) if Redis fails.
 
     Called from ``transaction.on_commit``: failing here must not turn a committed sync into an
-    error for the CRM, and the sweeper picks the batch up later.
+    error for the CRM, and the sweeper picks the batch up later (``at_front``: recovered work
+    keeps its place ahead of newer batches).
     """
-    return _enqueue(BATCH_JOB, batch_id, _job_id(batch_id))
+    return _enqueue(BATCH_JOB, batch_id, _job_id(batch_id), at_front=at_front)
 
 
-def outbox_enqueue_events(*, event_ids: list[int]) -> bool:
+def outbox_enqueue_events(*, event_ids: list[int], at_front: bool = False) -> bool:
     """Enqueue ``process_outbox_events(event_ids)`` (events without a sync batch, e.g. admin edits)."""
     event_ids = sorted(event_ids)
-    return _enqueue(EVENTS_JOB, event_ids, _events_job_id(event_ids))
+    return _enqueue(EVENTS_JOB, event_ids, _events_job_id(event_ids), at_front=at_front)
 
 
 def outbox_process_batch(*, batch_id: int) -> int:
@@ -124,16 +136,68 @@ def outbox_process_batch(*, batch_id: int) -> int:
 def outbox_process_events(*, event_ids: list[int]) -> int:
     """Run the automations for these pending events; return how many this call consumed.
 
-    The consumer raises when some run failed and should be retried (RQ retries the job).
+    The consumer raises when some run failed and should be retried (RQ retries the job). When
+    the whole call fails (the database went away, say), the events still pending get the attempt
+    counted and the error in ``last_error`` before the exception goes on to RQ.
     """
     if not event_ids:
         return 0
-    counts = _consumer().process(event_ids)
+    before = None
+    try:
+        before = dict(
+            OutboxEvent.objects.filter(pk__in=event_ids, status=OutboxEvent.Status.PENDING).values_list(
+                "pk", "attempts"
+            )
+        )
+        counts = _consumer().process(event_ids)
+    except Exception as exc:
+        _record_failure(event_ids, before, exc)
+        raise
     return sum(count for status, count in counts.items() if status != "retry")
 
 
-def _live(connection, job_id: str, cutoff) -> bool:
-    """Whether the job is waiting, or running since after ``cutoff`` (older "started" jobs are presumed dead)."""
+def _record_failure(event_ids: list[int], before: dict | None, exc: Exception) -> None:
+    """Count the attempt (unless the consumer did) and store the error on the events still pending."""
+    error = f"{type(exc).__name__}: {exc}".strip()[:2000]
+    for attempt, wait in enumerate(FAILURE_RECORD_WAITS, start=1):
+        time.sleep(wait)
+        try:
+            pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING)
+            if before is None:  # failed before reading them: the consumer cannot have counted
+                pending.filter(pk__in=event_ids).update(attempts=F("attempts") + 1)
+            else:
+                by_attempts: dict[int, list[int]] = {}
+                for pk, attempts in before.items():
+                    by_attempts.setdefault(attempts, []).append(pk)
+                for attempts, pks in by_attempts.items():
+                    pending.filter(pk__in=pks, attempts=attempts).update(attempts=attempts + 1)
+            pending.filter(pk__in=event_ids).update(last_error=error)
+            return
+        except DatabaseError:
+            if attempt == len(FAILURE_RECORD_WAITS) or db_connection.in_atomic_block:
+                logger.warning("could not record the failure of outbox events %s: %s", event_ids[:20], error)
+                return
+            db_connection.close()  # a connection that died with the server: reconnect
+
+
+def _running(connection, job: Job) -> bool:
+    """Whether a started job is still being worked on: its worker beats and its own timeout has not passed.
+
+    A worker killed with SIGKILL (or a machine that died) leaves its job "started" until RQ's
+    own cleanup notices; a slow job's worker keeps beating. Running a dead job again is safe
+    because runs are exactly-once.
+    """
+    if job.started_at is not None and job.timeout and job.timeout > 0:
+        if (timezone.now() - job.started_at).total_seconds() > job.timeout + 60:
+            return False
+    if not job.worker_name:
+        return False
+    state = worker_state(connection, job.worker_name)
+    return state is not None and state.alive
+
+
+def _live(connection, job_id: str) -> bool:
+    """Whether the job is waiting in Redis, or started by a live worker within its timeout."""
     try:
         job = Job.fetch(job_id, connection=connection)
     except Exception:
@@ -141,10 +205,7 @@ def _live(connection, job_id: str, cutoff) -> bool:
     status = job.get_status(refresh=False)
     if status in _WAITING:
         return True
-    # A worker killed with SIGKILL leaves its job "started" until RQ's own cleanup notices.
-    # The hot queue's timeout equals the default grace, so a job started before the cutoff is
-    # dead or about to be; running it again is safe because runs are exactly-once.
-    return status == JobStatus.STARTED and job.started_at is not None and job.started_at >= cutoff
+    return status == JobStatus.STARTED and _running(connection, job)
 
 
 def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None = None) -> list:
@@ -153,7 +214,8 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
     Batches come back as their ids, events without a batch as lists of event ids. Runs left
     ``pending`` for ``stuck_after_minutes`` that no worker holds are marked ``error`` ("stuck:
     worker died?") and their events re-enqueued. A Redis lock keeps two sweepers (two schedulers,
-    or a slow run overlapping the next) from colliding; a job still queued or running is skipped.
+    or a slow run overlapping the next) from colliding; a job still queued, or started by a live
+    worker within its timeout, is skipped. Re-enqueued jobs go to the front of the hot queue.
     """
     grace = grace_seconds() if grace is None else grace
     connection = django_rq.get_connection(QUEUE)
@@ -174,9 +236,9 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
         )
         enqueued: list = []
         for batch_id in batch_ids:
-            if _live(connection, _job_id(batch_id), cutoff):
+            if _live(connection, _job_id(batch_id)):
                 continue
-            if outbox_enqueue_batch(batch_id=batch_id):
+            if outbox_enqueue_batch(batch_id=batch_id, at_front=True):
                 enqueued.append(batch_id)
         loose = sorted(
             set(pending.filter(batch__isnull=True).values_list("pk", flat=True))
@@ -188,9 +250,9 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
         )
         for start in range(0, len(loose), EVENTS_PER_JOB):
             chunk = loose[start : start + EVENTS_PER_JOB]
-            if _live(connection, _events_job_id(chunk), cutoff):
+            if _live(connection, _events_job_id(chunk)):
                 continue
-            if outbox_enqueue_events(event_ids=chunk):
+            if outbox_enqueue_events(event_ids=chunk, at_front=True):
                 enqueued.append(chunk)
         if enqueued:
             logger.warning("outbox sweep re-enqueued %d job(s): %s", len(enqueued), enqueued[:20])

@@ -174,7 +174,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     _db.pop("CONN_MAX_AGE", None)
 elif _db["ENGINE"] == "django.db.backends.postgresql":
-    _db.setdefault("CONN_HEALTH_CHECKS", True)
+    # dj-database-url always sets it (False): a persistent connection that died with a PostgreSQL
+    # restart would fail the next request. Checked once per request or job (revops.worker).
+    _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -189,6 +191,16 @@ RQ_QUEUES = {
     for name, timeout in (("hot", 60), ("default", 300), ("low", 1800))
 }
 RQ_SHOW_ADMIN_LINK = True
+# Surviving restarts (docs/development.md, "Processes, restarts and /healthz"): the outbox
+# sweeper's grace and period, how long a worker or the scheduler may stay silent before /healthz
+# counts it dead, the oldest pending event /healthz accepts, and how long the claim of a request
+# that died holds its Idempotency-Key.
+OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 60, minimum=1)
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
+WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)
+SCHEDULER_TICK_WINDOW = env_int("SCHEDULER_TICK_WINDOW", 120, minimum=30)
+HEALTH_OUTBOX_MAX_AGE_SECONDS = env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600, minimum=1)
+IDEMPOTENCY_CLAIM_SECONDS = env_int("IDEMPOTENCY_CLAIM_SECONDS", 30, minimum=1)
 
 # Shared cache (API throttling, short-lived counters) in the same Redis.
 CACHES = {

@@ -1,11 +1,18 @@
 """``/healthz`` against the real database and Redis."""
 
+import datetime as dt
 import socket
+import subprocess
+import time
 
 import django_rq
 import pytest
 from django.conf import settings
+from django.utils import timezone
 from rq import SimpleWorker
+
+from revops.heartbeats import SCHEDULER_TICK_KEY, scheduler_tick_record
+from revops.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +57,7 @@ def test_no_workers_is_degraded_and_names_the_queues(client, redis_conn):
 
 
 def test_workers_on_every_queue_is_ok(client, registered_workers, django_capture_on_commit_callbacks):
+    scheduler_tick_record(registered_workers.connection)
     with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
         django_rq.get_queue("default").enqueue("revops.jobs.heartbeat")
 
@@ -77,3 +85,61 @@ def test_redis_unreachable_is_down(client, settings):
     assert body["checks"]["redis"]["status"] == "down"
     assert "ConnectionError" in body["checks"]["redis"]["detail"]
     assert body["checks"]["workers"]["status"] == "unknown"
+
+
+def test_dead_registered_workers_do_not_count(client, redis_conn, registered_workers):
+    """A worker that stopped beating (killed, its machine gone) is listed as dead, not counted live."""
+    scheduler_tick_record(redis_conn)
+    stale = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    redis_conn.hset(registered_workers.key, "last_heartbeat", stale)
+
+    response, body = get_health(client)
+
+    workers = body["checks"]["workers"]
+    assert body["status"] == "degraded" and workers["status"] == "degraded"
+    assert workers["detail"]["workers"] == 0
+    assert registered_workers.name in workers["detail"]["dead"][0] and "no heartbeat" in workers["detail"]["dead"][0]
+
+
+def test_a_worker_whose_process_is_gone_is_dead(client, redis_conn, registered_workers):
+    scheduler_tick_record(redis_conn)
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    redis_conn.hset(registered_workers.key, "pid", gone.pid)
+
+    _response, body = get_health(client)
+
+    assert body["checks"]["workers"]["detail"]["workers"] == 0
+    assert "process is gone" in body["checks"]["workers"]["detail"]["dead"][0]
+
+
+def test_scheduler_never_ticked_or_silent_is_degraded(client, redis_conn, registered_workers):
+    _response, body = get_health(client)
+    scheduler = body["checks"]["scheduler"]
+    assert body["status"] == "degraded" and scheduler["status"] == "degraded"
+    assert scheduler["detail"]["last_tick_seconds_ago"] is None and "not ticked" in scheduler["problem"]
+
+    redis_conn.set(SCHEDULER_TICK_KEY, repr(time.time() - 600))
+    _response, body = get_health(client)
+    scheduler = body["checks"]["scheduler"]
+    assert scheduler["status"] == "degraded" and scheduler["detail"]["last_tick_seconds_ago"] >= 600
+
+    scheduler_tick_record(redis_conn)
+    _response, body = get_health(client)
+    assert body["checks"]["scheduler"]["status"] == "ok" and body["status"] == "ok"
+
+
+def test_oldest_pending_outbox_event_age_is_reported(client, redis_conn, registered_workers, settings):
+    scheduler_tick_record(redis_conn)
+    settings.HEALTH_OUTBOX_MAX_AGE_SECONDS = 300
+    _response, body = get_health(client)
+    assert body["checks"]["outbox"]["detail"]["pending_events"] == 0
+    assert body["checks"]["outbox"]["detail"]["oldest_pending_seconds"] is None
+
+    event = OutboxEvent.objects.create(object_type="lead", object_id=1, kind="created")
+    OutboxEvent.objects.filter(pk=event.pk).update(created_at=timezone.now() - dt.timedelta(minutes=10))
+    _response, body = get_health(client)
+    outbox = body["checks"]["outbox"]
+    assert outbox["status"] == "degraded" and body["status"] == "degraded"
+    assert outbox["detail"]["pending_events"] == 1 and outbox["detail"]["oldest_pending_seconds"] >= 600
+    assert "oldest pending event" in outbox["problem"]

@@ -3,13 +3,18 @@
 DRF answers errors raised inside its views itself (``revops.api.throttling.exception_handler``);
 these cover what Django answers before or after a view: an unknown ``/api/`` URL, an exception DRF
 does not handle (a 500), a request Django refuses (400, 403). The body has DRF's shape,
-``{"detail": "…"}``. Everywhere else Django's default HTML pages stay.
+``{"detail": "…"}``. Everywhere else Django's default HTML pages stay. An exception that says the
+database or Redis is unreachable is a 503 with ``Retry-After`` instead of a 500 (``.outage``).
 """
 
 from __future__ import annotations
 
+import sys
+
 from django.http import JsonResponse
 from django.views import defaults
+
+from .outage import is_service_outage, outage_response
 
 API_PREFIX = "/api/"
 
@@ -42,6 +47,9 @@ def page_not_found(request, exception, template_name=defaults.ERROR_404_TEMPLATE
 
 
 def server_error(request, template_name=defaults.ERROR_500_TEMPLATE_NAME):
+    # Django calls this while handling the exception, so it is still the current one.
+    if is_service_outage(sys.exc_info()[1]):
+        return outage_response(api=is_api_request(request))
     if is_api_request(request):
         return _json("A server error occurred.", 500)
     return defaults.server_error(request, template_name)

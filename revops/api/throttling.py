@@ -7,9 +7,13 @@ import math
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
+from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
+
+from .outage import RETRY_AFTER_SECONDS, is_service_outage, outage_payload
 
 
 class TokenRateThrottle(SimpleRateThrottle):
@@ -51,7 +55,11 @@ class RateLimited(exceptions.Throttled):
 
 def exception_handler(exc, context):
     """DRF's handler, plus: Django ``ValidationError`` from services/selectors → 400 with field errors,
-    and throttling → 429 ``{"detail": …, "retry_after": seconds}`` with a ``Retry-After`` header."""
+    and throttling → 429 ``{"detail": …, "retry_after": seconds}`` with a ``Retry-After`` header,
+    and the database or Redis unreachable → 503 with ``Retry-After`` (``revops.api.outage``)."""
+    if is_service_outage(exc):
+        set_rollback()
+        return Response(outage_payload(), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, exceptions.Throttled) and not isinstance(exc, RateLimited):

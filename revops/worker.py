@@ -1,0 +1,201 @@
+"""RQ worker classes that ride out Redis and PostgreSQL restarts (``--worker-class`` in the Procfile).
+
+rq's own loop survives a Redis outage only while it waits for a job: a connection error while it
+prepares a job, records a finished job, sends a heartbeat or checks for suspension ends
+``Worker.work`` ("unhandled exception, quitting"), so a Redis restart used to kill busy workers.
+These classes retry each of those Redis round trips with backoff (0.5 s doubling to 30 s) until
+Redis answers again; a finished job is recorded once Redis is back, never run again because of it.
+After a restart that lost Redis's data the worker registers itself again.
+
+Before and after each job they drop the database connections Django can no longer use
+(``close_old_connections``, as Django does around each request): a PostgreSQL restart fails the
+jobs that were running at that moment (RQ retries them; runs are exactly-once), never the worker.
+
+Heartbeats come every ``HEARTBEAT_SECONDS`` whether idle (the dequeue timeout), busy in the
+non-forking ``HotWorker`` (a thread) or busy in the forking ``Worker`` (the horse monitor), so
+``/healthz`` and the outbox sweeper tell a live worker from a dead one within a minute
+(``revops.heartbeats``). A worker started with ``--with-scheduler`` restarts rq's scheduler
+process within seconds when a Redis error killed it (rq itself would wait ten minutes).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis.exceptions
+from django.db import close_old_connections, connections
+from rq import worker_registration
+from rq.worker import SimpleWorker
+from rq.worker import Worker as ForkingWorker
+
+from .heartbeats import HEARTBEAT_SECONDS
+
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+MAX_BACKOFF = 30.0
+SCHEDULER_CHECK_SECONDS = 5
+
+
+def _drop_dead_connections() -> None:
+    """Close connections that died (a PostgreSQL restart), failed or outlived ``CONN_MAX_AGE``.
+
+    Django does this around each request; nothing does it around an RQ job. The next query opens
+    a new connection. Not inside a transaction: only a test runs jobs inside its own, and closing
+    its connection would throw the test's data away.
+    """
+    opened = [conn for conn in connections.all(initialized_only=True) if conn.connection is not None]
+    if any(conn.in_atomic_block for conn in opened):
+        return
+    for conn in opened:
+        if not conn.is_usable():  # whatever CONN_HEALTH_CHECKS says
+            conn.close()
+    close_old_connections()
+
+
+def _retrying(name: str, what: str):
+    """An override of rq's method ``name`` that retries it while Redis cannot be reached."""
+
+    def method(self, *args, **kwargs):
+        return self._redis_retry(what, getattr(super(ResilientMixin, self), name), *args, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+class ResilientMixin:
+    """Retry the work loop's Redis calls, reset dead database connections around each job."""
+
+    register_birth = _retrying("register_birth", "registering")
+    _start_scheduler = _retrying("_start_scheduler", "starting the scheduler")
+    check_for_suspension = _retrying("check_for_suspension", "checking for suspension")
+    prepare_execution = _retrying("prepare_execution", "preparing a job")
+    prepare_job_execution = _retrying("prepare_job_execution", "preparing a job")
+    handle_execution_ended = _retrying("handle_execution_ended", "ending a job")
+    handle_job_success = _retrying("handle_job_success", "recording a finished job")
+    handle_job_retry = _retrying("handle_job_retry", "scheduling a job's retry")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.job_monitoring_interval = HEARTBEAT_SECONDS
+        self._scheduler_checked_at = 0.0
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # rq waits worker_ttl - 15 s (405 s by default) between idle heartbeats.
+        return min(HEARTBEAT_SECONDS, max(1, self.worker_ttl - 15))
+
+    # --- Redis: retry with backoff -------------------------------------------------------------
+
+    def _redis_retry(self, what: str, func, *args, **kwargs):
+        wait = 0.5
+        while True:
+            try:
+                return func(*args, **kwargs)
+            except REDIS_ERRORS as exc:
+                self.log.warning(
+                    "Worker %s: Redis unavailable while %s (%s); retrying in %.1f s", self.name, what, exc, wait
+                )
+                time.sleep(wait)
+                wait = min(wait * 2, MAX_BACKOFF)
+
+    def run_maintenance_tasks(self):
+        try:
+            super().run_maintenance_tasks()
+        except REDIS_ERRORS as exc:
+            self.log.warning("Worker %s: maintenance skipped, Redis unavailable (%s)", self.name, exc)
+
+    def set_state(self, state, pipeline=None):
+        if pipeline is not None:
+            return super().set_state(state, pipeline=pipeline)
+        return self._redis_retry("setting its state", super().set_state, state)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline=pipeline)
+        self._redis_retry("sending a heartbeat", self._beat, timeout)
+        self._revive_scheduler()
+
+    def _beat(self, timeout=None):
+        """Heartbeat, and register again if Redis lost the worker's registration (a restart without data)."""
+        super().heartbeat(timeout)
+        if not self.connection.sismember(self.redis_workers_keys, self.key):
+            self.log.warning("Worker %s: registration lost (Redis restarted?); registering again", self.name)
+            with self.connection.pipeline() as pipeline:
+                pipeline.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, pipeline)
+                pipeline.expire(self.key, max(timeout or 0, self.worker_ttl + 60))
+                pipeline.execute()
+
+    def _revive_scheduler(self):
+        scheduler = getattr(self, "scheduler", None)
+        if scheduler is None or time.monotonic() - self._scheduler_checked_at < SCHEDULER_CHECK_SECONDS:
+            return
+        self._scheduler_checked_at = time.monotonic()
+        process = getattr(scheduler, "_process", None)
+        if process is not None and process.is_alive():
+            return
+        try:
+            scheduler.acquire_locks(auto_start=True)
+        except REDIS_ERRORS as exc:
+            self.log.warning("Worker %s: could not restart the scheduler (%s)", self.name, exc)
+
+    def maintain_heartbeats(self, job, execution):
+        try:
+            super().maintain_heartbeats(job, execution)
+        except REDIS_ERRORS as exc:
+            self.log.warning("Worker %s: heartbeat skipped, Redis unavailable (%s)", self.name, exc)
+
+    def handle_job_failure(self, *args, **kwargs):
+        # rq logs (and drops) a failure it cannot write; wait for Redis first so that it can.
+        self._redis_retry("reaching Redis to record a failed job", self.connection.ping)
+        return self._redis_retry("recording a failed job", super().handle_job_failure, *args, **kwargs)
+
+    def execute_job(self, job, queue):
+        try:
+            super().execute_job(job, queue)
+        except REDIS_ERRORS as exc:
+            # Whatever rq could not record, the outbox sweeper recovers: never let it end the loop.
+            self.log.error("Worker %s: job %s bookkeeping lost to a Redis error: %s", self.name, job.id, exc)
+            self._redis_retry("reaching Redis after a job", self.connection.ping)
+
+    def teardown(self):
+        try:
+            super().teardown()
+        except REDIS_ERRORS as exc:
+            self.log.warning("Worker %s: could not register its death, Redis unavailable (%s)", self.name, exc)
+
+    # --- PostgreSQL: drop dead connections around each job ---------------------------------------
+
+    def perform_job(self, job, queue, execution) -> bool:
+        _drop_dead_connections()
+        try:
+            return super().perform_job(job, queue, execution)
+        finally:
+            _drop_dead_connections()
+
+
+class HotWorker(ResilientMixin, SimpleWorker):
+    """The hot queue's worker: no fork per job (low latency), a heartbeat thread while a job runs."""
+
+    def execute_job(self, job, queue):
+        stop = threading.Event()
+        ttl = self.get_heartbeat_ttl(job)
+
+        def beat():
+            while not stop.wait(HEARTBEAT_SECONDS):
+                try:
+                    self._beat(ttl)
+                except REDIS_ERRORS:
+                    pass  # the main thread waits for Redis when the job ends
+
+        thread = threading.Thread(target=beat, name=f"heartbeat-{self.name}", daemon=True)
+        thread.start()
+        try:
+            super().execute_job(job, queue)
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+
+class Worker(ResilientMixin, ForkingWorker):
+    """The default and low queues' worker: one forked work horse per job, as rq's ``Worker``."""

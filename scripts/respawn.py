@@ -1,0 +1,89 @@
+"""respawn.py NAME -- CMD [ARG...]: run CMD, and run it again whenever it exits, until told to stop.
+
+Every process of the Procfile runs under this, so `make run` (honcho) and the production recipe
+(docs/development.md, "Processes, restarts and /healthz") restart a worker, the scheduler or the
+web server that dies anyway — killed for memory, a bug, a crash at start-up while the database is
+still coming up — instead of losing it (or, under honcho, every other process with it).
+
+- Restarts wait 1 s, doubling up to RESPAWN_MAX_WAIT (30 s) while CMD keeps dying within
+  RESPAWN_STABLE_AFTER (30 s) of its start; a longer run resets the wait.
+- Each restart logs one line on stderr:
+  ``respawn: NAME exited with status 1 after 3s; restart #2 in 2s``.
+- SIGTERM, SIGINT and SIGHUP are passed on to CMD once each and end the loop (stopping is never
+  mistaken for a crash); the exit status is CMD's. CMD runs in its own session so that a signal
+  sent to the whole process group (honcho, systemd) reaches it once, through here — a second
+  SIGTERM would make an RQ worker abandon its job — and it gets SIGTERM if this wrapper is killed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:  # runs in the child, between fork and exec
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: a killed wrapper leaves CMD running
+        pass
+
+
+def _describe(status: int) -> str:
+    if status < 0:
+        try:
+            return f"signal {signal.Signals(-status).name}"
+        except ValueError:
+            return f"signal {-status}"
+    return f"status {status}"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 3 or argv[1] != "--":
+        print("usage: respawn.py NAME -- CMD [ARG...]", file=sys.stderr)
+        return 2
+    name, cmd = argv[0], argv[2:]
+    max_wait = float(os.environ.get("RESPAWN_MAX_WAIT", "30"))
+    stable_after = float(os.environ.get("RESPAWN_STABLE_AFTER", "30"))
+    state = {"stopping": False, "child": None}
+
+    def forward(signum, _frame):
+        state["stopping"] = True
+        child = state["child"]
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, forward)
+
+    wait, restarts = 1.0, 0
+    while True:
+        started = time.monotonic()
+        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent)
+        status = state["child"].wait()
+        if state["stopping"]:
+            return status if status >= 0 else 128 - status
+        ran = time.monotonic() - started
+        if ran >= stable_after:
+            wait = 1.0
+        restarts += 1
+        print(
+            f"respawn: {name} exited with {_describe(status)} after {ran:.0f}s; restart #{restarts} in {wait:.0f}s",
+            file=sys.stderr,
+            flush=True,
+        )
+        deadline = time.monotonic() + wait
+        while not state["stopping"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if state["stopping"]:
+            return 0
+        wait = min(wait * 2, max_wait)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

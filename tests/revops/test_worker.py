@@ -1,0 +1,140 @@
+"""``revops.worker`` and ``revops.scheduler``: Redis errors are waited out, dead database connections replaced.
+
+The full picture — real processes, real restarts — is ``tests/test_faults.py``; these pin each
+mechanism down in-process.
+"""
+
+import signal
+
+import django_rq
+import psycopg
+import pytest
+import redis.exceptions
+from django.db import connection
+from rq.exceptions import StopRequested
+from rq.worker import BaseWorker, SimpleWorker
+
+from revops import scheduler as scheduler_module
+from revops import worker as worker_module
+from revops.heartbeats import scheduler_last_tick
+from revops.scheduler import ResilientCronScheduler
+from revops.worker import HotWorker
+
+from .test_reliability import database_url
+
+REDIS_DOWN = {"calls": 0}
+
+
+def take_redis_down(calls: int = 3) -> str:
+    """A job after which the next ``calls`` Redis round trips of the worker's bookkeeping fail."""
+    REDIS_DOWN["calls"] = calls
+    return "done"
+
+
+def run(worker_class, *queue_names: str) -> None:
+    queues = [django_rq.get_queue(name) for name in queue_names]
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker_class(queues, connection=queues[0].connection).work(burst=True)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+@pytest.fixture
+def flaky_redis(monkeypatch):
+    """rq's bookkeeping calls fail while ``REDIS_DOWN["calls"]`` lasts; no real waiting between retries."""
+
+    def failing(original):
+        def call(self, *args, **kwargs):
+            if REDIS_DOWN["calls"] > 0 and kwargs.get("pipeline") is None:
+                REDIS_DOWN["calls"] -= 1
+                raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+            return original(self, *args, **kwargs)
+
+        return call
+
+    for name in ("handle_execution_ended", "handle_job_success", "heartbeat"):
+        monkeypatch.setattr(BaseWorker, name, failing(getattr(BaseWorker, name)))
+    monkeypatch.setattr(worker_module.time, "sleep", lambda seconds: None)
+    REDIS_DOWN["calls"] = 0
+    yield
+    REDIS_DOWN["calls"] = 0
+
+
+@pytest.mark.django_db
+def test_a_busy_worker_waits_out_redis_and_records_its_job_once(redis_conn, flaky_redis):
+    queue = django_rq.get_queue("hot", commit_mode="auto")
+    first = queue.enqueue(take_redis_down)
+    second = queue.enqueue("revops.jobs.heartbeat")
+
+    run(HotWorker, "hot")
+
+    assert first.get_status(refresh=True) == "finished" and first.return_value() == "done"
+    assert second.get_status(refresh=True) == "finished"  # the worker carried on
+
+
+@pytest.mark.django_db
+def test_rqs_own_worker_quits_on_the_same_redis_errors(redis_conn, flaky_redis):
+    """The finding this fixes: rq's worker loop ends ("unhandled exception, quitting")."""
+    queue = django_rq.get_queue("hot", commit_mode="auto")
+    queue.enqueue(take_redis_down)
+    second = queue.enqueue("revops.jobs.heartbeat")
+
+    run(SimpleWorker, "hot")
+
+    assert second.get_status(refresh=True) == "queued"
+
+
+@pytest.fixture
+def dead_connection(transactional_db):
+    """What a PostgreSQL restart noticed outside a transaction leaves behind: Django holding a dead connection."""
+    connection.ensure_connection()
+    with psycopg.connect(database_url(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    yield
+    connection.close()  # in this process too, before the test database is flushed
+
+
+@pytest.mark.parametrize("worker_class", [HotWorker, worker_module.Worker])
+def test_a_dead_database_connection_is_replaced_before_the_next_job(redis_conn, dead_connection, worker_class):
+    queue = django_rq.get_queue("default", commit_mode="auto")
+    job = queue.enqueue("revops.jobs.purge_idempotency_keys")  # a job that queries the database
+
+    run(worker_class, "default")
+
+    assert job.get_status(refresh=True) == "finished", job.latest_result()
+
+
+def test_rqs_own_worker_keeps_the_dead_connection(redis_conn, dead_connection):
+    """The finding this fixes: every job of the worker fails on the connection Django keeps."""
+    job = django_rq.get_queue("default", commit_mode="auto").enqueue("revops.jobs.purge_idempotency_keys")
+
+    run(SimpleWorker, "default")
+
+    assert job.get_status(refresh=True) == "failed"
+
+
+def test_the_cron_scheduler_rides_out_redis_errors_and_records_its_ticks(redis_conn, monkeypatch):
+    scheduler = ResilientCronScheduler(connection=redis_conn)
+    calls = {"n": 0}
+
+    def enqueue_jobs():
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise redis.exceptions.ConnectionError("Connection refused")
+        if calls["n"] == 4:
+            raise StopRequested()
+        return []
+
+    monkeypatch.setattr(scheduler, "enqueue_jobs", enqueue_jobs)
+    monkeypatch.setattr(scheduler_module.time, "sleep", lambda seconds: None)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        scheduler.start()  # rq's CronScheduler.start raises the first ConnectionError
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+    assert calls["n"] == 4
+    assert scheduler_last_tick(redis_conn) < 5
