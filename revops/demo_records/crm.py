@@ -14,12 +14,13 @@ the live automations of the demo's configuration react as they would in producti
   country gets a required-field prompt), two new leads whose score jumps (the hot-lead task), and
   two records the dictionary refuses (an invalid email, an unknown status);
 - opportunities: two deals closed won with every handoff field, two closed won without billing
-  contact and executive sponsor (refused: the dictionary requires them once a deal is won), one
-  with a close date the CRM typed as text (refused), and close dates pushed again on stale commit
-  deals (the high-risk forecast automation prepares a downgrade for a manager to approve).
+  contact and executive sponsor (stored: the handoff fields are "prompt" in the dictionary, so each
+  deal gets one "Required fields missing" item for its owner's manager), one with a close date the
+  CRM typed as text (refused), and close dates pushed again on stale commit deals (the high-risk
+  forecast automation prepares a downgrade for a manager to approve).
 
 Refused records become ``SyncFailure`` rows and, through the sync's rejection handlers, items in
-the exception queue. The CRM pushes at the demo's ``now``; the sync stamps its rows with the
+the exception queue; stored records with gaps reach the queue through the sync's gap handlers. The CRM pushes at the demo's ``now``; the sync stamps its rows with the
 clock of the moment it runs.
 """
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from exceptions.demo import demo_queues_ready
 from revops.demo_records.builders import demo_revops_people
-from revops.demo_records.tables import HANDOFF_FIELDS, REGION_COUNTRIES
+from revops.demo_records.tables import REGION_COUNTRIES
 from revops.models import Automation
 
 from .services import automation_create
@@ -58,23 +58,6 @@ def demo_automation_specs() -> list[dict]:
             "trigger": "created",
             "conditions": {"all": [{"field": "lead.status", "op": "in", "value": ["new", "working"]}]},
             "config": {"fields": ["country", "company"], "task": True, "exception": False, "due_in_hours": 24},
-            "mode": "live",
-        },
-        {
-            "name": "Closed-won handoff fields",
-            "purpose": "A deal moving to closed won must carry what onboarding and finance need.",
-            "kind": "required_fields",
-            "object_type": "opportunity",
-            "trigger": "stage_changed_to",
-            "trigger_value": "closed_won",
-            "conditions": {"all": []},
-            "config": {
-                "fields": HANDOFF_FIELDS,
-                "task": False,
-                "exception": True,
-                "exception_kind": "handoff_incomplete",
-                "due_in_hours": 24,
-            },
             "mode": "live",
         },
         {

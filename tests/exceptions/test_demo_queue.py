@@ -8,7 +8,7 @@ from exceptions import roles
 from exceptions.models import ExceptionItem, Queue
 from exceptions.selectors import visible_items, visible_queues
 from revops.demo import demo_load
-from revops.models import SyncFailure
+from revops.models import Opportunity, SyncFailure
 from routing.models import SlaClock
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,14 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
     total = items.count()
     assert 30 <= total <= 120
     kinds = set(items.values_list("kind", flat=True))
-    assert {"no_routing_match", "account_match", "approval_required", "sla_breach", "sync_rejected"} <= kinds
+    assert {
+        "no_routing_match",
+        "account_match",
+        "approval_required",
+        "sla_breach",
+        "sync_rejected",
+        "missing_fields",
+    } <= kinds
     assert not kinds & NOT_PRODUCED
     assert not items.filter(reason="").exists() and not items.filter(expected_action="").exists()
     assert not items.filter(due_at__isnull=True).exists()
@@ -53,6 +60,14 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
     assert set(rejected.values_list("external_id", flat=True)) == set(
         SyncFailure.objects.values_list("external_id", flat=True)
     )
+    # Won deals the CRM sent without handoff context were stored, and the gap raised once per deal.
+    gaps = items.filter(kind="missing_fields")
+    for item in gaps:
+        deal = Opportunity.objects.get(pk=item.object_id)
+        assert item.object_type == "opportunity" and deal.stage == "closed_won"
+        assert not all(deal.attributes.get(key) for key in ("billing_contact", "executive_sponsor")), item
+        assert item.owner_id is not None and item.queue_id is not None
+    assert gaps.count() == 2
     # Approvals were prepared by a real run of the high-risk forecast automation on a CRM update.
     approvals = items.filter(kind="approval_required", decision="")
     assert approvals.count() >= 2

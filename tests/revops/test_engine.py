@@ -626,7 +626,7 @@ def test_demo_automations_are_created_once_and_a_hot_lead_edit_fires_one():
 
     loader = UserFactory(username="demo-loader")
     created = demo_automations_ensure(actor=loader)
-    assert len(created) == 5 and demo_automations_ensure(actor=loader) == []
+    assert len(created) == 4 and demo_automations_ensure(actor=loader) == []
     modes = dict(Automation.objects.values_list("name", "mode"))
     assert modes["Enterprise lead alert"] == "shadow" and modes["Hot lead follow-up task"] == "live"
     assert Automation.objects.get(name="Downgrade stale commit deals").risk == "high"
