@@ -36,18 +36,20 @@ MAX_BACKOFF = 30.0
 SCHEDULER_CHECK_SECONDS = 5
 
 
-def _drop_dead_connections() -> None:
-    """Close connections that died (a PostgreSQL restart), failed or outlived ``CONN_MAX_AGE``.
+def _drop_dead_connections(*, check: bool) -> None:
+    """Close connections that failed or outlived ``CONN_MAX_AGE`` and, with ``check``, those that died.
 
-    Django does this around each request; nothing does it around an RQ job. The next query opens
-    a new connection. Not inside a transaction: only a test runs jobs inside its own, and closing
-    its connection would throw the test's data away.
+    Django does this around each request; nothing does it around an RQ job. ``check`` pings each
+    connection (one ``SELECT 1``) whatever ``CONN_HEALTH_CHECKS`` says, so a PostgreSQL restart
+    costs no job that starts afterwards. The next query opens a new connection. Not inside a
+    transaction: only a test runs jobs inside its own, and closing its connection would throw
+    the test's data away.
     """
     opened = [conn for conn in connections.all(initialized_only=True) if conn.connection is not None]
     if any(conn.in_atomic_block for conn in opened):
         return
-    for conn in opened:
-        if not conn.is_usable():  # whatever CONN_HEALTH_CHECKS says
+    for conn in opened if check else ():
+        if not conn.is_usable():
             conn.close()
     close_old_connections()
 
@@ -167,11 +169,11 @@ class ResilientMixin:
     # --- PostgreSQL: drop dead connections around each job ---------------------------------------
 
     def perform_job(self, job, queue, execution) -> bool:
-        _drop_dead_connections()
+        _drop_dead_connections(check=True)
         try:
             return super().perform_job(job, queue, execution)
         finally:
-            _drop_dead_connections()
+            _drop_dead_connections(check=False)
 
 
 class HotWorker(ResilientMixin, SimpleWorker):
