@@ -26,6 +26,7 @@ import time
 import redis.exceptions
 from django.db import close_old_connections, connections
 from rq import worker_registration
+from rq.exceptions import StopRequested
 from rq.worker import SimpleWorker
 from rq.worker import Worker as ForkingWorker
 
@@ -34,6 +35,7 @@ from .heartbeats import HEARTBEAT_SECONDS
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 MAX_BACKOFF = 30.0
 SCHEDULER_CHECK_SECONDS = 5
+HORSE_MAX_WAIT = 300
 
 
 def _drop_dead_connections(*, check: bool) -> None:
@@ -89,15 +91,26 @@ class ResilientMixin:
     # --- Redis: retry with backoff -------------------------------------------------------------
 
     def _redis_retry(self, what: str, func, *args, **kwargs):
-        wait = 0.5
+        """``func(*args, **kwargs)``, retried while Redis cannot be reached.
+
+        Until asked to stop: a worker told to shut down while Redis is away exits (what it could
+        not record, the outbox sweeper recovers). A work horse, which hears no signal, gives up
+        after ``HORSE_MAX_WAIT`` seconds.
+        """
+        wait, waited = 0.5, 0.0
         while True:
             try:
                 return func(*args, **kwargs)
             except REDIS_ERRORS as exc:
+                if self._stop_requested:
+                    raise StopRequested() from exc
+                if self.is_horse and waited >= HORSE_MAX_WAIT:
+                    raise
                 self.log.warning(
                     "Worker %s: Redis unavailable while %s (%s); retrying in %.1f s", self.name, what, exc, wait
                 )
                 time.sleep(wait)
+                waited += wait
                 wait = min(wait * 2, MAX_BACKOFF)
 
     def run_maintenance_tasks(self):

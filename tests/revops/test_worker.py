@@ -138,3 +138,26 @@ def test_the_cron_scheduler_rides_out_redis_errors_and_records_its_ticks(redis_c
 
     assert calls["n"] == 4
     assert scheduler_last_tick(redis_conn) < 5
+
+
+@pytest.mark.django_db
+def test_a_worker_asked_to_stop_while_redis_is_away_exits(redis_conn, flaky_redis, monkeypatch):
+    queue = django_rq.get_queue("hot", commit_mode="auto")
+    queue.enqueue(take_redis_down, 10**6)  # Redis does not come back
+    worker = HotWorker([queue], connection=queue.connection)
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            worker._stop_requested = True  # what SIGTERM does to a busy worker
+        assert len(sleeps) < 50, "the worker never gave up"
+
+    monkeypatch.setattr(worker_module.time, "sleep", sleep)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.work(burst=True)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert len(sleeps) == 3
