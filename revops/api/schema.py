@@ -1,7 +1,7 @@
 """OpenAPI schema generation (drf-spectacular): bearer-token auth, documented error responses, scopes.
 
 Every operation documents the errors the API can answer with (400, 401, 403, 404 where the path
-has a parameter, 415 where it takes a body, 429), and its description names the token scope it needs.
+has a parameter, 415 where it takes a body, 429, 503), and its description names the token scope it needs.
 Typed filter parameters are marked ``allowEmptyValue``: an empty value (``?updated_since=``) means
 "no filter", as django-filter treats it."""
 
@@ -23,6 +23,13 @@ ERRORS = {
     "404": OpenApiResponse(serializers.ErrorSerializer, description="No such record."),
     "415": OpenApiResponse(serializers.ErrorSerializer, description="Unsupported Content-Type for the body."),
     "429": OpenApiResponse(serializers.RateLimitedSerializer, description="Rate limited; see Retry-After."),
+    "503": OpenApiResponse(
+        serializers.RateLimitedSerializer,
+        description=(
+            "The database or Redis is unavailable: nothing was applied (a replay with the same Idempotency-Key "
+            "says otherwise). Retry after the Retry-After header's seconds."
+        ),
+    ),
 }
 
 

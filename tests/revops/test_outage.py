@@ -108,3 +108,18 @@ def test_an_outage_outside_the_api_views_is_a_503_too():
         raise ValueError("a bug")
     except ValueError:
         assert errors.server_error(factory.get("/api/v1/leads/")).status_code == 500
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_the_503_the_api_answers(client, settings):
+    """Every operation declares the 503, with the body and fields the outage answer has."""
+    from revops.api.outage import outage_payload
+
+    settings.SECURE_SSL_REDIRECT = False
+    raw = api_token_create(name="reader", scopes=["read"])[1]
+    schema = client.get("/api/v1/schema/?format=json", secure=True, HTTP_AUTHORIZATION=f"Bearer {raw}").json()
+    operations = [op for path in schema["paths"].values() for op in path.values() if "responses" in op]
+    assert operations and all("503" in op["responses"] for op in operations)
+    ref = schema["paths"]["/api/v1/sync/{object_name}/"]["post"]["responses"]["503"]["content"]["application/json"]
+    component = schema["components"]["schemas"][ref["schema"]["$ref"].rsplit("/", 1)[1]]
+    assert set(outage_payload()) == set(component["properties"])
