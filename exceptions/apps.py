@@ -37,7 +37,7 @@ class ExceptionsConfig(AppConfig):
         register_sync_rejection_handler("exceptions", exception_items_open_sync_rejected)
         # Records stored without required "prompt" fields (closed-won handoff context): one item each.
         register_item_kind(MISSING_FIELDS, "Required fields missing", expected_action=EXPECTED_ACTION)
-        register_sync_gap_handler("exceptions", exception_items_sync_gaps)
+        register_sync_gap_handler("exceptions", exception_items_sync_gaps, fallback=True)
 
         register_schedule(jobs.escalate_overdue, name="exceptions_escalate_overdue", queue="default", interval=300)
         register_schedule(jobs.wake_snoozed, name="exceptions_wake_snoozed", queue="default", interval=60)

@@ -32,8 +32,10 @@ def _joined(labels: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
-class _Placement:
-    """Where a record's gap goes: the nearest queue up its owner's team tree, for that team's manager."""
+class ItemPlacement:
+    """Where an item about a record goes: the nearest queue up its owner's team tree, for that team's
+    manager (else the default queue and its manager). Build once per batch: it reads the team tree and
+    the team queues once."""
 
     def __init__(self):
         self.teams = {row[0]: row[1:] for row in Team.objects.values_list("id", "parent_id", "manager__user_id")}
@@ -123,7 +125,7 @@ def exception_items_sync_gaps(*, object_type: str, gaps: dict, complete: list, b
             item.title = f"{str(record)[:120]}: {len(names)} required field{'s' if len(names) != 1 else ''} missing"
             refreshed.append(item)
             continue
-        placement = placement or _Placement()
+        placement = placement or ItemPlacement()
         queue, owner_id = placement.place(getattr(owner_rep, "team_id", None))
         created.append(
             ExceptionItem(

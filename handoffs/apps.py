@@ -2,8 +2,26 @@ from django.apps import AppConfig
 
 
 class HandoffsConfig(AppConfig):
-    """Closed-won handoffs (being built): a workflow app that will register its kind, actions and items."""
+    """Closed-won handoffs: readiness checklists that gate downstream work (a workflow app)."""
 
     name = "handoffs"
     default_auto_field = "django.db.models.BigAutoField"
     verbose_name = "Handoffs"
+
+    def ready(self):
+        from exceptions.registry import register_item_kind
+        from revops.engine.hooks import register_event_hook
+        from revops.plugins import register_sync_gap_handler
+
+        from .gaps import handoffs_note_changes, handoffs_sync_gaps
+        from .services import ITEM_KIND
+
+        register_item_kind(
+            ITEM_KIND,
+            "Handoff waiting for context",
+            severity="medium",
+            expected_action="Get the missing handoff context filled in; the handoff goes out by itself once complete.",
+        )
+        # Deals' gaps are the handoffs' to raise: one item per deal and checklist, not per field.
+        register_sync_gap_handler("handoffs", handoffs_sync_gaps, object_types=("opportunity",))
+        register_event_hook(handoffs_note_changes)

@@ -1,1 +1,122 @@
-"""Models of the handoffs app; filled in by its own issue."""
+"""Closed-won handoffs: readiness checklists per handoff type, and each deal's passage through them."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+
+class Checklist(models.Model):
+    """What a deal must carry before a receiving team gets it (e.g. Sales → Onboarding).
+
+    A checklist applies to a deal that reaches ``trigger_stage`` (closed won by default) and matches
+    ``conditions`` (the engine's condition language; empty: every such deal). It is ready when every
+    required field is filled — a field with a ``when`` condition only counts when the condition
+    holds ("billing contact when amount ≥ 50,000") — and every attestation is ticked. Then the
+    downstream ``tasks`` are created for the receiving owner, once.
+    """
+
+    class OwnerRule(models.TextChoices):
+        REP = "rep", "A named rep"
+        ACCOUNT_FIELD = "account_field", "The rep named in an account field (e.g. the CSM)"
+        DEAL_OWNER = "deal_owner", "The deal's owner"
+
+    name = models.CharField(max_length=120, unique=True, help_text="The handoff type, e.g. Sales → Onboarding.")
+    description = models.TextField(blank=True)
+    trigger_stage = models.CharField(max_length=40, default="closed_won")
+    conditions = models.JSONField(default=dict, blank=True, help_text="When the checklist applies; empty: always.")
+    required_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Opportunity fields that must be filled: [{"field": "billing_contact", "when": {…} or null}].',
+    )
+    attestations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='What a person must confirm in the portal: [{"key": "risks_reviewed", "label": "…", "role": "…"}].',
+    )
+    tasks = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Downstream work created when ready: [{"title": "Onboarding kickoff", "due_in_days": 3}].',
+    )
+    receiving_team = models.ForeignKey(
+        "revops.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    owner_rule = models.CharField(max_length=20, choices=OwnerRule.choices, default=OwnerRule.DEAL_OWNER)
+    owner_rep = models.ForeignKey("revops.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    owner_field = models.CharField(
+        max_length=64, blank=True, help_text="For 'account field': the account attribute holding the rep's CRM id."
+    )
+    accept_within_hours = models.PositiveIntegerField(default=48, help_text="Acceptance SLA of the receiving team.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        errors = {}
+        if self.owner_rule == self.OwnerRule.REP and self.owner_rep_id is None:
+            errors["owner_rep"] = "Choose the rep who receives these handoffs."
+        if self.owner_rule == self.OwnerRule.ACCOUNT_FIELD and not self.owner_field:
+            errors["owner_field"] = "Name the account field that holds the receiving rep's CRM id."
+        for index, entry in enumerate(self.required_fields or []):
+            if not isinstance(entry, dict) or not isinstance(entry.get("field"), str) or not entry["field"]:
+                errors["required_fields"] = f"Entry {index + 1} needs a field key."
+        for index, entry in enumerate(self.attestations or []):
+            if not isinstance(entry, dict) or not entry.get("key") or not entry.get("label"):
+                errors["attestations"] = f"Attestation {index + 1} needs a key and a label."
+        for index, entry in enumerate(self.tasks or []):
+            if not isinstance(entry, dict) or not entry.get("title"):
+                errors["tasks"] = f"Task {index + 1} needs a title."
+        if errors:
+            raise ValidationError(errors)
+
+
+class Handoff(models.Model):
+    """One deal's passage through one checklist: waiting for context → ready → sent → accepted, or
+    rejected back to the deal owner; cancelled when the deal leaves the stage."""
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting for context"
+        READY = "ready", "Ready"
+        SENT = "sent", "Sent"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATUSES = (Status.WAITING, Status.READY, Status.SENT, Status.REJECTED)
+
+    checklist = models.ForeignKey(Checklist, on_delete=models.PROTECT, related_name="handoffs")
+    opportunity = models.ForeignKey("revops.Opportunity", on_delete=models.CASCADE, related_name="handoffs")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING, db_index=True)
+    missing = models.JSONField(
+        default=list, blank=True, help_text='What keeps it from ready: [{"key", "label", "kind": field|attestation}].'
+    )
+    attested = models.JSONField(default=dict, blank=True, help_text='{key: {"by": username, "at": ISO time}}.')
+    receiver = models.ForeignKey("revops.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ready_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    rejection_code = models.CharField(max_length=40, blank=True)
+    rejection_note = models.TextField(blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["opportunity", "checklist"], name="handoff_one_per_deal_and_checklist")
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="handoff_status_created")]
+
+    def __str__(self):
+        return f"{self.checklist} for {self.opportunity}"

@@ -115,19 +115,26 @@ def sync_rejection_handlers() -> list[Callable]:
     return [_SYNC_REJECTION_HANDLERS[name] for name in sorted(_SYNC_REJECTION_HANDLERS)]
 
 
-def register_sync_gap_handler(name: str, handler: Callable) -> Callable:
+def register_sync_gap_handler(
+    name: str, handler: Callable, *, object_types: tuple[str, ...] | None = None, fallback: bool = False
+) -> Callable:
     """``handler(*, object_type, gaps, complete, batch, actor)`` runs in the sync transaction.
 
     ``gaps`` maps the portal id of each stored record of the batch that lacks required fields in
     "prompt" mode to ``{field: [messages]}``; ``complete`` lists the ids of the batch's stored
-    records that lack none (so a gap raised earlier can be closed).
+    records that lack none (so a gap raised earlier can be closed). A handler for given
+    ``object_types`` takes those objects over from the ``fallback`` handlers (the exception queue's
+    generic "Required fields missing" item), which run only for objects no other handler claims.
     """
-    _SYNC_GAP_HANDLERS[name] = handler
+    _SYNC_GAP_HANDLERS[name] = (handler, tuple(object_types) if object_types else None, fallback)
     return handler
 
 
-def sync_gap_handlers() -> list[Callable]:
-    return [_SYNC_GAP_HANDLERS[name] for name in sorted(_SYNC_GAP_HANDLERS)]
+def sync_gap_handlers(object_type: str) -> list[Callable]:
+    """The handlers for ``object_type``: those that claim it, else the fallbacks."""
+    entries = [_SYNC_GAP_HANDLERS[name] for name in sorted(_SYNC_GAP_HANDLERS)]
+    claiming = [h for h, types, fallback in entries if not fallback and (types is None or object_type in types)]
+    return claiming or [h for h, types, fallback in entries if fallback]
 
 
 def register_record_detail(object_type: str, key: str, provider: Callable) -> Callable:

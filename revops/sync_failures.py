@@ -58,7 +58,7 @@ def record_failures(planned, exts, unstorable, object_type, batch, token, now) -
 def raise_gaps(object_type: str, results: list[dict], states: dict, batch, actor) -> None:
     """Hand the stored records' missing "prompt" fields (and the records now complete) to the apps
     that raise them to a person, in the sync's transaction."""
-    handlers = sync_gap_handlers()
+    handlers = sync_gap_handlers(object_type)
     if not handlers:
         return
     gaps: dict[int, dict] = {}

@@ -29,6 +29,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from exceptions import roles
 from exceptions.models import ExceptionItem, Queue
+from handoffs.models import Checklist, Handoff
 from revops.demo import demo_load
 from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
 from revops.tokens import api_token_create
@@ -303,6 +304,9 @@ def build_world() -> World:
         object_type="lead",
         object_id=lead.pk,
     )
+    checklist = Checklist.objects.create(name="Sales → Onboarding", required_fields=[{"field": "use_case"}])
+    deal = Opportunity.objects.filter(owner=rep_record).order_by("pk").first()
+    Handoff.objects.create(checklist=checklist, opportunity=deal, missing=[{"kind": "field", "key": "use_case"}])
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
     for role, user in users.items():
         clients[role] = Client(raise_request_exception=False)

@@ -1,0 +1,33 @@
+"""How the handoffs app hears about deals: the sync's gap handler (in the sync transaction) and the
+engine's event hook (hand edits in the portal)."""
+
+from __future__ import annotations
+
+from exceptions.gap_items import exception_items_sync_gaps
+
+from .services import handoffs_evaluate
+
+
+def handoffs_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, actor=None) -> None:
+    """Evaluate the batch's stored deals against the checklists; deals no checklist covers keep the
+    queue's generic "Required fields missing" item (and a covered deal's old generic item closes)."""
+    counts = handoffs_evaluate(opportunity_ids=[*gaps, *complete], actor=actor, cause=f"sync batch #{batch.pk}")
+    covered = counts["covered"]
+    exception_items_sync_gaps(
+        object_type=object_type,
+        gaps={pk: missing for pk, missing in gaps.items() if pk not in covered},
+        complete=[*complete, *(pk for pk in gaps if pk in covered)],
+        batch=batch,
+        actor=actor,
+    )
+
+
+def handoffs_note_changes(events, *, now=None) -> None:
+    """Re-evaluate deals edited in the portal (sync batches were evaluated in their own transaction)."""
+    ids = {
+        event.object_id
+        for event in events
+        if event.object_type == "opportunity" and event.kind in ("created", "updated") and event.batch_id is None
+    }
+    if ids:
+        handoffs_evaluate(opportunity_ids=sorted(ids), cause="deal edited in the portal", now=now)

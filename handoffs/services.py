@@ -1,0 +1,310 @@
+"""Handoff readiness: create a deal's handoffs when it reaches the checklist's stage, re-evaluate them as
+the CRM fills fields in, and gate the downstream work on readiness.
+
+``handoffs_evaluate`` is the one entry point, called in the sync's transaction (the gap handler) and
+for hand edits (the engine's event hook). It is idempotent: evaluating an unchanged deal again writes
+nothing. While a handoff waits for context, one exception item per deal and checklist (not per
+field) names what is missing and who should supply it, in the deal owner's team queue for its
+manager; the evaluation that finds it complete resolves the item, creates the checklist's tasks for
+the receiving owner once, and marks the handoff sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from exceptions.gap_items import ItemPlacement
+from exceptions.models import ExceptionItem
+from exceptions.services import OPEN as OPEN_ITEM
+from exceptions.services import exception_item_open, exception_item_resolve
+from revops.audit import audited
+from revops.conditions import ConditionError
+from revops.conditions.compile import Context
+from revops.conditions.predicate import compile_condition
+from revops.feed import change_entry_record
+from revops.models import ChangeEntry, FieldDefinition, Opportunity, Rep, Task
+from revops.services import record_save
+
+from .models import Checklist, Handoff
+
+ITEM_KIND = "handoff_incomplete"
+
+
+def _compiled(tree):
+    """A predicate for a condition tree; None for "always" (an empty tree)."""
+    if not tree or tree == {"all": []}:
+        return None
+    return compile_condition(tree, object_type="opportunity")
+
+
+@dataclass
+class _Rules:
+    """One checklist, compiled once per evaluation."""
+
+    checklist: Checklist
+    applies_when: object
+    fields: list[tuple[str, object]]
+
+    @classmethod
+    def build(cls, checklist: Checklist) -> _Rules | None:
+        try:
+            return cls(
+                checklist,
+                _compiled(checklist.conditions),
+                [(entry["field"], _compiled(entry.get("when"))) for entry in checklist.required_fields],
+            )
+        except (ConditionError, KeyError, TypeError):
+            return None  # an invalid checklist is refused when saved; a stale one evaluates nothing
+
+    def applies(self, deal: Opportunity, ctx: Context) -> bool:
+        return deal.stage == self.checklist.trigger_stage and (self.applies_when is None or self.applies_when(ctx))
+
+
+def _value(deal: Opportunity, key: str):
+    try:
+        field = deal._meta.get_field(key)
+    except Exception:
+        return (deal.attributes or {}).get(key)
+    return getattr(deal, field.attname, None)
+
+
+def _empty(value) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def handoff_missing(rules: _Rules, deal: Opportunity, handoff: Handoff | None, ctx: Context, labels) -> list[dict]:
+    """What keeps ``deal`` from ready under ``rules``: unfilled fields (whose condition holds), unticked attestations."""
+    missing = []
+    for key, when in rules.fields:
+        if when is not None and not when(ctx):
+            continue
+        if _empty(_value(deal, key)):
+            missing.append({"kind": "field", "key": key, "label": labels.get(key, key.replace("_", " ").capitalize())})
+    attested = (handoff.attested if handoff else None) or {}
+    for entry in rules.checklist.attestations:
+        if entry["key"] not in attested:
+            missing.append(
+                {"kind": "attestation", "key": entry["key"], "label": entry["label"], "role": entry.get("role", "")}
+            )
+    return missing
+
+
+def _receiver(checklist: Checklist, deal: Opportunity) -> Rep | None:
+    if checklist.owner_rule == Checklist.OwnerRule.REP:
+        return checklist.owner_rep
+    if checklist.owner_rule == Checklist.OwnerRule.ACCOUNT_FIELD:
+        account = deal.account
+        external_id = (account.attributes or {}).get(checklist.owner_field) if account else None
+        return Rep.objects.filter(external_id=external_id, is_active=True).first() if external_id else None
+    return deal.owner
+
+
+def _joined(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _signal(handoff: Handoff, signal: str, *, key: str, **payload) -> None:
+    deal = handoff.opportunity
+    change_entry_record(
+        kind=ChangeEntry.Kind.HANDOFF_SIGNAL,
+        object_type="opportunity",
+        external_id=deal.external_id,
+        payload={"signal": signal, "handoff_id": handoff.pk, "checklist": handoff.checklist.name, **payload},
+        reason=f"handoff {handoff.checklist.name!r}",
+        dedupe_key=f"handoff:{handoff.pk}:{key}"[:200],
+    )
+
+
+def _item_open(handoff: Handoff, placement: ItemPlacement, actor) -> None:
+    deal, checklist = handoff.opportunity, handoff.checklist
+    fields = [m["label"] for m in handoff.missing if m["kind"] == "field"]
+    ticks = [m for m in handoff.missing if m["kind"] == "attestation"]
+    owner = deal.owner.name if deal.owner_id else "the deal owner"
+    parts = []
+    if fields:
+        parts.append(f"{owner} should get {_joined(fields)} filled in the CRM")
+    for tick in ticks:
+        parts.append(f"{tick['role'] or 'someone'} should confirm “{tick['label']}” in the portal")
+    queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
+    exception_item_open(
+        dedupe_key=f"handoff:{handoff.pk}",
+        kind=ITEM_KIND,
+        title=f"{deal}: {checklist.name} handoff waiting for {len(handoff.missing)} item"
+        + ("s" if len(handoff.missing) != 1 else ""),
+        reason=(
+            f"{deal} ({deal.external_id}) is {deal.get_stage_display().lower()} but its {checklist.name} handoff is "
+            f"not ready: missing {_joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
+        ),
+        expected_action=_sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
+        queue=queue,
+        owner=None if manager_id is None else _user(manager_id),
+        object_type="opportunity",
+        object_id=deal.pk,
+        external_id=deal.external_id,
+        actor=actor,
+    )
+
+
+def _user(user_id):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()
+
+
+def _item_close(handoff: Handoff, *, code: str, note: str, actor) -> None:
+    for item in ExceptionItem.objects.filter(dedupe_key=f"handoff:{handoff.pk}", status__in=OPEN_ITEM):
+        exception_item_resolve(item=item, reason_code=code, note=note, actor=actor)
+
+
+def _send(handoff: Handoff, *, actor, now: dt.datetime) -> None:
+    """Ready: resolve the item, create the checklist's tasks for the receiving owner (once), mark it sent."""
+    deal, checklist = handoff.opportunity, handoff.checklist
+    receiver = _receiver(checklist, deal)
+    handoff.status, handoff.ready_at, handoff.sent_at, handoff.receiver = (
+        Handoff.Status.SENT,
+        handoff.ready_at or now,
+        now,
+        receiver,
+    )
+    marker = f"Handoff: {checklist.name}"[:120]
+    for index, spec in enumerate(checklist.tasks):
+        title = str(spec["title"])[:255]
+        if Task.objects.filter(opportunity=deal, created_by_automation=marker, title=title).exists():
+            continue  # created by an earlier pass (a handoff sent again after a rejection)
+        due_at = now + dt.timedelta(days=int(spec.get("due_in_days") or 0)) if spec.get("due_in_days") else None
+        task = record_save(
+            instance=Task(
+                title=title,
+                description=str(spec.get("description") or f"{checklist.name} handoff of {deal}."),
+                owner=receiver,
+                due_at=due_at,
+                opportunity=deal,
+                created_by_automation=marker,
+            ),
+            actor=actor,
+            reason=f"handoff {checklist.name!r} ready",
+        )
+        change_entry_record(
+            kind=ChangeEntry.Kind.TASK_CREATED,
+            object_type="opportunity",
+            external_id=deal.external_id,
+            payload={
+                "task_id": task.pk,
+                "title": task.title,
+                "owner": getattr(receiver, "external_id", None),
+                "due_at": due_at.isoformat() if due_at else None,
+            },
+            reason=f"handoff {checklist.name!r}",
+            dedupe_key=f"handoff:{handoff.pk}:task:{index}",
+        )
+    _item_close(handoff, code="fixed_in_crm", note="The handoff is complete and was sent.", actor=actor)
+    _signal(handoff, "sent", key=f"sent:{now.isoformat()}", receiver=getattr(receiver, "external_id", None))
+
+
+@transaction.atomic
+def handoffs_evaluate(*, opportunity_ids, actor=None, cause: str = "", now: dt.datetime | None = None) -> dict:
+    """Create, re-evaluate or cancel the handoffs of the given deals; returns counts per transition.
+
+    Returns ``{"covered": set of deal ids some checklist applies to, "created": n, "sent": n,
+    "cancelled": n, "waiting": n}``.
+    """
+    now = now or timezone.now()
+    counts = {"covered": set(), "created": 0, "sent": 0, "cancelled": 0, "waiting": 0}
+    rules = [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
+    ids = list(opportunity_ids)
+    if not ids:
+        return counts
+    existing = {
+        (h.opportunity_id, h.checklist_id): h
+        for h in Handoff.objects.select_for_update(of=("self",)).filter(opportunity_id__in=ids)
+    }
+    if not rules and not existing:
+        return counts
+    labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
+    deals = Opportunity.objects.filter(pk__in=ids).select_related("owner", "account")
+    placement = None
+    reason = (cause or "handoff evaluation")[:100]
+    with audited(actor=actor, reason=reason):
+        for deal in deals:
+            ctx = Context(deal, now=now)
+            for rule in rules:
+                checklist = rule.checklist
+                handoff = existing.get((deal.pk, checklist.pk))
+                if not rule.applies(deal, ctx):
+                    if handoff is not None and handoff.status in Handoff.OPEN_STATUSES:
+                        handoff.status, handoff.cancelled_at = Handoff.Status.CANCELLED, now
+                        handoff.save()
+                        _item_close(handoff, code="not_an_issue", note="The deal left the stage.", actor=actor)
+                        _signal(handoff, "cancelled", key=f"cancelled:{now.isoformat()}")
+                        counts["cancelled"] += 1
+                    continue
+                counts["covered"].add(deal.pk)
+                missing = handoff_missing(rule, deal, handoff, ctx, labels)
+                if handoff is None:
+                    handoff = Handoff(checklist=checklist, opportunity=deal, missing=missing)
+                    handoff.save()
+                    existing[(deal.pk, checklist.pk)] = handoff
+                    _signal(handoff, "started", key="started")
+                    counts["created"] += 1
+                elif handoff.status == Handoff.Status.CANCELLED:  # the deal is back at the stage
+                    handoff.status, handoff.cancelled_at, handoff.missing = Handoff.Status.WAITING, None, missing
+                    handoff.save()
+                    _signal(handoff, "started", key=f"restarted:{now.isoformat()}")
+                elif handoff.missing != missing:
+                    handoff.missing = missing
+                    handoff.save(update_fields=["missing", "updated_at"])
+                if handoff.status != Handoff.Status.WAITING:
+                    continue
+                if missing:
+                    placement = placement or ItemPlacement()
+                    _item_open(handoff, placement, actor)
+                    counts["waiting"] += 1
+                else:
+                    _send(handoff, actor=actor, now=now)
+                    handoff.save()
+                    counts["sent"] += 1
+    return counts
+
+
+def checklist_validate(checklist: Checklist) -> None:
+    """Check a checklist as a whole: its fields, conditions in the engine's language (made canonical in
+    place) and field keys known to the dictionary. Raises ``ValidationError`` keyed by field."""
+    from django.core.exceptions import ValidationError
+
+    from revops.conditions import clean_condition
+
+    checklist.full_clean()
+    errors = {}
+    try:
+        if checklist.conditions:
+            checklist.conditions = clean_condition(checklist.conditions, object_type="opportunity")
+    except ConditionError as exc:
+        errors["conditions"] = str(exc)
+    try:
+        for entry in checklist.required_fields:
+            if entry.get("when"):
+                entry["when"] = clean_condition(entry["when"], object_type="opportunity")
+    except ConditionError as exc:
+        errors["required_fields"] = f"A field's condition: {exc}"
+    known = set(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", flat=True))
+    unknown = sorted({entry["field"] for entry in checklist.required_fields} - known)
+    if unknown:
+        errors["required_fields"] = f"Not in the data dictionary for opportunities: {', '.join(unknown)}."
+    if errors:
+        raise ValidationError(errors)
+
+
+def checklist_save(*, checklist: Checklist, actor, reason: str = "") -> Checklist:
+    """Validate (``checklist_validate``) and save a checklist, with history naming ``actor``."""
+    checklist_validate(checklist)
+    with audited(actor=actor, reason=(reason or f"checklist {checklist.name!r} saved")[:100]):
+        checklist.save()
+    return checklist
