@@ -49,10 +49,14 @@ MANAGER_PERMS = (
     ("exceptions", "view_exceptionitem"),
     ("exceptions", "change_exceptionitem"),
     ("exceptions", "view_queue"),
+    ("handoffs", "view_handoff"),
+    ("handoffs", "view_checklist"),
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),
     ("exceptions", "change_exceptionitem"),
+    # Handoffs of their deals and those they receive (rows scoped by ``handoffs.selectors``).
+    ("handoffs", "view_handoff"),
 )
 
 # Item actions per role (admins and integration tokens may take every action).

@@ -2,15 +2,27 @@
 themselves as the CRM fills the deal in)."""
 
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from revops.admin.base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin
 from revops.admin.links import why_url
 
 from .models import Checklist, Handoff
-from .services import checklist_save, checklist_validate
+from .selectors import can_answer, can_resend, visible_handoffs
+from .services import (
+    REJECTION_REASONS,
+    checklist_save,
+    checklist_validate,
+    context_package,
+    handoff_accept,
+    handoff_reject,
+    handoff_resend,
+)
 
 
 class ChecklistForm(forms.ModelForm):
@@ -99,10 +111,84 @@ class ChecklistAdmin(AuditedAdmin):
 
 @admin.register(Handoff)
 class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
+    """Handoffs move by themselves as the CRM fills deals in; people answer them here: the receiving
+    side accepts or rejects a sent handoff, the deal side sends a rejected one again."""
+
+    change_form_template = "admin/handoffs/handoff/change_form.html"
     list_display = ("deal", "checklist", "status", "missing_summary", "receiver", "ready_at", "sent_at")
     list_filter = ("status", "checklist")
     search_fields = ("opportunity__name", "opportunity__external_id")
     list_select_related = ("opportunity", "checklist", "receiver")
+    readonly_fields = (
+        "deal",
+        "checklist",
+        "status",
+        "missing_summary",
+        "receiver",
+        "ready_at",
+        "sent_at",
+        "accepted_at",
+        "rejected_at",
+        "rejection",
+        "cancelled_at",
+    )
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        return visible_handoffs(user=request.user)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/answer/<str:answer>/", view(self.answer_view), name="handoffs_handoff_answer"),
+            *super().get_urls(),
+        ]
+
+    def answer_view(self, request, object_id, answer):
+        """POST: ``accept``, ``reject`` (reason_code, note) or ``resend``."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        handoff = self.get_object(request, unquote(object_id))
+        if handoff is None or answer not in ("accept", "reject", "resend"):
+            raise Http404("No such handoff.")
+        allowed = can_resend(request.user, handoff) if answer == "resend" else can_answer(request.user, handoff)
+        if not allowed:
+            raise PermissionDenied("Only the receiving side answers a handoff; only the deal side sends it again.")
+        try:
+            if answer == "accept":
+                handoff_accept(handoff=handoff, actor=request.user)
+                self.message_user(request, f"Accepted: {handoff.opportunity} is yours.", messages.SUCCESS)
+            elif answer == "reject":
+                handoff_reject(
+                    handoff=handoff,
+                    reason_code=request.POST.get("reason_code", ""),
+                    note=request.POST.get("note", ""),
+                    actor=request.user,
+                )
+                self.message_user(request, "Sent back to the deal owner with your reason.", messages.SUCCESS)
+            else:
+                handoff_resend(handoff=handoff, actor=request.user)
+                self.message_user(request, "Sent again to the receiving team.", messages.SUCCESS)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:handoffs_handoff_change", args=[handoff.pk]))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        handoff = self.get_object(request, unquote(object_id))
+        extra_context = dict(extra_context or {})
+        if handoff is not None:
+            extra_context.update(
+                {
+                    "can_answer": handoff.status == Handoff.Status.SENT and can_answer(request.user, handoff),
+                    "can_resend": handoff.status == Handoff.Status.REJECTED and can_resend(request.user, handoff),
+                    "accept_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "accept"]),
+                    "reject_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "reject"]),
+                    "resend_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "resend"]),
+                    "rejection_reasons": REJECTION_REASONS.items(),
+                    "package": context_package(handoff),
+                }
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="deal", ordering="opportunity__name")
     def deal(self, obj):
@@ -111,3 +197,10 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
     @admin.display(description="missing")
     def missing_summary(self, obj):
         return ", ".join(m.get("label") or m.get("key", "?") for m in obj.missing or []) or "—"
+
+    @admin.display(description="rejection")
+    def rejection(self, obj):
+        if not obj.rejection_code:
+            return "—"
+        label = REJECTION_REASONS.get(obj.rejection_code, obj.rejection_code)
+        return f"{label}: “{obj.rejection_note}”" if obj.rejection_note else label

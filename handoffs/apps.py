@@ -14,13 +14,19 @@ class HandoffsConfig(AppConfig):
         from revops.plugins import register_sync_gap_handler
 
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
-        from .services import ITEM_KIND
+        from .services import ITEM_KIND, RETURN_KIND
 
         register_item_kind(
             ITEM_KIND,
             "Handoff waiting for context",
             severity="medium",
             expected_action="Get the missing handoff context filled in; the handoff goes out by itself once complete.",
+        )
+        register_item_kind(
+            RETURN_KIND,
+            "Handoff sent back",
+            severity="high",
+            expected_action="Fix what the receiving team named, then send the handoff again.",
         )
         # Deals' gaps are the handoffs' to raise: one item per deal and checklist, not per field.
         register_sync_gap_handler("handoffs", handoffs_sync_gaps, object_types=("opportunity",))

@@ -308,3 +308,135 @@ def checklist_save(*, checklist: Checklist, actor, reason: str = "") -> Checklis
     with audited(actor=actor, reason=(reason or f"checklist {checklist.name!r} saved")[:100]):
         checklist.save()
     return checklist
+
+
+# --- the receiving team's answer ---------------------------------------------------------------
+
+REJECTION_REASONS = {
+    "context_vague": "Use case or success criteria too vague",
+    "missing_contact": "No billing contact or executive sponsor",
+    "promises_unclear": "Risks or promises not clear",
+    "wrong_team": "Not for this team",
+    "other": "Other (see note)",
+}
+RETURN_KIND = "handoff_returned"
+
+
+def _locked(handoff: Handoff) -> Handoff:
+    return Handoff.objects.select_for_update().select_related("opportunity", "checklist").get(pk=handoff.pk)
+
+
+def _require(handoff: Handoff, *statuses, verb: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    if handoff.status not in statuses:
+        raise ValidationError(f"This handoff is {handoff.get_status_display().lower()}; it cannot be {verb}.")
+
+
+@transaction.atomic
+def handoff_accept(*, handoff: Handoff, actor, now: dt.datetime | None = None) -> Handoff:
+    """The receiving team takes the deal on: sent → accepted."""
+    now = now or timezone.now()
+    locked = _locked(handoff)
+    _require(locked, Handoff.Status.SENT, verb="accepted")
+    locked.status, locked.accepted_at = Handoff.Status.ACCEPTED, now
+    with audited(actor=actor, reason="handoff accepted"):
+        locked.save()
+    _signal(locked, "accepted", key="accepted", by=getattr(actor, "username", ""))
+    return locked
+
+
+@transaction.atomic
+def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor, now=None) -> Handoff:
+    """The receiving team sends the deal back: sent → rejected, with a reason the deal owner's manager
+    sees as an item (one per handoff) until the handoff is sent again."""
+    from django.core.exceptions import ValidationError
+
+    if reason_code not in REJECTION_REASONS:
+        raise ValidationError({"reason_code": f"Choose one of: {', '.join(REJECTION_REASONS.values())}."})
+    note = (note or "").strip()
+    if reason_code == "other" and not note:
+        raise ValidationError({"note": "Say what is wrong when the reason is 'other'."})
+    now = now or timezone.now()
+    locked = _locked(handoff)
+    _require(locked, Handoff.Status.SENT, verb="rejected")
+    locked.status, locked.rejected_at = Handoff.Status.REJECTED, now
+    locked.rejection_code, locked.rejection_note = reason_code, note
+    with audited(actor=actor, reason=f"handoff rejected: {REJECTION_REASONS[reason_code]}"[:100]):
+        locked.save()
+    deal = locked.opportunity
+    why = REJECTION_REASONS[reason_code] + (f" — “{note}”" if note else "")
+    queue, manager_id = ItemPlacement().place(deal.owner.team_id if deal.owner_id else None)
+    exception_item_open(
+        dedupe_key=f"handoff-returned:{locked.pk}",
+        kind=RETURN_KIND,
+        title=f"{deal}: {locked.checklist.name} handoff sent back",
+        reason=f"{getattr(actor, 'get_full_name', lambda: '')() or actor} rejected the handoff of {deal}: {why}.",
+        expected_action=(
+            f"{deal.owner.name if deal.owner_id else 'The deal owner'} should fix what the receiving team named "
+            "(in the CRM or with them), then send the handoff again."
+        ),
+        queue=queue,
+        owner=None if manager_id is None else _user(manager_id),
+        object_type="opportunity",
+        object_id=deal.pk,
+        external_id=deal.external_id,
+        actor=actor,
+    )
+    _signal(locked, "rejected", key=f"rejected:{now.isoformat()}", reason=reason_code, note=note)
+    return locked
+
+
+@transaction.atomic
+def handoff_resend(*, handoff: Handoff, actor, now=None) -> Handoff:
+    """The deal side fixed what was named: rejected → sent again (its tasks are not created twice)."""
+    now = now or timezone.now()
+    locked = _locked(handoff)
+    _require(locked, Handoff.Status.REJECTED, verb="sent again")
+    locked.status, locked.sent_at = Handoff.Status.SENT, now
+    with audited(actor=actor, reason="handoff sent again"):
+        locked.save()
+    for item in ExceptionItem.objects.filter(dedupe_key=f"handoff-returned:{locked.pk}", status__in=OPEN_ITEM):
+        exception_item_resolve(item=item, reason_code="fixed_in_crm", note="The handoff was sent again.", actor=actor)
+    _signal(locked, "sent", key=f"resent:{now.isoformat()}", receiver=getattr(locked.receiver, "external_id", None))
+    return locked
+
+
+def context_package(handoff: Handoff) -> dict:
+    """What the receiving team gets with the handoff: the checklist's values, the deal's facts, and a
+    timeline of the deal's latest activities."""
+    from revops.models import Activity
+
+    deal = handoff.opportunity
+    labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
+    keys = [entry["field"] for entry in handoff.checklist.required_fields]
+    keys += [key for key in (deal.attributes or {}) if key not in keys]
+    values = []
+    for key in keys:
+        value = _value(deal, key)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        values.append({"label": labels.get(key, key.replace("_", " ").capitalize()), "value": value or "—"})
+    activities = Activity.objects.filter(opportunity=deal).select_related("rep").order_by("-occurred_at")[:8]
+    return {
+        "facts": [
+            {"label": "Account", "value": str(deal.account) if deal.account_id else "—"},
+            {"label": "Amount", "value": f"{deal.amount:,.2f}" if deal.amount is not None else "—"},
+            {"label": "Close date", "value": deal.close_date or "—"},
+            {"label": "Deal owner", "value": deal.owner.name if deal.owner_id else "—"},
+        ],
+        "values": values,
+        "attested": [
+            {"label": entry["label"], "by": (handoff.attested.get(entry["key"]) or {}).get("by", "")}
+            for entry in handoff.checklist.attestations
+        ],
+        "timeline": [
+            {
+                "when": a.occurred_at,
+                "kind": a.get_kind_display(),
+                "subject": a.subject or "—",
+                "by": a.rep.name if a.rep_id else "—",
+            }
+            for a in activities
+        ],
+    }

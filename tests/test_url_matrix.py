@@ -101,6 +101,8 @@ MODEL_SUFFIX_PERMS = {
     "report": ("view", "change"),
     "next": ("view", "change"),
     "act": ("view", "change"),
+    # A handoff is answered by its receiving side; in this world nobody receives it, so only admins may.
+    "answer": ("change",),
 }
 # The lead's routing decision is re-routed with the lead's change permission.
 SPECIAL_PERMS = {
@@ -170,8 +172,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
     if not allowed:
         return REFUSE
     names_object = "object_id" in route or "^([^/]+)/history" in route
-    if model in ("exceptionitem", "queue") and names_object and role not in world.sees_item:
-        return HIDDEN  # the item and its queue are team A's
+    if model in ("exceptionitem", "queue", "handoff") and names_object and role not in world.sees_item:
+        return HIDDEN  # the item, its queue and the handoff of the rep's deal are team A's
     return ALLOW
 
 
@@ -372,6 +374,8 @@ def _model_instance(app: str, model: str, world):
         return world.args["item"]
     if (app, model) == ("exceptions", "queue"):
         return world.args["item"].queue
+    if (app, model) == ("handoffs", "handoff"):
+        return Handoff.objects.get(checklist__name="Sales → Onboarding")
     if (app, model) == ("auth", "user"):
         return world.users["rep"]
     cls = ContentType.objects.get(app_label=app, model=model).model_class()
@@ -404,6 +408,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<path:content_type_id>", lambda: str(ContentType.objects.get_for_model(Lead).pk)),
         ("<str:mode>", lambda: "shadow"),
         ("<str:direction>", lambda: "down"),
+        ("<str:answer>", lambda: "accept"),
         ("<str:action>", lambda: "claim"),
         ("<str:item_id>", lambda: str(world.args["item"].pk)),
         ("<str:object_name>", lambda: "leads"),
@@ -428,7 +433,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
                 continue
             path = path.replace(needle, value())
     assert "<" not in path and "(?P" not in path and "^" not in path, f"unfilled URL arguments in {path!r}"
-    if name.endswith(("_mode", "_move", "_reroute")) or route.startswith("api/") and _api_posts(name):
+    if name.endswith(("_mode", "_move", "_reroute", "_answer")) or route.startswith("api/") and _api_posts(name):
         method = "post"
         data = ACTION_BODIES.get(name.split(":")[-1], {})
     return method, "/" + path, data
