@@ -12,8 +12,19 @@ response *in the same transaction as the handler's writes*, so a crash either le
 response a retry would need. A handler that raises or answers 5xx releases the claim so the
 client can retry at once; when the database itself went away the release reconnects and tries
 for about two seconds. A claim nobody released (the process died, or the database stayed down)
-expires after ``IDEMPOTENCY_CLAIM_SECONDS`` (30 s), much sooner than the stored responses
+expires after ``IDEMPOTENCY_CLAIM_SECONDS`` (300 s), much sooner than the stored responses
 (``IDEMPOTENCY_KEY_TTL_HOURS``). 4xx answers are stored and replayed.
+
+One execution, even when a claim expires under a request that is still running: a claim is
+identified by the record *and* the ``created_at`` it was taken with (a takeover moves
+``created_at``). Storing the response and releasing the claim are conditional on that pair, so
+once a retry took the key over, the original request can no longer commit: its conditional
+write matches nothing, its whole transaction (the handler's writes too) rolls back, and it
+answers 409; its release deletes nothing. Conversely a takeover that races the original's final
+write waits for its row lock and then finds the record completed (PostgreSQL re-checks the
+``WHERE``; SQLite serializes writers), and replays it. The lifetime only decides how long a dead
+request's key stays blocked; it is chosen well above the longest a sync request runs (a full
+``SYNC_MAX_RECORDS`` batch plus SQLite's 30 s lock wait; the web server has no request timeout).
 """
 
 from __future__ import annotations
@@ -42,10 +53,22 @@ logger = logging.getLogger(__name__)
 def claim_timeout() -> timedelta:
     """Age after which an in-progress claim belongs to a request that died before committing.
 
-    Requests are far shorter; the dead request's effects were rolled back with it, so a retry
-    may take the key over (``IDEMPOTENCY_CLAIM_SECONDS``, default 30).
+    Requests are far shorter (see the module docstring); the dead request's effects were rolled back
+    with it, so a retry may take the key over (``IDEMPOTENCY_CLAIM_SECONDS``, default 300). A
+    request that is in fact still running loses the key then and can no longer commit.
     """
-    return timedelta(seconds=int(getattr(settings, "IDEMPOTENCY_CLAIM_SECONDS", 30)))
+    return timedelta(seconds=int(getattr(settings, "IDEMPOTENCY_CLAIM_SECONDS", 300)))
+
+
+class ClaimLost(Exception):
+    """The claim expired and a retry took the key over; this request's writes must roll back."""
+
+
+def _owned(record: IdempotencyRecord):
+    """The record while it is still this request's claim (same ``created_at``, still in progress)."""
+    return IdempotencyRecord.objects.filter(
+        pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS, created_at=record.created_at
+    )
 
 
 def request_fingerprint(*, method: str, path: str, query: str, body: bytes) -> str:
@@ -100,6 +123,7 @@ def _claim(*, user, token, key: str, fingerprint: str) -> tuple[IdempotencyRecor
             if taken == 1:
                 existing.refresh_from_db()
                 return existing, None
+            continue  # completed or taken over meanwhile: look again (replay or 409)
         return None, _error(409, f"A request with this {HEADER} is still being processed; retry later.")
     return None, _error(409, f"A request with this {HEADER} is still being processed; retry later.")
 
@@ -134,12 +158,17 @@ def idempotent_response(
         with transaction.atomic():
             response = handler()
             if response.status_code < 500:
-                IdempotencyRecord.objects.filter(pk=record.pk).update(
+                stored = _owned(record).update(
                     state=IdempotencyRecord.State.COMPLETED,
                     response_status=response.status_code,
                     response_body=response.content,
                     response_content_type=response.get("Content-Type", ""),
                 )
+                if stored != 1:
+                    raise ClaimLost
+    except ClaimLost:
+        logger.warning("Idempotency-Key claim %s expired and was taken over; this request rolled back", record.pk)
+        return _error(409, f"A retry with this {HEADER} took over while this request ran; its answer counts.")
     except BaseException:
         _release(record)
         raise
@@ -157,7 +186,7 @@ def _release(record: IdempotencyRecord) -> None:
     for wait in RELEASE_WAITS:
         time.sleep(wait)
         try:
-            IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS).delete()
+            _owned(record).delete()  # never a retry's claim that took an expired one over
             return
         except DatabaseError as exc:
             if connection.in_atomic_block:  # inside a caller's transaction: nothing to reconnect

@@ -194,13 +194,15 @@ RQ_SHOW_ADMIN_LINK = True
 # Surviving restarts (docs/development.md, "Processes, restarts and /healthz"): the outbox
 # sweeper's grace and period, how long a worker or the scheduler may stay silent before /healthz
 # counts it dead, the oldest pending event /healthz accepts, and how long the claim of a request
-# that died holds its Idempotency-Key.
+# that died holds its Idempotency-Key: 300 s, well above the longest a sync request runs (a full
+# batch plus SQLite's 30 s lock wait; runserver has no request timeout). A request that outlives it
+# anyway loses the key and rolls back (revops/idempotency.py), so this is never a correctness limit.
 OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 60, minimum=1)
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
 WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)
 SCHEDULER_TICK_WINDOW = env_int("SCHEDULER_TICK_WINDOW", 120, minimum=30)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600, minimum=1)
-IDEMPOTENCY_CLAIM_SECONDS = env_int("IDEMPOTENCY_CLAIM_SECONDS", 30, minimum=1)
+IDEMPOTENCY_CLAIM_SECONDS = env_int("IDEMPOTENCY_CLAIM_SECONDS", 300, minimum=1)
 
 # Shared cache (API throttling, short-lived counters) in the same Redis.
 CACHES = {

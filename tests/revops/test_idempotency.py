@@ -155,3 +155,55 @@ def test_concurrent_requests_with_one_key_execute_once(raw_token, monkeypatch):
     winner = next(r for r in responses if r.status_code == 200)
     replay = post(Client(), raw_token, body("L1", "L2"), key="k-race")
     assert replay.content == winner.content and replay["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_that_outlives_its_claim_rolls_back_instead_of_running_twice(raw_token, monkeypatch):
+    load_default_dictionary(FieldDefinition)
+    real = sync.sync_batch_apply
+    started, proceed, calls = threading.Event(), threading.Event(), []
+
+    def slow(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the first request stalls (a lock wait, a huge batch) past its claim
+            started.set()
+            assert proceed.wait(10)
+        return real(**kwargs)
+
+    monkeypatch.setattr("revops.api.sync.sync_batch_apply", slow)
+    responses = {}
+
+    def first():
+        try:
+            responses["first"] = post(Client(), raw_token, body("L1", "L2"), key="k-slow")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert started.wait(10)
+    IdempotencyRecord.objects.filter(key="k-slow").update(created_at=timezone.now() - dt.timedelta(hours=1))
+    retry = post(Client(), raw_token, body("L1", "L2"), key="k-slow")  # the CRM timed out and retries
+    proceed.set()
+    thread.join(10)
+    assert retry.status_code == 200 and "Idempotent-Replayed" not in retry
+    assert responses["first"].status_code == 409  # it lost the key: its writes rolled back
+    assert len(calls) == 2 and SyncBatch.objects.count() == 1 and Lead.objects.count() == 2
+    record = IdempotencyRecord.objects.get(key="k-slow")
+    assert record.state == IdempotencyRecord.State.COMPLETED and bytes(record.response_body) == retry.content
+    assert post(Client(), raw_token, body("L1", "L2"), key="k-slow")["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.django_db
+def test_a_request_that_lost_its_claim_never_releases_the_new_owners(raw_token):
+    from revops.idempotency import _claim, _release
+
+    token = ApiToken.objects.get(name="hubspot")
+    old, _ = _claim(user=token.user, token=token, key="k-taken", fingerprint="f")
+    IdempotencyRecord.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(hours=1))
+    new, answer = _claim(user=token.user, token=token, key="k-taken", fingerprint="f")
+    assert answer is None and new.pk == old.pk and new.created_at != old.created_at
+    _release(old)  # the original request fails late: the retry still owns the key
+    assert IdempotencyRecord.objects.filter(pk=new.pk, state=IdempotencyRecord.State.IN_PROGRESS).exists()
+    _release(new)
+    assert not IdempotencyRecord.objects.filter(pk=new.pk).exists()

@@ -72,15 +72,18 @@ def test_postgres_dying_mid_request_is_a_503_and_the_same_key_goes_through_at_on
 
 
 @pytest.mark.django_db
-def test_a_claim_nobody_released_expires_in_thirty_seconds(client, settings):
-    assert settings.IDEMPOTENCY_CLAIM_SECONDS == 30
+def test_a_claim_nobody_released_expires_after_five_minutes(client, settings):
+    # well above the longest a sync request runs (SQLite's 30 s lock wait plus a full batch)
+    assert settings.IDEMPOTENCY_CLAIM_SECONDS == 300
     raw = api_token_create(name="crm", scopes=["sync:write"])[1]
     token = ApiToken.objects.get(name="crm")
     fp = request_fingerprint(method="POST", path="/api/v1/sync/leads/", query="", body=body("L1").encode())
     IdempotencyRecord.objects.create(user=token.user, token=token, key="k-dead", request_fingerprint=fp)
     assert post(client, raw, body("L1"), key="k-dead").status_code == 409  # its request may still be running
+    IdempotencyRecord.objects.filter(key="k-dead").update(created_at=timezone.now() - dt.timedelta(seconds=60))
+    assert post(client, raw, body("L1"), key="k-dead").status_code == 409
 
-    IdempotencyRecord.objects.filter(key="k-dead").update(created_at=timezone.now() - dt.timedelta(seconds=31))
+    IdempotencyRecord.objects.filter(key="k-dead").update(created_at=timezone.now() - dt.timedelta(seconds=301))
     assert post(client, raw, body("L1"), key="k-dead").status_code == 200
 
 
