@@ -173,6 +173,16 @@ class ResilientMixin:
             self.log.error("Worker %s: job %s bookkeeping lost to a Redis error: %s", self.name, job.id, exc)
             self._redis_retry("reaching Redis after a job", self.connection.ping)
 
+    def set_shutdown_requested_date(self):
+        # rq calls this from its SIGTERM handler, in whatever frame the signal interrupted (the
+        # job's own code in HotWorker, the horse monitor in Worker): a Redis error raised there
+        # would abort the job or abandon the horse. The date is informational only; the warm
+        # shutdown goes on (``_stop_requested`` is set) and the next Redis retry stops the worker.
+        try:
+            super().set_shutdown_requested_date()
+        except REDIS_ERRORS as exc:
+            self.log.warning("Worker %s: could not record the shutdown request, Redis unavailable (%s)", self.name, exc)
+
     def teardown(self):
         try:
             super().teardown()

@@ -161,3 +161,22 @@ def test_a_worker_asked_to_stop_while_redis_is_away_exits(redis_conn, flaky_redi
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     assert len(sleeps) == 3
+
+
+@pytest.mark.parametrize("worker_class", [HotWorker, worker_module.Worker])
+def test_sigterm_to_a_busy_worker_while_redis_is_away_is_a_warm_shutdown(redis_conn, monkeypatch, worker_class):
+    queue = django_rq.get_queue("hot")
+    worker = worker_class([queue], connection=queue.connection)
+    worker._state = "busy"  # a job is running; the signal interrupts its frame (or the horse monitor)
+
+    def refused(*args, **kwargs):
+        raise redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(worker.connection, "hset", refused)
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        worker.request_stop(signal.SIGTERM, None)  # what rq's SIGTERM handler runs: must not raise
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert worker._stop_requested  # the job finishes, then the worker stops
