@@ -9,10 +9,12 @@ still coming up — instead of losing it (or, under honcho, every other process 
   RESPAWN_STABLE_AFTER (30 s) of its start; a longer run resets the wait.
 - Each restart logs one line on stderr:
   ``respawn: NAME exited with status 1 after 3s; restart #2 in 2s``.
-- SIGTERM, SIGINT and SIGHUP are passed on to CMD once each and end the loop (stopping is never
-  mistaken for a crash); the exit status is CMD's. CMD runs in its own session so that a signal
-  sent to the whole process group (honcho, systemd) reaches it once, through here — a second
-  SIGTERM would make an RQ worker abandon its job — and it gets SIGTERM if this wrapper is killed.
+- The first SIGTERM, SIGINT or SIGHUP (as SIGTERM) is passed on to CMD and ends the loop (stopping
+  is never mistaken for a crash); the exit status is CMD's. One that arrives while a restart is
+  being spawned reaches the new CMD as soon as it exists. Repeats are not passed on: a second
+  SIGTERM would make an RQ worker abandon its job. CMD runs in its own session so that a signal
+  sent to the whole process group (honcho, systemd) reaches it once, through here, and it gets
+  SIGTERM if this wrapper is killed (or exits at once if the wrapper died while it started).
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ import time
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # runs in the child, between fork and exec
+def _die_with_parent(parent: int) -> None:  # runs in the child, between fork and exec
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: a killed wrapper leaves CMD running
-        pass
+        return
+    if os.getppid() != parent:  # the wrapper died before prctl: no signal would ever come
+        os._exit(1)
 
 
 def _describe(status: int) -> str:
@@ -50,13 +54,19 @@ def main(argv: list[str]) -> int:
     name, cmd = argv[0], argv[2:]
     max_wait = float(os.environ.get("RESPAWN_MAX_WAIT", "30"))
     stable_after = float(os.environ.get("RESPAWN_STABLE_AFTER", "30"))
-    state = {"stopping": False, "child": None}
+    state = {"stopping": None, "child": None, "forwarded": False}
 
     def forward(signum, _frame):
-        state["stopping"] = True
+        if state["stopping"] is not None:  # only the first stop signal is passed on
+            return
+        state["stopping"] = signal.SIGTERM if signum == signal.SIGHUP else signum
+        _pass_on()
+
+    def _pass_on():
         child = state["child"]
-        if child is not None and child.poll() is None:
-            child.send_signal(signal.SIGTERM if signum == signal.SIGHUP else signum)
+        if not state["forwarded"] and child is not None and child.poll() is None:
+            state["forwarded"] = True
+            child.send_signal(state["stopping"])
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
@@ -64,9 +74,12 @@ def main(argv: list[str]) -> int:
     wait, restarts = 1.0, 0
     while True:
         started = time.monotonic()
-        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=_die_with_parent)
+        parent = os.getpid()
+        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=lambda: _die_with_parent(parent))
+        if state["stopping"] is not None:  # it came while the child was being spawned (the old one was gone)
+            _pass_on()
         status = state["child"].wait()
-        if state["stopping"]:
+        if state["stopping"] is not None:
             return status if status >= 0 else 128 - status
         ran = time.monotonic() - started
         if ran >= stable_after:
@@ -78,9 +91,9 @@ def main(argv: list[str]) -> int:
             flush=True,
         )
         deadline = time.monotonic() + wait
-        while not state["stopping"] and time.monotonic() < deadline:
+        while state["stopping"] is None and time.monotonic() < deadline:
             time.sleep(0.1)
-        if state["stopping"]:
+        if state["stopping"] is not None:
             return 0
         wait = min(wait * 2, max_wait)
 
