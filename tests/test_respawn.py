@@ -146,7 +146,9 @@ def test_a_stop_that_arrives_while_a_restart_is_spawned_reaches_the_new_child(tm
 
     monkeypatch.setattr(respawn.subprocess, "Popen", popen)
     marker = tmp_path / "ran"
-    cmd = f"test -e {marker} || {{ touch {marker}; exit 3; }}; trap 'touch {marker}.stopped; exit 0' TERM; sleep 6 & wait"
+    cmd = (
+        f"test -e {marker} || {{ touch {marker}; exit 3; }}; trap 'touch {marker}.stopped; exit 0' TERM; sleep 6 & wait"
+    )
     saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     started = time.monotonic()
     try:
