@@ -20,6 +20,7 @@ still coming up — instead of losing it (or, under honcho, every other process 
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -74,8 +75,8 @@ def main(argv: list[str]) -> int:
     wait, restarts = 1.0, 0
     while True:
         started = time.monotonic()
-        parent = os.getpid()
-        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=lambda: _die_with_parent(parent))
+        preexec = functools.partial(_die_with_parent, os.getpid())
+        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec)
         if state["stopping"] is not None:  # it came while the child was being spawned (the old one was gone)
             _pass_on()
         status = state["child"].wait()
