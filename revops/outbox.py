@@ -23,13 +23,17 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import django_rq
+import redis.exceptions
 from django.conf import settings
 from django.db import DatabaseError
 from django.db import connection as db_connection
 from django.db.models import F
 from django.utils import timezone
 from rq import Retry
+from rq.exceptions import NoSuchJobError
+from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 from rq.job import Job, JobStatus
+from rq.utils import as_text
 
 from .heartbeats import worker_state
 from .models import OutboxEvent
@@ -181,11 +185,13 @@ def _record_failure(event_ids: list[int], before: dict | None, exc: Exception) -
 
 
 def _running(connection, job: Job) -> bool:
-    """Whether a started job is still being worked on: its worker beats and its own timeout has not passed.
+    """Whether a started job is still being worked on: its worker beats, still lists the job among
+    its executions, and the job's own timeout has not passed.
 
     A worker killed with SIGKILL (or a machine that died) leaves its job "started" until RQ's
-    own cleanup notices; a slow job's worker keeps beating. Running a dead job again is safe
-    because runs are exactly-once.
+    own cleanup notices; a slow job's worker keeps beating. A live worker that lost a job's
+    bookkeeping to a Redis error (revops.worker) has moved on to other work: the job is no
+    longer among its executions. Running a dead job again is safe because runs are exactly-once.
     """
     if job.started_at is not None and job.timeout and job.timeout > 0:
         if (timezone.now() - job.started_at).total_seconds() > job.timeout + 60:
@@ -193,19 +199,32 @@ def _running(connection, job: Job) -> bool:
     if not job.worker_name:
         return False
     state = worker_state(connection, job.worker_name)
-    return state is not None and state.alive
+    if state is None or not state.alive:
+        return False
+    executions = connection.smembers(WORKER_EXECUTIONS_KEY_TEMPLATE.format(job.worker_name))
+    return any(as_text(member).startswith(f"{job.id}:") for member in executions)
 
 
 def _live(connection, job_id: str) -> bool:
-    """Whether the job is waiting in Redis, or started by a live worker within its timeout."""
+    """Whether the job is waiting in Redis, or started by a live worker within its timeout.
+
+    A Redis error means "unknown": the job counts as live and the next sweep looks again, so a
+    job a worker is running is never enqueued (and run) a second time because of a blip.
+    """
     try:
         job = Job.fetch(job_id, connection=connection)
-    except Exception:
+        status = job.get_status(refresh=False)
+        if status in _WAITING:
+            return True
+        return status == JobStatus.STARTED and _running(connection, job)
+    except NoSuchJobError:
         return False
-    status = job.get_status(refresh=False)
-    if status in _WAITING:
+    except redis.exceptions.RedisError as exc:
+        logger.warning("outbox sweep: could not check job %s (%s); skipping it this round", job_id, exc)
         return True
-    return status == JobStatus.STARTED and _running(connection, job)
+    except Exception:  # a job Redis holds but rq cannot read: enqueueing again replaces it
+        logger.exception("outbox sweep: job %s is unreadable; enqueueing it again", job_id)
+        return False
 
 
 def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None = None) -> list:

@@ -4,6 +4,7 @@ import datetime as dt
 
 import django_rq
 import pytest
+import redis.exceptions
 from django.db import OperationalError
 from django.db.models import F
 from django.utils import timezone
@@ -40,6 +41,7 @@ def started_by(worker, job_id: str, *, minutes_ago: float) -> None:
     job.started_at = timezone.now() - dt.timedelta(minutes=minutes_ago)
     job.save()
     job.set_status(JobStatus.STARTED)
+    worker.connection.sadd(worker.executions_key, f"{job_id}:execution-1")  # what rq's prepare_execution adds
 
 
 def test_a_slow_job_is_left_alone_while_its_worker_beats_and_recovered_once_it_stops(redis_conn, worker):
@@ -63,6 +65,34 @@ def test_a_job_past_its_own_timeout_is_dead_even_if_its_worker_beats(redis_conn,
     outbox_sweep(grace=60)
     started_by(worker, f"outbox-batch-{outcome.batch.pk}", minutes_ago=40)  # timeout 30 min (+1)
     assert outbox_sweep(grace=60) == [outcome.batch.pk]
+
+
+def test_a_job_its_live_worker_no_longer_runs_is_recovered(redis_conn, worker):
+    outcome = apply(rec("L1"))
+    age_events()
+    batch = outcome.batch.pk
+    assert outbox_sweep(grace=60) == [batch]
+    started_by(worker, f"outbox-batch-{batch}", minutes_ago=2)
+    assert outbox_sweep(grace=60) == []  # running
+    # rq's bookkeeping of its end was lost to a Redis error: still "started", the worker moved on
+    redis_conn.delete(worker.executions_key)
+    assert outbox_sweep(grace=60) == [batch]
+
+
+def test_a_redis_error_while_checking_a_job_skips_it_this_round(redis_conn, worker, monkeypatch):
+    outcome = apply(rec("L1"))
+    age_events()
+    batch = outcome.batch.pk
+    assert outbox_sweep(grace=60) == [batch]
+    started_by(worker, f"outbox-batch-{batch}", minutes_ago=2)
+
+    def timeout(*args, **kwargs):
+        raise redis.exceptions.TimeoutError("Timeout reading from socket")
+
+    monkeypatch.setattr(Job, "fetch", timeout)
+    assert outbox_sweep(grace=60) == []  # unknown: never enqueued behind the worker's back
+    monkeypatch.undo()
+    assert Job.fetch(f"outbox-batch-{batch}", connection=redis_conn).get_status() == JobStatus.STARTED
 
 
 def test_recovered_work_goes_to_the_front_of_the_queue(redis_conn):
