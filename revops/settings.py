@@ -12,7 +12,7 @@ for their own processes).
 import datetime as dt
 import os
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF
@@ -186,8 +186,17 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 _redis = urlparse(REDIS_URL)
 if _redis.scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://")
+# Every Redis connection the portal opens gives up on a Redis that stopped answering (a dead host,
+# a partition: no connection refused, just silence) after these many seconds, so the API answers
+# 503, /healthz "down", and the scheduler and the sweeper retry, instead of hanging for ever. rq's
+# worker raises the read timeout of its own connection above its blocking dequeue by itself.
+REDIS_SOCKET_TIMEOUT = env_int("REDIS_SOCKET_TIMEOUT", 5, minimum=1)
+REDIS_CONNECT_TIMEOUT = env_int("REDIS_CONNECT_TIMEOUT", 5, minimum=1)
+_redis_timeouts = {"socket_timeout": REDIS_SOCKET_TIMEOUT, "socket_connect_timeout": REDIS_CONNECT_TIMEOUT}
+_redis_query = {k: v for k, v in _redis_timeouts.items() if k not in parse_qs(_redis.query)}  # REDIS_URL's win
+RQ_REDIS_URL = f"{REDIS_URL}{'&' if _redis.query else '?'}{urlencode(_redis_query)}" if _redis_query else REDIS_URL
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": timeout}
+    name: {"URL": RQ_REDIS_URL, "DEFAULT_TIMEOUT": timeout}  # django-rq passes only the URL on
     for name, timeout in (("hot", 60), ("default", 300), ("low", 1800))
 }
 RQ_SHOW_ADMIN_LINK = True
@@ -211,6 +220,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "revops",
         "TIMEOUT": 300,
+        "OPTIONS": _redis_timeouts,
     }
 }
 

@@ -201,3 +201,49 @@ def test_make_run_and_manage_sh_set_debug_for_their_own_processes_only(tmp_path)
     assert not (checkout / ".env").exists()
     assert "dev_env" in (ROOT / "scripts" / "run.sh").read_text()
     assert "dev_env" in (ROOT / "scripts" / "manage.sh").read_text()
+
+
+BLACK_HOLE_PROBE = """
+import time
+import django
+django.setup()
+import django_rq
+import redis.exceptions
+from django.core.cache import cache
+
+conn = django_rq.get_connection("default")
+kwargs = conn.connection_pool.connection_kwargs
+assert kwargs["socket_timeout"] == 1 and kwargs["socket_connect_timeout"] == 2, kwargs
+for name, call in (("rq", conn.ping), ("cache", lambda: cache.get("throttle"))):
+    started = time.monotonic()
+    try:
+        call()
+    except redis.exceptions.TimeoutError:
+        print(name, "timed out after", round(time.monotonic() - started))
+"""
+
+
+def test_every_redis_connection_gives_up_on_a_silent_redis(tmp_path):
+    import socket
+
+    with socket.socket() as black_hole:  # accepts connections (the kernel does), never answers
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen(8)
+        port = black_hole.getsockname()[1]
+        env = clean_env(
+            tmp_path, REDIS_URL=f"redis://127.0.0.1:{port}/0", REDIS_SOCKET_TIMEOUT="1", REDIS_CONNECT_TIMEOUT="2"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", BLACK_HOLE_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+        )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["rq timed out after 1", "cache timed out after 1"]
+
+
+def test_redis_timeouts_default_to_five_seconds_and_the_url_can_set_its_own(tmp_path):
+    code = "from django.conf import settings; print(settings.RQ_QUEUES['hot']['URL'], settings.CACHES['default']['OPTIONS'])"
+    result = run_python(code, clean_env(tmp_path, REDIS_URL="redis://h:6379/0?socket_timeout=9"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "redis://h:6379/0?socket_timeout=9&socket_connect_timeout=5 {'socket_timeout': 5, 'socket_connect_timeout': 5}"
+    )
