@@ -9,7 +9,9 @@
   ``HEALTH_OUTBOX_MAX_AGE_SECONDS`` (work is not getting done).
 
 Overall ``down`` (HTTP 503) when the database or Redis is unreachable, ``degraded`` (200) when any
-check is degraded or unknown, else ``ok``.
+check is degraded or unknown, else ``ok``. A secondary check (workers, scheduler, outbox) that
+raises — a Redis blip between checks, a corrupt heartbeat — is ``unknown``, never ``down``: a
+liveness probe must not restart a healthy web tier for it.
 """
 
 import time
@@ -25,8 +27,8 @@ from .heartbeats import scheduler_last_tick, scheduler_tick_window, workers_stat
 from .models import OutboxEvent
 
 
-def _check(fn):
-    """Run ``fn() -> detail`` or ``(detail, problem)``; a problem makes the check degraded."""
+def _check(fn, failure: str = "down"):
+    """Run ``fn() -> detail`` or ``(detail, problem)``; a problem makes the check degraded, an error ``failure``."""
     started = time.perf_counter()
     problem = None
     try:
@@ -35,7 +37,7 @@ def _check(fn):
             detail, problem = detail
         status = "degraded" if problem else "ok"
     except Exception as exc:  # a probe reports, it never raises
-        detail, status = f"{type(exc).__name__}: {exc}", "down"
+        detail, status = f"{type(exc).__name__}: {exc}", failure
     result = {"status": status, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
     if problem:
         result["problem"] = problem
@@ -101,9 +103,9 @@ def _outbox():
 def healthz(request):
     checks = {"database": _check(_database), "redis": _check(_redis)}
     redis_ok = checks["redis"]["status"] == "ok"
-    checks["workers"] = _check(_workers) if redis_ok else {"status": "unknown"}
-    checks["scheduler"] = _check(_scheduler) if redis_ok else {"status": "unknown"}
-    checks["outbox"] = _check(_outbox) if checks["database"]["status"] == "ok" else {"status": "unknown"}
+    checks["workers"] = _check(_workers, "unknown") if redis_ok else {"status": "unknown"}
+    checks["scheduler"] = _check(_scheduler, "unknown") if redis_ok else {"status": "unknown"}
+    checks["outbox"] = _check(_outbox, "unknown") if checks["database"]["status"] == "ok" else {"status": "unknown"}
     down = any(c["status"] == "down" for c in checks.values())
     degraded = any(c["status"] in ("degraded", "unknown") for c in checks.values())
     overall = "down" if down else "degraded" if degraded else "ok"

@@ -143,3 +143,15 @@ def test_oldest_pending_outbox_event_age_is_reported(client, redis_conn, registe
     assert outbox["status"] == "degraded" and body["status"] == "degraded"
     assert outbox["detail"]["pending_events"] == 1 and outbox["detail"]["oldest_pending_seconds"] >= 600
     assert "oldest pending event" in outbox["problem"]
+
+
+def test_a_secondary_check_that_raises_is_unknown_not_down(client, redis_conn, registered_workers):
+    scheduler_tick_record(redis_conn)
+    redis_conn.hset(registered_workers.key, "last_heartbeat", "not a date")  # a corrupt worker hash
+    redis_conn.set(SCHEDULER_TICK_KEY, "garbage")
+
+    response, body = get_health(client)
+
+    assert response.status_code == 200 and body["status"] == "degraded"  # no liveness restart for it
+    assert body["checks"]["database"]["status"] == body["checks"]["redis"]["status"] == "ok"
+    assert body["checks"]["workers"]["status"] == "unknown" and body["checks"]["scheduler"]["status"] == "unknown"
