@@ -11,9 +11,11 @@ class HandoffsConfig(AppConfig):
     def ready(self):
         from exceptions.registry import register_item_kind
         from revops.engine.hooks import register_event_hook
-        from revops.plugins import register_sync_gap_handler
+        from revops.plugins import register_demo_builder, register_sync_gap_handler, register_why_panel
 
+        from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
+        from .panels import why_handoffs_panel
         from .services import ITEM_KIND, RETURN_KIND
 
         register_item_kind(
@@ -31,3 +33,8 @@ class HandoffsConfig(AppConfig):
         # Deals' gaps are the handoffs' to raise: one item per deal and checklist, not per field.
         register_sync_gap_handler("handoffs", handoffs_sync_gaps, object_types=("opportunity",))
         register_event_hook(handoffs_note_changes)
+        # After routing (40), before the CRM's morning sync (60), whose won deals it then sees.
+        register_demo_builder("handoffs", handoffs_demo_build, order=50)
+        register_why_panel(
+            "handoffs", why_handoffs_panel, template="admin/handoffs/includes/why_handoffs_panel.html", order=25
+        )

@@ -306,7 +306,7 @@ def build_world() -> World:
         object_type="lead",
         object_id=lead.pk,
     )
-    checklist = Checklist.objects.create(name="Sales → Onboarding", required_fields=[{"field": "use_case"}])
+    checklist = Checklist.objects.create(name="Matrix handoff", required_fields=[{"field": "use_case"}])
     deal = Opportunity.objects.filter(owner=rep_record).order_by("pk").first()
     Handoff.objects.create(checklist=checklist, opportunity=deal, missing=[{"kind": "field", "key": "use_case"}])
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
@@ -375,7 +375,7 @@ def _model_instance(app: str, model: str, world):
     if (app, model) == ("exceptions", "queue"):
         return world.args["item"].queue
     if (app, model) == ("handoffs", "handoff"):
-        return Handoff.objects.get(checklist__name="Sales → Onboarding")
+        return Handoff.objects.get(checklist__name="Matrix handoff")
     if (app, model) == ("auth", "user"):
         return world.users["rep"]
     cls = ContentType.objects.get(app_label=app, model=model).model_class()

@@ -7,8 +7,9 @@ from django.utils import timezone
 from exceptions import roles
 from exceptions.models import ExceptionItem, Queue
 from exceptions.selectors import visible_items, visible_queues
+from handoffs.models import Handoff
 from revops.demo import demo_load
-from revops.models import Opportunity, SyncFailure
+from revops.models import SyncFailure
 from routing.models import SlaClock
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +18,6 @@ pytestmark = pytest.mark.django_db
 NOT_PRODUCED = {
     "duplicate_conflict",
     "hygiene_alert",
-    "handoff_incomplete",
     "missing_data",
     "automation_failed",
     "review_overdue",
@@ -36,7 +36,8 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
         "approval_required",
         "sla_breach",
         "sync_rejected",
-        "missing_fields",
+        "handoff_incomplete",
+        "handoff_returned",
     } <= kinds
     assert not kinds & NOT_PRODUCED
     assert not items.filter(reason="").exists() and not items.filter(expected_action="").exists()
@@ -60,14 +61,18 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
     assert set(rejected.values_list("external_id", flat=True)) == set(
         SyncFailure.objects.values_list("external_id", flat=True)
     )
-    # Won deals the CRM sent without handoff context were stored, and the gap raised once per deal.
-    gaps = items.filter(kind="missing_fields")
+    # Won deals without their handoff context wait, each with one item (not one per field) naming what
+    # is missing; the handoff CS sent back is an item for the deal owner's manager.
+    waiting = Handoff.objects.filter(status="waiting")
+    gaps = items.filter(kind="handoff_incomplete")
+    assert gaps.count() == waiting.count() > 0
     for item in gaps:
-        deal = Opportunity.objects.get(pk=item.object_id)
-        assert item.object_type == "opportunity" and deal.stage == "closed_won"
-        assert not all(deal.attributes.get(key) for key in ("billing_contact", "executive_sponsor")), item
+        handoff = waiting.get(pk=int(item.dedupe_key.split(":")[1]))
+        assert handoff.opportunity_id == item.object_id and handoff.opportunity.stage == "closed_won"
+        assert all(m["label"] in item.reason for m in handoff.missing)
         assert item.owner_id is not None and item.queue_id is not None
-    assert gaps.count() == 2
+    returned = items.get(kind="handoff_returned")
+    assert Handoff.objects.get(status="rejected").opportunity_id == returned.object_id
     # Approvals were prepared by a real run of the high-risk forecast automation on a CRM update.
     approvals = items.filter(kind="approval_required", decision="")
     assert approvals.count() >= 2

@@ -97,3 +97,12 @@ def test_other_needs_a_note_and_only_a_sent_handoff_is_answered(sent, world):  #
     answer(cora, sent, "reject", reason_code="context_vague")
     sent.refresh_from_db()
     assert sent.status == Handoff.Status.ACCEPTED
+
+
+def test_the_deals_why_page_says_who_must_act(sync, world, settings, admin_client):  # noqa: F811
+    settings.SECURE_SSL_REDIRECT = False
+    sync(deal())
+    handoff = Handoff.objects.get()
+    page = admin_client.get(f"/admin/revops/opportunity/{handoff.opportunity_id}/why/").content.decode()
+    assert "Handoffs (1)" in page and "Sales → Onboarding" in page and "Waiting for context" in page
+    assert "Sam Seller to get Contract start date, Use case, Billing contact filled in the CRM" in page

@@ -1,0 +1,95 @@
+"""The demo's handoffs, made by the real services from the demo org.
+
+One checklist, *Sales → Onboarding*, for deals won in the last 45 days (older won deals were handed
+over before the portal). Evaluating the won deals gives handoffs in every state the data supports:
+waiting for context (with one item per deal for the owner's manager) and sent (tasks created for the
+Customer Success manager). The NA Customer Success manager then answers two sent handoffs through
+the same service the handoff page calls — one accepted, one rejected with a reason — and the CRM's
+morning sync, which runs after this builder, brings more won deals (complete and incomplete).
+"""
+
+from __future__ import annotations
+
+from exceptions import roles
+from revops.demo_records.builders import demo_user_ensure
+from revops.models import Opportunity, Rep, Team
+from revops.services import record_save
+
+from .models import Checklist, Handoff
+from .services import checklist_save, handoff_accept, handoff_reject, handoffs_evaluate
+
+ONBOARDING = "Sales → Onboarding"
+RECEIVER_USERNAME = "cs.na"
+
+
+def demo_checklist_ensure(*, actor) -> Checklist:
+    """The demo's onboarding checklist (created once; never overwritten)."""
+    existing = Checklist.objects.filter(name=ONBOARDING).first()
+    if existing is not None:
+        return existing
+    cs_team = Team.objects.filter(name="Customer Success").first()
+    csm = Rep.objects.filter(team=cs_team, title="Customer Success Manager", region="NA").order_by("pk").first()
+    return checklist_save(
+        checklist=Checklist(
+            name=ONBOARDING,
+            description="What onboarding needs before the kickoff call: the order, the people, the money.",
+            conditions={"all": [{"field": "opportunity.close_date", "op": "within_days", "value": 45}]},
+            required_fields=[
+                {"field": "contract_start_date"},
+                {"field": "products_purchased"},
+                {"field": "executive_sponsor"},
+                {
+                    "field": "billing_contact",
+                    "when": {"all": [{"field": "opportunity.amount", "op": "gte", "value": 50000}]},
+                },
+            ],
+            tasks=[
+                {"title": "Onboarding kickoff call", "due_in_days": 3},
+                {"title": "Send the welcome pack", "due_in_days": 1},
+            ],
+            receiving_team=cs_team,
+            owner_rule=Checklist.OwnerRule.REP if csm else Checklist.OwnerRule.DEAL_OWNER,
+            owner_rep=csm,
+            accept_within_hours=48,
+        ),
+        actor=actor,
+        reason="demo: onboarding checklist",
+    )
+
+
+def _receiver_login(rep: Rep | None, *, actor):
+    if rep is None:
+        return None
+    first, _, last = rep.name.partition(" ")
+    user = demo_user_ensure(RECEIVER_USERNAME, first, last, f"{RECEIVER_USERNAME}@example.com")
+    roles.assign_role(user, roles.REP)
+    if rep.user_id is None:
+        rep.user = user
+        record_save(instance=rep, actor=actor, reason="demo data")  # one reason for every demo row
+    return user
+
+
+def handoffs_demo_build(context: dict) -> None:
+    """Demo builder: the checklist; on a fresh org, the won deals' handoffs and two answers from CS."""
+    actor, now = context["actor"], context["now"]
+    checklist = demo_checklist_ensure(actor=actor)
+    if not context.get("fresh"):
+        return
+    won = list(Opportunity.objects.filter(stage=Opportunity.Stage.CLOSED_WON).values_list("pk", flat=True))
+    handoffs_evaluate(opportunity_ids=won, actor=actor, cause="demo: handoffs of the recently won deals", now=now)
+    receiver = _receiver_login(checklist.owner_rep, actor=actor)
+    sent = list(Handoff.objects.filter(checklist=checklist, status=Handoff.Status.SENT).order_by("pk")[:2])
+    if receiver is not None and len(sent) == 2:
+        handoff_accept(handoff=sent[0], actor=receiver, now=now)
+        handoff_reject(
+            handoff=sent[1],
+            reason_code="context_vague",
+            note="The success criteria only say 'faster onboarding'; what does the customer measure?",
+            actor=receiver,
+            now=now,
+        )
+    details = context.setdefault("details", {})
+    for status in (Handoff.Status.WAITING, Handoff.Status.SENT, Handoff.Status.ACCEPTED, Handoff.Status.REJECTED):
+        count = Handoff.objects.filter(checklist=checklist, status=status).count()
+        if count:
+            details[f"opportunities:handoffs {Handoff.Status(status).label.lower()}"] = count
