@@ -20,6 +20,7 @@ from .services import (
     checklist_validate,
     context_package,
     handoff_accept,
+    handoff_attest,
     handoff_reject,
     handoff_resend,
 )
@@ -149,9 +150,14 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         handoff = self.get_object(request, unquote(object_id))
-        if handoff is None or answer not in ("accept", "reject", "resend"):
+        if handoff is None or answer not in ("accept", "reject", "resend", "attest"):
             raise Http404("No such handoff.")
-        allowed = can_resend(request.user, handoff) if answer == "resend" else can_answer(request.user, handoff)
+        if answer == "attest":  # either side confirms what it knows
+            allowed = can_resend(request.user, handoff) or can_answer(request.user, handoff)
+        elif answer == "resend":
+            allowed = can_resend(request.user, handoff)
+        else:
+            allowed = can_answer(request.user, handoff)
         if not allowed:
             raise PermissionDenied("Only the receiving side answers a handoff; only the deal side sends it again.")
         try:
@@ -166,6 +172,9 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
                     actor=request.user,
                 )
                 self.message_user(request, "Sent back to the deal owner with your reason.", messages.SUCCESS)
+            elif answer == "attest":
+                handoff = handoff_attest(handoff=handoff, key=request.POST.get("key", ""), actor=request.user)
+                self.message_user(request, "Confirmed.", messages.SUCCESS)
             else:
                 handoff_resend(handoff=handoff, actor=request.user)
                 self.message_user(request, "Sent again to the receiving team.", messages.SUCCESS)
@@ -184,6 +193,11 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
                     "accept_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "accept"]),
                     "reject_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "reject"]),
                     "resend_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "resend"]),
+                    "attest_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "attest"]),
+                    "to_attest": [m for m in handoff.missing if m.get("kind") == "attestation"]
+                    if handoff.status in (Handoff.Status.WAITING, Handoff.Status.REJECTED)
+                    and (can_resend(request.user, handoff) or can_answer(request.user, handoff))
+                    else [],
                     "rejection_reasons": REJECTION_REASONS.items(),
                     "package": context_package(handoff),
                 }

@@ -106,3 +106,25 @@ def test_the_deals_why_page_says_who_must_act(sync, world, settings, admin_clien
     page = admin_client.get(f"/admin/revops/opportunity/{handoff.opportunity_id}/why/").content.decode()
     assert "Handoffs (1)" in page and "Sales → Onboarding" in page and "Waiting for context" in page
     assert "Sam Seller to get Contract start date, Use case, Billing contact filled in the CRM" in page
+
+
+def test_the_last_attestation_sends_the_handoff(sync, world, settings, admin_client):  # noqa: F811
+    settings.SECURE_SSL_REDIRECT = False
+    checklist = world["checklist"]
+    checklist.attestations = [
+        {"key": "risks_reviewed", "label": "Risks and promises reviewed with the CSM", "role": "CSM"}
+    ]
+    checklist.save()
+    sync(deal(**COMPLETE))
+    handoff = Handoff.objects.get()
+    assert handoff.status == Handoff.Status.WAITING
+    assert [m["key"] for m in handoff.missing] == ["risks_reviewed"]
+    page = admin_client.get(f"/admin/handoffs/handoff/{handoff.pk}/change/").content.decode()
+    assert "Confirm: Risks and promises reviewed with the CSM" in page
+    assert answer(admin_client, handoff, "attest", key="nonsense").status_code == 302
+    handoff.refresh_from_db()
+    assert handoff.status == Handoff.Status.WAITING
+    answer(admin_client, handoff, "attest", key="risks_reviewed")
+    handoff.refresh_from_db()
+    assert handoff.status == Handoff.Status.SENT and handoff.attested["risks_reviewed"]["by"] == "admin"
+    assert Task.objects.filter(opportunity=handoff.opportunity).count() == 2
