@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -277,8 +278,6 @@ def handoffs_evaluate(*, opportunity_ids, actor=None, cause: str = "", now: dt.d
 def checklist_validate(checklist: Checklist) -> None:
     """Check a checklist as a whole: its fields, conditions in the engine's language (made canonical in
     place) and field keys known to the dictionary. Raises ``ValidationError`` keyed by field."""
-    from django.core.exceptions import ValidationError
-
     from revops.conditions import clean_condition
 
     checklist.full_clean()
@@ -326,11 +325,13 @@ def _locked(handoff: Handoff) -> Handoff:
     return Handoff.objects.select_for_update().select_related("opportunity", "checklist").get(pk=handoff.pk)
 
 
-def _require(handoff: Handoff, *statuses, verb: str) -> None:
-    from django.core.exceptions import ValidationError
+class HandoffStateError(ValidationError):
+    """The handoff's state does not allow the step (the API answers 409)."""
 
+
+def _require(handoff: Handoff, *statuses, verb: str) -> None:
     if handoff.status not in statuses:
-        raise ValidationError(f"This handoff is {handoff.get_status_display().lower()}; it cannot be {verb}.")
+        raise HandoffStateError(f"This handoff is {handoff.get_status_display().lower()}; it cannot be {verb}.")
 
 
 @transaction.atomic
@@ -350,8 +351,6 @@ def handoff_accept(*, handoff: Handoff, actor, now: dt.datetime | None = None) -
 def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor, now=None) -> Handoff:
     """The receiving team sends the deal back: sent → rejected, with a reason the deal owner's manager
     sees as an item (one per handoff) until the handoff is sent again."""
-    from django.core.exceptions import ValidationError
-
     if reason_code not in REJECTION_REASONS:
         raise ValidationError({"reason_code": f"Choose one of: {', '.join(REJECTION_REASONS.values())}."})
     note = (note or "").strip()
@@ -446,8 +445,6 @@ def context_package(handoff: Handoff) -> dict:
 def handoff_attest(*, handoff: Handoff, key: str, actor, now=None) -> Handoff:
     """Tick one of the checklist's attestations ("risks and promises reviewed with the CSM") as ``actor``;
     the handoff is evaluated again at once, so the last tick sends it."""
-    from django.core.exceptions import ValidationError
-
     now = now or timezone.now()
     locked = _locked(handoff)
     labels = {entry["key"]: entry["label"] for entry in locked.checklist.attestations}

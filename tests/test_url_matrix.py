@@ -219,6 +219,9 @@ API_RULES = [
     (r"^api-exceptions:detail$", (API_READ,), True),
     (r"^api-exceptions:next$", ("exceptions:write", API_READ), False),
     (r"^api-exceptions:\w+$", ("exceptions:write",), True),
+    (r"^api-handoffs:list$", (API_READ,), False),
+    (r"^api-handoffs:detail$", (API_READ,), True),
+    (r"^api-handoffs:\w+$", ("exceptions:write",), True),
 ]
 
 
@@ -239,6 +242,8 @@ def _expected_api(world, role: str, name: str) -> str:
     if name in ("api-exceptions:approve", "api-exceptions:reject", "api-exceptions:override", "api-exceptions:assign"):
         if role == "rep":
             return REFUSE  # a rep works their own items but does not approve or reassign them
+    if name in ("api-handoffs:accept", "api-handoffs:reject") and role in ("rep", "manager_a"):
+        return REFUSE  # the deal side (the rep owns the deal) does not answer its own handoff
     return ALLOW
 
 
@@ -308,7 +313,9 @@ def build_world() -> World:
     )
     checklist = Checklist.objects.create(name="Matrix handoff", required_fields=[{"field": "use_case"}])
     deal = Opportunity.objects.filter(owner=rep_record).order_by("pk").first()
-    Handoff.objects.create(checklist=checklist, opportunity=deal, missing=[{"kind": "field", "key": "use_case"}])
+    Handoff.objects.create(
+        checklist=checklist, opportunity=deal, missing=[{"kind": "field", "key": "use_case", "label": "Use case"}]
+    )
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
     for role, user in users.items():
         clients[role] = Client(raise_request_exception=False)
@@ -411,6 +418,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<str:answer>", lambda: "accept"),
         ("<str:action>", lambda: "claim"),
         ("<str:item_id>", lambda: str(world.args["item"].pk)),
+        ("<str:handoff_id>", lambda: str(Handoff.objects.get(checklist__name="Matrix handoff").pk)),
         ("<str:object_name>", lambda: "leads"),
         ("<int:queue_index>", lambda: "0"),
         ("<int:scheduler_index>", lambda: "0"),
@@ -435,7 +443,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
     assert "<" not in path and "(?P" not in path and "^" not in path, f"unfilled URL arguments in {path!r}"
     if name.endswith(("_mode", "_move", "_reroute", "_answer")) or route.startswith("api/") and _api_posts(name):
         method = "post"
-        data = ACTION_BODIES.get(name.split(":")[-1], {})
+        data = (HANDOFF_BODIES if name.startswith("api-handoffs:") else ACTION_BODIES).get(name.split(":")[-1], {})
     return method, "/" + path, data
 
 
@@ -456,9 +464,12 @@ ACTION_BODIES = {
 }
 
 
+HANDOFF_BODIES = {"reject": {"reason_code": "context_vague"}, "attest": {"key": "use_case"}}
+
+
 def _api_posts(name: str) -> bool:
     return name in ("sync", "api-config:plan", "api-config:apply") or (
-        name.startswith("api-exceptions:") and name not in ("api-exceptions:list", "api-exceptions:detail")
+        name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail")
     )
 
 

@@ -293,3 +293,23 @@ def api_world() -> None:
         snoozed_until=now + dt.timedelta(days=1),
         **{**base, "queue": None},
     )
+    # Handoffs in every state the answers act on (a sent one with a receiver, a waiting one without).
+    from handoffs.models import Checklist, Handoff
+
+    checklist = Checklist.objects.create(
+        name="Sales → Onboarding",
+        required_fields=[{"field": "use_case"}],
+        attestations=[{"key": "risks_reviewed", "label": "Risks reviewed", "role": "CSM"}],
+    )
+    waiting_deal = OpportunityFactory(account=account, owner=rep, stage="closed_won")
+    Handoff.objects.create(
+        checklist=checklist,
+        opportunity=waiting_deal,
+        missing=[
+            {"kind": "field", "key": "use_case", "label": "Use case"},
+            {"kind": "attestation", "key": "risks_reviewed", "label": "Risks reviewed", "role": "CSM"},
+        ],
+    )
+    Handoff.objects.create(
+        checklist=checklist, opportunity=opportunity, status="sent", receiver=rep, ready_at=now, sent_at=now
+    )
