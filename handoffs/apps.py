@@ -13,6 +13,7 @@ class HandoffsConfig(AppConfig):
         from revops.engine.hooks import register_event_hook
         from revops.plugins import register_demo_builder, register_sync_gap_handler, register_why_panel
 
+        from . import configuration  # noqa: F401  (registers the checklists section)
         from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
         from .panels import why_handoffs_panel

@@ -184,6 +184,7 @@ def test_export_is_deterministic_yaml_with_owners_by_username(configured):
         "automations",
         "routing_rules",
         "sla_policies",
+        "checklists",
     ]
     assert document["version"] == 1
     hot = automation(document, "Hot lead follow-up")
