@@ -121,7 +121,7 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
     search_fields = ("opportunity__name", "opportunity__external_id")
     list_select_related = ("opportunity", "checklist", "receiver")
     readonly_fields = (
-        "deal",
+        "deal_why",
         "checklist",
         "status",
         "missing_summary",
@@ -206,7 +206,11 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
 
     @admin.display(description="deal", ordering="opportunity__name")
     def deal(self, obj):
-        return format_html('<a href="{}">{}</a>', why_url("opportunity", obj.opportunity_id), obj.opportunity)
+        return str(obj.opportunity)  # the list links it to the handoff's page
+
+    @admin.display(description="deal's why page")
+    def deal_why(self, obj):
+        return format_html('<a href="{}">{} · why?</a>', why_url("opportunity", obj.opportunity_id), obj.opportunity)
 
     @admin.display(description="missing")
     def missing_summary(self, obj):
