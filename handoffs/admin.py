@@ -1,19 +1,23 @@
 """Admin for handoffs: checklists (RevOps) and the handoffs of deals (read-only here; they move by
 themselves as the CRM fills the deal in)."""
 
+import datetime as dt
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from revops.admin.base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin
 from revops.admin.links import why_url
 
 from .models import Checklist, Handoff
-from .selectors import can_answer, can_resend, visible_handoffs
+from .selectors import can_answer, can_resend, handoff_metrics, visible_handoffs
 from .services import (
     REJECTION_REASONS,
     checklist_save,
@@ -141,9 +145,46 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("report/", view(self.report_view), name="handoffs_handoff_report"),
             path("<path:object_id>/answer/<str:answer>/", view(self.answer_view), name="handoffs_handoff_answer"),
             *super().get_urls(),
         ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "report_url": reverse("admin:handoffs_handoff_report")}
+        return super().changelist_view(request, extra_context)
+
+    def report_view(self, request):
+        """Handoff completeness at close, time to ready, acceptance and rejection reasons, last 30/90/365 days."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        days = request.GET.get("days", "90")
+        days = int(days) if days in ("30", "90", "365") else 90
+        since = timezone.now() - dt.timedelta(days=days)
+        sections = []
+        for group_by, title in (("checklist", "Per checklist"), ("team", "Per sales team"), ("rep", "Per deal owner")):
+            rows = handoff_metrics(user=request.user, since=since, group_by=group_by)
+            for row in rows:
+                row["completeness"] = [_share(row[key], row["handoffs"]) for key in ("ready_0", "ready_1", "ready_7")]
+                row["acceptance_text"] = _share_rate(row["acceptance_rate"])
+                row["to_ready_text"] = _hours(row["median_hours_to_ready"])
+                row["to_accept_text"] = _hours(row["median_hours_to_accept"])
+                row["reasons_text"] = ", ".join(
+                    f"{REJECTION_REASONS.get(code, code)} ({count})" for code, count in row["rejection_reasons"]
+                )
+            sections.append({"key": group_by, "title": title, "rows": rows})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Handoff report",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "has_view_permission": True,
+            "days": days,
+            "periods": (30, 90, 365),
+            "sections": sections,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/handoffs/handoff/report.html", context)
 
     def answer_view(self, request, object_id, answer):
         """POST: ``accept``, ``reject`` (reason_code, note) or ``resend``."""
@@ -222,3 +263,22 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
             return "—"
         label = REJECTION_REASONS.get(obj.rejection_code, obj.rejection_code)
         return f"{label}: “{obj.rejection_note}”" if obj.rejection_note else label
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{round(100 * part / whole)} %" if whole else "—"
+
+
+def _share_rate(rate) -> str:
+    return "—" if rate is None else f"{round(100 * rate)} %"
+
+
+def _hours(hours) -> str:
+    """A human duration: minutes under an hour, hours under two days, days after."""
+    if hours is None:
+        return "—"
+    if hours < 1:
+        return f"{round(hours * 60)} min"
+    if hours < 48:
+        return f"{hours:.1f} h".replace(".0 h", " h")
+    return f"{hours / 24:.1f} days".replace(".0 days", " days")

@@ -39,3 +39,69 @@ def can_resend(user, handoff: Handoff) -> bool:
         return True
     rep_ids, _ = scope
     return handoff.opportunity.owner_id in rep_ids
+
+
+def _median(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _days_after_close(handoff: Handoff):
+    """Days from the deal's close date to the handoff's readiness (None while not ready)."""
+    close = handoff.opportunity.close_date
+    if handoff.ready_at is None or close is None:
+        return None
+    return (handoff.ready_at.date() - close).days
+
+
+def handoff_metrics(*, user, since, group_by: str) -> list[dict]:
+    """Per checklist, deal owner's team or deal owner (``group_by``): handoffs created since ``since``,
+    completeness at close (ready within 0, 1 and 7 days of the close date), median hours to ready,
+    acceptance rate (accepted / answered), median hours to accept, and rejection reasons."""
+    from collections import Counter
+
+    handoffs = (
+        visible_handoffs(user=user)
+        .filter(created_at__gte=since)
+        .select_related("opportunity__owner__team", "checklist")
+        .order_by()
+    )
+    groups: dict[str, list[Handoff]] = {}
+    for handoff in handoffs:
+        owner = handoff.opportunity.owner
+        if group_by == "checklist":
+            label = handoff.checklist.name
+        elif group_by == "team":
+            label = owner.team.name if owner and owner.team_id else "No team"
+        else:
+            label = owner.name if owner else "No owner"
+        groups.setdefault(label, []).append(handoff)
+    rows = []
+    for label, items in sorted(groups.items()):
+        closes = [_days_after_close(h) for h in items]
+        ready_hours = [(h.ready_at - h.created_at).total_seconds() / 3600 for h in items if h.ready_at]
+        accept_hours = [
+            (h.accepted_at - h.sent_at).total_seconds() / 3600 for h in items if h.accepted_at and h.sent_at
+        ]
+        accepted = sum(1 for h in items if h.accepted_at)
+        rejected = sum(1 for h in items if h.rejected_at)
+        rows.append(
+            {
+                "label": label,
+                "handoffs": len(items),
+                "waiting": sum(1 for h in items if h.status == Handoff.Status.WAITING),
+                "ready_0": sum(1 for d in closes if d is not None and d <= 0),
+                "ready_1": sum(1 for d in closes if d is not None and d <= 1),
+                "ready_7": sum(1 for d in closes if d is not None and d <= 7),
+                "median_hours_to_ready": _median(ready_hours),
+                "accepted": accepted,
+                "rejected": rejected,
+                "acceptance_rate": accepted / (accepted + rejected) if accepted + rejected else None,
+                "median_hours_to_accept": _median(accept_hours),
+                "rejection_reasons": Counter(h.rejection_code for h in items if h.rejection_code).most_common(),
+            }
+        )
+    return rows

@@ -147,7 +147,8 @@ def test_the_schema_documents_each_action_body_from_its_form(world):
         body = components[ref.rsplit("/", 1)[1]]
         assert set(body["properties"]) == set(action.bind().fields), action.key
     assert components["ResolveRequest"]["required"] == ["reason_code"]
-    assert "fixed_in_crm" in components["ReasonCodeEnum"]["enum"]
+    # two bodies have a reason_code (the item's resolution, a handoff's rejection): each enum is named for its body
+    assert "fixed_in_crm" in components["ResolveReasonCodeEnum"]["enum"]
     assert "/api/v1/exceptions/{item_id}/{action}/" not in schema["paths"]
 
 

@@ -49,7 +49,11 @@ def test_manager_reads_rules_but_cannot_change_them():
 
 
 def test_rep_and_integration_permissions():
-    assert perms(roles.REP) == {"exceptions.view_exceptionitem", "exceptions.change_exceptionitem"}
+    assert perms(roles.REP) == {
+        "exceptions.view_exceptionitem",
+        "exceptions.change_exceptionitem",
+        "handoffs.view_handoff",  # their deals' handoffs and those they receive (rows scoped)
+    }
     assert perms(roles.INTEGRATION) == set()
 
 
