@@ -57,6 +57,7 @@ BENCHMARKS = {
     "ingest": (["--records", "5000"], {}),
     "triage": (["--items", "20000", "--requests", "10", "--seconds", "2"], {}),
     "routing": (["--leads", "40", "--accounts", "2000", "--backfill", "1000", "--backtest", "5000"], {}),
+    "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
 }
 TAKES_FLAGS = {"ingest", "triage", "routing"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
 QUICK_TIMEOUT = 600
