@@ -11,7 +11,9 @@ from .services import handoffs_evaluate
 def handoffs_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, actor=None) -> None:
     """Evaluate the batch's stored deals against the checklists; deals no checklist covers keep the
     queue's generic "Required fields missing" item (and a covered deal's old generic item closes)."""
-    counts = handoffs_evaluate(opportunity_ids=[*gaps, *complete], actor=actor, cause=f"sync batch #{batch.pk}")
+    counts = handoffs_evaluate(
+        opportunity_ids=[*gaps, *complete], actor=actor, cause=f"sync batch #{batch.pk}", refresh=True
+    )
     covered = counts["covered"]
     exception_items_sync_gaps(
         object_type=object_type,

@@ -15,18 +15,19 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem
 from exceptions.services import OPEN as OPEN_ITEM
-from exceptions.services import exception_item_open, exception_item_resolve
+from exceptions.services import due_time, exception_item_open, exception_item_resolve
 from revops.audit import audited
 from revops.conditions import ConditionError
 from revops.conditions.compile import Context
 from revops.conditions.predicate import compile_condition
-from revops.feed import change_entry_record
+from revops.feed import change_entries_record, change_entry_record
 from revops.models import ChangeEntry, FieldDefinition, Opportunity, Rep, Task
 from revops.services import record_save
 
@@ -112,19 +113,23 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _signal_entry(handoff: Handoff, signal: str, *, key: str, **payload) -> dict:
+    return {
+        "kind": ChangeEntry.Kind.HANDOFF_SIGNAL,
+        "object_type": "opportunity",
+        "external_id": handoff.opportunity.external_id,
+        "payload": {"signal": signal, "handoff_id": handoff.pk, "checklist": handoff.checklist.name, **payload},
+        "reason": f"handoff {handoff.checklist.name!r}",
+        "dedupe_key": f"handoff:{handoff.pk}:{key}"[:200],
+    }
+
+
 def _signal(handoff: Handoff, signal: str, *, key: str, **payload) -> None:
-    deal = handoff.opportunity
-    change_entry_record(
-        kind=ChangeEntry.Kind.HANDOFF_SIGNAL,
-        object_type="opportunity",
-        external_id=deal.external_id,
-        payload={"signal": signal, "handoff_id": handoff.pk, "checklist": handoff.checklist.name, **payload},
-        reason=f"handoff {handoff.checklist.name!r}",
-        dedupe_key=f"handoff:{handoff.pk}:{key}"[:200],
-    )
+    change_entry_record(**_signal_entry(handoff, signal, key=key, **payload))
 
 
-def _item_open(handoff: Handoff, placement: ItemPlacement, actor) -> None:
+def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
+    """The waiting handoff's item: one per deal and checklist, naming every gap and who fills it."""
     deal, checklist = handoff.opportunity, handoff.checklist
     fields = [m["label"] for m in handoff.missing if m["kind"] == "field"]
     ticks = [m for m in handoff.missing if m["kind"] == "attestation"]
@@ -133,25 +138,99 @@ def _item_open(handoff: Handoff, placement: ItemPlacement, actor) -> None:
     if fields:
         parts.append(f"{owner} should get {_joined(fields)} filled in the CRM")
     for tick in ticks:
-        parts.append(f"{tick['role'] or 'someone'} should confirm “{tick['label']}” in the portal")
+        parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
     queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
-    exception_item_open(
-        dedupe_key=f"handoff:{handoff.pk}",
-        kind=ITEM_KIND,
-        title=f"{deal}: {checklist.name} handoff waiting for {len(handoff.missing)} item"
-        + ("s" if len(handoff.missing) != 1 else ""),
-        reason=(
+    count = len(handoff.missing)
+    return {
+        "title": f"{str(deal)[:120]}: {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}"[
+            :200
+        ],
+        "reason": (
             f"{deal} ({deal.external_id}) is {deal.get_stage_display().lower()} but its {checklist.name} handoff is "
             f"not ready: missing {_joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
         ),
-        expected_action=_sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
-        queue=queue,
-        owner=None if manager_id is None else _user(manager_id),
-        object_type="opportunity",
-        object_id=deal.pk,
-        external_id=deal.external_id,
-        actor=actor,
-    )
+        "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
+        "queue": queue,
+        "owner_id": manager_id,
+    }
+
+
+def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str) -> None:
+    """Open (or refresh) the item of each waiting handoff, in bulk: a few queries whatever their number.
+
+    If a concurrent evaluation opened one of the same items meanwhile, fall back to one call each."""
+    if not handoffs:
+        return
+    placement = ItemPlacement()
+    wanted = {f"handoff:{h.pk}": (h, _item_values(h, placement)) for h in handoffs}
+    try:
+        with transaction.atomic():
+            existing = {
+                item.dedupe_key: item
+                for item in ExceptionItem.objects.select_for_update()
+                .filter(dedupe_key__in=list(wanted), status__in=OPEN_ITEM)
+                .order_by()
+            }
+            refreshed, created = [], []
+            for key, (handoff, values) in wanted.items():
+                item = existing.get(key)
+                if item is not None:
+                    item.title, item.reason, item.expected_action = (
+                        values["title"],
+                        values["reason"],
+                        values["expected_action"],
+                    )
+                    item.occurrences, item.last_seen_at = item.occurrences + 1, now
+                    refreshed.append(item)
+                    continue
+                deal, queue = handoff.opportunity, values["queue"]
+                created.append(
+                    ExceptionItem(
+                        dedupe_key=key,
+                        kind=ITEM_KIND,
+                        title=values["title"],
+                        reason=values["reason"],
+                        expected_action=values["expected_action"],
+                        severity=ExceptionItem.Severity.MEDIUM,
+                        owner_id=values["owner_id"],
+                        queue=queue,
+                        queue_name=queue.name,
+                        object_type="opportunity",
+                        object_id=deal.pk,
+                        external_id=deal.external_id[:64],
+                        first_seen_at=now,
+                        last_seen_at=now,
+                        due_at=due_time(queue, ExceptionItem.Severity.MEDIUM, now=now),
+                    )
+                )
+            if refreshed:
+                bulk_update_with_history(
+                    refreshed,
+                    ExceptionItem,
+                    ["title", "reason", "expected_action", "occurrences", "last_seen_at"],
+                    default_user=actor,
+                    default_change_reason=reason,
+                )
+            if created:
+                bulk_create_with_history(created, ExceptionItem, default_user=actor, default_change_reason=reason)
+            return
+    except IntegrityError:
+        pass
+    for key, (handoff, values) in wanted.items():
+        deal = handoff.opportunity
+        exception_item_open(
+            dedupe_key=key,
+            kind=ITEM_KIND,
+            title=values["title"],
+            reason=values["reason"],
+            expected_action=values["expected_action"],
+            queue=values["queue"],
+            owner=None if values["owner_id"] is None else _user(values["owner_id"]),
+            object_type="opportunity",
+            object_id=deal.pk,
+            external_id=deal.external_id,
+            actor=actor,
+        )
 
 
 def _user(user_id):
@@ -165,8 +244,10 @@ def _item_close(handoff: Handoff, *, code: str, note: str, actor) -> None:
         exception_item_resolve(item=item, reason_code=code, note=note, actor=actor)
 
 
-def _send(handoff: Handoff, *, actor, now: dt.datetime) -> None:
-    """Ready: resolve the item, create the checklist's tasks for the receiving owner (once), mark it sent."""
+def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> None:
+    """Ready: resolve the item, create the checklist's tasks for the receiving owner (once), mark it sent.
+
+    The feed entries (the tasks, the signal) are appended to ``feed`` for the caller to record last."""
     deal, checklist = handoff.opportunity, handoff.checklist
     receiver = _receiver(checklist, deal)
     handoff.status, handoff.ready_at, handoff.sent_at, handoff.receiver = (
@@ -193,36 +274,46 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime) -> None:
             actor=actor,
             reason=f"handoff {checklist.name!r} ready",
         )
-        change_entry_record(
-            kind=ChangeEntry.Kind.TASK_CREATED,
-            object_type="opportunity",
-            external_id=deal.external_id,
-            payload={
-                "task_id": task.pk,
-                "title": task.title,
-                "owner": getattr(receiver, "external_id", None),
-                "due_at": due_at.isoformat() if due_at else None,
-            },
-            reason=f"handoff {checklist.name!r}",
-            dedupe_key=f"handoff:{handoff.pk}:task:{index}",
+        feed.append(
+            {
+                "kind": ChangeEntry.Kind.TASK_CREATED,
+                "object_type": "opportunity",
+                "external_id": deal.external_id,
+                "payload": {
+                    "task_id": task.pk,
+                    "title": task.title,
+                    "owner": getattr(receiver, "external_id", None),
+                    "due_at": due_at.isoformat() if due_at else None,
+                },
+                "reason": f"handoff {checklist.name!r}",
+                "dedupe_key": f"handoff:{handoff.pk}:task:{index}",
+            }
         )
     _item_close(handoff, code="fixed_in_crm", note="The handoff is complete and was sent.", actor=actor)
-    _signal(handoff, "sent", key=f"sent:{now.isoformat()}", receiver=getattr(receiver, "external_id", None))
+    feed.append(
+        _signal_entry(handoff, "sent", key=f"sent:{now.isoformat()}", receiver=getattr(receiver, "external_id", None))
+    )
 
 
 @transaction.atomic
-def handoffs_evaluate(*, opportunity_ids, actor=None, cause: str = "", now: dt.datetime | None = None) -> dict:
+def handoffs_evaluate(
+    *, opportunity_ids, actor=None, cause: str = "", now: dt.datetime | None = None, refresh: bool = False
+) -> dict:
     """Create, re-evaluate or cancel the handoffs of the given deals; returns counts per transition.
 
-    Returns ``{"covered": set of deal ids some checklist applies to, "created": n, "sent": n,
+    Writes in bulk (new handoffs, changed ones, the waiting ones' items, the feed's signals), so a
+    sync batch of Won deals costs a handful of statements more than any other batch; a deal whose
+    handoffs did not change writes nothing, unless ``refresh`` (the CRM sent it again: its waiting
+    items are refreshed, occurrences and last seen). Returns
+    ``{"covered": set of deal ids some checklist applies to, "created": n, "sent": n,
     "cancelled": n, "waiting": n}``.
     """
     now = now or timezone.now()
     counts = {"covered": set(), "created": 0, "sent": 0, "cancelled": 0, "waiting": 0}
-    rules = [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
     ids = list(opportunity_ids)
     if not ids:
         return counts
+    rules = [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
     existing = {
         (h.opportunity_id, h.checklist_id): h
         for h in Handoff.objects.select_for_update(of=("self",)).filter(opportunity_id__in=ids)
@@ -231,47 +322,60 @@ def handoffs_evaluate(*, opportunity_ids, actor=None, cause: str = "", now: dt.d
         return counts
     labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
     deals = Opportunity.objects.filter(pk__in=ids).select_related("owner", "account")
-    placement = None
     reason = (cause or "handoff evaluation")[:100]
+    new, changed, waiting, ready, signals = [], [], [], [], []
+    touched: set[int] = set()  # id() of the handoffs created, restarted or changed in this evaluation
     with audited(actor=actor, reason=reason):
         for deal in deals:
             ctx = Context(deal, now=now)
             for rule in rules:
                 checklist = rule.checklist
                 handoff = existing.get((deal.pk, checklist.pk))
+                if handoff is not None:  # the loaded deal (owner joined) and checklist: no query per handoff
+                    handoff.opportunity, handoff.checklist = deal, checklist
                 if not rule.applies(deal, ctx):
                     if handoff is not None and handoff.status in Handoff.OPEN_STATUSES:
                         handoff.status, handoff.cancelled_at = Handoff.Status.CANCELLED, now
                         handoff.save()
                         _item_close(handoff, code="not_an_issue", note="The deal left the stage.", actor=actor)
-                        _signal(handoff, "cancelled", key=f"cancelled:{now.isoformat()}")
+                        signals.append(_signal_entry(handoff, "cancelled", key=f"cancelled:{now.isoformat()}"))
                         counts["cancelled"] += 1
                     continue
                 counts["covered"].add(deal.pk)
                 missing = handoff_missing(rule, deal, handoff, ctx, labels)
                 if handoff is None:
-                    handoff = Handoff(checklist=checklist, opportunity=deal, missing=missing)
-                    handoff.save()
-                    existing[(deal.pk, checklist.pk)] = handoff
-                    _signal(handoff, "started", key="started")
+                    handoff = Handoff(checklist=checklist, opportunity=deal, missing=missing, updated_at=now)
+                    new.append(handoff)
+                    touched.add(id(handoff))
                     counts["created"] += 1
                 elif handoff.status == Handoff.Status.CANCELLED:  # the deal is back at the stage
                     handoff.status, handoff.cancelled_at, handoff.missing = Handoff.Status.WAITING, None, missing
                     handoff.save()
-                    _signal(handoff, "started", key=f"restarted:{now.isoformat()}")
+                    touched.add(id(handoff))
+                    signals.append(_signal_entry(handoff, "started", key=f"restarted:{now.isoformat()}"))
                 elif handoff.missing != missing:
-                    handoff.missing = missing
-                    handoff.save(update_fields=["missing", "updated_at"])
+                    handoff.missing, handoff.updated_at = missing, now
+                    changed.append(handoff)
+                    touched.add(id(handoff))
                 if handoff.status != Handoff.Status.WAITING:
                     continue
-                if missing:
-                    placement = placement or ItemPlacement()
-                    _item_open(handoff, placement, actor)
-                    counts["waiting"] += 1
-                else:
-                    _send(handoff, actor=actor, now=now)
-                    handoff.save()
-                    counts["sent"] += 1
+                (waiting if missing else ready).append(handoff)
+        if new:
+            bulk_create_with_history(new, Handoff, default_user=actor, default_change_reason=reason)
+            signals += [_signal_entry(handoff, "started", key="started") for handoff in new]
+        if changed:
+            bulk_update_with_history(
+                changed, Handoff, ["missing", "updated_at"], default_user=actor, default_change_reason=reason
+            )
+        _items_open(
+            waiting if refresh else [h for h in waiting if id(h) in touched], actor=actor, now=now, reason=reason
+        )
+        counts["waiting"] = len(waiting)
+        for handoff in ready:
+            _send(handoff, actor=actor, now=now, feed=signals)
+            handoff.save()
+            counts["sent"] += 1
+        change_entries_record(signals)  # the feed last: its lock is held until the transaction ends
     return counts
 
 

@@ -82,3 +82,33 @@ def change_entries_after(*, after: int = 0, limit: int = 100) -> tuple[list[Chan
     """Up to ``limit`` entries with an id greater than ``after``, in id order, and whether more wait."""
     rows = list(ChangeEntry.objects.filter(id__gt=after).order_by("id")[: limit + 1])
     return rows[:limit], len(rows) > limit
+
+
+@transaction.atomic
+def change_entries_record(entries: list[dict]) -> int:
+    """Append many decisions at once (each a dict of ``change_entry_record``'s arguments, with a
+    ``dedupe_key``); keys already in the feed are skipped. One lock, one lookup, one insert.
+    Returns how many were added."""
+    if not entries:
+        return 0
+    _lock_feed()
+    keys = [entry["dedupe_key"] for entry in entries]
+    known = set(ChangeEntry.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
+    rows, seen = [], set()
+    for entry in entries:
+        key = entry["dedupe_key"]
+        if key in known or key in seen:
+            continue
+        seen.add(key)
+        rows.append(
+            ChangeEntry(
+                kind=entry["kind"],
+                object_type=entry["object_type"],
+                external_id=entry["external_id"],
+                payload=entry["payload"],
+                reason=entry.get("reason", "")[:255],
+                dedupe_key=key,
+            )
+        )
+    ChangeEntry.objects.bulk_create(rows)
+    return len(rows)

@@ -214,3 +214,14 @@ def test_the_checklist_admin_refuses_an_unknown_field_on_the_form(admin_client, 
     assert response.status_code == 302, response.content.decode()[:2000]
     saved = Checklist.objects.get()
     assert saved.conditions == {} and saved.tasks == [] and saved.history.count() == 1
+
+
+def test_re_evaluating_an_unchanged_deal_writes_nothing(sync, world):
+    from handoffs.services import handoffs_evaluate
+
+    sync(deal())
+    handoff = Handoff.objects.get()
+    rows = (Handoff.history.count(), ExceptionItem.history.count(), ChangeEntry.objects.count())
+    handoffs_evaluate(opportunity_ids=[handoff.opportunity_id], cause="edited, nothing the checklist reads")
+    assert (Handoff.history.count(), ExceptionItem.history.count(), ChangeEntry.objects.count()) == rows
+    assert handoff_items().get().occurrences == 1

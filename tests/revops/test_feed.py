@@ -145,3 +145,47 @@ def test_concurrent_writers_never_make_a_polling_reader_skip_an_entry():
     expected = list(ChangeEntry.objects.order_by("id").values_list("id", flat=True))
     assert len(expected) == writers * per_writer
     assert seen == expected  # every entry, exactly once, in order
+
+
+@pytest.mark.django_db
+def test_change_entries_record_appends_in_order_and_skips_known_keys():
+    from revops.feed import change_entries_record, change_entry_record
+    from revops.models import ChangeEntry
+
+    change_entry_record(
+        kind="handoff_signal", object_type="opportunity", external_id="O-1", payload={"n": 0}, dedupe_key="k1"
+    )
+    added = change_entries_record(
+        [
+            {
+                "kind": "handoff_signal",
+                "object_type": "opportunity",
+                "external_id": "O-1",
+                "payload": {"n": 1},
+                "dedupe_key": "k1",
+            },
+            {
+                "kind": "handoff_signal",
+                "object_type": "opportunity",
+                "external_id": "O-2",
+                "payload": {"n": 2},
+                "dedupe_key": "k2",
+            },
+            {
+                "kind": "task_created",
+                "object_type": "opportunity",
+                "external_id": "O-2",
+                "payload": {"n": 3},
+                "dedupe_key": "k3",
+            },
+            {
+                "kind": "task_created",
+                "object_type": "opportunity",
+                "external_id": "O-2",
+                "payload": {"n": 4},
+                "dedupe_key": "k3",
+            },
+        ]
+    )
+    assert added == 2
+    assert list(ChangeEntry.objects.order_by("id").values_list("dedupe_key", flat=True)) == ["k1", "k2", "k3"]
