@@ -89,7 +89,13 @@ def handoffs_demo_build(context: dict) -> None:
             now=now,
         )
     details = context.setdefault("details", {})
-    for status in (Handoff.Status.WAITING, Handoff.Status.SENT, Handoff.Status.ACCEPTED, Handoff.Status.REJECTED):
+    labels = {
+        Handoff.Status.WAITING: "handoff waiting for context",
+        Handoff.Status.SENT: "handed off, awaiting acceptance",
+        Handoff.Status.ACCEPTED: "handoff accepted",
+        Handoff.Status.REJECTED: "handoff sent back",
+    }
+    for status, label in labels.items():
         count = Handoff.objects.filter(checklist=checklist, status=status).count()
         if count:
-            details[f"opportunities:handoffs {Handoff.Status(status).label.lower()}"] = count
+            details[f"opportunities:{label}"] = count
