@@ -11,13 +11,21 @@ class HandoffsConfig(AppConfig):
     def ready(self):
         from exceptions.registry import register_item_kind
         from revops.engine.hooks import register_event_hook
-        from revops.plugins import register_demo_builder, register_sync_gap_handler, register_why_panel
+        from revops.plugins import (
+            register_demo_builder,
+            register_schedule,
+            register_sync_gap_handler,
+            register_why_panel,
+        )
 
-        from . import configuration  # noqa: F401  (registers the checklists section)
+        from . import (
+            configuration,  # noqa: F401  (registers the checklists section)
+            jobs,
+        )
         from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
         from .panels import why_handoffs_panel
-        from .services import ITEM_KIND, RETURN_KIND
+        from .services import ITEM_KIND, LATE_KIND, RETURN_KIND
 
         register_item_kind(
             ITEM_KIND,
@@ -31,6 +39,13 @@ class HandoffsConfig(AppConfig):
             severity="high",
             expected_action="Fix what the receiving team named, then send the handoff again.",
         )
+        register_item_kind(
+            LATE_KIND,
+            "Handoff not accepted in time",
+            severity="high",
+            expected_action="Accept the handoff or send it back with a reason.",
+        )
+        register_schedule(jobs.handoffs_acceptance_tick, name="handoffs_acceptance_tick", queue="default", interval=900)
         # Deals' gaps are the handoffs' to raise: one item per deal and checklist, not per field.
         register_sync_gap_handler("handoffs", handoffs_sync_gaps, object_types=("opportunity",))
         register_event_hook(handoffs_note_changes)

@@ -447,6 +447,7 @@ def handoff_accept(*, handoff: Handoff, actor, now: dt.datetime | None = None) -
     locked.status, locked.accepted_at = Handoff.Status.ACCEPTED, now
     with audited(actor=actor, reason="handoff accepted"):
         locked.save()
+    _late_item_close(locked, actor=actor, note="The handoff was accepted.")
     _signal(locked, "accepted", key="accepted", by=getattr(actor, "username", ""))
     return locked
 
@@ -467,6 +468,7 @@ def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor,
     locked.rejection_code, locked.rejection_note = reason_code, note
     with audited(actor=actor, reason=f"handoff rejected: {REJECTION_REASONS[reason_code]}"[:100]):
         locked.save()
+    _late_item_close(locked, actor=actor, note="The handoff was sent back.")
     deal = locked.opportunity
     why = REJECTION_REASONS[reason_code] + (f" — “{note}”" if note else "")
     queue, manager_id = ItemPlacement().place(deal.owner.team_id if deal.owner_id else None)
@@ -562,3 +564,56 @@ def handoff_attest(*, handoff: Handoff, key: str, actor, now=None) -> Handoff:
     handoffs_evaluate(opportunity_ids=[locked.opportunity_id], actor=actor, cause="attestation confirmed", now=now)
     locked.refresh_from_db()
     return locked
+
+
+# --- the acceptance SLA ------------------------------------------------------------------------
+
+LATE_KIND = "handoff_not_accepted"
+
+
+def handoffs_acceptance_tick(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Raise each sent handoff not answered within its checklist's ``accept_within_hours`` to the
+    receiving side: one item (in the receiver's team queue, for its manager), opened once and closed
+    by the answer. Returns ``{"late": n, "opened": m}``."""
+    now = now or timezone.now()
+    late = [
+        h
+        for h in Handoff.objects.filter(status=Handoff.Status.SENT, sent_at__isnull=False)
+        .select_related("opportunity", "opportunity__owner", "checklist", "receiver")
+        .order_by("sent_at")
+        if h.sent_at + dt.timedelta(hours=h.checklist.accept_within_hours) <= now
+    ]
+    if not late:
+        return {"late": 0, "opened": 0}
+    placement = ItemPlacement()
+    opened = 0
+    for handoff in late:
+        deal, receiver = handoff.opportunity, handoff.receiver
+        hours = handoff.checklist.accept_within_hours
+        queue, manager_id = placement.place(receiver.team_id if receiver else handoff.checklist.receiving_team_id)
+        _, created = exception_item_open(
+            dedupe_key=f"handoff-late:{handoff.pk}",
+            kind=LATE_KIND,
+            title=f"{str(deal)[:120]}: {handoff.checklist.name} handoff not accepted within {hours} h"[:200],
+            reason=(
+                f"The {handoff.checklist.name} handoff of {deal} was sent to "
+                f"{receiver.name if receiver else 'the receiving team'} on {handoff.sent_at:%Y-%m-%d %H:%M} UTC "
+                f"and has not been accepted or sent back within {hours} hours."
+            ),
+            expected_action=(
+                f"{receiver.name if receiver else 'The receiving team'} should accept the handoff or send it back "
+                "with a reason; the item closes with the answer."
+            ),
+            queue=queue,
+            owner=None if manager_id is None else _user(manager_id),
+            object_type="opportunity",
+            object_id=deal.pk,
+            external_id=deal.external_id,
+        )
+        opened += created
+    return {"late": len(late), "opened": opened}
+
+
+def _late_item_close(handoff: Handoff, *, actor, note: str) -> None:
+    for item in ExceptionItem.objects.filter(dedupe_key=f"handoff-late:{handoff.pk}", status__in=OPEN_ITEM):
+        exception_item_resolve(item=item, reason_code="fixed_in_crm", note=note, actor=actor)

@@ -128,3 +128,28 @@ def test_the_last_attestation_sends_the_handoff(sync, world, settings, admin_cli
     handoff.refresh_from_db()
     assert handoff.status == Handoff.Status.SENT and handoff.attested["risks_reviewed"]["by"] == "admin"
     assert Task.objects.filter(opportunity=handoff.opportunity).count() == 2
+
+
+def test_a_handoff_not_answered_in_time_is_raised_to_the_receiving_side_until_answered(sent, world):  # noqa: F811
+    import datetime as dt
+
+    from handoffs.services import handoffs_acceptance_tick
+
+    cs_manager = UserFactory(username="cs.lead")
+    team = world["csm"].team
+    team.manager = RepFactory(name="CS Lead", user=cs_manager)
+    team.save()
+    from exceptions.models import Queue
+
+    Queue.objects.create(name="CS triage", team=team)
+    assert handoffs_acceptance_tick(now=sent.sent_at + dt.timedelta(hours=47)) == {"late": 0, "opened": 0}
+    later = sent.sent_at + dt.timedelta(hours=49)
+    assert handoffs_acceptance_tick(now=later) == {"late": 1, "opened": 1}
+    assert handoffs_acceptance_tick(now=later) == {"late": 1, "opened": 0}  # once, not every tick
+    item = ExceptionItem.objects.get(kind="handoff_not_accepted")
+    assert item.queue.name == "CS triage" and item.owner == cs_manager
+    assert "not been accepted or sent back within 48 hours" in item.reason
+    cora = login("cora", roles.REP, world["csm"])
+    answer(cora, sent, "accept")
+    item.refresh_from_db()
+    assert item.status == ExceptionItem.Status.RESOLVED
