@@ -247,3 +247,19 @@ def test_redis_timeouts_default_to_five_seconds_and_the_url_can_set_its_own(tmp_
     assert result.stdout.strip() == (
         "redis://h:6379/0?socket_timeout=9&socket_connect_timeout=5 {'socket_timeout': 5, 'socket_connect_timeout': 5}"
     )
+
+
+def test_offline_commands_run_without_a_secret_but_serving_ones_still_refuse(tmp_path):
+    """`manage.py makemigrations --check` works in a plain checkout; `check` (like runserver) still refuses."""
+    env = clean_env(tmp_path, DEBUG=None)
+
+    def manage(*args):
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+
+    offline = manage("makemigrations", "--check", "--dry-run")
+    assert offline.returncode == 0, offline.stderr
+    assert "No changes detected" in offline.stdout
+    serving = manage("check")
+    assert serving.returncode != 0 and "SECRET_KEY is not set" in serving.stderr
