@@ -11,14 +11,13 @@ re-send refreshes the item; the sync that brings the last field resolves it.
 from __future__ import annotations
 
 from django.apps import apps
-from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from revops.models import FieldDefinition, Team
 
+from .bulk import ItemSpec, exception_items_open_many
 from .models import ExceptionItem, Queue
 from .queues import queue_resolve
-from .services import OPEN, due_time, exception_item_resolve
+from .services import OPEN, exception_item_resolve
 
 MISSING_FIELDS = "missing_fields"
 EXPECTED_ACTION = "Get the missing fields filled in the CRM; the item closes by itself when a sync brings them."
@@ -28,7 +27,8 @@ def _key(object_type: str, pk: int) -> str:
     return f"{MISSING_FIELDS}:{object_type}:{pk}"
 
 
-def _joined(labels: list[str]) -> str:
+def joined(labels: list[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
@@ -85,19 +85,11 @@ def exception_items_sync_gaps(*, object_type: str, gaps: dict, complete: list, b
             counts["resolved"] += 1
     if not gaps:
         return counts
-    now = timezone.now()
     model = apps.get_model("revops", object_type)
     records = model._default_manager.filter(pk__in=list(gaps)).select_related("owner").in_bulk()
     labels = dict(FieldDefinition.objects.filter(object_type=object_type).values_list("key", "label"))
-    change_reason = f"sync batch #{batch.pk}: required fields missing"[:100]
-    existing = {
-        item.dedupe_key: item
-        for item in ExceptionItem.objects.select_for_update().filter(
-            dedupe_key__in=[_key(object_type, pk) for pk in gaps], status__in=OPEN
-        )
-    }
-    placement = None
-    refreshed, created = [], []
+    placement = ItemPlacement()
+    specs = []
     for pk, missing in gaps.items():
         record = records.get(pk)
         if record is None:
@@ -110,54 +102,35 @@ def exception_items_sync_gaps(*, object_type: str, gaps: dict, complete: list, b
                 if message.startswith("is required") and message.endswith(" but missing"):
                     when = message[len("is required") : -len(" but missing")]
         supplier = owner_rep.name if owner_rep else "The record owner"
-        reason = (
-            f"The CRM sent {model._meta.verbose_name} {record.external_id} “{record}”"
-            + (f" (owner: {owner_rep.name})" if owner_rep else " (no owner)")
-            + f" without {_joined(names)}. The portal stored it; "
-            + ("this field is" if len(names) == 1 else "these fields are")
-            + f" required{when}. {supplier} should supply "
-            + ("it" if len(names) == 1 else "them")
-            + " in the CRM."
-        )
-        item = existing.get(_key(object_type, pk))
-        if item is not None:
-            item.reason, item.last_seen_at, item.occurrences = reason, now, item.occurrences + 1
-            item.title = f"{str(record)[:120]}: {len(names)} required field{'s' if len(names) != 1 else ''} missing"
-            refreshed.append(item)
-            continue
-        placement = placement or ItemPlacement()
         queue, owner_id = placement.place(getattr(owner_rep, "team_id", None))
-        created.append(
-            ExceptionItem(
+        specs.append(
+            ItemSpec(
                 dedupe_key=_key(object_type, pk),
                 kind=MISSING_FIELDS,
                 title=f"{str(record)[:120]}: {len(names)} required field{'s' if len(names) != 1 else ''} missing",
-                reason=reason,
+                reason=(
+                    f"The CRM sent {model._meta.verbose_name} {record.external_id} “{record}”"
+                    + (f" (owner: {owner_rep.name})" if owner_rep else " (no owner)")
+                    + f" without {joined(names)}. The portal stored it; "
+                    + ("this field is" if len(names) == 1 else "these fields are")
+                    + f" required{when}. {supplier} should supply "
+                    + ("it" if len(names) == 1 else "them")
+                    + " in the CRM."
+                ),
                 expected_action=(
-                    f"Ask {owner_rep.name if owner_rep else 'the record owner'} to fill in {_joined(names)} in the "
+                    f"Ask {owner_rep.name if owner_rep else 'the record owner'} to fill in {joined(names)} in the "
                     "CRM; this item closes by itself when a sync brings them."
                 ),
-                owner_id=owner_id,
-                severity=ExceptionItem.Severity.MEDIUM,
                 queue=queue,
-                queue_name=queue.name,
+                owner_id=owner_id,
                 object_type=object_type,
                 object_id=pk,
-                external_id=record.external_id[:64],
-                first_seen_at=now,
-                last_seen_at=now,
-                due_at=due_time(queue, ExceptionItem.Severity.MEDIUM, now=now),
+                external_id=record.external_id,
             )
         )
-    if refreshed:
-        bulk_update_with_history(
-            refreshed,
-            ExceptionItem,
-            ["reason", "title", "last_seen_at", "occurrences"],
-            default_user=actor,
-            default_change_reason=change_reason,
+    counts.update(
+        exception_items_open_many(
+            specs, actor=actor, change_reason=f"sync batch #{batch.pk}: required fields missing"[:100]
         )
-    if created:
-        bulk_create_with_history(created, ExceptionItem, default_user=actor, default_change_reason=change_reason)
-    counts["created"], counts["refreshed"] = len(created), len(refreshed)
+    )
     return counts

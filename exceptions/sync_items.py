@@ -7,17 +7,11 @@ re-sent unchanged refreshes its open item instead of opening another.
 
 from __future__ import annotations
 
-import logging
-
-from django.db import IntegrityError, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from .models import ExceptionItem
+from .bulk import ItemSpec, exception_items_open_many
 from .queues import queue_resolve
-from .services import OPEN, SYNC_QUEUE_NAME, SYNC_REJECTED, due_time, exception_item_open
-
-logger = logging.getLogger(__name__)
+from .services import SYNC_QUEUE_NAME, SYNC_REJECTED
 
 
 def exception_items_open_sync_rejected(*, failures: list, batch, token=None, actor=None) -> dict[str, int]:
@@ -49,74 +43,26 @@ def exception_items_open_sync_rejected(*, failures: list, batch, token=None, act
             f"The payload is kept as sync failure #{failure.pk}."
         )
 
-    try:
-        with transaction.atomic():
-            existing = {
-                item.dedupe_key: item
-                for item in ExceptionItem.objects.select_for_update()
-                .filter(dedupe_key__in=list(grouped), status__in=OPEN)
-                .order_by()
-            }
-            for key, item in existing.items():
-                item.occurrences += len(grouped[key])
-                item.last_seen_at = now
-                item.reason = describe(grouped[key][-1])
-            if existing:
-                bulk_update_with_history(
-                    list(existing.values()),
-                    ExceptionItem,
-                    ["occurrences", "last_seen_at", "reason"],
-                    default_user=actor,
-                    default_change_reason=change_reason,
-                )
-            new_keys = [key for key in grouped if key not in existing]
-            if new_keys:
-                target = queue_resolve(queue_name=SYNC_QUEUE_NAME)
-                due = due_time(target, ExceptionItem.Severity.MEDIUM, now=now)
-                owner = target.manager or getattr(token, "created_by", None)
-                items = []
-                for key in new_keys:
-                    failure = grouped[key][-1]
-                    items.append(
-                        ExceptionItem(
-                            dedupe_key=key,
-                            kind=SYNC_REJECTED,
-                            title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync"[:200],
-                            reason=describe(failure),
-                            expected_action=(
-                                "Correct the record in the CRM (or the dictionary rule that rejects it) so the next "
-                                "sync is accepted, then resolve this item."
-                            ),
-                            owner=owner,
-                            severity=ExceptionItem.Severity.MEDIUM,
-                            queue=target,
-                            queue_name=SYNC_QUEUE_NAME,
-                            object_type=failure.object_type,
-                            external_id=failure.external_id[:64],
-                            occurrences=len(grouped[key]),
-                            first_seen_at=now,
-                            last_seen_at=now,
-                            due_at=due,
-                        )
-                    )
-                bulk_create_with_history(items, ExceptionItem, default_user=actor, default_change_reason=change_reason)
-            return {"created": len(new_keys), "refreshed": len(existing)}
-    except IntegrityError:
-        logger.info("sync batch %s: concurrent exception opener, falling back to one call per record", batch.pk)
-    created = refreshed = 0
+    target = queue_resolve(queue_name=SYNC_QUEUE_NAME)
+    owner = target.manager or getattr(token, "created_by", None)
+    specs = []
     for key, rows in grouped.items():
         failure = rows[-1]
-        _item, was_created = exception_item_open(
-            dedupe_key=key,
-            kind=SYNC_REJECTED,
-            title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync",
-            reason=describe(failure),
-            expected_action="Correct the record in the CRM so the next sync is accepted, then resolve this item.",
-            queue_name=SYNC_QUEUE_NAME,
-            object_type=failure.object_type,
-            external_id=failure.external_id,
-            actor=actor,
+        specs.append(
+            ItemSpec(
+                dedupe_key=key,
+                kind=SYNC_REJECTED,
+                title=f"CRM {failure.object_type} {failure.external_id or '?'} rejected by the sync",
+                reason=describe(failure),
+                expected_action=(
+                    "Correct the record in the CRM (or the dictionary rule that rejects it) so the next "
+                    "sync is accepted, then resolve this item."
+                ),
+                queue=target,
+                owner_id=getattr(owner, "pk", None),
+                object_type=failure.object_type,
+                external_id=failure.external_id,
+                occurrences=len(rows),
+            )
         )
-        created += was_created
-        refreshed += not was_created
-    return {"created": created, "refreshed": refreshed}
+    return exception_items_open_many(specs, actor=actor, change_reason=change_reason, now=now)

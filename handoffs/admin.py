@@ -17,7 +17,7 @@ from revops.admin.base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin
 from revops.admin.links import why_url
 
 from .models import Checklist, Handoff
-from .selectors import can_answer, can_resend, handoff_metrics, visible_handoffs
+from .selectors import can_answer, can_resend, handoff_metrics, may_answer, visible_handoffs
 from .services import (
     REJECTION_REASONS,
     checklist_save,
@@ -193,13 +193,7 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
         handoff = self.get_object(request, unquote(object_id))
         if handoff is None or answer not in ("accept", "reject", "resend", "attest"):
             raise Http404("No such handoff.")
-        if answer == "attest":  # either side confirms what it knows
-            allowed = can_resend(request.user, handoff) or can_answer(request.user, handoff)
-        elif answer == "resend":
-            allowed = can_resend(request.user, handoff)
-        else:
-            allowed = can_answer(request.user, handoff)
-        if not allowed:
+        if not may_answer(request.user, handoff, answer):
             raise PermissionDenied("Only the receiving side answers a handoff; only the deal side sends it again.")
         try:
             if answer == "accept":
@@ -237,7 +231,7 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
                     "attest_url": reverse("admin:handoffs_handoff_answer", args=[handoff.pk, "attest"]),
                     "to_attest": [m for m in handoff.missing if m.get("kind") == "attestation"]
                     if handoff.status in (Handoff.Status.WAITING, Handoff.Status.REJECTED)
-                    and (can_resend(request.user, handoff) or can_answer(request.user, handoff))
+                    and may_answer(request.user, handoff, "attest")
                     else [],
                     "rejection_reasons": REJECTION_REASONS.items(),
                     "package": context_package(handoff),

@@ -3,6 +3,8 @@ handoffs of their own deals and those they receive. Another team's handoff does 
 
 from __future__ import annotations
 
+from statistics import median
+
 from django.db.models import Q, QuerySet
 
 from revops.access import reach
@@ -32,6 +34,16 @@ def can_answer(user, handoff: Handoff) -> bool:
     return handoff.receiver_id in rep_ids or handoff.checklist.receiving_team_id in team_ids
 
 
+def may_answer(user, handoff: Handoff, answer: str) -> bool:
+    """Whether ``user`` may give ``answer`` (accept, reject, resend, attest): the receiving side accepts
+    and rejects, the deal side sends again, either side confirms an attestation; RevOps all."""
+    if answer == "resend":
+        return can_resend(user, handoff)
+    if answer == "attest":
+        return can_resend(user, handoff) or can_answer(user, handoff)
+    return can_answer(user, handoff)
+
+
 def can_resend(user, handoff: Handoff) -> bool:
     """Whether ``user`` may send a rejected handoff again: the deal side (its owner, their manager) or RevOps."""
     scope = reach(user)
@@ -39,14 +51,6 @@ def can_resend(user, handoff: Handoff) -> bool:
         return True
     rep_ids, _ = scope
     return handoff.opportunity.owner_id in rep_ids
-
-
-def _median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
 
 
 def _days_after_close(handoff: Handoff):
@@ -96,11 +100,11 @@ def handoff_metrics(*, user, since, group_by: str) -> list[dict]:
                 "ready_0": sum(1 for d in closes if d is not None and d <= 0),
                 "ready_1": sum(1 for d in closes if d is not None and d <= 1),
                 "ready_7": sum(1 for d in closes if d is not None and d <= 7),
-                "median_hours_to_ready": _median(ready_hours),
+                "median_hours_to_ready": median(ready_hours) if ready_hours else None,
                 "accepted": accepted,
                 "rejected": rejected,
                 "acceptance_rate": accepted / (accepted + rejected) if accepted + rejected else None,
-                "median_hours_to_accept": _median(accept_hours),
+                "median_hours_to_accept": median(accept_hours) if accept_hours else None,
                 "rejection_reasons": Counter(h.rejection_code for h in items if h.rejection_code).most_common(),
             }
         )

@@ -15,14 +15,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from exceptions.gap_items import ItemPlacement
+from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.gap_items import ItemPlacement, joined
 from exceptions.models import ExceptionItem
 from exceptions.services import OPEN as OPEN_ITEM
-from exceptions.services import due_time, exception_item_open, exception_item_resolve
+from exceptions.services import exception_item_open, exception_item_resolve
 from revops.audit import audited
 from revops.conditions import ConditionError
 from revops.conditions.compile import Context
@@ -105,10 +106,6 @@ def _receiver(checklist: Checklist, deal: Opportunity) -> Rep | None:
     return deal.owner
 
 
-def _joined(labels: list[str]) -> str:
-    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
-
-
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -136,7 +133,7 @@ def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
     owner = deal.owner.name if deal.owner_id else "the deal owner"
     parts = []
     if fields:
-        parts.append(f"{owner} should get {_joined(fields)} filled in the CRM")
+        parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
     for tick in ticks:
         parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
     queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
@@ -147,7 +144,7 @@ def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
         ],
         "reason": (
             f"{deal} ({deal.external_id}) is {deal.get_stage_display().lower()} but its {checklist.name} handoff is "
-            f"not ready: missing {_joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
+            f"not ready: missing {joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
         ),
         "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
         "queue": queue,
@@ -156,81 +153,27 @@ def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
 
 
 def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str) -> None:
-    """Open (or refresh) the item of each waiting handoff, in bulk: a few queries whatever their number.
-
-    If a concurrent evaluation opened one of the same items meanwhile, fall back to one call each."""
-    if not handoffs:
-        return
+    """Open (or refresh) the item of each waiting handoff, in bulk."""
     placement = ItemPlacement()
-    wanted = {f"handoff:{h.pk}": (h, _item_values(h, placement)) for h in handoffs}
-    try:
-        with transaction.atomic():
-            existing = {
-                item.dedupe_key: item
-                for item in ExceptionItem.objects.select_for_update()
-                .filter(dedupe_key__in=list(wanted), status__in=OPEN_ITEM)
-                .order_by()
-            }
-            refreshed, created = [], []
-            for key, (handoff, values) in wanted.items():
-                item = existing.get(key)
-                if item is not None:
-                    item.title, item.reason, item.expected_action = (
-                        values["title"],
-                        values["reason"],
-                        values["expected_action"],
-                    )
-                    item.occurrences, item.last_seen_at = item.occurrences + 1, now
-                    refreshed.append(item)
-                    continue
-                deal, queue = handoff.opportunity, values["queue"]
-                created.append(
-                    ExceptionItem(
-                        dedupe_key=key,
-                        kind=ITEM_KIND,
-                        title=values["title"],
-                        reason=values["reason"],
-                        expected_action=values["expected_action"],
-                        severity=ExceptionItem.Severity.MEDIUM,
-                        owner_id=values["owner_id"],
-                        queue=queue,
-                        queue_name=queue.name,
-                        object_type="opportunity",
-                        object_id=deal.pk,
-                        external_id=deal.external_id[:64],
-                        first_seen_at=now,
-                        last_seen_at=now,
-                        due_at=due_time(queue, ExceptionItem.Severity.MEDIUM, now=now),
-                    )
-                )
-            if refreshed:
-                bulk_update_with_history(
-                    refreshed,
-                    ExceptionItem,
-                    ["title", "reason", "expected_action", "occurrences", "last_seen_at"],
-                    default_user=actor,
-                    default_change_reason=reason,
-                )
-            if created:
-                bulk_create_with_history(created, ExceptionItem, default_user=actor, default_change_reason=reason)
-            return
-    except IntegrityError:
-        pass
-    for key, (handoff, values) in wanted.items():
+    specs = []
+    for handoff in handoffs:
+        values = _item_values(handoff, placement)
         deal = handoff.opportunity
-        exception_item_open(
-            dedupe_key=key,
-            kind=ITEM_KIND,
-            title=values["title"],
-            reason=values["reason"],
-            expected_action=values["expected_action"],
-            queue=values["queue"],
-            owner=None if values["owner_id"] is None else _user(values["owner_id"]),
-            object_type="opportunity",
-            object_id=deal.pk,
-            external_id=deal.external_id,
-            actor=actor,
+        specs.append(
+            ItemSpec(
+                dedupe_key=f"handoff:{handoff.pk}",
+                kind=ITEM_KIND,
+                title=values["title"],
+                reason=values["reason"],
+                expected_action=values["expected_action"],
+                queue=values["queue"],
+                owner_id=values["owner_id"],
+                object_type="opportunity",
+                object_id=deal.pk,
+                external_id=deal.external_id,
+            )
         )
+    exception_items_open_many(specs, actor=actor, change_reason=reason, now=now)
 
 
 def _user(user_id):

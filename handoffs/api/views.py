@@ -15,7 +15,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView
 
 from handoffs.models import Handoff
-from handoffs.selectors import can_answer, can_resend, visible_handoffs
+from handoffs.selectors import may_answer, visible_handoffs
 from handoffs.services import HandoffStateError, handoff_accept, handoff_attest, handoff_reject, handoff_resend
 from revops.api.auth import request_scopes
 from revops.api.serializers import ErrorSerializer
@@ -111,13 +111,7 @@ class HandoffAnswerView(APIView):
         data = body_serializer.validated_data
         with transaction.atomic():
             handoff = handoff_for(request.user, handoff_id)
-            if self.answer == "resend":
-                allowed = can_resend(request.user, handoff)
-            elif self.answer == "attest":
-                allowed = can_resend(request.user, handoff) or can_answer(request.user, handoff)
-            else:
-                allowed = can_answer(request.user, handoff)
-            if not allowed:
+            if not may_answer(request.user, handoff, self.answer):
                 raise exceptions.PermissionDenied("This answer belongs to the other side of the handoff.")
             try:
                 if self.answer == "accept":

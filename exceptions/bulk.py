@@ -1,0 +1,124 @@
+"""Open or refresh many exception items in one go — the bulk form of ``exception_item_open``.
+
+Used where one transaction raises an item per record of a batch (rejected sync records, stored
+records with missing fields, handoffs waiting for context): a few queries whatever the number of
+items, instead of several per item.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from .models import ExceptionItem, Queue
+from .services import OPEN, due_time, exception_item_open
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ItemSpec:
+    """One item to open, or to refresh if an open item has its ``dedupe_key``."""
+
+    dedupe_key: str
+    kind: str
+    title: str
+    reason: str
+    expected_action: str
+    queue: Queue
+    owner_id: int | None = None
+    object_type: str = ""
+    object_id: int | None = None
+    external_id: str = ""
+    severity: str = ExceptionItem.Severity.MEDIUM
+    occurrences: int = 1  # how many times it happened in this batch
+
+
+def exception_items_open_many(
+    specs: list[ItemSpec], *, actor=None, change_reason: str, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Open the items of ``specs``, or refresh the open ones with the same dedupe key (title, reason,
+    expected action, occurrences, last seen), with history. Call inside the caller's transaction.
+
+    If a concurrent writer opened one of the same items meanwhile (the partial unique constraint on
+    open items), falls back to ``exception_item_open`` per item. Returns ``{"created", "refreshed"}``.
+    """
+    if not specs:
+        return {"created": 0, "refreshed": 0}
+    now = now or timezone.now()
+    by_key = {spec.dedupe_key: spec for spec in specs}
+    try:
+        with transaction.atomic():
+            existing = {
+                item.dedupe_key: item
+                for item in ExceptionItem.objects.select_for_update()
+                .filter(dedupe_key__in=list(by_key), status__in=OPEN)
+                .order_by()
+            }
+            for key, item in existing.items():
+                spec = by_key[key]
+                item.title, item.reason, item.expected_action = spec.title, spec.reason, spec.expected_action
+                item.occurrences, item.last_seen_at = item.occurrences + spec.occurrences, now
+            if existing:
+                bulk_update_with_history(
+                    list(existing.values()),
+                    ExceptionItem,
+                    ["title", "reason", "expected_action", "occurrences", "last_seen_at"],
+                    default_user=actor,
+                    default_change_reason=change_reason,
+                )
+            created = [
+                ExceptionItem(
+                    dedupe_key=spec.dedupe_key,
+                    kind=spec.kind,
+                    title=spec.title[:200],
+                    reason=spec.reason,
+                    expected_action=spec.expected_action,
+                    severity=spec.severity,
+                    owner_id=spec.owner_id,
+                    queue=spec.queue,
+                    queue_name=spec.queue.name,
+                    object_type=spec.object_type,
+                    object_id=spec.object_id,
+                    external_id=spec.external_id[:64],
+                    occurrences=spec.occurrences,
+                    first_seen_at=now,
+                    last_seen_at=now,
+                    due_at=due_time(spec.queue, spec.severity, now=now),
+                )
+                for key, spec in by_key.items()
+                if key not in existing
+            ]
+            if created:
+                bulk_create_with_history(
+                    created, ExceptionItem, default_user=actor, default_change_reason=change_reason
+                )
+            return {"created": len(created), "refreshed": len(existing)}
+    except IntegrityError:
+        logger.info("%s: a concurrent opener; falling back to one call per item", change_reason)
+    counts = {"created": 0, "refreshed": 0}
+    from django.contrib.auth import get_user_model
+
+    owners = get_user_model().objects.in_bulk([s.owner_id for s in specs if s.owner_id])
+    for spec in specs:
+        _item, was_created = exception_item_open(
+            dedupe_key=spec.dedupe_key,
+            kind=spec.kind,
+            title=spec.title,
+            reason=spec.reason,
+            expected_action=spec.expected_action,
+            owner=owners.get(spec.owner_id),
+            severity=spec.severity,
+            queue=spec.queue,
+            object_type=spec.object_type,
+            object_id=spec.object_id,
+            external_id=spec.external_id,
+            actor=actor,
+        )
+        counts["created" if was_created else "refreshed"] += 1
+    return counts
