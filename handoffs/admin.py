@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from revops.admin.base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin
 from revops.admin.links import why_url
+from revops.plugins import assignee_source
 
 from .models import Checklist, Handoff
 from .selectors import can_answer, can_resend, handoff_metrics, may_answer, visible_handoffs
@@ -37,7 +38,10 @@ class ChecklistForm(forms.ModelForm):
             "name",
             "description",
             "is_active",
+            "kind",
             "trigger_stage",
+            "renewal_field",
+            "days_before",
             "conditions",
             "required_fields",
             "attestations",
@@ -45,8 +49,23 @@ class ChecklistForm(forms.ModelForm):
             "owner_rule",
             "owner_rep",
             "owner_field",
+            "owner_pool_id",
             "accept_within_hours",
             "tasks",
+        )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        source = assignee_source("pool")
+        choices = source.choices() if source else []
+        self.fields["owner_pool_id"] = forms.TypedChoiceField(
+            label="Pool",
+            choices=[("", "—")] + choices,
+            coerce=int,
+            empty_value=None,
+            required=False,
+            help_text="For 'routing pool': the pool whose next member receives the handoff (fairness and caps "
+            "as for leads)." + ("" if source else " No app providing pools is installed."),
         )
 
     def clean(self):
@@ -83,11 +102,20 @@ class ChecklistAdmin(AuditedAdmin):
     formfield_overrides = {**AuditedAdmin.formfield_overrides}
     fieldsets = (
         (None, {"fields": ("name", "description", "is_active")}),
-        ("When it applies", {"fields": ("trigger_stage", "conditions")}),
+        ("When it applies", {"fields": ("kind", "trigger_stage", "renewal_field", "days_before", "conditions")}),
         ("What must be there", {"fields": ("required_fields", "attestations")}),
         (
             "Who receives it",
-            {"fields": ("receiving_team", "owner_rule", "owner_rep", "owner_field", "accept_within_hours")},
+            {
+                "fields": (
+                    "receiving_team",
+                    "owner_rule",
+                    "owner_rep",
+                    "owner_field",
+                    "owner_pool_id",
+                    "accept_within_hours",
+                )
+            },
         ),
         ("Downstream work", {"fields": ("tasks",)}),
     )

@@ -15,14 +15,28 @@ class Checklist(models.Model):
     downstream ``tasks`` are created for the receiving owner, once.
     """
 
+    class Kind(models.TextChoices):
+        DEAL = "deal", "When a deal reaches a stage"
+        RENEWAL = "renewal", "Before an account's renewal date"
+
     class OwnerRule(models.TextChoices):
         REP = "rep", "A named rep"
         ACCOUNT_FIELD = "account_field", "The rep named in an account field (e.g. the CSM)"
-        DEAL_OWNER = "deal_owner", "The deal's owner"
+        POOL = "pool", "The next member of a routing pool (fair distribution)"
+        DEAL_OWNER = "deal_owner", "The record's owner (the deal's, or the account's for renewals)"
 
     name = models.CharField(max_length=120, unique=True, help_text="The handoff type, e.g. Sales → Onboarding.")
     description = models.TextField(blank=True)
-    trigger_stage = models.CharField(max_length=40, default="closed_won")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.DEAL)
+    trigger_stage = models.CharField(max_length=40, default="closed_won", help_text="For deal handoffs.")
+    renewal_field = models.CharField(
+        max_length=64,
+        default="renewal_date",
+        help_text="For renewal handoffs: the account field holding the renewal date.",
+    )
+    days_before = models.PositiveIntegerField(
+        default=90, help_text="For renewal handoffs: how many days before the renewal date the handoff starts."
+    )
     conditions = models.JSONField(default=dict, blank=True, help_text="When the checklist applies; empty: always.")
     required_fields = models.JSONField(
         default=list,
@@ -47,6 +61,12 @@ class Checklist(models.Model):
     owner_field = models.CharField(
         max_length=64, blank=True, help_text="For 'account field': the account attribute holding the rep's CRM id."
     )
+    owner_pool_id = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        verbose_name="owner pool",
+        help_text="For 'routing pool': the pool that picks the receiver.",
+    )
     accept_within_hours = models.PositiveIntegerField(default=48, help_text="Acceptance SLA of the receiving team.")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -65,6 +85,10 @@ class Checklist(models.Model):
             errors["owner_rep"] = "Choose the rep who receives these handoffs."
         if self.owner_rule == self.OwnerRule.ACCOUNT_FIELD and not self.owner_field:
             errors["owner_field"] = "Name the account field that holds the receiving rep's CRM id."
+        if self.owner_rule == self.OwnerRule.POOL and self.owner_pool_id is None:
+            errors["owner_pool_id"] = "Choose the pool that picks the receiving rep."
+        if self.kind == self.Kind.RENEWAL and not self.renewal_field:
+            errors["renewal_field"] = "Name the account field that holds the renewal date."
         for index, entry in enumerate(self.required_fields or []):
             if not isinstance(entry, dict) or not isinstance(entry.get("field"), str) or not entry["field"]:
                 errors["required_fields"] = f"Entry {index + 1} needs a field key."
@@ -80,7 +104,10 @@ class Checklist(models.Model):
 
 class Handoff(models.Model):
     """One deal's passage through one checklist: waiting for context → ready → sent → accepted, or
-    rejected back to the deal owner; cancelled when the deal leaves the stage."""
+    rejected back to the deal owner; cancelled when the deal leaves the stage.
+
+    A renewal handoff belongs to an account and one renewal date instead of a deal (``opportunity``
+    is empty); it is cancelled when the renewal date moves out of the checklist's window."""
 
     class Status(models.TextChoices):
         WAITING = "waiting", "Waiting for context"
@@ -93,7 +120,18 @@ class Handoff(models.Model):
     OPEN_STATUSES = (Status.WAITING, Status.READY, Status.SENT, Status.REJECTED)
 
     checklist = models.ForeignKey(Checklist, on_delete=models.PROTECT, related_name="handoffs")
-    opportunity = models.ForeignKey("revops.Opportunity", on_delete=models.CASCADE, related_name="handoffs")
+    opportunity = models.ForeignKey(
+        "revops.Opportunity", null=True, blank=True, on_delete=models.CASCADE, related_name="handoffs"
+    )
+    account = models.ForeignKey(
+        "revops.Account",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="handoffs",
+        help_text="For renewal handoffs: the account renewing.",
+    )
+    renewal_date = models.DateField(null=True, blank=True, help_text="For renewal handoffs: the renewal it prepares.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.WAITING, db_index=True)
     missing = models.JSONField(
         default=list, blank=True, help_text='What keeps it from ready: [{"key", "label", "kind": field|attestation}].'
@@ -114,9 +152,23 @@ class Handoff(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["opportunity", "checklist"], name="handoff_one_per_deal_and_checklist")
+            models.UniqueConstraint(fields=["opportunity", "checklist"], name="handoff_one_per_deal_and_checklist"),
+            models.UniqueConstraint(
+                fields=["account", "checklist", "renewal_date"],
+                condition=models.Q(opportunity__isnull=True),
+                name="handoff_one_per_renewal_and_checklist",
+            ),
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="handoff_status_created")]
 
     def __str__(self):
-        return f"{self.checklist} for {self.opportunity}"
+        return f"{self.checklist} for {self.subject}"
+
+    @property
+    def subject(self):
+        """The record handed off: the deal, or the account for a renewal handoff."""
+        return self.opportunity if self.opportunity_id else self.account
+
+    @property
+    def subject_type(self) -> str:
+        return "opportunity" if self.opportunity_id else "account"

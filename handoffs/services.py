@@ -369,7 +369,11 @@ RETURN_KIND = "handoff_returned"
 
 
 def _locked(handoff: Handoff) -> Handoff:
-    return Handoff.objects.select_for_update().select_related("opportunity", "checklist").get(pk=handoff.pk)
+    return (
+        Handoff.objects.select_for_update(of=("self",))
+        .select_related("opportunity", "account", "checklist")
+        .get(pk=handoff.pk)
+    )
 
 
 class HandoffStateError(ValidationError):

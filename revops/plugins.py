@@ -11,7 +11,9 @@ to one, it calls what was registered here:
 - ``sync rejection handlers``: told, in the sync transaction, about the records a batch
   rejected (the exception queue raises them to a person);
 - ``record details``: extra read-only values the read API shows on one record (a lead's latest
-  routing decision).
+  routing decision);
+- ``assignee sources``: ways an app picks a rep for work another app hands out (routing's fair
+  pools pick the CSM who receives a handoff).
 
 Registration is idempotent by name, so a re-imported module (tests, autoreload) registers once.
 Engine-level plug-in points (automation kinds, actions, event hooks) live in ``revops.engine``;
@@ -66,6 +68,32 @@ _WHY_PANELS: dict[str, WhyPanel] = {}
 _SYNC_REJECTION_HANDLERS: dict[str, Callable] = {}
 _SYNC_GAP_HANDLERS: dict[str, Callable] = {}
 _RECORD_DETAILS: dict[tuple[str, str], Callable] = {}
+_ASSIGNEE_SOURCES: dict[str, AssigneeSource] = {}
+
+
+@dataclass(frozen=True)
+class AssigneeSource:
+    """A way to pick a rep: ``choices()`` lists ``(id, label)`` to choose from (e.g. the active pools);
+    ``assign(ref, *, now, reason)`` picks the next rep for ``ref`` and counts the assignment, in the
+    caller's transaction, returning ``(rep id or None, explanation)``."""
+
+    name: str
+    label: str
+    choices: Callable[[], list[tuple[int, str]]]
+    assign: Callable[..., tuple[int | None, str]]
+
+
+def register_assignee_source(
+    name: str, *, label: str, choices: Callable[[], list[tuple[int, str]]], assign: Callable[..., tuple]
+) -> AssigneeSource:
+    source = AssigneeSource(name, label, choices, assign)
+    _ASSIGNEE_SOURCES[name] = source
+    return source
+
+
+def assignee_source(name: str) -> AssigneeSource | None:
+    """The registered source ``name`` (None if no installed app provides it)."""
+    return _ASSIGNEE_SOURCES.get(name)
 
 
 def register_schedule(

@@ -11,13 +11,20 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from exceptions.registry import register_item_kind, register_queue_users
         from revops.engine.hooks import register_event_hook
-        from revops.plugins import register_demo_builder, register_record_detail, register_schedule, register_why_panel
+        from revops.plugins import (
+            register_assignee_source,
+            register_demo_builder,
+            register_record_detail,
+            register_schedule,
+            register_why_panel,
+        )
 
         # Importing these registers routing's actions, its automation kind and its config sections.
         from . import actions, configuration, jobs, kind  # noqa: F401
         from .demo import routing_demo_build
         from .hooks import decisions_note_reassignments, sla_note_touches
         from .panels import why_decision_panel, why_sla_panel
+        from .pools import pool_assign_next, pools_as_choices
         from .selectors import lead_latest_decision_dict
         from .setup_services import routing_queue_users
 
@@ -37,6 +44,7 @@ class RoutingConfig(AppConfig):
         register_why_panel("sla_clock", why_sla_panel, template="admin/routing/includes/why_sla_panel.html", order=20)
         register_record_detail("lead", "latest_decision", lead_latest_decision_dict)
         register_demo_builder("routing", routing_demo_build, order=40)
+        register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
 
 
 ITEM_KINDS = (

@@ -598,3 +598,21 @@ def pool_record_assignment(
     PoolCounter.objects.filter(pool_id=pool_id, rep_id=rep_id).update(assigned=F("assigned") + 1, last_assigned_at=now)
     # update() rather than save(): no history row and no updated_at bump for every lead routed.
     Pool.objects.filter(pk=pool_id).update(last_rep_id=rep_id)
+
+
+def pools_as_choices() -> list[tuple[int, str]]:
+    """The active pools, for other apps to pick receivers from (the ``pool`` assignee source)."""
+    return list(Pool.objects.filter(is_active=True).order_by("name").values_list("pk", "name"))
+
+
+def pool_assign_next(pool_id: int, *, now: dt.datetime, reason: str = "") -> tuple[int | None, str]:
+    """Pick the pool's next member and count the assignment (fairness and caps as for leads), in the
+    caller's transaction: the ``pool`` assignee source other apps use (e.g. a handoff's receiving CSM).
+    Returns ``(rep id or None, why)``."""
+    if not Pool.objects.filter(pk=pool_id).exists():
+        return None, "the pool no longer exists"
+    pick = pool_pick(pool_id, now=now, lock=True)
+    if pick.rep_id is None:
+        return None, pick.reason or f"nobody in {pick.pool_name} could take it"
+    pool_record_assignment(pool_id=pool_id, rep_id=pick.rep_id, now=now, weights=pick.weights)
+    return pick.rep_id, f"picked by {pick.pool_name} ({pick.strategy.replace('_', ' ')})"
