@@ -149,11 +149,12 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
 
     change_form_template = "admin/handoffs/handoff/change_form.html"
     list_display = ("deal", "checklist", "status", "missing_summary", "receiver", "ready_at", "sent_at")
-    list_filter = ("status", "checklist")
-    search_fields = ("opportunity__name", "opportunity__external_id")
-    list_select_related = ("opportunity", "checklist", "receiver")
+    list_filter = ("status", "checklist__kind", "checklist")
+    search_fields = ("opportunity__name", "opportunity__external_id", "account__name", "account__external_id")
+    list_select_related = ("opportunity", "account", "checklist", "receiver")
     readonly_fields = (
         "deal_why",
+        "renewal_date",
         "checklist",
         "status",
         "missing_summary",
@@ -226,7 +227,7 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
         try:
             if answer == "accept":
                 handoff_accept(handoff=handoff, actor=request.user)
-                self.message_user(request, f"Accepted: {handoff.opportunity} is yours.", messages.SUCCESS)
+                self.message_user(request, f"Accepted: {handoff.subject} is yours.", messages.SUCCESS)
             elif answer == "reject":
                 handoff_reject(
                     handoff=handoff,
@@ -234,7 +235,7 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
                     note=request.POST.get("note", ""),
                     actor=request.user,
                 )
-                self.message_user(request, "Sent back to the deal owner with your reason.", messages.SUCCESS)
+                self.message_user(request, "Sent back with your reason.", messages.SUCCESS)
             elif answer == "attest":
                 handoff = handoff_attest(handoff=handoff, key=request.POST.get("key", ""), actor=request.user)
                 self.message_user(request, "Confirmed.", messages.SUCCESS)
@@ -267,13 +268,14 @@ class HandoffAdmin(ReadOnlyMixin, AuditedAdmin):
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
-    @admin.display(description="deal", ordering="opportunity__name")
+    @admin.display(description="deal or account", ordering="opportunity__name")
     def deal(self, obj):
-        return str(obj.opportunity)  # the list links it to the handoff's page
+        subject = obj.subject  # the list links it to the handoff's page
+        return str(subject) if obj.opportunity_id else f"{subject} (renewal {obj.renewal_date})"
 
-    @admin.display(description="deal's why page")
+    @admin.display(description="why page")
     def deal_why(self, obj):
-        return format_html('<a href="{}">{} · why?</a>', why_url("opportunity", obj.opportunity_id), obj.opportunity)
+        return format_html('<a href="{}">{} · why?</a>', why_url(obj.subject_type, obj.subject.pk), obj.subject)
 
     @admin.display(description="missing")
     def missing_summary(self, obj):

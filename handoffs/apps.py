@@ -46,6 +46,7 @@ class HandoffsConfig(AppConfig):
             expected_action="Accept the handoff or send it back with a reason.",
         )
         register_schedule(jobs.handoffs_acceptance_tick, name="handoffs_acceptance_tick", queue="default", interval=900)
+        register_schedule(jobs.handoffs_renewals_tick, name="handoffs_renewals_tick", queue="low", cron="15 5 * * *")
         # Deals' gaps are the handoffs' to raise: one item per deal and checklist, not per field.
         register_sync_gap_handler("handoffs", handoffs_sync_gaps, object_types=("opportunity",))
         register_event_hook(handoffs_note_changes)

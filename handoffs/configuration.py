@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 
 from revops.configuration.base import Attr, Entry, Run, Section, register_section
 from revops.models import Rep, Team
+from revops.plugins import assignee_source
 
 from .models import Checklist
 from .services import checklist_save
@@ -28,6 +29,12 @@ def _checklist_delete(*, checklist: Checklist, actor, reason: str = "") -> None:
     checklist.delete()
 
 
+def _pools() -> list[tuple[int, str]]:
+    """The routing pools a checklist can hand out through (by name in the file), if an app provides them."""
+    source = assignee_source("pool")
+    return source.choices() if source else []
+
+
 @register_section
 class ChecklistSection(Section):
     """Handoff readiness checklists: when they apply, what must be there, who receives the deal."""
@@ -39,7 +46,10 @@ class ChecklistSection(Section):
         Attr("name", required=True),
         Attr("description"),
         Attr("is_active", "bool", default=True),
+        Attr("kind", default="deal"),
         Attr("trigger_stage", default="closed_won"),
+        Attr("renewal_field", default="renewal_date"),
+        Attr("days_before", "int", default=90),
         Attr("conditions", "map", default=dict),
         Attr(
             "required_fields",
@@ -63,6 +73,7 @@ class ChecklistSection(Section):
         Attr("owner_rule", default="deal_owner"),
         Attr("owner_rep", default=None, nullable=True),
         Attr("owner_field"),
+        Attr("owner_pool", default=None, nullable=True),
         Attr("accept_within_hours", "int", default=48),
     )
 
@@ -76,7 +87,8 @@ class ChecklistSection(Section):
         return {row.name: row for row in Checklist.objects.select_related("receiving_team", "owner_rep")}
 
     def serialize(self, obj: Checklist) -> dict[str, Any]:
-        data = {a.name: getattr(obj, a.name) for a in self.attrs}
+        data = {a.name: getattr(obj, a.name) for a in self.attrs if a.name != "owner_pool"}
+        data["owner_pool"] = dict(_pools()).get(obj.owner_pool_id) if obj.owner_pool_id else None
         data["receiving_team"] = obj.receiving_team.external_id if obj.receiving_team_id else None
         data["owner_rep"] = obj.owner_rep.external_id if obj.owner_rep_id else None
         data["required_fields"] = [
@@ -97,6 +109,12 @@ class ChecklistSection(Section):
                 if ref and values[name] is None:
                     run.error(entry.location, name, f"no {what} with external id {ref!r}")
                     return
+        if "owner_pool" in values:
+            ref = values.pop("owner_pool")
+            values["owner_pool_id"] = {name: pk for pk, name in _pools()}.get(ref) if ref else None
+            if ref and values["owner_pool_id"] is None:
+                run.error(entry.location, "owner_pool", f"no active routing pool named {ref!r}")
+                return
         for name, value in values.items():
             setattr(checklist, name, value)
         run.call(entry.location, checklist_save, checklist=checklist, actor=run.actor, reason=run.reason)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from exceptions.gap_items import exception_items_sync_gaps
 
+from .renewals import renewals_evaluate
 from .services import handoffs_evaluate
 
 
@@ -25,11 +26,12 @@ def handoffs_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, a
 
 
 def handoffs_note_changes(events, *, now=None) -> None:
-    """Re-evaluate deals edited in the portal (sync batches were evaluated in their own transaction)."""
-    ids = {
-        event.object_id
-        for event in events
-        if event.object_type == "opportunity" and event.kind in ("created", "updated") and event.batch_id is None
-    }
+    """Re-evaluate deals edited in the portal (sync batches were evaluated in their own transaction),
+    and the renewal handoffs of accounts changed by the CRM or in the portal."""
+    changed = [event for event in events if event.kind in ("created", "updated")]
+    ids = {event.object_id for event in changed if event.object_type == "opportunity" and event.batch_id is None}
     if ids:
         handoffs_evaluate(opportunity_ids=sorted(ids), cause="deal edited in the portal", now=now)
+    accounts = {event.object_id for event in changed if event.object_type == "account"}
+    if accounts:
+        renewals_evaluate(account_ids=sorted(accounts), cause="account changed", now=now)

@@ -8,3 +8,10 @@ def handoffs_acceptance_tick() -> dict:
     from .services import handoffs_acceptance_tick as tick
 
     return tick()
+
+
+def handoffs_renewals_tick() -> dict:
+    """Start the renewal handoffs whose window opened today (daily)."""
+    from .renewals import renewals_tick
+
+    return renewals_tick()

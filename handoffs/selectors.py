@@ -1,5 +1,5 @@
-"""Who sees which handoffs: RevOps all; a manager those of their teams' deals and receivers; a rep the
-handoffs of their own deals and those they receive. Another team's handoff does not exist for them."""
+"""Who sees which handoffs: RevOps all; a manager those of their teams' deals (and accounts, for
+renewals) and receivers; a rep the handoffs of their own deals and accounts and those they receive. Another team's handoff does not exist for them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from .models import Handoff
 
 
 def visible_handoffs(*, user) -> QuerySet[Handoff]:
-    queryset = Handoff.objects.select_related("opportunity", "opportunity__owner", "checklist", "receiver")
+    queryset = Handoff.objects.select_related(
+        "opportunity", "opportunity__owner", "account", "account__owner", "checklist", "receiver"
+    )
     if user is None or not user.is_authenticated:
         return queryset.none()
     scope = reach(user)
@@ -21,7 +23,10 @@ def visible_handoffs(*, user) -> QuerySet[Handoff]:
         return queryset
     rep_ids, team_ids = scope
     return queryset.filter(
-        Q(opportunity__owner_id__in=rep_ids) | Q(receiver_id__in=rep_ids) | Q(checklist__receiving_team_id__in=team_ids)
+        Q(opportunity__owner_id__in=rep_ids)
+        | Q(opportunity__isnull=True, account__owner_id__in=rep_ids)
+        | Q(receiver_id__in=rep_ids)
+        | Q(checklist__receiving_team_id__in=team_ids)
     )
 
 
@@ -45,17 +50,19 @@ def may_answer(user, handoff: Handoff, answer: str) -> bool:
 
 
 def can_resend(user, handoff: Handoff) -> bool:
-    """Whether ``user`` may send a rejected handoff again: the deal side (its owner, their manager) or RevOps."""
+    """Whether ``user`` may send a rejected handoff again: the giving side (the deal's or, for a renewal,
+    the account's owner, and their manager) or RevOps."""
     scope = reach(user)
     if scope is None:
         return True
     rep_ids, _ = scope
-    return handoff.opportunity.owner_id in rep_ids
+    return handoff.subject.owner_id in rep_ids
 
 
 def _days_after_close(handoff: Handoff):
-    """Days from the deal's close date to the handoff's readiness (None while not ready)."""
-    close = handoff.opportunity.close_date
+    """Days from the deal's close date (a renewal's date) to the handoff's readiness (None while not ready).
+    For a renewal, negative is good: ready that many days before the renewal."""
+    close = handoff.opportunity.close_date if handoff.opportunity_id else handoff.renewal_date
     if handoff.ready_at is None or close is None:
         return None
     return (handoff.ready_at.date() - close).days
@@ -70,12 +77,12 @@ def handoff_metrics(*, user, since, group_by: str) -> list[dict]:
     handoffs = (
         visible_handoffs(user=user)
         .filter(created_at__gte=since)
-        .select_related("opportunity__owner__team", "checklist")
+        .select_related("opportunity__owner__team", "account__owner__team", "checklist")
         .order_by()
     )
     groups: dict[str, list[Handoff]] = {}
     for handoff in handoffs:
-        owner = handoff.opportunity.owner
+        owner = handoff.subject.owner
         if group_by == "checklist":
             label = handoff.checklist.name
         elif group_by == "team":

@@ -30,6 +30,7 @@ from revops.conditions.compile import Context
 from revops.conditions.predicate import compile_condition
 from revops.feed import change_entries_record, change_entry_record
 from revops.models import ChangeEntry, FieldDefinition, Opportunity, Rep, Task
+from revops.plugins import assignee_source
 from revops.services import record_save
 
 from .models import Checklist, Handoff
@@ -37,11 +38,16 @@ from .models import Checklist, Handoff
 ITEM_KIND = "handoff_incomplete"
 
 
-def _compiled(tree):
+def subject_type_of(checklist: Checklist) -> str:
+    """The object type a checklist's conditions and fields are about: deals, or accounts for renewals."""
+    return "account" if checklist.kind == Checklist.Kind.RENEWAL else "opportunity"
+
+
+def _compiled(tree, object_type: str = "opportunity"):
     """A predicate for a condition tree; None for "always" (an empty tree)."""
     if not tree or tree == {"all": []}:
         return None
-    return compile_condition(tree, object_type="opportunity")
+    return compile_condition(tree, object_type=object_type)
 
 
 @dataclass
@@ -53,12 +59,16 @@ class _Rules:
     fields: list[tuple[str, object]]
 
     @classmethod
-    def build(cls, checklist: Checklist) -> _Rules | None:
+    def build(cls, checklist: Checklist, kind: str = Checklist.Kind.DEAL) -> _Rules | None:
+        """The compiled checklist if it is of ``kind`` (deal checklists by default), else None."""
+        if checklist.kind != kind:
+            return None
+        object_type = subject_type_of(checklist)
         try:
             return cls(
                 checklist,
-                _compiled(checklist.conditions),
-                [(entry["field"], _compiled(entry.get("when"))) for entry in checklist.required_fields],
+                _compiled(checklist.conditions, object_type),
+                [(entry["field"], _compiled(entry.get("when"), object_type)) for entry in checklist.required_fields],
             )
         except (ConditionError, KeyError, TypeError):
             return None  # an invalid checklist is refused when saved; a stale one evaluates nothing
@@ -67,12 +77,13 @@ class _Rules:
         return deal.stage == self.checklist.trigger_stage and (self.applies_when is None or self.applies_when(ctx))
 
 
-def _value(deal: Opportunity, key: str):
+def _value(record, key: str):
+    """A dictionary field's value on a deal or account: a column, else the CRM's custom attributes."""
     try:
-        field = deal._meta.get_field(key)
+        field = record._meta.get_field(key)
     except Exception:
-        return (deal.attributes or {}).get(key)
-    return getattr(deal, field.attname, None)
+        return (record.attributes or {}).get(key)
+    return getattr(record, field.attname, None)
 
 
 def _empty(value) -> bool:
@@ -96,14 +107,40 @@ def handoff_missing(rules: _Rules, deal: Opportunity, handoff: Handoff | None, c
     return missing
 
 
-def _receiver(checklist: Checklist, deal: Opportunity) -> Rep | None:
+def _account_of(subject):
+    return subject if subject._meta.model_name == "account" else subject.account
+
+
+def _receiver(checklist: Checklist, subject, *, now: dt.datetime) -> Rep | None:
+    """Who receives the handoff of ``subject`` (a deal, or an account for renewals): a named rep, the
+    rep in an account field (the CSM), the next member of a routing pool, or the record's owner."""
     if checklist.owner_rule == Checklist.OwnerRule.REP:
         return checklist.owner_rep
     if checklist.owner_rule == Checklist.OwnerRule.ACCOUNT_FIELD:
-        account = deal.account
+        account = _account_of(subject)
         external_id = (account.attributes or {}).get(checklist.owner_field) if account else None
         return Rep.objects.filter(external_id=external_id, is_active=True).first() if external_id else None
-    return deal.owner
+    if checklist.owner_rule == Checklist.OwnerRule.POOL:
+        source = assignee_source("pool")
+        if source is None or checklist.owner_pool_id is None:
+            return None
+        rep_id, _why = source.assign(checklist.owner_pool_id, now=now, reason=f"handoff {checklist.name!r}")
+        return Rep.objects.filter(pk=rep_id).first() if rep_id else None
+    return subject.owner
+
+
+def _owner_name(subject) -> str:
+    if subject.owner_id:
+        return subject.owner.name
+    return "the deal owner" if subject._meta.model_name == "opportunity" else "the account owner"
+
+
+def _where(subject, checklist: Checklist) -> str:
+    """Why the handoff exists, in words: "is closed won" or "renews on 2027-03-01"."""
+    if subject._meta.model_name == "opportunity":
+        return f"is {subject.get_stage_display().lower()}"
+    renews = _value(subject, checklist.renewal_field)
+    return f"renews on {renews}" if renews else "has a renewal coming"
 
 
 def _sentence(text: str) -> str:
@@ -113,8 +150,8 @@ def _sentence(text: str) -> str:
 def _signal_entry(handoff: Handoff, signal: str, *, key: str, **payload) -> dict:
     return {
         "kind": ChangeEntry.Kind.HANDOFF_SIGNAL,
-        "object_type": "opportunity",
-        "external_id": handoff.opportunity.external_id,
+        "object_type": handoff.subject_type,
+        "external_id": handoff.subject.external_id,
         "payload": {"signal": signal, "handoff_id": handoff.pk, "checklist": handoff.checklist.name, **payload},
         "reason": f"handoff {handoff.checklist.name!r}",
         "dedupe_key": f"handoff:{handoff.pk}:{key}"[:200],
@@ -126,11 +163,11 @@ def _signal(handoff: Handoff, signal: str, *, key: str, **payload) -> None:
 
 
 def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
-    """The waiting handoff's item: one per deal and checklist, naming every gap and who fills it."""
-    deal, checklist = handoff.opportunity, handoff.checklist
+    """The waiting handoff's item: one per deal (or renewal) and checklist, naming every gap and who fills it."""
+    deal, checklist = handoff.subject, handoff.checklist
     fields = [m["label"] for m in handoff.missing if m["kind"] == "field"]
     ticks = [m for m in handoff.missing if m["kind"] == "attestation"]
-    owner = deal.owner.name if deal.owner_id else "the deal owner"
+    owner = _owner_name(deal)
     parts = []
     if fields:
         parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
@@ -143,7 +180,7 @@ def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
             :200
         ],
         "reason": (
-            f"{deal} ({deal.external_id}) is {deal.get_stage_display().lower()} but its {checklist.name} handoff is "
+            f"{deal} ({deal.external_id}) {_where(deal, checklist)} but its {checklist.name} handoff is "
             f"not ready: missing {joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
         ),
         "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
@@ -158,7 +195,7 @@ def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str
     specs = []
     for handoff in handoffs:
         values = _item_values(handoff, placement)
-        deal = handoff.opportunity
+        deal = handoff.subject
         specs.append(
             ItemSpec(
                 dedupe_key=f"handoff:{handoff.pk}",
@@ -168,7 +205,7 @@ def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str
                 expected_action=values["expected_action"],
                 queue=values["queue"],
                 owner_id=values["owner_id"],
-                object_type="opportunity",
+                object_type=handoff.subject_type,
                 object_id=deal.pk,
                 external_id=deal.external_id,
             )
@@ -191,18 +228,22 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> Non
     """Ready: resolve the item, create the checklist's tasks for the receiving owner (once), mark it sent.
 
     The feed entries (the tasks, the signal) are appended to ``feed`` for the caller to record last."""
-    deal, checklist = handoff.opportunity, handoff.checklist
-    receiver = _receiver(checklist, deal)
+    deal, checklist = handoff.subject, handoff.checklist
+    receiver = _receiver(checklist, deal, now=now)
     handoff.status, handoff.ready_at, handoff.sent_at, handoff.receiver = (
         Handoff.Status.SENT,
         handoff.ready_at or now,
         now,
         receiver,
     )
-    marker = f"Handoff: {checklist.name}"[:120]
+    marker = f"Handoff: {checklist.name}"
+    if handoff.renewal_date:  # each renewal has its own tasks
+        marker += f" ({handoff.renewal_date})"
+    marker = marker[:120]
+    link = {handoff.subject_type: deal}
     for index, spec in enumerate(checklist.tasks):
         title = str(spec["title"])[:255]
-        if Task.objects.filter(opportunity=deal, created_by_automation=marker, title=title).exists():
+        if Task.objects.filter(**link, created_by_automation=marker, title=title).exists():
             continue  # created by an earlier pass (a handoff sent again after a rejection)
         due_at = now + dt.timedelta(days=int(spec.get("due_in_days") or 0)) if spec.get("due_in_days") else None
         task = record_save(
@@ -211,7 +252,7 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> Non
                 description=str(spec.get("description") or f"{checklist.name} handoff of {deal}."),
                 owner=receiver,
                 due_at=due_at,
-                opportunity=deal,
+                **link,
                 created_by_automation=marker,
             ),
             actor=actor,
@@ -220,7 +261,7 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> Non
         feed.append(
             {
                 "kind": ChangeEntry.Kind.TASK_CREATED,
-                "object_type": "opportunity",
+                "object_type": handoff.subject_type,
                 "external_id": deal.external_id,
                 "payload": {
                     "task_id": task.pk,
@@ -329,21 +370,25 @@ def checklist_validate(checklist: Checklist) -> None:
 
     checklist.full_clean()
     errors = {}
+    object_type = subject_type_of(checklist)
     try:
         if checklist.conditions:
-            checklist.conditions = clean_condition(checklist.conditions, object_type="opportunity")
+            checklist.conditions = clean_condition(checklist.conditions, object_type=object_type)
     except ConditionError as exc:
         errors["conditions"] = str(exc)
     try:
         for entry in checklist.required_fields:
             if entry.get("when"):
-                entry["when"] = clean_condition(entry["when"], object_type="opportunity")
+                entry["when"] = clean_condition(entry["when"], object_type=object_type)
     except ConditionError as exc:
         errors["required_fields"] = f"A field's condition: {exc}"
-    known = set(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", flat=True))
+    known = set(FieldDefinition.objects.filter(object_type=object_type).values_list("key", flat=True))
     unknown = sorted({entry["field"] for entry in checklist.required_fields} - known)
+    plural = "accounts" if object_type == "account" else "opportunities"
     if unknown:
-        errors["required_fields"] = f"Not in the data dictionary for opportunities: {', '.join(unknown)}."
+        errors["required_fields"] = f"Not in the data dictionary for {plural}: {', '.join(unknown)}."
+    if checklist.kind == Checklist.Kind.RENEWAL and checklist.renewal_field not in known:
+        errors["renewal_field"] = f"{checklist.renewal_field!r} is not in the data dictionary for accounts."
     if errors:
         raise ValidationError(errors)
 
@@ -416,7 +461,7 @@ def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor,
     with audited(actor=actor, reason=f"handoff rejected: {REJECTION_REASONS[reason_code]}"[:100]):
         locked.save()
     _late_item_close(locked, actor=actor, note="The handoff was sent back.")
-    deal = locked.opportunity
+    deal = locked.subject
     why = REJECTION_REASONS[reason_code] + (f" — “{note}”" if note else "")
     queue, manager_id = ItemPlacement().place(deal.owner.team_id if deal.owner_id else None)
     exception_item_open(
@@ -425,12 +470,12 @@ def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor,
         title=f"{deal}: {locked.checklist.name} handoff sent back",
         reason=f"{getattr(actor, 'get_full_name', lambda: '')() or actor} rejected the handoff of {deal}: {why}.",
         expected_action=(
-            f"{deal.owner.name if deal.owner_id else 'The deal owner'} should fix what the receiving team named "
+            f"{_sentence(_owner_name(deal))} should fix what the receiving team named "
             "(in the CRM or with them), then send the handoff again."
         ),
         queue=queue,
         owner=None if manager_id is None else _user(manager_id),
-        object_type="opportunity",
+        object_type=locked.subject_type,
         object_id=deal.pk,
         external_id=deal.external_id,
         actor=actor,
@@ -455,32 +500,67 @@ def handoff_resend(*, handoff: Handoff, actor, now=None) -> Handoff:
 
 
 def context_package(handoff: Handoff) -> dict:
-    """What the receiving team gets with the handoff: the checklist's values, the deal's facts, and a
-    timeline of the deal's latest activities."""
+    """What the receiving team gets with the handoff: the record's facts, its key contacts, the
+    checklist's values and a timeline of its latest activities.
+
+    Key contacts are the people the dictionary knows for the deal and its account: its fields marked
+    as personal data (billing contact, executive sponsor, …) and the owners."""
     from revops.models import Activity
 
-    deal = handoff.opportunity
-    labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
-    keys = [entry["field"] for entry in handoff.checklist.required_fields]
-    keys += [key for key in (deal.attributes or {}) if key not in keys]
-    values = []
-    for key in keys:
-        value = _value(deal, key)
+    subject, checklist = handoff.subject, handoff.checklist
+    object_type = handoff.subject_type
+    account = _account_of(subject)
+    definitions = {
+        (d.object_type, d.key): d for d in FieldDefinition.objects.filter(object_type__in=("opportunity", "account"))
+    }
+
+    def label(kind: str, key: str) -> str:
+        definition = definitions.get((kind, key))
+        return definition.label if definition else key.replace("_", " ").capitalize()
+
+    def shown(value):
         if isinstance(value, list):
             value = ", ".join(str(v) for v in value)
-        values.append({"label": labels.get(key, key.replace("_", " ").capitalize()), "value": value or "—"})
-    activities = Activity.objects.filter(opportunity=deal).select_related("rep").order_by("-occurred_at")[:8]
+        return value if value not in (None, "") else "—"
+
+    keys = [entry["field"] for entry in checklist.required_fields]
+    keys += [key for key in (subject.attributes or {}) if key not in keys]
+    values = [{"label": label(object_type, key), "value": shown(_value(subject, key))} for key in keys]
+    contacts = []
+    for kind, record in (("opportunity", subject if object_type == "opportunity" else None), ("account", account)):
+        if record is None:
+            continue
+        for (owner_kind, key), definition in definitions.items():
+            value = _value(record, key) if owner_kind == kind and definition.is_pii else None
+            if not _empty(value) and {"label": definition.label, "value": shown(value)} not in contacts:
+                contacts.append({"label": definition.label, "value": shown(value)})
+    if object_type == "opportunity" and subject.owner_id:
+        contacts.append({"label": "Deal owner", "value": subject.owner.name})
+    if account is not None and account.owner_id:
+        contacts.append({"label": "Account owner", "value": account.owner.name})
+    if object_type == "opportunity":
+        facts = [
+            {"label": "Account", "value": str(account) if account else "—"},
+            {"label": "Amount", "value": f"{subject.amount:,.2f}" if subject.amount is not None else "—"},
+            {"label": "Close date", "value": subject.close_date or "—"},
+            {"label": "Deal owner", "value": subject.owner.name if subject.owner_id else "—"},
+        ]
+        activities = Activity.objects.filter(opportunity=subject)
+    else:
+        facts = [
+            {"label": "Account", "value": str(subject)},
+            {"label": "Renewal date", "value": handoff.renewal_date or "—"},
+            {"label": "Account owner", "value": subject.owner.name if subject.owner_id else "—"},
+        ]
+        activities = Activity.objects.filter(account=subject)
+    activities = activities.select_related("rep").order_by("-occurred_at")[:8]
     return {
-        "facts": [
-            {"label": "Account", "value": str(deal.account) if deal.account_id else "—"},
-            {"label": "Amount", "value": f"{deal.amount:,.2f}" if deal.amount is not None else "—"},
-            {"label": "Close date", "value": deal.close_date or "—"},
-            {"label": "Deal owner", "value": deal.owner.name if deal.owner_id else "—"},
-        ],
+        "facts": facts,
+        "contacts": contacts,
         "values": values,
         "attested": [
             {"label": entry["label"], "by": (handoff.attested.get(entry["key"]) or {}).get("by", "")}
-            for entry in handoff.checklist.attestations
+            for entry in checklist.attestations
         ],
         "timeline": [
             {
@@ -508,7 +588,12 @@ def handoff_attest(*, handoff: Handoff, key: str, actor, now=None) -> Handoff:
         locked.attested = {**(locked.attested or {}), key: {"by": actor.get_username(), "at": now.isoformat()}}
         with audited(actor=actor, reason=f"handoff: confirmed {labels[key]}"[:100]):
             locked.save(update_fields=["attested", "updated_at"])
-    handoffs_evaluate(opportunity_ids=[locked.opportunity_id], actor=actor, cause="attestation confirmed", now=now)
+    if locked.opportunity_id:
+        handoffs_evaluate(opportunity_ids=[locked.opportunity_id], actor=actor, cause="attestation confirmed", now=now)
+    else:
+        from .renewals import renewals_evaluate
+
+        renewals_evaluate(account_ids=[locked.account_id], actor=actor, cause="attestation confirmed", now=now)
     locked.refresh_from_db()
     return locked
 
@@ -526,7 +611,7 @@ def handoffs_acceptance_tick(*, now: dt.datetime | None = None) -> dict[str, int
     late = [
         h
         for h in Handoff.objects.filter(status=Handoff.Status.SENT, sent_at__isnull=False)
-        .select_related("opportunity", "opportunity__owner", "checklist", "receiver")
+        .select_related("opportunity", "opportunity__owner", "account", "checklist", "receiver")
         .order_by("sent_at")
         if h.sent_at + dt.timedelta(hours=h.checklist.accept_within_hours) <= now
     ]
@@ -535,7 +620,7 @@ def handoffs_acceptance_tick(*, now: dt.datetime | None = None) -> dict[str, int
     placement = ItemPlacement()
     opened = 0
     for handoff in late:
-        deal, receiver = handoff.opportunity, handoff.receiver
+        deal, receiver = handoff.subject, handoff.receiver
         hours = handoff.checklist.accept_within_hours
         queue, manager_id = placement.place(receiver.team_id if receiver else handoff.checklist.receiving_team_id)
         _, created = exception_item_open(
@@ -553,7 +638,7 @@ def handoffs_acceptance_tick(*, now: dt.datetime | None = None) -> dict[str, int
             ),
             queue=queue,
             owner=None if manager_id is None else _user(manager_id),
-            object_type="opportunity",
+            object_type=handoff.subject_type,
             object_id=deal.pk,
             external_id=deal.external_id,
         )

@@ -16,10 +16,18 @@ class HandoffMissingSerializer(serializers.Serializer):
 
 
 class HandoffSerializer(serializers.ModelSerializer):
-    """A deal's handoff: its state, what it still needs and who receives it."""
+    """A deal's handoff (or an account's renewal handoff): its state, what it still needs and who receives it."""
 
     checklist = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    opportunity = serializers.SlugRelatedField(slug_field="external_id", read_only=True, help_text="The deal's CRM id.")
+    opportunity = serializers.SlugRelatedField(
+        slug_field="external_id", read_only=True, allow_null=True, help_text="The deal's CRM id (null for renewals)."
+    )
+    account = serializers.SlugRelatedField(
+        slug_field="external_id",
+        read_only=True,
+        allow_null=True,
+        help_text="For renewal handoffs: the account's CRM id (null for deal handoffs).",
+    )
     receiver = serializers.SlugRelatedField(
         slug_field="external_id", read_only=True, allow_null=True, help_text="The receiving rep's CRM id."
     )
@@ -32,6 +40,8 @@ class HandoffSerializer(serializers.ModelSerializer):
             "id",
             "checklist",
             "opportunity",
+            "account",
+            "renewal_date",
             "status",
             "missing",
             "attested",
