@@ -17,6 +17,7 @@ from revops.admin.base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin
 from revops.admin.links import why_url
 from revops.plugins import assignee_source
 
+from .attestations import handoff_attest
 from .models import Checklist, Handoff
 from .selectors import can_answer, can_resend, handoff_metrics, may_answer, visible_handoffs
 from .services import (
@@ -25,7 +26,6 @@ from .services import (
     checklist_validate,
     context_package,
     handoff_accept,
-    handoff_attest,
     handoff_reject,
     handoff_resend,
 )

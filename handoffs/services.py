@@ -574,30 +574,6 @@ def context_package(handoff: Handoff) -> dict:
     }
 
 
-@transaction.atomic
-def handoff_attest(*, handoff: Handoff, key: str, actor, now=None) -> Handoff:
-    """Tick one of the checklist's attestations ("risks and promises reviewed with the CSM") as ``actor``;
-    the handoff is evaluated again at once, so the last tick sends it."""
-    now = now or timezone.now()
-    locked = _locked(handoff)
-    labels = {entry["key"]: entry["label"] for entry in locked.checklist.attestations}
-    if key not in labels:
-        raise ValidationError({"key": f"{locked.checklist.name} has no attestation {key!r}."})
-    _require(locked, Handoff.Status.WAITING, Handoff.Status.REJECTED, verb="confirmed again")
-    if key not in (locked.attested or {}):
-        locked.attested = {**(locked.attested or {}), key: {"by": actor.get_username(), "at": now.isoformat()}}
-        with audited(actor=actor, reason=f"handoff: confirmed {labels[key]}"[:100]):
-            locked.save(update_fields=["attested", "updated_at"])
-    if locked.opportunity_id:
-        handoffs_evaluate(opportunity_ids=[locked.opportunity_id], actor=actor, cause="attestation confirmed", now=now)
-    else:
-        from .renewals import renewals_evaluate
-
-        renewals_evaluate(account_ids=[locked.account_id], actor=actor, cause="attestation confirmed", now=now)
-    locked.refresh_from_db()
-    return locked
-
-
 # --- the acceptance SLA ------------------------------------------------------------------------
 
 LATE_KIND = "handoff_not_accepted"

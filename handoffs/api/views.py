@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import APIView
 
+from handoffs.attestations import handoff_attest
 from handoffs.models import Handoff
 from handoffs.selectors import may_answer, visible_handoffs
-from handoffs.services import HandoffStateError, handoff_accept, handoff_attest, handoff_reject, handoff_resend
+from handoffs.services import HandoffStateError, handoff_accept, handoff_reject, handoff_resend
 from revops.api.auth import request_scopes
 from revops.api.serializers import ErrorSerializer
 from revops.models import Scope

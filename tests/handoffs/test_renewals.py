@@ -92,8 +92,9 @@ def world(client):
 def signals(account):
     return [
         e.payload["signal"]
-        for e in ChangeEntry.objects.filter(kind=ChangeEntry.Kind.HANDOFF_SIGNAL, external_id=account.external_id)
-        .order_by("pk")
+        for e in ChangeEntry.objects.filter(
+            kind=ChangeEntry.Kind.HANDOFF_SIGNAL, external_id=account.external_id
+        ).order_by("pk")
     ]
 
 
@@ -125,7 +126,7 @@ def test_the_crm_filling_the_fields_and_the_csm_ticking_send_it_with_its_tasks_o
     world["sync"](health_score=71, usage_trend="Growing")  # the account sync re-evaluates through the event hook
     handoff = Handoff.objects.get()
     assert [m["key"] for m in handoff.missing] == ["risks"] and handoff.status == Handoff.Status.WAITING
-    from handoffs.services import handoff_attest
+    from handoffs.attestations import handoff_attest
 
     handoff = handoff_attest(handoff=handoff, key="risks", actor=world["manager"])
     assert handoff.status == Handoff.Status.SENT and handoff.receiver == receiver
