@@ -63,12 +63,15 @@ class AccountInfo:
 
 
 class OrgBuilder:
-    """Generates the demo org from one seed. Randomness comes only from ``self.rng`` and ``self.fake``."""
+    """Generates the demo org from one seed. Randomness comes only from ``self.rng``, ``self.fake`` and
+    ``self.renewal_rng`` (the renewal context on customer accounts)."""
 
     def __init__(self, *, seed: int, actor, now: dt.datetime):
         self.seed = seed
         self.actor = actor
         self.rng = random.Random(seed)
+        # Its own stream, so the renewal context added later does not reshuffle the rest of the demo.
+        self.renewal_rng = random.Random(f"{seed}-renewal-context")
         locales = sorted({c.locale for c in COUNTRIES})
         self.fake = Faker(locales)
         for offset, locale in enumerate(locales):  # distinct seeds: en_US and en_CA share name lists
@@ -355,6 +358,13 @@ class OrgBuilder:
             }
             if self.chance(0.85):  # some customers have no product telemetry yet
                 attributes["health_score"] = self.rng.randint(15, 98)
+            # What a renewal handoff asks for; the CRM has it for most customers, not all.
+            if self.renewal_rng.random() < 0.7:
+                attributes["usage_trend"] = self.renewal_rng.choice(["growing", "growing", "flat", "declining"])
+            if self.renewal_rng.random() < 0.75:
+                first = self.renewal_rng.choice(["Alex", "Sam", "Jordan", "Priya", "Kenji", "Maria", "Lena", "Omar"])
+                last = self.renewal_rng.choice(["Keller", "Ortiz", "Nakamura", "Okafor", "Lindqvist", "Patel"])
+                attributes["executive_sponsor"] = f"{first} {last}"
             return attributes
         if status == "former_customer":
             return {"renewal_date": (self.today - dt.timedelta(days=self.rng.randint(30, 500))).isoformat()}

@@ -61,14 +61,15 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
     assert set(rejected.values_list("external_id", flat=True)) == set(
         SyncFailure.objects.values_list("external_id", flat=True)
     )
-    # Won deals without their handoff context wait, each with one item (not one per field) naming what
-    # is missing; the handoff CS sent back is an item for the deal owner's manager.
+    # Won deals (and renewals) without their handoff context wait, each with one open item (not one per
+    # field) naming what is missing; the handoff CS sent back is an item for the deal owner's manager.
     waiting = Handoff.objects.filter(status="waiting")
-    gaps = items.filter(kind="handoff_incomplete")
+    gaps = items.filter(kind="handoff_incomplete", status="open")
     assert gaps.count() == waiting.count() > 0
     for item in gaps:
         handoff = waiting.get(pk=int(item.dedupe_key.split(":")[1]))
-        assert handoff.opportunity_id == item.object_id and handoff.opportunity.stage == "closed_won"
+        assert handoff.subject.pk == item.object_id and handoff.subject_type == item.object_type
+        assert handoff.renewal_date or handoff.opportunity.stage == "closed_won"
         assert all(m["label"] in item.reason for m in handoff.missing)
         assert item.owner_id is not None and item.queue_id is not None
     returned = items.get(kind="handoff_returned")
