@@ -5,6 +5,8 @@ import yaml
 
 from handoffs.models import Checklist, Handoff
 from revops.configuration import config_apply, config_export, config_export_text, config_plan
+from revops.models import FieldDefinition
+from routing.models import Pool
 from tests.factories import OpportunityFactory, RepFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
@@ -73,6 +75,22 @@ def test_the_docs_example_plans_cleanly():
     text = (Path(__file__).resolve().parents[2] / "docs" / "config.md").read_text()
     block = re.search(r"## `checklists`.*?```yaml\n(.*?)```", text, re.S).group(1)
     TeamFactory(external_id="TEAM-016", name="Billing")
-    plan = config_plan(document={"version": 1, **yaml.safe_load(block)}, source="docs")
+    for key, label, kind in (("renewal_date", "Renewal date", "date"), ("health_score", "Health score", "integer")):
+        FieldDefinition.objects.create(
+            object_type="account", key=key, label=label, field_type=kind, definition=label, owning_team="CS"
+        )
+    pool = Pool.objects.create(name="Renewals desk")
+    document = {"version": 1, **yaml.safe_load(block)}
+    plan = config_plan(document=document, source="docs")
     assert plan.ok, plan.render()
-    assert [(c.section, c.action) for c in plan.changes] == [("checklists", "create")]
+    assert [(c.section, c.action) for c in plan.changes] == [("checklists", "create")] * 2
+    assert config_apply(document=document, source="docs").ok
+    renewal = Checklist.objects.get(name="CS → Renewal")
+    assert (renewal.kind, renewal.days_before, renewal.owner_rule, renewal.owner_pool_id) == (
+        "renewal",
+        90,
+        "pool",
+        pool.pk,
+    )
+    exported = {c["name"]: c for c in config_export()["checklists"]}
+    assert exported["CS → Renewal"]["owner_pool"] == "Renewals desk"
