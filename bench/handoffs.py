@@ -12,7 +12,13 @@ Creates (and finally drops) its own database ``revops_handoffs_bench``. With one
   field due on every one (``handoffs_evaluate`` in chunks of 1,000, as a worker would), and again
   after an update that changes nothing they need: the bar is ≥ 5,000 handoffs/s.
 
-Prints one JSON document.
+Then the same again with the queue busy (``busy``): a second process syncs batches of 1,000 leads
+through ``sync_batch_apply`` (new leads, then the same leads changed: validation, history, outbox)
+against the same database the whole time. Its throughput alone, measured first in the same run, is
+the load's baseline; the busy figures are reported next to the idle ones.
+
+Prints one JSON document. ``--profile`` prints the Won batch's and the re-evaluation's top
+functions to stderr.
 """
 
 from __future__ import annotations
@@ -20,8 +26,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -60,13 +69,106 @@ def deal(n: int, *, stage: str, at: str = "2026-03-01T10:00:00Z", **fields) -> d
     }
 
 
+def lead(n: int, *, at: str, score: int) -> dict:
+    return {
+        "external_id": f"BL{n:07d}",
+        "source_updated_at": at,
+        "email": f"buyer{n}@prospect{n % 5000}.test",
+        "company": f"Prospect {n % 5000}",
+        "country": ["US", "GB", "AU", "DE", "CA", "JP", "BR"][n % 7],
+        "score": score,
+        "source": "web_form",
+        "status": "new",
+    }
+
+
+def busy_load() -> int:
+    """The second process: sync batches of 1,000 leads (new, then the same changed) until SIGTERM;
+    prints "ready" once warmed up, then at the end {"leads", "seconds"} of the batches after it."""
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    os.environ.update(DJANGO_SETTINGS_MODULE="revops.settings", DEBUG="1", LOG_LEVEL="WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+
+    from revops.sync import sync_batch_apply
+
+    actor, _ = get_user_model().objects.get_or_create(username="bench-load", defaults={"is_staff": True})
+    synced, started, batch = 0, None, 0
+    while not stopping:
+        first = (batch // 2) * CHUNK
+        changed = batch % 2  # even batches create 1,000 leads, odd ones change them all
+        records = [
+            lead(i, at=f"2026-03-01T10:00:0{changed}Z", score=(i + changed * 7) % 100)
+            for i in range(first, first + CHUNK)
+        ]
+        outcome = sync_batch_apply(object_name="leads", records=records, actor=actor)
+        assert not outcome.counts.get("rejected"), outcome.counts
+        batch += 1
+        if started is None:  # the first batch warms up (validators, caches)
+            print("ready", flush=True)
+            started = time.perf_counter()
+        else:
+            synced += len(records)
+    print(json.dumps({"leads": synced, "seconds": round(time.perf_counter() - started, 3)}), flush=True)
+    return 0
+
+
+@contextmanager
+def busy_queue(bench_url: str, into: dict):
+    """Run ``busy_load`` in another process for the duration of the block; its leads/s go in ``into``."""
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--busy-load"],
+        env={**os.environ, "DATABASE_URL": bench_url},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the busy load did not start (exit code {proc.wait()})")
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=120)
+    done = json.loads(out.strip().splitlines()[-1])
+    into["load_leads_per_second"] = round(done["leads"] / done["seconds"], 1) if done["seconds"] else None
+
+
+@contextmanager
+def profiled(enabled: bool, label: str):
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        print(f"\n===== {label} =====", file=sys.stderr)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(30)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1000)
     parser.add_argument("--handoffs", type=int, default=20000)
+    parser.add_argument("--busy-seconds", type=float, default=3.0, help="how long the load runs alone (its baseline)")
     parser.add_argument("--keep-db", action="store_true")
-    parser.add_argument("--profile", action="store_true", help="print the re-evaluation's top functions to stderr")
+    parser.add_argument(
+        "--profile", action="store_true", help="print the Won batch's and the re-evaluation's top functions"
+    )
+    parser.add_argument("--busy-load", action="store_true", help=argparse.SUPPRESS)  # the second process
     args = parser.parse_args(argv)
+    if args.busy_load:
+        return busy_load()
     admin_url, bench_url = database_urls()
     recreate(admin_url)
     os.environ.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="revops.settings", DEBUG="1", LOG_LEVEL="WARNING")
@@ -78,7 +180,7 @@ def main(argv: list[str]) -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        return run(args)
+        return run(args, bench_url)
     finally:
         from django.db import connections
 
@@ -87,7 +189,7 @@ def main(argv: list[str]) -> int:
             recreate(admin_url, drop_only=True)
 
 
-def run(args) -> int:
+def run(args, bench_url: str) -> int:
     from django.contrib.auth import get_user_model
 
     from exceptions.models import ExceptionItem, Queue
@@ -125,45 +227,53 @@ def run(args) -> int:
         assert not outcome.counts.get("rejected"), outcome.counts
         return elapsed
 
-    n = args.deals
+    def reevaluate(ids, cause: str) -> float:
+        started = time.perf_counter()
+        for offset in range(0, len(ids), CHUNK):  # as a worker would, a chunk per job
+            handoffs_evaluate(opportunity_ids=ids[offset : offset + CHUNK], actor=user, cause=cause)
+        return time.perf_counter() - started
+
+    def batches(first: int) -> tuple[float, float]:
+        """(open-stage batch, Won batch lacking context) seconds, on new deals from ``first``."""
+        baseline = timed_sync([deal(i, stage="negotiation") for i in range(first, first + n)])
+        with profiled(args.profile and not busy, "Won batch lacking context"):
+            won = timed_sync([deal(i, stage="closed_won") for i in range(first + n, first + 2 * n)])
+        return baseline, won
+
+    def reevaluations(amount: int) -> tuple[float, float]:
+        """(seconds when each handoff changes, seconds when none does) over the ``total`` handoffs."""
+        Opportunity.objects.filter(pk__in=ids).update(amount=amount)  # billing contact due (>= 50,000) or not
+        with profiled(args.profile and not busy, "re-evaluation, each handoff changing"):
+            changing = reevaluate(ids, "bench re-evaluation")
+        Opportunity.objects.filter(pk__in=ids).update(next_step=f"Kickoff {amount}")  # no checklist reads it
+        return changing, reevaluate(ids, "bench re-evaluation")
+
+    def rate(seconds: float) -> float | None:
+        return round(total / seconds, 1) if seconds else None
+
+    n, total, busy = args.deals, args.handoffs, False
     timed_sync([deal(i, stage="negotiation") for i in range(n)])  # warm-up (compiles validators, caches)
-    baseline = timed_sync([deal(i, stage="negotiation") for i in range(n, 2 * n)])
-    won = timed_sync([deal(i, stage="closed_won") for i in range(2 * n, 3 * n)])
+    baseline, won = batches(n)
     waiting = Handoff.objects.filter(status="waiting").count()
     items = ExceptionItem.objects.filter(kind="handoff_incomplete").count()
 
-    # Re-evaluation: open handoffs on Won deals, then a bulk CRM update of those deals.
+    # Re-evaluation: open handoffs on Won deals, then bulk CRM updates of those deals.
     owner = Rep.objects.get(external_id="R-BENCH")
-    total = args.handoffs
     deals = Opportunity.objects.bulk_create(
         Opportunity(external_id=f"BX{i:07d}", name=f"Deal {i}", stage="closed_won", owner=owner, amount=30000)
         for i in range(total)
     )
     ids = [d.pk for d in deals]
-    for offset in range(0, total, CHUNK):  # the handoffs, waiting for context, with their items
-        handoffs_evaluate(opportunity_ids=ids[offset : offset + CHUNK], actor=user, cause="bench setup")
-    Opportunity.objects.filter(pk__in=ids).update(amount=60000)  # the bulk CRM update: billing contact now due
-    profiler = None
-    if args.profile:
-        import cProfile
+    reevaluate(ids, "bench setup")  # the handoffs, waiting for context, with their items
+    changing, unchanged = reevaluations(60000)
 
-        profiler = cProfile.Profile()
-        profiler.enable()
-    started = time.perf_counter()
-    for offset in range(0, total, CHUNK):
-        handoffs_evaluate(opportunity_ids=ids[offset : offset + CHUNK], actor=user, cause="bench re-evaluation")
-    reevaluate = time.perf_counter() - started
-    Opportunity.objects.filter(pk__in=ids).update(next_step="Kickoff")  # an update no checklist reads
-    started = time.perf_counter()
-    for offset in range(0, total, CHUNK):
-        handoffs_evaluate(opportunity_ids=ids[offset : offset + CHUNK], actor=user, cause="bench re-evaluation")
-    unchanged = time.perf_counter() - started
-    if profiler is not None:
-        import pstats
-
-        profiler.disable()
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
-    rate = total / reevaluate if reevaluate else None
+    # The same with the queue busy: another process syncing leads into the same database.
+    busy, load_alone, load_busy = True, {}, {}
+    with busy_queue(bench_url, load_alone):
+        time.sleep(args.busy_seconds)
+    with busy_queue(bench_url, load_busy):
+        busy_baseline, busy_won = batches(3 * n)
+        busy_changing, busy_unchanged = reevaluations(30000)  # billing contact no longer due: each changes
 
     print(
         json.dumps(
@@ -176,12 +286,24 @@ def run(args) -> int:
                 "handoffs_waiting_after_won_batch": waiting,
                 "handoff_items_after_won_batch": items,
                 "reevaluated_handoffs": total,  # one more field due on each
-                "reevaluate_seconds": round(reevaluate, 2),
-                "reevaluate_handoffs_per_second": round(rate, 1) if rate else None,
+                "reevaluate_seconds": round(changing, 2),
+                "reevaluate_handoffs_per_second": rate(changing),
                 "reevaluate_unchanged_seconds": round(unchanged, 2),
-                "reevaluate_unchanged_handoffs_per_second": round(total / unchanged, 1) if unchanged else None,
+                "reevaluate_unchanged_handoffs_per_second": rate(unchanged),
                 "reevaluate_bar_per_second": 5000,
-                "note": "in-process, one connection, idle queue (no workers running)",
+                "note": "figures above: in-process, one connection, idle queue (no other process)",
+                "busy": {
+                    "note": "the same while another process syncs batches of 1,000 leads into the same database",
+                    "batch_open_stage_seconds": round(busy_baseline, 3),
+                    "batch_won_missing_context_seconds": round(busy_won, 3),
+                    "won_over_open_ratio": round(busy_won / busy_baseline, 2) if busy_baseline else None,
+                    "reevaluate_seconds": round(busy_changing, 2),  # one field fewer due on each
+                    "reevaluate_handoffs_per_second": rate(busy_changing),
+                    "reevaluate_unchanged_seconds": round(busy_unchanged, 2),
+                    "reevaluate_unchanged_handoffs_per_second": rate(busy_unchanged),
+                    "load_alone_leads_per_second": load_alone["load_leads_per_second"],
+                    "load_during_handoffs_leads_per_second": load_busy["load_leads_per_second"],
+                },
             },
             indent=2,
         )

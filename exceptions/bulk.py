@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from revops.bulk_writes import bulk_create_audited, bulk_update_audited
 
 from .models import ExceptionItem, Queue
 from .services import OPEN, due_time, exception_item_open
@@ -64,14 +65,13 @@ def exception_items_open_many(
                 spec = by_key[key]
                 item.title, item.reason, item.expected_action = spec.title, spec.reason, spec.expected_action
                 item.occurrences, item.last_seen_at = item.occurrences + spec.occurrences, now
-            if existing:
-                bulk_update_with_history(
-                    list(existing.values()),
-                    ExceptionItem,
-                    ["title", "reason", "expected_action", "occurrences", "last_seen_at"],
-                    default_user=actor,
-                    default_change_reason=change_reason,
-                )
+            bulk_update_audited(
+                model=ExceptionItem,
+                objs=existing.values(),
+                fields=["title", "reason", "expected_action", "occurrences", "last_seen_at"],
+                actor=actor,
+                reason=change_reason,
+            )
             created = [
                 ExceptionItem(
                     dedupe_key=spec.dedupe_key,
@@ -94,10 +94,7 @@ def exception_items_open_many(
                 for key, spec in by_key.items()
                 if key not in existing
             ]
-            if created:
-                bulk_create_with_history(
-                    created, ExceptionItem, default_user=actor, default_change_reason=change_reason
-                )
+            bulk_create_audited(model=ExceptionItem, objs=created, actor=actor, reason=change_reason)
             return {"created": len(created), "refreshed": len(existing)}
     except IntegrityError:
         logger.info("%s: a concurrent opener; falling back to one call per item", change_reason)

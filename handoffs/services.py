@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from exceptions.bulk import ItemSpec, exception_items_open_many
 from exceptions.gap_items import ItemPlacement, joined
@@ -25,6 +24,7 @@ from exceptions.models import ExceptionItem
 from exceptions.services import OPEN as OPEN_ITEM
 from exceptions.services import exception_item_open, exception_item_resolve
 from revops.audit import audited
+from revops.bulk_writes import bulk_create_audited, bulk_update_audited
 from revops.conditions import ConditionError
 from revops.conditions.compile import Context
 from revops.conditions.predicate import compile_condition
@@ -345,12 +345,9 @@ def handoffs_evaluate(
                     continue
                 (waiting if missing else ready).append(handoff)
         if new:
-            bulk_create_with_history(new, Handoff, default_user=actor, default_change_reason=reason)
+            bulk_create_audited(model=Handoff, objs=new, actor=actor, reason=reason)
             signals += [_signal_entry(handoff, "started", key="started") for handoff in new]
-        if changed:
-            bulk_update_with_history(
-                changed, Handoff, ["missing", "updated_at"], default_user=actor, default_change_reason=reason
-            )
+        bulk_update_audited(model=Handoff, objs=changed, fields=["missing", "updated_at"], actor=actor, reason=reason)
         _items_open(
             waiting if refresh else [h for h in waiting if id(h) in touched], actor=actor, now=now, reason=reason
         )

@@ -1,0 +1,139 @@
+"""Create or update many rows of one model, with their history rows, in a few statements.
+
+django-simple-history's bulk helpers build one historical instance per row, and Django's
+``bulk_update`` compiles a ``CASE WHEN`` per field and row: at thousands of rows that is most of a
+batch. On PostgreSQL these helpers instead write the rows with ``COPY`` (creates: ids allocated up
+front) or one ``UPDATE … FROM`` a ``COPY``-filled scratch table (updates, as the sync does), then the
+history rows with one ``INSERT … SELECT`` of the rows just written — each history row is the row
+as stored, as simple-history records it — with one user, change reason and date for the batch.
+Elsewhere (SQLite, the embedded default) they are simple-history's ``bulk_create_with_history`` and
+``bulk_update_with_history``.
+
+The actor and the reason default to the surrounding ``audited()`` block's. Like Django's bulk
+operations, no ``save()`` runs and no signal is sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from django.conf import settings
+from django.db import connections, router
+from django.db.models.fields import AutoFieldMixin
+from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from .audit import current
+from .sync_writers import PgWriter
+
+# The historical model's own columns; with any other (a custom history field) we let simple-history write.
+HISTORY_FIELDS = {"history_id", "history_date", "history_change_reason", "history_type", "history_user"}
+
+
+def _audit(actor, reason: str) -> tuple[object | None, str]:
+    ctx = current()
+    if ctx is not None:
+        actor = actor if actor is not None else ctx.actor
+        reason = reason or ctx.reason
+    return actor, reason[:100]
+
+
+def _pg(model):
+    connection = connections[router.db_for_write(model)]
+    return connection if connection.vendor == "postgresql" else None
+
+
+def _history_model(model):
+    """The historical model if history is on and its rows can be written in SQL, else None."""
+    manager = getattr(model, "history", None)
+    if manager is None or not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return None
+    return manager.model
+
+
+def _history_insert_sql(history, connection) -> str | None:
+    """``INSERT … SELECT`` copying rows of the tracked table into ``history``; params: date, reason,
+    type, user id, ids. None if ``history`` has columns of its own we do not know."""
+    qn = connection.ops.quote_name
+    tracked = {f.name for f in history.tracked_fields}
+    own = {f.name for f in history._meta.concrete_fields} - tracked
+    if own != HISTORY_FIELDS or not isinstance(history._meta.pk, AutoFieldMixin):
+        return None
+    source = history.instance_type._meta
+    pairs = [(history._meta.get_field(f.name).column, f.column) for f in history.tracked_fields]
+    columns = [qn(dst) for dst, _src in pairs]
+    columns += [qn(history._meta.get_field(name).column) for name in ("history_date", "history_change_reason")]
+    columns += [qn("history_type"), qn(history._meta.get_field("history_user").column)]
+    selected = ", ".join(f"t.{qn(src)}" for _dst, src in pairs)
+    return (
+        f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(columns)}) "
+        f"SELECT {selected}, %s, %s, %s, %s FROM {qn(source.db_table)} AS t "
+        f"WHERE t.{qn(source.pk.column)} = ANY(%s) ORDER BY t.{qn(source.pk.column)}"
+    )
+
+
+def _history_write(model, objs, connection, *, history_type: str, actor, reason: str, date: dt.datetime) -> None:
+    history = _history_model(model)
+    if history is None:
+        return
+    sql = _history_insert_sql(history, connection)
+    if sql is None:
+        model.history.bulk_history_create(
+            objs, update=history_type == "~", default_user=actor, default_change_reason=reason, default_date=date
+        )
+        return
+    user_id = getattr(actor, "pk", None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [date, reason, history_type, user_id, [obj.pk for obj in objs]])
+
+
+def bulk_create_audited(*, model, objs: Sequence, actor=None, reason: str = "", date: dt.datetime | None = None):
+    """Insert ``objs`` (new instances of ``model``, their ids set on return) and one "+" history row
+    each, by ``actor`` for ``reason`` at ``date`` (now). Returns ``objs``."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    actor, reason = _audit(actor, reason)
+    date = date or timezone.now()
+    connection = _pg(model)
+    if connection is None:
+        return bulk_create_with_history(
+            objs, model, default_user=actor, default_change_reason=reason, default_date=date
+        )
+    meta = model._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, meta.pk.column, len(objs)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    fields = meta.concrete_fields
+    rows = []
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+        rows.append([field.pre_save(obj, True) for field in fields])  # auto_now(_add), as bulk_create does
+        obj._state.adding, obj._state.db = False, connection.alias
+    PgWriter._copy(meta.db_table, fields, rows)
+    _history_write(model, objs, connection, history_type="+", actor=actor, reason=reason, date=date)
+    return objs
+
+
+def bulk_update_audited(
+    *, model, objs: Sequence, fields: list[str], actor=None, reason: str = "", date: dt.datetime | None = None
+) -> int:
+    """Write ``fields`` of ``objs`` (stored instances of ``model``) and one "~" history row each, by
+    ``actor`` for ``reason`` at ``date`` (now). Returns how many rows were given."""
+    objs = list(objs)
+    if not objs:
+        return 0
+    actor, reason = _audit(actor, reason)
+    date = date or timezone.now()
+    connection = _pg(model)
+    if connection is None:
+        return bulk_update_with_history(
+            objs, model, fields, default_user=actor, default_change_reason=reason, default_date=date
+        )
+    PgWriter().update(model, objs, fields)
+    _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date)
+    return len(objs)
