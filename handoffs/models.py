@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 
@@ -145,7 +146,8 @@ class Handoff(models.Model):
     rejection_code = models.CharField(max_length=40, blank=True)
     rejection_note = models.TextField(blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When the handoff started: the evaluation's clock (a replayed or back-dated evaluation says when).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 

@@ -112,7 +112,7 @@ def renewals_evaluate(*, account_ids=None, actor=None, cause: str = "", now: dt.
                 if handoff is None:
                     if not applies or days_left < 0 or (account.pk, checklist_id, renews) in done:
                         continue  # not yet in the window, already past, or this renewal had its handoff
-                    handoff = Handoff(checklist=rule.checklist, account=account, renewal_date=renews)
+                    handoff = Handoff(checklist=rule.checklist, account=account, renewal_date=renews, created_at=now)
                     handoff.missing = handoff_missing(rule, account, handoff, ctx, labels)
                     handoff.save()
                     signals.append(_signal_entry(handoff, "started", key="started"))

@@ -328,7 +328,7 @@ def handoffs_evaluate(
                 counts["covered"].add(deal.pk)
                 missing = handoff_missing(rule, deal, handoff, ctx, labels)
                 if handoff is None:
-                    handoff = Handoff(checklist=checklist, opportunity=deal, missing=missing, updated_at=now)
+                    handoff = Handoff(checklist=checklist, opportunity=deal, missing=missing, created_at=now)
                     new.append(handoff)
                     touched.add(id(handoff))
                     counts["created"] += 1
