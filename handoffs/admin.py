@@ -13,11 +13,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from revops.admin.base import AuditedAdmin, PrettyJSONField, ReadOnlyMixin
+from revops.admin.base import AuditedAdmin, ReadOnlyMixin
 from revops.admin.links import why_url
 from revops.plugins import assignee_source
 
 from .attestations import handoff_attest
+from .checklist_widgets import RowsField, attach_editors
 from .models import Checklist, Handoff
 from .selectors import can_answer, can_resend, handoff_metrics, may_answer, visible_handoffs
 from .services import (
@@ -28,10 +29,35 @@ from .services import (
     handoff_accept,
     handoff_reject,
     handoff_resend,
+    subject_type_of,
 )
 
 
 class ChecklistForm(forms.ModelForm):
+    """The checklist's JSON fields are edited as rows (``checklist_widgets``), never typed as JSON;
+    the form ends in ``checklist_validate``, whose errors show on the parts they concern."""
+
+    conditions = RowsField(
+        label="Conditions",
+        help_text="Which deals (or, for renewals, accounts) the checklist applies to; no rows: all of them. "
+        "Values: a list is comma-separated (US, CA); “between” takes the lowest and highest (10, 20); "
+        "dates are YYYY-MM-DD; yes/no fields take yes or no.",
+    )
+    required_fields = RowsField(
+        label="Required fields",
+        help_text="Fields that must be filled before the handoff is sent: deal fields, or account fields for "
+        "renewals. “Only when” makes a field count only when that comparison holds.",
+    )
+    attestations = RowsField(
+        label="Attestations",
+        help_text="What a person must confirm in the portal, and the role expected to confirm it.",
+    )
+    tasks = RowsField(
+        label="Tasks",
+        help_text="Downstream work created for the receiving owner when the handoff is ready; "
+        "no due days: no due date.",
+    )
+
     class Meta:
         model = Checklist
         fields = (
@@ -56,6 +82,8 @@ class ChecklistForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        kind = self.data.get("kind") if self.is_bound else self.initial.get("kind", self.instance.kind)
+        attach_editors(self, subject_type_of(Checklist(kind=kind)))
         source = assignee_source("pool")
         choices = source.choices() if source else []
         self.fields["owner_pool_id"] = forms.TypedChoiceField(
@@ -67,13 +95,6 @@ class ChecklistForm(forms.ModelForm):
             help_text="For 'routing pool': the pool whose next member receives the handoff (fairness and caps "
             "as for leads)." + ("" if source else " No app providing pools is installed."),
         )
-
-    def clean(self):
-        cleaned = super().clean()
-        for name, empty in (("conditions", dict), ("required_fields", list), ("attestations", list), ("tasks", list)):
-            if cleaned.get(name) is None:
-                cleaned[name] = empty()  # a blank box means "none"
-        return cleaned
 
     def _post_clean(self):
         super()._post_clean()
@@ -119,16 +140,6 @@ class ChecklistAdmin(AuditedAdmin):
         ),
         ("Downstream work", {"fields": ("tasks",)}),
     )
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        form = super().get_form(request, obj, change, **kwargs)
-        for name in ("conditions", "required_fields", "attestations", "tasks"):
-            if name in form.base_fields:
-                field = form.base_fields[name]
-                form.base_fields[name] = PrettyJSONField(
-                    required=False, help_text=field.help_text, widget=field.widget, label=field.label
-                )
-        return form
 
     @admin.display(description="fields")
     def field_count(self, obj):

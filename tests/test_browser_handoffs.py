@@ -80,7 +80,7 @@ def test_reject_with_a_reason_then_accept_after_the_crm_fixes_it(browser_page, s
     page.select_option("#rv-reason", "context_vague")
     page.fill("#rv-note", "Success criteria say only 'faster': faster than what?")
     page.click("button[data-action=reject]")
-    page.wait_for_selector("text=Sent back to the deal owner")
+    page.wait_for_selector("text=Sent back with your reason")
     handoff.refresh_from_db()
     assert handoff.status == Handoff.Status.REJECTED
 

@@ -13,6 +13,7 @@ from revops.outbox import outbox_process_events
 from revops.services import record_save
 from revops.tokens import api_token_create
 from tests.factories import RepFactory, TeamFactory, UserFactory
+from tests.handoffs.support import checklist_form, rows
 
 pytestmark = pytest.mark.django_db
 
@@ -180,45 +181,18 @@ def test_a_checklist_naming_an_unknown_field_is_refused(world):
 
 def test_the_checklist_admin_refuses_an_unknown_field_on_the_form(admin_client, settings):
     settings.SECURE_SSL_REDIRECT = False
-    response = admin_client.post(
-        "/admin/handoffs/checklist/add/",
-        {
-            "name": "Sales → Billing",
-            "kind": "deal",
-            "trigger_stage": "closed_won",
-            "renewal_field": "renewal_date",
-            "days_before": "90",
-            "conditions": "",
-            "required_fields": '[{"field": "colour"}]',
-            "attestations": "",
-            "tasks": '[{"title": "Set up billing", "due_in_days": 2}]',
-            "owner_rule": "deal_owner",
-            "accept_within_hours": "48",
-            "is_active": "on",
-        },
-    )
+    url = "/admin/handoffs/checklist/add/"
+    unknown = rows("required_fields", {"field": "colour", "when_op": "eq"})
+    task = rows("tasks", {"title": "Set up billing", "due_in_days": "2", "description": ""})
+    response = admin_client.post(url, checklist_form(required_fields=unknown, tasks=task))
     assert response.status_code == 200
-    assert "Not in the data dictionary for opportunities: colour" in response.content.decode()
+    assert "Choose a field from the list (“colour” is not in the data dictionary)." in response.content.decode()
     assert not Checklist.objects.exists()
-    response = admin_client.post(
-        "/admin/handoffs/checklist/add/",
-        {
-            "name": "Sales → Billing",
-            "kind": "deal",
-            "trigger_stage": "closed_won",
-            "renewal_field": "renewal_date",
-            "days_before": "90",
-            "conditions": "",
-            "required_fields": '[{"field": "billing_contact"}]',
-            "attestations": "",
-            "tasks": "",
-            "owner_rule": "deal_owner",
-            "accept_within_hours": "48",
-            "is_active": "on",
-        },
-    )
+    known = rows("required_fields", {"field": "billing_contact", "when_op": "eq"})
+    response = admin_client.post(url, checklist_form(required_fields=known))
     assert response.status_code == 302, response.content.decode()[:2000]
     saved = Checklist.objects.get()
+    assert saved.required_fields == [{"field": "billing_contact"}]
     assert saved.conditions == {} and saved.tasks == [] and saved.history.count() == 1
 
 
