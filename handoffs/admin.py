@@ -15,6 +15,7 @@ from django.utils.html import format_html
 
 from revops.admin.base import AuditedAdmin, ReadOnlyMixin
 from revops.admin.links import why_url
+from revops.models import FieldDefinition, Opportunity
 from revops.plugins import assignee_source
 
 from .attestations import handoff_attest
@@ -84,6 +85,25 @@ class ChecklistForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         kind = self.data.get("kind") if self.is_bound else self.initial.get("kind", self.instance.kind)
         attach_editors(self, subject_type_of(Checklist(kind=kind)))
+        self.fields["trigger_stage"] = forms.ChoiceField(
+            label="Trigger stage",
+            choices=Opportunity.Stage.choices,
+            initial=Opportunity.Stage.CLOSED_WON,
+            help_text="For deal handoffs: the stage that starts the handoff.",
+        )
+        dates = list(
+            FieldDefinition.objects.filter(object_type="account", field_type__in=("date", "datetime"))
+            .order_by("label")
+            .values_list("key", "label")
+        )
+        for key in {self.instance.renewal_field or "renewal_date", "renewal_date"} - set(dict(dates)):
+            dates.append((key, f"{key} (not in the dictionary's account fields)"))  # refused for renewals
+        self.fields["renewal_field"] = forms.ChoiceField(
+            label="Renewal date field",
+            choices=dates,
+            initial="renewal_date",
+            help_text="For renewal handoffs: the account's date field holding the renewal date.",
+        )
         source = assignee_source("pool")
         choices = source.choices() if source else []
         self.fields["owner_pool_id"] = forms.TypedChoiceField(

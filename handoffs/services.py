@@ -29,7 +29,7 @@ from revops.conditions import ConditionError
 from revops.conditions.compile import Context
 from revops.conditions.predicate import compile_condition
 from revops.feed import change_entries_record, change_entry_record
-from revops.models import ChangeEntry, FieldDefinition, Opportunity, Rep, Task
+from revops.models import Account, ChangeEntry, FieldDefinition, Opportunity, Rep, Task
 from revops.plugins import assignee_source
 from revops.services import record_save
 
@@ -305,7 +305,16 @@ def handoffs_evaluate(
     if not rules and not existing:
         return counts
     labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
-    deals = Opportunity.objects.filter(pk__in=ids).select_related("owner", "account")
+    deals = list(Opportunity.objects.filter(pk__in=ids))
+    # Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
+    # attach, without building an owner per deal.
+    for field, related in (
+        (Opportunity._meta.get_field("owner"), Rep),
+        (Opportunity._meta.get_field("account"), Account),
+    ):
+        loaded = related.objects.in_bulk({getattr(deal, field.attname) for deal in deals} - {None})
+        for deal in deals:
+            field.set_cached_value(deal, loaded.get(getattr(deal, field.attname)))
     reason = (cause or "handoff evaluation")[:100]
     new, changed, waiting, ready, signals = [], [], [], [], []
     touched: set[int] = set()  # id() of the handoffs created, restarted or changed in this evaluation
@@ -521,7 +530,8 @@ def context_package(handoff: Handoff) -> dict:
         return value if value not in (None, "") else "—"
 
     keys = [entry["field"] for entry in checklist.required_fields]
-    keys += [key for key in (subject.attributes or {}) if key not in keys]
+    shown_as_fact = {checklist.renewal_field} if object_type == "account" else set()
+    keys += [key for key in (subject.attributes or {}) if key not in keys and key not in shown_as_fact]
     values = [{"label": label(object_type, key), "value": shown(_value(subject, key))} for key in keys]
     contacts = []
     for kind, record in (("opportunity", subject if object_type == "opportunity" else None), ("account", account)):
