@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from revops.bulk_writes import bulk_create_audited, bulk_update_audited
+from revops.bulk_writes import bulk_create_audited, bulk_update_rows_audited
 
 from .models import ExceptionItem, Queue
 from .services import OPEN, due_time, exception_item_open
 
 logger = logging.getLogger(__name__)
+
+# What refreshing an open item writes.
+REFRESHED = ["title", "reason", "expected_action", "occurrences", "last_seen_at"]
 
 
 @dataclass
@@ -55,22 +58,26 @@ def exception_items_open_many(
     by_key = {spec.dedupe_key: spec for spec in specs}
     try:
         with transaction.atomic():
+            # Only what the refresh needs: no instance is built for the items refreshed.
             existing = {
-                item.dedupe_key: item
-                for item in ExceptionItem.objects.select_for_update()
+                key: (pk, occurrences)
+                for pk, key, occurrences in ExceptionItem.objects.select_for_update()
                 .filter(dedupe_key__in=list(by_key), status__in=OPEN)
                 .order_by()
+                .values_list("id", "dedupe_key", "occurrences")
             }
-            for key, item in existing.items():
+            refreshed = {}
+            for key, (pk, occurrences) in existing.items():
                 spec = by_key[key]
-                item.title, item.reason, item.expected_action = spec.title, spec.reason, spec.expected_action
-                item.occurrences, item.last_seen_at = item.occurrences + spec.occurrences, now
-            bulk_update_audited(
-                model=ExceptionItem,
-                objs=existing.values(),
-                fields=["title", "reason", "expected_action", "occurrences", "last_seen_at"],
-                actor=actor,
-                reason=change_reason,
+                refreshed[pk] = {
+                    "title": spec.title,
+                    "reason": spec.reason,
+                    "expected_action": spec.expected_action,
+                    "occurrences": occurrences + spec.occurrences,
+                    "last_seen_at": now,
+                }
+            bulk_update_rows_audited(
+                model=ExceptionItem, rows=refreshed, fields=REFRESHED, actor=actor, reason=change_reason
             )
             created = [
                 ExceptionItem(

@@ -162,9 +162,17 @@ def _signal(handoff: Handoff, signal: str, *, key: str, **payload) -> None:
     change_entry_record(**_signal_entry(handoff, signal, key=key, **payload))
 
 
-def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
-    """The waiting handoff's item: one per deal (or renewal) and checklist, naming every gap and who fills it."""
+def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None = None) -> dict:
+    """The waiting handoff's item: one per deal (or renewal) and checklist, naming every gap and who fills it.
+
+    ``wheres`` (optional, shared by a batch) keeps a deal's stage in words per stage and checklist."""
     deal, checklist = handoff.subject, handoff.checklist
+    if wheres is None or handoff.opportunity_id is None:  # a renewal's words depend on its date
+        where = _where(deal, checklist)
+    else:
+        where = wheres.get((deal.stage, checklist.pk))
+        if where is None:
+            where = wheres[deal.stage, checklist.pk] = _where(deal, checklist)
     fields = [m["label"] for m in handoff.missing if m["kind"] == "field"]
     ticks = [m for m in handoff.missing if m["kind"] == "attestation"]
     owner = _owner_name(deal)
@@ -180,7 +188,7 @@ def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
             :200
         ],
         "reason": (
-            f"{deal} ({deal.external_id}) {_where(deal, checklist)} but its {checklist.name} handoff is "
+            f"{deal} ({deal.external_id}) {where} but its {checklist.name} handoff is "
             f"not ready: missing {joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
         ),
         "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
@@ -191,10 +199,10 @@ def _item_values(handoff: Handoff, placement: ItemPlacement) -> dict:
 
 def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str) -> None:
     """Open (or refresh) the item of each waiting handoff, in bulk."""
-    placement = ItemPlacement()
+    placement, wheres = ItemPlacement(), {}
     specs = []
     for handoff in handoffs:
-        values = _item_values(handoff, placement)
+        values = _item_values(handoff, placement, wheres)
         deal = handoff.subject
         specs.append(
             ItemSpec(

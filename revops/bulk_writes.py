@@ -16,7 +16,7 @@ operations, no ``save()`` runs and no signal is sent.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from django.conf import settings
 from django.db import connections, router
@@ -136,4 +136,45 @@ def bulk_update_audited(
         )
     PgWriter().update(model, objs, fields)
     _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date)
+    return len(objs)
+
+
+class _Row:
+    """A row's values as attributes, ``pk`` among them (what ``PgWriter.update`` and the history insert read)."""
+
+    def __init__(self, values: dict):
+        self.__dict__ = values
+
+
+def bulk_update_rows_audited(
+    *,
+    model,
+    rows: Mapping[int, Mapping[str, object]],
+    fields: list[str],
+    actor=None,
+    reason: str = "",
+    date: dt.datetime | None = None,
+) -> int:
+    """``bulk_update_audited`` without loading the instances: ``rows`` maps the id of each stored row
+    of ``model`` to its new values of ``fields`` (by attribute name). On PostgreSQL the rows are
+    written and their history copied as stored (no instance is built); elsewhere, or if the history
+    model has columns of its own, the instances are loaded and go through ``bulk_update_audited``.
+    Returns how many rows were given."""
+    if not rows:
+        return 0
+    connection = _pg(model)
+    history = _history_model(model)
+    if connection is None or (history is not None and _history_insert_sql(history, connection) is None):
+        objs = model._default_manager.in_bulk(list(rows))
+        for pk, values in rows.items():
+            for name, value in values.items():
+                setattr(objs[pk], name, value)
+        return bulk_update_audited(
+            model=model, objs=objs.values(), fields=fields, actor=actor, reason=reason, date=date
+        )
+    actor, reason = _audit(actor, reason)
+    pk = model._meta.pk.attname
+    objs = [_Row({**values, pk: id_, "pk": id_}) for id_, values in rows.items()]
+    PgWriter().update(model, objs, fields)
+    _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date or timezone.now())
     return len(objs)

@@ -16,8 +16,10 @@ other, so callers record feed entries as the last step of their transaction.
 from __future__ import annotations
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from revops.models import ChangeEntry
+from revops.sync_writers import PgWriter
 
 # Arbitrary constant naming the feed's advisory lock ("rvpfeed" in ASCII).
 FEED_LOCK_ID = 0x72767066656564
@@ -78,6 +80,10 @@ def change_entry_record(
     return entry
 
 
+def _copy_supported() -> bool:
+    return connection.vendor == "postgresql"
+
+
 def change_entries_after(*, after: int = 0, limit: int = 100) -> tuple[list[ChangeEntry], bool]:
     """Up to ``limit`` entries with an id greater than ``after``, in id order, and whether more wait."""
     rows = list(ChangeEntry.objects.filter(id__gt=after).order_by("id")[: limit + 1])
@@ -87,8 +93,12 @@ def change_entries_after(*, after: int = 0, limit: int = 100) -> tuple[list[Chan
 @transaction.atomic
 def change_entries_record(entries: list[dict]) -> int:
     """Append many decisions at once (each a dict of ``change_entry_record``'s arguments, with a
-    ``dedupe_key``); keys already in the feed are skipped. One lock, one lookup, one insert.
-    Returns how many were added."""
+    ``dedupe_key``); keys already in the feed are skipped. One lock, one lookup, one insert, in the
+    order given. Returns how many were added.
+
+    On PostgreSQL the insert is a ``COPY`` (ids from the column's sequence, handed out in row order,
+    under the lock like any feed write); elsewhere ``bulk_create``. Like ``bulk_create`` neither
+    validates the entries: callers build them."""
     if not entries:
         return 0
     _lock_feed()
@@ -101,14 +111,30 @@ def change_entries_record(entries: list[dict]) -> int:
             continue
         seen.add(key)
         rows.append(
-            ChangeEntry(
-                kind=entry["kind"],
-                object_type=entry["object_type"],
-                external_id=entry["external_id"],
-                payload=entry["payload"],
-                reason=entry.get("reason", "")[:255],
-                dedupe_key=key,
+            (
+                entry["kind"],
+                entry["object_type"],
+                entry["external_id"],
+                entry["payload"],
+                entry.get("reason", "")[:255],
+                key,
             )
         )
-    ChangeEntry.objects.bulk_create(rows)
+    if not rows:
+        return 0
+    if _copy_supported():
+        now = timezone.now()
+        PgWriter._copy(ChangeEntry._meta.db_table, _COPIED, [(*row, now) for row in rows])
+    else:
+        ChangeEntry.objects.bulk_create(
+            ChangeEntry(kind=k, object_type=t, external_id=e, payload=p, reason=r, dedupe_key=d)
+            for k, t, e, p, r, d in rows
+        )
     return len(rows)
+
+
+# The columns ``change_entries_record`` COPYs, in its rows' order (the id comes from the sequence).
+_COPIED = [
+    ChangeEntry._meta.get_field(name)
+    for name in ("kind", "object_type", "external_id", "payload", "reason", "dedupe_key", "created_at")
+]

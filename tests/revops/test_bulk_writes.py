@@ -94,3 +94,44 @@ def test_nothing_to_write_writes_nothing(backend, django_assert_num_queries):
     with django_assert_num_queries(0):
         assert bulk_create_audited(model=Rep, objs=[], actor=None, reason="x") == []
         assert bulk_update_audited(model=Rep, objs=[], fields=["name"], actor=None, reason="x") == 0
+
+
+def test_update_rows_writes_the_values_without_instances_and_a_history_row_each(backend):
+    team = Team.objects.create(external_id="T-1", name="Sales")
+    other = Team.objects.create(external_id="T-2", name="Success")
+    user = UserFactory(username="ops")
+    created = bulk_create_audited(model=Rep, objs=reps(team), actor=user, reason="bulk import")
+    when = dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)
+    rows = {rep.pk: {"name": f"Renamed {i}", "segments": ["MM"], "team_id": other.pk} for i, rep in enumerate(created)}
+    updated = bulk_writes.bulk_update_rows_audited(
+        model=Rep, rows=rows, fields=["name", "segments", "team"], actor=user, reason="re-org", date=when
+    )
+    assert updated == 3
+    for i, rep in enumerate(Rep.objects.filter(pk__in=rows).order_by("external_id")):
+        assert (rep.name, rep.segments, rep.team_id, rep.email) == (
+            f"Renamed {i}",
+            ["MM"],
+            other.pk,
+            f"rep{i}@example.test",
+        )
+        assert history_of(rep) == [("+", "ops", "bulk import"), ("~", "ops", "re-org")]
+        latest = rep.history.order_by("-history_id").first()
+        assert (latest.name, latest.team_id, latest.email, latest.history_date) == (
+            f"Renamed {i}",
+            other.pk,
+            f"rep{i}@example.test",
+            when,
+        )
+
+
+def test_update_rows_takes_the_audited_block_and_writes_nothing_for_no_rows(backend, django_assert_num_queries):
+    team = Team.objects.create(external_id="T-1", name="Sales")
+    bot = UserFactory(username="automation")
+    with audited(actor=bot, reason="nightly sync"):
+        rep = bulk_create_audited(model=Rep, objs=reps(team, 1))[0]
+        bulk_writes.bulk_update_rows_audited(model=Rep, rows={rep.pk: {"name": "Changed"}}, fields=["name"])
+    rep.refresh_from_db()
+    assert rep.name == "Changed"
+    assert history_of(rep) == [("+", "automation", "nightly sync"), ("~", "automation", "nightly sync")]
+    with django_assert_num_queries(0):
+        assert bulk_writes.bulk_update_rows_audited(model=Rep, rows={}, fields=["name"]) == 0

@@ -147,8 +147,20 @@ def test_concurrent_writers_never_make_a_polling_reader_skip_an_entry():
     assert seen == expected  # every entry, exactly once, in order
 
 
+@pytest.fixture(params=["copy", "orm"])
+def feed_writer(request, monkeypatch):
+    """``change_entries_record`` twice: its COPY on PostgreSQL, and the ``bulk_create`` SQLite takes."""
+    from revops import feed
+
+    if request.param == "copy" and connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    if request.param == "orm":
+        monkeypatch.setattr(feed, "_copy_supported", lambda: False)
+    return request.param
+
+
 @pytest.mark.django_db
-def test_change_entries_record_appends_in_order_and_skips_known_keys():
+def test_change_entries_record_appends_in_order_and_skips_known_keys(feed_writer):
     from revops.feed import change_entries_record, change_entry_record
     from revops.models import ChangeEntry
 
@@ -189,3 +201,41 @@ def test_change_entries_record_appends_in_order_and_skips_known_keys():
     )
     assert added == 2
     assert list(ChangeEntry.objects.order_by("id").values_list("dedupe_key", flat=True)) == ["k1", "k2", "k3"]
+
+
+@pytest.mark.django_db
+def test_change_entries_record_stores_each_entry_as_given(feed_writer):
+    from revops.feed import change_entries_record
+
+    entries = [
+        {
+            "kind": "handoff_signal",
+            "object_type": "opportunity",
+            "external_id": f"O-{n}",
+            "payload": {
+                "signal": "started",
+                "handoff_id": n,
+                "note": "“quoted”, tab\there",
+                "nested": {"a": [1, None]},
+            },
+            "reason": "x" * 300 if n == 2 else f"handoff {n}",
+            "dedupe_key": f"handoff:{n}:started",
+        }
+        for n in range(3)
+    ]
+    entries.append({**entries[0], "payload": {}, "dedupe_key": "no-reason"})
+    del entries[-1]["reason"]
+    assert change_entries_record(entries) == 4
+    assert change_entries_record(entries) == 0  # all known now
+    stored = list(ChangeEntry.objects.order_by("id"))
+    assert [e.dedupe_key for e in stored] == [
+        "handoff:0:started",
+        "handoff:1:started",
+        "handoff:2:started",
+        "no-reason",
+    ]
+    assert [e.payload for e in stored] == [entry["payload"] for entry in entries]
+    assert [e.reason for e in stored] == ["handoff 0", "handoff 1", "x" * 255, ""]
+    assert all(e.created_at is not None and e.kind == "handoff_signal" for e in stored)
+    page, _ = change_entries_after(after=0)
+    assert page == stored
