@@ -24,6 +24,8 @@ def _needs(handoff) -> list[str]:
         needs.append(f"{owner} to get {', '.join(fields)} filled in the CRM")
     if handoff.status in (handoff.Status.WAITING, handoff.Status.REJECTED):
         needs += [f"{t.get('role') or 'someone'} to confirm “{t['label']}”" for t in ticks]
+    if handoff.status == handoff.Status.WAITING:
+        needs += [f"RevOps or the CRM to provide {m['label']}" for m in handoff.missing if m.get("kind") == "receiver"]
     if handoff.status == handoff.Status.SENT:
         needs.append(f"{handoff.receiver.name if handoff.receiver_id else 'the receiving team'} to accept it")
     if handoff.status == handoff.Status.REJECTED:

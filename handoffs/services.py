@@ -104,7 +104,29 @@ def handoff_missing(rules: _Rules, deal: Opportunity, handoff: Handoff | None, c
             missing.append(
                 {"kind": "attestation", "key": entry["key"], "label": entry["label"], "role": entry.get("role", "")}
             )
+    gap = _receiver_gap(rules.checklist, deal)
+    if gap:
+        missing.append({"kind": "receiver", "key": "receiver", "label": gap})
     return missing
+
+
+def _receiver_gap(checklist: Checklist, subject) -> str:
+    """Why nobody could receive the handoff of ``subject`` ("" when someone can), so a complete
+    handoff waits for a receiver instead of going out to nobody. A pool is asked only when sending."""
+    rule = checklist.owner_rule
+    if rule == Checklist.OwnerRule.REP:
+        rep = checklist.owner_rep
+        return "" if rep is not None and rep.is_active else "an active receiving rep on the checklist"
+    if rule == Checklist.OwnerRule.ACCOUNT_FIELD:
+        account = _account_of(subject)
+        if account is None:
+            return "an account (its receiving rep is named there)"
+        if _empty((account.attributes or {}).get(checklist.owner_field)):
+            return f"the account's {checklist.owner_field.replace('_', ' ')} (who receives it)"
+        return ""
+    if rule == Checklist.OwnerRule.DEAL_OWNER and (subject.owner_id is None or not subject.owner.is_active):
+        return f"an active owner of the {'deal' if subject._meta.model_name == 'opportunity' else 'account'}"
+    return ""
 
 
 def _account_of(subject):
@@ -181,6 +203,8 @@ def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None
         parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
     for tick in ticks:
         parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
+    for gap in (m for m in handoff.missing if m["kind"] == "receiver"):
+        parts.append(f"RevOps or the CRM should provide {gap['label']}")
     queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
     count = len(handoff.missing)
     return {

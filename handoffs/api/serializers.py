@@ -9,7 +9,7 @@ from handoffs.services import REJECTION_REASONS
 
 
 class HandoffMissingSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["field", "attestation"])
+    kind = serializers.ChoiceField(choices=["field", "attestation", "receiver"])
     key = serializers.CharField()
     label = serializers.CharField()
     role = serializers.CharField(required=False, allow_blank=True)

@@ -168,6 +168,25 @@ def test_a_renewal_past_its_date_stays_open_and_a_past_renewal_gets_none(world):
     assert Handoff.objects.get().status == Handoff.Status.WAITING
 
 
+def test_a_complete_renewal_of_an_account_without_owner_waits_for_one(world):
+    account = world["account"]
+    account.owner = None
+    account.save()
+    world["checklist"].owner_rule, world["checklist"].attestations = Checklist.OwnerRule.DEAL_OWNER, []
+    world["checklist"].save()
+    account.attributes = {**account.attributes, "health_score": 80, "usage_trend": "flat"}
+    account.save()
+    renewals_tick(now=at("2026-12-02"))
+    handoff = Handoff.objects.get()
+    assert handoff.status == Handoff.Status.WAITING and not Task.objects.exists()
+    assert handoff.missing == [{"kind": "receiver", "key": "receiver", "label": "an active owner of the account"}]
+    item = ExceptionItem.objects.get(kind="handoff_incomplete")
+    assert "RevOps or the CRM should provide an active owner of the account" in item.expected_action
+    world["sync"](owner="R-CORA", health_score=80, usage_trend="flat")  # the CRM names an owner
+    handoff.refresh_from_db()
+    assert handoff.status == Handoff.Status.SENT and handoff.receiver == world["csm"]
+
+
 def test_a_pool_picks_the_receivers_fairly_and_counts_them(world):
     cora, other = world["csm"], RepFactory(name="Otto CSM", external_id="R-OTTO")
     pool = Pool.objects.create(name="CSM pool", strategy="round_robin")
