@@ -64,9 +64,12 @@ class ItemPlacement:
         return queue, manager_user or queue.manager_id
 
 
-def exception_items_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, actor=None) -> dict[str, int]:
+def exception_items_sync_gaps(
+    *, object_type: str, gaps: dict, complete: list, batch, actor=None, records=None
+) -> dict[str, int]:
     """Open or refresh one ``missing_fields`` item per record in ``gaps`` ({record id: {field: [messages]}});
     resolve the open item of each record in ``complete``. Runs in the sync's transaction, in bulk.
+    (``records``, the stored instances by id, is not needed here.)
 
     Returns ``{"created": n, "refreshed": m, "resolved": k}``.
     """

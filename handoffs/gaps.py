@@ -9,11 +9,16 @@ from .renewals import renewals_evaluate
 from .services import handoffs_evaluate
 
 
-def handoffs_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, actor=None) -> None:
+def handoffs_sync_gaps(*, object_type: str, gaps: dict, complete: list, batch, actor=None, records=None) -> None:
     """Evaluate the batch's stored deals against the checklists; deals no checklist covers keep the
     queue's generic "Required fields missing" item (and a covered deal's old generic item closes)."""
+    ids = [*gaps, *complete]
     counts = handoffs_evaluate(
-        opportunity_ids=[*gaps, *complete], actor=actor, cause=f"sync batch #{batch.pk}", refresh=True
+        opportunity_ids=ids,
+        actor=actor,
+        cause=f"sync batch #{batch.pk}",
+        refresh=True,
+        deals=[records[pk] for pk in ids] if records else None,
     )
     covered = counts["covered"]
     exception_items_sync_gaps(

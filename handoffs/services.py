@@ -313,7 +313,13 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> Non
 
 @transaction.atomic
 def handoffs_evaluate(
-    *, opportunity_ids, actor=None, cause: str = "", now: dt.datetime | None = None, refresh: bool = False
+    *,
+    opportunity_ids,
+    actor=None,
+    cause: str = "",
+    now: dt.datetime | None = None,
+    refresh: bool = False,
+    deals: list[Opportunity] | None = None,
 ) -> dict:
     """Create, re-evaluate or cancel the handoffs of the given deals; returns counts per transition.
 
@@ -322,7 +328,8 @@ def handoffs_evaluate(
     handoffs did not change writes nothing, unless ``refresh`` (the CRM sent it again: its waiting
     items are refreshed, occurrences and last seen). Returns
     ``{"covered": set of deal ids some checklist applies to, "created": n, "sent": n,
-    "cancelled": n, "waiting": n}``.
+    "cancelled": n, "waiting": n}``. ``deals``: the deals as just stored (the sync's instances),
+    spared loading them again.
     """
     now = now or timezone.now()
     counts = {"covered": set(), "created": 0, "sent": 0, "cancelled": 0, "waiting": 0}
@@ -337,7 +344,7 @@ def handoffs_evaluate(
     if not rules and not existing:
         return counts
     labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
-    deals = list(Opportunity.objects.filter(pk__in=ids))
+    deals = list(deals) if deals is not None else list(Opportunity.objects.filter(pk__in=ids))
     # Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
     # attach, without building an owner per deal.
     for field, related in (

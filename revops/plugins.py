@@ -146,7 +146,7 @@ def sync_rejection_handlers() -> list[Callable]:
 def register_sync_gap_handler(
     name: str, handler: Callable, *, object_types: tuple[str, ...] | None = None, fallback: bool = False
 ) -> Callable:
-    """``handler(*, object_type, gaps, complete, batch, actor)`` runs in the sync transaction.
+    """``handler(*, object_type, gaps, complete, batch, actor, records)`` runs in the sync transaction.
 
     ``gaps`` maps the portal id of each stored record of the batch that lacks required fields in
     "prompt" mode to ``{field: [messages]}``; ``complete`` lists the ids of the batch's stored

@@ -63,13 +63,15 @@ def raise_gaps(object_type: str, results: list[dict], states: dict, batch, actor
         return
     gaps: dict[int, dict] = {}
     complete: list[int] = []
+    records = {}
     for entry in results:
         if entry["status"] not in ("created", "updated", "unchanged"):
             continue
-        pk = states[entry["external_id"]].instance.pk
+        instance = states[entry["external_id"]].instance
+        records[instance.pk] = instance
         if "missing" in entry:
-            gaps[pk] = entry["missing"]
+            gaps[instance.pk] = entry["missing"]
         else:
-            complete.append(pk)
+            complete.append(instance.pk)
     for handler in handlers:
-        handler(object_type=object_type, gaps=gaps, complete=complete, batch=batch, actor=actor)
+        handler(object_type=object_type, gaps=gaps, complete=complete, batch=batch, actor=actor, records=records)
