@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import dj_database_url
+from croniter import croniter
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -112,6 +113,7 @@ INSTALLED_APPS = [
     "revops",
     "routing",
     "handoffs",
+    "monitors",
     "exceptions",
 ]
 
@@ -230,6 +232,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, m
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
 SYNC_MAX_FUTURE_SKEW_SECONDS = env_int("SYNC_MAX_FUTURE_SKEW_SECONDS", 86400, minimum=0)
+
+# Forecast snapshots (monitors app, docs/monitors.md): when the snapshot of every open deal is taken,
+# as a cron expression in the scheduler's local time (UTC on servers); default Sunday 20:00, weekly.
+MONITORS_SNAPSHOT_CRON = os.environ.get("MONITORS_SNAPSHOT_CRON", "").strip() or "0 20 * * 0"
+if not croniter.is_valid(MONITORS_SNAPSHOT_CRON):
+    raise ImproperlyConfigured(
+        f"MONITORS_SNAPSHOT_CRON={MONITORS_SNAPSHOT_CRON!r} is not a cron expression (e.g. '0 20 * * 0')"
+    )
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address

@@ -629,6 +629,7 @@ def _apply(object_name, object_type, validator, records, unstorable, actor, toke
                 "changed_fields": change.changed_fields,
                 "changes": change.changes,
                 "batch_id": batch.pk,
+                "source_updated_at": values.get("source_updated_at"),
                 "created_at": now,
             }
         )

@@ -30,6 +30,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from exceptions import roles
 from exceptions.models import ExceptionItem, Queue
 from handoffs.models import Checklist, Handoff
+from monitors.models import DealMovement
+from monitors.services import forecast_snapshot_take
 from revops.demo import demo_load
 from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
 from revops.tokens import api_token_create
@@ -315,6 +317,16 @@ def build_world() -> World:
     deal = Opportunity.objects.filter(owner=rep_record).order_by("pk").first()
     Handoff.objects.create(
         checklist=checklist, opportunity=deal, missing=[{"kind": "field", "key": "use_case", "label": "Use case"}]
+    )
+    # The monitors' read-only pages: a snapshot run (with the open deals' snapshots) and a movement.
+    forecast_snapshot_take(reason="matrix")
+    DealMovement.objects.create(
+        opportunity=deal,
+        field="stage",
+        old_value="discovery",
+        new_value="proposal",
+        moved_at=deal.created_at,
+        outbox_event_id=0,  # no real event: outbox ids start at 1
     )
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
     for role, user in users.items():

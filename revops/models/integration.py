@@ -145,6 +145,9 @@ class OutboxEvent(models.Model):
     changed_fields = models.JSONField(default=list)
     changes = models.JSONField(default=dict, help_text="{field: [old, new]} for the changed fields.")
     batch = models.ForeignKey(SyncBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    source_updated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the change happened in the CRM (its source_updated_at), if known."
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)

@@ -1,8 +1,6 @@
 """Handoff readiness: a Won deal gets a handoff that waits for context (one item for the owner's manager),
 becomes ready by itself as the CRM fills fields in, and only then creates the downstream work — once."""
 
-import json
-
 import pytest
 
 from exceptions.models import ExceptionItem, Queue
@@ -11,7 +9,7 @@ from handoffs.services import checklist_save
 from revops.models import ChangeEntry, Opportunity, OutboxEvent, Task
 from revops.outbox import outbox_process_events
 from revops.services import record_save
-from revops.tokens import api_token_create
+from tests.crm_sync import sync_poster
 from tests.factories import RepFactory, TeamFactory, UserFactory
 from tests.handoffs.support import checklist_form, rows
 
@@ -22,20 +20,7 @@ BIG = {"all": [{"field": "opportunity.amount", "op": "gte", "value": 50000}]}
 
 @pytest.fixture
 def sync(client):
-    _, raw = api_token_create(name="crm", scopes=["sync:write"])
-
-    def post(*records):
-        response = client.post(
-            "/api/v1/sync/opportunities/",
-            data=json.dumps({"records": list(records)}),
-            content_type="application/json",
-            secure=True,
-            HTTP_AUTHORIZATION=f"Bearer {raw}",
-        )
-        assert response.status_code == 200, response.content
-        return response.json()["results"]
-
-    return post
+    return sync_poster(client, "opportunities")
 
 
 @pytest.fixture

@@ -1,0 +1,60 @@
+"""Read-only admin for what the monitors record: snapshot runs (the audit), snapshots and movements.
+
+RevOps admins (and superusers) only, decided by role rather than model permissions: the role groups
+(``exceptions.roles``) grant model permissions per app and do not name this app yet. Managers and
+reps see a deal's movement in plain language on its Why page instead.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from revops.access import ADMIN, user_role
+from revops.admin.base import ReadOnlyMixin
+from revops.admin.links import why_url
+
+from .models import DealMovement, ForecastSnapshot, SnapshotRun
+
+
+class RevOpsOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Viewable by RevOps admins only; never edited here (the services write these rows)."""
+
+    show_full_result_count = False  # snapshots and movements grow to millions of rows
+
+    def has_module_permission(self, request):
+        return user_role(request.user) == ADMIN
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(request.user) == ADMIN
+
+
+@admin.register(SnapshotRun)
+class SnapshotRunAdmin(RevOpsOnlyAdmin):
+    list_display = ("taken_on", "started_at", "finished_at", "open_deals", "written", "actor", "reason")
+    list_filter = ("taken_on",)
+    date_hierarchy = "started_at"
+
+
+@admin.register(ForecastSnapshot)
+class ForecastSnapshotAdmin(RevOpsOnlyAdmin):
+    list_display = ("taken_on", "opportunity", "stage", "forecast_category", "amount", "close_date")
+    list_filter = ("taken_on", "stage", "forecast_category")
+    list_select_related = ("opportunity",)
+    raw_id_fields = ("opportunity",)
+    search_fields = ("opportunity__external_id", "opportunity__name")
+
+
+@admin.register(DealMovement)
+class DealMovementAdmin(RevOpsOnlyAdmin):
+    list_display = ("moved_at", "opportunity", "field", "old_value", "new_value", "days_moved", "why")
+    list_filter = ("field",)
+    list_select_related = ("opportunity",)
+    raw_id_fields = ("opportunity",)
+    search_fields = ("opportunity__external_id", "opportunity__name")
+    date_hierarchy = "moved_at"
+
+    @admin.display(description="Why page")
+    def why(self, obj):
+        url = why_url("opportunity", obj.opportunity_id)
+        return format_html('<a href="{}">why?</a>', url) if url else "—"

@@ -1,0 +1,10 @@
+"""RQ entry points of the monitors app: thin, they call services."""
+
+from __future__ import annotations
+
+
+def monitors_snapshot_forecast() -> int:
+    """Snapshot every open deal's forecast fields for today (weekly by default); return the run's id."""
+    from .services import forecast_snapshot_take
+
+    return forecast_snapshot_take(reason="scheduled forecast snapshot").pk

@@ -1,0 +1,100 @@
+"""What the monitors keep of their own: deal movements (from the portal's record of changes) and
+forecast snapshots, with one audit row per snapshot run."""
+
+from django.conf import settings
+from django.db import models
+
+from revops.models import Opportunity
+
+
+class DealMovement(models.Model):
+    """One change of a forecast field of an opportunity, as the portal applied it.
+
+    Recorded by the engine event hook (``monitors.hooks``) from the outbox event of an applied CRM
+    sync or portal edit — never from the CRM's own counters (``Opportunity.close_date_pushes``).
+    ``moved_at`` is when it happened: the CRM's ``source_updated_at`` of the change when known, else
+    the time the portal applied it. ``outbox_event_id`` makes recording idempotent: a re-delivered
+    event records nothing twice (one row per event and field).
+    """
+
+    class Field(models.TextChoices):
+        CLOSE_DATE = "close_date", "Close date"
+        AMOUNT = "amount", "Amount"
+        STAGE = "stage", "Stage"
+        FORECAST_CATEGORY = "forecast_category", "Forecast category"
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="deal_movements")
+    field = models.CharField(max_length=20, choices=Field.choices)
+    old_value = models.CharField(max_length=64, blank=True, help_text="Empty when the field was empty.")
+    new_value = models.CharField(max_length=64, blank=True, help_text="Empty when the field was emptied.")
+    days_moved = models.IntegerField(
+        null=True,
+        blank=True,
+        help_text="Close date only: new minus old, in days (positive: moved later). Empty when either is empty.",
+    )
+    moved_at = models.DateTimeField(help_text="When the change happened (the CRM's time when known).")
+    outbox_event_id = models.BigIntegerField(help_text="The outbox event that carried the change.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-moved_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["outbox_event_id", "field"], name="monitors_movement_once_per_event"),
+        ]
+        indexes = [models.Index(fields=["opportunity", "field", "moved_at"], name="monitors_move_opp_field_at")]
+
+    def __str__(self):
+        return f"{self.get_field_display()} of deal #{self.opportunity_id}: {self.old_value or '—'} → {self.new_value or '—'}"
+
+
+class SnapshotRun(models.Model):
+    """The audit row of one snapshot run: for which day, when, how many open deals, who and why.
+
+    A second run on the same day writes no snapshots (each deal has one per day) but still leaves
+    its row, so every request to snapshot the forecast is accounted for.
+    """
+
+    taken_on = models.DateField(db_index=True, help_text="The day the snapshots are for (local date).")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    open_deals = models.PositiveIntegerField(default=0, help_text="Open opportunities seen.")
+    written = models.PositiveIntegerField(default=0, help_text="Snapshots this run wrote (0: the day was taken).")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=200, blank=True, help_text="Why: the schedule, or who asked.")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"Snapshot of {self.taken_on} ({self.written} written)"
+
+
+class ForecastSnapshot(models.Model):
+    """An open opportunity's forecast fields as they stood on ``taken_on``; one per deal and day.
+
+    ``owner_rep_id`` is the owning rep's id that day, kept as a plain number so that history is never
+    rewritten when a rep is removed. No per-row history: the ``SnapshotRun`` rows are the audit.
+    """
+
+    opportunity = models.ForeignKey(
+        Opportunity, on_delete=models.CASCADE, related_name="forecast_snapshots", db_index=False
+    )
+    taken_on = models.DateField()
+    stage = models.CharField(max_length=20, choices=Opportunity.Stage.choices)
+    forecast_category = models.CharField(max_length=20, choices=Opportunity.ForecastCategory.choices)
+    amount = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    close_date = models.DateField(null=True, blank=True)
+    owner_rep_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-taken_on", "opportunity_id"]
+        constraints = [
+            # Also the index for "the latest snapshot of this deal".
+            models.UniqueConstraint(fields=["opportunity", "taken_on"], name="monitors_snapshot_once_per_day"),
+        ]
+        indexes = [models.Index(fields=["taken_on"], name="monitors_snapshot_taken_on")]
+
+    def __str__(self):
+        return f"Deal #{self.opportunity_id} on {self.taken_on}"

@@ -1,0 +1,106 @@
+"""The "Forecast movement" panel of a deal's Why page: the signals of ``monitors.selectors`` in plain
+language, with human durations and local dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from revops.models import Opportunity
+
+from .selectors import deal_signals, quarter_start
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def _ago(n: int) -> str:
+    return {0: "today", 1: "yesterday"}.get(n, f"{_days(n)} ago")
+
+
+def _day(value) -> str:
+    """A date (or a datetime, in the local time zone) as "30 Nov", with the year when not this year's."""
+    if isinstance(value, dt.datetime):
+        value = timezone.localdate(value)
+    return date_format(value, "j M" if value.year == timezone.localdate().year else "j M Y")
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.0f}"
+
+
+def _window(signals) -> str:
+    return (
+        "this quarter"
+        if signals.window_start == quarter_start(timezone.localdate(signals.now))
+        else (f"since {_day(signals.window_start)}")
+    )
+
+
+def _amount_line(s) -> str:
+    if s.snapshot_on is None:
+        return "No forecast snapshot of this deal yet, so no amount change to compare."
+    since = f"since the snapshot of {_day(s.snapshot_on)}"
+    if s.amount_change is None:
+        return f"Amount not comparable {since} (one of them is empty)."
+    if s.amount_change == 0:
+        return f"Amount unchanged {since} ({_money(s.amount)})."
+    direction = "up" if s.amount_change > 0 else "down"
+    values = f"{_money(s.snapshot_amount)} → {_money(s.amount)}"
+    if s.amount_change_pct is None:
+        return f"Amount {direction} by {_money(abs(s.amount_change))} {since} ({values})."
+    pct = abs(s.amount_change_pct)
+    pct_text = f"{pct:.0f}" if pct >= 1 else f"{pct:.1f}"
+    return f"Amount {direction} {pct_text} % {since} ({values})."
+
+
+def forecast_lines(signals) -> list[str]:
+    """The panel's sentences for one deal's ``DealSignals``."""
+    stages = dict(Opportunity.Stage.choices)
+    categories = dict(Opportunity.ForecastCategory.choices)
+    window = _window(signals)
+    if signals.pushes:
+        pushes = f"Close date moved later {_times(signals.pushes)} {window}, {_days(signals.days_slipped)} in total."
+    else:
+        pushes = f"Close date not moved later {window}."
+    lines = [pushes, _amount_line(signals)]
+    lines.append(
+        f"{_days(signals.days_in_stage)} in {stages.get(signals.stage, signals.stage)} "
+        f"(since {_day(signals.stage_since)})."
+    )
+    if signals.last_category_change is not None:
+        when, old, new = signals.last_category_change
+        changes = (
+            f"Forecast category changed {_times(signals.category_changes)} {window}"
+            if signals.category_changes
+            else f"Forecast category not changed {window}"
+        )
+        lines.append(
+            f"{changes}; last on {_day(when)}, from {categories.get(old, old or 'none')} "
+            f"to {categories.get(new, new or 'none')}."
+        )
+    else:
+        lines.append("Forecast category never changed since the portal has known the deal.")
+    if signals.days_since_activity is None:
+        lines.append("No activity logged.")
+    else:
+        lines.append(f"Last activity {_ago(signals.days_since_activity)} ({_day(signals.last_activity_at)}).")
+    return lines
+
+
+def why_forecast_panel(object_type: str, object_id: int, *, request=None) -> dict | None:
+    """Shown on opportunities only (the Why page has already checked the user may see the deal)."""
+    if object_type != "opportunity":
+        return None
+    signals = deal_signals(opportunity_ids=[object_id]).get(object_id)
+    if signals is None:
+        return None
+    return {"lines": forecast_lines(signals)}
