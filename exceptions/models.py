@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from .registry import approval_kinds, item_kind_label
@@ -121,8 +122,9 @@ class ExceptionItem(models.Model):
     external_id = models.CharField(max_length=64, blank=True)
     dedupe_key = models.CharField(max_length=200)
     occurrences = models.PositiveIntegerField(default=1)
-    first_seen_at = models.DateTimeField(auto_now_add=True)
-    last_seen_at = models.DateTimeField(auto_now_add=True)
+    # The opener's clock (a replayed or back-dated opening says when), so age and due time agree.
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
     due_at = models.DateTimeField(null=True, blank=True)
     proposal = models.JSONField(default=dict, blank=True, help_text="For approvals: the prepared action.")
     decision = models.CharField(max_length=12, choices=Decision.choices, blank=True, default="")

@@ -1,4 +1,6 @@
-"""Read-only admin for what the monitors record: snapshot runs (the audit), snapshots and movements.
+"""Admin of the monitors: read-only lists of what they record (snapshot runs — the audit —, snapshots,
+movements, hygiene findings) and the teams' forecast-call times (edited through ``forecast_call_save``).
+The hygiene policies themselves are automations of kind ``forecast_hygiene``, in the automation admin.
 
 RevOps admins (and superusers) only, decided by role rather than model permissions: the role groups
 (``exceptions.roles``) grant model permissions per app and do not name this app yet. Managers and
@@ -11,10 +13,11 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from revops.access import ADMIN, user_role
-from revops.admin.base import ReadOnlyMixin
+from revops.admin.base import AuditedAdmin, ReadOnlyMixin
 from revops.admin.links import why_url
 
-from .models import DealMovement, ForecastSnapshot, SnapshotRun
+from .calls import forecast_call_save
+from .models import DealMovement, ForecastCall, ForecastSnapshot, HygieneFinding, SnapshotRun
 
 
 class RevOpsOnlyAdmin(ReadOnlyMixin, admin.ModelAdmin):
@@ -58,3 +61,39 @@ class DealMovementAdmin(RevOpsOnlyAdmin):
     def why(self, obj):
         url = why_url("opportunity", obj.opportunity_id)
         return format_html('<a href="{}">why?</a>', url) if url else "—"
+
+
+@admin.register(HygieneFinding)
+class HygieneFindingAdmin(RevOpsOnlyAdmin):
+    list_display = ("last_changed_at", "opportunity", "automation", "mode", "text", "first_seen_at", "resolved_at")
+    list_filter = ("policy", "mode", ("resolved_at", admin.EmptyFieldListFilter))
+    list_select_related = ("opportunity", "automation")
+    raw_id_fields = ("opportunity",)
+    search_fields = ("opportunity__external_id", "opportunity__name", "text")
+
+
+@admin.register(ForecastCall)
+class ForecastCallAdmin(AuditedAdmin):
+    """When each team holds its forecast call; hygiene items are due an hour before. RevOps admins only."""
+
+    list_display = ("team", "weekday", "time", "time_zone", "updated_at")
+    list_select_related = ("team",)
+    raw_id_fields = ("team",)
+
+    def has_module_permission(self, request):
+        return user_role(request.user) == ADMIN
+
+    def has_view_permission(self, request, obj=None):
+        return user_role(request.user) == ADMIN
+
+    def has_add_permission(self, request):
+        return user_role(request.user) == ADMIN
+
+    def has_change_permission(self, request, obj=None):
+        return user_role(request.user) == ADMIN
+
+    def has_delete_permission(self, request, obj=None):
+        return user_role(request.user) == ADMIN
+
+    def perform_save(self, request, obj, form, change, *, reason: str) -> None:
+        forecast_call_save(call=obj, actor=request.user, reason=reason)

@@ -2,9 +2,11 @@ from django.apps import AppConfig
 
 
 class MonitorsConfig(AppConfig):
-    """Pipeline hygiene and renewal monitors (a workflow app). For now its foundation: the deal
-    movements the portal records from its own changes, weekly forecast snapshots, the signals derived
-    from both, and the "Forecast movement" panel of a deal's Why page (docs/monitors.md)."""
+    """Pipeline hygiene and renewal monitors (a workflow app): the deal movements the portal records
+    from its own changes, weekly forecast snapshots and the signals derived from both; the shipped
+    hygiene policies (the ``forecast_hygiene`` automation kind) with their hourly scan, one item per
+    deal for the rep's manager due before the team's forecast call; and the "Forecast movement" panel
+    of a deal's Why page (docs/monitors.md)."""
 
     name = "monitors"
     default_auto_field = "django.db.models.BigAutoField"
@@ -13,11 +15,14 @@ class MonitorsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
+        from exceptions.registry import register_item_kind
         from revops.engine.hooks import register_event_hook
-        from revops.plugins import register_schedule, register_why_panel
+        from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 
-        from . import jobs
+        from . import jobs, kind  # noqa: F401  (kind registers the forecast_hygiene automation kind)
+        from .demo import monitors_demo_build, monitors_demo_snapshot_build
         from .hooks import monitors_note_movements
+        from .hygiene import EXPECTED, ITEM_KIND
         from .panels import why_forecast_panel
 
         register_event_hook(monitors_note_movements)
@@ -27,6 +32,11 @@ class MonitorsConfig(AppConfig):
             queue="low",
             cron=settings.MONITORS_SNAPSHOT_CRON,
         )
+        register_schedule(jobs.monitors_hygiene_scan, name="monitors_hygiene_scan", queue="low", interval=3600)
+        register_item_kind(ITEM_KIND, "Forecast hygiene", severity="medium", expected_action=EXPECTED)
+        # Last week's snapshot before the CRM's morning sync (60) moves deals; the scan after everything.
+        register_demo_builder("monitors_snapshot", monitors_demo_snapshot_build, order=55)
+        register_demo_builder("monitors", monitors_demo_build, order=70)
         register_why_panel(
             "forecast_movement",
             why_forecast_panel,

@@ -3,6 +3,7 @@ forecast snapshots, with one audit row per snapshot run."""
 
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 from revops.models import Opportunity
 
@@ -98,3 +99,86 @@ class ForecastSnapshot(models.Model):
 
     def __str__(self):
         return f"Deal #{self.opportunity_id} on {self.taken_on}"
+
+
+def _weekday_choices():
+    return [
+        (0, "Monday"),
+        (1, "Tuesday"),
+        (2, "Wednesday"),
+        (3, "Thursday"),
+        (4, "Friday"),
+        (5, "Saturday"),
+        (6, "Sunday"),
+    ]
+
+
+def validate_time_zone(value: str) -> None:
+    """An IANA time zone name such as Europe/Berlin."""
+    import zoneinfo
+
+    from django.core.exceptions import ValidationError
+
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin, America/New_York).") from None
+
+
+class ForecastCall(models.Model):
+    """When a team holds its weekly forecast call, in its own time zone (e.g. Monday 09:00 Europe/Berlin).
+
+    Hygiene items for the team's deals are due one hour before the next call. A team without a call of
+    its own uses its parent team's (the nearest up the tree); with none, items are due in two days.
+    """
+
+    team = models.OneToOneField("revops.Team", on_delete=models.CASCADE, related_name="forecast_call")
+    weekday = models.PositiveSmallIntegerField(choices=_weekday_choices())
+    time = models.TimeField(help_text="Local time of the call in the time zone below.")
+    time_zone = models.CharField(
+        max_length=64, validators=[validate_time_zone], help_text="IANA name, e.g. Europe/Berlin."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["team__name"]
+
+    def __str__(self):
+        return f"{self.team}: {self.get_weekday_display()} {self.time:%H:%M} {self.time_zone}"
+
+
+class HygieneFinding(models.Model):
+    """A hygiene policy (a ``forecast_hygiene`` automation) that a deal breaks, with the sentence and values.
+
+    Written in bulk by ``monitors.hygiene.hygiene_scan``: at most one unresolved finding per deal and
+    policy. ``last_changed_at`` is when the scan last wrote its text or values (a rescan that finds the
+    same thing writes nothing); ``resolved_at`` is when a scan found it fixed (or the deal closed, or the
+    policy stopped running). ``mode`` is the automation's mode when written: only ``live`` findings
+    reach the deal's item; ``shadow`` ones are recorded only.
+    """
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="hygiene_findings")
+    automation = models.ForeignKey("revops.Automation", on_delete=models.CASCADE, related_name="+")
+    policy = models.CharField(max_length=40)
+    mode = models.CharField(max_length=10)
+    text = models.TextField()
+    values = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_changed_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=300, blank=True, help_text="What fixed it, in words.")
+
+    class Meta:
+        ordering = ["-last_changed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["opportunity", "automation"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="monitors_finding_open_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["opportunity", "resolved_at"], name="monitors_finding_opp_open")]
+
+    def __str__(self):
+        return f"Deal #{self.opportunity_id}: {self.text}"

@@ -1,5 +1,6 @@
 """The "Forecast movement" panel of a deal's Why page: the signals of ``monitors.selectors`` in plain
-language, with human durations and local dates."""
+language, with human durations and local dates, and every hygiene policy checked live on the deal —
+which fire, which do not, and why."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.utils.formats import date_format
 
 from revops.models import Opportunity
 
-from .selectors import deal_signals, quarter_start
+from .selectors import deal_signals, evidence_labels, hygiene_policies, quarter_start
 
 
 def _days(n: int) -> str:
@@ -96,6 +97,32 @@ def forecast_lines(signals) -> list[str]:
     return lines
 
 
+def policy_lines(deal, signals) -> list[dict]:
+    """Each live or shadow hygiene policy on ``deal`` now: ``{"name", "mode", "fired", "text"}``."""
+    from revops import conditions
+
+    from .policies import policy_check
+
+    today = timezone.localdate(signals.now)
+    labels = evidence_labels()
+    rows = []
+    for automation in hygiene_policies():
+        mode = "" if automation.mode == "live" else " (shadow: recorded, no item)"
+        tree = automation.conditions or {"all": []}
+        predicate = conditions.compile_condition(tree, object_type="opportunity")
+        if not predicate(conditions.Context(deal, now=signals.now)):
+            rows.append(
+                {"name": automation.name + mode, "fired": False, "text": "Not covered: outside its conditions."}
+            )
+            continue
+        if not deal.is_open:
+            rows.append({"name": automation.name + mode, "fired": False, "text": "The deal is closed."})
+            continue
+        check = policy_check(automation.config, deal, signals, today=today, labels=labels)
+        rows.append({"name": automation.name + mode, "fired": check.fired, "text": check.text})
+    return rows
+
+
 def why_forecast_panel(object_type: str, object_id: int, *, request=None) -> dict | None:
     """Shown on opportunities only (the Why page has already checked the user may see the deal)."""
     if object_type != "opportunity":
@@ -103,4 +130,5 @@ def why_forecast_panel(object_type: str, object_id: int, *, request=None) -> dic
     signals = deal_signals(opportunity_ids=[object_id]).get(object_id)
     if signals is None:
         return None
-    return {"lines": forecast_lines(signals)}
+    deal = Opportunity.objects.select_related("owner", "account").get(pk=object_id)
+    return {"lines": forecast_lines(signals), "policies": policy_lines(deal, signals)}

@@ -157,3 +157,23 @@ def deal_signals(
                 days_since_activity=_days(now, deal.last_activity_at) if deal.last_activity_at else None,
             )
     return result
+
+
+def evidence_labels() -> dict[str, str]:
+    """The data dictionary's labels of opportunity fields, by key (the evidence fields' names in words)."""
+    from revops.models import FieldDefinition
+
+    return dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
+
+
+def hygiene_policies():
+    """The live and shadow ``forecast_hygiene`` automations, by name (their config is cleaned)."""
+    from revops.models import Automation
+
+    return list(
+        Automation.objects.filter(
+            kind="forecast_hygiene",
+            object_type="opportunity",
+            mode__in=(Automation.Mode.LIVE, Automation.Mode.SHADOW),
+        ).order_by("name")
+    )

@@ -63,8 +63,9 @@ class AccountInfo:
 
 
 class OrgBuilder:
-    """Generates the demo org from one seed. Randomness comes only from ``self.rng``, ``self.fake`` and
-    ``self.renewal_rng`` (the renewal context on customer accounts)."""
+    """Generates the demo org from one seed. Randomness comes only from ``self.rng``, ``self.fake``,
+    ``self.renewal_rng`` (the renewal context on customer accounts) and ``self.evidence_rng`` (the
+    executive sponsor most best-case and commit deals name)."""
 
     def __init__(self, *, seed: int, actor, now: dt.datetime):
         self.seed = seed
@@ -72,6 +73,7 @@ class OrgBuilder:
         self.rng = random.Random(seed)
         # Its own stream, so the renewal context added later does not reshuffle the rest of the demo.
         self.renewal_rng = random.Random(f"{seed}-renewal-context")
+        self.evidence_rng = random.Random(f"{seed}-forecast-evidence")  # sponsors on forecast deals
         locales = sorted({c.locale for c in COUNTRIES})
         self.fake = Faker(locales)
         for offset, locale in enumerate(locales):  # distinct seeds: en_US and en_CA share name lists

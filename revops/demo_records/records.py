@@ -282,6 +282,10 @@ class RecordsBuilder(OrgBuilder):
                 "contract_start_date": (close_date + dt.timedelta(days=14)).isoformat(),
                 "products_purchased": ["platform", *self.rng.sample(PRODUCTS[1:], self.rng.randint(0, 2))],
             }
+        if is_open and forecast in ("best_case", "commit") and self.evidence_rng.random() < 0.75:
+            first = self.evidence_rng.choice(["Alex", "Sam", "Jordan", "Priya", "Kenji", "Maria", "Lena", "Omar"])
+            last = self.evidence_rng.choice(["Keller", "Ortiz", "Nakamura", "Okafor", "Lindqvist", "Patel"])
+            attributes = {**attributes, "executive_sponsor": f"{first} {last}"}  # the forecast's evidence
         opportunity = Opportunity(
             external_id=f"OPP-{index:06d}",
             account=info.obj,

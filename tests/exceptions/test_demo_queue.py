@@ -38,6 +38,7 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
         "sync_rejected",
         "handoff_incomplete",
         "handoff_returned",
+        "forecast_hygiene",
     } <= kinds
     assert not kinds & NOT_PRODUCED
     assert not items.filter(reason="").exists() and not items.filter(expected_action="").exists()

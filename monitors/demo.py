@@ -1,0 +1,114 @@
+"""The monitors' part of the demo, made by the real services from the demo org.
+
+Before the CRM's morning sync (order 55): last week's forecast snapshot of every open deal, so the
+amount changes that sync brings show. After everything (order 70): the shipped hygiene policies as
+live ``forecast_hygiene`` automations (created through the engine's automation service, covering the
+deals committed to the forecast), a Monday 09:00 forecast call for each regional sales
+team in its manager's time zone, and one hygiene scan, so each manager's queue holds the items the
+monitors raise — none written by hand.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from exceptions.demo import demo_queues_ready
+from revops.demo_records.builders import demo_revops_people
+from revops.engine.demo import DEMO_EXCEPTION_QUEUE
+from revops.engine.services import automation_create
+from revops.models import Automation, Team
+
+from .calls import forecast_call_save
+from .hygiene import hygiene_scan
+from .models import ForecastCall
+from .policies import POLICIES
+from .services import forecast_snapshot_take
+
+# The demo's policies cover the deals committed to the forecast (each team may widen this to best case).
+IN_FORECAST = {"all": [{"field": "opportunity.forecast_category", "op": "eq", "value": "commit"}]}
+REGION_ZONES = {"NA": "America/New_York", "EMEA": "Europe/Berlin", "APAC": "Asia/Singapore"}
+# The demo's thresholds where they differ from the shipped defaults.
+DEMO_CONFIG = {"missing_evidence": {"fields": ["executive_sponsor"], "categories": ["commit"]}}
+
+
+def demo_policy_specs() -> list[dict]:
+    """One live automation per shipped policy, over the deals in commit."""
+    return [
+        {
+            "name": f"Hygiene: {policy.label}",
+            "purpose": f"{policy.description} Raised to the rep's manager before the forecast call.",
+            "kind": "forecast_hygiene",
+            "object_type": "opportunity",
+            "trigger": Automation.Trigger.FIELD_CHANGED,
+            "trigger_fields": list(policy.fields),
+            "conditions": IN_FORECAST,
+            "config": {"policy": key, **DEMO_CONFIG.get(key, {})},
+            "mode": Automation.Mode.LIVE,
+            "downstream_effect": "None in the CRM: the hourly hygiene scan lists the deal on an item for the rep's manager.",
+            "rollback_notes": "Pause it: its findings resolve on the next scan and items close with a note.",
+        }
+        for key, policy in POLICIES.items()
+    ]
+
+
+def demo_policies_ensure(*, actor) -> list[Automation]:
+    """Create the demo's hygiene automations that do not exist yet (by name); return the ones created."""
+    demo_queues_ready(actor=actor)
+    rule_owner, failure_owner = demo_revops_people()
+    existing = set(Automation.objects.values_list("name", flat=True))
+    return [
+        automation_create(
+            actor=actor,
+            reason="demo automation",
+            rule_owner=rule_owner,
+            system_owner=rule_owner,
+            failure_owner=failure_owner,
+            exception_queue=DEMO_EXCEPTION_QUEUE,
+            last_reviewed_at=timezone.localdate(),
+            **spec,
+        )
+        for spec in demo_policy_specs()
+        if spec["name"] not in existing
+    ]
+
+
+def demo_calls_ensure(*, actor) -> list[ForecastCall]:
+    """A Monday 09:00 forecast call for each regional sales team (its sub-teams inherit it), in its
+    manager's time zone; teams that have a call keep it."""
+    created = []
+    for team in Team.objects.filter(region__in=REGION_ZONES, parent__region="").select_related("manager"):
+        if ForecastCall.objects.filter(team=team).exists():
+            continue
+        zone = (
+            team.manager.time_zone if team.manager_id and team.manager.time_zone != "UTC" else REGION_ZONES[team.region]
+        )
+        call = ForecastCall(team=team, weekday=0, time=dt.time(9), time_zone=zone)
+        created.append(forecast_call_save(call=call, actor=actor, reason="demo: weekly forecast call"))
+    return created
+
+
+def monitors_demo_snapshot_build(context: dict) -> None:
+    """Demo builder (before the CRM's morning sync): last week's snapshot of the open deals."""
+    if not context.get("fresh"):
+        return
+    now = context["now"]
+    forecast_snapshot_take(
+        taken_on=timezone.localdate(now) - dt.timedelta(days=7),
+        actor=context["actor"],
+        reason="demo: last week's forecast snapshot",
+        now=now,
+    )
+
+
+def monitors_demo_build(context: dict) -> None:
+    """Demo builder: the hygiene policies and forecast calls; on a fresh org, one hygiene scan."""
+    actor = context["actor"]
+    demo_policies_ensure(actor=actor)
+    demo_calls_ensure(actor=actor)
+    if not context.get("fresh"):
+        return
+    counts = hygiene_scan(now=context["now"], reason="demo: hygiene scan")
+    if counts.get("items_created"):
+        context.setdefault("details", {})["opportunities:with a forecast hygiene item"] = counts["items_created"]

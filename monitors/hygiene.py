@@ -1,0 +1,318 @@
+"""The hygiene scan: every live or shadow hygiene policy over every open deal, in chunks, with one item per
+deal for the rep's manager.
+
+``hygiene_scan(now=…)`` reads ``CHUNK`` open deals at a time with their ``deal_signals`` (two queries),
+runs each policy in memory, and compares with what is stored before writing anything:
+
+- ``HygieneFinding`` rows: created when a policy starts firing, rewritten when its sentence or values
+  change, resolved (with what fixed it) when it stops, when the deal closes or when the policy stops
+  running. A rescan that finds the same things writes nothing.
+- one ``forecast_hygiene`` exception item per deal with **live** findings (shadow ones are recorded
+  only), in the queue of the owner's team for that team's manager, listing every policy the deal
+  breaks with its values, due an hour before the team's next forecast call. Opened or refreshed in
+  bulk, and only when its text changed; resolved with a note naming what the CRM fixed when the
+  deal's live findings are all gone. A person's dismissal (or resolution) holds until a policy finds
+  something new on the deal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter, defaultdict
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.gap_items import ItemPlacement
+from exceptions.models import ExceptionItem
+from exceptions.services import OPEN, exception_item_resolve
+from revops import conditions
+from revops.audit import system_user
+from revops.bulk_writes import bulk_update_rows_audited
+from revops.models import Automation, Opportunity
+
+from . import words
+from .calls import CallBook
+from .models import HygieneFinding
+from .policies import CATEGORIES, POLICIES, STAGES, policy_check
+from .selectors import deal_signals, evidence_labels, hygiene_policies
+
+logger = logging.getLogger(__name__)
+
+ITEM_KIND = "forecast_hygiene"
+CHUNK = 2000
+EXPECTED = (
+    "Before the forecast call: inspect the timing evidence with the rep, then confirm the deal, move it out of "
+    "commit (or change its category) in the CRM, or dismiss this item with a reason. It closes by itself when "
+    "the CRM fixes the data."
+)
+LIVE = Automation.Mode.LIVE
+
+
+def item_key(opportunity_id: int) -> str:
+    return f"{ITEM_KIND}:opportunity:{opportunity_id}"
+
+
+def scan_actor():
+    return system_user("monitors:hygiene", first_name="Forecast hygiene scan")
+
+
+class _Scope:
+    """Which deals a policy covers: its automation's conditions (none: every open deal)."""
+
+    def __init__(self, automation: Automation, now: dt.datetime):
+        tree = automation.conditions or {"all": []}
+        self.everything = not any(tree.get(k) for k in ("all", "any", "not")) if isinstance(tree, dict) else False
+        self.q = self.predicate = None
+        self.now = now
+        if self.everything:
+            return
+        try:
+            self.q = conditions.to_q(tree, object_type="opportunity", now=now)
+        except conditions.ConditionNotQueryable:
+            self.predicate = conditions.compile_condition(tree, object_type="opportunity")
+
+    def ids(self, deals: list) -> set[int] | None:
+        if self.everything:
+            return None
+        if self.q is not None:
+            pks = [deal.pk for deal in deals]
+            return set(Opportunity.objects.filter(pk__in=pks).filter(self.q).values_list("pk", flat=True))
+        return {deal.pk for deal in deals if self.predicate(conditions.Context(deal, now=self.now))}
+
+
+def _item_text(deal, lines: list[tuple[str, str]], *, call, today) -> dict:
+    owner = deal.owner.name if deal.owner_id else "no owner"
+    amount = f", {words.money(deal.amount)}" if deal.amount is not None else ""
+    closing = f", closing {words.day(deal.close_date, today)}" if deal.close_date else ""
+    n = len(lines)
+    reason = (
+        f"{deal} ({deal.external_id}; owner {owner}; {STAGES.get(deal.stage, deal.stage)}, "
+        f"{CATEGORIES.get(deal.forecast_category, deal.forecast_category)}{amount}{closing}) breaks "
+        f"{'one hygiene policy' if n == 1 else f'{n} hygiene policies'}:\n"
+        + "\n".join(f"• {name}: {text}" for name, text in lines)
+    )
+    when = (
+        f" Due an hour before the forecast call ({call.get_weekday_display()} {call.time:%H:%M} {call.time_zone})."
+        if call is not None
+        else " The team has no forecast call set, so it is due in two days."
+    )
+    return {
+        "title": f"{str(deal)[:140]}: {n} forecast hygiene issue{'s' if n != 1 else ''}",
+        "reason": reason,
+        "expected_action": EXPECTED + when,
+    }
+
+
+def _closed_by_people(keys: list[str], actor) -> dict[str, dt.datetime]:
+    """The latest time a person (not the scan) closed each of these items, by dedupe key."""
+    if not keys:
+        return {}
+    rows = (
+        ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=("resolved", "dismissed"))
+        .exclude(resolved_by=actor)
+        .values("dedupe_key")
+        .annotate(at=Max("resolved_at"))
+    )
+    return {row["dedupe_key"]: row["at"] for row in rows if row["at"] is not None}
+
+
+class _Scan:
+    def __init__(self, *, now: dt.datetime, actor, reason: str):
+        self.now, self.actor, self.reason = now, actor, reason
+        self.today = timezone.localdate(now)
+        self.policies = hygiene_policies()
+        self.scopes = {a.pk: _Scope(a, now) for a in self.policies}
+        self.labels = evidence_labels()
+        self.placement, self.calls = ItemPlacement(), CallBook()
+        self.counts: Counter = Counter()
+        self.first_seen: dict[int, dt.datetime] = {}
+
+    # --- findings ---------------------------------------------------------------------------------
+
+    def findings(self, deals: list) -> tuple[dict, dict]:
+        """Bring the chunk's findings up to date; return (live findings by deal, fixed texts by deal)."""
+        ids = [deal.pk for deal in deals]
+        signals = deal_signals(opportunity_ids=ids, now=self.now)
+        scopes = {pk: scope.ids(deals) for pk, scope in self.scopes.items()}
+        existing = {
+            (f.opportunity_id, f.automation_id): f
+            for f in HygieneFinding.objects.filter(opportunity_id__in=ids, resolved_at__isnull=True)
+        }
+        fired, passing = {}, {}
+        for deal in deals:
+            s = signals.get(deal.pk)
+            if s is None:
+                continue
+            for automation in self.policies:
+                scope = scopes[automation.pk]
+                if scope is not None and deal.pk not in scope:
+                    continue
+                check = policy_check(automation.config, deal, s, today=self.today, labels=self.labels)
+                (fired if check.fired else passing)[deal.pk, automation.pk] = (automation, check)
+        created, changed, resolved = [], [], []
+        for (deal_pk, automation_pk), (automation, check) in fired.items():
+            old = existing.get((deal_pk, automation_pk))
+            if old is None:
+                created.append(
+                    HygieneFinding(
+                        opportunity_id=deal_pk,
+                        automation=automation,
+                        policy=automation.config["policy"],
+                        mode=automation.mode,
+                        text=check.text,
+                        values=check.values,
+                        first_seen_at=self.now,
+                        last_changed_at=self.now,
+                    )
+                )
+            elif (old.text, old.values, old.mode) != (check.text, check.values, automation.mode):
+                old.text, old.values, old.mode, old.last_changed_at = (
+                    check.text,
+                    check.values,
+                    automation.mode,
+                    self.now,
+                )
+                changed.append(old)
+        fixed: dict[int, list[str]] = defaultdict(list)
+        for key, old in existing.items():
+            if key in fired:
+                continue
+            if key in passing:
+                automation, check = passing[key]
+                policy = POLICIES[automation.config["policy"]]
+                old.resolution = f"{policy.fixed} ({check.text.rstrip('.')})"[:300]
+            elif key[1] in self.scopes:
+                old.resolution = "the deal is no longer covered by the policy's conditions"
+            else:
+                old.resolution = "the policy no longer runs (paused, retired or removed)"
+            old.resolved_at = self.now
+            resolved.append(old)
+            if old.mode == LIVE:
+                fixed[old.opportunity_id].append(old.resolution)
+        HygieneFinding.objects.bulk_create(created)
+        HygieneFinding.objects.bulk_update(changed, ["text", "values", "mode", "last_changed_at"])
+        HygieneFinding.objects.bulk_update(resolved, ["resolved_at", "resolution"])
+        self.counts.update(
+            findings_created=len(created), findings_changed=len(changed), findings_resolved=len(resolved)
+        )
+        live: dict[int, list] = defaultdict(list)
+        self.first_seen = {}
+        for (deal_pk, automation_pk), (automation, check) in fired.items():
+            if automation.mode != LIVE:
+                continue
+            live[deal_pk].append((automation.name, check.text))
+            old = existing.get((deal_pk, automation_pk))
+            first = old.first_seen_at if old is not None else self.now
+            self.first_seen[deal_pk] = max(self.first_seen.get(deal_pk, first), first)
+        return live, fixed
+
+    # --- items ------------------------------------------------------------------------------------
+
+    def items(self, deals: list, live: dict, fixed: dict) -> None:
+        keys = [item_key(deal.pk) for deal in deals]
+        open_items = {
+            row["dedupe_key"]: row
+            for row in ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=OPEN).values(
+                "pk", "dedupe_key", "title", "reason", "expected_action"
+            )
+        }
+        wanted = [deal for deal in deals if deal.pk in live]
+        closed = _closed_by_people([item_key(d.pk) for d in wanted if item_key(d.pk) not in open_items], self.actor)
+        specs, dues = [], {}
+        for deal in wanted:
+            key = item_key(deal.pk)
+            if key not in open_items and key in closed and self.first_seen[deal.pk] <= closed[key]:
+                continue  # a person closed it and nothing new was found since
+            team_id = deal.owner.team_id if deal.owner_id else None
+            due, call = self.calls.due(team_id, now=self.now)
+            text = _item_text(deal, sorted(live[deal.pk]), call=call, today=self.today)
+            old = open_items.get(key)
+            if old is not None and all(old[f] == text[f] for f in ("title", "reason", "expected_action")):
+                continue
+            queue, manager_id = self.placement.place(team_id)
+            specs.append(
+                ItemSpec(
+                    dedupe_key=key,
+                    kind=ITEM_KIND,
+                    queue=queue,
+                    owner_id=manager_id,
+                    object_type="opportunity",
+                    object_id=deal.pk,
+                    external_id=deal.external_id,
+                    **text,
+                )
+            )
+            if old is None:
+                dues[key] = due
+        if specs:
+            counts = exception_items_open_many(specs, actor=self.actor, change_reason=self.reason, now=self.now)
+            self.counts.update(items_created=counts["created"], items_refreshed=counts["refreshed"])
+            rows = {
+                pk: {"due_at": dues[key]}
+                for pk, key in ExceptionItem.objects.filter(dedupe_key__in=list(dues), status__in=OPEN).values_list(
+                    "pk", "dedupe_key"
+                )
+            }
+            bulk_update_rows_audited(
+                model=ExceptionItem,
+                rows=rows,
+                fields=["due_at"],
+                actor=self.actor,
+                reason="due before the forecast call",
+            )
+        gone = [open_items[key]["pk"] for key in keys if key in open_items and int(key.rsplit(":", 1)[1]) not in live]
+        for item in ExceptionItem.objects.filter(pk__in=gone).order_by("pk"):
+            notes = fixed.get(item.object_id) or ["no live hygiene policy flags the deal any more"]
+            self.resolve(item, "Fixed in the CRM: " + "; ".join(notes) + ".")
+
+    def resolve(self, item: ExceptionItem, note: str) -> None:
+        exception_item_resolve(item=item, reason_code="fixed_in_crm", note=note[:1000], actor=self.actor)
+        self.counts["items_resolved"] += 1
+
+    def closed_deals(self) -> None:
+        """Findings and items of deals that closed since: resolved, saying so."""
+        stale = list(
+            HygieneFinding.objects.filter(resolved_at__isnull=True)
+            .exclude(opportunity__stage__in=Opportunity.OPEN_STAGES)
+            .select_related("opportunity")
+        )
+        for finding in stale:
+            finding.resolved_at = self.now
+            finding.resolution = f"the deal closed ({STAGES.get(finding.opportunity.stage, finding.opportunity.stage)})"
+        HygieneFinding.objects.bulk_update(stale, ["resolved_at", "resolution"])
+        self.counts["findings_resolved"] += len(stale)
+        deals = {f.opportunity_id: f.opportunity for f in stale}
+        for item in ExceptionItem.objects.filter(
+            dedupe_key__in=[item_key(pk) for pk in deals], status__in=OPEN
+        ).order_by("pk"):
+            deal = deals[item.object_id]
+            self.resolve(
+                item, f"The deal closed ({STAGES.get(deal.stage, deal.stage)}); forecast hygiene no longer applies."
+            )
+
+
+def hygiene_scan(*, now: dt.datetime | None = None, actor=None, reason: str = "hygiene scan") -> dict[str, int]:
+    """Run every live and shadow hygiene policy over every open deal (see the module docstring).
+
+    Each chunk of ``CHUNK`` deals is its own transaction. Returns counts: deals, findings created,
+    changed and resolved, items created, refreshed and resolved."""
+    now = now or timezone.now()
+    scan = _Scan(now=now, actor=actor or scan_actor(), reason=reason[:100])
+    deals_qs = Opportunity.objects.filter(stage__in=Opportunity.OPEN_STAGES).select_related("owner").order_by("pk")
+    last = 0
+    while True:
+        deals = list(deals_qs.filter(pk__gt=last)[:CHUNK])
+        if not deals:
+            break
+        last = deals[-1].pk
+        scan.counts["deals"] += len(deals)
+        with transaction.atomic():
+            live, fixed = scan.findings(deals)
+            scan.items(deals, live, fixed)
+    with transaction.atomic():
+        scan.closed_deals()
+    return dict(scan.counts)

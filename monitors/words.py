@@ -1,0 +1,43 @@
+"""Plain-language pieces shared by the Why panel and the hygiene policies: counts, durations, dates, money."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.formats import date_format
+
+
+def days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def ago(n: int) -> str:
+    return {0: "today", 1: "yesterday"}.get(n, f"{days(n)} ago")
+
+
+def day(value, today: dt.date | None = None) -> str:
+    """A date (or a datetime, in the local time zone) as "30 Nov", with the year when not ``today``'s year."""
+    if isinstance(value, dt.datetime):
+        value = timezone.localdate(value)
+    today = today or timezone.localdate()
+    return date_format(value, "j M" if value.year == today.year else "j M Y")
+
+
+def money(value: Decimal | float | int) -> str:
+    return f"{value:,.0f}"
+
+
+def percent(value: float) -> str:
+    value = abs(value)
+    return f"{value:.0f}" if value >= 1 else f"{value:.1f}"
+
+
+def joined(labels: list[str]) -> str:
+    """ "A", "A and B", "A, B and C"."""
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
