@@ -58,8 +58,9 @@ BENCHMARKS = {
     "triage": (["--items", "20000", "--requests", "10", "--seconds", "2"], {}),
     "routing": (["--leads", "40", "--accounts", "2000", "--backfill", "1000", "--backtest", "5000"], {}),
     "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
+    "monitors": (["--deals", "5000"], {}),
 }
-TAKES_FLAGS = {"ingest", "triage", "routing"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
+TAKES_FLAGS = {"ingest", "triage", "routing", "monitors"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
 QUICK_TIMEOUT = 600
 
 
