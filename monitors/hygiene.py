@@ -18,6 +18,7 @@ runs each policy in memory, and compares with what is stored before writing anyt
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections import Counter, defaultdict
 
@@ -32,6 +33,7 @@ from exceptions.services import OPEN, exception_item_resolve
 from revops import conditions
 from revops.audit import system_user
 from revops.bulk_writes import bulk_update_rows_audited
+from revops.conditions.schema import iter_leaves
 from revops.models import Automation, Opportunity
 
 from . import words
@@ -60,20 +62,49 @@ def scan_actor():
     return system_user("monitors:hygiene", first_name="Forecast hygiene scan")
 
 
-class _Scope:
-    """Which deals a policy covers: its automation's conditions (none: every open deal)."""
+# Operators whose Python evaluation over a loaded row is exactly the SQL filter's (text matching that
+# ignores case is left to the database: PostgreSQL and Python fold some non-ASCII letters differently).
+_IN_MEMORY_OPS = frozenset(
+    {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "older_than_days", "within_days"}
+    | {"is_empty", "is_not_empty"}
+)
 
-    def __init__(self, automation: Automation, now: dt.datetime):
-        tree = automation.conditions or {"all": []}
+
+def _in_memory(node) -> bool:
+    """Whether every comparison reads a core column of the deal itself (no relation, no custom attribute)."""
+    for leaf in iter_leaves(node):
+        field = leaf.field
+        if leaf.relation is not None or not field.is_core or field.field_type == "multi_choice":
+            return False
+        if leaf.op not in _IN_MEMORY_OPS:
+            return False
+        if field.field_type == "reference" and leaf.op not in ("is_empty", "is_not_empty"):
+            return False  # compares the related record's external id: a join
+    return True
+
+
+class _Scope:
+    """Which deals a policy covers: its automation's conditions (none: every open deal).
+
+    A condition over the deal's own columns is evaluated in memory on the chunk's loaded deals with
+    the engine's compiled predicate; one that follows a relation or reads custom attributes is one
+    query per chunk; one that has no query form (event operators) is evaluated in memory."""
+
+    def __init__(self, tree, now: dt.datetime):
+        tree = tree or {"all": []}
         self.everything = not any(tree.get(k) for k in ("all", "any", "not")) if isinstance(tree, dict) else False
         self.q = self.predicate = None
         self.now = now
         if self.everything:
             return
+        predicate = conditions.compile_condition(tree, object_type="opportunity")
+        if _in_memory(predicate.node):
+            self.predicate = predicate
+            return
         try:
             self.q = conditions.to_q(tree, object_type="opportunity", now=now)
         except conditions.ConditionNotQueryable:
-            self.predicate = conditions.compile_condition(tree, object_type="opportunity")
+            self.predicate = predicate
 
     def ids(self, deals: list) -> set[int] | None:
         if self.everything:
@@ -82,6 +113,18 @@ class _Scope:
             pks = [deal.pk for deal in deals]
             return set(Opportunity.objects.filter(pk__in=pks).filter(self.q).values_list("pk", flat=True))
         return {deal.pk for deal in deals if self.predicate(conditions.Context(deal, now=self.now))}
+
+
+def _scopes(policies: list, now: dt.datetime) -> dict[int, _Scope]:
+    """Each policy's scope by automation id; policies with the same conditions share one."""
+    shared: dict[str, _Scope] = {}
+    scopes = {}
+    for automation in policies:
+        key = json.dumps(automation.conditions, sort_keys=True, default=str)
+        if key not in shared:
+            shared[key] = _Scope(automation.conditions, now)
+        scopes[automation.pk] = shared[key]
+    return scopes
 
 
 def _item_text(deal, lines: list[tuple[str, str]], *, call, today) -> dict:
@@ -125,7 +168,7 @@ class _Scan:
         self.now, self.actor, self.reason = now, actor, reason
         self.today = timezone.localdate(now)
         self.policies = hygiene_policies()
-        self.scopes = {a.pk: _Scope(a, now) for a in self.policies}
+        self.scopes = _scopes(self.policies, now)
         self.labels = evidence_labels()
         self.placement, self.calls = ItemPlacement(), CallBook()
         self.counts: Counter = Counter()
@@ -136,8 +179,12 @@ class _Scan:
     def findings(self, deals: list) -> tuple[dict, dict]:
         """Bring the chunk's findings up to date; return (live findings by deal, fixed texts by deal)."""
         ids = [deal.pk for deal in deals]
-        signals = deal_signals(opportunity_ids=ids, now=self.now)
-        scopes = {pk: scope.ids(deals) for pk, scope in self.scopes.items()}
+        signals = deal_signals(deals=deals, now=self.now)
+        covered: dict[int, set[int] | None] = {}  # by id() of the scope: policies with the same conditions share one
+        for scope in self.scopes.values():
+            if id(scope) not in covered:
+                covered[id(scope)] = scope.ids(deals)
+        scopes = {pk: covered[id(scope)] for pk, scope in self.scopes.items()}
         existing = {
             (f.opportunity_id, f.automation_id): f
             for f in HygieneFinding.objects.filter(opportunity_id__in=ids, resolved_at__isnull=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
@@ -68,6 +69,18 @@ class DealSignals:
     days_since_activity: int | None
 
 
+class _Figures(NamedTuple):
+    """The annotated figures of one deal, when its own fields come from an instance already loaded."""
+
+    pk: int
+    snapshot_on: dt.date | None
+    snapshot_amount: Decimal | None
+    stage_moved_at: dt.datetime | None
+    category_moved_at: dt.datetime | None
+    category_old: str | None
+    category_new: str | None
+
+
 def _latest(field: str, column: str, now: dt.datetime):
     return Subquery(
         DealMovement.objects.filter(opportunity_id=OuterRef("pk"), field=field, moved_at__lte=now)
@@ -80,9 +93,13 @@ def _days(later: dt.datetime, earlier: dt.datetime) -> int:
     return max((later - earlier).days, 0)
 
 
+_FIGURES = ("snapshot_on", "snapshot_amount", "stage_moved_at", "category_moved_at", "category_old", "category_new")
+
+
 def deal_signals(
     *,
-    opportunity_ids,
+    opportunity_ids=None,
+    deals=None,
     now: dt.datetime | None = None,
     window_start: dt.date | None = None,
     snapshot_on_or_before: dt.date | None = None,
@@ -92,19 +109,27 @@ def deal_signals(
     ``now`` defaults to the current time; ``window_start`` to the first day of ``now``'s calendar
     quarter (local time); ``snapshot_on_or_before`` to ``now``'s local date (pass an earlier day,
     e.g. a week ago, to compare with last week's snapshot). Movements after ``now`` are ignored.
+
+    A caller that has already loaded the opportunities may pass them as ``deals`` (instead of
+    ``opportunity_ids``): their own fields are read from those instances and only the movement and
+    snapshot figures are queried.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
     window_start = window_start or quarter_start(today)
     snapshot_day = snapshot_on_or_before or today
     since = timezone.make_aware(dt.datetime.combine(window_start, dt.time.min))
-    ids = sorted(set(opportunity_ids))
+    loaded = None
+    if deals is not None:
+        loaded = {deal.pk: deal for deal in deals}
+        opportunity_ids = loaded
+    ids = sorted(set(opportunity_ids or ()))
     result: dict[int, DealSignals] = {}
     for offset in range(0, len(ids), CHUNK):
         chunk = ids[offset : offset + CHUNK]
         snapshots = ForecastSnapshot.objects.filter(opportunity_id=OuterRef("pk"), taken_on__lte=snapshot_day)
         latest_snapshot = snapshots.order_by("-taken_on")
-        deals = Opportunity.objects.filter(pk__in=chunk).annotate(
+        annotated = Opportunity.objects.filter(pk__in=chunk).annotate(
             snapshot_on=Subquery(latest_snapshot.values("taken_on")[:1]),
             snapshot_amount=Subquery(latest_snapshot.values("amount")[:1]),
             stage_moved_at=_latest(_STAGE, "moved_at", now),
@@ -112,6 +137,10 @@ def deal_signals(
             category_old=_latest(_CATEGORY, "old_value", now),
             category_new=_latest(_CATEGORY, "new_value", now),
         )
+        if loaded is None:
+            rows = ((deal, deal) for deal in annotated)
+        else:
+            rows = ((loaded[row[0]], _Figures(*row)) for row in annotated.values_list("pk", *_FIGURES))
         counts = {
             row["opportunity_id"]: row
             for row in DealMovement.objects.filter(
@@ -124,17 +153,17 @@ def deal_signals(
                 categories=Count("id", filter=Q(field=_CATEGORY)),
             )
         }
-        for deal in deals:
+        for deal, fig in rows:
             row = counts.get(deal.pk, {})
             change = pct = None
-            if deal.amount is not None and deal.snapshot_amount is not None:
-                change = deal.amount - deal.snapshot_amount
-                if deal.snapshot_amount:
-                    pct = float(change / deal.snapshot_amount * 100)
-            stage_since = deal.stage_moved_at or deal.created_at
+            if deal.amount is not None and fig.snapshot_amount is not None:
+                change = deal.amount - fig.snapshot_amount
+                if fig.snapshot_amount:
+                    pct = float(change / fig.snapshot_amount * 100)
+            stage_since = fig.stage_moved_at or deal.created_at
             last_category = None
-            if deal.category_moved_at is not None:
-                last_category = (deal.category_moved_at, deal.category_old, deal.category_new)
+            if fig.category_moved_at is not None:
+                last_category = (fig.category_moved_at, fig.category_old, fig.category_new)
             result[deal.pk] = DealSignals(
                 opportunity_id=deal.pk,
                 now=now,
@@ -145,8 +174,8 @@ def deal_signals(
                 close_date=deal.close_date,
                 pushes=row.get("pushes", 0),
                 days_slipped=row.get("slipped") or 0,
-                snapshot_on=deal.snapshot_on,
-                snapshot_amount=deal.snapshot_amount,
+                snapshot_on=fig.snapshot_on,
+                snapshot_amount=fig.snapshot_amount,
                 amount_change=change,
                 amount_change_pct=pct,
                 stage_since=stage_since,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import lru_cache
 
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 
 
@@ -26,7 +27,13 @@ def day(value, today: dt.date | None = None) -> str:
     if isinstance(value, dt.datetime):
         value = timezone.localdate(value)
     today = today or timezone.localdate()
-    return date_format(value, "j M" if value.year == today.year else "j M Y")
+    return _formatted(value, "j M" if value.year == today.year else "j M Y", translation.get_language())
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: dt.date, fmt: str, language: str | None) -> str:
+    """``date_format`` of a date, cached: the month's name depends on the active language, hence the key."""
+    return date_format(value, fmt)
 
 
 def money(value: Decimal | float | int) -> str:
