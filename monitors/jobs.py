@@ -11,7 +11,14 @@ def monitors_snapshot_forecast() -> int:
 
 
 def monitors_hygiene_scan() -> dict:
-    """Run the hygiene policies over every open deal (hourly); return the scan's counts."""
+    """Run the hygiene policies over every open deal (hourly), then send the managers' digests for the
+    forecast calls of the next 24 hours (once per manager and call); return the counts."""
+    from django.utils import timezone
+
+    from .digest import hygiene_digests_send
     from .hygiene import hygiene_scan
 
-    return hygiene_scan(reason="scheduled hygiene scan")
+    now = timezone.now()
+    counts = hygiene_scan(now=now, reason="scheduled hygiene scan")
+    counts["digests_sent"] = hygiene_digests_send(now=now)
+    return counts
