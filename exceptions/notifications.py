@@ -125,10 +125,12 @@ def exception_item_notify(*, item_id: int, reason: str, now: dt.datetime | None 
         "item_url": f"{base_url()}{TRIAGE_PATH}{item.pk}/change/",
         "triage_url": f"{base_url()}{TRIAGE_PATH}",
     }
-    return _send(note, subject, "exceptions/email/item", context, recipient.email)
+    return notification_send(note, subject, "exceptions/email/item", context, recipient.email)
 
 
-def _send(note: Notification, subject: str, template: str, context: dict, to: str) -> str:
+def notification_send(note: Notification, subject: str, template: str, context: dict, to: str) -> str:
+    """Render ``template`` (``.txt`` and ``.html``) with ``context`` and e-mail it to ``to`` for the recorded
+    ``note``; on failure mark the row failed (no retry: digests still cover the items). Returns the status."""
     try:
         message = EmailMultiAlternatives(
             subject=subject,
@@ -218,5 +220,8 @@ def exception_send_daily_digests(*, now: dt.datetime | None = None) -> int:
         except IntegrityError:
             continue  # already sent today
         if status == Notification.Status.SENT:
-            sent += _send(note, subject, "exceptions/email/digest", digest, manager.email) == Notification.Status.SENT
+            sent += (
+                notification_send(note, subject, "exceptions/email/digest", digest, manager.email)
+                == Notification.Status.SENT
+            )
     return sent

@@ -23,15 +23,12 @@ import zoneinfo
 from collections import defaultdict
 from urllib.parse import urlencode
 
-from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from exceptions.models import ExceptionItem, Notification
-from exceptions.notifications import TRIAGE_PATH, base_url
+from exceptions.notifications import TRIAGE_PATH, base_url, notification_send
 from revops.models import Opportunity
 
 from . import words
@@ -149,24 +146,6 @@ def _subject(digest: dict) -> str:
     return f"Before your forecast call ({digest['call_at']} {digest['time_zone']}): {deals} to review"[:200]
 
 
-def _email(note: Notification, subject: str, context: dict, to: str) -> str:
-    """Render and send the digest; on failure mark ``note`` failed (as the queue's own emails do)."""
-    try:
-        message = EmailMultiAlternatives(
-            subject=subject,
-            body=render_to_string(f"{TEMPLATE}.txt", context),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[to],
-        )
-        message.attach_alternative(render_to_string(f"{TEMPLATE}.html", context), "text/html")
-        message.send()
-    except Exception:  # noqa: BLE001 - keep the row, say it failed; the items themselves stay in the queue
-        logger.exception("sending %r to %s failed", subject, to)
-        Notification.objects.filter(pk=note.pk).update(status=Notification.Status.FAILED)
-        return Notification.Status.FAILED
-    return Notification.Status.SENT
-
-
 def hygiene_digests_send(*, now: dt.datetime | None = None) -> int:
     """Send each manager their forecast-hygiene digest for each call starting within ``DIGEST_AHEAD``,
     at most once per manager and call. Returns how many emails were sent."""
@@ -183,5 +162,5 @@ def hygiene_digests_send(*, now: dt.datetime | None = None) -> int:
         except IntegrityError:
             continue  # this manager already had the digest for this call
         if status == Notification.Status.SENT:
-            sent += _email(note, subject, digest, manager.email) == Notification.Status.SENT
+            sent += notification_send(note, subject, TEMPLATE, digest, manager.email) == Notification.Status.SENT
     return sent
