@@ -33,28 +33,12 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from support import database_urls, profiled, recreate  # bench/ is on sys.path: these run as scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "revops_handoffs_bench"
 CHUNK = 1000
-
-
-def database_urls() -> tuple[str, str]:
-    parsed = urlparse(os.environ.get("DATABASE_URL", ""))
-    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
-        sys.exit("bench/handoffs.py needs DATABASE_URL pointing at a PostgreSQL server (postgres://…)")
-    admin = urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
-    return admin, urlunparse(parsed._replace(scheme="postgres", path=f"/{DB_NAME}"))
-
-
-def recreate(admin_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 
 def deal(n: int, *, stage: str, at: str = "2026-03-01T10:00:00Z", **fields) -> dict:
@@ -139,26 +123,6 @@ def busy_queue(bench_url: str, into: dict):
     into["load_leads_per_second"] = round(done["leads"] / done["seconds"], 1) if done["seconds"] else None
 
 
-@contextmanager
-def profiled(enabled: bool, label: str):
-    if not enabled:
-        yield
-        return
-    import cProfile
-    import pstats
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        print(f"\n===== {label} =====", file=sys.stderr)
-        stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("cumulative").print_stats(30)
-        stats.sort_stats("tottime").print_stats(25)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1000)
@@ -173,8 +137,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.busy_load:
         return busy_load()
-    admin_url, bench_url = database_urls()
-    recreate(admin_url)
+    admin_url, bench_url = database_urls(DB_NAME, "bench/handoffs.py")
+    recreate(admin_url, DB_NAME)
     os.environ.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="revops.settings", DEBUG="1", LOG_LEVEL="WARNING")
     sys.path.insert(0, str(ROOT))
     try:
@@ -190,7 +154,7 @@ def main(argv: list[str]) -> int:
 
         connections.close_all()
         if not args.keep_db:
-            recreate(admin_url, drop_only=True)
+            recreate(admin_url, DB_NAME, drop_only=True)
 
 
 def run(args, bench_url: str) -> int:

@@ -47,7 +47,8 @@ import time
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
+
+from support import database_urls, profiled, recreate  # bench/ is on sys.path: these run as scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "revops_monitors_bench"
@@ -61,23 +62,6 @@ REPS_PER_TEAM = 10
 OPEN = ["prospecting", "discovery", "solution", "proposal", "negotiation"]
 # Forecast category by share of open deals: half pipeline, a fifth best case, 30 % commit, a few omitted.
 CATEGORY_CUTS = [(50, "pipeline"), (70, "best_case"), (97, "commit"), (100, "omitted")]
-
-
-def database_urls() -> tuple[str, str]:
-    parsed = urlparse(os.environ.get("DATABASE_URL", ""))
-    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
-        sys.exit("bench/monitors.py needs DATABASE_URL pointing at a PostgreSQL server (postgres://…)")
-    admin = urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
-    return admin, urlunparse(parsed._replace(scheme="postgres", path=f"/{DB_NAME}"))
-
-
-def recreate(admin_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
 
 def log(message: str) -> None:
@@ -142,26 +126,6 @@ def measured(into: dict, *, deals: int):
     )
 
 
-@contextmanager
-def profiled(enabled: bool, label: str):
-    if not enabled:
-        yield
-        return
-    import cProfile
-    import pstats
-
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        yield
-    finally:
-        profiler.disable()
-        print(f"\n===== {label} =====", file=sys.stderr)
-        stats = pstats.Stats(profiler, stream=sys.stderr)
-        stats.sort_stats("cumulative").print_stats(35)
-        stats.sort_stats("tottime").print_stats(30)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=200000, help="open opportunities")
@@ -176,8 +140,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print both scans' top functions to stderr")
     args = parser.parse_args(argv)
-    admin_url, bench_url = database_urls()
-    recreate(admin_url)
+    admin_url, bench_url = database_urls(DB_NAME, "bench/monitors.py")
+    recreate(admin_url, DB_NAME)
     # A worker runs with DEBUG off; with it on, Django keeps every query's SQL (memory). Off when a real
     # SECRET_KEY is set (scripts/with_services.sh sets one), else on so that a bare run starts.
     os.environ.setdefault("DEBUG", "0" if os.environ.get("SECRET_KEY") else "1")
@@ -196,7 +160,7 @@ def main(argv: list[str]) -> int:
 
         connections.close_all()
         if not args.keep_db:
-            recreate(admin_url, drop_only=True)
+            recreate(admin_url, DB_NAME, drop_only=True)
 
 
 # --- setup ----------------------------------------------------------------------------------------
@@ -493,11 +457,11 @@ def run(args) -> int:
     with measured(baseline, deals=n):
         baseline.update(read_alone(now))
     log(f"baseline: {baseline['seconds']} s; first scan")
-    with measured(first, deals=n), profiled(args.profile, "first hygiene scan (findings and items written)"):
+    with measured(first, deals=n), profiled(args.profile, "first hygiene scan (findings and items written)", top=35):
         first["counts"] = hygiene_scan(now=now, reason="bench: first scan")
     after_first = written_state()
     log(f"first scan: {first['seconds']} s {first['counts']}; second scan")
-    with measured(second, deals=n), profiled(args.profile, "second hygiene scan (nothing changed)"):
+    with measured(second, deals=n), profiled(args.profile, "second hygiene scan (nothing changed)", top=35):
         second["counts"] = hygiene_scan(now=now, reason="bench: second scan")
     after_second = written_state()
     log(f"second scan: {second['seconds']} s {second['counts']}; baseline again")

@@ -1,0 +1,49 @@
+"""What the benchmarks that own a throwaway database share: its URLs, creating and dropping it, and
+an optional profile of one phase printed to stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from urllib.parse import urlparse, urlunparse
+
+
+def database_urls(db_name: str, script: str) -> tuple[str, str]:
+    """(the server's ``postgres`` database, the benchmark's own ``db_name``) from ``DATABASE_URL``."""
+    parsed = urlparse(os.environ.get("DATABASE_URL", ""))
+    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
+        sys.exit(f"{script} needs DATABASE_URL pointing at a PostgreSQL server (postgres://…)")
+    admin = urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
+    return admin, urlunparse(parsed._replace(scheme="postgres", path=f"/{db_name}"))
+
+
+def recreate(admin_url: str, db_name: str, *, drop_only: bool = False) -> None:
+    """Drop ``db_name`` (forcing its connections closed) and, unless ``drop_only``, create it empty."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{db_name}"')
+
+
+@contextmanager
+def profiled(enabled: bool, label: str, *, top: int = 30):
+    """Profile the block when ``enabled``: its top functions by cumulative and by own time, to stderr."""
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        print(f"\n===== {label} =====", file=sys.stderr)
+        stats = pstats.Stats(profiler, stream=sys.stderr)
+        stats.sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(top - 5)
