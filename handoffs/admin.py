@@ -140,7 +140,6 @@ class ChecklistAdmin(AuditedAdmin):
     )
     list_filter = ("is_active", "owner_rule")
     search_fields = ("name", "description")
-    formfield_overrides = {**AuditedAdmin.formfield_overrides}
     fieldsets = (
         (None, {"fields": ("name", "description", "is_active")}),
         ("When it applies", {"fields": ("kind", "trigger_stage", "renewal_field", "days_before", "conditions")}),

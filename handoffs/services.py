@@ -251,9 +251,31 @@ def _user(user_id):
     return get_user_model().objects.filter(pk=user_id).first()
 
 
-def _item_close(handoff: Handoff, *, code: str, note: str, actor) -> None:
-    for item in ExceptionItem.objects.filter(dedupe_key=f"handoff:{handoff.pk}", status__in=OPEN_ITEM):
+def _items_resolve(dedupe_key: str, *, code: str, note: str, actor) -> None:
+    """Resolve the open item with ``dedupe_key`` (a handoff's waiting, sent-back or late item), if any."""
+    for item in ExceptionItem.objects.filter(dedupe_key=dedupe_key, status__in=OPEN_ITEM):
         exception_item_resolve(item=item, reason_code=code, note=note, actor=actor)
+
+
+def _item_close(handoff: Handoff, *, code: str, note: str, actor) -> None:
+    _items_resolve(f"handoff:{handoff.pk}", code=code, note=note, actor=actor)
+
+
+def _subject_item_open(handoff: Handoff, *, team_id, placement: ItemPlacement, actor=None, **item) -> bool:
+    """Open (or refresh) one item about ``handoff``'s deal or account in ``team_id``'s queue, for its
+    manager; ``item`` gives the dedupe key, kind and texts. Returns whether it was new."""
+    subject = handoff.subject
+    queue, manager_id = placement.place(team_id)
+    _, created = exception_item_open(
+        **item,
+        queue=queue,
+        owner=None if manager_id is None else _user(manager_id),
+        object_type=handoff.subject_type,
+        object_id=subject.pk,
+        external_id=subject.external_id,
+        actor=actor,
+    )
+    return created
 
 
 def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> None:
@@ -508,8 +530,11 @@ def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor,
     _late_item_close(locked, actor=actor, note="The handoff was sent back.")
     deal = locked.subject
     why = REJECTION_REASONS[reason_code] + (f" — “{note}”" if note else "")
-    queue, manager_id = ItemPlacement().place(deal.owner.team_id if deal.owner_id else None)
-    exception_item_open(
+    _subject_item_open(
+        locked,
+        team_id=deal.owner.team_id if deal.owner_id else None,
+        placement=ItemPlacement(),
+        actor=actor,
         dedupe_key=f"handoff-returned:{locked.pk}",
         kind=RETURN_KIND,
         title=f"{deal}: {locked.checklist.name} handoff sent back",
@@ -518,12 +543,6 @@ def handoff_reject(*, handoff: Handoff, reason_code: str, note: str = "", actor,
             f"{_sentence(_owner_name(deal))} should fix what the receiving team named "
             "(in the CRM or with them), then send the handoff again."
         ),
-        queue=queue,
-        owner=None if manager_id is None else _user(manager_id),
-        object_type=locked.subject_type,
-        object_id=deal.pk,
-        external_id=deal.external_id,
-        actor=actor,
     )
     _signal(locked, "rejected", key=f"rejected:{now.isoformat()}", reason=reason_code, note=note)
     return locked
@@ -538,8 +557,9 @@ def handoff_resend(*, handoff: Handoff, actor, now=None) -> Handoff:
     locked.status, locked.sent_at = Handoff.Status.SENT, now
     with audited(actor=actor, reason="handoff sent again"):
         locked.save()
-    for item in ExceptionItem.objects.filter(dedupe_key=f"handoff-returned:{locked.pk}", status__in=OPEN_ITEM):
-        exception_item_resolve(item=item, reason_code="fixed_in_crm", note="The handoff was sent again.", actor=actor)
+    _items_resolve(
+        f"handoff-returned:{locked.pk}", code="fixed_in_crm", note="The handoff was sent again.", actor=actor
+    )
     _signal(locked, "sent", key=f"resent:{now.isoformat()}", receiver=getattr(locked.receiver, "external_id", None))
     return locked
 
@@ -644,8 +664,10 @@ def handoffs_acceptance_tick(*, now: dt.datetime | None = None) -> dict[str, int
     for handoff in late:
         deal, receiver = handoff.subject, handoff.receiver
         hours = handoff.checklist.accept_within_hours
-        queue, manager_id = placement.place(receiver.team_id if receiver else handoff.checklist.receiving_team_id)
-        _, created = exception_item_open(
+        opened += _subject_item_open(
+            handoff,
+            team_id=receiver.team_id if receiver else handoff.checklist.receiving_team_id,
+            placement=placement,
             dedupe_key=f"handoff-late:{handoff.pk}",
             kind=LATE_KIND,
             title=f"{str(deal)[:120]}: {handoff.checklist.name} handoff not accepted within {hours} h"[:200],
@@ -658,16 +680,9 @@ def handoffs_acceptance_tick(*, now: dt.datetime | None = None) -> dict[str, int
                 f"{receiver.name if receiver else 'The receiving team'} should accept the handoff or send it back "
                 "with a reason; the item closes with the answer."
             ),
-            queue=queue,
-            owner=None if manager_id is None else _user(manager_id),
-            object_type=handoff.subject_type,
-            object_id=deal.pk,
-            external_id=deal.external_id,
         )
-        opened += created
     return {"late": len(late), "opened": opened}
 
 
 def _late_item_close(handoff: Handoff, *, actor, note: str) -> None:
-    for item in ExceptionItem.objects.filter(dedupe_key=f"handoff-late:{handoff.pk}", status__in=OPEN_ITEM):
-        exception_item_resolve(item=item, reason_code="fixed_in_crm", note=note, actor=actor)
+    _items_resolve(f"handoff-late:{handoff.pk}", code="fixed_in_crm", note=note, actor=actor)

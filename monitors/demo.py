@@ -14,10 +14,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from exceptions.demo import demo_queues_ready
-from revops.demo_records.builders import demo_revops_people
-from revops.engine.demo import DEMO_EXCEPTION_QUEUE
-from revops.engine.services import automation_create
+from revops.engine.demo import demo_specs_ensure
 from revops.models import Automation, Team
 
 from .calls import forecast_call_save
@@ -55,23 +52,7 @@ def demo_policy_specs() -> list[dict]:
 
 def demo_policies_ensure(*, actor) -> list[Automation]:
     """Create the demo's hygiene automations that do not exist yet (by name); return the ones created."""
-    demo_queues_ready(actor=actor)
-    rule_owner, failure_owner = demo_revops_people()
-    existing = set(Automation.objects.values_list("name", flat=True))
-    return [
-        automation_create(
-            actor=actor,
-            reason="demo automation",
-            rule_owner=rule_owner,
-            system_owner=rule_owner,
-            failure_owner=failure_owner,
-            exception_queue=DEMO_EXCEPTION_QUEUE,
-            last_reviewed_at=timezone.localdate(),
-            **spec,
-        )
-        for spec in demo_policy_specs()
-        if spec["name"] not in existing
-    ]
+    return demo_specs_ensure(demo_policy_specs(), actor=actor)
 
 
 def demo_calls_ensure(*, actor) -> list[ForecastCall]:

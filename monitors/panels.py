@@ -4,60 +4,34 @@ which fire, which do not, and why."""
 
 from __future__ import annotations
 
-import datetime as dt
-from decimal import Decimal
-
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from revops.models import Opportunity
 
+from . import words
 from .selectors import deal_signals, evidence_labels, hygiene_policies, quarter_start
-
-
-def _days(n: int) -> str:
-    return "1 day" if n == 1 else f"{n} days"
-
-
-def _times(n: int) -> str:
-    return {1: "once", 2: "twice"}.get(n, f"{n} times")
-
-
-def _ago(n: int) -> str:
-    return {0: "today", 1: "yesterday"}.get(n, f"{_days(n)} ago")
-
-
-def _day(value) -> str:
-    """A date (or a datetime, in the local time zone) as "30 Nov", with the year when not this year's."""
-    if isinstance(value, dt.datetime):
-        value = timezone.localdate(value)
-    return date_format(value, "j M" if value.year == timezone.localdate().year else "j M Y")
-
-
-def _money(value: Decimal) -> str:
-    return f"{value:,.0f}"
 
 
 def _window(signals) -> str:
     return (
         "this quarter"
         if signals.window_start == quarter_start(timezone.localdate(signals.now))
-        else (f"since {_day(signals.window_start)}")
+        else (f"since {words.day(signals.window_start)}")
     )
 
 
 def _amount_line(s) -> str:
     if s.snapshot_on is None:
         return "No forecast snapshot of this deal yet, so no amount change to compare."
-    since = f"since the snapshot of {_day(s.snapshot_on)}"
+    since = f"since the snapshot of {words.day(s.snapshot_on)}"
     if s.amount_change is None:
         return f"Amount not comparable {since} (one of them is empty)."
     if s.amount_change == 0:
-        return f"Amount unchanged {since} ({_money(s.amount)})."
+        return f"Amount unchanged {since} ({words.money(s.amount)})."
     direction = "up" if s.amount_change > 0 else "down"
-    values = f"{_money(s.snapshot_amount)} → {_money(s.amount)}"
+    values = f"{words.money(s.snapshot_amount)} → {words.money(s.amount)}"
     if s.amount_change_pct is None:
-        return f"Amount {direction} by {_money(abs(s.amount_change))} {since} ({values})."
+        return f"Amount {direction} by {words.money(abs(s.amount_change))} {since} ({values})."
     pct = abs(s.amount_change_pct)
     pct_text = f"{pct:.0f}" if pct >= 1 else f"{pct:.1f}"
     return f"Amount {direction} {pct_text} % {since} ({values})."
@@ -69,23 +43,23 @@ def forecast_lines(signals) -> list[str]:
     categories = dict(Opportunity.ForecastCategory.choices)
     window = _window(signals)
     if signals.pushes:
-        pushes = f"Close date moved later {_times(signals.pushes)} {window}, {_days(signals.days_slipped)} in total."
+        pushes = f"Close date moved later {words.times(signals.pushes)} {window}, {words.days(signals.days_slipped)} in total."
     else:
         pushes = f"Close date not moved later {window}."
     lines = [pushes, _amount_line(signals)]
     lines.append(
-        f"{_days(signals.days_in_stage)} in {stages.get(signals.stage, signals.stage)} "
-        f"(since {_day(signals.stage_since)})."
+        f"{words.days(signals.days_in_stage)} in {stages.get(signals.stage, signals.stage)} "
+        f"(since {words.day(signals.stage_since)})."
     )
     if signals.last_category_change is not None:
         when, old, new = signals.last_category_change
         changes = (
-            f"Forecast category changed {_times(signals.category_changes)} {window}"
+            f"Forecast category changed {words.times(signals.category_changes)} {window}"
             if signals.category_changes
             else f"Forecast category not changed {window}"
         )
         lines.append(
-            f"{changes}; last on {_day(when)}, from {categories.get(old, old or 'none')} "
+            f"{changes}; last on {words.day(when)}, from {categories.get(old, old or 'none')} "
             f"to {categories.get(new, new or 'none')}."
         )
     else:
@@ -93,7 +67,7 @@ def forecast_lines(signals) -> list[str]:
     if signals.days_since_activity is None:
         lines.append("No activity logged.")
     else:
-        lines.append(f"Last activity {_ago(signals.days_since_activity)} ({_day(signals.last_activity_at)}).")
+        lines.append(f"Last activity {words.ago(signals.days_since_activity)} ({words.day(signals.last_activity_at)}).")
     return lines
 
 

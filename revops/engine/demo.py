@@ -120,7 +120,9 @@ def demo_regional_automation_specs() -> list[dict]:
     return specs
 
 
-def _ensure(specs: list[dict], *, actor) -> list[Automation]:
+def demo_specs_ensure(specs: list[dict], *, actor) -> list[Automation]:
+    """Create the automations of ``specs`` not there yet (by name), owned by the demo's RevOps people,
+    their exceptions in the demo's queue unless a spec names one; return the ones created."""
     demo_queues_ready(actor=actor)  # their exception paths: an automation may only name an existing queue
     rule_owner, failure_owner = demo_revops_people()
     existing = set(Automation.objects.values_list("name", flat=True))
@@ -145,12 +147,12 @@ def _ensure(specs: list[dict], *, actor) -> list[Automation]:
 
 def demo_automations_ensure(*, actor) -> list[Automation]:
     """Create the demo automations that do not exist yet (by name); return the ones created."""
-    return _ensure(demo_automation_specs(), actor=actor)
+    return demo_specs_ensure(demo_automation_specs(), actor=actor)
 
 
 def demo_regional_automations_ensure(*, actor) -> list[Automation]:
     """Create the regional copies of the forecast rule that do not exist yet (by name); return them."""
-    return _ensure(demo_regional_automation_specs(), actor=actor)
+    return demo_specs_ensure(demo_regional_automation_specs(), actor=actor)
 
 
 def engine_demo_build(context: dict) -> None:
