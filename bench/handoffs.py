@@ -26,15 +26,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-from support import database_urls, profiled, recreate  # bench/ is on sys.path: these run as scripts
+from busy import busy_queue  # bench/ is on sys.path: these run as scripts
+from support import database_urls, profiled, recreate
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "revops_handoffs_bench"
@@ -54,75 +52,6 @@ def deal(n: int, *, stage: str, at: str = "2026-03-01T10:00:00Z", **fields) -> d
     }
 
 
-def lead(n: int, *, at: str, score: int) -> dict:
-    return {
-        "external_id": f"BL{n:07d}",
-        "source_updated_at": at,
-        "email": f"buyer{n}@prospect{n % 5000}.test",
-        "company": f"Prospect {n % 5000}",
-        "country": ["US", "GB", "AU", "DE", "CA", "JP", "BR"][n % 7],
-        "score": score,
-        "source": "web_form",
-        "status": "new",
-    }
-
-
-def busy_load() -> int:
-    """The second process: sync batches of 1,000 leads (new, then the same changed) until SIGTERM;
-    prints "ready" once warmed up, then at the end {"leads", "seconds"} of the batches after it."""
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    os.environ.update(DJANGO_SETTINGS_MODULE="revops.settings", DEBUG="1", LOG_LEVEL="WARNING")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-
-    from revops.sync import sync_batch_apply
-
-    actor, _ = get_user_model().objects.get_or_create(username="bench-load", defaults={"is_staff": True})
-    synced, started, batch = 0, None, 0
-    while not stopping:
-        first = (batch // 2) * CHUNK
-        changed = batch % 2  # even batches create 1,000 leads, odd ones change them all
-        records = [
-            lead(i, at=f"2026-03-01T10:00:0{changed}Z", score=(i + changed * 7) % 100)
-            for i in range(first, first + CHUNK)
-        ]
-        outcome = sync_batch_apply(object_name="leads", records=records, actor=actor)
-        assert not outcome.counts.get("rejected"), outcome.counts
-        batch += 1
-        if started is None:  # the first batch warms up (validators, caches)
-            print("ready", flush=True)
-            started = time.perf_counter()
-        else:
-            synced += len(records)
-    print(json.dumps({"leads": synced, "seconds": round(time.perf_counter() - started, 3)}), flush=True)
-    return 0
-
-
-@contextmanager
-def busy_queue(bench_url: str, into: dict):
-    """Run ``busy_load`` in another process for the duration of the block; its leads/s go in ``into``."""
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--busy-load"],
-        env={**os.environ, "DATABASE_URL": bench_url},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the busy load did not start (exit code {proc.wait()})")
-        yield
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = proc.communicate(timeout=120)
-    done = json.loads(out.strip().splitlines()[-1])
-    into["load_leads_per_second"] = round(done["leads"] / done["seconds"], 1) if done["seconds"] else None
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1000)
@@ -133,10 +62,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--profile", action="store_true", help="print the Won batch's and the re-evaluation's top functions"
     )
-    parser.add_argument("--busy-load", action="store_true", help=argparse.SUPPRESS)  # the second process
     args = parser.parse_args(argv)
-    if args.busy_load:
-        return busy_load()
     admin_url, bench_url = database_urls(DB_NAME, "bench/handoffs.py")
     recreate(admin_url, DB_NAME)
     os.environ.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="revops.settings", DEBUG="1", LOG_LEVEL="WARNING")

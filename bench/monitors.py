@@ -23,7 +23,10 @@ Measured, in-process and on one connection, as one worker would run them:
   of 2,000 by id, and each chunk's movements up to ``now`` and snapshots up to today; no evaluation,
   no writes. Run before the scans and again after them (``baseline_after``); ratios use the faster.
 * ``first_scan``: ``hygiene_scan(now=…)`` on the fresh data (findings and items written);
-* ``second_scan``: the same scan again with nothing changed (must write nothing: checked).
+* ``second_scan``: the same scan again with nothing changed (must write nothing: checked);
+* ``busy``: the queue busy — a second process syncing batches of 1,000 leads into the same database
+  (``bench/busy.py``), first alone for ``--busy-seconds`` (its baseline), then during the baseline read
+  and one more rescan, each measured under that load; the load's leads/s alone and during are reported.
 
 For each: seconds, deals/s, and memory from ``/proc/self/status`` — the RSS before the phase, the
 peak (``VmHWM``, reset before each phase through ``/proc/self/clear_refs``; ``peak_reset`` says
@@ -48,7 +51,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
-from support import database_urls, profiled, recreate  # bench/ is on sys.path: these run as scripts
+from busy import busy_queue  # bench/ is on sys.path: these run as scripts
+from support import database_urls, profiled, recreate
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "revops_monitors_bench"
@@ -137,6 +141,7 @@ def main(argv: list[str]) -> int:
         help="the policies' conditions: the shipped demo's (deals in commit) or none (every open deal)",
     )
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--busy-seconds", type=float, default=3.0, help="how long the load runs alone (its baseline)")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print both scans' top functions to stderr")
     args = parser.parse_args(argv)
@@ -154,7 +159,7 @@ def main(argv: list[str]) -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        return run(args)
+        return run(args, bench_url)
     finally:
         from django.db import connections
 
@@ -431,7 +436,7 @@ def written_state() -> dict:
     }
 
 
-def run(args) -> int:
+def run(args, bench_url: str) -> int:
     from django.conf import settings
     from django.db import connection
     from django.utils import timezone
@@ -468,6 +473,24 @@ def run(args) -> int:
     with measured(baseline_after, deals=n):
         baseline_after.update(read_alone(now))
 
+    # The same rescan with the queue busy: another process syncing leads into the same database.
+    load_alone, load_busy, busy_baseline, busy_scan = {}, {}, {}, {}
+    log("busy: the load alone")
+    with busy_queue(bench_url, load_alone):
+        time.sleep(args.busy_seconds)
+    log(f"busy: {load_alone}; baseline and rescan under load")
+    with busy_queue(bench_url, load_busy):
+        with measured(busy_baseline, deals=n):
+            busy_baseline.update(read_alone(now))
+        with measured(busy_scan, deals=n):
+            busy_scan["counts"] = hygiene_scan(now=now, reason="bench: rescan, queue busy")
+    busy_scan["ratio_to_busy_baseline"] = (
+        round(busy_scan["seconds"] / busy_baseline["seconds"], 2) if busy_baseline["seconds"] else None
+    )
+    busy_scan["meets_time_bar"] = busy_scan["seconds"] <= BAR_SECONDS
+    busy_scan["meets_memory_bar"] = (busy_scan["peak_rss_mb"] or 0) <= BAR_RSS_MB
+    log(f"busy rescan: {busy_scan['seconds']} s; load {load_busy}")
+
     writes = {k: v for k, v in second["counts"].items() if k != "deals" and v}
     second["wrote_nothing"] = not writes and after_first == after_second
     if not second["wrote_nothing"]:
@@ -492,6 +515,12 @@ def run(args) -> int:
                 "baseline_after": baseline_after,
                 "first_scan": first,
                 "second_scan": second,
+                "busy": {
+                    "load_alone": load_alone,
+                    "load_during": load_busy,
+                    "baseline": busy_baseline,
+                    "rescan": busy_scan,
+                },
                 "after_first_scan": after_first,
                 "profiled": args.profile,
                 "debug": settings.DEBUG,

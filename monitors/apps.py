@@ -19,7 +19,7 @@ class MonitorsConfig(AppConfig):
         from revops.engine.hooks import register_event_hook
         from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 
-        from . import jobs, kind  # noqa: F401  (kind registers the forecast_hygiene automation kind)
+        from . import demo_history, jobs, kind  # noqa: F401  (kind registers the forecast_hygiene automation kind)
         from .demo import monitors_demo_build, monitors_demo_snapshot_build
         from .hooks import monitors_note_movements
         from .hygiene import EXPECTED, ITEM_KIND
@@ -35,7 +35,9 @@ class MonitorsConfig(AppConfig):
         register_schedule(jobs.monitors_hygiene_scan, name="monitors_hygiene_scan", queue="low", interval=3600)
         register_item_kind(ITEM_KIND, "Forecast hygiene", severity="medium", expected_action=EXPECTED)
         # Last week's snapshot before the CRM's morning sync (60) moves deals; the scan after everything.
+        register_demo_builder("monitors_history_before", demo_history.monitors_demo_history_before_build, order=54)
         register_demo_builder("monitors_snapshot", monitors_demo_snapshot_build, order=55)
+        register_demo_builder("monitors_history_after", demo_history.monitors_demo_history_after_build, order=56)
         register_demo_builder("monitors", monitors_demo_build, order=70)
         register_why_panel(
             "forecast_movement",
