@@ -3,7 +3,7 @@
 The admin (buttons on the item page, bulk actions on the list, the action's form page) and the API
 (``POST /api/v1/exceptions/<id>/<key>/``, documented in the OpenAPI schema) both take their actions
 from here, so they offer the same ones, validate the input with the same form and answer with the
-same messages. The queue registers claim, assign, resolve, dismiss, snooze, escalate, and for
+same messages. The queue registers claim, assign, resolve, dismiss, suppress, snooze, escalate, and for
 approval requests approve, reject and override. Each ``ItemAction`` declares:
 
 - ``key`` (the URL segment) and ``label`` (what people read: the button says "Resolve…" when the
@@ -53,9 +53,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from . import approvals, roles, services
+from . import approvals, roles, services, suppressions
 from .errors import ItemStateError
 from .filtersets import MAX_BIGINT
+from .models import Suppression
 from .registry import approval_handler, approval_kinds
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -333,6 +334,76 @@ class ResolveForm(ActionForm):
 
 class DismissForm(ActionForm):
     reason = _reason(required=True, help_text="Why no action is needed (required, kept in the history).")
+    noise = forms.BooleanField(
+        required=False,
+        label="Noise: the rule is wrong here",
+        help_text="Counts against the rule in its noise rate (what RevOps reads to fix or retire it).",
+    )
+
+
+class TopicsField(forms.MultipleChoiceField):
+    """The rules of the item to suppress (values of ``suppressions.item_topics``), a list in the API.
+
+    Without an item (the API) any value is taken here and the service checks it against the item."""
+
+    structured = True  # the API passes the list through
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.any_value = True
+
+    def valid_value(self, value):
+        return self.any_value or super().valid_value(value)
+
+
+class SuppressForm(ActionForm):
+    topics = TopicsField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Rules to suppress for this record",
+        help_text="None ticked: every rule the item lists.",
+    )
+    until_change = forms.BooleanField(
+        required=False,
+        label="Until the record changes",
+        help_text="Lifted by the next real change of the record's values (a CRM sync or an edit), not by a rescan.",
+    )
+    until = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"],
+        label="Or until",
+        help_text="A date and time, at most a year ahead (ISO 8601 in the API).",
+    )
+    reason_code = forms.ChoiceField(choices=lambda: [("", "---------"), *Suppression.Reason.choices], label="Reason")
+    note = _note("Required when the reason is “other”.")
+
+    def __init__(self, *args, item=None, **kwargs):
+        super().__init__(*args, item=item, **kwargs)
+        if item is not None:
+            field = self.fields["topics"]
+            field.choices = suppressions.item_topics(item)
+            field.any_value = False
+
+    def clean_until(self):
+        until = self.cleaned_data.get("until")
+        if until is None:
+            return None
+        try:
+            return until.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            raise ValidationError("Enter a date/time between years 1 and 9999.") from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if "until" not in self.errors:
+            if cleaned.get("until") is None and not cleaned.get("until_change"):
+                self.add_error("until", "Say until when: a date, or until the record changes.")
+            elif cleaned.get("until") is not None and cleaned.get("until_change"):
+                self.add_error("until", "Choose a date or “until the record changes”, not both.")
+        if cleaned.get("reason_code") == "other" and not cleaned.get("note", "").strip() and "note" not in self.errors:
+            self.add_error("note", "Say why when the reason is “other”.")
+        return cleaned
 
 
 class SnoozeForm(ActionForm):
@@ -513,6 +584,18 @@ register_item_action(
     summary="Snooze an item until a time",
     bulk_label="Snooze the selected items until…",
     order=80,
+)
+register_item_action(
+    "suppress",
+    "Suppress",
+    single=suppressions.exception_item_suppress,
+    form=SuppressForm,
+    needs_input=True,
+    permission="dismiss",  # whoever may dismiss the item may silence its rules for the record
+    offered=lambda item: bool(item.object_type and item.object_id is not None) and not item.is_approval,
+    done="suppressed for its record",
+    summary="Suppress rules of an item for its record (until a date or until the record changes)",
+    order=75,
 )
 register_item_action(
     "escalate",

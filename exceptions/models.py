@@ -1,10 +1,13 @@
 """The exception queue: everything automation could not finish, with an owner and an expected action."""
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.formats import date_format
 from simple_history.models import HistoricalRecords
 
+from .codes import resolution_label
 from .registry import approval_kinds, item_kind_label
 
 
@@ -172,6 +175,10 @@ class ExceptionItem(models.Model):
         """The kind's label as its app registered it (the key made readable if no app does any more)."""
         return item_kind_label(self.kind)
 
+    def get_resolution_code_display(self) -> str:
+        """Why it was closed, in words ("Noise: the rule is wrong here")."""
+        return resolution_label(self.resolution_code)
+
     @property
     def is_approval(self) -> bool:
         """Whether this is an approval request (its kind has an approval handler)."""
@@ -211,3 +218,150 @@ class Notification(models.Model):
 
     def __str__(self):
         return f"{self.reason} to {self.recipient_id} ({self.status})"
+
+
+def when_text(value) -> str:
+    """A time as people read it, in the portal's time zone: "30 Dec 2026, 09:00 UTC"."""
+    local = timezone.localtime(value)
+    return f"{date_format(local, 'j M Y, H:i')} {local.tzname()}"
+
+
+def record_word(object_type: str) -> str:
+    """What people call a record of ``object_type``: a deal, a lead, an account (``record`` when unknown)."""
+    return {"opportunity": "deal"}.get(object_type, object_type or "record")
+
+
+class Suppression(models.Model):
+    """A person silenced one rule (a topic) for one record: until a date, or until the record changes.
+
+    The topic is an automation (a hygiene policy, say) and/or an item kind. While active, the producer of
+    that kind of item leaves the topic off the record's item (it still records what it found, for audit
+    and the Why page). ``until_change`` stores a ``fingerprint`` of the record's values (see
+    ``exceptions.suppressions.record_fingerprint``): a rescan of the same data keeps it, a real change of
+    the record (a CRM sync or an edit that changes a value) lifts it. Lifted early by a person, replaced
+    by a new suppression, or lapsed (the date passed, the record changed): ``lifted_at`` with who (none
+    for the producer) and why. Every change is in the history. The ``reason_code`` is counted per topic;
+    ``noise`` counts in the rule's noise rate.
+    """
+
+    class Reason(models.TextChoices):
+        BEING_HANDLED = "being_handled", "Known, being handled"
+        DATA_CORRECT = "data_correct", "The data is right as it is"
+        NOISE = "noise", "Noise: the rule is wrong here"
+        OTHER = "other", "Other (see note)"
+
+    object_type = models.CharField(max_length=20)
+    object_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=64, blank=True)
+    record_label = models.CharField(max_length=200, blank=True, help_text="The record's name when suppressed.")
+    automation = models.ForeignKey(
+        "revops.Automation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=30, blank=True, help_text="The item kind whose items leave the rule out.")
+    until = models.DateTimeField(null=True, blank=True)
+    until_change = models.BooleanField(default=False, help_text="Until the record changes.")
+    fingerprint = models.CharField(max_length=64, blank=True, help_text="The record's values when suppressed.")
+    reason_code = models.CharField(max_length=20, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    item = models.ForeignKey(
+        ExceptionItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="suppressions"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(until__isnull=False) | models.Q(until_change=True),
+                name="exception_suppression_has_end",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "lifted_at"], name="exception_suppression_record"),
+            models.Index(fields=["automation", "created_at"], name="exception_suppression_topic"),
+        ]
+
+    def __str__(self):
+        return f"{self.topic_label} on {self.record_label or f'{self.object_type} #{self.object_id}'}"
+
+    @property
+    def topic_label(self) -> str:
+        if self.automation_id is not None:
+            return self.automation.name
+        return item_kind_label(self.kind)
+
+    def is_active(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.lifted_at is None and (self.until is None or self.until > now)
+
+    def ends_text(self) -> str:
+        """ "until the record changes", "until 30 Dec 2026 09:00 UTC" or both."""
+        parts = []
+        if self.until is not None:
+            parts.append(f"until {when_text(self.until)}")
+        if self.until_change:
+            parts.append(f"until the {record_word(self.object_type)} changes")
+        return " or ".join(parts)
+
+
+class RateLimit(models.Model):
+    """At most ``per_owner`` new items of ``kind`` for one owner within ``period_hours`` (RevOps sets it).
+
+    Producers that honour it (the forecast-hygiene scan) open the most important items first and hold
+    the rest back, counted per owner in ``RateLimitHold``; what is held reaches an item on a later pass
+    when there is room. Items refreshed or closed are never held back.
+    """
+
+    kind = models.CharField(max_length=30, unique=True, help_text="The item kind it limits.")
+    per_owner = models.PositiveIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(100000)],
+        help_text="How many new items one owner gets at most in the period.",
+    )
+    period_hours = models.PositiveIntegerField(
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(24 * 31)],
+        help_text="The period, in hours (24: per day).",
+    )
+    is_active = models.BooleanField(default=True)
+    note = models.TextField(blank=True, help_text="Why this limit (for the next person who reads it).")
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self):
+        return f"{item_kind_label(self.kind)}: {self.per_owner} per owner per {self.period_text}"
+
+    @property
+    def period_text(self) -> str:
+        if self.period_hours % 24 == 0:
+            days = self.period_hours // 24
+            return "day" if days == 1 else f"{days} days"
+        return "hour" if self.period_hours == 1 else f"{self.period_hours} hours"
+
+
+class RateLimitHold(models.Model):
+    """What a rate limit holds back for one owner now: rewritten by each full pass of the producer."""
+
+    kind = models.CharField(max_length=30)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    held = models.PositiveIntegerField()
+    limit = models.PositiveIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["kind", "-held"]
+        constraints = [models.UniqueConstraint(fields=["kind", "owner"], name="exception_rate_hold_once")]
+
+    def __str__(self):
+        return f"{self.held} {item_kind_label(self.kind)} item(s) held back for {self.owner_id}"

@@ -8,6 +8,8 @@
   approve or override it calls the handler registered for the item's kind, which applies the
   proposal (the engine registers ``approval_required``) and returns what happened in words.
 - **Item panels**: extra panels on an item's page (the engine adds the run that opened it).
+- **Suppression topics**: which rules of an item a person may suppress for its record, and how the
+  producer brings the item up to date at once (the forecast-hygiene scan registers its policies).
 - **Queue users**: what each app routes to a queue by name (automations' exception paths, routing
   rules), so a queue in use is neither renamed nor deleted from under them.
 """
@@ -155,3 +157,31 @@ def queue_users(queue_name: str) -> list[str]:
     for name in sorted(_QUEUE_USERS):
         found.extend(_QUEUE_USERS[name](queue_name))
     return found
+
+
+@dataclass(frozen=True)
+class SuppressionTopics:
+    """What may be suppressed on items of ``kind``.
+
+    - ``topics(item) -> [(automation id, label), …]``: the rules the item lists now;
+    - ``after(item, actor)``: called in the same transaction once suppressions were created, to bring
+      the item up to date (leave the rules off it, close it when nothing is left). None: the queue
+      closes the item itself (code ``suppressed``) when every topic of it is suppressed.
+    """
+
+    kind: str
+    topics: Callable
+    after: Callable | None = None
+
+
+_SUPPRESSION_TOPICS: dict[str, SuppressionTopics] = {}
+
+
+def register_suppression_topics(kind: str, topics: Callable, *, after: Callable | None = None) -> SuppressionTopics:
+    """Say which rules a person may suppress on items of ``kind`` (idempotent; the last one wins)."""
+    spec = _SUPPRESSION_TOPICS[kind] = SuppressionTopics(kind=kind, topics=topics, after=after)
+    return spec
+
+
+def suppression_topics(kind: str) -> SuppressionTopics | None:
+    return _SUPPRESSION_TOPICS.get(kind)

@@ -49,6 +49,9 @@ MANAGER_PERMS = (
     ("exceptions", "view_exceptionitem"),
     ("exceptions", "change_exceptionitem"),
     ("exceptions", "view_queue"),
+    # Suppressions made on items they see (lift early: the change permission; rows by exceptions.suppressions).
+    ("exceptions", "view_suppression"),
+    ("exceptions", "change_suppression"),
     ("handoffs", "view_handoff"),
     ("handoffs", "view_checklist"),
 )

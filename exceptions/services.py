@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from revops.audit import audited
 
+from . import codes
 from .errors import ClaimConflict, ItemStateError
 from .models import ExceptionItem, Queue
 from .notifications import notify_after_commit
@@ -46,15 +47,8 @@ MAX_ESCALATION_LEVEL = 2
 SYNC_QUEUE_NAME = "CRM sync"
 SYNC_REJECTED = "sync_rejected"  # the item kind for records the sync refused (registered in exceptions.apps)
 
-# Why an item was resolved. ``other`` needs a note saying what was done.
-RESOLUTION_CODES = {
-    "fixed_in_crm": "Fixed in the CRM",
-    "data_corrected": "Data corrected in the portal",
-    "rule_adjusted": "Automation rule adjusted",
-    "duplicate": "Duplicate of another item",
-    "not_an_issue": "Not an issue",
-    "other": "Other (see note)",
-}
+# Why an item was resolved (``exceptions.codes``; ``noise`` counts against the rule in its noise rate).
+RESOLUTION_CODES = codes.RESOLUTION_CODES
 
 _ITEM_FIELDS_EXCLUDED_FROM_CLEAN = ["owner", "queue", "automation", "run", "resolved_by"]
 
@@ -267,8 +261,9 @@ def exception_item_assign(*, item: ExceptionItem, owner, actor, note: str = "") 
 @transaction.atomic
 def exception_item_resolve(*, item: ExceptionItem, reason_code: str, note: str = "", actor) -> ExceptionItem:
     """Close an open item as dealt with, with a reason code from ``RESOLUTION_CODES`` and a note
-    (required for ``other``)."""
-    if reason_code not in RESOLUTION_CODES:
+    (required for ``other``). A producer may also close an item with ``codes.SUPPRESSED`` (every rule on
+    it suppressed for the record)."""
+    if reason_code not in RESOLUTION_CODES and reason_code != codes.SUPPRESSED:
         raise ValidationError(
             {"reason_code": f"Unknown reason code {reason_code!r}; use one of {', '.join(RESOLUTION_CODES)}."}
         )
@@ -289,13 +284,22 @@ def exception_item_resolve(*, item: ExceptionItem, reason_code: str, note: str =
 
 
 @transaction.atomic
-def exception_item_dismiss(*, item: ExceptionItem, reason: str, actor) -> ExceptionItem:
-    """Close an open item as not needing action; ``reason`` is required and kept as the note."""
+def exception_item_dismiss(*, item: ExceptionItem, reason: str, actor, noise: bool = False) -> ExceptionItem:
+    """Close an open item as not needing action; ``reason`` is required and kept as the note.
+
+    ``noise``: the rule that raised it is wrong here; the item is closed with the code ``noise``, which
+    counts against the rule in its noise rate (``exceptions.suppressions``, ``monitors.selectors``)."""
     reason = text_required(reason, "reason", "Say why this item is dismissed.")
     locked = item_locked(item)
     item_require_open(locked, "dismiss")
+    code = codes.NOISE if noise else "dismissed"
     item_close(
-        locked, status=Status.DISMISSED, code="dismissed", note=reason, actor=actor, reason=f"dismissed: {reason}"
+        locked,
+        status=Status.DISMISSED,
+        code=code,
+        note=reason,
+        actor=actor,
+        reason=f"dismissed{' as noise' if noise else ''}: {reason}",
     )
     return item_synced(item, locked)
 
@@ -455,10 +459,10 @@ def exception_items_bulk_resolve(*, items_qs, reason_code: str, note: str = "", 
     return _bulk(items_qs, exception_item_resolve, reason_code=reason_code, note=note, actor=actor)
 
 
-def exception_items_bulk_dismiss(*, items_qs, reason: str, actor) -> dict[str, Any]:
-    """Dismiss each item with the same (required) reason; returns the counts."""
+def exception_items_bulk_dismiss(*, items_qs, reason: str, actor, noise: bool = False) -> dict[str, Any]:
+    """Dismiss each item with the same (required) reason (and noise flag); returns the counts."""
     reason = text_required(reason, "reason", "Say why these items are dismissed.")
-    return _bulk(items_qs, exception_item_dismiss, reason=reason, actor=actor)
+    return _bulk(items_qs, exception_item_dismiss, reason=reason, actor=actor, noise=noise)
 
 
 def exception_items_bulk_snooze(*, items_qs, until: dt.datetime, actor, note: str = "") -> dict[str, Any]:

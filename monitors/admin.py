@@ -70,6 +70,39 @@ class HygieneFindingAdmin(RevOpsOnlyAdmin):
     list_select_related = ("opportunity", "automation")
     raw_id_fields = ("opportunity",)
     search_fields = ("opportunity__external_id", "opportunity__name", "text")
+    change_list_template = "admin/monitors/hygienefinding/change_list.html"  # adds the noise report's link
+
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view(self.noise_view)
+        return [path("noise/", view, name="monitors_hygienefinding_noise"), *super().get_urls()]
+
+    def noise_view(self, request):
+        """Noise per policy (``selectors.policy_noise_rates``): what people called noise, over the last N days."""
+        import datetime as dt
+
+        from django.core.exceptions import PermissionDenied
+        from django.template.response import TemplateResponse
+        from django.utils import timezone
+
+        from .selectors import policy_noise_rates
+
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            days = min(max(int(request.GET.get("days", 90)), 1), 3650)
+        except ValueError:
+            days = 90
+        rows = policy_noise_rates(since=timezone.now() - dt.timedelta(days=days))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Forecast hygiene: noise per policy",
+            "opts": self.model._meta,
+            "rows": rows,
+            "days": days,
+        }
+        return TemplateResponse(request, "admin/monitors/hygiene_noise.html", context)
 
 
 @admin.register(ForecastCall)
@@ -97,3 +130,43 @@ class ForecastCallAdmin(AuditedAdmin):
 
     def perform_save(self, request, obj, form, change, *, reason: str) -> None:
         forecast_call_save(call=obj, actor=request.user, reason=reason)
+
+
+# --- renewal monitors ---------------------------------------------------------------------------------
+
+from .models import AccountChange, RenewalFinding, RenewalTask  # noqa: E402
+
+
+@admin.register(AccountChange)
+class AccountChangeAdmin(RevOpsOnlyAdmin):
+    """The account changes the renewal monitors recorded (health, usage, sponsor, renewal date…)."""
+
+    list_display = ("changed_at", "account", "field", "old_value", "new_value", "why")
+    list_filter = ("field",)
+    list_select_related = ("account",)
+    raw_id_fields = ("account",)
+    search_fields = ("account__external_id", "account__name")
+    date_hierarchy = "changed_at"
+
+    @admin.display(description="Why page")
+    def why(self, obj):
+        url = why_url("account", obj.account_id)
+        return format_html('<a href="{}">why?</a>', url) if url else "—"
+
+
+@admin.register(RenewalFinding)
+class RenewalFindingAdmin(RevOpsOnlyAdmin):
+    list_display = ("last_changed_at", "account", "automation", "mode", "text", "first_seen_at", "resolved_at")
+    list_filter = ("policy", "mode", ("resolved_at", admin.EmptyFieldListFilter))
+    list_select_related = ("account", "automation")
+    raw_id_fields = ("account",)
+    search_fields = ("account__external_id", "account__name", "text")
+
+
+@admin.register(RenewalTask)
+class RenewalTaskAdmin(RevOpsOnlyAdmin):
+    list_display = ("created_at", "account", "policy", "renewal_date", "task", "ended_at", "end_reason")
+    list_filter = ("policy", ("ended_at", admin.EmptyFieldListFilter))
+    list_select_related = ("account", "task")
+    raw_id_fields = ("account", "task")
+    search_fields = ("account__external_id", "account__name")

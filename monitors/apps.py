@@ -20,12 +20,15 @@ class MonitorsConfig(AppConfig):
         from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 
         from . import demo_history, jobs, kind  # noqa: F401  (kind registers the forecast_hygiene automation kind)
-        from .demo import monitors_demo_build, monitors_demo_snapshot_build
+        from .demo import monitors_demo_build, monitors_demo_policies_build, monitors_demo_snapshot_build
         from .hooks import monitors_note_movements
         from .hygiene import EXPECTED, ITEM_KIND
         from .panels import why_forecast_panel
 
         register_event_hook(monitors_note_movements)
+        from .signal_fields import monitors_register_signal_fields
+
+        monitors_register_signal_fields()  # the forecast signals as computed opportunity fields
         register_schedule(
             jobs.monitors_snapshot_forecast,
             name="monitors_snapshot_forecast",
@@ -35,6 +38,7 @@ class MonitorsConfig(AppConfig):
         register_schedule(jobs.monitors_hygiene_scan, name="monitors_hygiene_scan", queue="low", interval=3600)
         register_item_kind(ITEM_KIND, "Forecast hygiene", severity="medium", expected_action=EXPECTED)
         # Last week's snapshot before the CRM's morning sync (60) moves deals; the scan after everything.
+        register_demo_builder("monitors_policies", monitors_demo_policies_build, order=53)
         register_demo_builder("monitors_history_before", demo_history.monitors_demo_history_before_build, order=54)
         register_demo_builder("monitors_snapshot", monitors_demo_snapshot_build, order=55)
         register_demo_builder("monitors_history_after", demo_history.monitors_demo_history_after_build, order=56)
@@ -44,4 +48,37 @@ class MonitorsConfig(AppConfig):
             why_forecast_panel,
             template="admin/monitors/includes/why_forecast_panel.html",
             order=40,
+        )
+        self._ready_renewals()
+
+    def _ready_renewals(self):
+        """The renewal monitors (monitors/renewal_*.py): the ``renewal_monitor`` kind, the account-change
+        hook, the daily scan, the renewal-risk item kind, the demo and the account's Why panel."""
+        from django.conf import settings
+
+        from exceptions.registry import register_item_kind
+        from revops.engine.hooks import register_event_hook
+        from revops.plugins import register_demo_builder, register_schedule, register_why_panel
+
+        from . import jobs, renewal_kind  # noqa: F401  (registers the renewal_monitor automation kind)
+        from .renewal_demo import renewal_demo_build
+        from .renewal_hooks import renewal_note_changes
+        from .renewal_panels import why_renewal_panel
+        from .renewal_scan import EXPECTED, ITEM_KIND
+
+        register_event_hook(renewal_note_changes)
+        register_schedule(
+            jobs.monitors_renewal_scan,
+            name="monitors_renewal_scan",
+            queue="low",
+            cron=getattr(settings, "MONITORS_RENEWAL_CRON", "30 5 * * *"),
+        )
+        register_item_kind(ITEM_KIND, "Renewal risk", severity="medium", expected_action=EXPECTED)
+        # After the monitors' own demo (70): the CRM's changes to a few customer accounts, then one scan.
+        register_demo_builder("monitors_renewals", renewal_demo_build, order=75)
+        register_why_panel(
+            "renewal_monitors",
+            why_renewal_panel,
+            template="admin/monitors/includes/why_renewal_panel.html",
+            order=42,
         )

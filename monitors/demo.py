@@ -1,10 +1,12 @@
 """The monitors' part of the demo, made by the real services from the demo org.
 
-Before the CRM's morning sync (order 55): last week's forecast snapshot of every open deal, so the
-amount changes that sync brings show. After everything (order 70): the shipped hygiene policies as
-live ``forecast_hygiene`` automations (created through the engine's automation service, covering the
-deals committed to the forecast), a Monday 09:00 forecast call for each regional sales
-team in its manager's time zone, and one hygiene scan, so each manager's queue holds the items the
+Before the pipeline's past weeks are synced (order 53, ``monitors.demo_history`` at 54 and 56): the
+shipped hygiene policies as live ``forecast_hygiene`` automations (created through the engine's
+automation service, covering the deals committed to the forecast), so the synced changes run them as
+they would in production (a deal moved to commit without its sponsor gets a proposal to move it back
+for its manager to approve), and a Monday 09:00 forecast call for each regional sales team in its
+manager's time zone. Between the history's phases (order 55): last week's forecast snapshot of every
+open deal. After everything (order 70): one hygiene scan, so each manager's queue holds the items the
 monitors raise — none written by hand.
 """
 
@@ -27,7 +29,11 @@ from .services import forecast_snapshot_take
 IN_FORECAST = {"all": [{"field": "opportunity.forecast_category", "op": "eq", "value": "commit"}]}
 REGION_ZONES = {"NA": "America/New_York", "EMEA": "Europe/Berlin", "APAC": "Asia/Singapore"}
 # The demo's thresholds where they differ from the shipped defaults.
-DEMO_CONFIG = {"missing_evidence": {"fields": ["executive_sponsor"], "categories": ["commit"]}}
+DEMO_CONFIG = {
+    "missing_evidence": {"fields": ["executive_sponsor"], "categories": ["commit"]},
+    # A deal moved to commit without its sponsor: the manager is asked to approve moving it back.
+    "commit_without_evidence": {"fields": ["executive_sponsor"], "propose_category": "best_case"},
+}
 
 
 def demo_policy_specs() -> list[dict]:
@@ -83,11 +89,15 @@ def monitors_demo_snapshot_build(context: dict) -> None:
     )
 
 
+def monitors_demo_policies_build(context: dict) -> None:
+    """Demo builder (order 53, before the pipeline's history is synced, so its changes run them): the
+    hygiene policies and the forecast calls."""
+    demo_policies_ensure(actor=context["actor"])
+    demo_calls_ensure(actor=context["actor"])
+
+
 def monitors_demo_build(context: dict) -> None:
-    """Demo builder: the hygiene policies and forecast calls; on a fresh org, one hygiene scan."""
-    actor = context["actor"]
-    demo_policies_ensure(actor=actor)
-    demo_calls_ensure(actor=actor)
+    """Demo builder (after everything): on a fresh org, one hygiene scan."""
     if not context.get("fresh"):
         return
     counts = hygiene_scan(now=context["now"], reason="demo: hygiene scan")

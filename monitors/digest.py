@@ -10,6 +10,9 @@ without a call are in no digest (the queue's daily digest still counts them).
 ``forecast_digest:call:<call id>:<start, UTC>`` and unique per recipient, written before the email is
 sent, so a later scan (or one racing it) sends nothing twice. A manager with no open items gets nothing.
 
+Scarcity: a policy suppressed for a deal is not listed for it, and when the per-manager rate limit holds
+deals back (``exceptions.RateLimitHold``, written by the last full scan) the digest says how many.
+
 Times are written in the call's time zone (the team's). The email is sent here rather than through
 ``exceptions.notifications._send`` (private): the few lines that render and send it mirror it, a failed
 send marks the row ``failed`` and is not retried.
@@ -27,8 +30,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from exceptions.models import ExceptionItem, Notification
+from exceptions.models import ExceptionItem, Notification, Suppression
 from exceptions.notifications import TRIAGE_PATH, base_url, notification_send
+from exceptions.rate_limits import rate_limit_for, rate_limit_holds
+from exceptions.suppressions import suppression_active_q
 from revops.models import Opportunity
 
 from . import words
@@ -89,11 +94,18 @@ def hygiene_digests_for(*, now: dt.datetime | None = None) -> list[dict]:
     team_of = {pk: (deal.owner.team_id if deal.owner_id else None) for pk, deal in deals.items()}
     due = _due_calls(CallBook(), {team for team in team_of.values() if team is not None}, now)
     policies: dict[int, list[str]] = defaultdict(list)
-    for deal_id, key in (
+    suppressed = set(
+        Suppression.objects.filter(
+            suppression_active_q(now), object_type="opportunity", object_id__in=list(deals), kind=ITEM_KIND
+        ).values_list("object_id", "automation_id")
+    )
+    for deal_id, key, automation_id in (
         HygieneFinding.objects.filter(opportunity_id__in=list(deals), resolved_at__isnull=True, mode=LIVE)
         .order_by("opportunity_id", "policy")
-        .values_list("opportunity_id", "policy")
+        .values_list("opportunity_id", "policy", "automation_id")
     ):
+        if (deal_id, automation_id) in suppressed:
+            continue  # suppressed for this deal: not on its item
         policy = POLICIES.get(key)
         policies[deal_id].append(policy.label if policy else key.replace("_", " "))
     groups: dict[tuple, list] = defaultdict(list)
@@ -104,6 +116,8 @@ def hygiene_digests_for(*, now: dt.datetime | None = None) -> list[dict]:
         call, start = found
         groups[item.owner_id, call.pk, start].append((item, call))
     triage_url = f"{base_url()}{TRIAGE_PATH}?{urlencode({'kind': ITEM_KIND, 'owner': 'me'})}"
+    limit = rate_limit_for(ITEM_KIND)
+    holds = rate_limit_holds(kind=ITEM_KIND, owner_ids={owner for owner, _, _ in groups})
     digests = []
     for (_owner, _call, start), rows in groups.items():
         manager, call = rows[0][0].owner, rows[0][1]
@@ -134,10 +148,23 @@ def hygiene_digests_for(*, now: dt.datetime | None = None) -> list[dict]:
                 "time_zone": call.time_zone,
                 "deals": lines,
                 "count": len(lines),
+                "held": held_sentence(holds.get(manager.pk), limit),
                 "triage_url": triage_url,
             }
         )
     return digests
+
+
+def held_sentence(hold, limit) -> str:
+    """ "12 more deals are held back by the limit of 25 new items per manager per day: …" (empty: none held)."""
+    if hold is None or not hold.held:
+        return ""
+    deals = "1 more deal is" if hold.held == 1 else f"{hold.held} more deals are"
+    period = f" per {limit.period_text}" if limit is not None else ""
+    return (
+        f"{deals} held back by the limit of {hold.limit} new items per manager{period}: the biggest deals "
+        "come first, and the rest reach your queue as soon as there is room."
+    )
 
 
 def _subject(digest: dict) -> str:

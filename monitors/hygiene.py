@@ -13,6 +13,12 @@ runs each policy in memory, and compares with what is stored before writing anyt
   bulk, and only when its text changed; resolved with a note naming what the CRM fixed when the
   deal's live findings are all gone. A person's dismissal (or resolution) holds until a policy finds
   something new on the deal.
+- scarcity (docs/monitors.md "Scarcity"): a policy a person suppressed for a deal
+  (``exceptions.Suppression``, until a date or until the deal changes) is still recorded as a finding
+  but left off the item (named under "left out"); an item with nothing else left closes itself
+  (``suppressed``). A per-owner rate limit on new hygiene items (``exceptions.RateLimit``) opens the
+  biggest deals first (amount, then how many policies) and holds the rest back, counted per manager
+  (``RateLimitHold``); they are offered again on every scan and open when there is room.
 """
 
 from __future__ import annotations
@@ -27,9 +33,13 @@ from django.db.models import Max
 from django.utils import timezone
 
 from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.codes import SUPPRESSED
 from exceptions.gap_items import ItemPlacement
-from exceptions.models import ExceptionItem
+from exceptions.models import ExceptionItem, Suppression
+from exceptions.rate_limits import rate_limit_for, rate_limit_holds_record, rate_limit_split
+from exceptions.registry import register_suppression_topics
 from exceptions.services import OPEN, exception_item_resolve
+from exceptions.suppressions import suppression_active_q, suppressions_in_force
 from revops import conditions
 from revops.audit import system_user
 from revops.bulk_writes import bulk_update_rows_audited
@@ -88,11 +98,14 @@ class _Scope:
 
     A condition over the deal's own columns is evaluated in memory on the chunk's loaded deals with
     the engine's compiled predicate; one that follows a relation or reads custom attributes is one
-    query per chunk; one that has no query form (event operators) is evaluated in memory."""
+    query per chunk; one that has no query form (event operators, computed fields) is evaluated in memory,
+    computed fields once per chunk."""
 
     def __init__(self, tree, now: dt.datetime):
         tree = tree or {"all": []}
-        self.everything = not any(tree.get(k) for k in ("all", "any", "not")) if isinstance(tree, dict) else False
+        self.everything = (
+            not any(tree.get(k) for k in ("all", "any", "not", "field")) if isinstance(tree, dict) else False
+        )
         self.q = self.predicate = None
         self.now = now
         if self.everything:
@@ -112,7 +125,8 @@ class _Scope:
         if self.q is not None:
             pks = [deal.pk for deal in deals]
             return set(Opportunity.objects.filter(pk__in=pks).filter(self.q).values_list("pk", flat=True))
-        return {deal.pk for deal in deals if self.predicate(conditions.Context(deal, now=self.now))}
+        contexts = conditions.batch_contexts(deals, predicate=self.predicate, now=self.now)  # computed fields: once
+        return {ctx.record.pk for ctx in contexts if self.predicate(ctx)}
 
 
 def _scopes(policies: list, now: dt.datetime) -> dict[int, _Scope]:
@@ -127,7 +141,7 @@ def _scopes(policies: list, now: dt.datetime) -> dict[int, _Scope]:
     return scopes
 
 
-def _item_text(deal, lines: list[tuple[str, str]], *, call, today) -> dict:
+def _item_text(deal, lines: list[tuple[str, str]], *, call, today, left_out: list[str] = ()) -> dict:
     owner = deal.owner.name if deal.owner_id else "no owner"
     amount = f", {words.money(deal.amount)}" if deal.amount is not None else ""
     closing = f", closing {words.day(deal.close_date, today)}" if deal.close_date else ""
@@ -138,6 +152,8 @@ def _item_text(deal, lines: list[tuple[str, str]], *, call, today) -> dict:
         f"{'one hygiene policy' if n == 1 else f'{n} hygiene policies'}:\n"
         + "\n".join(f"• {name}: {text}" for name, text in lines)
     )
+    if left_out:
+        reason += "\nLeft out (suppressed for this deal):\n" + "\n".join(f"• {text}" for text in sorted(left_out))
     when = (
         f" Due an hour before the forecast call ({call.get_weekday_display()} {call.time:%H:%M} {call.time_zone})."
         if call is not None
@@ -163,6 +179,12 @@ def _closed_by_people(keys: list[str], actor) -> dict[str, dt.datetime]:
     return {row["dedupe_key"]: row["at"] for row in rows if row["at"] is not None}
 
 
+def suppressed_text(row: Suppression) -> str:
+    """ "Close date in the past, until the deal changes, by Ann Lee (Known, being handled)"."""
+    who = row.created_by.get_full_name() or row.created_by.get_username() if row.created_by_id else "someone"
+    return f"{row.topic_label}, {row.ends_text()}, by {who} ({row.get_reason_code_display()})"
+
+
 class _Scan:
     def __init__(self, *, now: dt.datetime, actor, reason: str):
         self.now, self.actor, self.reason = now, actor, reason
@@ -173,6 +195,9 @@ class _Scan:
         self.placement, self.calls = ItemPlacement(), CallBook()
         self.counts: Counter = Counter()
         self.first_seen: dict[int, dt.datetime] = {}
+        self.left_out: dict[int, list[str]] = {}  # by deal: its suppressed live policies, in words
+        self.limit = rate_limit_for(ITEM_KIND)
+        self.waiting: list[tuple] = []  # (spec, due, importance) of new items, when a rate limit applies
 
     # --- findings ---------------------------------------------------------------------------------
 
@@ -248,8 +273,17 @@ class _Scan:
         )
         live: dict[int, list] = defaultdict(list)
         self.first_seen = {}
+        in_force = suppressions_in_force(
+            object_type="opportunity", records={deal.pk: deal for deal in deals}, now=self.now, kind=ITEM_KIND
+        )
+        suppressed = {(pk, row.automation_id): row for pk, rows in in_force.items() for row in rows}
+        self.left_out = defaultdict(list)
         for (deal_pk, automation_pk), (automation, check) in fired.items():
             if automation.mode != LIVE:
+                continue
+            if (deal_pk, automation_pk) in suppressed:
+                self.left_out[deal_pk].append(suppressed_text(suppressed[deal_pk, automation_pk]))
+                self.counts["findings_suppressed"] += 1
                 continue
             live[deal_pk].append((automation.name, check.text))
             old = existing.get((deal_pk, automation_pk))
@@ -276,48 +310,85 @@ class _Scan:
                 continue  # a person closed it and nothing new was found since
             team_id = deal.owner.team_id if deal.owner_id else None
             due, call = self.calls.due(team_id, now=self.now)
-            text = _item_text(deal, sorted(live[deal.pk]), call=call, today=self.today)
+            text = _item_text(
+                deal, sorted(live[deal.pk]), call=call, today=self.today, left_out=self.left_out.get(deal.pk, [])
+            )
             old = open_items.get(key)
             if old is not None and all(old[f] == text[f] for f in ("title", "reason", "expected_action")):
                 continue
             queue, manager_id = self.placement.place(team_id)
-            specs.append(
-                ItemSpec(
-                    dedupe_key=key,
-                    kind=ITEM_KIND,
-                    queue=queue,
-                    owner_id=manager_id,
-                    object_type="opportunity",
-                    object_id=deal.pk,
-                    external_id=deal.external_id,
-                    **text,
-                )
+            spec = ItemSpec(
+                dedupe_key=key,
+                kind=ITEM_KIND,
+                queue=queue,
+                owner_id=manager_id,
+                object_type="opportunity",
+                object_id=deal.pk,
+                external_id=deal.external_id,
+                **text,
             )
+            if old is None and self.limit is not None:
+                # A new item under a rate limit waits for the end of the scan: the biggest deals go first.
+                importance = (-(deal.amount or 0), -len(live[deal.pk]), deal.pk)
+                self.waiting.append((spec, due, importance))
+                continue
+            specs.append(spec)
             if old is None:
                 dues[key] = due
-        if specs:
-            counts = exception_items_open_many(specs, actor=self.actor, change_reason=self.reason, now=self.now)
-            self.counts.update(items_created=counts["created"], items_refreshed=counts["refreshed"])
-            rows = {
-                pk: {"due_at": dues[key]}
-                for pk, key in ExceptionItem.objects.filter(dedupe_key__in=list(dues), status__in=OPEN).values_list(
-                    "pk", "dedupe_key"
-                )
-            }
-            bulk_update_rows_audited(
-                model=ExceptionItem,
-                rows=rows,
-                fields=["due_at"],
-                actor=self.actor,
-                reason="due before the forecast call",
-            )
+        self.open(specs, dues)
         gone = [open_items[key]["pk"] for key in keys if key in open_items and int(key.rsplit(":", 1)[1]) not in live]
         for item in ExceptionItem.objects.filter(pk__in=gone).order_by("pk"):
-            notes = fixed.get(item.object_id) or ["no live hygiene policy flags the deal any more"]
-            self.resolve(item, "Fixed in the CRM: " + "; ".join(notes) + ".")
+            notes = fixed.get(item.object_id)
+            left_out = self.left_out.get(item.object_id)
+            if left_out and not notes:
+                self.resolve(item, "Suppressed: " + "; ".join(sorted(left_out)) + ".", code=SUPPRESSED)
+                continue
+            notes = notes or ["no live hygiene policy flags the deal any more"]
+            also = f" Suppressed: {'; '.join(sorted(left_out))}." if left_out else ""
+            self.resolve(item, "Fixed in the CRM: " + "; ".join(notes) + "." + also)
 
-    def resolve(self, item: ExceptionItem, note: str) -> None:
-        exception_item_resolve(item=item, reason_code="fixed_in_crm", note=note[:1000], actor=self.actor)
+    def open(self, specs: list[ItemSpec], dues: dict) -> None:
+        """Open or refresh ``specs`` in bulk; new ones (in ``dues``) get their due time before the call."""
+        if not specs:
+            return
+        counts = exception_items_open_many(specs, actor=self.actor, change_reason=self.reason, now=self.now)
+        self.counts.update(items_created=counts["created"], items_refreshed=counts["refreshed"])
+        rows = {
+            pk: {"due_at": dues[key]}
+            for pk, key in ExceptionItem.objects.filter(dedupe_key__in=list(dues), status__in=OPEN).values_list(
+                "pk", "dedupe_key"
+            )
+        }
+        bulk_update_rows_audited(
+            model=ExceptionItem,
+            rows=rows,
+            fields=["due_at"],
+            actor=self.actor,
+            reason="due before the forecast call",
+        )
+
+    def open_waiting(self, *, record_holds: bool) -> None:
+        """Under a rate limit: open the waiting new items that fit each manager's room, biggest deals first;
+        count the rest as held back (``record_holds``: this pass saw every deal, so its counts replace the
+        stored ones)."""
+        admitted, held, limit = rate_limit_split(
+            kind=ITEM_KIND,
+            candidates=self.waiting,
+            owner=lambda row: row[0].owner_id,
+            importance=lambda row: row[2],
+            now=self.now,
+        )
+        for start in range(0, len(admitted), CHUNK):
+            part = admitted[start : start + CHUNK]
+            with transaction.atomic():
+                self.open([spec for spec, _, _ in part], {spec.dedupe_key: due for spec, due, _ in part})
+        self.counts["items_held"] += sum(held.values())
+        self.waiting = []
+        if record_holds:
+            rate_limit_holds_record(kind=ITEM_KIND, held=held, limit=limit, now=self.now)
+
+    def resolve(self, item: ExceptionItem, note: str, *, code: str = "fixed_in_crm") -> None:
+        exception_item_resolve(item=item, reason_code=code, note=note[:1000], actor=self.actor)
         self.counts["items_resolved"] += 1
 
     def closed_deals(self) -> None:
@@ -346,7 +417,8 @@ def hygiene_scan(*, now: dt.datetime | None = None, actor=None, reason: str = "h
     """Run every live and shadow hygiene policy over every open deal (see the module docstring).
 
     Each chunk of ``CHUNK`` deals is its own transaction. Returns counts: deals, findings created,
-    changed and resolved, items created, refreshed and resolved."""
+    changed, resolved and suppressed (live findings left off their item), items created, refreshed and
+    resolved, and items held back by the per-manager rate limit (``items_held``)."""
     now = now or timezone.now()
     scan = _Scan(now=now, actor=actor or scan_actor(), reason=reason[:100])
     deals_qs = Opportunity.objects.filter(stage__in=Opportunity.OPEN_STAGES).select_related("owner").order_by("pk")
@@ -360,6 +432,56 @@ def hygiene_scan(*, now: dt.datetime | None = None, actor=None, reason: str = "h
         with transaction.atomic():
             live, fixed = scan.findings(deals)
             scan.items(deals, live, fixed)
+    scan.open_waiting(record_holds=True)
     with transaction.atomic():
         scan.closed_deals()
     return dict(scan.counts)
+
+
+def hygiene_scan_deals(
+    deal_ids: list[int], *, now: dt.datetime | None = None, actor=None, reason: str = "hygiene rescan"
+) -> dict[str, int]:
+    """The scan for a few open deals only (e.g. right after a person suppressed a policy on one): their
+    findings and items brought up to date now, in the caller's transaction. Held-back counts are left
+    as the last full scan stored them."""
+    now = now or timezone.now()
+    scan = _Scan(now=now, actor=actor or scan_actor(), reason=reason[:100])
+    deals = list(
+        Opportunity.objects.filter(pk__in=deal_ids, stage__in=Opportunity.OPEN_STAGES)
+        .select_related("owner")
+        .order_by("pk")
+    )
+    if deals:
+        with transaction.atomic():
+            live, fixed = scan.findings(deals)
+            scan.items(deals, live, fixed)
+        scan.open_waiting(record_holds=False)
+    scan.counts["deals"] = len(deals)
+    return dict(scan.counts)
+
+
+# --- suppression from the deal's item (exceptions.registry.register_suppression_topics) -----------
+
+
+def hygiene_item_policies(item: ExceptionItem) -> list[tuple[int, str]]:
+    """The live policies the deal's item lists now (its live findings not suppressed), by name."""
+    suppressed = Suppression.objects.filter(
+        suppression_active_q(), object_type="opportunity", object_id=item.object_id, kind=ITEM_KIND
+    ).values_list("automation_id", flat=True)
+    rows = (
+        HygieneFinding.objects.filter(opportunity_id=item.object_id, resolved_at__isnull=True, mode=LIVE)
+        .exclude(automation_id__in=[pk for pk in suppressed if pk is not None])
+        .select_related("automation")
+    )
+    return sorted(((row.automation_id, row.automation.name) for row in rows), key=lambda pair: pair[1])
+
+
+def hygiene_after_suppress(item: ExceptionItem, actor) -> None:
+    """Right after a person suppressed policies on a deal's item: rescan the deal, so the item drops them
+    (or closes, "suppressed", when nothing is left)."""
+    who = actor.get_username() if actor is not None else "someone"
+    hygiene_scan_deals([item.object_id], reason=f"policies suppressed by {who}")
+
+
+# Registered on import: MonitorsConfig.ready() imports this module.
+register_suppression_topics(ITEM_KIND, hygiene_item_policies, after=hygiene_after_suppress)

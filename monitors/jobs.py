@@ -22,3 +22,11 @@ def monitors_hygiene_scan() -> dict:
     counts = hygiene_scan(now=now, reason="scheduled hygiene scan")
     counts["digests_sent"] = hygiene_digests_send(now=now)
     return counts
+
+
+def monitors_renewal_scan() -> dict:
+    """Run the renewal policies over every customer account (daily): renewal tasks as windows open,
+    renewal-risk items, save plans and finance notices; return the counts."""
+    from .renewal_scan import renewal_scan
+
+    return renewal_scan(reason="scheduled renewal scan")

@@ -182,3 +182,99 @@ class HygieneFinding(models.Model):
 
     def __str__(self):
         return f"Deal #{self.opportunity_id}: {self.text}"
+
+
+# --- renewal monitors (monitors/renewal_*.py) --------------------------------------------------------
+
+
+class AccountChange(models.Model):
+    """One change of an account field the renewal monitors read (health, usage, sponsor, renewal date…),
+    as the portal applied it.
+
+    Recorded by the engine event hook (``monitors.renewal_hooks``) from the outbox event of an applied
+    CRM sync or portal edit, for the fields named by the renewal automations (and the shipped
+    defaults) — the portal's own history, never a counter the CRM keeps. ``changed_at`` is the CRM's
+    ``source_updated_at`` of the change when known (never later than the portal applied it), else the
+    time the portal applied it. Idempotent: one row per (outbox event, field). Values are stored as
+    text ("" for empty), at most 255 characters; the executive sponsor is a person's name (PII), kept
+    as long as the account's own history keeps it.
+    """
+
+    account = models.ForeignKey("revops.Account", on_delete=models.CASCADE, related_name="renewal_changes")
+    field = models.CharField(max_length=64, help_text="The dictionary key of the account field.")
+    old_value = models.CharField(max_length=255, blank=True, help_text="Empty when the field was empty.")
+    new_value = models.CharField(max_length=255, blank=True, help_text="Empty when the field was emptied.")
+    changed_at = models.DateTimeField(help_text="When the change happened (the CRM's time when known).")
+    outbox_event_id = models.BigIntegerField(help_text="The outbox event that carried the change.")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["outbox_event_id", "field"], name="monitors_acctchange_once_per_event"),
+        ]
+        indexes = [models.Index(fields=["account", "field", "changed_at"], name="monitors_acctchange_at")]
+
+    def __str__(self):
+        return f"{self.field} of account #{self.account_id}: {self.old_value or '—'} → {self.new_value or '—'}"
+
+
+class RenewalFinding(models.Model):
+    """A renewal risk (a ``renewal_monitor`` automation of a risk policy) an account has, with its sentence.
+
+    Written by ``monitors.renewal_scan``: at most one unresolved finding per account and policy,
+    rewritten only when its sentence, values or mode change, resolved with what fixed it. Only ``live``
+    findings reach the account's "renewal risk" item; ``shadow`` ones are recorded only.
+    """
+
+    account = models.ForeignKey("revops.Account", on_delete=models.CASCADE, related_name="renewal_findings")
+    automation = models.ForeignKey("revops.Automation", on_delete=models.CASCADE, related_name="+")
+    policy = models.CharField(max_length=40)
+    mode = models.CharField(max_length=10)
+    text = models.TextField()
+    values = models.JSONField(default=dict, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_changed_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=300, blank=True, help_text="What fixed it, in words.")
+
+    class Meta:
+        ordering = ["-last_changed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "automation"],
+                condition=models.Q(resolved_at__isnull=True),
+                name="monitors_renewal_finding_open_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "resolved_at"], name="monitors_rfinding_acct_open")]
+
+    def __str__(self):
+        return f"Account #{self.account_id}: {self.text}"
+
+
+class RenewalTask(models.Model):
+    """A task the renewal monitors created for an account's owner, so that each is created once.
+
+    ``renewal_task``: one row per account, policy and renewal (``renewal_date``; a corrected date is
+    followed while the task is open). ``save_plan``: one row per red spell — ``ended_at`` is set when
+    the account is no longer red, and the next spell gets a new task. ``task`` is the CRM-bound task
+    (empty if it was deleted since). Rows are never deleted by the monitors: they are the record of
+    what was asked of whom.
+    """
+
+    account = models.ForeignKey("revops.Account", on_delete=models.CASCADE, related_name="renewal_tasks")
+    automation = models.ForeignKey("revops.Automation", on_delete=models.CASCADE, related_name="+")
+    policy = models.CharField(max_length=40)
+    renewal_date = models.DateField(null=True, blank=True)
+    task = models.ForeignKey("revops.Task", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True, help_text="Save plans: when the account left red.")
+    end_reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "automation"], name="monitors_rtask_acct_auto")]
+
+    def __str__(self):
+        return f"{self.policy} task of account #{self.account_id}"

@@ -1,11 +1,13 @@
 """The "Forecast movement" panel of a deal's Why page: the signals of ``monitors.selectors`` in plain
 language, with human durations and local dates, and every hygiene policy checked live on the deal —
-which fire, which do not, and why."""
+which fire, which do not, and why, and which a person suppressed for the deal (until when, by whom, why)."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
+from exceptions.models import Suppression
+from exceptions.suppressions import record_suppressions
 from revops.models import Opportunity
 
 from . import words
@@ -79,9 +81,12 @@ def policy_lines(deal, signals) -> list[dict]:
 
     today = timezone.localdate(signals.now)
     labels = evidence_labels()
+    suppressed = {row.automation_id: row for row in record_suppressions(object_type="opportunity", object_id=deal.pk)}
     rows = []
     for automation in hygiene_policies():
         mode = "" if automation.mode == "live" else " (shadow: recorded, no item)"
+        if automation.pk in suppressed:
+            mode += f" — {suppressed_words(suppressed[automation.pk])}"
         tree = automation.conditions or {"all": []}
         predicate = conditions.compile_condition(tree, object_type="opportunity")
         if not predicate(conditions.Context(deal, now=signals.now)):
@@ -97,6 +102,17 @@ def policy_lines(deal, signals) -> list[dict]:
     return rows
 
 
+def suppressed_words(row) -> str:
+    """ "suppressed until the deal changes by Ann Lee on 3 Dec (Known, being handled: …)"."""
+    who = (row.created_by.get_full_name() or row.created_by.get_username()) if row.created_by_id else "someone"
+    note = f": {row.note}" if row.note else ""
+    text = f"suppressed {row.ends_text()} by {who} on {words.day(timezone.localdate(row.created_at))} "
+    text += f"({row.get_reason_code_display()}{note}); it stays off the deal's item"
+    if getattr(row, "changed", False):
+        text += " (the deal has changed since: the next scan lifts it)"
+    return text
+
+
 def why_forecast_panel(object_type: str, object_id: int, *, request=None) -> dict | None:
     """Shown on opportunities only (the Why page has already checked the user may see the deal)."""
     if object_type != "opportunity":
@@ -105,4 +121,19 @@ def why_forecast_panel(object_type: str, object_id: int, *, request=None) -> dic
     if signals is None:
         return None
     deal = Opportunity.objects.select_related("owner", "account").get(pk=object_id)
-    return {"lines": forecast_lines(signals), "policies": policy_lines(deal, signals)}
+    return {
+        "lines": forecast_lines(signals),
+        "policies": policy_lines(deal, signals),
+        "suppressions_url": _suppressions_url(deal),
+    }
+
+
+def _suppressions_url(deal) -> str:
+    """The deal's suppressions in the admin (where a person lifts one early), when any was ever made."""
+    from urllib.parse import urlencode
+
+    from django.urls import reverse
+
+    if not Suppression.objects.filter(object_type="opportunity", object_id=deal.pk).exists():
+        return ""
+    return f"{reverse('admin:exceptions_suppression_changelist')}?{urlencode({'q': deal.external_id})}"

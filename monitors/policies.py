@@ -5,7 +5,9 @@ Each policy returns a ``Check``: whether it fired, a plain-language sentence wit
 date moved later 3 times this quarter, 41 days in total (limits: 2 times or 30 days).") and the values
 themselves (JSON). A check that does not fire says why, so the Why page can show every policy. One
 ``forecast_hygiene`` automation per policy holds its thresholds (``monitors.kind``); nothing here
-reads the database or the clock, and no policy ever changes a deal (a forecast category least of all).
+reads the database or the clock, and no policy ever changes a deal (a forecast category least of all): a
+policy configured with ``propose_category`` only *proposes* a category, which the manager of the deal
+owner's team approves or rejects (``monitors.actions``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from revops.models import Opportunity
 
@@ -331,7 +334,7 @@ def stalled_in_stage(deal, signals, config, *, today: dt.date, labels=None) -> C
     return Check(signals.days_in_stage >= limit, f"{stay}; limit: {words.days(limit)}.", values)
 
 
-def _clean_evidence(config: dict) -> dict:
+def _evidence_fields(config: dict) -> list[str]:
     fields = config.get("fields")
     if not isinstance(fields, list) or any(not isinstance(f, str) or not f.strip() for f in fields):
         raise _err(
@@ -345,9 +348,33 @@ def _clean_evidence(config: dict) -> dict:
         raise _err(
             f"fields names {', '.join(map(repr, unknown))}, which the data dictionary does not define for opportunities."
         )
+    return list(dict.fromkeys(fields))
+
+
+# What a policy may propose instead: an open deal's categories other than the ones that need evidence.
+PROPOSABLE = {key: label for key, label in CATEGORIES.items() if key != Opportunity.ForecastCategory.CLOSED}
+
+
+def _proposal(config: dict, needing: list[str]) -> str | None:
+    """``propose_category``: the category to propose when the policy fires (a manager approves it), or None."""
+    value = config.get("propose_category")
+    if value is None:
+        return None
+    allowed = {key: label for key, label in PROPOSABLE.items() if key not in needing}
+    if value not in allowed:
+        raise _err(
+            f"propose_category (the category to propose instead) must be one of {', '.join(allowed)}, "
+            f"or null to propose nothing, not {value!r}."
+        )
+    return value
+
+
+def _clean_evidence(config: dict) -> dict:
+    categories = _choices(config, "categories", "the forecast categories that need evidence", CATEGORIES)
     return {
-        "fields": list(dict.fromkeys(fields)),
-        "categories": _choices(config, "categories", "the forecast categories that need evidence", CATEGORIES),
+        "fields": _evidence_fields(config),
+        "categories": categories,
+        "propose_category": _proposal(config, categories),
     }
 
 
@@ -362,7 +389,7 @@ def _empty(deal, key: str) -> bool:
 @policy(
     "missing_evidence",
     "Forecast without evidence",
-    defaults={"fields": [], "categories": ["best_case", "commit"]},
+    defaults={"fields": [], "categories": ["best_case", "commit"], "propose_category": None},
     fields=("forecast_category",),
     fixed="the evidence fields are filled in, or the deal left the categories that need them",
     clean=_clean_evidence,
@@ -383,6 +410,59 @@ def missing_evidence(deal, signals, config, *, today: dt.date, labels=None) -> C
         shown = [labels.get(key, key.replace("_", " ")) for key in missing]
         return Check(True, f"In {_category(deal)} without {words.joined(shown)}.", values)
     return Check(False, f"In {_category(deal)} with {words.joined(names)} filled in.", values)
+
+
+def _clean_commit_evidence(config: dict) -> dict:
+    return {
+        "fields": _evidence_fields(config),
+        "days": _whole(config, "days", "how many days ago the move to Commit may be"),
+        "propose_category": _proposal(config, [Opportunity.ForecastCategory.COMMIT]),
+    }
+
+
+@policy(
+    "commit_without_evidence",
+    "Moved to Commit without evidence",
+    defaults={"fields": [], "days": 30, "propose_category": None},
+    fields=("forecast_category",),
+    fixed="the evidence fields are filled in, or the deal left Commit",
+    clean=_clean_commit_evidence,
+)
+def commit_without_evidence(deal, signals, config, *, today: dt.date, labels=None) -> Check:
+    """A deal moved to commit (the portal's own record of the move) within N days while evidence fields
+    the team names are empty (none named: off)."""
+    labels = labels or {}
+    if not config["fields"]:
+        return Check(False, "No evidence fields named, so nothing to check.", {})
+    commit = Opportunity.ForecastCategory.COMMIT
+    values = {"forecast_category": deal.forecast_category, "limit_days": config["days"]}
+    if deal.forecast_category != commit:
+        return Check(False, f"Not in Commit (in {_category(deal)}).", values)
+    move = signals.last_category_change
+    if move is None or move[2] != commit:
+        return Check(False, "In Commit, with no move to Commit recorded by the portal.", values)
+    when, old, _new = move
+    ago = (today - timezone.localdate(when)).days
+    values.update(moved_at=when.isoformat(), moved_from=old or None, days_since_move=ago)
+    moved = f"Moved to Commit on {words.day(when, today)}" + (f" (from {CATEGORIES.get(old, old)})" if old else "")
+    if ago > config["days"]:
+        return Check(False, f"{moved}, more than {words.days(config['days'])} ago.", values)
+    missing = [key for key in config["fields"] if _empty(deal, key)]
+    values["missing"] = missing
+    if missing:
+        shown = [labels.get(key, key.replace("_", " ")) for key in missing]
+        return Check(True, f"{moved} without {words.joined(shown)}.", values)
+    names = [labels.get(key, key.replace("_", " ")) for key in config["fields"]]
+    return Check(False, f"{moved} with {words.joined(names)} filled in.", values)
+
+
+def policy_proposal(config: dict, deal, check: Check) -> str | None:
+    """The forecast category a fired policy proposes for ``deal`` (its ``propose_category``), or None when
+    it proposes nothing or the deal is already there. Only a proposal: a manager approves it."""
+    target = config.get("propose_category")
+    if not check.fired or target is None or deal.forecast_category == target:
+        return None
+    return target
 
 
 # --- config -----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -46,6 +47,9 @@ class DealSignals:
     * ``category_changes`` — forecast-category changes in the window; ``last_category_change`` —
       the latest one up to ``now`` (in or before the window) as ``(when, old, new)``, or None.
     * ``days_since_activity`` — whole days since ``last_activity_at`` (None: no activity logged).
+    * ``recent_changes`` — only when ``deal_signals`` is asked for ``recent_days``: the movements of
+      each forecast field in ``[now - recent_days, now]``, by field (``{"close_date": 2}``; a field
+      that did not move is absent).
     """
 
     opportunity_id: int
@@ -67,6 +71,7 @@ class DealSignals:
     last_category_change: tuple[dt.datetime, str, str] | None
     last_activity_at: dt.datetime | None
     days_since_activity: int | None
+    recent_changes: dict[str, int] = dataclass_field(default_factory=dict, compare=False, hash=False)
 
 
 class _Figures(NamedTuple):
@@ -103,6 +108,7 @@ def deal_signals(
     now: dt.datetime | None = None,
     window_start: dt.date | None = None,
     snapshot_on_or_before: dt.date | None = None,
+    recent_days: int | None = None,
 ) -> dict[int, DealSignals]:
     """The ``DealSignals`` of each existing opportunity in ``opportunity_ids``, by id.
 
@@ -112,7 +118,8 @@ def deal_signals(
 
     A caller that has already loaded the opportunities may pass them as ``deals`` (instead of
     ``opportunity_ids``): their own fields are read from those instances and only the movement and
-    snapshot figures are queried.
+    snapshot figures are queried. ``recent_days`` also counts each field's movements over the last
+    that many days (``recent_changes``; one more query per chunk).
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
@@ -153,6 +160,17 @@ def deal_signals(
                 categories=Count("id", filter=Q(field=_CATEGORY)),
             )
         }
+        recent: dict[int, dict[str, int]] = {}
+        if recent_days is not None:
+            for moved in (
+                DealMovement.objects.filter(
+                    opportunity_id__in=chunk, moved_at__gte=now - dt.timedelta(days=recent_days), moved_at__lte=now
+                )
+                .order_by()
+                .values("opportunity_id", "field")
+                .annotate(n=Count("id"))
+            ):
+                recent.setdefault(moved["opportunity_id"], {})[moved["field"]] = moved["n"]
         for deal, fig in rows:
             row = counts.get(deal.pk, {})
             change = pct = None
@@ -184,6 +202,7 @@ def deal_signals(
                 last_category_change=last_category,
                 last_activity_at=deal.last_activity_at,
                 days_since_activity=_days(now, deal.last_activity_at) if deal.last_activity_at else None,
+                recent_changes=recent.get(deal.pk, {}),
             )
     return result
 
@@ -206,3 +225,124 @@ def hygiene_policies():
             mode__in=(Automation.Mode.LIVE, Automation.Mode.SHADOW),
         ).order_by("name")
     )
+
+
+@dataclass(frozen=True)
+class PolicyNoise:
+    """How often a hygiene policy was called noise, over the hygiene items opened since ``since``.
+
+    * ``items`` — the deal items on which the policy was listed (a live finding of it during the item's
+      life, not suppressed when the item closed);
+    * ``dismissed_noise`` — of those, closed by a person as noise (dismissed with "noise", or resolved
+      with the code ``noise``);
+    * ``suppressed_noise`` — suppressions of the policy with the reason "noise" made since ``since``;
+      ``suppressions`` — every suppression of it since then, by reason label;
+    * ``noisy_items`` — items dismissed as noise or from which the policy was suppressed as noise;
+      ``rate`` — ``noisy_items / items`` (None without items): what issue 15's automation-health
+      dashboard reads.
+    """
+
+    automation_id: int
+    name: str
+    policy: str
+    mode: str
+    items: int
+    dismissed_noise: int
+    suppressed_noise: int
+    suppressions: dict[str, int]
+    noisy_items: int
+    rate: float | None
+
+
+def policy_noise_rates(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> list[PolicyNoise]:
+    """Per ``forecast_hygiene`` automation (any mode, by name): items, noise, suppressions and the noise
+    rate since ``since`` (default: the last 90 days). Four queries."""
+    from exceptions.codes import NOISE
+    from exceptions.models import ExceptionItem, Suppression
+    from revops.models import Automation
+
+    from .models import HygieneFinding
+
+    now = now or timezone.now()
+    since = since or now - dt.timedelta(days=90)
+    automations = list(Automation.objects.filter(kind="forecast_hygiene").order_by("name"))
+    items = list(
+        ExceptionItem.objects.filter(kind="forecast_hygiene", object_type="opportunity", first_seen_at__gte=since)
+        .order_by()
+        .values("pk", "object_id", "first_seen_at", "resolved_at", "resolution_code")
+    )
+    deal_ids = {item["object_id"] for item in items}
+    findings: dict[int, list[tuple]] = {}
+    for row in (
+        HygieneFinding.objects.filter(opportunity_id__in=deal_ids, mode="live")
+        .order_by()
+        .values_list("opportunity_id", "automation_id", "first_seen_at", "resolved_at")
+    ):
+        findings.setdefault(row[0], []).append(row[1:])
+    suppressions = list(
+        Suppression.objects.filter(kind="forecast_hygiene", object_type="opportunity")
+        .filter(Q(created_at__gte=since) | Q(object_id__in=deal_ids))
+        .order_by()
+        .values("object_id", "automation_id", "reason_code", "item_id", "created_at", "lifted_at", "until")
+    )
+
+    def suppressed_at(deal_id: int, automation_id: int, when: dt.datetime) -> bool:
+        return any(
+            s["object_id"] == deal_id
+            and s["automation_id"] == automation_id
+            and s["created_at"] <= when
+            and (s["lifted_at"] is None or s["lifted_at"] > when)
+            and (s["until"] is None or s["until"] > when)
+            for s in by_deal.get(deal_id, ())
+        )
+
+    by_deal: dict[int, list[dict]] = {}
+    for s in suppressions:
+        by_deal.setdefault(s["object_id"], []).append(s)
+    listed: dict[int, int] = {}
+    dismissed: dict[int, int] = {}
+    noisy: dict[int, set] = {}
+    for item in items:
+        end = item["resolved_at"] or now
+        for automation_id, first, resolved in findings.get(item["object_id"], ()):
+            if first > end or (resolved is not None and resolved < item["first_seen_at"]):
+                continue
+            off_at_close = item["resolved_at"] is not None and suppressed_at(item["object_id"], automation_id, end)
+            if off_at_close and suppressed_at(item["object_id"], automation_id, item["first_seen_at"]):
+                continue  # suppressed for the item's whole life: never on it
+            listed[automation_id] = listed.get(automation_id, 0) + 1
+            if item["resolution_code"] == NOISE and not off_at_close:
+                dismissed[automation_id] = dismissed.get(automation_id, 0) + 1
+                noisy.setdefault(automation_id, set()).add(item["pk"])
+    suppressed_noise: dict[int, int] = {}
+    reasons: dict[int, dict[str, int]] = {}
+    labels = dict(Suppression.Reason.choices)
+    for s in suppressions:
+        if s["automation_id"] is None or s["created_at"] < since:
+            continue
+        label = labels.get(s["reason_code"], s["reason_code"])
+        counts = reasons.setdefault(s["automation_id"], {})
+        counts[label] = counts.get(label, 0) + 1
+        if s["reason_code"] == NOISE:
+            suppressed_noise[s["automation_id"]] = suppressed_noise.get(s["automation_id"], 0) + 1
+            noisy.setdefault(s["automation_id"], set()).add(s["item_id"] or f"s{s['object_id']}")
+    result = []
+    for automation in automations:
+        pk = automation.pk
+        n = listed.get(pk, 0)
+        noisy_n = len(noisy.get(pk, ()))
+        result.append(
+            PolicyNoise(
+                automation_id=pk,
+                name=automation.name,
+                policy=(automation.config or {}).get("policy", ""),
+                mode=automation.get_mode_display(),
+                items=n,
+                dismissed_noise=dismissed.get(pk, 0),
+                suppressed_noise=suppressed_noise.get(pk, 0),
+                suppressions=reasons.get(pk, {}),
+                noisy_items=noisy_n,
+                rate=min(1.0, noisy_n / n) if n else None,
+            )
+        )
+    return result

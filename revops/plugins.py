@@ -165,6 +165,16 @@ def sync_gap_handlers(object_type: str) -> list[Callable]:
     return claiming or [h for h, types, fallback in entries if fallback]
 
 
+def register_computed_field(
+    object_type: str, key: str, *, label: str, field_type: str, compute: Callable, description: str = ""
+):
+    """Offer ``<object_type>.<key>``, computed by ``compute(records, now) -> {pk: value}``, to every
+    automation's conditions (see ``revops.conditions.computed``); a core column's key is refused."""
+    from revops.conditions.computed import register_computed_field as register
+
+    return register(object_type, key, label=label, field_type=field_type, compute=compute, description=description)
+
+
 def register_record_detail(object_type: str, key: str, provider: Callable) -> Callable:
     """``provider(record) -> value`` shown as ``key`` on one record of ``object_type`` in the read API."""
     _RECORD_DETAILS[(object_type, key)] = provider

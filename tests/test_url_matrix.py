@@ -28,7 +28,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from exceptions import roles
-from exceptions.models import ExceptionItem, Queue
+from exceptions.models import ExceptionItem, Queue, RateLimit, RateLimitHold
+from exceptions.suppressions import suppression_create
 from handoffs.models import Checklist, Handoff
 from monitors.models import DealMovement
 from monitors.services import forecast_snapshot_take
@@ -101,6 +102,7 @@ MODEL_SUFFIX_PERMS = {
     "preview": ("view", "change"),
     "backtest": ("view", "change"),
     "report": ("view", "change"),
+    "noise": "view",  # a report page deciding by the ModelAdmin (RevOps admins)
     "next": ("view", "change"),
     "act": ("view", "change"),
     # A handoff is answered by its receiving side; in this world nobody receives it, so only admins may.
@@ -174,7 +176,7 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
     if not allowed:
         return REFUSE
     names_object = "object_id" in route or "^([^/]+)/history" in route
-    if model in ("exceptionitem", "queue", "handoff") and names_object and role not in world.sees_item:
+    if model in ("exceptionitem", "queue", "handoff", "suppression") and names_object and role not in world.sees_item:
         return HIDDEN  # the item, its queue and the handoff of the rep's deal are team A's
     return ALLOW
 
@@ -328,6 +330,18 @@ def build_world() -> World:
         moved_at=deal.created_at,
         outbox_event_id=0,  # no real event: outbox ids start at 1
     )
+    # The queue's scarcity pages: a suppression of the item's topic, a rate limit and a hold.
+    suppression_create(
+        object_type="lead",
+        object_id=lead.pk,
+        kind=item.kind,
+        until_change=True,
+        reason_code="being_handled",
+        item=item,
+        actor=users["revops_admin"],
+    )
+    RateLimit.objects.create(kind=item.kind, per_owner=5, period_hours=24)
+    RateLimitHold.objects.create(kind=item.kind, owner=users["manager_a"], held=2, limit=5, updated_at=deal.created_at)
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
     for role, user in users.items():
         clients[role] = Client(raise_request_exception=False)
@@ -471,6 +485,7 @@ ACTION_BODIES = {
     "resolve": {"reason_code": "fixed_in_crm", "note": "Done."},
     "dismiss": {"reason": "Not a real problem."},
     "snooze": {"until": "2099-01-01T00:00:00Z"},
+    "suppress": {"until_change": True, "reason_code": "being_handled"},
     "reject": {"reason": "No."},
     "override": {"params": {"owner": "R1"}},
 }

@@ -21,6 +21,7 @@ after logging in (``landing``). The modules:
 - ``helpers`` — queue counts, history rows, record fields, refusal messages.
 - ``queues`` — ``QueueAdmin``: the queues as configuration (RevOps admins write, managers read),
   through ``exceptions.queues``.
+- ``scarcity`` — ``SuppressionAdmin`` (lift early) and ``RateLimitAdmin`` (per-owner limits, what they hold back).
 - ``landing`` — the admin index redirects managers (not superusers) to the triage view
   (``/admin/?index=1`` still shows the index).
 
@@ -29,7 +30,7 @@ URLs (names unchanged): ``admin:exceptions_exceptionitem_changelist``/``_change`
 (``<id>/act/<action key>/``).
 """
 
-from . import items, queues  # noqa: F401  (register ExceptionItemAdmin and QueueAdmin)
+from . import items, queues, scarcity  # noqa: F401  (register the item, queue, suppression and rate-limit admins)
 from .landing import install_landing
 
 install_landing()

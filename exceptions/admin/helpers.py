@@ -10,6 +10,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .. import errors
+from ..codes import resolution_label
 from ..models import ExceptionItem
 from ..registry import approval_kinds
 from ..selectors import visible_queues
@@ -168,6 +169,8 @@ def history_rows(history) -> list[dict]:
             for name in HISTORY_FIELDS:
                 before, after = getattr(previous, name, None), getattr(version, name, None)
                 if before != after:
+                    if name == "resolution_code":
+                        before, after = resolution_label(before or ""), resolution_label(after or "")
                     changes.append(f"{name.replace('_id', '')}: {before or '—'} → {after or '—'}")
         rows.append(
             {

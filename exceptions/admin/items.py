@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -19,6 +21,7 @@ from ..models import ExceptionItem
 from ..registry import approval_handler, item_panels
 from ..selectors import ExceptionVisibilityMixin, visible_queues
 from ..services import exception_next_item
+from ..suppressions import record_suppressions
 from .action_views import ItemActionsAdminMixin
 from .filters import (
     COUNT_CAP,
@@ -87,7 +90,7 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
         ("Who and by when", {"fields": ("owner", "queue_display", "due", "escalation", "claimed_at", "snoozed_until")}),
         ("About", {"fields": ("record", "automation_link", "run_link")}),
         ("Occurrences", {"fields": ("occurrences", "first_seen_at", "last_seen_at", "dedupe_key")}),
-        ("Resolution", {"fields": ("decision", "resolution_code", "resolution_note", "resolved_by", "resolved_at")}),
+        ("Resolution", {"fields": ("decision", "resolution_display", "resolution_note", "resolved_by", "resolved_at")}),
     )
     readonly_fields = (
         "title",
@@ -108,7 +111,7 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
         "last_seen_at",
         "dedupe_key",
         "decision",
-        "resolution_code",
+        "resolution_display",
         "resolution_note",
         "resolved_by",
         "resolved_at",
@@ -173,6 +176,10 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
     @admin.display(description="kind")
     def kind_display(self, obj):
         return obj.get_kind_display()
+
+    @admin.display(description="resolution")
+    def resolution_display(self, obj):
+        return obj.get_resolution_code_display() or "—"
 
     @admin.display(description="status")
     def status_display(self, obj):
@@ -254,6 +261,13 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
                 .exclude(pk=obj.pk)
                 .order_by("due_at", "pk")[:20]
             )
+        suppressed = []
+        if obj.object_type and obj.object_id is not None:
+            suppressed = [
+                row
+                for row in record_suppressions(object_type=obj.object_type, object_id=obj.object_id)
+                if not row.kind or row.kind == obj.kind
+            ]
         history = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[:30])
         queue = obj.queue
         path_steps = [
@@ -271,6 +285,9 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
             "is_approval": obj.is_approval,
             "action_buttons": self.action_buttons(request, obj),
             "item_panels": panels,
+            "record_suppressions": suppressed,
+            "suppressions_url": reverse("admin:exceptions_suppression_changelist")
+            + (f"?{urlencode({'q': obj.external_id})}" if obj.external_id else ""),
             "record_link": record_url(obj.object_type, obj.object_id),
             "record_why": why_url(obj.object_type, obj.object_id) if obj.object_type else None,
             "record_fields": record_fields(obj),

@@ -31,6 +31,9 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
     )
     proposal = serializers.DictField(read_only=True, help_text="For approvals: the prepared action.")
     overdue = serializers.SerializerMethodField(help_text="Open and past its due time.")
+    resolution_label = serializers.CharField(
+        source="get_resolution_code_display", read_only=True, help_text="The resolution code in words."
+    )
 
     class Meta:
         model = ExceptionItem
@@ -62,6 +65,7 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
             "proposal",
             "decision",
             "resolution_code",
+            "resolution_label",
             "resolution_note",
             "resolved_by",
             "resolved_at",
@@ -96,6 +100,8 @@ def _schema_field(field) -> serializers.Field:
         "allow_null": not field.required,
         "help_text": str(field.help_text or "") or None,
     }
+    if getattr(field, "structured", False) and isinstance(field, forms.MultipleChoiceField):
+        return serializers.ListField(child=serializers.CharField(), **options)
     if getattr(field, "structured", False):
         return serializers.DictField(**options)
     if isinstance(field, UserField):

@@ -17,7 +17,7 @@ A condition is a JSON tree of groups and comparisons::
 - Groups: ``{"all": [...]}`` (every condition holds; an empty list is always true),
   ``{"any": [...]}`` (at least one holds; an empty list is never true), ``{"not": {...}}``.
 - Comparisons: ``{"field": <path>, "op": <operator>, "value": <value>}``; ``value`` is omitted
-  (or null) for ``is_empty``, ``is_not_empty`` and ``changed``.
+  (or null) for ``is_empty``, ``is_not_empty``, ``changed``, ``in_past`` and ``in_future``.
 - Paths: ``<object>.<key>`` for the record's own fields, where ``<object>`` is the rule's object
   type (``lead.score``), or ``<object>.<relation>.<key>`` one hop away. Relations (``RELATIONS``):
   lead → owner (rep), matched_account (account); opportunity → owner, account; account → owner,
@@ -30,8 +30,8 @@ Operators per dictionary type (``OPS_BY_TYPE``)
 -----------------------------------------------
 - text, email, url: eq, ne, in, not_in, contains, starts_with, ends_with
 - integer: eq, ne, in, not_in, gt, gte, lt, lte, between; decimal: the same without in/not_in
-- date: eq, ne, gt, gte, lt, lte, between, older_than_days, within_days;
-  datetime: the same without eq/ne
+- date: eq, ne, gt, gte, lt, lte, between, older_than_days, within_days, in_past, in_future,
+  within_next_days, within_last_days; datetime: the same without eq/ne
 - boolean: eq, ne; choice and reference: eq, ne, in, not_in
 - multi_choice: contains ("has this value")
 - every type: is_empty, is_not_empty, changed; every type but multi_choice: changed_to
@@ -39,7 +39,8 @@ Operators per dictionary type (``OPS_BY_TYPE``)
 Values are coerced with the dictionary's types when the tree is validated: whole numbers for
 integer fields, decimals as strings, dates ``YYYY-MM-DD``, datetimes ISO 8601 with a zone, choice
 values from the allowed list. ``between`` takes ``[lowest, highest]`` (inclusive); ``in`` a
-non-empty list; ``older_than_days``/``within_days`` a whole number of days. ``clean_condition``
+non-empty list; ``older_than_days``/``within_days``/``within_next_days``/``within_last_days`` a
+whole number of days. ``clean_condition``
 returns the canonical JSON (e.g. ``"17"`` → ``17``), which is what should be stored.
 
 Semantics
@@ -55,18 +56,29 @@ Semantics
   The Python evaluators and the ORM filter implement the same rule (see ``orm``).
 - ``older_than_days N``: the value is before ``now - N days``. ``within_days N``: the value lies
   between ``now - N days`` and ``now + N days`` inclusive (recent activity, or a close date coming
-  up). Date fields compare with ``now``'s calendar date. ``now`` is passed in, so tests control
-  the clock.
+  up). ``in_past``: before now; ``in_future``: after now. ``within_next_days N``: from now up to
+  ``now + N days``; ``within_last_days N``: from ``now - N days`` up to now (both inclusive).
+  Date fields compare with ``now``'s calendar date (a close date of today is neither in the past
+  nor in the future). ``now`` is passed in, so tests control the clock.
 - ``changed`` / ``changed_to`` read the event's ``changes`` mapping ``{key: [old, new]}`` (own
   fields only): changed means the key is present with old ≠ new; changed_to additionally needs
   new == value. They have no meaning over stored rows: ``to_q`` refuses them with
   ``ConditionNotQueryable``.
 
+Computed fields
+===============
+A workflow app can offer values computed from its own data (``computed.py``, registered through
+``revops.plugins.register_computed_field``): ``opportunity.close_date_pushes_this_quarter``
+resolves to one when the dictionary has no such key. They take their type's operators except
+``changed``/``changed_to``, are evaluated in Python only (``to_q`` raises
+``ConditionNotQueryable``; ``candidates_q`` gives the SQL-able part) and are read lazily through
+the ``Context``; ``batch_contexts`` computes them once for many records.
+
 API
 ===
 ``validate_condition`` (errors), ``clean_condition`` (canonical JSON or ``ConditionError``),
 ``fields_used``, ``render``, ``compile_condition`` → ``pred(Context(record, changes=, now=))``,
-``explain`` / ``explain_text``, ``to_q``. ``fields=`` everywhere accepts a preloaded dictionary
+``explain`` / ``explain_text``, ``to_q``, ``candidates_q``, ``batch_contexts``, ``computed_fields``. ``fields=`` everywhere accepts a preloaded dictionary
 ``{(object_type, key): spec}`` (``FieldDefinition`` rows, dicts or ``Field``); without it the
 database dictionary is loaded (cached until it changes). ``default_fields()`` gives the default
 dictionary without a database.
@@ -77,9 +89,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .compile import Context, Predicate, compile_node
+from .compile import Context, Predicate, batch_contexts, compile_node
+from .computed import ComputedField, computed_fields, register_computed_field
 from .explain import explain, explain_node, explain_text
-from .orm import ConditionNotQueryable, node_to_q, queryset, to_q
+from .orm import ConditionNotQueryable, candidates_q, node_to_q, queryset, to_q
 from .predicate import compile_condition
 from .render import render, render_node
 from .schema import (
@@ -99,14 +112,18 @@ __all__ = [
     "ALL_OPS",
     "OPS_BY_TYPE",
     "RELATIONS",
+    "ComputedField",
     "ConditionError",
     "ConditionNotQueryable",
     "Context",
     "Field",
     "Predicate",
+    "batch_contexts",
+    "candidates_q",
     "clean_condition",
     "compile_condition",
     "compile_node",
+    "computed_fields",
     "default_fields",
     "explain",
     "explain_node",
@@ -116,6 +133,7 @@ __all__ = [
     "node_to_q",
     "parse",
     "queryset",
+    "register_computed_field",
     "render",
     "render_node",
     "to_q",

@@ -9,14 +9,14 @@ expression. Nothing is ``eval``-ed: user values only ever appear as closure cons
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
 
 from django.utils import timezone
 
-from .schema import All, Leaf, Node, Not
+from .schema import RELATIVE_OPS, All, Leaf, Node, Not
 
 Predicate = Callable[["Context"], bool]
 
@@ -55,16 +55,41 @@ class Context:
     ``record`` is a model instance (related objects fetched with ``select_related`` or attached)
     or a plain dict (see ``_DictRecord``). ``changes`` maps field keys to ``[old, new]`` for the
     event being processed. ``now`` is an aware datetime (default: the current time); date fields
-    are compared with ``now``'s calendar date in ``now``'s time zone.
+    are compared with ``now``'s calendar date in ``now``'s time zone. ``computed`` holds the
+    record's computed-field values by key: prefilled for a batch (``computed.batch_contexts``) or
+    filled on first use, so every rule sharing the context computes a field once.
     """
 
-    __slots__ = ("record", "changes", "now", "today")
+    __slots__ = ("record", "changes", "now", "today", "computed", "shared")
 
-    def __init__(self, record: Any, *, changes: Mapping[str, Any] | None = None, now: dt.datetime | None = None):
+    def __init__(
+        self,
+        record: Any,
+        *,
+        changes: Mapping[str, Any] | None = None,
+        now: dt.datetime | None = None,
+        computed: dict[str, Any] | None = None,
+    ):
         self.record = _DictRecord(record) if isinstance(record, Mapping) else record
         self.changes = changes or {}
         self.now = now or timezone.now()
         self.today = self.now.date()
+        self.computed = {} if computed is None else dict(computed)
+        self.shared: dict = {}  # what this record's computed fields share (``computed.shared``)
+
+    def computed_value(self, object_type: str, key: str) -> Any:
+        """The record's value of the computed field ``object_type.key`` (computed on first use)."""
+        values = self.computed
+        if key not in values:
+            from .computed import compute_values, computed_field
+
+            spec = computed_field(object_type, key)
+            if spec is None:
+                values[key] = None
+            else:
+                found = compute_values(spec, [self.record], self.now, memo=self.shared)
+                values[key] = found.get(getattr(self.record, "pk", None))
+        return values[key]
 
 
 def _parse_date(value):
@@ -106,6 +131,12 @@ def getter(leaf: Leaf) -> Callable[[Context], Any]:
     attributes stored as JSON strings (dates, datetimes, decimals) are converted to Python types.
     """
     field = leaf.field
+    if field.computed:
+        object_type, key = field.object_type, field.key
+        convert = CONVERTERS.get(field.field_type)
+        if convert is None:
+            return lambda ctx: ctx.computed_value(object_type, key)
+        return lambda ctx: convert(ctx.computed_value(object_type, key))
     base = "record" if leaf.relation is None else f"record.{leaf.relation}"
     if field.is_core:
         if field.field_type == "reference" and leaf.op not in ("is_empty", "is_not_empty"):
@@ -191,7 +222,7 @@ def _leaf(leaf: Leaf, negate: bool) -> Predicate:
     elif op == "ends_with":
         needle = value.lower()
         pred = lambda c: bool(v := get(c)) and v.lower().endswith(needle)  # noqa: E731
-    elif op in ("older_than_days", "within_days"):
+    elif op in RELATIVE_OPS:
         pred = _relative(get, op, value, leaf.field_type)
     elif op in ("changed", "changed_to"):
         pred = _changed(leaf)
@@ -204,14 +235,47 @@ def _leaf(leaf: Leaf, negate: bool) -> Predicate:
 
 
 def _relative(get, op, days, ftype):
+    if op in ("in_past", "in_future"):
+        if ftype == "date":
+            if op == "in_past":
+                return lambda c: (v := get(c)) is not None and v < c.today
+            return lambda c: (v := get(c)) is not None and v > c.today
+        if op == "in_past":
+            return lambda c: (v := get(c)) is not None and v < c.now
+        return lambda c: (v := get(c)) is not None and v > c.now
     delta = dt.timedelta(days=days)
     if ftype == "date":
         if op == "older_than_days":
             return lambda c: (v := get(c)) is not None and v < c.today - delta
+        if op == "within_next_days":
+            return lambda c: (v := get(c)) is not None and c.today <= v <= c.today + delta
+        if op == "within_last_days":
+            return lambda c: (v := get(c)) is not None and c.today - delta <= v <= c.today
         return lambda c: (v := get(c)) is not None and c.today - delta <= v <= c.today + delta
     if op == "older_than_days":
         return lambda c: (v := get(c)) is not None and v < c.now - delta
+    if op == "within_next_days":
+        return lambda c: (v := get(c)) is not None and c.now <= v <= c.now + delta
+    if op == "within_last_days":
+        return lambda c: (v := get(c)) is not None and c.now - delta <= v <= c.now
     return lambda c: (v := get(c)) is not None and c.now - delta <= v <= c.now + delta
+
+
+def relative_bounds(op: str, days: int | None, anchor) -> tuple[Any, Any]:
+    """(lowest, highest) a value must lie within for a clock comparison (None: unbounded, both exclusive
+    for ``in_past``/``in_future``, inclusive otherwise). ``anchor`` is ``now`` or today's date."""
+    if op == "in_past":
+        return None, anchor
+    if op == "in_future":
+        return anchor, None
+    delta = dt.timedelta(days=days)
+    if op == "older_than_days":
+        return None, anchor - delta
+    if op == "within_next_days":
+        return anchor, anchor + delta
+    if op == "within_last_days":
+        return anchor - delta, anchor
+    return anchor - delta, anchor + delta  # within_days
 
 
 def changed_values(leaf: Leaf, changes: Mapping[str, Any]):
@@ -294,3 +358,23 @@ def _any(ps):
 def compile_node(node: Node) -> Predicate:
     """A predicate for an already parsed tree."""
     return _node(node)
+
+
+def batch_contexts(records: Iterable, *, predicate=None, now: dt.datetime | None = None, changes=None) -> list:
+    """One ``Context`` per record, with the computed fields ``predicate`` reads computed once for the batch."""
+    from .computed import compute_values, predicate_computed
+
+    records = list(records)
+    now = now or timezone.now()
+    prefilled: dict[Any, dict[str, Any]] = {}
+    memo: dict = {}  # shared by the fields of this batch
+    for spec in predicate_computed(predicate):
+        values = compute_values(spec, records, now, memo=memo)
+        for record in records:
+            pk = getattr(record, "pk", None)
+            if pk is not None:
+                prefilled.setdefault(pk, {})[spec.key] = values.get(pk)
+    return [
+        Context(record, changes=changes, now=now, computed=prefilled.get(getattr(record, "pk", None), {}))
+        for record in records
+    ]

@@ -12,17 +12,24 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from .compile import CONVERTERS, Context, changed_values
+from .compile import CONVERTERS, Context, changed_values, relative_bounds
 from .render import leaf_text, value_text
-from .schema import All, Any_, FieldMap, Leaf, Node, Not, parse_or_raise, to_json
+from .schema import RELATIVE_OPS, All, Any_, FieldMap, Leaf, Node, Not, parse_or_raise, to_json
 
 
 def _missing(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, list | tuple) and not value)
 
 
-def read_value(leaf: Leaf, record: Any) -> Any:
-    """The current value of the leaf's field on ``record`` (None when missing or behind an empty relation)."""
+def read_value(leaf: Leaf, record: Any, ctx: Context | None = None) -> Any:
+    """The current value of the leaf's field on ``record`` (None when missing or behind an empty relation).
+
+    A computed field is read through ``ctx`` (its cache, or one ``compute`` call)."""
+    if leaf.field.computed:
+        ctx = ctx if ctx is not None else Context(record)
+        value = ctx.computed_value(leaf.field.object_type, leaf.field.key)
+        convert = CONVERTERS.get(leaf.field.field_type)
+        return convert(value) if convert else value
     if leaf.relation is not None:
         record = getattr(record, leaf.relation, None)
         if record is None:
@@ -49,7 +56,7 @@ def evaluate_leaf(leaf: Leaf, ctx: Context) -> tuple[bool, Any]:
         if op == "changed":
             return pair is not None, pair
         return pair is not None and pair[1] == expected, pair
-    actual = read_value(leaf, ctx.record)
+    actual = read_value(leaf, ctx.record, ctx)
     missing = _missing(actual)
     if op == "is_empty":
         return missing, actual
@@ -86,12 +93,13 @@ def _compare(op, actual, missing, expected, leaf, ctx) -> bool:
         return actual.lower().startswith(expected.lower())
     if op == "ends_with":
         return actual.lower().endswith(expected.lower())
-    if op in ("older_than_days", "within_days"):
-        anchor = ctx.today if leaf.field_type == "date" else ctx.now
-        delta = dt.timedelta(days=expected)
-        if op == "older_than_days":
-            return actual < anchor - delta
-        return anchor - delta <= actual <= anchor + delta
+    if op in RELATIVE_OPS:
+        lo, hi = relative_bounds(op, expected, ctx.today if leaf.field_type == "date" else ctx.now)
+        if op in ("older_than_days", "in_past"):
+            return actual < hi
+        if op == "in_future":
+            return actual > lo
+        return lo <= actual <= hi
     raise ValueError(op)  # pragma: no cover
 
 

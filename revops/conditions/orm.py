@@ -40,11 +40,13 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 
-from .schema import EVENT_OPS, TEXTUAL, All, FieldMap, Leaf, Node, Not, parse_or_raise
+from .compile import relative_bounds
+from .schema import EVENT_OPS, RELATIVE_OPS, TEXTUAL, All, FieldMap, Leaf, Node, Not, parse_or_raise
 
 
 class ConditionNotQueryable(ValueError):
-    """The tree uses an operator that needs an event (``changed``, ``changed_to``) and has no ORM form."""
+    """The tree has no ORM form: an operator that needs an event (``changed``, ``changed_to``) or a
+    computed field (evaluated in Python only; ``candidates_q`` gives the part SQL can check)."""
 
 
 class _JsonKey(Func):
@@ -177,6 +179,11 @@ _NEGATED = {"ne": "eq", "not_in": "in", "is_not_empty": "is_empty"}
 
 def _leaf_q(leaf: Leaf, now: dt.datetime) -> Q:
     op = leaf.op
+    if leaf.field.computed:
+        raise ConditionNotQueryable(
+            f"{leaf.field.label} ({leaf.path}) is a computed field: it is worked out in Python from the app's "
+            "own data and cannot be evaluated over stored records in the database"
+        )
     if op in EVENT_OPS:
         raise ConditionNotQueryable(
             f"{leaf.path} {op.replace('_', ' ')}: this condition reads the event's changes and cannot be "
@@ -205,16 +212,13 @@ def _leaf_q(leaf: Leaf, now: dt.datetime) -> Q:
     if op == "between":
         lo, hi = value
         return present & Q(GreaterThanOrEqual(lhs, _rhs(leaf, lo))) & Q(LessThanOrEqual(lhs, _rhs(leaf, hi)))
-    anchor = now.date() if ftype == "date" else now
-    delta = dt.timedelta(days=value)
-    if op == "older_than_days":
-        return present & Q(LessThan(lhs, _rhs(leaf, anchor - delta)))
-    if op == "within_days":
-        return (
-            present
-            & Q(GreaterThanOrEqual(lhs, _rhs(leaf, anchor - delta)))
-            & Q(LessThanOrEqual(lhs, _rhs(leaf, anchor + delta)))
-        )
+    if op in RELATIVE_OPS:
+        lo, hi = relative_bounds(op, value, now.date() if ftype == "date" else now)
+        if op in ("older_than_days", "in_past"):
+            return present & Q(LessThan(lhs, _rhs(leaf, hi)))
+        if op == "in_future":
+            return present & Q(GreaterThan(lhs, _rhs(leaf, lo)))
+        return present & Q(GreaterThanOrEqual(lhs, _rhs(leaf, lo))) & Q(LessThanOrEqual(lhs, _rhs(leaf, hi)))
     raise ValueError(op)  # pragma: no cover
 
 
@@ -234,12 +238,55 @@ def node_to_q(node: Node, now: dt.datetime) -> Q:
     return result
 
 
+def candidates_node_q(node: Node, now: dt.datetime) -> Q | None:
+    """A ``Q`` every record matching ``node`` satisfies (None: no SQL restriction at all).
+
+    The parts with an ORM form are checked in SQL; a comparison without one (a computed field,
+    ``changed``) counts as "maybe", so the result is a superset to evaluate in Python. Equal to
+    ``node_to_q`` when the whole tree is queryable.
+    """
+    try:
+        return node_to_q(node, now)
+    except ConditionNotQueryable:
+        pass
+    if isinstance(node, Leaf):
+        return None
+    if isinstance(node, Not):
+        return None  # not(maybe) is maybe
+    parts = [candidates_node_q(c, now) for c in node.children]
+    if isinstance(node, All):
+        parts = [q for q in parts if q is not None]
+        if not parts:
+            return None
+    elif any(q is None for q in parts):
+        return None
+    result = parts[0]
+    for q in parts[1:]:
+        result = (result & q) if isinstance(node, All) else (result | q)
+    return result
+
+
+def candidates_q(
+    tree: Any, *, object_type: str, fields: FieldMap | None = None, now: dt.datetime | None = None
+) -> Q | None:
+    """The SQL-able part of ``tree`` as a ``Q`` over-approximating its matches (None: every record).
+
+    For trees ``to_q`` refuses (computed fields, event operators): filter with this, then evaluate
+    the compiled predicate on the candidates (``computed.batch_contexts`` computes fields per batch).
+    """
+    from django.utils import timezone
+
+    node = parse_or_raise(tree, object_type=object_type, fields=fields)
+    return candidates_node_q(node, now or timezone.now())
+
+
 def to_q(tree: Any, *, object_type: str, fields: FieldMap | None = None, now: dt.datetime | None = None) -> Q:
     """Validate ``tree`` and compile it into a ``Q`` for ``<Model>.objects.filter()`` of ``object_type``.
 
-    ``now`` anchors ``older_than_days``/``within_days`` (default: the current time). Raises
-    ``ConditionError`` for an invalid tree and ``ConditionNotQueryable`` when the tree uses
-    ``changed``/``changed_to``, which need an event and have no meaning over stored rows.
+    ``now`` anchors the clock comparisons (``in_past``, ``within_next_days``, ``older_than_days``…;
+    default: the current time). Raises ``ConditionError`` for an invalid tree and
+    ``ConditionNotQueryable`` when the tree uses ``changed``/``changed_to`` (they need an event and
+    have no meaning over stored rows) or a computed field (Python only; see ``candidates_q``).
     """
     from django.utils import timezone
 

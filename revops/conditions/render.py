@@ -26,6 +26,14 @@ _PHRASES = {
     "changed_to": "changed to {v}",
     "older_than_days": "is more than {v} days ago",
     "within_days": "is within {v} days of today",
+    "in_past": "is in the past",
+    "in_future": "is in the future",
+    "within_next_days": "is within the next {v} days",
+    "within_last_days": "is within the last {v} days",
+}
+_ONE_DAY = {
+    "within_next_days": "is within the next day",
+    "within_last_days": "is within the last day",
 }
 
 
@@ -57,6 +65,8 @@ def leaf_text(leaf: Leaf, labels: Mapping | None = None) -> str:
     if leaf.op == "between":
         lo, hi = leaf.raw
         rest = phrase.format(lo=value_text(lo), hi=value_text(hi))
+    elif leaf.raw == 1 and leaf.op in _ONE_DAY:
+        rest = _ONE_DAY[leaf.op]
     elif leaf.op == "contains" and leaf.field_type == "multi_choice":
         rest = f"includes {value_text(leaf.raw)}"
     else:

@@ -9,6 +9,7 @@ means. Errors name the condition's place in the tree.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -36,14 +37,15 @@ ORDERED = {"integer", "decimal", "date", "datetime"}
 TEMPORAL = {"date", "datetime"}
 
 _COMMON = {"is_empty", "is_not_empty", "changed", "changed_to"}
+_RELATIVE = {"older_than_days", "within_days", "in_past", "in_future", "within_next_days", "within_last_days"}
 OPS_BY_TYPE: dict[str, frozenset[str]] = {
     "text": frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with", *_COMMON}),
     "email": frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with", *_COMMON}),
     "url": frozenset({"eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with", *_COMMON}),
     "integer": frozenset({"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", *_COMMON}),
     "decimal": frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "between", *_COMMON}),
-    "date": frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "between", "older_than_days", "within_days", *_COMMON}),
-    "datetime": frozenset({"gt", "gte", "lt", "lte", "between", "older_than_days", "within_days", *_COMMON}),
+    "date": frozenset({"eq", "ne", "gt", "gte", "lt", "lte", "between", *_RELATIVE, *_COMMON}),
+    "datetime": frozenset({"gt", "gte", "lt", "lte", "between", *_RELATIVE, *_COMMON}),
     "boolean": frozenset({"eq", "ne", *_COMMON}),
     "choice": frozenset({"eq", "ne", "in", "not_in", *_COMMON}),
     "multi_choice": frozenset({"contains", "is_empty", "is_not_empty", "changed"}),
@@ -68,11 +70,17 @@ ALL_OPS = (
     "changed_to",
     "older_than_days",
     "within_days",
+    "in_past",
+    "in_future",
+    "within_next_days",
+    "within_last_days",
 )
-NO_VALUE_OPS = frozenset({"is_empty", "is_not_empty", "changed"})
+NO_VALUE_OPS = frozenset({"is_empty", "is_not_empty", "changed", "in_past", "in_future"})
 LIST_OPS = frozenset({"in", "not_in"})
 PATTERN_OPS = frozenset({"contains", "starts_with", "ends_with"})
-DAY_OPS = frozenset({"older_than_days", "within_days"})
+DAY_OPS = frozenset({"older_than_days", "within_days", "within_next_days", "within_last_days"})
+# Comparisons with the clock (``now``, or its calendar date for date fields).
+RELATIVE_OPS = frozenset(_RELATIVE)
 EVENT_OPS = frozenset({"changed", "changed_to"})
 
 MAX_DEPTH = 12
@@ -93,6 +101,38 @@ class Field:
     allowed_values: tuple = ()
     reference_to: str = ""
     max_length: int | None = None
+    computed: bool = False  # a value an app computes (``computed.py``), not a stored column or attribute
+    description: str = ""
+
+
+def computed_field(object_type: str, key: str) -> Field | None:
+    """The registered computed field ``object_type.key`` as a ``Field`` (None when no app offers it)."""
+    from .computed import computed_field as registered
+
+    spec = registered(object_type, key)
+    if spec is None:
+        return None
+    return Field(
+        object_type=object_type,
+        key=key,
+        label=spec.label,
+        field_type=spec.field_type,
+        is_core=False,
+        computed=True,
+        description=spec.description,
+    )
+
+
+def computed_keys(object_type: str) -> list[str]:
+    from .computed import computed_fields
+
+    return [spec.key for spec in computed_fields(object_type)]
+
+
+def ops_for(field: Field) -> frozenset[str]:
+    """The operators a field takes: those of its type; a computed field has no event operators."""
+    ops = OPS_BY_TYPE.get(field.field_type, frozenset())
+    return ops - EVENT_OPS if field.computed else ops
 
 
 def as_field(object_type: str, key: str, spec: Any) -> Field:
@@ -259,9 +299,12 @@ class _Parser:
             return None
         relation, relation_label, field = resolved
         label = field.label if relation is None else f"{field.label} ({relation_label.lower()})"
-        if op not in OPS_BY_TYPE.get(field.field_type, ()):
-            allowed = ", ".join(o for o in ALL_OPS if o in OPS_BY_TYPE.get(field.field_type, ()))
-            self.error(path, f"'{op}' cannot be used with {label} ({field.field_type}); use one of {allowed}")
+        usable = ops_for(field)
+        if op not in usable:
+            allowed = ", ".join(o for o in ALL_OPS if o in usable)
+            kind = f"a computed {field.field_type}" if field.computed else field.field_type
+            why = "; a computed field has no event changes" if field.computed and op in EVENT_OPS else ""
+            self.error(path, f"'{op}' cannot be used with {label} ({kind}{why}); use one of {allowed}")
             return None
         if op in EVENT_OPS and relation is not None:
             self.error(path, f"'{op}' only applies to the {self.object_type}'s own fields, not to {name}")
@@ -310,11 +353,30 @@ class _Parser:
             relation_label = ref.label if ref else relation.replace("_", " ").capitalize()
         field = self.fields.get((target, parts[-1]))
         if field is None:
-            self.error(
-                path, f"{name} is not a{'n' if target[0] in 'aeiou' else ''} {target} field in the data dictionary"
-            )
+            spec = computed_field(target, parts[-1])
+            if spec is not None and relation is None:
+                return relation, relation_label, spec
+            if spec is not None:
+                self.error(
+                    path,
+                    f"{name}: {spec.label} is a computed {target} field, usable only in conditions of "
+                    f"a{'n' if target[0] in 'aeiou' else ''} {target} rule ({target}.{spec.key}), not through a "
+                    "relation",
+                )
+                return None
+            self.error(path, self.unknown_field(name, target, parts[-1], own=relation is None))
             return None
         return relation, relation_label, field
+
+    def unknown_field(self, name: str, target: str, key: str, *, own: bool) -> str:
+        """The error for a key that is neither a dictionary field nor a computed field, with what exists."""
+        message = f"{name} is not a{'n' if target[0] in 'aeiou' else ''} {target} field in the data dictionary"
+        computed = computed_keys(target) if own else []
+        if computed:
+            close = difflib.get_close_matches(key, computed, n=1, cutoff=0.75)
+            hint = f" (did you mean {target}.{close[0]}?)" if close else ""
+            message += f" nor a computed {target} field{hint}; computed {target} fields: {', '.join(computed)}"
+        return message
 
     def value(self, field, op, raw):
         """Coerce ``raw`` for ``op`` on ``field``; return (python value, JSON value for storage)."""

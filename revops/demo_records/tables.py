@@ -187,6 +187,15 @@ DEMO_CUSTOM_FIELDS = [
     },
     {
         "object_type": "account",
+        "key": "weekly_active_users",
+        "label": "Weekly active users",
+        "field_type": "integer",
+        "definition": "People who used the product in the last 7 days, synced weekly (the renewal monitors' usage).",
+        "source_of_truth": "product_usage",
+        "owning_team": "Customer Success",
+    },
+    {
+        "object_type": "account",
         "key": "executive_sponsor",
         "label": "Executive sponsor",
         "field_type": "text",

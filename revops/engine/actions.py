@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem
 from exceptions.services import exception_item_open
 from revops.audit import audited
@@ -33,14 +35,18 @@ from revops.models import AppliedAction, AutomationRun, Rep
 from revops.selectors import record_model
 from revops.values import jsonable
 
-from .registry import ACTIONS, Conflict, Result, get_action
+from .registry import ACTIONS, Conflict, Result, field_guard, get_action
 from .types import Action
 
+OPEN_STATUSES = tuple(ExceptionItem.OPEN_STATUSES)
 
-def needs_approval(*, risk: str, action: Action) -> bool:
-    """Whether ``action`` must become an approval request instead of being applied."""
+
+def needs_approval(*, risk: str, action: Action, object_type: str = "") -> bool:
+    """Whether ``action`` must become an approval request instead of being applied: always for an
+    always-approved action or a change of a guarded field (``register_field_guard``), whatever the
+    risk; at high risk for every action that does not already hand the decision to a person."""
     spec = get_action(action.type)
-    if spec.always_approved:
+    if spec.always_approved or _guard(action, object_type) is not None:
         return True
     return risk == "high" and not spec.human_facing
 
@@ -78,7 +84,7 @@ class ActionExecutor:
         if self.mode == "shadow":
             result = spec.apply(self, params, live=False)
             result.status = "shadow"
-        elif needs_approval(risk=self.version.risk, action=action):
+        elif needs_approval(risk=self.version.risk, action=action, object_type=self.object_type):
             result = self.approval_item(action, params, live=True, index=index)
         else:
             result = spec.apply(self, params, live=True)
@@ -147,10 +153,17 @@ class ActionExecutor:
             self.touched_record = True
 
     def approval_item(self, action: Action, params: dict, *, live: bool, index: int | None) -> Result:
-        """Prepare ``action`` for a human's approval: an ``approval_required`` item holding the proposal."""
+        """Prepare ``action`` for a human's approval: an ``approval_required`` item holding the proposal.
+
+        One open approval per (record, topic) across automations (``approval_key``): a second
+        automation proposing the same change joins the open item instead of opening another. The
+        item holds the latest proposal (the one approving applies) and lists every automation's
+        proposal in ``proposal["proposals"]`` and in its reason; the joining run's action says so.
+        """
         object_type, obj = self.target(action.params, live=False)
         spec = get_action(action.type)
         preview = spec.apply(self, dict(action.params), live=False)
+        topic = spec.topic_of(dict(action.params))
         proposal = {
             "action": action.type,
             "params": jsonable(dict(action.params)),
@@ -161,21 +174,47 @@ class ActionExecutor:
             "automation": self.automation.pk,
             "automation_name": self.automation.name,
             "version": self.version.number,
+            "topic": topic,
         }
-        key = f"approval:automation:{self.automation.pk}:{object_type}:{obj.pk}:{action.type}"
         result = Result(status="approval", before=preview.before, after={"proposal": proposal}, target=preview.target)
         if not live:
             return result
-        why = (spec.approval_reason or "it is high-impact") if spec.always_approved else "the automation is high-risk"
-        item, _created = exception_item_open(
+        guard = _guard(action, self.object_type)
+        if spec.always_approved:
+            why = spec.approval_reason or "it is high-impact"
+        elif guard is not None:
+            why = guard.reason
+        else:
+            why = "the automation is high-risk"
+        key = approval_key(object_type, obj.pk, topic)
+        current = _open_approval(object_type, obj.pk, key, topic, self.automation.pk)
+        if current is not None:
+            key = current.dedupe_key  # an item keyed the old way (per automation) is joined, not doubled
+        earlier = (current.proposal or {}) if current is not None else {}
+        mine = {
+            "automation": self.automation.pk,
+            "automation_name": self.automation.name,
+            "run": self.run.pk,
+            "index": index,
+            "action": action.type,
+            "after": preview.after,
+        }
+        others = [p for p in _proposals(earlier) if p.get("automation") != self.automation.pk]
+        proposal["proposals"] = [*others, mine]
+        proposal["joined"] = _joined(earlier, self.run.pk, index)
+        queue, owner = self._approval_place(spec.approver or (guard.approver if guard is not None else ""), obj)
+        reason = (params.get("reason") or self.run.summary or self.automation.purpose) + (
+            f" — prepared by {self.reason}; it needs approval because {why}."
+        )
+        item, created = exception_item_open(
             dedupe_key=key,
             kind="approval_required",
-            title=f"Approve: {action.type.replace('_', ' ')} on {obj}"[:200],
-            reason=(params.get("reason") or self.run.summary or self.automation.purpose)
-            + f" — prepared by {self.reason}; it needs approval because {why}.",
+            title=f"Approve: {spec.label.lower()} on {obj}"[:200],
+            reason=reason + _proposals_text(proposal["proposals"], obj),
             expected_action="Approve to apply the prepared action, or reject it.",
-            owner=self.automation.rule_owner,
+            owner=owner,
             severity=ExceptionItem.Severity.HIGH,
+            queue=queue,
             queue_name=self.automation.exception_queue,
             automation=self.automation,
             run=self.run,
@@ -185,9 +224,145 @@ class ActionExecutor:
             proposal=proposal,
         )
         result.after.update(item_id=item.pk)
+        if not created:
+            names = [p["automation_name"] for p in others]
+            result.note = (
+                f"joined the open approval #{item.pk}, also proposed by {_names(names)}"
+                if names
+                else f"refreshed its open approval #{item.pk} (seen {item.occurrences} times)"
+            )
         if index is None:
             result.status = "applied"  # an explicit request_approval action was applied
         return result
+
+    def _approval_place(self, approver: str, obj):
+        """``(queue, owner)`` of an approval: the rule owner in the automation's queue, or for
+        ``owner_manager`` the manager of the record owner's team in that team's queue (the nearest up
+        the tree), else the owner's manager, else the rule owner, in the automation's queue."""
+        if approver != "owner_manager":
+            return None, self.automation.rule_owner
+        rep = getattr(obj, "owner", None)
+        queue = user = None
+        if rep is not None and rep.team_id is not None:
+            team_queue, manager_user_id = ItemPlacement().place(rep.team_id)
+            queue = team_queue if team_queue.team_id is not None else None
+            if manager_user_id is not None:
+                user = get_user_model().objects.filter(pk=manager_user_id).first()
+        if user is None and rep is not None and rep.manager_id is not None:
+            user = getattr(self.rep(rep.manager_id), "user", None)
+        return queue, user or self.automation.rule_owner
+
+
+def approval_key(object_type: str, object_id, topic: str) -> str:
+    """The dedupe key of the one open approval about ``topic`` on a record, whichever automation asks."""
+    return f"approval:{object_type}:{object_id}:{topic}"
+
+
+def _guard(action: Action, object_type: str):
+    """The guard of the field a field update would change, if that field is guarded."""
+    if action.type != "update_field":
+        return None
+    return field_guard(action.params.get("object_type") or object_type, action.params.get("key"))
+
+
+def _open_approval(object_type: str, object_id, key: str, topic: str, automation_id) -> ExceptionItem | None:
+    """The open approval about ``topic`` on the record, locked (the run's transaction holds it): the one
+    keyed ``key``, else one opened before topics under the old per-automation key whose proposal is
+    about the same topic (this automation's first)."""
+    items = list(
+        ExceptionItem.objects.select_for_update()
+        .filter(kind="approval_required", object_type=object_type, object_id=object_id, status__in=OPEN_STATUSES)
+        .order_by("pk")
+    )
+    for item in items:
+        if item.dedupe_key == key:
+            return item
+    legacy = [item for item in items if item.dedupe_key.startswith("approval:automation:")]
+    legacy = [item for item in legacy if _topic_of(item.proposal or {}) == topic]
+    legacy.sort(key=lambda item: item.automation_id != automation_id)
+    return legacy[0] if legacy else None
+
+
+def _topic_of(proposal: dict) -> str | None:
+    spec = ACTIONS.get(proposal.get("action") or "")
+    return spec.topic_of(dict(proposal.get("params") or {})) if spec is not None else None
+
+
+def _proposals(proposal: dict) -> list[dict]:
+    """Every automation's current proposal on an approval (items opened before the list: their one proposal)."""
+    if not proposal:
+        return []
+    if "proposals" in proposal:
+        return list(proposal["proposals"])
+    return [{k: proposal.get(k) for k in ("automation", "automation_name", "run", "index", "action", "after")}]
+
+
+MAX_JOINED = 100
+
+
+def _joined(proposal: dict, run_id: int, index) -> list:
+    """The (run, index) of every proposal an approval stands for, so deciding it settles all of them."""
+    joined = [
+        list(pair)
+        for pair in proposal.get("joined") or ([[proposal["run"], proposal.get("index")]] if proposal else [])
+    ]
+    if [run_id, index] not in joined:
+        joined.append([run_id, index])
+    return joined[-MAX_JOINED:]
+
+
+def _names(names: list[str]) -> str:
+    quoted = [f"“{name}”" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _change_text(after: dict, obj) -> str:
+    """A proposal's change in words: "forecast category → Best case" for a field, else the action's values."""
+    if "key" in after and "value" in after:
+        key, value = after["key"], after["value"]
+        try:
+            choices = dict(obj._meta.get_field(key).choices or ())
+        except Exception:  # a custom attribute, not a column
+            choices = {}
+        shown = "empty" if value in (None, "") else choices.get(value, value)
+        return f"{str(key).replace('_', ' ')} → {shown}"
+    return ", ".join(f"{k}: {v}" for k, v in after.items() if not str(k).endswith("_id")) or "as prepared"
+
+
+def _proposals_text(proposals: list[dict], obj) -> str:
+    """What several automations propose on one approval, and which proposal approving applies."""
+    if len(proposals) < 2:
+        return ""
+    lines = "; ".join(f"“{p['automation_name']}”: {_change_text(p.get('after') or {}, obj)}" for p in proposals)
+    changes = {_change_text(p.get("after") or {}, obj) for p in proposals}
+    verdict = (
+        "They propose the same change."
+        if len(changes) == 1
+        else f"They disagree: approving applies the latest proposal, from “{proposals[-1]['automation_name']}”; "
+        "override it to apply another value."
+    )
+    return f"\n\nProposed by {len(proposals)} automations — {lines}. {verdict}"
+
+
+def approval_settle_joined(*, item: ExceptionItem, note: str) -> int:
+    """Mark the other proposals an approval stood for (still waiting) skipped with ``note``; how many."""
+    proposal = item.proposal or {}
+    decided = (proposal.get("run"), proposal.get("index"))
+    pairs = [tuple(pair) for pair in proposal.get("joined") or [] if tuple(pair) != decided]
+    settled = 0
+    for run_id, index in pairs:
+        applied = (
+            AppliedAction.objects.select_for_update()
+            .filter(run_id=run_id, index=index, status=AppliedAction.Status.APPROVAL)
+            .first()
+        )
+        if applied is None:
+            continue
+        applied.status = AppliedAction.Status.SKIPPED
+        applied.after = {**(applied.after or {}), "note": note}
+        applied.save(update_fields=["status", "after"])
+        settled += 1
+    return settled
 
 
 # --- approvals and rollback -----------------------------------------------------------------
@@ -216,10 +391,16 @@ def approval_execute(*, item: ExceptionItem, actor) -> AppliedAction:
     with audited(actor=actor, reason=f"approved: {executor.reason}"):
         result = spec.apply(executor, params, live=True)
         if applied is not None:
-            applied.before, applied.after, applied.status = result.before, result.after, result.status
+            applied.before, applied.status = result.before, result.status
+            applied.after = {**result.after, **({"note": result.note} if result.note else {})}
             applied.save(update_fields=["before", "after", "status"])
         for entry in result.feed:
             change_entry_record(reason=f"approved: {executor.reason}", dedupe_key=f"approved:{item.pk}", **entry)
+        approval_settle_joined(
+            item=item,
+            note=f"decided with approval #{item.pk}: the proposal of “{run.automation.name}” (run {run.pk}) "
+            f"was {result.status}",
+        )
     return applied
 
 

@@ -15,7 +15,7 @@ from django.db import transaction
 from exceptions.registry import OverrideField
 from revops.models import AppliedAction, Rep
 
-from .actions import approval_execute
+from .actions import approval_execute, approval_settle_joined
 from .registry import ActionError
 
 
@@ -32,6 +32,8 @@ def approval_apply(item, actor) -> str:
 def approval_reject(item, actor, reason: str) -> None:
     """The prepared action will not happen: its ``AppliedAction`` becomes skipped, with who and why."""
     proposal = item.proposal or {}
+    who = actor.get_username() if actor is not None else "someone"
+    approval_settle_joined(item=item, note=f"rejected with approval #{item.pk} by {who}: {reason}")
     applied = (
         AppliedAction.objects.select_for_update()
         .filter(run_id=proposal.get("run"), index=proposal.get("index"), status=AppliedAction.Status.APPROVAL)
@@ -39,7 +41,6 @@ def approval_reject(item, actor, reason: str) -> None:
     )
     if applied is None:
         return
-    who = actor.get_username() if actor is not None else "someone"
     applied.status = AppliedAction.Status.SKIPPED
     applied.after = {**(applied.after or {}), "note": f"rejected by {who}: {reason}"}
     applied.save(update_fields=["status", "after"])

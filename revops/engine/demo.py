@@ -1,10 +1,11 @@
 """The engine's part of the demo: the governed automations of the demo org, created through the engine's services.
 
-``demo_automations_ensure`` creates the five example automations (live, shadow and high-risk
-examples of the built-in kinds); ``demo_regional_automations_ensure`` adds the per-region copies of
-the high-risk forecast rule whose approvals go to the regional managers' queues. Both are
-idempotent by name, owned by the demo's RevOps lead (rule owner) and RevOps on-call (failure
-owner), and make sure the demo queues they name exist first (``exceptions.demo``). Nothing here runs an automation: the runs, tasks, items and approvals of the demo come from
+``demo_automations_ensure`` creates the four example automations (live, shadow and high-risk
+examples of the built-in kinds), idempotent by name, owned by the demo's RevOps lead (rule owner)
+and RevOps on-call (failure owner), and makes sure the demo queues they name exist first
+(``exceptions.demo``). There is one stale-commit rule, not one per region: a forecast category is a
+guarded field (``monitors.actions``), so each proposed downgrade waits for the manager of the deal
+owner's team, in that team's queue, and one deal has at most one open approval about it. Nothing here runs an automation: the runs, tasks, items and approvals of the demo come from
 these automations reacting to the demo's events (``revops.demo_records.crm``, routing's arrivals).
 """
 
@@ -14,24 +15,18 @@ from django.utils import timezone
 
 from exceptions.demo import demo_queues_ready
 from revops.demo_records.builders import demo_revops_people
-from revops.demo_records.tables import REGION_COUNTRIES
 from revops.models import Automation
 
-from .services import automation_create
+from .services import automation_create, automation_set_mode
 
 DEMO_EXCEPTION_QUEUE = "RevOps triage"
 STALE_COMMIT_NAME = "Downgrade stale commit deals"
-# Regions whose managers approve their own forecast changes, and their exception queues.
-REGIONAL_APPROVAL_QUEUES = {"NA": "NA Sales ops", "EMEA": "EMEA Sales ops"}
-_STALE_COMMIT = [
-    {"field": "opportunity.forecast_category", "op": "eq", "value": "commit"},
-    {"field": "opportunity.last_activity_at", "op": "older_than_days", "value": 30},
-]
+# Regional copies shipped before forecast categories were guarded; a load retires them (see below).
+RETIRED_REGIONAL_NAMES = (f"{STALE_COMMIT_NAME} (NA)", f"{STALE_COMMIT_NAME} (EMEA)")
 
 
 def demo_automation_specs() -> list[dict]:
     """The demo's automations: live, shadow and high-risk examples of the built-in kinds."""
-    regional = [code for region in REGIONAL_APPROVAL_QUEUES for code in REGION_COUNTRIES[region]]
     return [
         {
             "name": "Hot lead follow-up task",
@@ -78,46 +73,22 @@ def demo_automation_specs() -> list[dict]:
         },
         {
             "name": STALE_COMMIT_NAME,
-            "purpose": "Deals in commit with no activity for 30 days move to best case (forecast change: approved). "
-            "NA and EMEA deals have their own copies, approved by their regional managers.",
+            "purpose": "Deals in commit with no activity for 30 days move to best case — proposed only: the "
+            "manager of the deal owner's team approves each change in the team's queue.",
             "kind": "field_update",
             "object_type": "opportunity",
             "trigger": "updated",
             "risk": "high",
             "conditions": {
-                "all": [*_STALE_COMMIT, {"field": "opportunity.account.country", "op": "not_in", "value": regional}]
+                "all": [
+                    {"field": "opportunity.forecast_category", "op": "eq", "value": "commit"},
+                    {"field": "opportunity.last_activity_at", "op": "older_than_days", "value": 30},
+                ]
             },
             "config": {"set": {"forecast_category": "best_case"}},
             "mode": "live",
         },
     ]
-
-
-def demo_regional_automation_specs() -> list[dict]:
-    """The high-risk forecast rule per region with its own managers: approvals land in the region's queue."""
-    specs = []
-    for region, queue in REGIONAL_APPROVAL_QUEUES.items():
-        specs.append(
-            {
-                "name": f"{STALE_COMMIT_NAME} ({region})",
-                "purpose": f"{region} deals in commit with no activity for 30 days move to best case; "
-                f"the {region} sales manager approves each change in {queue}.",
-                "kind": "field_update",
-                "object_type": "opportunity",
-                "trigger": "updated",
-                "risk": "high",
-                "conditions": {
-                    "all": [
-                        *_STALE_COMMIT,
-                        {"field": "opportunity.account.country", "op": "in", "value": REGION_COUNTRIES[region]},
-                    ]
-                },
-                "config": {"set": {"forecast_category": "best_case"}},
-                "mode": "live",
-                "exception_queue": queue,
-            }
-        )
-    return specs
 
 
 def demo_specs_ensure(specs: list[dict], *, actor) -> list[Automation]:
@@ -150,12 +121,23 @@ def demo_automations_ensure(*, actor) -> list[Automation]:
     return demo_specs_ensure(demo_automation_specs(), actor=actor)
 
 
-def demo_regional_automations_ensure(*, actor) -> list[Automation]:
-    """Create the regional copies of the forecast rule that do not exist yet (by name); return them."""
-    return demo_specs_ensure(demo_regional_automation_specs(), actor=actor)
+def demo_regional_automations_retire(*, actor) -> list[Automation]:
+    """Retire the per-region stale-commit copies an older demo created (one rule now covers every
+    deal); return the ones retired. Their open approvals stay valid until decided."""
+    retired = []
+    for automation in Automation.objects.filter(name__in=RETIRED_REGIONAL_NAMES).exclude(mode=Automation.Mode.RETIRED):
+        retired.append(
+            automation_set_mode(
+                automation=automation,
+                mode=Automation.Mode.RETIRED,
+                actor=actor,
+                reason="demo: one stale-commit rule, approved by each deal owner's manager",
+            )
+        )
+    return retired
 
 
 def engine_demo_build(context: dict) -> None:
     """Demo builder: the demo's automations (idempotent; they react to the events of the later builders)."""
     demo_automations_ensure(actor=context["actor"])
-    demo_regional_automations_ensure(actor=context["actor"])
+    demo_regional_automations_retire(actor=context["actor"])

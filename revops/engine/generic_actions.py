@@ -19,9 +19,10 @@ from django.core.mail import send_mail
 from django.db import models, transaction
 from django.utils import timezone
 
+from exceptions.models import ExceptionItem
 from exceptions.registry import item_kind_keys
 from exceptions.services import exception_item_open
-from revops.models import AppliedAction, ChangeEntry, Lead, Task
+from revops.models import AppliedAction, AutomationRun, ChangeEntry, Lead, Task
 from revops.validation import InvalidValue, validator_for
 from revops.values import jsonable
 
@@ -59,7 +60,7 @@ def _revert_field(applied: AppliedAction, obj):
     return ChangeEntry.Kind.FIELD_UPDATED, {"field": key, "value": value, "reverted": True}
 
 
-@register_action("update_field", label="Update field", revert=_revert_field)
+@register_action("update_field", label="Update field", revert=_revert_field, topic=lambda p: f"field:{p.get('key')}")
 def update_field(ex, params: dict, *, live: bool) -> Result:
     object_type, obj = ex.target(params, live=live)
     key = params.get("key")
@@ -141,7 +142,7 @@ def _update_reference(ex, obj, object_type: str, key: str, spec, value, *, live:
     return result
 
 
-@register_action("create_task", label="Create task")
+@register_action("create_task", label="Create task", topic=lambda p: f"create_task:{p.get('title') or 'Follow up'}")
 def create_task(ex, params: dict, *, live: bool) -> Result:
     object_type, obj = ex.target(params, live=False)
     owner = ex.rep(params.get("owner_id"))
@@ -206,11 +207,16 @@ def create_task(ex, params: dict, *, live: bool) -> Result:
 
 @register_action("open_exception", label="Open exception", human_facing=True)
 def open_exception(ex, params: dict, *, live: bool) -> Result:
+    """One open item per (record, topic) across automations: the key is ``<kind>:<topic>:<object>:<id>``
+    (``topic`` defaults to the kind), so two automations raising the same kind of problem on one record
+    share an item, whose reason names every automation that raised it. An explicit ``dedupe_key`` wins;
+    an item still open under the old per-automation key is refreshed, not doubled."""
     object_type, obj = ex.target(params, live=False)
     kind = params.get("kind") or "hygiene_alert"
     if kind not in item_kind_keys():
         raise ActionError(f"unknown exception kind {kind!r}")
-    key = params.get("dedupe_key") or f"{kind}:automation:{ex.automation.pk}:{object_type}:{obj.pk}"
+    topic = str(params.get("topic") or kind)
+    key = params.get("dedupe_key") or exception_topic_key(kind, topic, object_type, obj.pk)
     owner = ex.user(params.get("owner") or "failure_owner")
     due_in = params.get("due_in_hours")
     result = Result(
@@ -220,11 +226,19 @@ def open_exception(ex, params: dict, *, live: bool) -> Result:
     )
     if not live:
         return result
+    reason = params.get("reason") or ex.run.summary or ex.automation.purpose
+    raisers = [ex.automation.name]
+    if not params.get("dedupe_key"):
+        current = _open_topic_item(kind, topic, object_type, obj.pk, key, ex.automation.pk)
+        if current is not None:
+            key = result.after["dedupe_key"] = current.dedupe_key
+            raisers = item_raisers(current, also=ex.automation.name)
     item, created = exception_item_open(
         dedupe_key=key,
         kind=kind,
         title=params.get("title") or f"{ex.automation.name}: {obj}",
-        reason=params.get("reason") or ex.run.summary or ex.automation.purpose,
+        reason=reason
+        + (f"\n\nRaised by {len(raisers)} automations: {', '.join(raisers)}." if len(raisers) > 1 else ""),
         expected_action=params.get("expected_action") or "",
         owner=owner,
         severity=params.get("severity"),
@@ -238,8 +252,53 @@ def open_exception(ex, params: dict, *, live: bool) -> Result:
     )
     result.after.update(item_id=item.pk, created=created, occurrences=item.occurrences)
     if not created:
-        result.note = f"refreshed the open item (seen {item.occurrences} times)"
+        others = [name for name in raisers if name != ex.automation.name]
+        result.note = (
+            f"joined the open item #{item.pk}, also raised by {', '.join(others)} (seen {item.occurrences} times)"
+            if others
+            else f"refreshed the open item (seen {item.occurrences} times)"
+        )
     return result
+
+
+def exception_topic_key(kind: str, topic: str, object_type: str, object_id) -> str:
+    """The dedupe key of the one open item of ``kind`` about ``topic`` on a record, whichever automation raises it."""
+    return f"{kind}:{topic}:{object_type}:{object_id}"
+
+
+def _open_topic_item(kind: str, topic: str, object_type: str, object_id, key: str, automation_id):
+    """The open item of ``kind`` about ``topic`` on the record, locked: the one keyed ``key``, else (for
+    the default topic) one opened before topics under the old per-automation key, this automation's first."""
+    items = list(
+        ExceptionItem.objects.select_for_update()
+        .filter(kind=kind, object_type=object_type, object_id=object_id, status__in=ExceptionItem.OPEN_STATUSES)
+        .order_by("pk")
+    )
+    for item in items:
+        if item.dedupe_key == key:
+            return item
+    if topic != kind:
+        return None
+    legacy = [
+        item for item in items if item.dedupe_key == f"{kind}:automation:{item.automation_id}:{object_type}:{object_id}"
+    ]
+    legacy.sort(key=lambda item: item.automation_id != automation_id)
+    return legacy[0] if legacy else None
+
+
+def item_raisers(item: ExceptionItem, *, also: str = "") -> list[str]:
+    """The names of the automations whose runs opened or refreshed ``item`` (from its history), first
+    the one that opened it, then ``also`` if not among them."""
+    run_ids = set(item.history.exclude(run_id=None).values_list("run_id", flat=True))
+    if item.run_id:
+        run_ids.add(item.run_id)
+    rows = AutomationRun.objects.filter(pk__in=run_ids).values_list("automation_id", "automation__name").distinct()
+    names = dict(rows)
+    ordered = [names.pop(item.automation_id)] if item.automation_id in names else []
+    ordered += sorted(names.values())
+    if also and also not in ordered:
+        ordered.append(also)
+    return ordered
 
 
 @register_action("request_approval", label="Request approval", human_facing=True)
@@ -249,7 +308,7 @@ def request_approval(ex, params: dict, *, live: bool) -> Result:
     return ex.approval_item(action, params, live=live, index=None)
 
 
-@register_action("notify", label="Notify")
+@register_action("notify", label="Notify", topic=lambda p: f"notify:{p.get('to') or 'owner'}:{p.get('subject') or ''}")
 def notify(ex, params: dict, *, live: bool) -> Result:
     to = params.get("to") or "owner"
     email, name = _recipient(ex, to)
@@ -294,7 +353,11 @@ def _recipient(ex, to: str) -> tuple[str, str]:
 
 
 @register_action(
-    "merge_records", label="Merge records", always_approved=True, approval_reason="merging records is high-impact"
+    "merge_records",
+    label="Merge records",
+    always_approved=True,
+    approval_reason="merging records is high-impact",
+    topic=lambda p: f"merge_records:{p.get('loser_id')}",
 )
 def merge_records(ex, params: dict, *, live: bool) -> Result:
     if (params.get("object_type") or ex.object_type) != "lead":

@@ -10,6 +10,12 @@ An action is ``apply(executor, params, *, live) -> Result``: with ``live=False``
 previews (shadow mode, approval proposals) and must write nothing. ``revert(applied, record)``,
 when given, undoes one applied action (``run_revert``); it returns ``(kind, payload)`` for the
 changes feed, or a ``Conflict`` when the record no longer holds what the action set.
+
+Approvals are scarce: one open approval per (record, topic) across all automations. An action's
+``topic`` says what a proposal of it is about (``field:<key>`` for anything that changes one field,
+so two automations proposing to change a deal's forecast category share one approval); its
+``approver`` says whose decision it is. A workflow app may also *guard* a field
+(``register_field_guard``): no automation changes it without a person's approval, whatever its risk.
 """
 
 from __future__ import annotations
@@ -54,6 +60,26 @@ class ActionType:
     human_facing: bool = False
     always_approved: bool = False
     approval_reason: str = ""  # why an always-approved action needs a human, in words
+    # What a proposal is about, from its params (default: the action's key); equal topics on one record
+    # share one open approval.
+    topic: Callable[[dict], str] | None = None
+    approver: str = ""  # "" the rule owner in the automation's queue; "owner_manager" see APPROVERS
+
+    def topic_of(self, params: dict) -> str:
+        return str(self.topic(params) if self.topic is not None else self.key)
+
+
+# Who decides an approval: the automation's rule owner in its exception queue (the default), or the
+# manager of the record owner's team in that team's queue (the nearest one up the team tree).
+APPROVERS = ("", "rule_owner", "owner_manager")
+
+
+@dataclass(frozen=True)
+class FieldGuard:
+    """A field no automation changes without a person's approval: why, and who approves."""
+
+    reason: str
+    approver: str = "owner_manager"
 
 
 ACTIONS: dict[str, ActionType] = {}
@@ -67,8 +93,12 @@ def register_action(
     human_facing: bool = False,
     always_approved: bool = False,
     approval_reason: str = "",
+    topic: Callable[[dict], str] | None = None,
+    approver: str = "",
 ) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
     """Decorator registering ``apply`` as action ``key`` (re-registering the same key replaces it)."""
+    if approver not in APPROVERS:
+        raise ValueError(f"approver must be one of {APPROVERS}, not {approver!r}")
 
     def decorator(apply: Callable[..., Result]) -> Callable[..., Result]:
         ACTIONS[key] = ActionType(
@@ -79,6 +109,8 @@ def register_action(
             human_facing=human_facing,
             always_approved=always_approved,
             approval_reason=approval_reason,
+            topic=topic,
+            approver=approver,
         )
         return apply
 
@@ -96,3 +128,18 @@ def action_label(key: str) -> str:
     """The action's label for people ("Assign owner"), or the key made readable when nobody registered it."""
     action = ACTIONS.get(key)
     return action.label if action is not None else str(key).replace("_", " ").capitalize()
+
+
+GUARDED_FIELDS: dict[tuple[str, str], FieldGuard] = {}
+
+
+def register_field_guard(object_type: str, key: str, *, reason: str, approver: str = "owner_manager") -> None:
+    """No automation changes ``object_type.key`` without a person's approval (``reason`` says why, in words)."""
+    if approver not in APPROVERS:
+        raise ValueError(f"approver must be one of {APPROVERS}, not {approver!r}")
+    GUARDED_FIELDS[(object_type, key)] = FieldGuard(reason=reason, approver=approver)
+
+
+def field_guard(object_type: str, key) -> FieldGuard | None:
+    """The guard of a field, if a workflow app registered one."""
+    return GUARDED_FIELDS.get((object_type, key))

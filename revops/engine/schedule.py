@@ -4,6 +4,11 @@ A scheduled automation runs every ``schedule_minutes`` over the records matching
 Time is cut into slots (``slot = floor(now / period)``) and each record's run is keyed
 ``schedule:<slot>:<object id>``, so the every-minute tick evaluates a record at most once per
 slot however often it fires, and a tick that died half-way is finished by the next one.
+
+Conditions with an ORM form select the records in SQL. Those without one (a computed field, or an
+event operator) select in SQL by their SQL-able part (``conditions.candidates_q``); when they read
+computed fields, the candidates are then checked in Python a chunk at a time (each computed field
+computed once per chunk), so only matching records get a run, as with a pure SQL selection.
 """
 
 from __future__ import annotations
@@ -62,11 +67,15 @@ def _run_slot(rule, object_type: str, now: dt.datetime) -> int:
     from revops.selectors import record_model
 
     model = record_model(object_type)
+    tree = rule.version.conditions or {"all": []}
+    in_python = False
     try:
-        q = conditions.to_q(rule.version.conditions or {"all": []}, object_type=object_type, now=now)
-        ids = list(model.objects.filter(q).order_by("pk").values_list("pk", flat=True)[:MAX_RECORDS_PER_SLOT])
+        q = conditions.to_q(tree, object_type=object_type, now=now)
     except conditions.ConditionNotQueryable:
-        ids = list(model.objects.order_by("pk").values_list("pk", flat=True)[:MAX_RECORDS_PER_SLOT])
+        q = conditions.candidates_q(tree, object_type=object_type, now=now)
+        in_python = bool(getattr(rule.predicate, "computed", ()))
+    selected = model.objects.all() if q is None else model.objects.filter(q)
+    ids = list(selected.order_by("pk").values_list("pk", flat=True)[:MAX_RECORDS_PER_SLOT])
     prefix = f"schedule:{slot}:"
     finished = {
         run.object_id
@@ -80,11 +89,22 @@ def _run_slot(rule, object_type: str, now: dt.datetime) -> int:
     batch_cache = BatchCache()
     for start in range(0, len(todo), CHUNK):
         records = load_records(object_type, todo[start : start + CHUNK])
+        contexts = {}
+        if in_python:
+            contexts = {
+                ctx.record.pk: ctx
+                for ctx in conditions.batch_contexts(records.values(), predicate=rule.predicate, now=now)
+            }
         for pk in todo[start : start + CHUNK]:
             record = records.get(pk)
             if record is None:
                 continue
-            status, _run = run_rule(rule, record, trigger_key=f"{prefix}{pk}", now=now, cache=batch_cache)
+            ctx = contexts.get(pk)
+            if in_python and not rule.predicate(ctx):
+                continue  # what a SQL selection would have left out
+            status, _run = run_rule(
+                rule, record, trigger_key=f"{prefix}{pk}", now=now, cache=batch_cache, condition_context=ctx
+            )
             pending = pending or status == "retry"
             count += 1
     if not pending:

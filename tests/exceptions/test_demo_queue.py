@@ -28,7 +28,7 @@ def test_demo_queue_holds_only_what_the_real_code_opened_and_is_idempotent():
     demo_load()
     items = ExceptionItem.objects.all()
     total = items.count()
-    assert 30 <= total <= 120
+    assert 30 <= total <= 150  # about 125 today: the hygiene and renewal monitors add about 50
     kinds = set(items.values_list("kind", flat=True))
     assert {
         "no_routing_match",

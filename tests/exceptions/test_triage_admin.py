@@ -296,10 +296,10 @@ def demo(db):
     demo_load()
     from django.contrib.auth import get_user_model
 
-    return get_user_model().objects.get(username="manager.na")
+    return get_user_model().objects.get(username="manager.emea")
 
 
-def approval(queue_name="NA Sales ops"):
+def approval(queue_name="EMEA Sales ops"):
     return ExceptionItem.objects.filter(kind="approval_required", queue__name=queue_name, decision="").first()
 
 

@@ -66,14 +66,14 @@ def leaves(draw):
     values, ftype = PATHS[path]
     op = draw(st.sampled_from(sorted(OPS_BY_TYPE[ftype] - {"changed", "changed_to"})))
     leaf = {"field": path, "op": op}
-    if op in ("is_empty", "is_not_empty"):
+    if op in ("is_empty", "is_not_empty", "in_past", "in_future"):
         return leaf
     if op in ("in", "not_in"):
         leaf["value"] = [_json(v) for v in draw(st.lists(values, min_size=1, max_size=3))]
     elif op == "between":
         lo, hi = sorted(draw(st.lists(values, min_size=2, max_size=2)))
         leaf["value"] = [_json(lo), _json(hi)]
-    elif op in ("older_than_days", "within_days"):
+    elif op in ("older_than_days", "within_days", "within_next_days", "within_last_days"):
         leaf["value"] = draw(st.integers(0, 5))
     else:
         leaf["value"] = _json(draw(values))

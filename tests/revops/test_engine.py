@@ -621,6 +621,26 @@ def test_sweeper_flags_stuck_runs_and_re_enqueues_their_events(redis_conn, run_w
 
 
 @pytest.mark.django_db
+def test_the_demo_has_one_stale_commit_rule_and_retires_the_old_regional_copies():
+    from revops.engine.demo import (
+        RETIRED_REGIONAL_NAMES,
+        STALE_COMMIT_NAME,
+        demo_automation_specs,
+        demo_regional_automations_retire,
+        demo_specs_ensure,
+    )
+
+    loader = UserFactory(username="demo-loader")
+    stale = [spec for spec in demo_automation_specs() if spec["name"].startswith(STALE_COMMIT_NAME)]
+    assert len(stale) == 1  # the forecast category is guarded: each owner's manager approves, one rule suffices
+    demo_specs_ensure([{**stale[0], "name": name} for name in RETIRED_REGIONAL_NAMES], actor=loader)
+    retired = demo_regional_automations_retire(actor=loader)
+    assert sorted(a.name for a in retired) == sorted(RETIRED_REGIONAL_NAMES)
+    assert set(Automation.objects.filter(name__in=RETIRED_REGIONAL_NAMES).values_list("mode", flat=True)) == {"retired"}
+    assert demo_regional_automations_retire(actor=loader) == []
+
+
+@pytest.mark.django_db
 def test_demo_automations_are_created_once_and_a_hot_lead_edit_fires_one():
     from revops.demo import demo_automations_ensure
 

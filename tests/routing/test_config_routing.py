@@ -144,6 +144,7 @@ def test_sections_are_registered_in_dependency_order():
         "automations",
         "routing_rules",
         "sla_policies",
+        "checklists",
     ]
 
 

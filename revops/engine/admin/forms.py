@@ -6,6 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from exceptions.queues import queue_names
+from revops import conditions
 from revops.admin.base import (
     PrettyJSONField,
     remap_form_errors,
@@ -70,6 +71,12 @@ class AutomationForm(forms.ModelForm):
         if current and current not in names:  # a stored name no queue has (any more): show it, flagged
             choices.append((current, f"{current} (no such queue)"))
         self.fields["exception_queue"].choices = choices
+        help_text = " Dates also take in_past, in_future, within_next_days and within_last_days (a number of days)."
+        offered = conditions.computed_fields()
+        if offered:
+            names = ", ".join(f"{spec.object_type}.{spec.key} ({spec.label})" for spec in offered)
+            help_text += f" Computed fields (no 'changed'): {names}."
+        self.fields["conditions"].help_text += help_text
 
     class Meta:
         model = Automation

@@ -13,6 +13,7 @@ from revops.admin.base import (
     badge,
 )
 from revops.admin.links import record_url, why_url
+from revops.conditions.computed import computed_field
 from revops.conditions.render import value_text
 from revops.models import Automation, FieldDefinition
 
@@ -111,7 +112,18 @@ def fields_used_links(fields_used: list[str]):
     links = []
     for item in fields_used:
         entry = entries.get(tuple(item.split(".", 1)))
-        if entry is None:
+        computed = computed_field(*item.split(".", 1)) if entry is None and item.count(".") == 1 else None
+        if computed is not None:
+            links.append(
+                format_html(
+                    '<code title="{}: {}">{}</code> {}',
+                    computed.label,
+                    computed.description,
+                    item,
+                    badge("computed", "info", "Computed by an app from its own data; not a dictionary field"),
+                )
+            )
+        elif entry is None:
             links.append(
                 format_html('<code title="not in the data dictionary">{}</code> {}', item, badge("missing", "danger"))
             )
