@@ -24,12 +24,10 @@ runs each policy in memory, and compares with what is stored before writing anyt
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections import Counter, defaultdict
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from exceptions.bulk import ItemSpec, exception_items_open_many
@@ -40,16 +38,16 @@ from exceptions.rate_limits import rate_limit_for, rate_limit_holds_record, rate
 from exceptions.registry import register_suppression_topics
 from exceptions.services import OPEN, exception_item_resolve
 from exceptions.suppressions import suppression_active_q, suppressions_in_force
-from revops import conditions
 from revops.audit import system_user
 from revops.bulk_writes import bulk_update_rows_audited
-from revops.conditions.schema import iter_leaves
 from revops.models import Automation, Opportunity
 
 from . import words
 from .calls import CallBook
+from .findings import closed_by_people, findings_write
 from .models import HygieneFinding
 from .policies import CATEGORIES, POLICIES, STAGES, policy_check
+from .scopes import policy_scopes
 from .selectors import deal_signals, evidence_labels, hygiene_policies
 
 logger = logging.getLogger(__name__)
@@ -70,75 +68,6 @@ def item_key(opportunity_id: int) -> str:
 
 def scan_actor():
     return system_user("monitors:hygiene", first_name="Forecast hygiene scan")
-
-
-# Operators whose Python evaluation over a loaded row is exactly the SQL filter's (text matching that
-# ignores case is left to the database: PostgreSQL and Python fold some non-ASCII letters differently).
-_IN_MEMORY_OPS = frozenset(
-    {"eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "between", "older_than_days", "within_days"}
-    | {"is_empty", "is_not_empty"}
-)
-
-
-def _in_memory(node) -> bool:
-    """Whether every comparison reads a core column of the deal itself (no relation, no custom attribute)."""
-    for leaf in iter_leaves(node):
-        field = leaf.field
-        if leaf.relation is not None or not field.is_core or field.field_type == "multi_choice":
-            return False
-        if leaf.op not in _IN_MEMORY_OPS:
-            return False
-        if field.field_type == "reference" and leaf.op not in ("is_empty", "is_not_empty"):
-            return False  # compares the related record's external id: a join
-    return True
-
-
-class _Scope:
-    """Which deals a policy covers: its automation's conditions (none: every open deal).
-
-    A condition over the deal's own columns is evaluated in memory on the chunk's loaded deals with
-    the engine's compiled predicate; one that follows a relation or reads custom attributes is one
-    query per chunk; one that has no query form (event operators, computed fields) is evaluated in memory,
-    computed fields once per chunk."""
-
-    def __init__(self, tree, now: dt.datetime):
-        tree = tree or {"all": []}
-        self.everything = (
-            not any(tree.get(k) for k in ("all", "any", "not", "field")) if isinstance(tree, dict) else False
-        )
-        self.q = self.predicate = None
-        self.now = now
-        if self.everything:
-            return
-        predicate = conditions.compile_condition(tree, object_type="opportunity")
-        if _in_memory(predicate.node):
-            self.predicate = predicate
-            return
-        try:
-            self.q = conditions.to_q(tree, object_type="opportunity", now=now)
-        except conditions.ConditionNotQueryable:
-            self.predicate = predicate
-
-    def ids(self, deals: list) -> set[int] | None:
-        if self.everything:
-            return None
-        if self.q is not None:
-            pks = [deal.pk for deal in deals]
-            return set(Opportunity.objects.filter(pk__in=pks).filter(self.q).values_list("pk", flat=True))
-        contexts = conditions.batch_contexts(deals, predicate=self.predicate, now=self.now)  # computed fields: once
-        return {ctx.record.pk for ctx in contexts if self.predicate(ctx)}
-
-
-def _scopes(policies: list, now: dt.datetime) -> dict[int, _Scope]:
-    """Each policy's scope by automation id; policies with the same conditions share one."""
-    shared: dict[str, _Scope] = {}
-    scopes = {}
-    for automation in policies:
-        key = json.dumps(automation.conditions, sort_keys=True, default=str)
-        if key not in shared:
-            shared[key] = _Scope(automation.conditions, now)
-        scopes[automation.pk] = shared[key]
-    return scopes
 
 
 def _item_text(deal, lines: list[tuple[str, str]], *, call, today, left_out: list[str] = ()) -> dict:
@@ -166,19 +95,6 @@ def _item_text(deal, lines: list[tuple[str, str]], *, call, today, left_out: lis
     }
 
 
-def _closed_by_people(keys: list[str], actor) -> dict[str, dt.datetime]:
-    """The latest time a person (not the scan) closed each of these items, by dedupe key."""
-    if not keys:
-        return {}
-    rows = (
-        ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=("resolved", "dismissed"))
-        .exclude(resolved_by=actor)
-        .values("dedupe_key")
-        .annotate(at=Max("resolved_at"))
-    )
-    return {row["dedupe_key"]: row["at"] for row in rows if row["at"] is not None}
-
-
 def suppressed_text(row: Suppression) -> str:
     """ "Close date in the past, until the deal changes, by Ann Lee (Known, being handled)"."""
     who = row.created_by.get_full_name() or row.created_by.get_username() if row.created_by_id else "someone"
@@ -190,7 +106,7 @@ class _Scan:
         self.now, self.actor, self.reason = now, actor, reason
         self.today = timezone.localdate(now)
         self.policies = hygiene_policies()
-        self.scopes = _scopes(self.policies, now)
+        self.scopes = policy_scopes(self.policies, now, object_type="opportunity")
         self.labels = evidence_labels()
         self.placement, self.calls = ItemPlacement(), CallBook()
         self.counts: Counter = Counter()
@@ -225,52 +141,19 @@ class _Scan:
                     continue
                 check = policy_check(automation.config, deal, s, today=self.today, labels=self.labels)
                 (fired if check.fired else passing)[deal.pk, automation.pk] = (automation, check)
-        created, changed, resolved = [], [], []
-        for (deal_pk, automation_pk), (automation, check) in fired.items():
-            old = existing.get((deal_pk, automation_pk))
-            if old is None:
-                created.append(
-                    HygieneFinding(
-                        opportunity_id=deal_pk,
-                        automation=automation,
-                        policy=automation.config["policy"],
-                        mode=automation.mode,
-                        text=check.text,
-                        values=check.values,
-                        first_seen_at=self.now,
-                        last_changed_at=self.now,
-                    )
-                )
-            elif (old.text, old.values, old.mode) != (check.text, check.values, automation.mode):
-                old.text, old.values, old.mode, old.last_changed_at = (
-                    check.text,
-                    check.values,
-                    automation.mode,
-                    self.now,
-                )
-                changed.append(old)
-        fixed: dict[int, list[str]] = defaultdict(list)
-        for key, old in existing.items():
-            if key in fired:
-                continue
-            if key in passing:
-                automation, check = passing[key]
-                policy = POLICIES[automation.config["policy"]]
-                old.resolution = f"{policy.fixed} ({check.text.rstrip('.')})"[:300]
-            elif key[1] in self.scopes:
-                old.resolution = "the deal is no longer covered by the policy's conditions"
-            else:
-                old.resolution = "the policy no longer runs (paused, retired or removed)"
-            old.resolved_at = self.now
-            resolved.append(old)
-            if old.mode == LIVE:
-                fixed[old.opportunity_id].append(old.resolution)
-        HygieneFinding.objects.bulk_create(created)
-        HygieneFinding.objects.bulk_update(changed, ["text", "values", "mode", "last_changed_at"])
-        HygieneFinding.objects.bulk_update(resolved, ["resolved_at", "resolution"])
-        self.counts.update(
-            findings_created=len(created), findings_changed=len(changed), findings_resolved=len(resolved)
+        written = findings_write(
+            model=HygieneFinding,
+            subject="opportunity",
+            existing=existing,
+            fired=fired,
+            passing=passing,
+            running=set(self.scopes),
+            policies=POLICIES,
+            now=self.now,
+            noun="deal",
         )
+        fixed = written.fixed
+        self.counts.update(written.counts())
         live: dict[int, list] = defaultdict(list)
         self.first_seen = {}
         in_force = suppressions_in_force(
@@ -302,7 +185,7 @@ class _Scan:
             )
         }
         wanted = [deal for deal in deals if deal.pk in live]
-        closed = _closed_by_people([item_key(d.pk) for d in wanted if item_key(d.pk) not in open_items], self.actor)
+        closed = closed_by_people([item_key(d.pk) for d in wanted if item_key(d.pk) not in open_items], self.actor)
         specs, dues = [], {}
         for deal in wanted:
             key = item_key(deal.pk)

@@ -148,17 +148,11 @@ class ForecastCall(models.Model):
         return f"{self.team}: {self.get_weekday_display()} {self.time:%H:%M} {self.time_zone}"
 
 
-class HygieneFinding(models.Model):
-    """A hygiene policy (a ``forecast_hygiene`` automation) that a deal breaks, with the sentence and values.
+class PolicyFinding(models.Model):
+    """What a finding of a monitor policy holds (``monitors.findings.findings_write`` writes them): the
+    policy automation, its key and mode when written, the sentence and values, when first seen and last
+    rewritten, and when and how it was resolved. Concrete findings add the record they are about."""
 
-    Written in bulk by ``monitors.hygiene.hygiene_scan``: at most one unresolved finding per deal and
-    policy. ``last_changed_at`` is when the scan last wrote its text or values (a rescan that finds the
-    same thing writes nothing); ``resolved_at`` is when a scan found it fixed (or the deal closed, or the
-    policy stopped running). ``mode`` is the automation's mode when written: only ``live`` findings
-    reach the deal's item; ``shadow`` ones are recorded only.
-    """
-
-    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="hygiene_findings")
     automation = models.ForeignKey("revops.Automation", on_delete=models.CASCADE, related_name="+")
     policy = models.CharField(max_length=40)
     mode = models.CharField(max_length=10)
@@ -170,7 +164,23 @@ class HygieneFinding(models.Model):
     resolution = models.CharField(max_length=300, blank=True, help_text="What fixed it, in words.")
 
     class Meta:
+        abstract = True
         ordering = ["-last_changed_at", "-id"]
+
+
+class HygieneFinding(PolicyFinding):
+    """A hygiene policy (a ``forecast_hygiene`` automation) that a deal breaks, with the sentence and values.
+
+    Written in bulk by ``monitors.hygiene.hygiene_scan``: at most one unresolved finding per deal and
+    policy. ``last_changed_at`` is when the scan last wrote its text or values (a rescan that finds the
+    same thing writes nothing); ``resolved_at`` is when a scan found it fixed (or the deal closed, or the
+    policy stopped running). ``mode`` is the automation's mode when written: only ``live`` findings
+    reach the deal's item; ``shadow`` ones are recorded only.
+    """
+
+    opportunity = models.ForeignKey(Opportunity, on_delete=models.CASCADE, related_name="hygiene_findings")
+
+    class Meta(PolicyFinding.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["opportunity", "automation"],
@@ -219,7 +229,7 @@ class AccountChange(models.Model):
         return f"{self.field} of account #{self.account_id}: {self.old_value or '—'} → {self.new_value or '—'}"
 
 
-class RenewalFinding(models.Model):
+class RenewalFinding(PolicyFinding):
     """A renewal risk (a ``renewal_monitor`` automation of a risk policy) an account has, with its sentence.
 
     Written by ``monitors.renewal_scan``: at most one unresolved finding per account and policy,
@@ -228,18 +238,8 @@ class RenewalFinding(models.Model):
     """
 
     account = models.ForeignKey("revops.Account", on_delete=models.CASCADE, related_name="renewal_findings")
-    automation = models.ForeignKey("revops.Automation", on_delete=models.CASCADE, related_name="+")
-    policy = models.CharField(max_length=40)
-    mode = models.CharField(max_length=10)
-    text = models.TextField()
-    values = models.JSONField(default=dict, blank=True)
-    first_seen_at = models.DateTimeField()
-    last_changed_at = models.DateTimeField()
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolution = models.CharField(max_length=300, blank=True, help_text="What fixed it, in words.")
 
-    class Meta:
-        ordering = ["-last_changed_at", "-id"]
+    class Meta(PolicyFinding.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "automation"],

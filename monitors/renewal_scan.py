@@ -24,13 +24,12 @@ Only ``live`` policies raise items, create tasks or send notices; ``shadow`` ris
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections import Counter, defaultdict
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from exceptions.bulk import ItemSpec, exception_items_open_many
@@ -38,7 +37,6 @@ from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem, Notification
 from exceptions.notifications import TRIAGE_PATH, base_url, notification_send
 from exceptions.services import OPEN, exception_item_resolve
-from revops import conditions
 from revops.audit import system_user
 from revops.bulk_writes import bulk_update_rows_audited
 from revops.feed import change_entries_record
@@ -46,6 +44,7 @@ from revops.models import Account, Automation, ChangeEntry, Task
 from revops.services import record_save
 
 from . import words
+from .findings import closed_by_people, findings_write
 from .models import RenewalFinding, RenewalTask
 from .renewal_policies import NOTICE, POLICIES, RISK, TASK, Facts, policy_check, renewal_window
 from .renewal_selectors import (
@@ -58,6 +57,7 @@ from .renewal_selectors import (
     field_value,
     renewal_automations,
 )
+from .scopes import policy_scopes
 
 logger = logging.getLogger(__name__)
 
@@ -107,31 +107,6 @@ def _identity(automation):
     return system_user(f"automation:{automation.name}"[:150], first_name=automation.name)
 
 
-class _Scope:
-    """Which accounts a policy covers: its automation's conditions (none: every account scanned)."""
-
-    def __init__(self, tree, now: dt.datetime):
-        tree = tree or {"all": []}
-        self.everything = not any(tree.get(k) for k in ("all", "any", "not")) if isinstance(tree, dict) else False
-        self.q = self.predicate = None
-        self.now = now
-        if self.everything:
-            return
-        self.predicate = conditions.compile_condition(tree, object_type="account")
-        try:
-            self.q = conditions.to_q(tree, object_type="account", now=now)
-        except conditions.ConditionNotQueryable:
-            self.q = None
-
-    def ids(self, accounts: list) -> set[int] | None:
-        if self.everything:
-            return None
-        if self.q is not None:
-            pks = [account.pk for account in accounts]
-            return set(Account.objects.filter(pk__in=pks).filter(self.q).values_list("pk", flat=True))
-        return {a.pk for a in accounts if self.predicate(conditions.Context(a, now=self.now))}
-
-
 def risk_due(renews: dt.date | None, now: dt.datetime) -> dt.datetime:
     """Two weeks before the renewal (09:00 local), but at least two days and at most two weeks from ``now``;
     a week from ``now`` without a renewal date."""
@@ -141,28 +116,12 @@ def risk_due(renews: dt.date | None, now: dt.datetime) -> dt.datetime:
     return min(max(due, now + DUE_AT_LEAST), now + DUE_AT_MOST)
 
 
-def _closed_by_people(keys: list[str], actor) -> dict[str, dt.datetime]:
-    if not keys:
-        return {}
-    rows = (
-        ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=("resolved", "dismissed"))
-        .exclude(resolved_by=actor)
-        .values("dedupe_key")
-        .annotate(at=Max("resolved_at"))
-    )
-    return {row["dedupe_key"]: row["at"] for row in rows if row["at"] is not None}
-
-
 class _Scan:
     def __init__(self, *, now: dt.datetime, actor, reason: str):
         self.now, self.actor, self.reason = now, actor, reason
         self.today = timezone.localdate(now)
         self.policies = renewal_automations()
-        shared: dict[str, _Scope] = {}
-        self.scopes = {}
-        for automation in self.policies:
-            key = json.dumps(automation.conditions, sort_keys=True, default=str)
-            self.scopes[automation.pk] = shared.setdefault(key, _Scope(automation.conditions, now))
+        self.scopes = policy_scopes(self.policies, now, object_type="account")
         self.fields = account_fields()
         self.segments, self.placement = Segments(), ItemPlacement()
         self.counts: Counter = Counter()
@@ -217,51 +176,19 @@ class _Scan:
                 check = self.run(automation, account)
                 if check is not None:
                     (fired if check.fired else passing)[account.pk, automation.pk] = (automation, check)
-        created, changed, resolved = [], [], []
-        for (account_pk, _), (automation, check) in fired.items():
-            old = existing.get((account_pk, automation.pk))
-            if old is None:
-                created.append(
-                    RenewalFinding(
-                        account_id=account_pk,
-                        automation=automation,
-                        policy=automation.config["policy"],
-                        mode=automation.mode,
-                        text=check.text,
-                        values=check.values,
-                        first_seen_at=self.now,
-                        last_changed_at=self.now,
-                    )
-                )
-            elif (old.text, old.values, old.mode) != (check.text, check.values, automation.mode):
-                old.text, old.values, old.mode, old.last_changed_at = (
-                    check.text,
-                    check.values,
-                    automation.mode,
-                    self.now,
-                )
-                changed.append(old)
-        fixed: dict[int, list[str]] = defaultdict(list)
-        for key, old in existing.items():
-            if key in fired:
-                continue
-            if key in passing:
-                automation, check = passing[key]
-                old.resolution = f"{POLICIES[automation.config['policy']].fixed} ({check.text.rstrip('.')})"[:300]
-            elif key[1] in self.scopes:
-                old.resolution = "the account is no longer covered by the policy's conditions"
-            else:
-                old.resolution = "the policy no longer runs (paused, retired or removed)"
-            old.resolved_at = self.now
-            resolved.append(old)
-            if old.mode == LIVE:
-                fixed[old.account_id].append(old.resolution)
-        RenewalFinding.objects.bulk_create(created)
-        RenewalFinding.objects.bulk_update(changed, ["text", "values", "mode", "last_changed_at"])
-        RenewalFinding.objects.bulk_update(resolved, ["resolved_at", "resolution"])
-        self.counts.update(
-            findings_created=len(created), findings_changed=len(changed), findings_resolved=len(resolved)
+        written = findings_write(
+            model=RenewalFinding,
+            subject="account",
+            existing=existing,
+            fired=fired,
+            passing=passing,
+            running=set(self.scopes),
+            policies=POLICIES,
+            now=self.now,
+            noun="account",
         )
+        fixed = written.fixed
+        self.counts.update(written.counts())
         live: dict[int, list] = defaultdict(list)
         self.first_seen: dict[int, dt.datetime] = {}
         for (account_pk, automation_pk), (automation, check) in fired.items():
@@ -309,7 +236,7 @@ class _Scan:
             )
         }
         wanted = [a for a in accounts if a.pk in live]
-        closed = _closed_by_people([item_key(a.pk) for a in wanted if item_key(a.pk) not in open_items], self.actor)
+        closed = closed_by_people([item_key(a.pk) for a in wanted if item_key(a.pk) not in open_items], self.actor)
         specs, dues = [], {}
         for account in wanted:
             key = item_key(account.pk)

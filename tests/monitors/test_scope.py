@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from monitors.hygiene import _Scope, _scopes
+from monitors.scopes import PolicyScope, policy_scopes
 from monitors.selectors import deal_signals
 from revops import conditions
 from revops.models import Opportunity
@@ -71,7 +71,7 @@ def deals():
 
 @pytest.mark.parametrize("tree", IN_MEMORY)
 def test_own_column_conditions_are_evaluated_in_memory_as_the_query_selects(tree, deals):
-    scope = _Scope(tree, NOW)
+    scope = PolicyScope(tree, NOW, object_type="opportunity")
     assert scope.q is None and scope.predicate is not None
     expected = set(
         Opportunity.objects.filter(pk__in=[d.pk for d in deals])
@@ -83,7 +83,7 @@ def test_own_column_conditions_are_evaluated_in_memory_as_the_query_selects(tree
 
 @pytest.mark.parametrize(("tree", "covered"), QUERIED)
 def test_relations_and_case_folding_matches_are_queried(tree, covered, deals):
-    scope = _Scope(tree, NOW)
+    scope = PolicyScope(tree, NOW, object_type="opportunity")
     assert scope.q is not None
     assert scope.ids(deals) == {deals[i].pk for i in covered}
 
@@ -95,7 +95,7 @@ def test_policies_with_the_same_conditions_share_one_scope():
         hygiene_policy("commit_next_step", conditions=commit),
         hygiene_policy("late_stage_no_activity"),
     ]
-    scopes = _scopes(policies, NOW)
+    scopes = policy_scopes(policies, NOW, object_type="opportunity")
     assert scopes[policies[0].pk] is scopes[policies[1].pk]
     assert scopes[policies[2].pk] is not scopes[policies[0].pk] and scopes[policies[2].pk].everything
 

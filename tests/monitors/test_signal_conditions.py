@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from exceptions.models import ExceptionItem, Queue
-from monitors.hygiene import _Scope
 from monitors.models import ForecastSnapshot
+from monitors.scopes import PolicyScope
 from revops import conditions
 from revops.engine.pipeline import engine_process_events
 from revops.engine.schedule import run_scheduled_automations
@@ -163,7 +163,7 @@ def test_changes_in_a_window_and_days_since_activity():
     deals = list(Opportunity.objects.order_by("pk"))
 
     def scope(tree):
-        return _Scope(tree, NOW).ids(deals)
+        return PolicyScope(tree, NOW, object_type="opportunity").ids(deals)
 
     assert scope({"field": "opportunity.close_date_changes_30d", "op": "gte", "value": 2}) == {busy.pk}
     assert scope({"field": "opportunity.amount_changes_30d", "op": "eq", "value": 1}) == {quiet.pk}
