@@ -49,10 +49,7 @@ def forecast_lines(signals) -> list[str]:
     else:
         pushes = f"Close date not moved later {window}."
     lines = [pushes, _amount_line(signals)]
-    lines.append(
-        f"{words.days(signals.days_in_stage)} in {stages.get(signals.stage, signals.stage)} "
-        f"(since {words.day(signals.stage_since)})."
-    )
+    lines.append(words.stage_stay(signals, stages.get(signals.stage, signals.stage)) + ".")
     if signals.last_category_change is not None:
         when, old, new = signals.last_category_change
         changes = (

@@ -327,8 +327,7 @@ def stalled_in_stage(deal, signals, config, *, today: dt.date, labels=None) -> C
     """The deal has been in its stage at least the days allowed for that stage."""
     limit = config["days"].get(deal.stage)
     values = {"stage": deal.stage, "days_in_stage": signals.days_in_stage, "limit_days": limit}
-    since = words.day(signals.stage_since, today)
-    stay = f"{words.days(signals.days_in_stage)} in {_stage(deal)} (since {since})"
+    stay = words.stage_stay(signals, _stage(deal), today)
     if limit is None:
         return Check(False, f"{stay}; no limit set for {_stage(deal)}.", values)
     return Check(signals.days_in_stage >= limit, f"{stay}; limit: {words.days(limit)}.", values)

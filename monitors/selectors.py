@@ -43,7 +43,8 @@ class DealSignals:
       minus the snapshot's; ``amount_change_pct`` — that as a percentage of the snapshot's amount
       (None when either amount is empty or the snapshot's is zero).
     * ``stage_since`` — when the deal entered its current stage: the latest stage movement up to
-      ``now``, else the record's creation in the portal; ``days_in_stage`` — whole days since then.
+      ``now``, else the record's creation in the portal (``stage_recorded`` False); ``days_in_stage`` — whole
+      days since then.
     * ``category_changes`` — forecast-category changes in the window; ``last_category_change`` —
       the latest one up to ``now`` (in or before the window) as ``(when, old, new)``, or None.
     * ``days_since_activity`` — whole days since ``last_activity_at`` (None: no activity logged).
@@ -72,6 +73,7 @@ class DealSignals:
     last_activity_at: dt.datetime | None
     days_since_activity: int | None
     recent_changes: dict[str, int] = dataclass_field(default_factory=dict, compare=False, hash=False)
+    stage_recorded: bool = True  # False: no stage change recorded, ``stage_since`` is when the portal first saw it
 
 
 class _Figures(NamedTuple):
@@ -203,6 +205,7 @@ def deal_signals(
                 last_activity_at=deal.last_activity_at,
                 days_since_activity=_days(now, deal.last_activity_at) if deal.last_activity_at else None,
                 recent_changes=recent.get(deal.pk, {}),
+                stage_recorded=fig.stage_moved_at is not None,
             )
     return result
 
@@ -257,30 +260,59 @@ class PolicyNoise:
 def policy_noise_rates(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> list[PolicyNoise]:
     """Per ``forecast_hygiene`` automation (any mode, by name): items, noise, suppressions and the noise
     rate since ``since`` (default: the last 90 days). Four queries."""
-    from exceptions.codes import NOISE
-    from exceptions.models import ExceptionItem, Suppression
     from revops.models import Automation
 
     from .models import HygieneFinding
 
+    automations = list(Automation.objects.filter(kind="forecast_hygiene").order_by("name"))
+    return _noise_rates(
+        automations, kind="forecast_hygiene", object_type="opportunity", model=HygieneFinding, since=since, now=now
+    )
+
+
+def renewal_noise_rates(*, since: dt.datetime | None = None, now: dt.datetime | None = None) -> list[PolicyNoise]:
+    """The same for the renewal monitors' risk policies (``renewal_monitor`` automations whose policy is a
+    risk, any mode, by name) over the ``renewal_risk`` items: tasks and notices are not items, so they
+    have no noise rate. Four queries."""
+    from revops.models import Automation
+
+    from .models import RenewalFinding
+    from .renewal_policies import POLICIES, RISK
+
+    automations = [
+        a
+        for a in Automation.objects.filter(kind="renewal_monitor").order_by("name")
+        if getattr(POLICIES.get((a.config or {}).get("policy")), "does", None) == RISK
+    ]
+    return _noise_rates(
+        automations, kind="renewal_risk", object_type="account", model=RenewalFinding, since=since, now=now
+    )
+
+
+def _noise_rates(automations, *, kind: str, object_type: str, model, since, now) -> list[PolicyNoise]:
+    """``PolicyNoise`` of ``automations`` over the items of ``kind`` about ``object_type`` records opened
+    since ``since``, with the live findings in ``model`` (its record foreign key named after ``object_type``)."""
+    from exceptions.codes import NOISE
+    from exceptions.models import ExceptionItem, Suppression
+
     now = now or timezone.now()
     since = since or now - dt.timedelta(days=90)
-    automations = list(Automation.objects.filter(kind="forecast_hygiene").order_by("name"))
+    subject = f"{object_type}_id"
     items = list(
-        ExceptionItem.objects.filter(kind="forecast_hygiene", object_type="opportunity", first_seen_at__gte=since)
+        ExceptionItem.objects.filter(kind=kind, object_type=object_type, first_seen_at__gte=since)
         .order_by()
         .values("pk", "object_id", "first_seen_at", "resolved_at", "resolution_code")
     )
     deal_ids = {item["object_id"] for item in items}
     findings: dict[int, list[tuple]] = {}
     for row in (
-        HygieneFinding.objects.filter(opportunity_id__in=deal_ids, mode="live")
+        model.objects.filter(**{f"{subject}__in": deal_ids}, mode="live")
         .order_by()
-        .values_list("opportunity_id", "automation_id", "first_seen_at", "resolved_at")
+        .values_list(subject, "automation_id", "first_seen_at", "resolved_at")
     ):
         findings.setdefault(row[0], []).append(row[1:])
     suppressions = list(
-        Suppression.objects.filter(kind="forecast_hygiene", object_type="opportunity")
+        Suppression.objects.filter(kind=kind, object_type=object_type)
         .filter(Q(created_at__gte=since) | Q(object_id__in=deal_ids))
         .order_by()
         .values("object_id", "automation_id", "reason_code", "item_id", "created_at", "lifted_at", "until")

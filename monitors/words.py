@@ -48,3 +48,14 @@ def percent(value: float) -> str:
 def joined(labels: list[str]) -> str:
     """ "A", "A and B", "A, B and C"."""
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+def stage_stay(signals, stage_label: str, today: dt.date | None = None) -> str:
+    """How long a deal has been in its stage, saying so when no stage change was ever recorded."""
+    since = day(signals.stage_since, today)
+    if signals.stage_recorded:
+        return f"{days(signals.days_in_stage)} in {stage_label} (since {since})"
+    return (
+        f"{days(signals.days_in_stage)} in {stage_label} as far as the portal knows "
+        f"(no stage change recorded since it first saw the deal on {since})"
+    )

@@ -97,6 +97,18 @@ def test_stalled_in_stage_per_stage():
     assert not check(deal, "stalled_in_stage", days={"discovery": 5}).fired  # no limit for proposal
 
 
+def test_without_a_recorded_stage_change_the_stay_counts_from_when_the_portal_first_saw_the_deal():
+    deal = OpportunityFactory(stage="proposal")
+    type(deal).objects.filter(pk=deal.pk).update(created_at=NOW - dt.timedelta(days=3))
+    deal.refresh_from_db()
+    result = check(deal, "stalled_in_stage")
+    assert not result.fired
+    assert result.text == (
+        "3 days in Proposal as far as the portal knows (no stage change recorded since it first saw the deal "
+        "on 17 Nov); limit: 21 days."
+    )
+
+
 def test_missing_evidence_fields_and_an_empty_list_is_off():
     deal = OpportunityFactory(forecast_category="commit", attributes={})
     result = check(deal, "missing_evidence", fields=["executive_sponsor"])
