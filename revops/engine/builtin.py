@@ -146,9 +146,7 @@ class FieldUpdate(_Base):
             return _not_fired(explanation)
         values = context.config.get("set", {})
         explanation["set"] = values
-        labels = ", ".join(
-            f"{_label(context, k)} to {v if v not in (None, '') else 'empty'}" for k, v in values.items()
-        )
+        labels = ", ".join(f"{_label(context, k)} to {_shown(record, k, v)}" for k, v in values.items())
         return Outcome(
             fired=True,
             actions=[Action("update_field", {"key": k, "value": v}) for k, v in values.items()],
@@ -401,3 +399,14 @@ class Notify(_Base):
             summary=f"Conditions met: {config['to'].replace('_', ' ')} notified ({subject!r}).",
             expected_next=f"The {config['to'].replace('_', ' ')} should read the notification and act on {record}.",
         )
+
+
+def _shown(record, key: str, value) -> str:
+    """A value as people read it: a column's choice label ("Best case", not best_case), "empty" for none."""
+    if value in (None, ""):
+        return "empty"
+    try:
+        choices = dict(record._meta.get_field(key).choices or ())
+    except FieldDoesNotExist:  # a custom attribute, not a column: its allowed values are already words
+        choices = {}
+    return str(choices.get(value, value))

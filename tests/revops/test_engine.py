@@ -367,6 +367,7 @@ def test_history_names_the_automation_identity_and_run_and_revert_restores():
     lead = Lead.objects.get()
     run = AutomationRun.objects.get()
     assert lead.status == "working"
+    assert run.summary == "Conditions met: set Status to Working on L1."  # the choice's label, not its code
     latest = lead.history.first()
     assert latest.history_user == automation.identity
     assert latest.history_change_reason == f"automation {automation.name} v1, run {run.pk}"
