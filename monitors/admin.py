@@ -79,14 +79,15 @@ class HygieneFindingAdmin(RevOpsOnlyAdmin):
         return [path("noise/", view, name="monitors_hygienefinding_noise"), *super().get_urls()]
 
     def noise_view(self, request):
-        """Noise per policy (``selectors.policy_noise_rates``): what people called noise, over the last N days."""
+        """Noise per policy (``selectors.policy_noise_rates``, and ``renewal_noise_rates`` for the renewal risk
+        policies): what people called noise, over the last N days."""
         import datetime as dt
 
         from django.core.exceptions import PermissionDenied
         from django.template.response import TemplateResponse
         from django.utils import timezone
 
-        from .selectors import policy_noise_rates
+        from .selectors import policy_noise_rates, renewal_noise_rates
 
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -94,12 +95,14 @@ class HygieneFindingAdmin(RevOpsOnlyAdmin):
             days = min(max(int(request.GET.get("days", 90)), 1), 3650)
         except ValueError:
             days = 90
-        rows = policy_noise_rates(since=timezone.now() - dt.timedelta(days=days))
+        since = timezone.now() - dt.timedelta(days=days)
+        rows = policy_noise_rates(since=since)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Forecast hygiene: noise per policy",
+            "title": "Monitors: noise per policy",
             "opts": self.model._meta,
             "rows": rows,
+            "renewal_rows": renewal_noise_rates(since=since),
             "days": days,
         }
         return TemplateResponse(request, "admin/monitors/hygiene_noise.html", context)

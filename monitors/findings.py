@@ -5,18 +5,33 @@ A finding is a policy (an automation) that a record breaks, with its sentence an
 unresolved row per record and policy automation (``HygieneFinding`` for deals, ``RenewalFinding`` for
 accounts). ``findings_write`` creates what started firing, rewrites what changed (sentence, values or
 mode) and resolves what stopped, with what fixed it in words — in three bulk statements.
+
+Scarcity (docs/monitors.md "Scarcity"), the same for both scans: ``item_policies`` (what "Suppress…"
+offers on an item: its live findings not suppressed), ``suppressed_text`` / ``suppressed_words`` (a
+suppression in words, on the item and on the Why page), ``items_open`` (open or refresh items in bulk
+with their due times) and ``items_open_waiting`` (new items under a per-owner rate limit: the most
+important first, the rest held and counted).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
-from exceptions.models import ExceptionItem
+from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.models import ExceptionItem, Suppression
+from exceptions.rate_limits import rate_limit_holds_record, rate_limit_split
+from exceptions.services import OPEN
+from exceptions.suppressions import suppression_active_q
+from revops.bulk_writes import bulk_update_rows_audited
 from revops.models import Automation
+
+from . import words
 
 LIVE = Automation.Mode.LIVE
 
@@ -109,3 +124,98 @@ def closed_by_people(keys: list[str], actor) -> dict[str, dt.datetime]:
         .annotate(at=Max("resolved_at"))
     )
     return {row["dedupe_key"]: row["at"] for row in rows if row["at"] is not None}
+
+
+# --- scarcity: suppressions and rate limits ----------------------------------------------------------------
+
+
+def item_policies(item: ExceptionItem, *, model, subject: str) -> list[tuple[int, str]]:
+    """The live policies ``item`` lists now (its record's live findings in ``model``, keyed by the foreign
+    key ``subject``, not suppressed for the item's kind), by name: what "Suppress…" offers."""
+    suppressed = Suppression.objects.filter(
+        suppression_active_q(), object_type=item.object_type, object_id=item.object_id, kind=item.kind
+    ).values_list("automation_id", flat=True)
+    rows = (
+        model.objects.filter(**{f"{subject}_id": item.object_id}, resolved_at__isnull=True, mode=LIVE)
+        .exclude(automation_id__in=[pk for pk in suppressed if pk is not None])
+        .select_related("automation")
+    )
+    return sorted(((row.automation_id, row.automation.name) for row in rows), key=lambda pair: pair[1])
+
+
+def _who(row: Suppression) -> str:
+    return (row.created_by.get_full_name() or row.created_by.get_username()) if row.created_by_id else "someone"
+
+
+def suppressed_text(row: Suppression) -> str:
+    """ "Close date in the past, until the deal changes, by Ann Lee (Known, being handled)" (on the item)."""
+    return f"{row.topic_label}, {row.ends_text()}, by {_who(row)} ({row.get_reason_code_display()})"
+
+
+def suppressed_words(row: Suppression, *, noun: str) -> str:
+    """ "suppressed until the account changes by Ann Lee on 3 Dec (Known, being handled: …); it stays off the
+    account's item" (on the Why page; ``noun``: the record in words)."""
+    note = f": {row.note}" if row.note else ""
+    text = f"suppressed {row.ends_text()} by {_who(row)} on {words.day(timezone.localdate(row.created_at))} "
+    text += f"({row.get_reason_code_display()}{note}); it stays off the {noun}'s item"
+    if getattr(row, "changed", False):
+        text += f" (the {noun} has changed since: the next scan lifts it)"
+    return text
+
+
+def items_open(specs: list[ItemSpec], dues: dict, *, actor, reason: str, now: dt.datetime, due_reason: str) -> Counter:
+    """Open or refresh ``specs`` in bulk; the new ones (their dedupe keys in ``dues``) get their due time.
+    Returns the counts ``items_created`` and ``items_refreshed``."""
+    if not specs:
+        return Counter()
+    counts = exception_items_open_many(specs, actor=actor, change_reason=reason, now=now)
+    rows = {
+        pk: {"due_at": dues[key]}
+        for pk, key in ExceptionItem.objects.filter(dedupe_key__in=list(dues), status__in=OPEN).values_list(
+            "pk", "dedupe_key"
+        )
+    }
+    bulk_update_rows_audited(model=ExceptionItem, rows=rows, fields=["due_at"], actor=actor, reason=due_reason)
+    return Counter(items_created=counts["created"], items_refreshed=counts["refreshed"])
+
+
+def items_open_waiting(
+    *,
+    kind: str,
+    waiting: list[tuple],
+    actor,
+    reason: str,
+    now: dt.datetime,
+    due_reason: str,
+    chunk: int,
+    record_holds: bool,
+) -> Counter:
+    """Under a rate limit on ``kind``: open the waiting new items (``(spec, due, importance)``, the smallest
+    importance first) that fit each owner's room, ``chunk`` per transaction, and count the rest as held
+    back (``record_holds``: the pass saw every record, so its counts replace the stored ones). Returns the
+    counts ``items_created``, ``items_refreshed`` and ``items_held``."""
+    admitted, held, limit = rate_limit_split(
+        kind=kind,
+        candidates=waiting,
+        owner=lambda row: row[0].owner_id,
+        importance=lambda row: row[2],
+        now=now,
+    )
+    counts = Counter()
+    for start in range(0, len(admitted), chunk):
+        part = admitted[start : start + chunk]
+        with transaction.atomic():
+            counts.update(
+                items_open(
+                    [spec for spec, _, _ in part],
+                    {spec.dedupe_key: due for spec, due, _ in part},
+                    actor=actor,
+                    reason=reason,
+                    now=now,
+                    due_reason=due_reason,
+                )
+            )
+    counts["items_held"] += sum(held.values())
+    if record_holds:
+        rate_limit_holds_record(kind=kind, held=held, limit=limit, now=now)
+    return counts

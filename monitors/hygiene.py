@@ -30,21 +30,27 @@ from collections import Counter, defaultdict
 from django.db import transaction
 from django.utils import timezone
 
-from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.bulk import ItemSpec
 from exceptions.codes import SUPPRESSED
 from exceptions.gap_items import ItemPlacement
-from exceptions.models import ExceptionItem, Suppression
-from exceptions.rate_limits import rate_limit_for, rate_limit_holds_record, rate_limit_split
+from exceptions.models import ExceptionItem
+from exceptions.rate_limits import rate_limit_for
 from exceptions.registry import register_suppression_topics
 from exceptions.services import OPEN, exception_item_resolve
-from exceptions.suppressions import suppression_active_q, suppressions_in_force
+from exceptions.suppressions import suppressions_in_force
 from revops.audit import system_user
-from revops.bulk_writes import bulk_update_rows_audited
 from revops.models import Automation, Opportunity
 
 from . import words
 from .calls import CallBook
-from .findings import closed_by_people, findings_write
+from .findings import (
+    closed_by_people,
+    findings_write,
+    item_policies,
+    items_open,
+    items_open_waiting,
+    suppressed_text,
+)
 from .models import HygieneFinding
 from .policies import CATEGORIES, POLICIES, STAGES, policy_check
 from .scopes import policy_scopes
@@ -93,12 +99,6 @@ def _item_text(deal, lines: list[tuple[str, str]], *, call, today, left_out: lis
         "reason": reason,
         "expected_action": EXPECTED + when,
     }
-
-
-def suppressed_text(row: Suppression) -> str:
-    """ "Close date in the past, until the deal changes, by Ann Lee (Known, being handled)"."""
-    who = row.created_by.get_full_name() or row.created_by.get_username() if row.created_by_id else "someone"
-    return f"{row.topic_label}, {row.ends_text()}, by {who} ({row.get_reason_code_display()})"
 
 
 class _Scan:
@@ -232,43 +232,34 @@ class _Scan:
 
     def open(self, specs: list[ItemSpec], dues: dict) -> None:
         """Open or refresh ``specs`` in bulk; new ones (in ``dues``) get their due time before the call."""
-        if not specs:
-            return
-        counts = exception_items_open_many(specs, actor=self.actor, change_reason=self.reason, now=self.now)
-        self.counts.update(items_created=counts["created"], items_refreshed=counts["refreshed"])
-        rows = {
-            pk: {"due_at": dues[key]}
-            for pk, key in ExceptionItem.objects.filter(dedupe_key__in=list(dues), status__in=OPEN).values_list(
-                "pk", "dedupe_key"
+        self.counts.update(
+            items_open(
+                specs,
+                dues,
+                actor=self.actor,
+                reason=self.reason,
+                now=self.now,
+                due_reason="due before the forecast call",
             )
-        }
-        bulk_update_rows_audited(
-            model=ExceptionItem,
-            rows=rows,
-            fields=["due_at"],
-            actor=self.actor,
-            reason="due before the forecast call",
         )
 
     def open_waiting(self, *, record_holds: bool) -> None:
         """Under a rate limit: open the waiting new items that fit each manager's room, biggest deals first;
         count the rest as held back (``record_holds``: this pass saw every deal, so its counts replace the
         stored ones)."""
-        admitted, held, limit = rate_limit_split(
-            kind=ITEM_KIND,
-            candidates=self.waiting,
-            owner=lambda row: row[0].owner_id,
-            importance=lambda row: row[2],
-            now=self.now,
+        self.counts.update(
+            items_open_waiting(
+                kind=ITEM_KIND,
+                waiting=self.waiting,
+                actor=self.actor,
+                reason=self.reason,
+                now=self.now,
+                due_reason="due before the forecast call",
+                chunk=CHUNK,
+                record_holds=record_holds,
+            )
         )
-        for start in range(0, len(admitted), CHUNK):
-            part = admitted[start : start + CHUNK]
-            with transaction.atomic():
-                self.open([spec for spec, _, _ in part], {spec.dedupe_key: due for spec, due, _ in part})
-        self.counts["items_held"] += sum(held.values())
         self.waiting = []
-        if record_holds:
-            rate_limit_holds_record(kind=ITEM_KIND, held=held, limit=limit, now=self.now)
 
     def resolve(self, item: ExceptionItem, note: str, *, code: str = "fixed_in_crm") -> None:
         exception_item_resolve(item=item, reason_code=code, note=note[:1000], actor=self.actor)
@@ -348,15 +339,7 @@ def hygiene_scan_deals(
 
 def hygiene_item_policies(item: ExceptionItem) -> list[tuple[int, str]]:
     """The live policies the deal's item lists now (its live findings not suppressed), by name."""
-    suppressed = Suppression.objects.filter(
-        suppression_active_q(), object_type="opportunity", object_id=item.object_id, kind=ITEM_KIND
-    ).values_list("automation_id", flat=True)
-    rows = (
-        HygieneFinding.objects.filter(opportunity_id=item.object_id, resolved_at__isnull=True, mode=LIVE)
-        .exclude(automation_id__in=[pk for pk in suppressed if pk is not None])
-        .select_related("automation")
-    )
-    return sorted(((row.automation_id, row.automation.name) for row in rows), key=lambda pair: pair[1])
+    return item_policies(item, model=HygieneFinding, subject="opportunity")
 
 
 def hygiene_after_suppress(item: ExceptionItem, actor) -> None:

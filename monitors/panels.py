@@ -11,6 +11,7 @@ from exceptions.suppressions import record_suppressions
 from revops.models import Opportunity
 
 from . import words
+from .findings import suppressed_words
 from .selectors import deal_signals, evidence_labels, hygiene_policies, quarter_start
 
 
@@ -83,7 +84,7 @@ def policy_lines(deal, signals) -> list[dict]:
     for automation in hygiene_policies():
         mode = "" if automation.mode == "live" else " (shadow: recorded, no item)"
         if automation.pk in suppressed:
-            mode += f" — {suppressed_words(suppressed[automation.pk])}"
+            mode += f" — {suppressed_words(suppressed[automation.pk], noun='deal')}"
         tree = automation.conditions or {"all": []}
         predicate = conditions.compile_condition(tree, object_type="opportunity")
         if not predicate(conditions.Context(deal, now=signals.now)):
@@ -97,17 +98,6 @@ def policy_lines(deal, signals) -> list[dict]:
         check = policy_check(automation.config, deal, signals, today=today, labels=labels)
         rows.append({"name": automation.name + mode, "fired": check.fired, "text": check.text})
     return rows
-
-
-def suppressed_words(row) -> str:
-    """ "suppressed until the deal changes by Ann Lee on 3 Dec (Known, being handled: …)"."""
-    who = (row.created_by.get_full_name() or row.created_by.get_username()) if row.created_by_id else "someone"
-    note = f": {row.note}" if row.note else ""
-    text = f"suppressed {row.ends_text()} by {who} on {words.day(timezone.localdate(row.created_at))} "
-    text += f"({row.get_reason_code_display()}{note}); it stays off the deal's item"
-    if getattr(row, "changed", False):
-        text += " (the deal has changed since: the next scan lifts it)"
-    return text
 
 
 def why_forecast_panel(object_type: str, object_id: int, *, request=None) -> dict | None:

@@ -1,15 +1,18 @@
 """The "Renewal monitors" panel of an account's Why page: every live or shadow renewal policy checked
 live on the account (which fire, which do not, and why, with values), the account's recent recorded
-changes of the fields they read, and the tasks the monitors created for it."""
+changes of the fields they read, the tasks the monitors created for it, and which risks a person suppressed
+for the account (until when, by whom, why)."""
 
 from __future__ import annotations
 
 from django.utils import timezone
 
+from exceptions.suppressions import record_suppressions
 from revops import conditions
 from revops.models import Account
 
 from . import words
+from .findings import suppressed_words
 from .models import AccountChange, RenewalTask
 from .renewal_policies import POLICIES, policy_check
 from .renewal_scan import renewal_facts
@@ -20,7 +23,9 @@ VERB = {"risk": ("Risk", "No risk"), "task": ("Task", "No task"), "notice": ("No
 
 
 def policy_rows(account, facts) -> list[dict]:
-    """Each live or shadow renewal policy on ``account`` now: ``{"name", "fired", "verdict", "text"}``."""
+    """Each live or shadow renewal policy on ``account`` now: ``{"name", "fired", "verdict", "text",
+    "suppressed"}`` (``suppressed``: in words, when a person suppressed the risk for the account, else empty)."""
+    suppressed = {row.automation_id: row for row in record_suppressions(object_type="account", object_id=account.pk)}
     rows = []
     for automation in renewal_automations():
         policy = POLICIES.get(automation.config.get("policy"))
@@ -29,12 +34,14 @@ def policy_rows(account, facts) -> list[dict]:
         name = automation.name + ("" if automation.mode == "live" else " (shadow: recorded, nothing done)")
         tree = automation.conditions or {"all": []}
         predicate = conditions.compile_condition(tree, object_type="account")
+        row = suppressed.get(automation.pk)
+        said = {"name": name, "suppressed": suppressed_words(row, noun="account") if row is not None else ""}
         if not predicate(conditions.Context(account, now=facts.now)):
-            rows.append({"name": name, "fired": False, "verdict": "Not covered", "text": "Outside its conditions."})
+            rows.append({**said, "fired": False, "verdict": "Not covered", "text": "Outside its conditions."})
             continue
         check = policy_check(automation.config, account, facts)
         yes, no = VERB[policy.does]
-        rows.append({"name": name, "fired": check.fired, "verdict": yes if check.fired else no, "text": check.text})
+        rows.append({**said, "fired": check.fired, "verdict": yes if check.fired else no, "text": check.text})
     return rows
 
 

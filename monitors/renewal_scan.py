@@ -19,6 +19,13 @@ with what is stored before writing anything. Per chunk, in one transaction:
   ``Notification`` row (reason ``renewal_finance_notice``) in the transaction and sent after commit.
 
 Only ``live`` policies raise items, create tasks or send notices; ``shadow`` risk findings are recorded.
+
+Scarcity (docs/monitors.md "Scarcity"), as in the hygiene scan: a risk a person suppressed for an account
+(``exceptions.Suppression`` of kind ``renewal_risk``, until a date or until the account changes) is still
+recorded as a finding but left off the item (named under "Left out"); an item with nothing else left
+closes itself (``suppressed``). A per-owner rate limit on new renewal-risk items (``exceptions.RateLimit``)
+opens the biggest accounts first (ARR) and holds the rest back, counted per manager (``RateLimitHold``);
+they are offered again on every scan. Suppressions do not apply to tasks and notices (they are not items).
 """
 
 from __future__ import annotations
@@ -32,19 +39,29 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.bulk import ItemSpec
+from exceptions.codes import SUPPRESSED
 from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem, Notification
 from exceptions.notifications import TRIAGE_PATH, base_url, notification_send
+from exceptions.rate_limits import rate_limit_for
+from exceptions.registry import register_suppression_topics
 from exceptions.services import OPEN, exception_item_resolve
+from exceptions.suppressions import suppressions_in_force
 from revops.audit import system_user
-from revops.bulk_writes import bulk_update_rows_audited
 from revops.feed import change_entries_record
 from revops.models import Account, Automation, ChangeEntry, Task
 from revops.services import record_save
 
 from . import words
-from .findings import closed_by_people, findings_write
+from .findings import (
+    closed_by_people,
+    findings_write,
+    item_policies,
+    items_open,
+    items_open_waiting,
+    suppressed_text,
+)
 from .models import RenewalFinding, RenewalTask
 from .renewal_policies import NOTICE, POLICIES, RISK, TASK, Facts, policy_check, renewal_window
 from .renewal_selectors import (
@@ -127,6 +144,14 @@ class _Scan:
         self.counts: Counter = Counter()
         self.mails: list[tuple] = []
         self.recipients: dict[str, object] = {}
+        self.left_out: dict[int, list[str]] = {}  # by account: its suppressed live risks, in words
+        self.limit = rate_limit_for(ITEM_KIND)
+        self.waiting: list[tuple] = []  # (spec, due, importance) of new items, when a rate limit applies
+        # The account's ARR: the field the finance notices read, else the demo's ``arr``.
+        self.arr_field = next(
+            (a.config["arr_field"] for a in self.of(NOTICE) if a.config.get("arr_field")),
+            "arr",
+        )
 
     def of(self, does: str) -> list[Automation]:
         return [a for a in self.policies if POLICIES[a.config["policy"]].does == does]
@@ -191,8 +216,17 @@ class _Scan:
         self.counts.update(written.counts())
         live: dict[int, list] = defaultdict(list)
         self.first_seen: dict[int, dt.datetime] = {}
+        in_force = suppressions_in_force(
+            object_type="account", records={a.pk: a for a in accounts}, now=self.now, kind=ITEM_KIND
+        )
+        suppressed = {(pk, row.automation_id): row for pk, rows in in_force.items() for row in rows}
+        self.left_out = defaultdict(list)
         for (account_pk, automation_pk), (automation, check) in fired.items():
             if automation.mode != LIVE:
+                continue
+            if (account_pk, automation_pk) in suppressed:
+                self.left_out[account_pk].append(suppressed_text(suppressed[account_pk, automation_pk]))
+                self.counts["findings_suppressed"] += 1
                 continue
             live[account_pk].append((automation, check))
             old = existing.get((account_pk, automation_pk))
@@ -206,7 +240,7 @@ class _Scan:
         for automation, _check in risks:
             renews = renews or as_date(field_value(account, automation.config.get("renewal_field", "renewal_date")))
         renews = renews or as_date(field_value(account, "renewal_date"))
-        arr = as_number(field_value(account, "arr"))
+        arr = as_number(field_value(account, self.arr_field))
         facts = [f"owner {owner}"]
         if arr is not None:
             facts.append(f"ARR {words.money(arr)}")
@@ -221,6 +255,9 @@ class _Scan:
             f"{account} ({account.external_id}; {'; '.join(facts)}) has "
             f"{'one renewal risk' if n == 1 else f'{n} renewal risks'}:\n" + "\n".join(lines)
         )
+        left_out = self.left_out.get(account.pk)
+        if left_out:
+            reason += "\nLeft out (suppressed for this account):\n" + "\n".join(f"• {t}" for t in sorted(left_out))
         return {
             "title": f"{str(account)[:140]}: renewal risk{'s' if n != 1 else ''} ({n})",
             "reason": reason,
@@ -248,38 +285,58 @@ class _Scan:
                 continue
             team_id = account.owner.team_id if account.owner_id else None
             queue, manager_id = self.placement.place(team_id)
-            specs.append(
-                ItemSpec(
-                    dedupe_key=key,
-                    kind=ITEM_KIND,
-                    queue=queue,
-                    owner_id=manager_id,
-                    object_type="account",
-                    object_id=account.pk,
-                    external_id=account.external_id or "",
-                    **text,
-                )
+            spec = ItemSpec(
+                dedupe_key=key,
+                kind=ITEM_KIND,
+                queue=queue,
+                owner_id=manager_id,
+                object_type="account",
+                object_id=account.pk,
+                external_id=account.external_id or "",
+                **text,
             )
+            if old is None and self.limit is not None:
+                # A new item under a rate limit waits for the end of the scan: the biggest ARR goes first.
+                arr = as_number(field_value(account, self.arr_field)) or 0
+                self.waiting.append((spec, risk_due(renews, self.now), (-arr, -len(live[account.pk]), account.pk)))
+                continue
+            specs.append(spec)
             if old is None:
                 dues[key] = risk_due(renews, self.now)
-        if specs:
-            counts = exception_items_open_many(specs, actor=self.actor, change_reason=self.reason, now=self.now)
-            self.counts.update(items_created=counts["created"], items_refreshed=counts["refreshed"])
-            rows = {
-                pk: {"due_at": dues[key]}
-                for pk, key in ExceptionItem.objects.filter(dedupe_key__in=list(dues), status__in=OPEN).values_list(
-                    "pk", "dedupe_key"
-                )
-            }
-            bulk_update_rows_audited(
-                model=ExceptionItem, rows=rows, fields=["due_at"], actor=self.actor, reason="due before the renewal"
+        self.counts.update(
+            items_open(
+                specs, dues, actor=self.actor, reason=self.reason, now=self.now, due_reason="due before the renewal"
             )
+        )
         gone = [open_items[key]["pk"] for key in keys if key in open_items and int(key.rsplit(":", 1)[1]) not in live]
         for item in ExceptionItem.objects.filter(pk__in=gone).order_by("pk"):
-            notes = fixed.get(item.object_id) or ["no live renewal policy finds a risk on the account any more"]
-            note = "Fixed in the CRM: " + "; ".join(notes) + "."
-            exception_item_resolve(item=item, reason_code="fixed_in_crm", note=note[:1000], actor=self.actor)
+            notes = fixed.get(item.object_id)
+            left_out = sorted(self.left_out.get(item.object_id, []))
+            if left_out and not notes:
+                note, code = "Suppressed: " + "; ".join(left_out) + ".", SUPPRESSED
+            else:
+                notes = notes or ["no live renewal policy finds a risk on the account any more"]
+                also = f" Suppressed: {'; '.join(left_out)}." if left_out else ""
+                note, code = "Fixed in the CRM: " + "; ".join(notes) + "." + also, "fixed_in_crm"
+            exception_item_resolve(item=item, reason_code=code, note=note[:1000], actor=self.actor)
             self.counts["items_resolved"] += 1
+
+    def open_waiting(self, *, record_holds: bool) -> None:
+        """Under a rate limit: open the waiting new items that fit each manager's room, biggest ARR first;
+        count the rest as held back (``record_holds``: this pass saw every account)."""
+        self.counts.update(
+            items_open_waiting(
+                kind=ITEM_KIND,
+                waiting=self.waiting,
+                actor=self.actor,
+                reason=self.reason,
+                now=self.now,
+                due_reason="due before the renewal",
+                chunk=CHUNK,
+                record_holds=record_holds,
+            )
+        )
+        self.waiting = []
 
     # --- tasks ---------------------------------------------------------------------------------------
 
@@ -518,6 +575,8 @@ def renewal_scan(
         with transaction.atomic():
             scan.chunk(accounts)
             scan.send_after_commit()
+    # Held-back counts are replaced by a full scan only (a scan of a few accounts saw only those).
+    scan.open_waiting(record_holds=account_ids is None)
     return dict(scan.counts)
 
 
@@ -540,6 +599,25 @@ def renewal_facts(account, *, now: dt.datetime | None = None) -> Facts:
         segment=Segments().of(account),
         risks=risks,
     )
+
+
+# --- suppression from the account's item (exceptions.registry.register_suppression_topics) ------------
+
+
+def renewal_item_policies(item: ExceptionItem) -> list[tuple[int, str]]:
+    """The live risk policies the account's item lists now (its live findings not suppressed), by name."""
+    return item_policies(item, model=RenewalFinding, subject="account")
+
+
+def renewal_after_suppress(item: ExceptionItem, actor) -> None:
+    """Right after a person suppressed risks on an account's item: rescan the account, so the item drops
+    them (or closes, "suppressed", when nothing is left)."""
+    who = actor.get_username() if actor is not None else "someone"
+    renewal_scan(account_ids=[item.object_id], reason=f"risks suppressed by {who}")
+
+
+# Registered on import: MonitorsConfig.ready() imports this module.
+register_suppression_topics(ITEM_KIND, renewal_item_policies, after=renewal_after_suppress)
 
 
 __all__ = ["ITEM_KIND", "EXPECTED", "renewal_scan", "renewal_facts", "renewal_window", "item_key"]
