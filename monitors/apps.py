@@ -71,7 +71,7 @@ class MonitorsConfig(AppConfig):
             jobs.monitors_renewal_scan,
             name="monitors_renewal_scan",
             queue="low",
-            cron=getattr(settings, "MONITORS_RENEWAL_CRON", "30 5 * * *"),
+            cron=settings.MONITORS_RENEWAL_CRON,
         )
         register_item_kind(ITEM_KIND, "Renewal risk", severity="medium", expected_action=EXPECTED)
         # After the monitors' own demo (70): the CRM's changes to a few customer accounts, then one scan.

@@ -240,6 +240,12 @@ if not croniter.is_valid(MONITORS_SNAPSHOT_CRON):
     raise ImproperlyConfigured(
         f"MONITORS_SNAPSHOT_CRON={MONITORS_SNAPSHOT_CRON!r} is not a cron expression (e.g. '0 20 * * 0')"
     )
+# The daily renewal scan (tasks, risk items, finance notices): default 05:30 every day.
+MONITORS_RENEWAL_CRON = os.environ.get("MONITORS_RENEWAL_CRON", "").strip() or "30 5 * * *"
+if not croniter.is_valid(MONITORS_RENEWAL_CRON):
+    raise ImproperlyConfigured(
+        f"MONITORS_RENEWAL_CRON={MONITORS_RENEWAL_CRON!r} is not a cron expression (e.g. '30 5 * * *')"
+    )
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address

@@ -75,3 +75,12 @@ def test_a_bad_snapshot_cron_is_refused(tmp_path):
 
     assert result.returncode != 0
     assert "MONITORS_SNAPSHOT_CRON='every sunday'" in result.stderr, result.stderr
+
+
+def test_the_renewal_scan_is_daily_on_the_low_queue_and_a_bad_cron_is_refused(tmp_path):
+    schedule = next(s for s in schedules() if s.name == "monitors_renewal_scan")
+    assert (schedule.queue, schedule.cron) == ("low", "30 5 * * *")
+
+    result = run_python(LOAD_SETTINGS, clean_env(tmp_path, MONITORS_RENEWAL_CRON="every morning"))
+    assert result.returncode != 0
+    assert "MONITORS_RENEWAL_CRON='every morning'" in result.stderr, result.stderr
