@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from revops.bulk_writes import bulk_create_audited, bulk_update_rows_audited
+from revops.bulk_writes import InArray, bulk_create_audited, bulk_update_rows_audited
 
 from .models import ExceptionItem, Queue
 from .services import OPEN, due_time, exception_item_open
@@ -62,7 +62,7 @@ def exception_items_open_many(
             existing = {
                 key: (pk, occurrences)
                 for pk, key, occurrences in ExceptionItem.objects.select_for_update()
-                .filter(dedupe_key__in=list(by_key), status__in=OPEN)
+                .filter(InArray("dedupe_key", by_key), status__in=OPEN)
                 .order_by()
                 .values_list("id", "dedupe_key", "occurrences")
             }

@@ -24,7 +24,7 @@ from exceptions.models import ExceptionItem
 from exceptions.services import OPEN as OPEN_ITEM
 from exceptions.services import exception_item_open, exception_item_resolve
 from revops.audit import audited
-from revops.bulk_writes import bulk_create_audited, bulk_update_audited
+from revops.bulk_writes import InArray, bulk_create_audited, bulk_update_audited
 from revops.conditions import ConditionError
 from revops.conditions.compile import Context
 from revops.conditions.predicate import compile_condition
@@ -56,7 +56,8 @@ class _Rules:
 
     checklist: Checklist
     applies_when: object
-    fields: list[tuple[str, object]]
+    # (field key, its condition or None, the column's attribute name or None for a custom attribute)
+    fields: list[tuple[str, object, str | None]]
 
     @classmethod
     def build(cls, checklist: Checklist, kind: str = Checklist.Kind.DEAL) -> _Rules | None:
@@ -64,11 +65,15 @@ class _Rules:
         if checklist.kind != kind:
             return None
         object_type = subject_type_of(checklist)
+        model = Account if object_type == "account" else Opportunity
         try:
             return cls(
                 checklist,
                 _compiled(checklist.conditions, object_type),
-                [(entry["field"], _compiled(entry.get("when"), object_type)) for entry in checklist.required_fields],
+                [
+                    (entry["field"], _compiled(entry.get("when"), object_type), _attname(model, entry["field"]))
+                    for entry in checklist.required_fields
+                ],
             )
         except (ConditionError, KeyError, TypeError):
             return None  # an invalid checklist is refused when saved; a stale one evaluates nothing
@@ -77,13 +82,23 @@ class _Rules:
         return deal.stage == self.checklist.trigger_stage and (self.applies_when is None or self.applies_when(ctx))
 
 
-def _value(record, key: str):
-    """A dictionary field's value on a deal or account: a column, else the CRM's custom attributes."""
+def _attname(model, key: str) -> str | None:
+    """The attribute holding dictionary field ``key`` on ``model``'s records: a column's, or None for a
+    custom attribute (kept in ``attributes``)."""
     try:
-        field = record._meta.get_field(key)
+        return model._meta.get_field(key).attname
     except Exception:
+        return None
+
+
+def _value(record, key: str, attname: str | None = ""):
+    """A dictionary field's value on a deal or account: a column, else the CRM's custom attributes.
+    ``attname``: the column's attribute as ``_attname`` found it (None: a custom attribute)."""
+    if attname == "":
+        attname = _attname(type(record), key)
+    if attname is None:
         return (record.attributes or {}).get(key)
-    return getattr(record, field.attname, None)
+    return getattr(record, attname, None)
 
 
 def _empty(value) -> bool:
@@ -93,11 +108,12 @@ def _empty(value) -> bool:
 def handoff_missing(rules: _Rules, deal: Opportunity, handoff: Handoff | None, ctx: Context, labels) -> list[dict]:
     """What keeps ``deal`` from ready under ``rules``: unfilled fields (whose condition holds), unticked attestations."""
     missing = []
-    for key, when in rules.fields:
+    for key, when, attname in rules.fields:
         if when is not None and not when(ctx):
             continue
-        if _empty(_value(deal, key)):
-            missing.append({"kind": "field", "key": key, "label": labels.get(key, key.replace("_", " ").capitalize())})
+        if _empty(_value(deal, key, attname)):
+            label = labels[key] if key in labels else key.replace("_", " ").capitalize()
+            missing.append({"kind": "field", "key": key, "label": label})
     attested = (handoff.attested if handoff else None) or {}
     for entry in rules.checklist.attestations:
         if entry["key"] not in attested:
@@ -207,12 +223,11 @@ def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None
         parts.append(f"RevOps or the CRM should provide {gap['label']}")
     queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
     count = len(handoff.missing)
+    name = str(deal)
     return {
-        "title": f"{str(deal)[:120]}: {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}"[
-            :200
-        ],
+        "title": f"{name[:120]}: {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}"[:200],
         "reason": (
-            f"{deal} ({deal.external_id}) {where} but its {checklist.name} handoff is "
+            f"{name} ({deal.external_id}) {where} but its {checklist.name} handoff is "
             f"not ready: missing {joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
         ),
         "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
@@ -361,12 +376,12 @@ def handoffs_evaluate(
     rules = [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
     existing = {
         (h.opportunity_id, h.checklist_id): h
-        for h in Handoff.objects.select_for_update(of=("self",)).filter(opportunity_id__in=ids)
+        for h in Handoff.objects.select_for_update(of=("self",)).filter(InArray("opportunity_id", ids)).order_by("pk")
     }
     if not rules and not existing:
         return counts
     labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
-    deals = list(deals) if deals is not None else list(Opportunity.objects.filter(pk__in=ids))
+    deals = list(deals) if deals is not None else list(Opportunity.objects.filter(InArray("pk", ids)))
     # Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
     # attach, without building an owner per deal.
     for field, related in (

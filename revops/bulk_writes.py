@@ -3,23 +3,34 @@
 django-simple-history's bulk helpers build one historical instance per row, and Django's
 ``bulk_update`` compiles a ``CASE WHEN`` per field and row: at thousands of rows that is most of a
 batch. On PostgreSQL these helpers instead write the rows with ``COPY`` (creates: ids allocated up
-front) or one ``UPDATE … FROM`` a ``COPY``-filled scratch table (updates, as the sync does), then the
-history rows with one ``INSERT … SELECT`` of the rows just written — each history row is the row
-as stored, as simple-history records it — with one user, change reason and date for the batch.
+front), then the history rows with one ``INSERT … SELECT`` of the rows just written; updates are one
+statement: ``UPDATE … FROM jsonb_to_recordset(…)`` (the new values as one JSON parameter) whose
+``RETURNING`` rows feed the history ``INSERT``. Each history row is the row as stored, as
+simple-history records it, with one user, change reason and date for the batch.
 Elsewhere (SQLite, the embedded default) they are simple-history's ``bulk_create_with_history`` and
 ``bulk_update_with_history``.
 
 The actor and the reason default to the surrounding ``audited()`` block's. Like Django's bulk
 operations, no ``save()`` runs and no signal is sent.
+
+``InArray`` is the filter the batches around these writes select with: ``column = ANY(%s)``, one
+array parameter on PostgreSQL, where Django writes ``IN (%s, %s, …)`` — at a thousand values (a
+batch's ids or keys) psycopg splits that query and adapts each value on the client, a noticeable
+share of the batch. Elsewhere (SQLite) it is the usual ``IN``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import json
+import uuid
 from collections.abc import Mapping, Sequence
 
 from django.conf import settings
-from django.db import connections, router
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models, router
+from django.db.models import BooleanField, Expression, F
 from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -52,9 +63,12 @@ def _history_model(model):
     return manager.model
 
 
-def _history_insert_sql(history, connection) -> str | None:
+def _history_insert_sql(history, connection, *, source_sql: str = "") -> str | None:
     """``INSERT … SELECT`` copying rows of the tracked table into ``history``; params: date, reason,
-    type, user id, ids. None if ``history`` has columns of its own we do not know."""
+    type, user id, ids. None if ``history`` has columns of its own we do not know.
+
+    With ``source_sql`` (a relation named ``t`` holding the rows, e.g. a CTE), copies all of its
+    rows instead; params: date, reason, type, user id."""
     qn = connection.ops.quote_name
     tracked = {f.name for f in history.tracked_fields}
     own = {f.name for f in history._meta.concrete_fields} - tracked
@@ -66,6 +80,11 @@ def _history_insert_sql(history, connection) -> str | None:
     columns += [qn(history._meta.get_field(name).column) for name in ("history_date", "history_change_reason")]
     columns += [qn("history_type"), qn(history._meta.get_field("history_user").column)]
     selected = ", ".join(f"t.{qn(src)}" for _dst, src in pairs)
+    if source_sql:
+        return (
+            f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(columns)}) "
+            f"SELECT {selected}, %s, %s, %s, %s FROM {source_sql} ORDER BY t.{qn(source.pk.column)}"
+        )
     return (
         f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(columns)}) "
         f"SELECT {selected}, %s, %s, %s, %s FROM {qn(source.db_table)} AS t "
@@ -134,9 +153,62 @@ def bulk_update_audited(
         return bulk_update_with_history(
             objs, model, fields, default_user=actor, default_change_reason=reason, default_date=date
         )
-    PgWriter().update(model, objs, fields)
-    _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date)
+    if not _update_returning(model, objs, fields, connection, actor=actor, reason=reason, date=date):
+        PgWriter().update(model, objs, fields)
+        _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date)
     return len(objs)
+
+
+def _json_default(value):
+    """What ``jsonb_to_recordset`` reads back as the column's value, for the types JSON lacks."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _update_returning(model, objs, fields: list[str], connection, *, actor, reason: str, date) -> bool:
+    """Write ``fields`` of ``objs`` and their "~" history rows in one statement: the new values as one
+    JSON array read by ``jsonb_to_recordset`` (no parameter per value, no scratch table), the rows
+    updated by id through the primary key, and the history rows inserted from the ``RETURNING`` rows.
+    False (nothing written) where that does not fit: a JSON field with its own encoder, a value JSON
+    cannot carry, a history model with columns of its own."""
+    meta = model._meta
+    written = [meta.get_field(name) for name in fields]
+    if any(isinstance(f, models.JSONField) and f.encoder is not None for f in written):
+        return False
+    history = _history_model(model)
+    qn = connection.ops.quote_name
+    columns = [meta.pk, *written]
+    names = [f"c{i}" for i in range(len(columns))]  # the recordset's keys: short, whatever the columns are called
+    try:
+        document = json.dumps(
+            [{key: getattr(obj, f.attname) for key, f in zip(names, columns, strict=True)} for obj in objs],
+            default=_json_default,
+            allow_nan=False,
+        )
+    except (TypeError, ValueError):
+        return False
+    declared = ", ".join(f"{key} {f.cast_db_type(connection)}" for key, f in zip(names, columns, strict=True))
+    assignments = ", ".join(f"{qn(f.column)} = s.{key}" for key, f in zip(names[1:], written, strict=True))
+    update = (
+        f"UPDATE {qn(meta.db_table)} AS t SET {assignments} FROM jsonb_to_recordset(%s::jsonb) AS s({declared}) "
+        f"WHERE t.{qn(meta.pk.column)} = s.c0"
+    )
+    if history is None:
+        with connection.cursor() as cursor:
+            cursor.execute(update, [document])
+        return True
+    insert = _history_insert_sql(history, connection, source_sql="updated AS t")
+    if insert is None:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH updated AS ({update} RETURNING t.*) {insert}",
+            [document, date, reason, "~", getattr(actor, "pk", None)],
+        )
+    return True
 
 
 class _Row:
@@ -173,8 +245,46 @@ def bulk_update_rows_audited(
             model=model, objs=objs.values(), fields=fields, actor=actor, reason=reason, date=date
         )
     actor, reason = _audit(actor, reason)
+    date = date or timezone.now()
     pk = model._meta.pk.attname
     objs = [_Row({**values, pk: id_, "pk": id_}) for id_, values in rows.items()]
-    PgWriter().update(model, objs, fields)
-    _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date or timezone.now())
+    if not _update_returning(model, objs, fields, connection, actor=actor, reason=reason, date=date):
+        PgWriter().update(model, objs, fields)
+        _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date)
     return len(objs)
+
+
+class InArray(Expression):
+    """True where the field ``name`` is one of ``values`` (plain ids or keys, no expressions):
+    ``Handoff.objects.filter(InArray("opportunity_id", ids))``."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, name: str, values):
+        super().__init__()
+        self.lhs = F(name)
+        self.values = list(values)
+
+    def get_source_expressions(self):
+        return [self.lhs]
+
+    def set_source_expressions(self, exprs):
+        (self.lhs,) = exprs
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        clone = self.copy()
+        clone.lhs = self.lhs.resolve_expression(query, allow_joins, reuse, summarize, for_save)
+        return clone
+
+    def as_sql(self, compiler, connection):
+        if not self.values:
+            raise EmptyResultSet
+        sql, params = compiler.compile(self.lhs)
+        return f"{sql} IN ({', '.join(['%s'] * len(self.values))})", [*params, *self.values]
+
+    def as_postgresql(self, compiler, connection):
+        if not self.values:
+            raise EmptyResultSet
+        sql, params = compiler.compile(self.lhs)
+        return f"{sql} = ANY(%s)", [*params, self.values]
