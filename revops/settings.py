@@ -11,6 +11,7 @@ for their own processes).
 
 import datetime as dt
 import os
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -311,19 +312,25 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
 
 LOGIN_URL = "admin:login"
 
-# Email: console in development, SMTP when EMAIL_HOST is set.
+# Email: console by default, SMTP when EMAIL_HOST is set; `make run` writes each e-mail to a file
+# in EMAIL_FILE_PATH (EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend).
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend",
 )
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", "").strip() or DATA_DIR / "mail")
 EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", bool(EMAIL_HOST))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "revops-portal@localhost")
-# The portal's public address, for links in emails (digests, escalations).
-PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The portal's public address, for links in emails (digests, escalations) and printed hints;
+# unset, the address `make run` serves (WEB_ADDR) when that is set.
+_web_addr = os.environ.get("WEB_ADDR", "").strip()
+PORTAL_BASE_URL = (
+    os.environ.get("PORTAL_BASE_URL", "").strip() or (f"http://{_web_addr}" if _web_addr else "http://127.0.0.1:8000")
+).rstrip("/")
 if not PORTAL_BASE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"PORTAL_BASE_URL={PORTAL_BASE_URL!r} must start with http:// or https://")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
@@ -374,10 +381,44 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def env_log_level(name: str, default: str) -> str:
+    raw = os.environ.get(name)
+    value = (raw or "").strip().upper() or default
+    if value not in _LOG_LEVELS:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a log level (use one of {', '.join(_LOG_LEVELS)})")
+    return value
+
+
+# Logging: everything at LOG_LEVEL on the console (the production recipe). With LOG_DIR set (as
+# `make run` does) each process also writes LOG_LEVEL and above to LOG_DIR/<process>.log — the
+# name respawn.py gives it (web, worker, hot, scheduler) or the manage.py command's — while the
+# console shows only LOG_CONSOLE_LEVEL and above (make run: WARNING).
+LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
+LOG_CONSOLE_LEVEL = env_log_level("LOG_CONSOLE_LEVEL", LOG_LEVEL)
+LOG_DIR = os.environ.get("LOG_DIR", "").strip()
+_log_format = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "formatters": {"plain": {"format": _log_format}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "level": LOG_CONSOLE_LEVEL}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+if LOG_DIR:
+    _process = os.environ.get("PROCESS_NAME", "").strip() or (
+        sys.argv[1] if len(sys.argv) > 1 and Path(sys.argv[0]).name == "manage.py" else "portal"
+    )
+    Path(LOG_DIR).mkdir(parents=True, exist_ok=True)
+    LOGGING["handlers"]["file"] = {
+        "class": "logging.FileHandler",
+        "filename": str(Path(LOG_DIR) / f"{Path(_process).name}.log"),
+        "formatter": "plain",
+        "level": LOG_LEVEL,
+        "delay": True,
+    }
+    LOGGING["root"]["handlers"].append("file")

@@ -385,9 +385,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
                     continue
                 known = ref in ctx.ext_to_pk.get(target, ()) or (target == ctx.object_type and ref in batch_exts)
                 if not known:
-                    errors.setdefault(key, []).append(
-                        f"no {target} with external id {ref!r} (not in this batch nor in the portal)"
-                    )
+                    errors.setdefault(key, []).append(_unknown_reference(ctx, target, ref))
                     continue
             if key in meta.fks:
                 fk_refs[key] = ref
@@ -490,6 +488,15 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
             entry["missing"] = result.gaps
         results.append(entry)
     return _Plan(results, states, changes, failures, counts)
+
+
+def _unknown_reference(ctx: _Context, target: str, ref: str) -> str:
+    """Why a reference cannot be stored: nothing has that id, or its record in this batch was rejected."""
+    if target == ctx.object_type and ref in ctx.exts:
+        return (
+            f"points at {target} {ref!r}, which is in this batch but was rejected; fix that record and send both again"
+        )
+    return f"points at {target} {ref!r}, but no {target} has that external id in the portal or in this batch"
 
 
 def _plan_until_stable(ctx: _Context, records: Sequence[dict], now: dt.datetime) -> _Plan:

@@ -41,10 +41,10 @@ class Column:
             return self.empty() if callable(self.empty) else self.empty
         if type(value) is str:  # the common case: only the length can be wrong
             if self.max_length is not None and len(value) > self.max_length:
-                raise InvalidColumnValue(f"is {len(value)} characters long (at most {self.max_length} allowed)")
+                raise InvalidColumnValue(self._too_long(value))
             return value
         if self.max_length is not None and isinstance(value, str) and len(value) > self.max_length:
-            raise InvalidColumnValue(f"is {len(value)} characters long (at most {self.max_length} allowed)")
+            raise InvalidColumnValue(self._too_long(value))
         if self.int_range is not None and isinstance(value, int):
             low, high = self.int_range
             if (low is not None and value < low) or (high is not None and value > high):
@@ -60,6 +60,10 @@ class Column:
                     f"{value} is too large (at most {digits - places} digits before the decimal point)"
                 )
         return value
+
+    def _too_long(self, value: str) -> str:
+        shown = repr(value) if len(value) <= 58 else repr(value[:55] + "...")
+        return f"{shown} is {len(value)} characters long, but at most {self.max_length} are allowed"
 
 
 NO_EMPTY = object()

@@ -2,6 +2,7 @@
 
 import django_rq.urls
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
@@ -16,6 +17,7 @@ handler500 = "revops.api.errors.server_error"
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url=static("revops/favicon.svg"), permanent=False)),
     path("api/v1/", include("revops.api.urls")),
     path("api/v1/", include("exceptions.api.urls")),
     path("api/v1/", include("handoffs.api.urls")),

@@ -49,7 +49,10 @@ def _text(value, spec):
     else:
         raise InvalidValue(f"{_show(value)} is not text")
     if spec.max_length and len(value) > spec.max_length:
-        raise InvalidValue(f"is {len(value)} characters long (at most {spec.max_length} allowed)")
+        expected = f": send {spec.format_hint}" if spec.format_hint else ""
+        raise InvalidValue(
+            f"{_show(value)} is {len(value)} characters long, but at most {spec.max_length} are allowed{expected}"
+        )
     return value
 
 
@@ -231,6 +234,7 @@ class FieldSpec:
     allowed_values: tuple = ()
     reference_to: str = ""
     max_length: int | None = None
+    format_hint: str = ""  # what a too-long value should have been (FORMAT_HINTS)
 
     def coerce(self, value):
         return COERCERS[self.field_type](value, self)
@@ -370,6 +374,10 @@ def _max_length(object_type: str, key: str) -> int | None:
         return None
 
 
+# What a core text column with a fixed format expects, named when a value is too long for it.
+FORMAT_HINTS = {"country": "an ISO 3166-1 alpha-2 code such as GB or US"}
+
+
 def compile_validator(object_type: str, definitions) -> RecordValidator:
     specs = [
         FieldSpec(
@@ -382,6 +390,7 @@ def compile_validator(object_type: str, definitions) -> RecordValidator:
             allowed_values=tuple(d.allowed_values or ()),
             reference_to=d.reference_to,
             max_length=_max_length(object_type, d.key) if d.is_core and d.field_type == FieldType.TEXT else None,
+            format_hint=FORMAT_HINTS.get(d.key, "") if d.is_core and d.field_type == FieldType.TEXT else "",
         )
         for d in definitions
     ]

@@ -7,6 +7,7 @@ still coming up — instead of losing it (or, under honcho, every other process 
 
 - Restarts wait 1 s, doubling up to RESPAWN_MAX_WAIT (30 s) while CMD keeps dying within
   RESPAWN_STABLE_AFTER (30 s) of its start; a longer run resets the wait.
+- CMD gets ``PROCESS_NAME=NAME`` in its environment (with ``LOG_DIR`` set it logs to NAME.log).
 - Each restart logs one line on stderr:
   ``respawn: NAME exited with status 1 after 3s; restart #2 in 2s``.
 - The first SIGTERM, SIGINT or SIGHUP (as SIGTERM) is passed on to CMD and ends the loop (stopping
@@ -72,11 +73,12 @@ def main(argv: list[str]) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, forward)
 
+    env = {**os.environ, "PROCESS_NAME": name}  # names the process's log file (LOG_DIR, revops/settings.py)
     wait, restarts = 1.0, 0
     while True:
         started = time.monotonic()
         preexec = functools.partial(_die_with_parent, os.getpid())
-        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec)
+        state["child"] = subprocess.Popen(cmd, start_new_session=True, preexec_fn=preexec, env=env)
         if state["stopping"] is not None:  # it came while the child was being spawned (the old one was gone)
             _pass_on()
         status = state["child"].wait()

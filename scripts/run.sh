@@ -14,6 +14,24 @@ export PATH="$VENV/bin:$PATH"
 mkdir -p "$DATA_DIR"
 WEB_ADDR="${WEB_ADDR:-127.0.0.1:8000}"
 export WEB_ADDR
+# Every link the portal prints or e-mails uses this address (revops/settings.py, PORTAL_BASE_URL).
+export PORTAL_BASE_URL="${PORTAL_BASE_URL:-http://$WEB_ADDR}"
+portal_url="${PORTAL_BASE_URL%/}"
+# The processes' logs go to $LOG_DIR/<process>.log at LOG_LEVEL (INFO); the console shows warnings
+# and errors only, so that the logins printed at the end stay on screen.
+export LOG_DIR="${LOG_DIR:-$DATA_DIR/log}"
+export LOG_CONSOLE_LEVEL="${LOG_CONSOLE_LEVEL:-WARNING}"
+# E-mails (notifications, digests) are written to files unless you name a mail server (EMAIL_HOST)
+# or a backend of your own (EMAIL_BACKEND).
+if [ -n "${EMAIL_HOST:-}" ]; then
+    mail_note="sent through $EMAIL_HOST"
+elif [ -n "${EMAIL_BACKEND:-}" ]; then
+    mail_note="EMAIL_BACKEND=$EMAIL_BACKEND"
+else
+    export EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend"
+    export EMAIL_FILE_PATH="${EMAIL_FILE_PATH:-$DATA_DIR/mail}"
+    mail_note="written to files in $EMAIL_FILE_PATH, not sent"
+fi
 web_host="${WEB_ADDR%:*}"
 web_port="${WEB_ADDR##*:}"
 if port_open "$web_host" "$web_port"; then
@@ -82,18 +100,44 @@ if [ -n "${DATABASE_URL:-}" ]; then
 else
     db_note="SQLite file $DATA_DIR/revops.sqlite3"
 fi
-cat <<EOF
+token_cmd="scripts/manage.sh create_api_token crm --scope sync:write --scope read"
+if [ "$portal_url" != "http://127.0.0.1:8000" ]; then
+    token_cmd="PORTAL_BASE_URL=$portal_url $token_cmd"
+fi
+# The banner holds the passwords, shown once: it is kept in this shell only (never in a file) and
+# printed once the portal answers (after the processes' start-up lines) and again when it stops.
+banner() {
+    cat <<EOF
 
 ================================================================================
-  RevOps portal   http://$WEB_ADDR/admin/$static_note
-  Health          http://$WEB_ADDR/healthz
+  RevOps portal   $portal_url/admin/$static_note
+  API docs        $portal_url/api/v1/docs/
+  Health          $portal_url/healthz
 $(sed 's/^/  /' <<<"$login")
+  API token       $token_cmd
   Database        $db_note
   Redis           $redis_note
   Processes       $(grep -oE '^[A-Za-z0-9_-]+' "$procfile" | paste -sd ' ') (from $procfile)
+  Logs            $LOG_DIR/<process>.log (the console shows warnings and errors only)
+  E-mails         $mail_note
   Commands        scripts/manage.sh <command>  (manage.py with these settings: DEBUG=$DEBUG, DATA_DIR)
-  Press Ctrl-C to stop them all.
+$1
 ================================================================================
 
 EOF
-exec honcho start -f "$procfile" -d "$ROOT"
+}
+
+# Once /healthz answers "ok" (or after a minute), print the banner: it comes last.
+(
+    python scripts/wait_for_portal.py "$portal_url/healthz" "$$" 60 || true
+    kill -0 "$$" 2>/dev/null && banner "  Press Ctrl-C to stop them all."
+) &
+banner_pid=$!
+# Ctrl-C reaches honcho, which stops every process; this script then prints the logins again.
+trap ':' INT TERM
+status=0
+honcho start -f "$procfile" -d "$ROOT" || status=$?
+kill "$banner_pid" 2>/dev/null || true
+wait "$banner_pid" 2>/dev/null || true
+banner "  Stopped. \`make run\` starts it all again with your data (passwords are not shown again)."
+exit "$status"

@@ -54,7 +54,9 @@ class RecordDetailView(RecordViewMixin, generics.RetrieveAPIView):
         try:
             return record_selectors.record_get(object_type=self.object_type, key=key, user=self.request.user)
         except record_selectors.RECORD_TYPES[self.object_type].model.DoesNotExist:
-            raise Http404(f"No {self.object_type[:-1]} with id {key!r}.") from None
+            spec = record_selectors.RECORD_TYPES[self.object_type]
+            key_text = "portal id" if spec.lookup == "pk" else "external id"
+            raise Http404(f"There is no {spec.model._meta.verbose_name} with {key_text} {key!r}.") from None
 
 
 def _record_views(object_type: str, serializer_class, *, detail_serializer=None, tag: str):

@@ -201,7 +201,7 @@ def test_references_resolve_within_the_batch_in_any_order(sync):
 def test_unknown_reference_is_rejected_with_a_clear_message(sync):
     body = sync("leads", [rec("L1", owner="R-9")]).json()
     assert body["results"][0]["errors"] == {
-        "owner": ["no rep with external id 'R-9' (not in this batch nor in the portal)"]
+        "owner": ["points at rep 'R-9', but no rep has that external id in the portal or in this batch"]
     }
 
 
@@ -215,7 +215,9 @@ def test_reference_to_a_rejected_record_of_the_batch_is_rejected_too(sync):
         ],
     ).json()
     assert [r["status"] for r in body["results"]] == ["rejected"] * 3
-    assert "parent" in body["results"][0]["errors"]
+    assert body["results"][0]["errors"]["parent"] == [
+        "points at account 'A2', which is in this batch but was rejected; fix that record and send both again"
+    ]
     assert Account.objects.count() == 0
 
 

@@ -105,7 +105,11 @@ def test_unknown_field_is_rejected():
 
 def test_text_longer_than_the_column_is_rejected():
     result = validator_for("lead").validate({"external_id": "L1", "country": "USA"})
-    assert result.errors == {"country": ["is 3 characters long (at most 2 allowed)"]}
+    assert result.errors == {
+        "country": [
+            "'USA' is 3 characters long, but at most 2 are allowed: send an ISO 3166-1 alpha-2 code such as GB or US"
+        ]
+    }
 
 
 def test_core_choice_values_come_from_the_dictionary():

@@ -1,5 +1,6 @@
 """``manage.py create_api_token NAME --scope sync:write --scope read``: print a new token once."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -20,7 +21,11 @@ class Command(BaseCommand):
             choices=[s.value for s in Scope],
             help="A scope to grant; repeat for several (e.g. --scope sync:write --scope read).",
         )
-        parser.add_argument("--base-url", default="http://127.0.0.1:8000", help="Used in the printed curl example.")
+        parser.add_argument(
+            "--base-url",
+            default=None,
+            help="The portal's address for the printed curl example (default: PORTAL_BASE_URL, the one make run serves).",
+        )
 
     def handle(self, *args, name, scopes, base_url, **options):
         if ApiToken.objects.filter(name=name).exists():
@@ -29,6 +34,7 @@ class Command(BaseCommand):
             token, raw = api_token_create(name=name, scopes=scopes, actor=None)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
+        base_url = base_url or settings.PORTAL_BASE_URL
         self.stdout.write(
             self.style.SUCCESS(f"Created API token {token.name!r} with scopes {', '.join(token.scopes)}.")
         )
