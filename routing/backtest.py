@@ -6,10 +6,13 @@ memory (weighted counts, round-robin pointer, per-day and open-lead caps) in the
 leads arrived. Working hours are judged at each lead's arrival time; out-of-office is ignored
 (the portal does not know past absences), inactive reps are skipped as they are now.
 
-The report: outcomes, leads per rule, per rep (now vs proposed) and per pool, how many leads
-would change owner, leads sent to the fallback because a pool was capped, and cap violations
-(rep-days where targets that ignore caps — named accounts, a named rep — would exceed the daily
-cap of a pool the rep belongs to).
+The leads are replayed twice over the same simulated start: through the chosen rules (the
+proposal) and through the live rules alone, so the comparison is rule set against rule set, not
+against the owners the leads happen to have now. The report: outcomes of both, leads per rule, per
+rep (live vs proposed, by name) and per pool, the leads whose result would change, leads sent to
+the fallback (all of them, and those because a pool was capped), and cap violations (rep-days
+where targets that ignore caps — named accounts, a named rep — would exceed the daily cap of a
+pool the rep belongs to).
 """
 
 from __future__ import annotations
@@ -136,7 +139,8 @@ class SimLookups:
 def backtest(
     *, days: int = 30, statuses=DEFAULT_STATUSES, now: dt.datetime | None = None, limit: int | None = None
 ) -> dict:
-    """Replay the leads created in the last ``days`` days through the rules with ``statuses``; return the report."""
+    """Replay the leads created in the last ``days`` days twice — through the rules with ``statuses`` (the
+    proposal, every included rule counting as live) and through the live rules alone — and compare the two."""
     from .matching import account_index
     from .services import routing_automation
 
@@ -147,84 +151,74 @@ def backtest(
     config = RoutingConfig.from_config(automation.config if automation is not None else {})
     fields = conditions.load_fields()
     rules = load_rules(statuses)
+    live_rules = load_rules((RoutingRule.Status.LIVE,))
     # In a backtest every included rule counts as live ("what if these rules were live").
     compiled = [CompiledRule(_as_live(c.rule), c.predicate) for c in compile_rules(rules, fields)]
+    compiled_live = compile_rules(live_rules, fields)
     index = account_index()
-    lookups = SimLookups(now=now)
-    router = Router(rules=compiled, config=config, lookups=lookups, index=index, explain=False)
     qs = Lead.objects.filter(created_at__gte=since, created_at__lt=now).order_by("created_at", "pk").only(*LEAD_COLUMNS)
     leads = list(qs[:limit] if limit else qs)
-    loaded = time.perf_counter()
     threshold = float(config.fuzzy_threshold)
     matches = [
         index.match(email=lead.email, domain=lead.domain, company=lead.company, fuzzy_threshold=threshold)
         for lead in leads
     ]
-    lookups.load_accounts([m.account_id for m in matches if m.account_id] + [ld.matched_account_id for ld in leads])
-    outcomes: Counter = Counter()
-    by_rule: Counter = Counter()
-    by_pool: Counter = Counter()
-    proposed: Counter = Counter()
-    current: Counter = Counter()
-    match_counts: Counter = Counter()
-    changes = 0
+    account_ids = [m.account_id for m in matches if m.account_id] + [ld.matched_account_id for ld in leads]
+    lookups, live_lookups = SimLookups(now=now), SimLookups(now=now)
+    for each in (lookups, live_lookups):
+        each.load_accounts(account_ids)
+    loaded = time.perf_counter()
+    proposal = _replay(
+        Router(rules=compiled, config=config, lookups=lookups, index=index, explain=False), leads, matches
+    )
+    live = _replay(
+        Router(rules=compiled_live, config=config, lookups=live_lookups, index=index, explain=False), leads, matches
+    )
+    changes = rotations = 0
     samples = []
-    capped = 0
-    rep_days: Counter = Counter()
-    for lead, match in zip(leads, matches, strict=True):
-        owner_before = lead.owner_id
-        plan = router.decide(lead, now=lead.created_at, match=match)
-        outcomes[plan.outcome] += 1
-        match_counts[plan.match.status] += 1
-        by_rule[plan.rule.name if plan.rule is not None else "(no rule: fallback)"] += 1
-        if plan.pool is not None and plan.owner is not None:
-            by_pool[plan.pool.name] += 1
-        if owner_before:
-            current[owner_before] += 1
-        if plan.pick is not None and plan.pick.rep_id is None:
-            capped += 1
-        new_owner = plan.owner_id if plan.outcome in ("assigned", "fallback") else None
-        if new_owner is not None:
-            proposed[new_owner] += 1
-            rep_days[(new_owner, lead.created_at.date())] += 1
-            if lead.status in OPEN_LEAD_STATUSES:
-                lookups.rep_open[new_owner] += 1
-            lookups.rep_day[(new_owner, lead.created_at.date())] += 1
-        if new_owner != owner_before:
-            changes += 1
-            if len(samples) < 20:
-                samples.append(
-                    {
-                        "lead": lead.external_id,
-                        "now": _rep_ext(lookups, owner_before),
-                        "proposed": _rep_ext(lookups, new_owner),
-                        "outcome": plan.outcome,
-                        "rule": plan.rule.name if plan.rule is not None else None,
-                    }
-                )
+    for lead, new, old in zip(leads, proposal.results, live.results, strict=True):
+        if _route(new) == _route(old):
+            # Same rule and pool: once one lead goes elsewhere, a pool's rotation and counts shift, so
+            # its pick may differ. That is the pool sharing the load, not the rules deciding otherwise.
+            rotations += int(new["owner"] != old["owner"])
+            continue
+        changes += 1
+        if len(samples) < CHANGES_SHOWN:
+            samples.append(
+                {
+                    "lead": _lead_label(lead),
+                    "lead_id": lead.pk,
+                    "live": _result_text(lookups, old),
+                    "live_rule": old["rule"],
+                    "proposed": _result_text(lookups, new),
+                    "proposed_rule": new["rule"],
+                }
+            )
     caps = _daily_caps(lookups)
     violations = [
-        {"rep": _rep_ext(lookups, rep_id), "day": day.isoformat(), "assigned": n, "cap": caps[rep_id]}
-        for (rep_id, day), n in sorted(rep_days.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+        {"rep": _rep_name(lookups, rep_id), "day": day.isoformat(), "assigned": n, "cap": caps[rep_id]}
+        for (rep_id, day), n in sorted(proposal.rep_days.items(), key=lambda kv: (kv[0][1], kv[0][0]))
         if rep_id in caps and n > caps[rep_id]
     ]
-    reps = set(current) | set(proposed)
+    reps = set(live.owners) | set(proposal.owners)
     return {
         "window": {"days": days, "since": since.isoformat(), "until": now.isoformat()},
         "rules": [{"rule": r.name, "priority": r.priority, "status": r.status} for r in rules],
+        "live_rules": [{"rule": r.name, "priority": r.priority, "status": r.status} for r in live_rules],
         "leads": len(leads),
-        "outcomes": dict(outcomes),
-        "match": dict(match_counts),
-        "by_rule": [{"rule": k, "leads": v} for k, v in by_rule.most_common()],
-        "by_pool": [{"pool": k, "leads": v} for k, v in by_pool.most_common()],
+        "outcomes": dict(proposal.outcomes),
+        "live_outcomes": dict(live.outcomes),
+        "match": dict(proposal.match),
+        "by_rule": [{"rule": k, "leads": v} for k, v in proposal.by_rule.most_common()],
+        "by_pool": [{"pool": k, "leads": v} for k, v in proposal.by_pool.most_common()],
         "by_rep": sorted(
             (
                 {
                     "rep": _rep_ext(lookups, pk),
-                    "name": getattr(lookups.rep(pk), "name", "?"),
-                    "now": current[pk],
-                    "proposed": proposed[pk],
-                    "delta": proposed[pk] - current[pk],
+                    "name": _rep_name(lookups, pk),
+                    "live": live.owners[pk],
+                    "proposed": proposal.owners[pk],
+                    "delta": proposal.owners[pk] - live.owners[pk],
                 }
                 for pk in reps
             ),
@@ -232,10 +226,93 @@ def backtest(
         ),
         "changes": changes,
         "changes_sample": samples,
-        "capped_fallbacks": capped,
+        "pool_rotations": rotations,
+        "fallbacks": proposal.outcomes.get("fallback", 0),
+        "live_fallbacks": live.outcomes.get("fallback", 0),
+        "capped_fallbacks": proposal.capped,
         "cap_violations": violations,
         "seconds": {"load": round(loaded - started, 3), "total": round(time.perf_counter() - started, 3)},
     }
+
+
+CHANGES_SHOWN = 50
+NO_RULE = "(no rule took the lead)"
+
+
+class _Replay:
+    """One pass of the leads through one router: per-lead results and the counts of the report."""
+
+    def __init__(self):
+        self.results: list[dict] = []
+        self.outcomes: Counter = Counter()
+        self.match: Counter = Counter()
+        self.by_rule: Counter = Counter()
+        self.by_pool: Counter = Counter()
+        self.owners: Counter = Counter()
+        self.rep_days: Counter = Counter()
+        self.capped = 0
+
+
+def _replay(router: Router, leads, matches) -> _Replay:
+    """Decide for every lead in arrival order; the simulated pools learn each assignment."""
+    out = _Replay()
+    lookups = router.lookups
+    for lead, match in zip(leads, matches, strict=True):
+        plan = router.decide(lead, now=lead.created_at, match=match)
+        rule = plan.rule.name if plan.rule is not None else None
+        out.outcomes[plan.outcome] += 1
+        out.match[plan.match.status] += 1
+        out.by_rule[rule or NO_RULE] += 1
+        if plan.pool is not None and plan.owner is not None:
+            out.by_pool[plan.pool.name] += 1
+        if plan.pick is not None and plan.pick.rep_id is None:
+            out.capped += 1
+        owner = plan.owner_id if plan.outcome in ("assigned", "fallback") else None
+        if owner is not None:
+            out.owners[owner] += 1
+            day = lead.created_at.date()
+            out.rep_days[(owner, day)] += 1
+            if lead.status in OPEN_LEAD_STATUSES:
+                lookups.rep_open[owner] += 1
+            lookups.rep_day[(owner, day)] += 1
+        pool = plan.pool.name if plan.pool is not None and owner is not None else None
+        out.results.append(
+            {"owner": owner, "outcome": plan.outcome, "queue": plan.queue or None, "rule": rule, "pool": pool}
+        )
+    return out
+
+
+def _route(result: dict) -> tuple:
+    """What the rules decided for a lead: outcome, rule, queue, and the pool — or the owner when no pool chose."""
+    owner = None if result["pool"] else result["owner"]
+    return (result["outcome"], result["rule"], result["queue"], result["pool"], owner)
+
+
+def _result_text(lookups: SimLookups, result: dict) -> str:
+    outcome = result["outcome"]
+    if outcome in ("assigned", "fallback"):
+        name = _rep_name(lookups, result["owner"])
+        if result["pool"]:
+            name = f"{name} (pool {result['pool']})"
+        return f"{name} (by the fallback)" if outcome == "fallback" else name
+    if outcome == "queued":
+        return f"manual review in {result['queue'] or '?'}"
+    if outcome == "approval":
+        return "waiting for approval"
+    if outcome == "unassigned":
+        return "left unassigned"
+    return "not routed"
+
+
+def _lead_label(lead: Lead) -> str:
+    name = f"{lead.first_name or ''} {lead.last_name or ''}".strip()
+    label = ", ".join(part for part in (name, lead.company or "") if part)
+    return label or lead.email or lead.external_id or f"lead {lead.pk}"
+
+
+def _rep_name(lookups: SimLookups, rep_id) -> str:
+    rep = lookups.rep(rep_id)
+    return rep.name if rep is not None else "a rep no longer in the portal"
 
 
 def _as_live(rule: RoutingRule) -> RoutingRule:

@@ -420,7 +420,7 @@ class Router:
     def _shadow(self, rule: RoutingRule, plan: Plan, *, now, exclude) -> dict:
         """What a shadow rule would have done (nothing is picked under lock or counted)."""
         kind = rule.target_type
-        would = ""
+        would, rep = "", None
         if kind in (Target.ACCOUNT_OWNER, Target.OPPORTUNITY_OWNER, Target.REP):
             rep, how = self._rep_for(kind, rule, plan)
             would = f"{rep_label(rep)} ({how})"
@@ -430,12 +430,21 @@ class Router:
                 would = "a pool that is inactive or gone"
             else:
                 pick = self.lookups.pick(pool, now=now, exclude_rep_ids=exclude, dry=True)
-                would = f"pool {pool.name} → {rep_label(self.lookups.rep(pick.rep_id))}"
+                rep = self.lookups.rep(pick.rep_id)
+                would = f"pool {pool.name} → {rep_label(rep)}"
         elif kind == Target.QUEUE:
             would = f"manual review in {rule.target_queue}"
         else:
             would = "an approval"
-        return {"rule": rule.name, "would_route_to": would}
+        # rule_id, target_type and owner feed the shadow report (would vs did); older records lack them.
+        return {
+            "rule": rule.name,
+            "rule_id": rule.pk,
+            "target_type": kind,
+            "queue": rule.target_queue if kind == Target.QUEUE else None,
+            "owner": _rep_dict(rep),
+            "would_route_to": would,
+        }
 
     def _fallback(self, lead: Lead, plan: Plan, *, now, exclude) -> None:
         spec = self.config.fallback or {"type": "none"}

@@ -108,15 +108,63 @@ def routing_rules_reorder(*, rule_ids: list[int], actor, step: int = 10) -> list
     return [rules[pk] for pk in rule_ids]
 
 
-def routing_rule_move(*, rule: RoutingRule, direction: str, actor) -> None:
-    """Move ``rule`` one place up or down in the order (renumbering every rule 10, 20, 30…)."""
-    ordered = list(RoutingRule.objects.order_by("priority", "pk").values_list("pk", flat=True))
-    index = ordered.index(rule.pk)
-    other = index - 1 if direction == "up" else index + 1
-    if 0 <= other < len(ordered):
-        ordered[index], ordered[other] = ordered[other], ordered[index]
+def _order(priorities: dict[int, int]) -> list[int]:
+    return sorted(priorities, key=lambda pk: (priorities[pk], pk))
+
+
+def _move_plan(priorities: dict[int, int], moved: int, neighbour: int) -> dict[int, int] | None:
+    """The fewest priority changes that swap ``moved`` with its ``neighbour`` in the order, others untouched.
+
+    Tried in turn: exchanging the two priorities (the usual case), then a new priority for the moved
+    rule alone (equal priorities: e.g. 75 between 50 and 100). None when only renumbering would do.
+    """
+    wanted = _order(priorities)
+    i, j = wanted.index(moved), wanted.index(neighbour)
+    wanted[i], wanted[j] = wanted[j], wanted[i]
+    candidates = [{moved: priorities[neighbour], neighbour: priorities[moved]}]
+    before = wanted[wanted.index(moved) - 1] if wanted.index(moved) > 0 else None
+    after = wanted[wanted.index(moved) + 1] if wanted.index(moved) + 1 < len(wanted) else None
+    low = priorities[before] if before is not None else priorities[neighbour] - 10
+    high = priorities[after] if after is not None else priorities[neighbour] + 10
+    for value in dict.fromkeys(((low + high) // 2, low, high, low + 1, high - 1)):
+        if value >= 0:
+            candidates.append({moved: value})
+    for change in candidates:
+        if change.get(moved) == priorities[moved] and len(change) == 1:
+            continue
+        if _order({**priorities, **change}) == wanted:
+            return {pk: value for pk, value in change.items() if priorities[pk] != value}
+    return None
+
+
+def routing_rule_move(*, rule: RoutingRule, direction: str, actor) -> list[RoutingRule]:
+    """Move ``rule`` one place up or down in the order; return the rules whose priority changed.
+
+    Only the rule and the one it passes change (their priorities are exchanged; with equal
+    priorities the moved rule alone gets one between its new neighbours); every other rule keeps its
+    number. Only when no such number exists (e.g. 0, 1 and 2 in a row) are all rules renumbered
+    10, 20, 30….
+    """
     with transaction.atomic():
-        routing_rules_reorder(rule_ids=ordered, actor=actor)
+        rows = RoutingRule.objects.select_for_update().order_by("priority", "pk")
+        priorities = dict(rows.values_list("pk", "priority"))
+        ordered = _order(priorities)
+        index = ordered.index(rule.pk)
+        other = index - 1 if direction == "up" else index + 1
+        if not 0 <= other < len(ordered):
+            return []
+        plan = _move_plan(priorities, rule.pk, ordered[other])
+        if plan is None:
+            ordered[index], ordered[other] = ordered[other], ordered[index]
+            before = dict(priorities)
+            rules = routing_rules_reorder(rule_ids=ordered, actor=actor)
+            return [r for r in rules if r.priority != before[r.pk]]
+        changed = {r.pk: r for r in RoutingRule.objects.filter(pk__in=plan)}
+        with audited(actor=actor, reason=f"routing rule {rule.name} moved {direction}"):
+            for pk, value in plan.items():
+                changed[pk].priority = value
+                changed[pk].save(update_fields=["priority", "updated_at"])
+        return list(changed.values())
 
 
 # --- re-routing and preview --------------------------------------------------------------------

@@ -78,7 +78,8 @@ def test_portal_pages_work_under_the_content_security_policy(watched, screenshot
 
     visit(page, "/admin/", "#content-main")
     visit(page, reverse("admin:revops_lead_changelist"), "#result_list")
-    visit(page, reverse("admin:revops_automation_change", args=[automation.pk]), "textarea[name=conditions]")
+    # The condition builder's script runs and draws the builder over the conditions' JSON.
+    visit(page, reverse("admin:revops_automation_change", args=[automation.pk]), ".rv-cb-root")
     # The admin's own scripts still run: the "Save" buttons and the collapsible fieldsets are there.
     assert page.locator("input[name=_save]").count() == 1
     screenshot(page, "csp-automation-change")

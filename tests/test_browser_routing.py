@@ -63,6 +63,7 @@ def test_revops_admin_writes_a_rule_and_previews_a_lead(browser_page, admin_logi
     page.fill("#id_name", "Germany to Lena")
     page.fill("#id_priority", "10")
     page.select_option("#id_status", "draft")
+    page.click(".rv-cb-mode[data-mode=json]")  # power users type the JSON (the condition builder is above it)
     page.fill("#id_conditions", DE)
     page.select_option("#id_target_type", "rep")
     page.click("#id_target_rep + .select2 .select2-selection")  # the admin's autocomplete widget
@@ -78,6 +79,7 @@ def test_revops_admin_writes_a_rule_and_previews_a_lead(browser_page, admin_logi
     # Make it live.
     page.click("text=Germany to Lena")
     page.select_option("#id_status", "live")
+    page.check("#id_confirm_live")  # going live is confirmed
     page.click("input[name=_save]")
     page.wait_for_url(f"**{reverse('admin:routing_routingrule_changelist')}")
     rule.refresh_from_db()

@@ -165,7 +165,6 @@ class FieldDefinitionAdmin(AuditedAdmin):
         "kind",
         "type_display",
         "source",
-        "owning_team",
         "required_display",
         "flags",
         "automation_count",

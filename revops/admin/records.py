@@ -222,17 +222,8 @@ class RepForm(RecordAdminForm):
 @admin.register(Rep)
 class RepAdmin(WhyMixin, RecordAdmin):
     form = RepForm
-    list_display = (
-        "name",
-        "title",
-        "team_link",
-        "manager_link",
-        "region",
-        "segment_list",
-        "active",
-        "availability",
-        "time_zone",
-    )
+    # Region and time zone are on the rep's page (region is a filter).
+    list_display = ("name", "title", "team_link", "manager_link", "segment_list", "active", "availability")
     list_filter = ("is_active", OutOfOfficeFilter, "region", ("team", admin.RelatedOnlyFieldListFilter))
     search_fields = ("name", "email", "external_id", "title")
     list_select_related = ("team", "manager")
@@ -278,18 +269,8 @@ STATUS_TONES = {"customer": "ok", "prospect": "neutral", "former_customer": "war
 
 @admin.register(Account)
 class AccountAdmin(WhyMixin, BigTableAdmin):
-    list_display = (
-        "name",
-        "domain",
-        "owner_link",
-        "status_badge",
-        "named",
-        "employees",
-        "segment",
-        "country",
-        "industry",
-        "parent_link",
-    )
+    # Country and industry are filters and on the account's page.
+    list_display = ("name", "domain", "owner_link", "status_badge", "named", "employees", "segment", "parent_link")
     list_filter = (
         "customer_status",
         "is_named",
@@ -342,6 +323,7 @@ LEAD_TONES = {"new": "info", "working": "neutral", "qualified": "ok", "converted
 
 @admin.register(Lead)
 class LeadAdmin(WhyMixin, BigTableAdmin):
+    # Country and source are filters and on the lead's page.
     list_display = (
         "display_name",
         "email",
@@ -349,8 +331,6 @@ class LeadAdmin(WhyMixin, BigTableAdmin):
         "status_badge",
         "owner_link",
         "account_link",
-        "country",
-        "source",
         "score",
         "created_at",
     )
@@ -408,8 +388,6 @@ class OpportunityAdmin(WhyMixin, BigTableAdmin):
         "amount_display",
         "close_date_display",
         "close_date_pushes",
-        "next_step",
-        "last_activity_at",
     )
     list_filter = (
         "stage",

@@ -6,13 +6,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from revops.admin.base import PrettyJSONField, admin_change_reason, remap_form_errors
+from revops.admin.condition_widget import ConditionBuilderWidget
 from revops.audit import audited
 
-CODE_WIDGET = forms.Textarea(attrs={"rows": 10, "cols": 90, "class": "rv-code"})
 CONDITIONS_HELP = (
-    'A JSON tree over lead fields of the data dictionary, e.g. {"all": [{"field": "lead.country", "op": "eq", '
-    '"value": "DE"}, {"field": "lead.score", "op": "gte", "value": 50}]}. Empty: every lead. '
-    "Checked against the dictionary's types when saved."
+    "Build it from the lead's data-dictionary fields (and its owner's and matched account's), or switch to JSON: "
+    'a tree such as {"all": [{"field": "lead.country", "op": "eq", "value": "DE"}, {"field": "lead.score", '
+    '"op": "gte", "value": 50}]}. Empty: every lead. Checked against the dictionary\'s types when saved.'
 )
 
 
@@ -57,7 +57,9 @@ class AuditedRelatedMixin:
 class ConditionsForm(forms.ModelForm):
     """A model form with a lead-conditions JSON field; empty means every lead (``{"all": []}``)."""
 
-    conditions = PrettyJSONField(required=False, widget=CODE_WIDGET, help_text=CONDITIONS_HELP)
+    conditions = PrettyJSONField(
+        required=False, widget=ConditionBuilderWidget(object_type="lead"), help_text=CONDITIONS_HELP
+    )
 
     def clean_conditions(self):
         value = self.cleaned_data.get("conditions")

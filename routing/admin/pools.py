@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from revops.admin.base import AuditedAdmin, SafeJSONField, admin_link, badge
+from revops.admin.base import AuditedAdmin, admin_link, badge
+from revops.admin.schedule_widgets import WeekdaysField, time_input
 
 from ..models import Pool, PoolCounter, PoolMember
 from ..setup_services import pool_clean, pool_member_problems, pool_save
@@ -21,11 +22,7 @@ from .helpers import rep_text, weekdays_text
 class PoolForm(forms.ModelForm):
     """The pool's own fields; validated by ``pool_clean`` too (``pool_save`` checks the same)."""
 
-    working_days = SafeJSONField(
-        required=False,
-        widget=forms.TextInput(attrs={"size": 30}),
-        help_text="Weekday numbers as JSON, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4].",
-    )
+    working_days = WeekdaysField(help_text="The days members take leads (when working hours are respected).")
 
     class Meta:
         model = Pool
@@ -41,7 +38,11 @@ class PoolForm(forms.ModelForm):
             "working_hours_end",
             "working_days",
         )
-        widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 90})}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2, "cols": 90}),
+            "working_hours_start": time_input(),
+            "working_hours_end": time_input(),
+        }
 
     def clean_working_days(self):
         return clean_weekdays(self.cleaned_data.get("working_days"))

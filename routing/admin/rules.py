@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
@@ -17,11 +17,13 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from revops.admin.base import AuditedAdmin, SafeJSONField, badge, remap_form_errors
+from revops.admin.links import why_url
 from revops.engine.admin.helpers import fields_used_links
 from revops.models import Lead
 
 from .. import services
 from ..models import RoutingDecision, RoutingRule
+from ..shadow import shadow_decisions
 from .base import ConditionsForm
 from .helpers import (
     RULE_STATUS_TONES,
@@ -76,6 +78,17 @@ class RoutingRuleForm(ConditionsForm):
             help_text="For queue targets: the exception queue where a person chooses the owner.",
         )
 
+    confirm_live = forms.BooleanField(
+        required=False,
+        label="Yes, route real leads with this rule",
+        help_text="Needed when the status becomes Live: from the next lead on, this rule assigns owners. "
+        "Shadow first shows what it would do (its shadow report).",
+    )
+
+    def going_live(self) -> bool:
+        stored = self.initial.get("status") if self.instance.pk else None
+        return self.cleaned_data.get("status") == RoutingRule.Status.LIVE and stored != RoutingRule.Status.LIVE
+
     def _post_clean(self):
         super()._post_clean()
         if "conditions" in self.errors or "target_type" in self.errors:
@@ -84,6 +97,40 @@ class RoutingRuleForm(ConditionsForm):
             services.routing_rule_clean(self.instance)
         except ValidationError as error:
             remap_form_errors(self, error)
+            return
+        if self.going_live() and not self.cleaned_data.get("confirm_live"):
+            self.add_error("confirm_live", going_live_message(self.instance))
+
+
+def rules_statement() -> dict:
+    """The rules list's statement: how rules are evaluated, where the rest goes, and the warnings."""
+    from ..rule_warnings import EVALUATION_ORDER, catch_all_rule, fallback_text, ordered_rules, rule_warnings
+
+    automation = services.routing_automation()
+    catch_all = catch_all_rule(ordered_rules())
+    return {
+        "evaluation_order": EVALUATION_ORDER,
+        "catch_all": catch_all,
+        "fallback_text": fallback_text(automation),
+        "routing_automation_url": reverse("admin:revops_automation_change", args=[automation.pk]) if automation else "",
+        "routing_automation_name": automation.name if automation else "",
+        "rule_warnings": rule_warnings(automation=automation),
+    }
+
+
+def going_live_message(rule: RoutingRule) -> str:
+    """What confirming a rule's going live means: its place among the live rules and its warnings."""
+    from ..rule_warnings import ordered_rules, rule_warnings, warnings_for
+
+    others = [r for r in ordered_rules() if r.pk != rule.pk]
+    rules = sorted([*others, rule], key=lambda r: (r.priority, r.pk is None, r.pk or 0))
+    live = [r for r in rules if r is rule or r.status == RoutingRule.Status.LIVE]
+    place = f"it will be live rule {live.index(rule) + 1} of {len(live)}"
+    warnings = " ".join(w.message for w in warnings_for(rule, rule_warnings(rules)))
+    return (
+        f"Confirm going live: from the next lead on, “{rule.name}” routes real leads ({place}, priority "
+        f"{rule.priority}). Tick the box and save again." + (f" Check first: {warnings}" if warnings else "")
+    )
 
 
 @admin.register(RoutingRule)
@@ -100,7 +147,7 @@ class RoutingRuleAdmin(AuditedAdmin):
     autocomplete_fields = ("target_rep",)
     readonly_fields = ("conditions_plain", "fields_used_display", "stats")
     fieldsets = (
-        (None, {"fields": ("name", "description", ("priority", "status"))}),
+        (None, {"fields": ("name", "description", ("priority", "status"), "confirm_live")}),
         (
             "When",
             {
@@ -181,7 +228,8 @@ class RoutingRuleAdmin(AuditedAdmin):
                 buttons.append(
                     format_html(
                         '<button type="submit" form="rv-move-form" class="rv-move rv-move-{}" formaction="{}" '
-                        'title="Move {} (renumbers the rules 10, 20, 30…)" aria-label="Move {} {}"{}>{}</button>',
+                        'title="Move {} (only this rule and the one it passes change priority)" '
+                        'aria-label="Move {} {}"{}>{}</button>',
                         direction,
                         reverse("admin:routing_routingrule_move", args=[obj.pk, direction]),
                         direction,
@@ -207,13 +255,19 @@ class RoutingRuleAdmin(AuditedAdmin):
     # Writes -------------------------------------------------------------------------------
 
     def perform_save(self, request, obj, form, change, *, reason):
+        from ..rule_warnings import rule_warnings, warnings_for
+
         services.routing_rule_save(rule=obj, actor=request.user, reason=reason)
+        if obj.status != RoutingRule.Status.DISABLED:
+            for warning in warnings_for(obj, rule_warnings()):
+                self.message_user(request, warning.message, level=messages.WARNING)
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("preview/", view(self.preview_view), name="routing_routingrule_preview"),
             path("backtest/", view(self.backtest_view), name="routing_routingrule_backtest"),
+            path("<path:object_id>/shadow/", view(self.shadow_view), name="routing_routingrule_shadow"),
             path("<path:object_id>/move/<str:direction>/", view(self.move_view), name="routing_routingrule_move"),
             *super().get_urls(),
         ]
@@ -228,9 +282,15 @@ class RoutingRuleAdmin(AuditedAdmin):
             raise Http404(f"No routing rule with id {object_id}.")
         if not self.has_change_permission(request, rule):
             raise PermissionDenied
-        services.routing_rule_move(rule=rule, direction=direction, actor=request.user)
+        changed = services.routing_rule_move(rule=rule, direction=direction, actor=request.user)
+        others = [r for r in changed if r.pk != rule.pk]
         rule.refresh_from_db(fields=["priority"])
-        self.message_user(request, f"Moved {rule.name!r} {direction}: it now has priority {rule.priority}.")
+        also = ", ".join(f"{r.name!r} now has {r.priority}" for r in others)
+        self.message_user(
+            request,
+            f"Moved {rule.name!r} {direction}: it now has priority {rule.priority}"
+            + (f" ({also}; the other rules keep theirs)." if also else "; the other rules keep theirs."),
+        )
         return HttpResponseRedirect(safe_next(request, reverse("admin:routing_routingrule_changelist")))
 
     def changelist_view(self, request, extra_context=None):
@@ -239,6 +299,7 @@ class RoutingRuleAdmin(AuditedAdmin):
             "preview_url": reverse("admin:routing_routingrule_preview"),
             "backtest_url": reverse("admin:routing_routingrule_backtest"),
             "decisions_url": reverse("admin:routing_routingdecision_changelist"),
+            **rules_statement(),
         }
         return super().changelist_view(request, extra_context)
 
@@ -293,6 +354,34 @@ class RoutingRuleAdmin(AuditedAdmin):
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/routing/routingrule/backtest.html", context)
 
+    def shadow_view(self, request, object_id):
+        """The shadow report: what the rule would have done next to what routing did (``shadow_report``)."""
+        from ..shadow import shadow_replay, shadow_report
+
+        rule = self.get_object(request, unquote(object_id))
+        if rule is None:
+            raise Http404(f"No routing rule with id {object_id}.")
+        if not self.has_view_or_change_permission(request, rule):
+            raise PermissionDenied
+        form = ShadowReportForm(request.GET or None)
+        days = form.cleaned_data["days"] if form.is_bound and form.is_valid() else STATS_DAYS
+        replay = request.GET.get("replay") == "1"
+        report = (shadow_replay if replay else shadow_report)(rule, days=days)
+        context = {
+            **page_context(self, request, f"Shadow report: {rule.name}"),
+            "form": form if form.is_bound else ShadowReportForm(initial={"days": STATS_DAYS}),
+            "rule": rule,
+            "report": report,
+            "agreement": percent(report.agreement_rate) if report.agreement_rate is not None else "—",
+            "differences": [{**row, "why_url": why_url("lead", row["lead_id"])} for row in report.differences],
+            "rule_url": reverse("admin:routing_routingrule_change", args=[rule.pk]),
+            "status_label": rule.get_status_display(),
+            "replay": replay,
+            "days": days,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/routing/routingrule/shadow_report.html", context)
+
     # Columns and read-only fields ---------------------------------------------------------
 
     @admin.display(description="status", ordering="status")
@@ -311,6 +400,18 @@ class RoutingRuleAdmin(AuditedAdmin):
     def decisions_30d(self, obj):
         count = getattr(obj, "decisions_recent", 0)
         url = reverse("admin:routing_routingdecision_changelist") + f"?rule__id__exact={obj.pk}"
+        if obj.status == RoutingRule.Status.SHADOW or (not count and shadow_decisions(obj).exists()):
+            # A shadow rule decides nothing: count the decisions it was recorded on, and link its report.
+            since = timezone.now() - dt.timedelta(days=STATS_DAYS)
+            shadowed = shadow_decisions(obj).filter(decided_at__gte=since).count()
+            return format_html(
+                '<a href="{}">{}</a> · <a href="{}" title="What it would have done vs what routing did">'
+                "{} in shadow</a>",
+                url,
+                count,
+                reverse("admin:routing_routingrule_shadow", args=[obj.pk]),
+                shadowed,
+            )
         return format_html('<a href="{}">{}</a>', url, count)
 
     @admin.display(description="in plain language")
@@ -339,7 +440,10 @@ class RoutingRuleAdmin(AuditedAdmin):
             )
         else:
             rate = "no live assignments"
-        return format_html('<a href="{}">{} decisions</a> · {}', url, decided, rate)
+        shadow = reverse("admin:routing_routingrule_shadow", args=[obj.pk])
+        return format_html(
+            '<a href="{}">{} decisions</a> · {} · <a href="{}">shadow report</a>', url, decided, rate, shadow
+        )
 
 
 class OptionalJSONField(SafeJSONField):
@@ -395,8 +499,12 @@ class BacktestForm(forms.Form):
         initial=[RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW, RoutingRule.Status.DRAFT],
         widget=forms.CheckboxSelectMultiple,
         label="Rules to include",
-        help_text="Included rules all count as live in the backtest.",
+        help_text="The proposal: these rules, all counting as live. It is compared with the live rules alone.",
     )
+
+
+class ShadowReportForm(forms.Form):
+    days = forms.IntegerField(min_value=1, max_value=365, initial=STATS_DAYS, help_text="Decisions of the last N days.")
 
 
 def backtest_report(report: dict) -> dict:
@@ -408,11 +516,25 @@ def backtest_report(report: dict) -> dict:
     def share(n):
         return f"{n * 100 / leads:.0f}%" if leads else "—"
 
+    statuses = dict(RoutingRule.Status.choices)
+    live_outcomes = report.get("live_outcomes") or {}
+    keys = set(report.get("outcomes") or {}) | set(live_outcomes)
     return {
         **report,
+        "rules": [{**row, "status_label": statuses.get(row["status"], row["status"])} for row in report["rules"]],
+        "changes_sample": [
+            {**row, "lead_url": why_url("lead", row["lead_id"])} for row in report.get("changes_sample") or []
+        ],
+        "fallbacks_share": share(report.get("fallbacks") or 0),
         "outcome_rows": [
-            {"label": outcomes.get(key, key), "key": key, "leads": n, "share": share(n)}
-            for key, n in sorted((report.get("outcomes") or {}).items(), key=lambda kv: -kv[1])
+            {
+                "label": outcomes.get(key, key),
+                "key": key,
+                "leads": (report.get("outcomes") or {}).get(key, 0),
+                "live": live_outcomes.get(key, 0),
+                "share": share((report.get("outcomes") or {}).get(key, 0)),
+            }
+            for key in sorted(keys, key=lambda k: (-(report.get("outcomes") or {}).get(k, 0), k))
         ],
         "match_rows": [
             {"label": matches.get(key, key), "leads": n, "share": share(n)}

@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from revops import conditions
-from revops.admin.base import AuditedAdmin, ReadOnlyMixin, SafeJSONField, admin_link, badge, values_filter
+from revops.admin.base import AuditedAdmin, ReadOnlyMixin, admin_link, badge, values_filter
+from revops.admin.schedule_widgets import DateListField, WeekdaysField, time_input
 from revops.engine.admin.helpers import fields_used_links
 
 from ..models import BusinessCalendar, SlaClock, SlaPolicy
@@ -144,20 +145,13 @@ class SlaPolicyAdmin(AuditedAdmin):
 class BusinessCalendarForm(forms.ModelForm):
     """Validated by ``business_calendar_clean`` too (``business_calendar_save`` checks the same)."""
 
-    working_days = SafeJSONField(
-        required=False,
-        widget=forms.TextInput(attrs={"size": 30}),
-        help_text="Weekday numbers as JSON, 0 = Monday … 6 = Sunday, e.g. [0, 1, 2, 3, 4].",
-    )
-    holidays = SafeJSONField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 60, "class": "rv-code"}),
-        help_text='Dates with no working hours, as JSON, e.g. ["2026-12-25", "2027-01-01"].',
-    )
+    working_days = WeekdaysField(help_text="The days SLA clocks run.")
+    holidays = DateListField(help_text="Dates with no working hours; clear a date to remove it.")
 
     class Meta:
         model = BusinessCalendar
         fields = ("name", "time_zone", "working_days", "day_start", "day_end", "holidays", "teams", "is_default")
+        widgets = {"day_start": time_input(), "day_end": time_input()}
 
     def clean_time_zone(self):
         value = (self.cleaned_data.get("time_zone") or "").strip()

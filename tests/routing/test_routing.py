@@ -471,16 +471,16 @@ def test_backtest_reports_distribution_changes_and_cap_violations(world):
     assert RoutingDecision.objects.count() == before
     assert report["leads"] == 5
     by_rule = {row["rule"]: row["leads"] for row in report["by_rule"]}
-    assert by_rule["Draft: US to Ollie"] == 4 and by_rule["(no rule: fallback)"] == 1
+    assert by_rule["Draft: US to Ollie"] == 4 and by_rule["(no rule took the lead)"] == 1
     ollie = next(row for row in report["by_rep"] if row["rep"] == "R-OLLIE")
-    assert ollie["proposed"] == 4 and ollie["now"] == 0
+    assert ollie["proposed"] == 4 and ollie["live"] == 0 and ollie["name"] == "Ollie Opp"
     assert report["changes"] == 4
     assert report["match"]["matched"] == 2
 
     # without the draft: the named owner takes both Acme leads in a day where the pool caps them at 1
     report = backtest(days=7, statuses=("live",))
     violations = {(v["rep"], v["assigned"], v["cap"]) for v in report["cap_violations"]}
-    assert ("R-NIA", 2, 1) in violations
+    assert ("Nia Named", 2, 1) in violations
     assert report["changes"] == 0
 
 

@@ -11,6 +11,7 @@ from revops.admin.base import (
     PrettyJSONField,
     remap_form_errors,
 )
+from revops.admin.condition_widget import ConditionBuilderWidget
 from revops.models import Automation
 from revops.models.dictionary import ObjectType
 
@@ -45,10 +46,11 @@ class AutomationForm(forms.ModelForm):
     )
     conditions = PrettyJSONField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 14, "cols": 90, "class": "rv-code"}),
+        widget=ConditionBuilderWidget(attrs={"rows": 14}, object_type_field="object_type"),
         help_text=(
-            'A JSON tree over data-dictionary fields, e.g. {"all": [{"field": "lead.country", "op": "in", '
-            '"value": ["US", "CA"]}, {"field": "lead.matched_account.employees", "op": "gte", "value": 500}]}. '
+            "Build it from data-dictionary fields (fields of related records and computed fields included), or "
+            'switch to JSON: a tree such as {"all": [{"field": "lead.country", "op": "in", "value": ["US", "CA"]}, '
+            '{"field": "lead.matched_account.employees", "op": "gte", "value": 500}]}. '
             "Checked against the dictionary's types when saved."
         ),
     )
