@@ -160,7 +160,7 @@ class ExceptionItem(models.Model):
                 condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
                 name="exception_open_due",
             ),
-            # "Next item": the oldest-due unclaimed open item (services.exception_next_item).
+            # Unclaimed open items by due time (services.claimable_items; "next item" orders them by urgency).
             models.Index(
                 fields=["due_at", "id"],
                 condition=models.Q(status="open", claimed_at__isnull=True),

@@ -8,10 +8,12 @@ why. State rules:
 - open statuses are ``open``, ``in_progress`` (claimed), ``snoozed`` and ``escalated``; ``resolved``
   and ``dismissed`` are closed and final (a repeat occurrence then opens a new item);
 - *claiming* takes an unclaimed ``open``/``escalated`` item (``claimed_at`` is null) and makes the
-  claimer its owner; *next item* hands out the oldest-due unclaimed ``open`` item of the given queues
-  (``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, compare-and-swap elsewhere);
+  claimer its owner; *next item* hands out the most urgent claimable item of the given queues (open, or
+  escalated to the caller) — overdue first, then by severity, then by due time (``triage_order``;
+  ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, compare-and-swap elsewhere);
 - *escalation* moves an item one step along its queue's path — level 1 the queue's manager, level 2
-  its escalation target — unclaims it for the new owner and extends its due time;
+  its escalation target — unclaims it for the new owner and extends its due time; a person escalating
+  gives a reason and never escalates to themselves (the step naming them is skipped);
 - a snoozed item wakes up (job) at ``snoozed_until`` and goes back to ``open`` (``in_progress`` if
   it was claimed); snoozed items do not escalate while asleep.
 """
@@ -25,7 +27,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from revops.audit import audited
@@ -318,13 +320,46 @@ def exception_item_snooze(*, item: ExceptionItem, until: dt.datetime, actor, not
     return item_synced(item, locked)
 
 
+def escalation_step(locked: ExceptionItem, *, actor=None) -> tuple[int, Any]:
+    """The level an escalation of ``locked`` reaches and who holds it then: ``(level, user or None)``.
+
+    Level 1 is the queue's manager, level 2 its escalation target (each standing in for the other when
+    unset). A person escalating (``actor``) never hands the item to themselves nor back to its current
+    owner: such a step is skipped and the item goes one level further; when nobody else is named
+    above, ``ItemStateError``. The scheduled escalation (no actor) takes the next step as it is, so an
+    overdue item the manager already owns becomes "escalated" with them (and "Next item" serves it
+    to them first) before it reaches the escalation target.
+    """
+    queue = locked.queue or queue_default()
+
+    def holder(level: int):
+        return (queue.manager or queue.escalation_target) if level == 1 else (queue.escalation_target or queue.manager)
+
+    first = locked.escalation_level + 1
+    if actor is None:
+        return first, holder(first)
+    avoid = {pk for pk in (actor.pk, locked.owner_id) if pk is not None}
+    for level in range(first, MAX_ESCALATION_LEVEL + 1):
+        owner = holder(level)
+        if owner is None or owner.pk not in avoid:
+            return level, owner
+    raise ItemStateError(
+        f"Cannot escalate item #{locked.pk}: nobody above you is named on the escalation path of queue "
+        f"“{queue.name}”. Assign it to someone instead."
+    )
+
+
+def person_name(user) -> str:
+    """A person as people read them: full name, else the username."""
+    return (user.get_full_name() or user.get_username()) if user is not None else ""
+
+
+ESCALATION_STEPS = {1: "queue manager", 2: "escalation target"}
+
+
 def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datetime) -> ExceptionItem:
     queue = locked.queue or queue_default()
-    level = locked.escalation_level + 1
-    if level == 1:
-        new_owner = queue.manager or queue.escalation_target
-    else:
-        new_owner = queue.escalation_target or queue.manager
+    level, new_owner = escalation_step(locked, actor=actor)
     if new_owner is not None:
         locked.owner = new_owner
     locked.escalation_level = level
@@ -332,12 +367,16 @@ def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datet
     locked.status = Status.ESCALATED
     locked.claimed_at = None  # the new owner has not picked it up yet
     locked.next_escalation_at = now + dt.timedelta(hours=queue.due_hours(locked.severity))
-    who = new_owner.get_username() if new_owner is not None else "nobody (the queue names no one)"
+    who = (
+        f"{person_name(new_owner)} ({ESCALATION_STEPS[level]})"
+        if new_owner is not None
+        else "nobody (the queue names no one)"
+    )
     item_save(
         locked,
         ["owner", "escalation_level", "escalated_at", "status", "claimed_at", "next_escalation_at"],
         actor=actor,
-        reason=f"escalated to level {level} ({who})" + (f": {reason}" if reason else ""),
+        reason=f"escalated to {who}" + (f": {reason}" if reason else ""),
     )
     if locked.owner_id is not None:
         notify_after_commit(item=locked, reason=f"escalated_{level}")
@@ -345,17 +384,20 @@ def _escalate_locked(locked: ExceptionItem, *, actor, reason: str, now: dt.datet
 
 
 @transaction.atomic
-def exception_item_escalate(*, item: ExceptionItem, actor, reason: str = "") -> ExceptionItem:
+def exception_item_escalate(*, item: ExceptionItem, actor, reason: str) -> ExceptionItem:
     """Move an open item one step up its queue's path (manager, then escalation target) and notify.
 
-    Refused for snoozed or closed items and for items already at the top of the path.
+    ``reason`` is required (it is what the new holder reads first). The step that would name ``actor``
+    is skipped (see ``escalation_step``). Refused for snoozed or closed items and for items already at
+    the top of the path.
     """
+    reason = text_required(reason, "reason", "Say why you escalate this item.")
     locked = item_locked(item)
     if locked.status not in ESCALATABLE:
         raise ItemStateError(f"Cannot escalate item #{locked.pk}: it is {locked.get_status_display().lower()}.")
     if locked.escalation_level >= MAX_ESCALATION_LEVEL:
         raise ItemStateError(f"Item #{locked.pk} is already at the top of its escalation path.")
-    _escalate_locked(locked, actor=actor, reason=(reason or "").strip(), now=timezone.now())
+    _escalate_locked(locked, actor=actor, reason=reason, now=timezone.now())
     return item_synced(item, locked)
 
 
@@ -370,25 +412,55 @@ def _queue_ids(queues) -> list[int] | None:
     return [getattr(q, "pk", q) for q in queues]
 
 
-def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | None) -> ExceptionItem | None:
-    """Claim and return the oldest-due unclaimed ``open`` item of ``queues`` for ``actor``, or None.
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
-    ``queues`` is what the actor may work (``None``: every queue). Ordered by due time (no due time
-    last), then age. On PostgreSQL the candidate row is taken with ``SELECT … FOR UPDATE SKIP
-    LOCKED``, so concurrent callers each get a different item without waiting; elsewhere a
-    compare-and-swap update that must change exactly one row decides, retried on a lost race.
-    Either way no item is ever handed to two people.
+
+def triage_order(*, now: dt.datetime) -> list:
+    """The order items are served in: overdue first (escalated items included), then by severity
+    (critical first), then by due time (none last), then the oldest id. ``now`` decides what is overdue."""
+    overdue = Case(When(due_at__lt=now, status__in=OPEN, then=Value(0)), default=Value(1), output_field=IntegerField())
+    severity = Case(
+        *(When(severity=key, then=Value(rank)) for key, rank in SEVERITY_RANK.items()),
+        default=Value(len(SEVERITY_RANK)),
+        output_field=IntegerField(),
+    )
+    return [overdue.asc(), severity.asc(), F("due_at").asc(nulls_last=True), F("id").asc()]
+
+
+def claimable_items(queues: Iterable[Queue | int] | QuerySet | None, *, actor=None) -> QuerySet[ExceptionItem]:
+    """What "next item" may hand ``actor`` from ``queues`` (``None``: every queue): unclaimed open items,
+    and unclaimed escalated items escalated to ``actor`` (or to nobody). An item escalated to someone
+    else waits for them — never back to the person who escalated it. Snoozed items wait until they
+    wake; claimed items are someone's already."""
+    ids = _queue_ids(queues)
+    mine = Q(owner__isnull=True) if actor is None else Q(owner__isnull=True) | Q(owner_id=actor.pk)
+    base = ExceptionItem.objects.filter(
+        Q(status=Status.OPEN) | (Q(status=Status.ESCALATED) & mine), claimed_at__isnull=True
+    )
+    return base if ids is None else base.filter(queue_id__in=ids)
+
+
+def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | None) -> ExceptionItem | None:
+    """Claim and return the most urgent claimable item of ``queues`` for ``actor``, or None.
+
+    ``queues`` is what the actor may work (``None``: every queue). Claimable: ``open``, or ``escalated`` to
+    the actor, and not claimed (``claimable_items``); served in ``triage_order`` — overdue first, then severity,
+    then due time. On PostgreSQL the candidate row is taken with ``SELECT … FOR UPDATE SKIP LOCKED``,
+    so concurrent callers each get a different item without waiting; elsewhere a compare-and-swap
+    update that must change exactly one row decides, retried on a lost race. Either way no item is
+    ever handed to two people.
     """
     ids = _queue_ids(queues)
     if ids is not None and not ids:
         return None
-    base = ExceptionItem.objects.filter(status=Status.OPEN, claimed_at__isnull=True)
-    if ids is not None:
-        base = base.filter(queue_id__in=ids)
-    base = base.order_by(F("due_at").asc(nulls_last=True), "id")
+    base = claimable_items(ids, actor=actor)
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            item = base.select_for_update(skip_locked=True, of=("self",)).first()
+            item = (
+                base.order_by(*triage_order(now=timezone.now()))
+                .select_for_update(skip_locked=True, of=("self",))
+                .first()
+            )
             if item is None:
                 return None
             item.owner = actor
@@ -399,13 +471,11 @@ def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | Non
             return item
     for _attempt in range(50):
         with transaction.atomic():
-            candidate = base.values_list("pk", flat=True).first()
+            now = timezone.now()
+            candidate = base.order_by(*triage_order(now=now)).values_list("pk", flat=True).first()
             if candidate is None:
                 return None
-            now = timezone.now()
-            won = ExceptionItem.objects.filter(pk=candidate, status=Status.OPEN, claimed_at__isnull=True).update(
-                owner=actor, claimed_at=now, status=Status.IN_PROGRESS
-            )
+            won = base.filter(pk=candidate).update(owner=actor, claimed_at=now, status=Status.IN_PROGRESS)
             if won != 1:
                 continue  # someone else took it between our read and our update
             item = ExceptionItem.objects.get(pk=candidate)
@@ -472,8 +542,9 @@ def exception_items_bulk_snooze(*, items_qs, until: dt.datetime, actor, note: st
     return _bulk(items_qs, exception_item_snooze, until=until, actor=actor, note=note)
 
 
-def exception_items_bulk_escalate(*, items_qs, actor, reason: str = "") -> dict[str, Any]:
-    """Escalate each item one step; returns the counts."""
+def exception_items_bulk_escalate(*, items_qs, actor, reason: str) -> dict[str, Any]:
+    """Escalate each item one step with the same (required) reason; returns the counts."""
+    reason = text_required(reason, "reason", "Say why you escalate these items.")
     return _bulk(items_qs, exception_item_escalate, actor=actor, reason=reason)
 
 

@@ -8,6 +8,7 @@ fails the test.
 
 import re
 
+import django_rq
 import pytest
 from django.urls import reverse
 
@@ -89,11 +90,15 @@ def test_portal_pages_work_under_the_content_security_policy(watched, screenshot
     # The condition rows keep their indentation (a class now, no style attribute).
     assert page.locator("article.rv-run .rv-explain li").count() >= 2
 
-    # The RQ dashboard (RevOps admins only): its list pages lost their inline start-up script.
+    # The RQ dashboard (RevOps admins only): its list pages lost their inline start-up script, and a
+    # queue with a job in it draws its list without a script error (django-rq has no selection counter).
+    job = django_rq.get_queue("default").enqueue("revops.jobs.noop_for_tests_that_never_runs")  # queue 0
     visit(page, "/admin/rq/", "#content-main")
     visit(page, "/admin/rq/queues/0/", "#content-main")
+    assert page.locator("tr input.action-select").count() >= 1
     visit(page, "/admin/rq/queues/0/finished/", "#content-main")
     visit(page, "/admin/rq/queues/0/empty/", "#content-main")  # a confirmation page (GET only shows it)
+    job.delete()
 
     # Swagger UI renders the schema: its start-up script is a file, not an inline script.
     visit(page, "/api/v1/docs/", ".swagger-ui .information-container")

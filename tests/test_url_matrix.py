@@ -105,6 +105,7 @@ MODEL_SUFFIX_PERMS = {
     "noise": "view",  # a report page deciding by the ModelAdmin (RevOps admins)
     "next": ("view", "change"),
     "act": ("view", "change"),
+    "macro": ("view", "change"),  # a triage row's one-click action
     # A handoff is answered by its receiving side; in this world nobody receives it, so only admins may.
     "answer": ("change",),
 }
@@ -443,6 +444,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<str:direction>", lambda: "down"),
         ("<str:answer>", lambda: "accept"),
         ("<str:action>", lambda: "claim"),
+        ("<str:macro>", lambda: "claim"),
         ("<str:item_id>", lambda: str(world.args["item"].pk)),
         ("<str:handoff_id>", lambda: str(Handoff.objects.get(checklist__name="Matrix handoff").pk)),
         ("<str:object_name>", lambda: "leads"),
@@ -488,6 +490,7 @@ ACTION_BODIES = {
     "suppress": {"until_change": True, "reason_code": "being_handled"},
     "reject": {"reason": "No."},
     "override": {"params": {"owner": "R1"}},
+    "escalate": {"reason": "Needs a decision."},
 }
 
 

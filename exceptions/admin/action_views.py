@@ -6,10 +6,17 @@
   service call; input errors — the form's, or a service's refusal of a field — show on the form, a
   refusal of the item's state (e.g. resolving a closed item) comes back as a message;
 - one bulk action on the list per action with a bulk service (``<key>_selected``), with the same
-  form on an intermediate page, applied to the selected items the user sees and may act on.
+  form on an intermediate page, applied to the selected items the user sees and may act on;
+- the row macros of the list (``macro_view``, ``<id>/macro/<key>/``): one click performs an action
+  with its input filled in (``exceptions.actions.register_item_macro``) and comes back to the list;
+- "next item" mode (``?triage=next``, set by the Next item button): after an action that takes the
+  item off the user's desk (closed, snoozed, escalated, given to someone else) the next item is
+  claimed and opened, so a manager works the queue without going back to the list.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -19,15 +26,34 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from revops.admin.base import remap_form_errors
 
-from ..actions import ItemAction, item_action, item_actions, perform, perform_bulk
+from ..actions import ItemAction, item_action, item_actions, item_macro, item_macros, perform, perform_bulk
 from ..errors import ItemStateError
+from ..models import ExceptionItem
 from .filters import OPEN
 from .helpers import bulk_counts, refusal_message, refusals
 
 FORM_TEMPLATE = "admin/exceptions/exceptionitem/action_form.html"
+NEXT_MODE = "next"  # ?triage=next: the item was served by "Next item"; actions move on to the next one
+
+
+def next_mode(request) -> bool:
+    return request.GET.get("triage") == NEXT_MODE
+
+
+def with_mode(url: str, request) -> str:
+    """``url`` keeping "next item" mode when the request is in it."""
+    return f"{url}?triage={NEXT_MODE}" if next_mode(request) else url
+
+
+def off_my_desk(item: ExceptionItem, user) -> bool:
+    """Whether ``user`` is done with ``item`` for now: closed, snoozed, escalated or someone else's."""
+    return item.status not in (ExceptionItem.Status.OPEN, ExceptionItem.Status.IN_PROGRESS) or (
+        item.owner_id != user.pk
+    )
 
 
 def _bulk_function(key: str):
@@ -62,14 +88,14 @@ class ItemActionsAdminMixin:
         return actions
 
     def action_buttons(self, request, obj) -> list[dict]:
-        """The item page's action buttons, in the table's order."""
+        """The item page's action buttons, in the table's order (keeping "next item" mode)."""
         if not self.can_triage(request) or obj.status not in OPEN:
             return []
         return [
             {
                 "name": action.key,
                 "label": action.button_label,
-                "url": reverse("admin:exceptions_exceptionitem_act", args=[obj.pk, action.key]),
+                "url": with_mode(reverse("admin:exceptions_exceptionitem_act", args=[obj.pk, action.key]), request),
                 "direct": not action.needs_input,
                 "approval": action.approval_only,
             }
@@ -87,7 +113,7 @@ class ItemActionsAdminMixin:
             raise Http404("No such exception item (or not in your queues).")
         if not self.can_triage(request) or not spec.allowed(request.user, obj):
             raise PermissionDenied
-        item_url = reverse("admin:exceptions_exceptionitem_change", args=[obj.pk])
+        item_url = with_mode(reverse("admin:exceptions_exceptionitem_change", args=[obj.pk]), request)
         if spec.needs_input:
             confirmed = request.method == "POST" and "_confirm" in request.POST
             form = spec.bind(request.POST if confirmed else None, item=obj)
@@ -106,7 +132,66 @@ class ItemActionsAdminMixin:
             self.message_user(request, f"{spec.label} refused: {refusal_message(error)}", messages.ERROR)
         else:
             self.message_user(request, spec.success_message(obj), messages.SUCCESS)
+            if next_mode(request):
+                obj.refresh_from_db()
+                if off_my_desk(obj, request.user):
+                    return self.serve_next(request)
         return HttpResponseRedirect(item_url)
+
+    def macro_view(self, request, object_id, macro):
+        """A row macro: the action with its input filled in, then back to the list the click came from."""
+        back = self.list_url(request)
+        spec = item_macro(macro)
+        action = item_action(spec.action) if spec is not None else None
+        if action is None:
+            raise Http404("Unknown action.")
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            raise Http404("No such exception item (or not in your queues).")
+        if not self.can_triage(request) or not action.allowed(request.user, obj):
+            raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseRedirect(back)
+        if obj.status not in OPEN or not spec.offered_for(request.user, obj):
+            self.message_user(request, f"{spec.title} is not possible on “{obj.title}” any more.", messages.WARNING)
+            return HttpResponseRedirect(back)
+        form = action.bind(spec.data(), item=obj)
+        if form is not None and not form.is_valid():
+            problems = "; ".join(message for messages_ in form.errors.values() for message in messages_)
+            self.message_user(request, f"{spec.title} refused: {problems}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        try:
+            perform(action, item=obj, actor=request.user, data=action.service_kwargs(form))
+        except refusals() as error:
+            self.message_user(request, f"{spec.title} refused: {refusal_message(error)}", messages.ERROR)
+        else:
+            self.message_user(request, f"{spec.title} — “{obj.title}”.", messages.SUCCESS)
+        return HttpResponseRedirect(back)
+
+    def list_url(self, request) -> str:
+        """The triage list the request came from (its filters kept), else the default list."""
+        changelist = reverse("admin:exceptions_exceptionitem_changelist")
+        referer = request.META.get("HTTP_REFERER", "")
+        if referer and url_has_allowed_host_and_scheme(referer, {request.get_host()}, request.is_secure()):
+            parts = urlsplit(referer)
+            if parts.path == changelist:
+                return changelist + (f"?{parts.query}" if parts.query else "")
+        return changelist
+
+    def row_macros(self, request, obj) -> list[dict]:
+        """The one-click buttons of a row: the macros offered for ``obj`` that the user's role allows."""
+        if not self.can_triage(request) or obj.status not in OPEN:
+            return []
+        return [
+            {
+                "key": macro.key,
+                "label": macro.label,
+                "title": macro.title,
+                "url": reverse("admin:exceptions_exceptionitem_macro", args=[obj.pk, macro.key]),
+            }
+            for macro in item_macros()
+            if macro.offered_for(request.user, obj)
+        ]
 
     def render_action_form(self, request, action: ItemAction, form, *, items, cancel_url, bulk=False):
         context = {

@@ -15,6 +15,8 @@ from ..registry import approval_kinds, item_kind_choices
 from ..selectors import visible_queues
 
 OPEN = tuple(str(status) for status in ExceptionItem.OPEN_STATUSES)
+# The open view: open items that are awake (a snoozed item leaves it until it wakes; "Snoozed" shows it).
+AWAKE = tuple(status for status in OPEN if status != ExceptionItem.Status.SNOOZED)
 COUNT_CAP = 10_000
 AGE_BUCKETS = {
     "1d": ("Less than a day", 0, 1),
@@ -44,7 +46,9 @@ class DefaultingFilter(admin.SimpleListFilter):
 
 
 class StateFilter(DefaultingFilter):
-    """Open (the default), overdue, approvals, closed or everything; a search looks at every state."""
+    """Open (the default), overdue, approvals, snoozed, closed or everything; a search looks at every state.
+
+    Open, overdue and approvals leave snoozed items out until they wake up; "Snoozed" lists them."""
 
     title = "state"
     parameter_name = "state"
@@ -60,6 +64,7 @@ class StateFilter(DefaultingFilter):
             ("open", "Open (default)"),
             ("overdue", "Open and overdue"),
             ("approvals", "Approvals waiting"),
+            ("snoozed", "Snoozed"),
             ("closed", "Closed"),
             ("all", "All"),
         ]
@@ -67,11 +72,13 @@ class StateFilter(DefaultingFilter):
     def queryset(self, request, queryset):
         value = self.value()
         if value == "open":
-            return queryset.filter(status__in=OPEN)
+            return queryset.filter(status__in=AWAKE)
         if value == "overdue":
-            return queryset.filter(status__in=OPEN, due_at__lt=timezone.now())
+            return queryset.filter(status__in=AWAKE, due_at__lt=timezone.now())
         if value == "approvals":
-            return queryset.filter(status__in=OPEN, kind__in=approval_kinds())
+            return queryset.filter(status__in=AWAKE, kind__in=approval_kinds())
+        if value == "snoozed":
+            return queryset.filter(status=ExceptionItem.Status.SNOOZED)
         if value == "closed":
             return queryset.exclude(status__in=OPEN)
         return queryset

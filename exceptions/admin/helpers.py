@@ -14,6 +14,7 @@ from ..codes import resolution_label
 from ..models import ExceptionItem
 from ..registry import approval_kinds
 from ..selectors import visible_queues
+from ..services import person_name
 from .filters import OPEN
 
 SEVERITY_TONES = {"low": "neutral", "medium": "warn", "high": "danger", "critical": "danger"}
@@ -87,7 +88,7 @@ QUEUE_COUNTS_SECONDS = 30
 
 
 def queue_counts(user) -> list[dict]:
-    """Per visible queue: open, overdue and approvals waiting — one grouped query over open items.
+    """Per visible queue: open (awake), overdue, approvals waiting and snoozed — one grouped query.
 
     The answer is cached for ``QUEUE_COUNTS_SECONDS`` per set of queues (a triage header may be
     half a minute old; with many open items the grouped count is the page's most expensive query).
@@ -117,9 +118,12 @@ def _queue_counts(queues: list[dict]) -> list[dict]:
         .order_by()
         .values("queue_id")
         .annotate(
-            open=Count("pk"),
-            overdue=Count("pk", filter=Q(due_at__lt=now)),
-            approvals=Count("pk", filter=Q(kind__in=approval_kinds(), decision="")),
+            open=Count("pk", filter=~Q(status=ExceptionItem.Status.SNOOZED)),
+            overdue=Count("pk", filter=Q(due_at__lt=now) & ~Q(status=ExceptionItem.Status.SNOOZED)),
+            approvals=Count(
+                "pk", filter=Q(kind__in=approval_kinds(), decision="") & ~Q(status=ExceptionItem.Status.SNOOZED)
+            ),
+            snoozed=Count("pk", filter=Q(status=ExceptionItem.Status.SNOOZED)),
         )
     )
     by_queue = {row["queue_id"]: row for row in rows}
@@ -130,6 +134,7 @@ def _queue_counts(queues: list[dict]) -> list[dict]:
             "open": by_queue.get(q["pk"], {}).get("open", 0),
             "overdue": by_queue.get(q["pk"], {}).get("overdue", 0),
             "approvals": by_queue.get(q["pk"], {}).get("approvals", 0),
+            "snoozed": by_queue.get(q["pk"], {}).get("snoozed", 0),
         }
         for q in queues
     ]
@@ -175,7 +180,7 @@ def history_rows(history) -> list[dict]:
         rows.append(
             {
                 "when": version.history_date,
-                "who": version.history_user.get_username() if version.history_user_id else "system",
+                "who": person_name(version.history_user) if version.history_user_id else "system",
                 "type": {"+": "created", "~": "changed", "-": "deleted"}.get(version.history_type, "?"),
                 "reason": version.history_change_reason or "",
                 "changes": changes,

@@ -12,17 +12,18 @@ from django.db.models import F
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from revops.admin.base import AuditedAdmin, admin_link, badge, json_block
 from revops.admin.links import record_url, why_url
 
-from ..models import ExceptionItem
+from ..models import ExceptionItem, when_text
 from ..registry import approval_handler, item_panels
 from ..selectors import ExceptionVisibilityMixin, visible_queues
-from ..services import exception_next_item
+from ..services import exception_next_item, person_name, triage_order
 from ..suppressions import record_suppressions
-from .action_views import ItemActionsAdminMixin
+from ..timing import due_phrase, human_duration, is_overdue
+from .action_views import NEXT_MODE, ItemActionsAdminMixin, next_mode, with_mode
 from .filters import (
     COUNT_CAP,
     OPEN,
@@ -52,19 +53,15 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
 
     change_list_template = "admin/exceptions/exceptionitem/change_list.html"
     change_form_template = "admin/exceptions/exceptionitem/change_form.html"
+    # Each row in two lines: what and why / what to do, when, how bad, who, the record, one-click macros.
     list_display = (
-        "due",
-        "severity_display",
-        "kind_display",
-        "title",
+        "item_cell",
+        "due_cell",
+        "severity_cell",
+        "owner_cell",
         "record",
-        "owner_display",
-        "queue_display",
-        "age",
-        "occurrences",
-        "escalation",
-    )
-    list_display_links = ("title",)
+    )  # + the row macros (get_list_display)
+    list_display_links = None  # the item cell links the item itself (with its reason under the title)
     list_filter = (
         StateFilter,
         QueueFilter,
@@ -87,7 +84,10 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
     actions = []  # one per item action with a bulk service: ItemActionsAdminMixin.get_actions
     fieldsets = (
         (None, {"fields": ("title", ("kind_display", "severity_display", "status_display"))}),
-        ("Who and by when", {"fields": ("owner", "queue_display", "due", "escalation", "claimed_at", "snoozed_until")}),
+        (
+            "Who and by when",
+            {"fields": ("owner_display", "queue_display", "due", "escalation", "claimed_at", "snoozed_until")},
+        ),
         ("About", {"fields": ("record", "automation_link", "run_link")}),
         ("Occurrences", {"fields": ("occurrences", "first_seen_at", "last_seen_at", "dedupe_key")}),
         ("Resolution", {"fields": ("decision", "resolution_display", "resolution_note", "resolved_by", "resolved_at")}),
@@ -97,7 +97,7 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
         "kind_display",
         "severity_display",
         "status_display",
-        "owner",
+        "owner_display",
         "queue_display",
         "due",
         "escalation",
@@ -137,10 +137,15 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner", "queue")
 
+    def get_ordering(self, request):
+        """The list in the order "Next item" serves: overdue first, then severity, then due time."""
+        return triage_order(now=timezone.now())
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
             path("next/", view(self.next_item_view), name="exceptions_exceptionitem_next"),
+            path("<path:object_id>/macro/<str:macro>/", view(self.macro_view), name="exceptions_exceptionitem_macro"),
             path(
                 "<path:object_id>/act/<str:action>/", view(self.item_action_view), name="exceptions_exceptionitem_act"
             ),
@@ -160,14 +165,85 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
 
     # columns ----------------------------------------------------------------------------------
 
+    @admin.display(description="item — why it is here → what to do")
+    def item_cell(self, obj):
+        return format_html(
+            '<div class="rv-row-line"><a class="rv-row-title" href="{}">{}</a> '
+            '<span class="rv-row-why" title="{}">{}</span></div>'
+            '<div class="rv-row-line rv-row-do" title="{}">→ {}</div>',
+            reverse("admin:exceptions_exceptionitem_change", args=[obj.pk]),
+            obj.title,
+            obj.reason,
+            obj.reason,
+            obj.expected_action,
+            obj.expected_action,
+        )
+
+    @admin.display(description="due")
+    def due_cell(self, obj):
+        phrase = due_phrase(obj)
+        when = when_text(obj.due_at) if obj.due_at else ""
+        if is_overdue(obj) and obj.status != ExceptionItem.Status.SNOOZED:
+            shown = format_html('<strong class="rv-overdue" title="due {}">{}</strong>', when, phrase)
+        else:
+            shown = format_html('<span title="{}">{}</span>', f"due {when}" if when else "", phrase)
+        if obj.status == ExceptionItem.Status.ESCALATED or obj.escalation_level:
+            step = ("", "manager", "top")[min(obj.escalation_level or 0, 2)]
+            return format_html('{}<span class="rv-row-sub">{}</span>', shown, badge(f"escalated: {step}", "danger"))
+        if obj.status == ExceptionItem.Status.SNOOZED:
+            return format_html('{}<span class="rv-row-sub">wakes {}</span>', shown, when_text(obj.snoozed_until))
+        return format_html(
+            '{}<span class="rv-row-sub">seen {} ago{}</span>',
+            shown,
+            human_duration(timezone.now() - obj.first_seen_at),
+            f" · {obj.occurrences}×" if obj.occurrences > 1 else "",
+        )
+
+    @admin.display(description="severity · kind")
+    def severity_cell(self, obj):
+        return format_html(
+            '{}<span class="rv-row-sub">{}</span>',
+            badge(obj.get_severity_display(), SEVERITY_TONES.get(obj.severity, "neutral")),
+            obj.get_kind_display(),
+        )
+
+    @admin.display(description="owner · queue")
+    def owner_cell(self, obj):
+        who = person_name(obj.owner) if obj.owner_id else badge("unassigned", "warn")
+        return format_html('{}<span class="rv-row-sub">{}</span>', who, self.queue_display(obj))
+
+    def get_list_display(self, request):
+        """The columns, the last one the row macros as ``request.user`` may use them."""
+
+        @admin.display(description="one click")
+        def macros_cell(obj):
+            return self.macros_html(request, obj)
+
+        return (*self.list_display, macros_cell)
+
+    def macros_html(self, request, obj):
+        buttons = [
+            format_html(
+                '<button type="submit" class="rv-macro" formaction="{}" name="_macro" value="{}" '
+                'data-macro="{}" title="{}">{}</button>',
+                macro["url"],
+                macro["key"],
+                macro["key"],
+                macro["title"],
+                macro["label"],
+            )
+            for macro in self.row_macros(request, obj)
+        ]
+        return format_html('<span class="rv-macros">{}</span>', format_html_join("", "{}", ((b,) for b in buttons)))
+
     @admin.display(description="due")
     def due(self, obj):
         if obj.due_at is None:
             return "—"
-        shown = f"{timezone.localtime(obj.due_at):%Y-%m-%d %H:%M}"
-        if obj.status in OPEN and obj.due_at < timezone.now():
-            return format_html("{} {}", shown, badge("overdue", "danger"))
-        return shown
+        shown = when_text(obj.due_at)
+        if is_overdue(obj):
+            return format_html("{} {}", shown, badge(due_phrase(obj), "danger"))
+        return format_html("{} ({})", shown, due_phrase(obj))
 
     @admin.display(description="severity")
     def severity_display(self, obj):
@@ -200,26 +276,17 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
 
     @admin.display(description="owner")
     def owner_display(self, obj):
-        return obj.owner.get_username() if obj.owner_id else badge("unassigned", "warn")
+        return person_name(obj.owner) if obj.owner_id else badge("unassigned", "warn")
 
     @admin.display(description="queue")
     def queue_display(self, obj):
         return obj.queue.name if obj.queue_id else (obj.queue_name or "—")
 
-    @admin.display(description="age")
-    def age(self, obj):
-        seconds = (timezone.now() - obj.first_seen_at).total_seconds()
-        if seconds < 3600:
-            return f"{int(seconds // 60)} min"
-        if seconds < 86400:
-            return f"{int(seconds // 3600)} h"
-        return f"{int(seconds // 86400)} d"
-
     @admin.display(description="escalation")
     def escalation(self, obj):
         level = obj.escalation_level or 0
         if level == 0:
-            return "owner"
+            return "with the owner"
         return badge(("owner", "manager", "escalation target")[min(level, 2)], "danger" if level >= 2 else "warn")
 
     @admin.display(description="automation")
@@ -271,11 +338,11 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
         history = list(obj.history.select_related("history_user").order_by("-history_date", "-history_id")[:30])
         queue = obj.queue
         path_steps = [
-            ("owner", obj.owner.get_username() if obj.owner_id else "unassigned"),
-            ("queue manager", queue.manager.get_username() if queue and queue.manager_id else "—"),
+            ("owner", person_name(obj.owner) if obj.owner_id else "unassigned"),
+            ("queue manager", person_name(queue.manager) if queue and queue.manager_id else "—"),
             (
                 "escalation target",
-                queue.escalation_target.get_username() if queue and queue.escalation_target_id else "—",
+                person_name(queue.escalation_target) if queue and queue.escalation_target_id else "—",
             ),
         ]
         return {
@@ -304,26 +371,39 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
             "show_save_and_continue": False,
             "show_save_and_add_another": False,
             "show_delete": False,
-            "next_url": reverse("admin:exceptions_exceptionitem_next"),
+            "next_url": with_mode(reverse("admin:exceptions_exceptionitem_next"), request),
+            "triage_next": next_mode(request),
+            "due_phrase": due_phrase(obj),
+            "owner_name": person_name(obj.owner) if obj.owner_id else "",
             "changelist_url": reverse("admin:exceptions_exceptionitem_changelist"),
         }
 
     # the "next item" button -------------------------------------------------------------------
 
     def next_item_view(self, request):
-        """Claim the oldest unclaimed item in the user's queues and open it."""
+        """Claim the most urgent claimable item in the user's queues and open it in "next item" mode."""
         changelist = reverse("admin:exceptions_exceptionitem_changelist")
         if request.method != "POST":
             return HttpResponseRedirect(changelist)
         if not self.can_triage(request):
             raise PermissionDenied
+        return self.serve_next(request, first=True)
+
+    def serve_next(self, request, *, first: bool = False):
+        """Claim the next item (``services.triage_order``) and open it; back to the list when none is left."""
+        changelist = reverse("admin:exceptions_exceptionitem_changelist")
         try:
             item = exception_next_item(actor=request.user, queues=visible_queues(user=request.user))
         except refusals() as error:
             self.message_user(request, f"Could not take the next item: {refusal_message(error)}", messages.ERROR)
             return HttpResponseRedirect(changelist)
         if item is None:
-            self.message_user(request, "Nothing to take: no unclaimed open item in your queues.", messages.INFO)
+            text = "Nothing to take: no unclaimed open item in your queues."
+            if not first:
+                text = "That was the last one. " + text
+            self.message_user(request, text, messages.INFO)
             return HttpResponseRedirect(changelist)
-        self.message_user(request, f"Claimed “{item.title}” — it is yours now.", messages.SUCCESS)
-        return HttpResponseRedirect(reverse("admin:exceptions_exceptionitem_change", args=[item.pk]))
+        lead = "Claimed" if first else "Next:"
+        self.message_user(request, f"{lead} “{item.title}” — it is yours now ({due_phrase(item)}).", messages.SUCCESS)
+        url = reverse("admin:exceptions_exceptionitem_change", args=[item.pk])
+        return HttpResponseRedirect(f"{url}?triage={NEXT_MODE}")

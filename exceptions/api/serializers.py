@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from exceptions.actions import ItemAction, UserField
 from exceptions.models import ExceptionItem
+from exceptions.timing import due_phrase
 
 
 class ExceptionItemSerializer(serializers.ModelSerializer):
@@ -34,12 +35,17 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
     resolution_label = serializers.CharField(
         source="get_resolution_code_display", read_only=True, help_text="The resolution code in words."
     )
+    due_text = serializers.SerializerMethodField(
+        help_text='When it is due, in words: "2 days overdue", "due in 3 hours", "snoozed for 1 day".'
+    )
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True, help_text="The kind in words.")
 
     class Meta:
         model = ExceptionItem
         fields = [
             "id",
             "kind",
+            "kind_label",
             "title",
             "reason",
             "expected_action",
@@ -53,6 +59,7 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
             "claimed_at",
             "due_at",
             "overdue",
+            "due_text",
             "automation",
             "automation_name",
             "run",
@@ -71,6 +78,9 @@ class ExceptionItemSerializer(serializers.ModelSerializer):
             "resolved_at",
         ]
         read_only_fields = fields
+
+    def get_due_text(self, item) -> str:
+        return due_phrase(item)
 
     def get_overdue(self, item) -> bool:
         return bool(item.status in ExceptionItem.OPEN_STATUSES and item.due_at and item.due_at < timezone.now())

@@ -217,7 +217,10 @@ def action_view(key: str) -> type[ExceptionItemActionView]:
 
 
 class NextItemView(APIView):
-    """Claim the next item waiting in your queues (oldest due first); 204 when none is waiting.
+    """Claim the most urgent item waiting in your queues; 204 when none is waiting.
+
+    The same order as the admin's Next item: overdue first (escalated items included), then by
+    severity, then by due time; snoozed and claimed items are never handed out.
 
     Needs ``read`` as well as ``exceptions:write``: it hands out an item to work, in full.
     """
@@ -236,7 +239,8 @@ class NextItemView(APIView):
         tags=[TAG],
         operation_id="exceptions_next",
         summary="Claim the next item in my queues",
-        description="Requires the `exceptions:write` and `read` scopes.",
+        description="Requires the `exceptions:write` and `read` scopes. Serves the most urgent unclaimed item: "
+        "overdue first (escalated items included), then by severity, then by due time.",
         request=serializers.NextSerializer,
         responses={
             200: serializers.ExceptionItemSerializer,

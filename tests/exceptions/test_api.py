@@ -147,7 +147,8 @@ def test_assign_snooze_dismiss_escalate(world):
     until = timezone.now() + dt.timedelta(days=2)
     assert post(client, item, "snooze", {"until": until.isoformat()}).json()["status"] == "snoozed"
     other = make_item(world.queues["a"], key="other")
-    assert post(client, other, "escalate").status_code == 200
+    assert post(client, other, "escalate").status_code == 400  # a reason is required
+    assert post(client, other, "escalate", {"reason": "Customer waiting"}).status_code == 200
     assert post(client, other, "dismiss", {"reason": "noise"}).json()["status"] == "dismissed"
 
 

@@ -106,7 +106,13 @@ def build_world() -> World:
     users["rep_other"] = user_with_role("rep_a2", roles.REP, rep_team=team_a1)
     users["rep_b"] = user_with_role("rep_b", roles.REP, rep_team=team_b)
     world.queues["a"] = Queue.objects.create(name="Team A1 triage", team=team_a1)
-    world.queues["b"] = Queue.objects.create(name="Team B triage", team=team_b, manager=users["manager_b"])
+    world.queues["b"] = Queue.objects.create(
+        name="Team B triage",
+        team=team_b,
+        manager=users["manager_b"],
+        # someone above the manager: an escalation never goes to the person escalating
+        escalation_target=UserFactory(username="director_b"),
+    )
     world.items["a"] = make_item(world.queues["a"], owner=users["rep_owner"], key="item-a")
     world.items["b"] = make_item(world.queues["b"], owner=users["rep_b"], key="item-b")
     return world
@@ -131,7 +137,7 @@ ACTION_BODIES = {
     "resolve": {"reason_code": "fixed_in_crm", "note": "Done."},
     "dismiss": {"reason": "Not a real problem."},
     "snooze": {"until": None},  # filled in per test (a time in the future)
-    "escalate": {},
+    "escalate": {"reason": "Needs the manager."},
     "approve": {},
     "reject": {"reason": "No."},
     "override": {"params": {"owner": "R1"}},

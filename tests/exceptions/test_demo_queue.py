@@ -104,3 +104,20 @@ def test_demo_managers_see_their_own_teams_queue():
     assert na_items.count() >= 10
     assert not na_items.filter(queue__name="EMEA Sales ops").exists()
     assert na_items.filter(kind="approval_required").exists()
+
+
+def test_demo_managers_first_next_item_is_the_most_urgent_overdue_item():
+    """The acceptance of issue 20: in `make run`, the manager's first "Next item" is the most urgent overdue
+    item — after the scheduled escalation has marked the overdue items escalated, as it does in `make run`."""
+    from exceptions.services import SEVERITY_RANK, exception_escalate_overdue, exception_next_item
+
+    demo_load()
+    assert exception_escalate_overdue() > 0
+    na = get_user_model().objects.get(username="manager.na")
+    now = timezone.now()
+    waiting = visible_items(user=na).filter(status__in=["open", "escalated"], claimed_at__isnull=True)
+    overdue = [item for item in waiting if item.due_at is not None and item.due_at < now]
+    assert any(item.status == "escalated" for item in overdue)
+    most_urgent = min(overdue, key=lambda item: (SEVERITY_RANK[item.severity], item.due_at, item.pk))
+    served = exception_next_item(actor=na, queues=visible_queues(user=na))
+    assert served.pk == most_urgent.pk and served.owner == na

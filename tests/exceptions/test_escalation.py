@@ -14,6 +14,7 @@ from exceptions.services import (
     exception_item_escalate,
     exception_item_snooze,
     exception_wake_snoozed,
+    person_name,
 )
 from tests.factories import UserFactory
 
@@ -37,7 +38,9 @@ def test_overdue_items_escalate_owner_then_manager_then_target(django_capture_on
     assert item.escalated_at == t0 + dt.timedelta(minutes=1) and item.claimed_at is None
     assert item.due_at == t0  # still overdue: escalation changes who, not when it was due
     assert item.next_escalation_at == t0 + dt.timedelta(minutes=1, hours=10)
-    assert history_reasons(item)[-1][1].startswith(f"escalated to level 1 ({queue.manager.username}): overdue since")
+    assert history_reasons(item)[-1][1].startswith(
+        f"escalated to {person_name(queue.manager)} (queue manager): overdue since"
+    )
 
     assert exception_escalate_overdue(now=t0 + dt.timedelta(hours=5)) == 0  # not due again yet
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,7 +49,7 @@ def test_overdue_items_escalate_owner_then_manager_then_target(django_capture_on
     assert item.escalation_level == 2 and item.owner == queue.escalation_target
     assert exception_escalate_overdue(now=t0 + dt.timedelta(days=30)) == 0  # top of the path
     with pytest.raises(ItemStateError):
-        exception_item_escalate(item=item, actor=rep)
+        exception_item_escalate(item=item, actor=rep, reason="still waiting")
 
     jobs = django_rq.get_queue("default").jobs
     assert [job.args for job in jobs] == [(item.pk, "escalated_1"), (item.pk, "escalated_2")]
@@ -92,4 +95,5 @@ def test_escalation_job_runs_through_a_real_worker(run_worker, django_capture_on
         django_rq.get_queue("default").enqueue(jobs.wake_snoozed)
     assert run_worker("default") == 0
     item.refresh_from_db()
-    assert item.escalation_level == 1
+    # the scheduled escalation takes the next step as it is: the manager (who owned it already)
+    assert item.escalation_level == 1 and item.owner.username == "revops.manager"

@@ -24,6 +24,7 @@ from exceptions.services import (
     exception_item_snooze,
     exception_items_bulk_dismiss,
     exception_items_bulk_resolve,
+    person_name,
 )
 from revops.engine.pipeline import automation_failure_open
 from revops.models import AutomationRun, Lead, SyncFailure
@@ -123,7 +124,7 @@ def test_each_action_is_recorded_with_actor_and_reason():
     assert reasons[1] == ("ana", "assigned to bob: Bob knows this account")
     assert reasons[2][0] == "bob" and reasons[2][1].startswith("snoozed until ")
     assert reasons[2][1].endswith("waiting for the CRM admin")
-    assert reasons[-2] == ("ana", f"escalated to level 1 ({queue.manager.username}): customer waiting")
+    assert reasons[-2] == ("ana", f"escalated to {person_name(queue.manager)} (queue manager): customer waiting")
     assert reasons[-1] == ("bob", "resolved (data_corrected): country set to US")
 
 

@@ -100,11 +100,12 @@ def test_manager_lands_on_the_triage_view(na_client):
 def test_default_view_is_my_queues_open_overdue_first_with_counts(na_client, world):
     response = na_client.get(reverse(CHANGELIST))
     assert response.status_code == 200
-    assert row_ids(response) == [world[k].pk for k in ("overdue", "later", "sibling", "undated")]
+    # the order Next item serves: overdue first, then severity (medium before low), then due time (none last)
+    assert row_ids(response) == [world[k].pk for k in ("overdue", "sibling", "undated", "later")]
     html = response.content.decode()
     assert "EMEA lead missing VAT id" not in html
     assert response.context["queue_counts"] == [
-        {"pk": world["q_na"].pk, "name": "NA Sales ops", "open": 4, "overdue": 1, "approvals": 0}
+        {"pk": world["q_na"].pk, "name": "NA Sales ops", "open": 4, "overdue": 1, "approvals": 0, "snoozed": 0}
     ]
     assert 'id="rv-next-item"' in html
     assert "overdue" in html and "why?" in html
@@ -118,15 +119,15 @@ def test_changelist_queries_do_not_count_the_whole_table(na_client, django_asser
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("state=all", ["closed", "overdue", "later", "sibling", "undated"]),
+        ("state=all", ["overdue", "closed", "sibling", "undated", "later"]),
         ("state=closed", ["closed"]),
         ("state=overdue", ["overdue"]),
         ("overdue=yes", ["overdue"]),
-        ("overdue=no", ["later", "sibling", "undated"]),
+        ("overdue=no", ["sibling", "undated", "later"]),
         ("kind=no_routing_match", ["overdue"]),
         ("severity=low", ["later"]),
         ("q=phone", ["sibling"]),
-        ("age=1d", ["overdue", "later", "sibling", "undated"]),
+        ("age=1d", ["overdue", "sibling", "undated", "later"]),
         ("age=old", []),
     ],
 )
@@ -162,14 +163,15 @@ def test_other_teams_manager_cannot_see_or_act(client, world):
     assert world["overdue"].claimed_at is None
 
 
-def test_next_item_claims_the_oldest_unclaimed_and_opens_it(na_client, world):
+def test_next_item_claims_the_most_urgent_and_opens_it(na_client, world):
     response = na_client.post(url("next"))
-    assert response.status_code == 302 and response["Location"] == url("change", world["overdue"].pk)
+    assert response.status_code == 302 and response["Location"] == url("change", world["overdue"].pk) + "?triage=next"
     world["overdue"].refresh_from_db()
     assert world["overdue"].owner == world["na"] and world["overdue"].status == "in_progress"
     assert world["overdue"].claimed_at is not None
     second = na_client.post(url("next"))
-    assert second["Location"] == url("change", world["later"].pk)
+    # not overdue: medium before low, then by due time (none last)
+    assert second["Location"] == url("change", world["sibling"].pk) + "?triage=next"
 
 
 def test_next_item_when_nothing_is_left(client, world):
@@ -215,9 +217,12 @@ def test_single_actions_through_the_item_page(na_client, world):
     item.refresh_from_db()
     assert item.status == "snoozed" and item.snoozed_until is not None
 
-    na_client.post(act_url(world["later"], "escalate"), {"_confirm": "1"})
+    missing = na_client.post(act_url(world["later"], "escalate"), {"_confirm": "1", "reason": ""})
+    assert missing.status_code == 200 and "This field is required" in missing.content.decode()
+    na_client.post(act_url(world["later"], "escalate"), {"_confirm": "1", "reason": "Customer is waiting"})
     world["later"].refresh_from_db()
-    assert world["later"].escalation_level == 1
+    # the manager escalating is skipped: the item goes to the escalation target, never to themselves
+    assert world["later"].escalation_level == 2 and world["later"].owner == world["q_na"].escalation_target
 
     missing = na_client.post(act_url(world["sibling"], "dismiss"), {"_confirm": "1", "reason": ""})
     assert missing.status_code == 200 and "This field is required" in missing.content.decode()
@@ -257,7 +262,7 @@ def test_bulk_actions(na_client, world):
     assert "2 item(s) claimed" in response.content.decode()
     assert {i.owner_id for i in ExceptionItem.objects.filter(pk__in=[i.pk for i in items])} == {world["na"].pk}
 
-    response = bulk(na_client, "escalate_selected", items)
+    response = bulk(na_client, "escalate_selected", items, _confirm="1", reason="Needs a decision")
     assert "2 item(s) escalated" in response.content.decode()
 
     intermediate = bulk(na_client, "resolve_selected", items)
@@ -339,3 +344,95 @@ def test_search_finds_closed_items_too(na_client, world):
     response = na_client.get(reverse(CHANGELIST) + "?q=typo")
     assert row_ids(response) == [world["closed"].pk]
     assert row_ids(na_client.get(reverse(CHANGELIST) + "?q=typo&state=open")) == []
+
+
+def macro_url(item, key):
+    return reverse("admin:exceptions_exceptionitem_macro", args=[item.pk, key])
+
+
+def test_snoozed_items_leave_the_open_view_until_they_wake(na_client, world):
+    from exceptions.services import exception_item_snooze, exception_wake_snoozed
+
+    until = timezone.now() + dt.timedelta(hours=3)
+    exception_item_snooze(item=world["overdue"], until=until, actor=world["na"])
+    for state in ("", "?state=overdue"):
+        assert world["overdue"].pk not in row_ids(na_client.get(reverse(CHANGELIST) + state))
+    snoozed = na_client.get(reverse(CHANGELIST) + "?state=snoozed")
+    assert row_ids(snoozed) == [world["overdue"].pk] and "wakes " in snoozed.content.decode()
+    counts = na_client.get(reverse(CHANGELIST)).context["queue_counts"][0]
+    assert (counts["open"], counts["overdue"], counts["snoozed"]) == (3, 0, 1)
+    exception_wake_snoozed(now=until + dt.timedelta(minutes=1))
+    assert row_ids(na_client.get(reverse(CHANGELIST)))[0] == world["overdue"].pk
+
+
+def test_rows_read_in_words_with_names_and_human_durations(na_client, world):
+    world["na"].first_name, world["na"].last_name = "Nadia", "Ames"
+    world["na"].save()
+    html = na_client.get(reverse(CHANGELIST)).content.decode()
+    assert "Lead from US with score 80 matched no NA routing rule." in html  # the reason in the row
+    assert "→ Pick the owner by hand." in html  # the expected action in the row
+    assert "No routing match" in html and ">no_routing_match<" not in html
+    assert "Nadia Ames" in html and "2 hours overdue" in html and "due in 4 hours" in html
+    assert 'data-macro="fixed_in_crm"' in html and 'data-macro="snooze_day"' in html
+
+
+def test_row_macros_act_in_one_click_and_come_back_to_the_list(na_client, world):
+    back = reverse(CHANGELIST) + "?severity=medium"
+    response = na_client.post(macro_url(world["sibling"], "fixed_in_crm"), HTTP_REFERER="http://testserver" + back)
+    assert response.status_code == 302 and response["Location"] == back
+    world["sibling"].refresh_from_db()
+    assert world["sibling"].status == "resolved" and world["sibling"].resolution_code == "fixed_in_crm"
+    assert world["sibling"].resolved_by == world["na"]
+
+    na_client.post(macro_url(world["later"], "snooze_day"))
+    world["later"].refresh_from_db()
+    assert world["later"].status == "snoozed" and world["later"].snoozed_until > timezone.now() + dt.timedelta(hours=23)
+    assert "Snooze 1 day" not in na_client.get(reverse(CHANGELIST) + "?state=snoozed").content.decode()
+
+    # a closed item, an unknown macro, another team's item, a foreign referer
+    refused = na_client.post(macro_url(world["closed"], "fixed_in_crm"), follow=True)
+    assert "not possible" in refused.content.decode()
+    assert na_client.post(macro_url(world["undated"], "nope")).status_code == 404
+    assert na_client.post(macro_url(world["emea_item"], "fixed_in_crm")).status_code == 404
+    away = na_client.post(macro_url(world["undated"], "claim"), HTTP_REFERER="https://evil.example/admin/")
+    assert away["Location"] == reverse(CHANGELIST)
+    world["emea_item"].refresh_from_db()
+    assert world["emea_item"].status == "open"
+
+
+def test_next_item_mode_moves_on_after_each_action(na_client, world):
+    first = na_client.post(url("next"))
+    assert first["Location"] == url("change", world["overdue"].pk) + "?triage=next"
+    page = na_client.get(first["Location"]).content.decode()
+    assert act_url(world["overdue"], "resolve") + "?triage=next" in page and 'id="rv-next-mode"' in page
+    done = na_client.post(
+        act_url(world["overdue"], "resolve") + "?triage=next",
+        {"_confirm": "1", "reason_code": "fixed_in_crm", "note": ""},
+    )
+    assert done["Location"] == url("change", world["sibling"].pk) + "?triage=next"
+    snoozed = na_client.post(
+        act_url(world["sibling"], "snooze") + "?triage=next",
+        {"_confirm": "1", "until": (timezone.localtime() + dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")},
+    )
+    assert snoozed["Location"] == url("change", world["undated"].pk) + "?triage=next"
+    escalated = na_client.post(
+        act_url(world["undated"], "escalate") + "?triage=next", {"_confirm": "1", "reason": "Needs a decision"}
+    )
+    assert escalated["Location"] == url("change", world["later"].pk) + "?triage=next"
+    last = na_client.post(
+        act_url(world["later"], "dismiss") + "?triage=next", {"_confirm": "1", "reason": "Not needed"}, follow=True
+    )
+    assert last.redirect_chain[-1][0] == reverse(CHANGELIST)
+    assert "That was the last one" in last.content.decode()
+    # outside the mode an action stays on the item page
+    item = open_item("na-extra", queue=world["q_na"])
+    plain = na_client.post(act_url(item, "resolve"), {"_confirm": "1", "reason_code": "not_an_issue", "note": ""})
+    assert plain["Location"] == url("change", item.pk)
+
+
+def test_escalating_in_the_admin_needs_a_reason_and_never_targets_me(na_client, world):
+    form = na_client.get(act_url(world["later"], "escalate")).content.decode()
+    assert 'name="reason"' in form and "required" in form
+    na_client.post(act_url(world["later"], "escalate"), {"_confirm": "1", "reason": "Customer is waiting"})
+    world["later"].refresh_from_db()
+    assert world["later"].owner == world["q_na"].escalation_target and world["later"].owner != world["na"]
