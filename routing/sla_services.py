@@ -243,6 +243,7 @@ def _team_queue(owner):
 
 def _breach(pk: int, *, now: dt.datetime, actor) -> SlaClock | None:
     from exceptions.services import exception_item_open
+    from exceptions.timing import human_duration
 
     with transaction.atomic():
         claimed = SlaClock.objects.filter(pk=pk, status=Status.RUNNING, due_at__lte=now).update(
@@ -257,12 +258,11 @@ def _breach(pk: int, *, now: dt.datetime, actor) -> SlaClock | None:
         lead, owner = clock.lead, clock.owner
         who = owner.name if owner is not None else "nobody (the lead has no owner)"
         hours = "business hours" if clock.business_hours else "24/7"
-        overdue = _minutes(now - clock.due_at)
+        overdue = human_duration(now - clock.due_at)
         reason = (
             f"The SLA policy {clock.policy!r} gives lead {lead} {clock.target_minutes} minutes ({hours}) "
             f"to a first touch. It was assigned to {who} at {_when(clock.started_at)} and the first touch "
-            f"was due by {_when(clock.due_at, owner)}; no first touch has been logged, {overdue} minute"
-            f"{'' if overdue == 1 else 's'} overdue."
+            f"was due by {_when(clock.due_at, owner)}; no first touch has been logged, {overdue} overdue."
         )
         if owner is not None:
             action = f"Make sure {owner.name} calls the lead now, or reassign it in the CRM."
