@@ -124,12 +124,23 @@ def explanation_rows(explanation: Any) -> list[dict]:
                     "ok": None,
                     "text": f"{key.replace('_', ' ').capitalize()}: {value_text(value)}",
                     "actual": None,
+                    "detail": _internal(key),
                 }
             )
+    for row in rows:
+        row.setdefault("detail", False)
+    rows.sort(key=lambda row: row["detail"])  # stable: the internal keys last, for the template's toggle
     return rows
 
 
 EXPLANATION_STRUCTURE = {"conditions", "explain", "condition", "explanation", "steps", "checks", "reasons", "notes"}
+# Keys a kind stores for machines and for people who debug (the kind's code, a policy's key, the sentence
+# already shown as the run's summary, ids and dedupe keys): shown only behind the "Details" toggle.
+INTERNAL_KEYS = {"kind", "policy", "text"}
+
+
+def _internal(key: str) -> bool:
+    return key in INTERNAL_KEYS or key.endswith(("_id", "_key", "_ids"))
 
 
 def _short(value: Any) -> str:
