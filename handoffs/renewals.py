@@ -25,20 +25,10 @@ from revops.audit import audited
 from revops.conditions.compile import Context
 from revops.feed import change_entries_record
 from revops.models import Account, FieldDefinition
+from revops.values import loose_date
 
 from .models import Checklist, Handoff
 from .services import _item_close, _items_open, _Rules, _send, _signal_entry, _value, handoff_missing
-
-
-def _date(value) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date) or value is None:
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
 
 
 def _accounts(rules: list[_Rules], account_ids, open_account_ids):
@@ -91,7 +81,7 @@ def renewals_evaluate(*, account_ids=None, actor=None, cause: str = "", now: dt.
                 handoff = current.get((account.pk, checklist_id))
                 if handoff is not None:
                     handoff.account = account
-                renews = _date(_value(account, rule.checklist.renewal_field)) if rule else None
+                renews = loose_date(_value(account, rule.checklist.renewal_field)) if rule else None
                 days_left = (renews - today).days if renews else None
                 applies = (
                     rule is not None

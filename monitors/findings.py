@@ -24,9 +24,10 @@ from django.db.models import Max
 from django.utils import timezone
 
 from exceptions.bulk import ItemSpec, exception_items_open_many
+from exceptions.codes import SUPPRESSED
 from exceptions.models import ExceptionItem, Suppression
 from exceptions.rate_limits import rate_limit_holds_record, rate_limit_split
-from exceptions.services import OPEN
+from exceptions.services import OPEN, exception_item_resolve
 from exceptions.suppressions import suppression_active_q
 from revops.bulk_writes import bulk_update_rows_audited
 from revops.models import Automation
@@ -124,6 +125,69 @@ def closed_by_people(keys: list[str], actor) -> dict[str, dt.datetime]:
         .annotate(at=Max("resolved_at"))
     )
     return {row["dedupe_key"]: row["at"] for row in rows if row["at"] is not None}
+
+
+ITEM_TEXT = ("title", "reason", "expected_action")
+
+
+@dataclass
+class ItemCandidates:
+    """A chunk's one-item-per-record picture: the open items by dedupe key (``open_items``, rows with their
+    text), and ``todo``: ``(record, key, open row or None)`` for each record with live findings whose item
+    may need writing — those a person closed with nothing new found since are left out."""
+
+    keys: list[str]
+    open_items: dict[str, dict]
+    todo: list[tuple]
+
+
+def item_candidates(records: list, live: dict, *, key_of, first_seen: dict, actor) -> ItemCandidates:
+    """Which records of a chunk may need their item opened or refreshed (three queries at most)."""
+    keys = [key_of(record.pk) for record in records]
+    open_items = {
+        row["dedupe_key"]: row
+        for row in ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=OPEN).values(
+            "pk", "dedupe_key", *ITEM_TEXT
+        )
+    }
+    wanted = [record for record in records if record.pk in live]
+    closed = closed_by_people([key_of(r.pk) for r in wanted if key_of(r.pk) not in open_items], actor)
+    todo = []
+    for record in wanted:
+        key = key_of(record.pk)
+        if key not in open_items and key in closed and first_seen[record.pk] <= closed[key]:
+            continue  # a person closed it and nothing new was found since
+        todo.append((record, key, open_items.get(key)))
+    return ItemCandidates(keys=keys, open_items=open_items, todo=todo)
+
+
+def item_text_unchanged(old: dict | None, text: dict) -> bool:
+    """Whether an open item already says ``text`` (then nothing is written)."""
+    return old is not None and all(old[f] == text[f] for f in ITEM_TEXT)
+
+
+def items_close_gone(
+    candidates: ItemCandidates, live: dict, *, fixed: dict, left_out: dict, nothing_left: str, actor
+) -> int:
+    """Resolve the open items of records without live findings any more, saying what fixed them (``fixed``),
+    or that what is left is suppressed (``left_out``); ``nothing_left`` when neither says. Returns how many."""
+    gone = [
+        candidates.open_items[key]["pk"]
+        for key in candidates.keys
+        if key in candidates.open_items and int(key.rsplit(":", 1)[1]) not in live
+    ]
+    resolved = 0
+    for item in ExceptionItem.objects.filter(pk__in=gone).order_by("pk"):
+        notes = fixed.get(item.object_id)
+        suppressed = sorted(left_out.get(item.object_id, []))
+        if suppressed and not notes:
+            note, code = "Suppressed: " + "; ".join(suppressed) + ".", SUPPRESSED
+        else:
+            also = f" Suppressed: {'; '.join(suppressed)}." if suppressed else ""
+            note, code = "Fixed in the CRM: " + "; ".join(notes or [nothing_left]) + "." + also, "fixed_in_crm"
+        exception_item_resolve(item=item, reason_code=code, note=note[:1000], actor=actor)
+        resolved += 1
+    return resolved
 
 
 # --- scarcity: suppressions and rate limits ----------------------------------------------------------------

@@ -31,7 +31,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from exceptions.bulk import ItemSpec
-from exceptions.codes import SUPPRESSED
 from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem
 from exceptions.rate_limits import rate_limit_for
@@ -44,9 +43,11 @@ from revops.models import Automation, Opportunity
 from . import words
 from .calls import CallBook
 from .findings import (
-    closed_by_people,
     findings_write,
+    item_candidates,
     item_policies,
+    item_text_unchanged,
+    items_close_gone,
     items_open,
     items_open_waiting,
     suppressed_text,
@@ -177,27 +178,15 @@ class _Scan:
     # --- items ------------------------------------------------------------------------------------
 
     def items(self, deals: list, live: dict, fixed: dict) -> None:
-        keys = [item_key(deal.pk) for deal in deals]
-        open_items = {
-            row["dedupe_key"]: row
-            for row in ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=OPEN).values(
-                "pk", "dedupe_key", "title", "reason", "expected_action"
-            )
-        }
-        wanted = [deal for deal in deals if deal.pk in live]
-        closed = closed_by_people([item_key(d.pk) for d in wanted if item_key(d.pk) not in open_items], self.actor)
+        candidates = item_candidates(deals, live, key_of=item_key, first_seen=self.first_seen, actor=self.actor)
         specs, dues = [], {}
-        for deal in wanted:
-            key = item_key(deal.pk)
-            if key not in open_items and key in closed and self.first_seen[deal.pk] <= closed[key]:
-                continue  # a person closed it and nothing new was found since
+        for deal, key, old in candidates.todo:
             team_id = deal.owner.team_id if deal.owner_id else None
             due, call = self.calls.due(team_id, now=self.now)
             text = _item_text(
                 deal, sorted(live[deal.pk]), call=call, today=self.today, left_out=self.left_out.get(deal.pk, [])
             )
-            old = open_items.get(key)
-            if old is not None and all(old[f] == text[f] for f in ("title", "reason", "expected_action")):
+            if item_text_unchanged(old, text):
                 continue
             queue, manager_id = self.placement.place(team_id)
             spec = ItemSpec(
@@ -219,16 +208,14 @@ class _Scan:
             if old is None:
                 dues[key] = due
         self.open(specs, dues)
-        gone = [open_items[key]["pk"] for key in keys if key in open_items and int(key.rsplit(":", 1)[1]) not in live]
-        for item in ExceptionItem.objects.filter(pk__in=gone).order_by("pk"):
-            notes = fixed.get(item.object_id)
-            left_out = self.left_out.get(item.object_id)
-            if left_out and not notes:
-                self.resolve(item, "Suppressed: " + "; ".join(sorted(left_out)) + ".", code=SUPPRESSED)
-                continue
-            notes = notes or ["no live hygiene policy flags the deal any more"]
-            also = f" Suppressed: {'; '.join(sorted(left_out))}." if left_out else ""
-            self.resolve(item, "Fixed in the CRM: " + "; ".join(notes) + "." + also)
+        self.counts["items_resolved"] += items_close_gone(
+            candidates,
+            live,
+            fixed=fixed,
+            left_out=self.left_out,
+            nothing_left="no live hygiene policy flags the deal any more",
+            actor=self.actor,
+        )
 
     def open(self, specs: list[ItemSpec], dues: dict) -> None:
         """Open or refresh ``specs`` in bulk; new ones (in ``dues``) get their due time before the call."""

@@ -26,11 +26,12 @@ from revops.engine.demo import demo_specs_ensure
 from revops.models import Account, Automation
 from revops.outbox import outbox_process_batch
 from revops.sync import sync_batch_apply
+from revops.values import loose_date
 
 from .models import RenewalTask
 from .renewal_policies import POLICIES
 from .renewal_scan import renewal_scan
-from .renewal_selectors import CUSTOMER, as_date, as_number
+from .renewal_selectors import CUSTOMER, as_number
 
 FINANCE = "finance@example.com"
 # The demo's thresholds where they differ from the shipped defaults: an account long red counts as a risk
@@ -104,7 +105,7 @@ def _renewing(now: dt.datetime, days: int) -> list[Account]:
     )
     result = []
     for account in accounts:
-        renews = as_date((account.attributes or {}).get("renewal_date"))
+        renews = loose_date((account.attributes or {}).get("renewal_date"))
         if renews is not None and 0 <= (renews - today).days <= days:
             result.append(account)
     return result

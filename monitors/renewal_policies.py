@@ -25,9 +25,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from revops.values import loose_date
+
 from . import words
 from .policies import Check
-from .renewal_selectors import CUSTOMER, FieldInfo, History, as_date, as_number, as_text, field_value
+from .renewal_selectors import CUSTOMER, FieldInfo, History, as_number, as_text, field_value
 
 MAX_DAYS = 3650
 SEGMENT_MAX = 40
@@ -150,7 +152,7 @@ def _not_customer(account) -> Check | None:
 
 
 def _renewal(account, config: dict, facts: Facts) -> tuple[dt.date | None, int | None]:
-    renews = as_date(field_value(account, config["renewal_field"]))
+    renews = loose_date(field_value(account, config["renewal_field"]))
     return renews, ((renews - facts.today).days if renews else None)
 
 

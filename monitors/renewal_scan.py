@@ -40,24 +40,26 @@ from django.db.models import Q
 from django.utils import timezone
 
 from exceptions.bulk import ItemSpec
-from exceptions.codes import SUPPRESSED
 from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem, Notification
 from exceptions.notifications import TRIAGE_PATH, base_url, notification_send
 from exceptions.rate_limits import rate_limit_for
 from exceptions.registry import register_suppression_topics
-from exceptions.services import OPEN, exception_item_resolve
+from exceptions.services import OPEN
 from exceptions.suppressions import suppressions_in_force
 from revops.audit import system_user
 from revops.feed import change_entries_record
 from revops.models import Account, Automation, ChangeEntry, Task
 from revops.services import record_save
+from revops.values import loose_date
 
 from . import words
 from .findings import (
-    closed_by_people,
     findings_write,
+    item_candidates,
     item_policies,
+    item_text_unchanged,
+    items_close_gone,
     items_open,
     items_open_waiting,
     suppressed_text,
@@ -69,7 +71,6 @@ from .renewal_selectors import (
     History,
     Segments,
     account_fields,
-    as_date,
     as_number,
     field_value,
     renewal_automations,
@@ -238,8 +239,8 @@ class _Scan:
         owner = account.owner.name if account.owner_id else "no owner"
         renews = arr = None
         for automation, _check in risks:
-            renews = renews or as_date(field_value(account, automation.config.get("renewal_field", "renewal_date")))
-        renews = renews or as_date(field_value(account, "renewal_date"))
+            renews = renews or loose_date(field_value(account, automation.config.get("renewal_field", "renewal_date")))
+        renews = renews or loose_date(field_value(account, "renewal_date"))
         arr = as_number(field_value(account, self.arr_field))
         facts = [f"owner {owner}"]
         if arr is not None:
@@ -265,23 +266,11 @@ class _Scan:
         }, renews
 
     def items(self, accounts: list, live: dict, fixed: dict) -> None:
-        keys = [item_key(a.pk) for a in accounts]
-        open_items = {
-            row["dedupe_key"]: row
-            for row in ExceptionItem.objects.filter(dedupe_key__in=keys, status__in=OPEN).values(
-                "pk", "dedupe_key", "title", "reason", "expected_action"
-            )
-        }
-        wanted = [a for a in accounts if a.pk in live]
-        closed = closed_by_people([item_key(a.pk) for a in wanted if item_key(a.pk) not in open_items], self.actor)
+        candidates = item_candidates(accounts, live, key_of=item_key, first_seen=self.first_seen, actor=self.actor)
         specs, dues = [], {}
-        for account in wanted:
-            key = item_key(account.pk)
-            if key not in open_items and key in closed and self.first_seen[account.pk] <= closed[key]:
-                continue  # a person closed it and nothing new was found since
+        for account, key, old in candidates.todo:
             text, renews = self.item_text(account, live[account.pk])
-            old = open_items.get(key)
-            if old is not None and all(old[f] == text[f] for f in ("title", "reason", "expected_action")):
+            if item_text_unchanged(old, text):
                 continue
             team_id = account.owner.team_id if account.owner_id else None
             queue, manager_id = self.placement.place(team_id)
@@ -308,18 +297,14 @@ class _Scan:
                 specs, dues, actor=self.actor, reason=self.reason, now=self.now, due_reason="due before the renewal"
             )
         )
-        gone = [open_items[key]["pk"] for key in keys if key in open_items and int(key.rsplit(":", 1)[1]) not in live]
-        for item in ExceptionItem.objects.filter(pk__in=gone).order_by("pk"):
-            notes = fixed.get(item.object_id)
-            left_out = sorted(self.left_out.get(item.object_id, []))
-            if left_out and not notes:
-                note, code = "Suppressed: " + "; ".join(left_out) + ".", SUPPRESSED
-            else:
-                notes = notes or ["no live renewal policy finds a risk on the account any more"]
-                also = f" Suppressed: {'; '.join(left_out)}." if left_out else ""
-                note, code = "Fixed in the CRM: " + "; ".join(notes) + "." + also, "fixed_in_crm"
-            exception_item_resolve(item=item, reason_code=code, note=note[:1000], actor=self.actor)
-            self.counts["items_resolved"] += 1
+        self.counts["items_resolved"] += items_close_gone(
+            candidates,
+            live,
+            fixed=fixed,
+            left_out=self.left_out,
+            nothing_left="no live renewal policy finds a risk on the account any more",
+            actor=self.actor,
+        )
 
     def open_waiting(self, *, record_holds: bool) -> None:
         """Under a rate limit: open the waiting new items that fit each manager's room, biggest ARR first;
@@ -412,7 +397,7 @@ class _Scan:
         )
 
     def renewal_task(self, account, automation, check, row: RenewalTask | None, feed: list) -> None:
-        renews = as_date(field_value(account, automation.config["renewal_field"]))
+        renews = loose_date(field_value(account, automation.config["renewal_field"]))
         same = row is not None and renews is not None and abs((renews - row.renewal_date).days) < SAME_RENEWAL_DAYS
         if same and renews != row.renewal_date:
             # The CRM corrected the date of a renewal that already has its task: the task follows it.
@@ -494,14 +479,14 @@ class _Scan:
             if address not in self.recipients:
                 self.recipients[address] = notice_recipient(address)
             recipient = self.recipients[address]
-            keys = {notice_key(a.pk, as_date(c.values["renewal_date"]))[:120] for a, c in due}
+            keys = {notice_key(a.pk, loose_date(c.values["renewal_date"]))[:120] for a, c in due}
             sent = set(Notification.objects.filter(recipient=recipient, key__in=keys).values_list("key", flat=True))
             for account, check in due:
-                if notice_key(account.pk, as_date(check.values["renewal_date"]))[:120] not in sent:
+                if notice_key(account.pk, loose_date(check.values["renewal_date"]))[:120] not in sent:
                     self.notice(account, automation, check, recipient, live.get(account.pk, []))
 
     def notice(self, account, automation, check, recipient, risks: list) -> None:
-        renews = as_date(check.values["renewal_date"])
+        renews = loose_date(check.values["renewal_date"])
         subject = f"Renewal ARR at risk: {account} renews {words.day(renews, self.today)}"[:200]
         try:
             with transaction.atomic():

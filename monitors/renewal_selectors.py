@@ -34,17 +34,6 @@ def field_value(account, key: str):
     return (account.attributes or {}).get(key)
 
 
-def as_date(value) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date) or value is None:
-        return value
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
 def as_number(value) -> Decimal | None:
     """A number from a stored value (int, float, decimal or numeric text); None for empty or not a number."""
     if value is None or value == "" or isinstance(value, bool):

@@ -20,3 +20,16 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
+
+
+def loose_date(value) -> dt.date | None:
+    """A date from what a custom attribute may hold: a date, a datetime (its date), an ISO string (its
+    first ten characters); None when it is empty or not a date."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date) or value is None:
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
