@@ -4,8 +4,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.formats import date_format
 from simple_history.models import HistoricalRecords
+
+from revops.values import datetime_text
 
 from .codes import resolution_label
 from .registry import approval_kinds, item_kind_label
@@ -221,9 +222,8 @@ class Notification(models.Model):
 
 
 def when_text(value) -> str:
-    """A time as people read it, in the portal's time zone: "30 Dec 2026, 09:00 UTC"."""
-    local = timezone.localtime(value)
-    return f"{date_format(local, 'j M Y, H:i')} {local.tzname()}"
+    """A time as people read it, in the viewer's time zone: "30 Dec 2026, 09:00 UTC"."""
+    return datetime_text(value)
 
 
 def record_word(object_type: str) -> str:

@@ -127,6 +127,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    "revops.timezones.ViewerTimeZoneMiddleware",
     "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
     "axes.middleware.AxesMiddleware",
@@ -305,6 +306,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+# Dates as "6 Dec 2026, 17:05 EST" (revops/formats/en/formats.py), in the viewer's zone (revops/timezones.py).
+FORMAT_MODULE_PATH = ["revops.formats"]
 USE_TZ = True
 
 STATIC_URL = "static/"

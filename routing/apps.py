@@ -11,6 +11,7 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from exceptions.registry import register_item_kind, register_queue_users
         from revops.engine.hooks import register_event_hook
+        from revops.engine.registry import register_deadline_source
         from revops.plugins import (
             register_assignee_source,
             register_demo_builder,
@@ -25,7 +26,7 @@ class RoutingConfig(AppConfig):
         from .hooks import decisions_note_reassignments, sla_note_touches
         from .panels import why_decision_panel, why_sla_panel
         from .pools import pool_assign_next, pools_as_choices
-        from .selectors import lead_latest_decision_dict
+        from .selectors import lead_latest_decision_dict, sla_deadline
         from .setup_services import routing_queue_users
 
         register_event_hook(decisions_note_reassignments)
@@ -44,6 +45,7 @@ class RoutingConfig(AppConfig):
         register_why_panel("sla_clock", why_sla_panel, template="admin/routing/includes/why_sla_panel.html", order=20)
         register_record_detail("lead", "latest_decision", lead_latest_decision_dict)
         register_demo_builder("routing", routing_demo_build, order=40)
+        register_deadline_source("response_sla", sla_deadline)
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
 
 

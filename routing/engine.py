@@ -392,7 +392,11 @@ class Router:
             plan.pool, plan.pick, plan.target_type = pool, pick, kind
             if pick.rep_id is None:
                 plan.rule = rule
-                plan.fallback_reason = f"every member of pool {pool.name} is capped or unavailable"
+                plan.fallback_reason = (
+                    f"every member of pool {pool.name} is capped"
+                    if pick.all_capped
+                    else f"no member of pool {pool.name} can take the lead"
+                ) + (f" ({pick.unavailable})" if pick.unavailable else "")
                 return True, f"matched, but {plan.fallback_reason}; fallback"
             plan.outcome = Outcome.ASSIGNED
             return True, f"→ pool {pool.name}: {pick.reason}"
@@ -488,7 +492,11 @@ class Router:
         assigned = plan.owner is not None
         kind_name = "no_routing_match"
         title = (
-            f"Every member of {failed_pick.pool_name} was capped: {lead}"
+            (
+                f"Every member of {failed_pick.pool_name} was capped: {lead}"
+                if failed_pick.all_capped
+                else f"No member of {failed_pick.pool_name} could take {lead}"
+            )
             if capped
             else f"No routing rule matched {lead}"
         )

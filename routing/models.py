@@ -231,7 +231,7 @@ class RoutingDecision(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.get_outcome_display()}: lead {self.lead_id} ({self.rule_name or 'no rule'})"
+        return f"{self.get_outcome_display()}: {self.lead} ({self.rule_name or 'no rule'})"
 
 
 class BusinessCalendar(models.Model):

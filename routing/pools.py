@@ -161,6 +161,8 @@ class PoolPick:
     all_unavailable: bool = False
     reason: str = ""
     weights: dict[int, int] = field(default_factory=dict, repr=False)  # every member's weight, for recording
+    unavailable: str = ""  # when nobody could take it, why in short: "Ana is capped, Bo is out of office"
+    all_capped: bool = False  # every member was skipped for a cap (not for leave, hours or an exclusion)
 
     @property
     def chosen(self) -> Candidate | None:
@@ -263,6 +265,37 @@ def _skip_reason(m: MemberState, config: PoolConfig, now: dt.datetime, excluded:
     return None
 
 
+_SKIP_WORDS = (
+    ("excluded", "excluded from this re-route"),
+    ("inactive", "inactive"),
+    ("out of office", "out of office"),
+    ("outside working hours", "outside working hours"),
+    ("weight", "takes no leads"),
+    ("at the", "capped"),
+)
+
+
+def _skip_word(reason: str | None) -> str:
+    """A skip reason in one or two words: "capped", "out of office", "excluded from this re-route"…"""
+    for prefix, word in _SKIP_WORDS:
+        if (reason or "").startswith(prefix):
+            return word
+    return "unavailable"
+
+
+def _unavailable_text(ordered: list[MemberState], skips: Mapping[int, str | None]) -> str:
+    """Why nobody in the pool could take the lead, short enough for a headline: each member by name in a
+    small pool ("Patrick Page is excluded from this re-route, Iris Henk is out of office"), counts in a big
+    one ("4 capped, 2 out of office")."""
+    words = [_skip_word(skips[i]) for i in range(len(ordered))]
+    if len(ordered) <= 4:
+        return ", ".join(f"{m.label} is {word}" for m, word in zip(ordered, words, strict=True))
+    counts: dict[str, int] = {}
+    for word in words:
+        counts[word] = counts.get(word, 0) + 1
+    return ", ".join(f"{count} {word}" for word, count in counts.items())
+
+
 def _number(value: Fraction) -> str:
     if value.denominator == 1:
         return str(value.numerator)
@@ -322,7 +355,9 @@ def choose(
         pick.reason = "the pool has no active members"
     elif not eligible:
         pick.all_unavailable = True
-        pick.reason = "every member is capped or unavailable: " + "; ".join(
+        pick.all_capped = all(_skip_word(skips[i]) == "capped" for i in range(len(ordered)))
+        pick.unavailable = _unavailable_text(ordered, skips)
+        pick.reason = ("every member is capped: " if pick.all_capped else "no member can take the lead: ") + "; ".join(
             f"{m.label}, {skips[i]}" for i, m in enumerate(ordered)
         )
     else:

@@ -16,6 +16,8 @@ from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from revops.engine.registry import Deadline
+
 from .models import RoutingDecision, SlaClock
 from .sla import business_minutes_between, calendar_for_team, load_calendars
 
@@ -113,6 +115,23 @@ def sla_clock_for_lead(lead) -> SlaClock | None:
 
 
 # --- decisions ----------------------------------------------------------------------------------
+
+
+def sla_deadline(record, rep) -> Deadline | None:
+    """The first touch ``rep`` owes on lead ``record`` under its running response SLA (a deadline source:
+    a task the engine creates for the same rep on the lead is due then, so the lead has one deadline)."""
+    if getattr(record, "_meta", None) is None or record._meta.model_name != "lead" or rep is None:
+        return None
+    clock = (
+        SlaClock.objects.filter(lead_id=record.pk, owner_id=rep.pk, status=SlaClock.Status.RUNNING)
+        .exclude(due_at=None)
+        .order_by("due_at")
+        .only("due_at", "policy")
+        .first()
+    )
+    if clock is None:
+        return None
+    return Deadline(due_at=clock.due_at, text=f"the first touch under the response SLA '{clock.policy}'")
 
 
 def decision_dict(decision: RoutingDecision) -> dict:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from django.apps import apps
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
+
+from revops.display import FieldText
 
 from .. import errors
 from ..codes import resolution_label
@@ -155,12 +158,14 @@ def record_fields(obj) -> list[tuple[str, str]]:
     if record is None:
         return [("record", "deleted")]
     fields = {f.name for f in model._meta.get_fields()}
+    text = FieldText()
     rows = []
     for name in RECORD_FIELDS:
         if name in fields:
             value = getattr(record, name, None)
             if value not in (None, ""):
-                rows.append((name.replace("_", " "), str(value)))
+                shown = str(value) if isinstance(value, models.Model) else text.value(obj.object_type, name, value)
+                rows.append((text.label(obj.object_type, name), shown))
     return rows
 
 

@@ -89,8 +89,9 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
             {"fields": ("owner_display", "queue_display", "due", "escalation", "claimed_at", "snoozed_until")},
         ),
         ("About", {"fields": ("record", "automation_link", "run_link")}),
-        ("Occurrences", {"fields": ("occurrences", "first_seen_at", "last_seen_at", "dedupe_key")}),
+        ("Occurrences", {"fields": ("occurrences", "first_seen_at", "last_seen_at")}),
         ("Resolution", {"fields": ("decision", "resolution_display", "resolution_note", "resolved_by", "resolved_at")}),
+        ("Details", {"classes": ("collapse",), "fields": ("dedupe_key",)}),
     )
     readonly_fields = (
         "title",
@@ -319,7 +320,9 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
             if panel_context is not None:
                 panels.append({"template": panel.template, "context": panel_context})
         handler = approval_handler(obj.kind)
-        described = handler.describe(obj.proposal) if handler is not None and handler.describe and obj.proposal else {}
+        described = {}
+        if handler is not None and handler.describe and obj.proposal:
+            described = handler.describe({"object_type": obj.object_type, **obj.proposal})
         related = []
         if obj.object_type and obj.object_id is not None:
             related = list(

@@ -34,6 +34,8 @@ from revops.validation import (
     unstorable_errors,
 )
 
+from .history import PlainHistoryHelper
+
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
 
@@ -385,6 +387,9 @@ class AuditedAdmin(SimpleHistoryAdmin):
         reason = "admin: deleted"
         with audited(actor=request.user, reason=reason):
             self.perform_delete(request, obj, reason=reason)
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return PlainHistoryHelper(self.model, historical_record)
 
     def history_view(self, request, object_id, extra_context=None):
         self._require_not_hidden(request, object_id)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
+
+from revops.values import moment_text
 
 from .schema import All, FieldMap, Leaf, Node, Not, parse_or_raise
 
@@ -45,6 +48,8 @@ def value_text(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return ", ".join(value_text(v) for v in value)
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and len(value) > 10):
+        return moment_text(value) or str(value)  # stored times: "25 Oct 2026, 21:30 UTC"
     return str(value)
 
 

@@ -20,6 +20,7 @@ from exceptions.registry import item_kind_keys
 from revops.models import Rep
 
 from .kinds import AutomationKind, register
+from .registry import record_deadline
 from .types import Action, Outcome
 
 ASSIGNEES = ("owner", "owner_manager")
@@ -191,6 +192,17 @@ class CreateTask(_Base):
         due = context.now + dt.timedelta(hours=config.get("due_in_hours") or 24)
         title = _fill(config["title"], record)
         explanation["task"] = {"title": title, "assignee": getattr(rep, "external_id", None), "due_at": due.isoformat()}
+        # One deadline per record and person: a task for a rep who already owes something here (a hot
+        # lead's first touch under its response SLA) is due when that is, not at a second time.
+        deadline = record_deadline(record, rep)
+        when = ""
+        if deadline is not None:
+            due = deadline.due_at
+            explanation["task"]["due_at"] = due.isoformat()
+            explanation["deadline"] = (
+                f"the task is due with {deadline.text} ({_when(due)}), not {_hours_text(config)} after it was created"
+            )
+            when = f", when {deadline.text} is due"
         who = f"{rep.name} ({role})" if rep is not None else f"Nobody ({role} not set) — RevOps"
         return Outcome(
             fired=True,
@@ -207,8 +219,13 @@ class CreateTask(_Base):
             ],
             explanation=explanation,
             summary=f"Conditions met: task {title!r} created for {who} on {record}.",
-            expected_next=f"{who} should {title[0].lower() + title[1:] if title else 'act'} by {_when(due)}.",
+            expected_next=f"{who} should {title[0].lower() + title[1:] if title else 'act'} by {_when(due)}{when}.",
         )
+
+
+def _hours_text(config: dict) -> str:
+    hours = config.get("due_in_hours") or 24
+    return f"{hours:g} hour{'' if hours == 1 else 's'}"
 
 
 @register

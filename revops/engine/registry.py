@@ -20,6 +20,7 @@ so two automations proposing to change a deal's forecast category share one appr
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,3 +144,31 @@ def register_field_guard(object_type: str, key: str, *, reason: str, approver: s
 def field_guard(object_type: str, key) -> FieldGuard | None:
     """The guard of a field, if a workflow app registered one."""
     return GUARDED_FIELDS.get((object_type, key))
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A commitment a workflow app already holds on a record for a rep (e.g. a response SLA's first touch)."""
+
+    due_at: dt.datetime
+    text: str  # what it is, in words: "the first touch under 'Hot inbound: 5 minutes'"
+
+
+DEADLINE_SOURCES: dict[str, Callable[..., Deadline | None]] = {}
+
+
+def register_deadline_source(name: str, source: Callable[..., Deadline | None]) -> None:
+    """``source(record, rep)`` returns the deadline ``rep`` already has on ``record``, or None.
+
+    A task an automation creates for that rep on that record is due at that deadline, so a person has
+    one deadline per record, not two (routing: the response SLA of a hot lead).
+    """
+    DEADLINE_SOURCES[name] = source
+
+
+def record_deadline(record, rep) -> Deadline | None:
+    """The earliest deadline the registered sources report for ``rep`` on ``record`` (None without one)."""
+    if rep is None or record is None:
+        return None
+    found = [deadline for source in DEADLINE_SOURCES.values() if (deadline := source(record, rep)) is not None]
+    return min(found, key=lambda deadline: deadline.due_at) if found else None

@@ -83,7 +83,7 @@ def test_lists_runs_newest_first_with_explanation_actions_and_next(admin_client,
     assert "✗" in page and "✓" in page
     # actions with before → after
     assert "Assign owner" in page and "R-17" in page
-    assert "<code>status</code>: new" in page and "working" in page
+    assert "Status: New" in page and "<strong>Working</strong>" in page
     # expected next, automation link, version, run link
     assert "R-17 (Jane Doe) responds within 1 hour." in page
     assert reverse("admin:revops_automation_change", args=[routing.pk]) in page

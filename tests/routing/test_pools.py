@@ -273,9 +273,19 @@ def test_everyone_capped_or_unavailable():
         "at the daily cap (0 of 0 today)",
     ]
     assert pick.reason == (
-        "every member is capped or unavailable: Ana, at the open-lead cap (25 of 25); "
+        "no member can take the lead: Ana, at the open-lead cap (25 of 25); "
         "Bo, at the daily cap (10 of 10 today); Cy, inactive in the CRM; Di, at the daily cap (0 of 0 today)"
     )
+    # The headline names what kept each one out: not "every member is capped" while Cy is inactive.
+    assert not pick.all_capped
+    assert pick.unavailable == "Ana is capped, Bo is capped, Cy is inactive, Di is capped"
+    capped = choose(WEIGHTED, [members[0], members[1]], now=NOW)
+    assert capped.all_capped and capped.reason.startswith("every member is capped: ")
+    excluded = choose(WEIGHTED, [member(1, "Ana"), members[2]], now=NOW, exclude_rep_ids={1: "routed away"})
+    assert excluded.unavailable == "Ana is excluded from this re-route, Cy is inactive"
+    crowd = [member(i, f"R{i}", today=10, max_per_day=10, position=i) for i in range(5)]
+    crowd.append(member(9, "Zed", is_active=False, position=9))
+    assert choose(WEIGHTED, crowd, now=NOW).unavailable == "5 capped, 1 inactive"
     empty = choose(WEIGHTED, [], now=NOW)
     assert (empty.rep_id, empty.all_unavailable, empty.reason) == (None, False, "the pool has no active members")
 

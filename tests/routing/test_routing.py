@@ -484,15 +484,13 @@ def test_backtest_reports_distribution_changes_and_cap_violations(world):
     assert report["changes"] == 0
 
 
-@pytest.mark.django_db
-def test_routing_runs_before_the_leads_other_automations(world):
-    router()
-    rule("US territory", US, "pool", 10, target_pool=world["us"])
+def hot_lead_task(name):
+    """A live task automation: call leads scoring 80 or more within 2 hours."""
     owner = UserFactory(username="rita.rule", email="rita@example.com")
     Queue.objects.get_or_create(name="RevOps")  # the exception path must name a queue
-    automation_create(
+    return automation_create(
         actor=owner,
-        name="A hot lead task",  # sorts before "Lead routing" by name
+        name=name,
         purpose="Call hot leads.",
         kind="create_task",
         object_type="lead",
@@ -504,6 +502,32 @@ def test_routing_runs_before_the_leads_other_automations(world):
         exception_queue="RevOps",
         mode="live",
     )
+
+
+@pytest.mark.django_db
+def test_routing_runs_before_the_leads_other_automations(world):
+    router()
+    rule("US territory", US, "pool", 10, target_pool=world["us"])
+    hot_lead_task("A hot lead task")  # sorts before "Lead routing" by name
     (lead,) = route(rec("L1", email="p@initech.io", company="Initech", country="US", score=90))
     task = lead.tasks.get()
     assert lead.owner is not None and task.owner == lead.owner
+
+
+@pytest.mark.django_db
+def test_a_hot_leads_task_is_due_with_its_response_sla(world):
+    """One deadline per hot lead: the follow-up task for the owner is due when the SLA's first touch is."""
+    router()
+    rule("US territory", US, "pool", 10, target_pool=world["us"])
+    SlaPolicy.objects.create(name="Hot inbound: 5 minutes", conditions={"all": []}, target_minutes=5, priority=1)
+    hot_lead_task("Z hot lead task")
+    (lead,) = route(rec("L1", email="p@initech.io", company="Initech", country="US", score=90))
+    clock = SlaClock.objects.get(lead=lead, status="running")
+    task = lead.tasks.get()
+    assert task.owner == lead.owner == clock.owner
+    assert task.due_at == clock.due_at  # not two hours after it was created
+    run = AutomationRun.objects.get(automation__name="Z hot lead task", object_id=lead.pk)
+    deadline = run.explanation["deadline"]
+    assert "due with the first touch under the response SLA 'Hot inbound: 5 minutes'" in deadline
+    assert "not 2 hours after it was created" in deadline
+    assert run.expected_next.endswith("when the first touch under the response SLA 'Hot inbound: 5 minutes' is due.")

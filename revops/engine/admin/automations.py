@@ -110,8 +110,8 @@ class AppliedActionInline(ReadOnlyInline):
             return "—"
         return format_html_join(
             "",
-            "<div><code>{}</code>: {} → <strong>{}</strong></div>",
-            ((key, before, after) for key, before, after in rows),
+            "<div>{}: {} → <strong>{}</strong></div>",
+            ((row["label"], row["before"], row["after"]) for row in rows),
         )
 
 

@@ -8,6 +8,7 @@ come from the action registry (``revops.engine.registry.action_label``).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,9 +16,13 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 
+from exceptions.registry import item_kind_label
+from exceptions.timing import human_duration
 from revops.admin.links import record_url
 from revops.conditions.render import value_text
-from revops.models import AutomationRun
+from revops.display import FieldText
+from revops.models import AutomationRun, Rep
+from revops.selectors import RECORD_MODELS, record_model
 
 from ..registry import action_label
 
@@ -151,56 +156,143 @@ def _short(value: Any) -> str:
     return value_text(value)
 
 
-def action_changes(before: Any, after: Any) -> list[tuple[str, str, str]]:
-    """``(what, before, after)`` rows for an applied action's before/after values.
+# What the engine's actions store besides record fields, as people read it. Keys in ACTION_DETAIL_KEYS
+# (and ``*_id``) are for machines and debugging: shown behind the "Details" toggle.
+ACTION_KEY_LABELS = {
+    "owner": "Owner",
+    "title": "Title",
+    "due_at": "Due",
+    "remind_at": "Reminder",
+    "policy": "SLA policy",
+    "target_minutes": "Target",
+    "kind": "Item",
+    "note": "Note",
+    "status": "Status",
+    "reason": "Reason",
+    "to": "To",
+    "subject": "Subject",
+}
+ACTION_DETAIL_KEYS = {"dedupe_key", "created", "occurrences", "cancelled_clocks", "proposals", "joined", "reverted"}
 
-    Understands the engine's shapes: field updates ``{"key", "value"}``, owner changes
-    ``{"owner_id", "owner"}`` (the CRM id is shown, not the database id), and after-only results
-    (a created task, an opened exception).
+
+def _row(label: str, before: str, after: str, *, detail: bool = False) -> dict:
+    return {"label": label, "before": before, "after": after, "detail": detail}
+
+
+def _action_value(key: str, value: Any, object_type: str, text: FieldText) -> str:
+    if key in ("owner", "to") and isinstance(value, str | int) and not isinstance(value, bool):
+        return text.record(Rep, value) or value_text(value)
+    if key == "target_minutes" and isinstance(value, int | float):
+        return human_duration(dt.timedelta(minutes=value))
+    if key == "kind" and isinstance(value, str):
+        return item_kind_label(value)
+    return text.value(object_type, key, value)
+
+
+def action_changes(before: Any, after: Any, object_type: str = "", text: FieldText | None = None) -> list[dict]:
+    """Rows ``{label, before, after, detail}`` for an applied action's before/after values.
+
+    Understands the engine's shapes: field updates ``{"key", "value"}`` (the dictionary's label, the
+    value with names and labels), owner changes ``{"owner_id", "owner"}`` (the rep's name),
+    approvals (``{"proposal": …}``: what would change once approved), and after-only results (a
+    created task, an opened exception). Ids and bookkeeping keys are marked ``detail``.
     """
+    text = text or FieldText()
     before = before if isinstance(before, Mapping) else {}
     after = after if isinstance(after, Mapping) else {}
+    if isinstance(after.get("proposal"), Mapping):
+        proposal = after["proposal"]
+        rows = [
+            {**row, "after": f"{row['after']} (once approved)"}
+            for row in action_changes(proposal.get("before"), proposal.get("after"), object_type, text)
+            if not row["detail"]
+        ]
+        rest = {key: value for key, value in after.items() if key != "proposal"}
+        return rows + [row for row in action_changes({}, rest, object_type, text) if row["label"] != "Key"]
     if "key" in after and "value" in after:
-        return [(str(after["key"]), value_text(before.get("value")), value_text(after.get("value")))]
+        key = str(after["key"])
+        return [
+            _row(
+                text.label(object_type, key),
+                text.value(object_type, key, before.get("value")),
+                text.value(object_type, key, after.get("value")),
+            )
+        ]
     keys = list(dict.fromkeys([*before, *after]))
     keys = [key for key in keys if not (key.endswith("_id") and key[:-3] in keys)]
     changed = [key for key in keys if before.get(key) != after.get(key)] or keys
-    return [(key, _short(before.get(key)) if key in before else "—", _short(after.get(key))) for key in changed]
+    rows = []
+    for key in changed:
+        detail = key in ACTION_DETAIL_KEYS or key.endswith(("_id", "_ids")) or isinstance(after.get(key), Mapping)
+        label = ACTION_KEY_LABELS.get(key) or text.label(object_type, key)
+        if detail:
+            rows.append(
+                _row(key, _short(before.get(key)) if key in before else "—", _short(after.get(key)), detail=True)
+            )
+        else:
+            shown_before = _action_value(key, before.get(key), object_type, text) if key in before else "—"
+            rows.append(_row(label, shown_before, _action_value(key, after.get(key), object_type, text)))
+    rows.sort(key=lambda row: row["detail"])  # stable: the details last, for the template's toggle
+    return rows
 
 
-def action_rows(actions) -> list[dict]:
-    """Applied actions as rows: label, target, status, before → after."""
+def action_rows(actions, text: FieldText | None = None) -> list[dict]:
+    """Applied actions as rows: label, target (the record's name), status, before → after."""
+    text = text or FieldText()
     rows = []
     for action in actions:
+        target = ""
+        if action.object_type:
+            name = None
+            if action.object_type in RECORD_MODELS and action.object_id is not None:
+                name = text.record(record_model(action.object_type), int(action.object_id))
+            target = name or f"{action.object_type} #{action.object_id}"
         rows.append(
             {
                 "action": action,
                 "label": action_label(action.action),
                 "tone": ACTION_STATUS_TONES.get(action.status, "neutral"),
                 "status": action.get_status_display(),
-                "target": f"{action.object_type} #{action.object_id}" if action.object_type else "",
+                "target": target,
                 "target_url": record_url(action.object_type, action.object_id),
                 "params": _short(action.params),
-                "changes": action_changes(action.before, action.after),
+                "changes": action_changes(action.before, action.after, action.object_type or "", text),
             }
         )
     return rows
 
 
-def planned_rows(actions: Any) -> list[dict]:
-    """``actions_planned`` JSON (``[{"type", "params"}]``) as label + parameters."""
+def _planned_params(params: Any, object_type: str, text: FieldText) -> str:
+    """An action's parameters in words: "Title: Call the lead · Owner: Katherine Hernandez · Due: …"."""
+    if not isinstance(params, Mapping):
+        return _short(params)
+    params = dict(params)
+    if isinstance(params.get("owner_id"), int) and "owner" not in params:
+        params["owner"] = params.pop("owner_id")
+    rows = action_changes({}, params, object_type, text)
+    return " · ".join(
+        f"{row['label']}: {row['after']}" for row in rows if not row["detail"] and row["after"] != "empty"
+    )
+
+
+def planned_rows(actions: Any, object_type: str = "", text: FieldText | None = None) -> list[dict]:
+    """``actions_planned`` JSON (``[{"type", "params"}]``) as label + parameters in words."""
+    text = text or FieldText()
     rows = []
     for item in actions or []:
         if not isinstance(item, Mapping):
             rows.append({"label": str(item), "params": ""})
             continue
         kind = item.get("type") or item.get("action") or "?"
-        rows.append({"label": action_label(str(kind)), "params": _short(item.get("params") or {})})
+        rows.append(
+            {"label": action_label(str(kind)), "params": _planned_params(item.get("params") or {}, object_type, text)}
+        )
     return rows
 
 
-def run_context(run: AutomationRun) -> dict:
-    """What the why page and the run page show about one run."""
+def run_context(run: AutomationRun, text: FieldText | None = None) -> dict:
+    """What the why page and the run page show about one run (``text`` shares name look-ups across runs)."""
+    text = text or FieldText()
     shadow = run.mode == "shadow"
     return {
         "run": run,
@@ -211,8 +303,8 @@ def run_context(run: AutomationRun) -> dict:
             "Would have fired (shadow)" if shadow and run.outcome == "fired" else run.get_outcome_display()
         ),
         "rows": explanation_rows(run.explanation),
-        "actions": action_rows(run.applied.all()),
-        "planned": planned_rows(run.actions_planned),
+        "actions": action_rows(run.applied.all(), text),
+        "planned": planned_rows(run.actions_planned, run.object_type, text),
         "run_url": reverse("admin:revops_automationrun_change", args=[run.pk]),
         "automation_url": reverse("admin:revops_automation_change", args=[run.automation_id]),
     }

@@ -3,6 +3,7 @@ opened an exception item, and the description of a prepared action on an approva
 
 from __future__ import annotations
 
+from revops.display import FieldText
 from revops.models import AutomationRun
 
 from ..registry import action_label
@@ -15,8 +16,16 @@ WHY_RUN_LIMIT = 200
 def why_runs_panel(object_type: str, object_id: int, *, request=None) -> dict:
     """Every run on the record, newest first, explained (always shown: "no automation has run" too)."""
     runs = list(record_runs(object_type=object_type, object_id=object_id, limit=WHY_RUN_LIMIT))
+    text = FieldText()
+    contexts, seen = [], set()
+    for run in runs:
+        context = run_context(run, text)
+        # One card per automation: its newest run; the earlier ones (a re-route, a rescan) stay folded.
+        context["earlier"] = run.automation_id in seen
+        seen.add(run.automation_id)
+        contexts.append(context)
     return {
-        "runs": [run_context(run) for run in runs],
+        "runs": contexts,
         "truncated": len(runs) >= WHY_RUN_LIMIT,
         "limit": WHY_RUN_LIMIT,
     }
@@ -39,5 +48,5 @@ def proposal_describe(proposal: dict) -> dict:
     """A prepared action in words: its label and the (what, now, after approval) rows."""
     return {
         "label": action_label(proposal.get("action") or ""),
-        "changes": action_changes(proposal.get("before"), proposal.get("after")),
+        "changes": action_changes(proposal.get("before"), proposal.get("after"), proposal.get("object_type") or ""),
     }

@@ -14,7 +14,9 @@ from revops.admin.base import (
     json_block,
 )
 from revops.admin.links import record_url, why_url
+from revops.display import FieldText
 from revops.models import Automation, AutomationRun
+from revops.selectors import RECORD_MODELS, record_model
 
 from .automations import AppliedActionInline
 from .explain import OUTCOME_TONES, explanation_html, planned_rows
@@ -41,7 +43,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = (AppliedActionInline,)
     fieldsets = (
-        (None, {"fields": ("automation_link", "version_number", "record_link", ("mode_display", "outcome_display"))}),
+        (None, {"fields": ("automation_link", "version_number", "record_named", ("mode_display", "outcome_display"))}),
         ("Why", {"fields": ("summary", "explanation_plain", "expected_next", "error")}),
         ("Actions", {"fields": ("planned_display",)}),
         (
@@ -65,6 +67,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "automation_link",
         "version_number",
         "record_link",
+        "record_named",
         "mode_display",
         "outcome_display",
         "summary",
@@ -108,8 +111,19 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="record")
     def record_link(self, obj):
+        return self._record_link(obj, name=None)
+
+    @admin.display(description="record")
+    def record_named(self, obj):
+        """The run's page names the record ("Ada Moreno (Hopkins Biotech)"); the list keeps its ids."""
+        name = None
+        if obj.object_type in RECORD_MODELS:
+            name = FieldText().record(record_model(obj.object_type), obj.object_id)
+        return self._record_link(obj, name=name)
+
+    def _record_link(self, obj, *, name):
         url = record_url(obj.object_type, obj.object_id)
-        text = f"{obj.object_type} #{obj.object_id}" + (f" ({obj.external_id})" if obj.external_id else "")
+        text = (name or f"{obj.object_type} #{obj.object_id}") + (f" ({obj.external_id})" if obj.external_id else "")
         if not url:
             return text
         return format_html(
@@ -145,7 +159,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="planned actions")
     def planned_display(self, obj):
-        rows = planned_rows(obj.actions_planned)
+        rows = planned_rows(obj.actions_planned, obj.object_type)
         if not rows:
             return "—"
         return format_html_join(
