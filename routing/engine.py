@@ -21,6 +21,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from django.utils import timezone
+
 from revops import conditions
 from revops.models import Account, Lead, Opportunity, Rep
 
@@ -78,7 +80,7 @@ def compile_rules(rules, fields=None) -> list[CompiledRule]:
 def load_rules(statuses=(RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW)) -> list[RoutingRule]:
     return list(
         RoutingRule.objects.filter(status__in=list(statuses))
-        .select_related("target_rep", "target_pool")
+        .select_related("target_rep", "target_pool", "paused_by")
         .order_by("priority", "pk")
     )
 
@@ -89,6 +91,13 @@ def rep_label(rep) -> str:
 
 def when(moment: dt.datetime | None) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
+
+
+def rule_pause_sentence(rule: RoutingRule) -> str:
+    """ "Routing rule 'EMEA enterprise' is paused by Ana since 2026-12-06 10:02 (reason: …)"."""
+    by = (rule.paused_by.get_full_name() or rule.paused_by.get_username()) if rule.paused_by else "someone"
+    since = f" since {timezone.localtime(rule.paused_at):%Y-%m-%d %H:%M}" if rule.paused_at else ""
+    return f"routing rule {rule.name!r} is paused by {by}{since} (reason: {rule.pause_reason or 'none given'})"
 
 
 def unavailable_reason(rep: Rep, now: dt.datetime) -> str:
@@ -172,6 +181,7 @@ class Plan:
     sla: dict | None = None
     shadow: dict | None = None
     fallback_reason: str = ""
+    paused: bool = False  # the router or the matching rule is paused: fallback with a "routing paused" item
     summary: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -261,8 +271,14 @@ class Router:
 
     # --- entry point ------------------------------------------------------------------------
 
-    def decide(self, lead: Lead, *, now: dt.datetime, exclude_rep_ids=(), reason: str = "", match=None) -> Plan:
-        """Decide for ``lead`` at ``now`` (``match``: an account match already computed for it)."""
+    def decide(
+        self, lead: Lead, *, now: dt.datetime, exclude_rep_ids=(), reason: str = "", match=None, paused: str = ""
+    ) -> Plan:
+        """Decide for ``lead`` at ``now`` (``match``: an account match already computed for it).
+
+        ``paused``: the sentence saying the router is paused; no rule is tried and the lead goes to the
+        fallback with a "routing paused" item. A live rule that matches while paused does the same.
+        """
         exclude = set(exclude_rep_ids or ())
         if match is None:
             match = self.index.match(
@@ -281,7 +297,9 @@ class Router:
             plan.notes.append(reason)
         self._attach_account(lead, plan)
         ctx = conditions.Context(lead, changes={}, now=now)
-        for compiled in self.rules:
+        if paused:
+            plan.paused, plan.fallback_reason = True, paused
+        for compiled in () if paused else self.rules:
             rule = compiled.rule
             matched = bool(compiled.predicate(ctx))
             entry = {"rule": rule.name, "priority": rule.priority, "status": rule.status, "matched": matched}
@@ -290,6 +308,14 @@ class Router:
             plan.rules.append(entry)
             if not matched:
                 continue
+            if rule.paused_at is not None:
+                if rule.status == RoutingRule.Status.SHADOW:
+                    entry["note"] = "shadow rule, paused: not recorded"
+                    continue
+                # A paused rule's leads go to the fallback, never to a later rule they were not meant for.
+                plan.rule, plan.paused, plan.fallback_reason = rule, True, rule_pause_sentence(rule)
+                entry["note"] = "matched, but the rule is paused; fallback"
+                break
             if rule.status == RoutingRule.Status.SHADOW:
                 if plan.shadow is None:
                     plan.shadow = self._shadow(rule, plan, now=now, exclude=exclude)
@@ -486,6 +512,9 @@ class Router:
         if plan.outcome == Outcome.QUEUED:
             return  # the review item in the queue says why
         assigned = plan.owner is not None
+        if plan.paused:
+            self._paused_item(lead, plan, how=how)
+            return
         kind_name = "no_routing_match"
         title = (
             f"Every member of {failed_pick.pool_name} was capped: {lead}"
@@ -502,6 +531,21 @@ class Router:
                 "caps or lead data so leads like this route by rule.",
                 "severity": "medium" if assigned else "high",
                 "dedupe_key": f"routing:no_match:lead:{lead.pk}",
+                "owner": "rule_owner",
+            }
+        )
+
+    def _paused_item(self, lead: Lead, plan: Plan, *, how: str) -> None:
+        where = f"this lead went to {plan.owner.name} through the fallback" if plan.owner else "this lead has NO owner"
+        plan.items.append(
+            {
+                "kind": "routing_paused",
+                "title": f"Routing paused: {lead} {'went to the fallback' if plan.owner else 'has no owner'}"[:200],
+                "reason": f"{plan.fallback_reason[0].upper()}{plan.fallback_reason[1:]}; {where} ({how}).",
+                "expected_action": "Check the owner is right (reassign in the CRM if not); the lead is routed by "
+                "the rules again only if someone re-routes it once routing is resumed.",
+                "severity": "medium" if plan.owner else "high",
+                "dedupe_key": f"routing:paused:lead:{lead.pk}",
                 "owner": "rule_owner",
             }
         )
