@@ -57,6 +57,10 @@ class LeadRouting(AutomationKind):
     object_types = ("lead",)
     run_order = 0  # before the lead's other automations, so they see the owner it assigns
     runs_while_paused = True  # paused, it sends new leads to the fallback with an item instead of holding them
+    paused_help = (
+        "new leads are not held: each goes to the fallback owner set in this automation's config, with a "
+        "'Routing paused' exception item that says why, so no lead waits unassigned."
+    )
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         allowed = {"fallback", "fuzzy_threshold", "review_unmatched", "route_owned_leads", "start_sla"}

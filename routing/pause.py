@@ -23,7 +23,9 @@ FIELDS = ["paused_at", "paused_by", "pause_reason", "updated_at"]
 def _reason(reason: str, what: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError({"reason": f"Say why you {what} this rule: a reason is required and kept in its history."})
+        raise ValidationError(
+            {"reason": f"Say why you {what} this rule: a reason is required and kept in its history."}
+        )
     return reason
 
 

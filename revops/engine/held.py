@@ -37,7 +37,9 @@ def held_events_process(*, automation_id: int, now=None) -> dict[str, int]:
         for row in chunk:
             record = records.get(row.object_id)
             if rule is None:
-                note = f"Not run: {automation.name!r} is {automation.get_mode_display().lower()}, not live or in shadow."
+                note = (
+                    f"Not run: {automation.name!r} is {automation.get_mode_display().lower()}, not live or in shadow."
+                )
                 _held_done(row, note=note)
                 counts["not_run"] += 1
                 continue

@@ -60,7 +60,12 @@ class Pause:
         return f"{what} paused by {self.by}{when} (reason: {self.reason or 'none given'})"
 
     def as_dict(self) -> dict:
-        return {"scope": self.scope, "by": self.by, "at": self.at.isoformat() if self.at else None, "reason": self.reason}
+        return {
+            "scope": self.scope,
+            "by": self.by,
+            "at": self.at.isoformat() if self.at else None,
+            "reason": self.reason,
+        }
 
 
 def pause_of_switch(switch: AutomationSwitch | None) -> Pause | None:
@@ -78,7 +83,9 @@ def pause_all_state() -> Pause | None:
 def automation_pause_state(automation: Automation, switch: Pause | None) -> Pause | None:
     """Why ``automation`` is paused — its own switch first, else the pause-all ``switch`` — or None."""
     if automation.paused_at is not None:
-        return Pause(HeldEvent.Scope.AUTOMATION, person(automation.paused_by), automation.paused_at, automation.pause_reason)
+        return Pause(
+            HeldEvent.Scope.AUTOMATION, person(automation.paused_by), automation.paused_at, automation.pause_reason
+        )
     return switch
 
 
@@ -150,15 +157,22 @@ class ResumeResult:
         if not self.changed and not self.decided:
             return f"{subject} was not paused; nothing changed."
         if not self.changed:
-            verb = "will be processed now" if self.decision == HeldEvent.Decision.PROCESS else "were skipped"
-            return f"{subject} was not paused; {self.decided} event{'s' if self.decided != 1 else ''} left held {verb}."
+            return f"{subject} was not paused; {self._held_text('left held')}."
         text = f"{subject} resumed."
         if self.still_paused is not None:
             return f"{text} {self.still_paused.sentence()}, so its held events wait for that resume."
         if self.decided:
-            verb = "will be processed now" if self.decision == HeldEvent.Decision.PROCESS else "were skipped"
-            text += f" {self.decided} held event{'s' if self.decided != 1 else ''} {verb}."
+            text += f" {self._held_text('held')[0].upper()}{self._held_text('held')[1:]}."
         return text
+
+    def _held_text(self, adjective: str) -> str:
+        """ "2 held events will be processed now", "1 event left held was skipped"."""
+        one = self.decided == 1
+        noun = f"{adjective} event" if adjective == "held" else f"event {adjective}"
+        noun = noun.replace("event", "event" if one else "events", 1)
+        if self.decision == HeldEvent.Decision.PROCESS:
+            return f"{self.decided} {noun} will be processed now"
+        return f"{self.decided} {noun} {'was' if one else 'were'} skipped"
 
 
 @transaction.atomic

@@ -29,7 +29,7 @@ class Automation(models.Model):
         DRAFT = "draft", "Draft"
         SHADOW = "shadow", "Shadow (log only)"
         LIVE = "live", "Live"
-        PAUSED = "paused", "Paused"
+        PAUSED = "paused", "Switched off"
         RETIRED = "retired", "Retired"
 
     name = models.CharField(max_length=120, unique=True)

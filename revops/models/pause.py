@@ -58,9 +58,7 @@ class HeldEvent(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_reason = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
-    run = models.ForeignKey(
-        "revops.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    run = models.ForeignKey("revops.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.TextField(blank=True, help_text="What processing did, in words.")
 
     class Meta:

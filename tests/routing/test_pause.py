@@ -35,10 +35,10 @@ def test_a_paused_rule_sends_its_leads_to_the_fallback_with_an_item(setup):
     assert routing_rule_pause(rule=emea, actor=user, reason="Dirk left the company") is True
     assert routing_rule_pause(rule=emea, actor=user, reason="again") is False
 
-    (de_lead, us_lead) = route({"external_id": "L-DE", "source_updated_at": "2026-11-24T15:00:00Z",
-                                "country": "DE", "email": "a@x.de"},
-                               {"external_id": "L-US", "source_updated_at": "2026-11-24T15:00:00Z",
-                                "country": "US", "email": "b@y.com"})
+    (de_lead, us_lead) = route(
+        {"external_id": "L-DE", "source_updated_at": "2026-11-24T15:00:00Z", "country": "DE", "email": "a@x.de"},
+        {"external_id": "L-US", "source_updated_at": "2026-11-24T15:00:00Z", "country": "US", "email": "b@y.com"},
+    )
     # Not "Everyone else" (the next matching rule): the fallback, with the reason.
     assert de_lead.owner.external_id == "R-FB"
     assert us_lead.owner.external_id == "R-US"  # other rules keep routing
