@@ -160,3 +160,21 @@ def test_paused_scheduled_automations_skip_their_pass():
     assert run_scheduled_automations() == {}
     automations_resume_all(actor=None, reason="done", held="skip")
     assert run_scheduled_automations() == {automation.name: 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_held_events_are_processed_on_the_low_lane(redis_conn, run_worker, monkeypatch):
+    from revops.engine import pause
+
+    monkeypatch.setattr(pause, "HELD_HOT_LIMIT", 2)
+    RepFactory(external_id="R-1")
+    automation = make()
+    automation_pause(automation=automation, actor=None, reason="bulk test")
+    sync("leads", *(rec(f"L{i}", score=90, owner="R-1") for i in range(3)))
+    assert run_worker("hot") == 0
+    assert len(held_rows(automation)) == 3
+    automation_resume(automation=automation, actor=None, reason="go", held="process")
+    assert django_rq.get_queue("hot").count == 0 and django_rq.get_queue("low").count == 1
+    assert run_worker("low") == 0
+    assert Task.objects.count() == 3
+    assert all(row.run_id for row in held_rows(automation))
