@@ -102,3 +102,18 @@ def test_a_routing_rule_is_paused_and_resumed_from_its_page(ana_client):
     done = ana_client.post(resume, {"reason": "Back"}, follow=True).content.decode()
     assert "is resumed" in done and "Team offsite" in done and "Back" in done  # both in the history table
     assert RoutingRule.objects.get(pk=rule.pk).paused_at is None
+
+
+def test_the_why_page_lists_the_records_held_events_and_their_decision(ana_client):
+    automation = make()
+    automation_pause(automation=automation, actor=ana_client.user, reason="Bad rule")
+    sync("leads", rec("L1", score=90))
+    process()
+    lead = HeldEvent.objects.get().event.object_id
+    why = reverse("admin:revops_lead_why", args=[lead])
+    text = ana_client.get(why).content.decode()
+    assert "Held while paused" in text and "held: waiting for the resume" in text
+    from revops.engine.pause import automation_resume
+
+    automation_resume(automation=automation, actor=ana_client.user, reason="Not needed", held="skip")
+    assert "skipped on resume by Ana Ortiz (Not needed)" in ana_client.get(why).content.decode()
