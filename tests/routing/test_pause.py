@@ -7,6 +7,7 @@ from revops.engine.pause import automation_pause, automation_resume, automations
 from revops.models import HeldEvent, Lead
 from routing.models import RoutingDecision
 from routing.pause import routing_rule_pause, routing_rule_resume
+from routing.services import lead_reroute
 from tests.factories import RepFactory, UserFactory
 
 from .test_routing import DE, US, pool, route, router, rule
@@ -90,3 +91,13 @@ def test_a_paused_router_without_a_fallback_says_the_lead_has_no_owner(db):
     assert Lead.objects.get(pk=lead.pk).owner is None
     item = ExceptionItem.objects.get(kind="routing_paused")
     assert item.severity == "high" and "this lead has NO owner" in item.reason
+
+
+def test_a_reroute_while_the_router_is_paused_goes_to_the_fallback(setup):
+    automation, _emea = setup
+    (lead,) = route({"external_id": "L-US", "source_updated_at": "2026-11-24T15:00:00Z", "country": "US"})
+    assert lead.owner.external_id == "R-US"
+    automation_pause(automation=automation, actor=ana(), reason="Incident")
+    decision = lead_reroute(lead_id=lead.pk, exclude_rep_ids=[lead.owner_id], reason="SLA missed")
+    assert decision.outcome == "fallback" and decision.owner.external_id == "R-FB"
+    assert ExceptionItem.objects.get(kind="routing_paused").object_id == lead.pk
