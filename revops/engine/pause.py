@@ -263,3 +263,24 @@ def held_events_enqueue(*, automation_id: int, count: int) -> None:
             logger.exception("could not enqueue the held events of automation %s", automation_id)
 
     transaction.on_commit(enqueue)
+
+
+HELD_SWEEP_MINUTES = 10
+
+
+def held_events_sweep(*, now=None, minutes: int = HELD_SWEEP_MINUTES) -> list[int]:
+    """Enqueue again the processing of held events decided "process" more than ``minutes`` ago and still
+    not processed (the worker that had them died); return the automations concerned. Processing twice
+    is harmless: runs are unique per (version, event) and a row is marked done once."""
+    cutoff = (now or timezone.now()) - dt.timedelta(minutes=minutes)
+    stale = (
+        HeldEvent.objects.filter(decision=HeldEvent.Decision.PROCESS, processed_at__isnull=True, decided_at__lt=cutoff)
+        .order_by()
+        .values_list("automation_id", flat=True)
+    )
+    counts: dict[int, int] = {}
+    for automation_id in stale:
+        counts[automation_id] = counts.get(automation_id, 0) + 1
+    for automation_id, count in sorted(counts.items()):
+        held_events_enqueue(automation_id=automation_id, count=count)
+    return sorted(counts)

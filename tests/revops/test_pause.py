@@ -178,3 +178,26 @@ def test_many_held_events_are_processed_on_the_low_lane(redis_conn, run_worker, 
     assert run_worker("low") == 0
     assert Task.objects.count() == 3
     assert all(row.run_id for row in held_rows(automation))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_held_events_whose_job_died_are_enqueued_again_by_the_sweep(redis_conn, run_worker):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from revops.engine.pause import held_events_sweep
+
+    RepFactory(external_id="R-1")
+    automation = make()
+    automation_pause(automation=automation, actor=None, reason="stop")
+    sync("leads", rec("L1", score=90, owner="R-1"))
+    assert run_worker("hot") == 0
+    automation_resume(automation=automation, actor=None, reason="go", held="process")
+    django_rq.get_queue("hot").empty()  # the worker that took the job died: the job is gone
+    assert held_events_sweep() == []  # too recent: maybe still running
+    later = timezone.now() + dt.timedelta(minutes=11)
+    assert held_events_sweep(now=later) == [automation.pk]
+    assert run_worker("hot") == 0
+    assert Task.objects.count() == 1 and held_rows(automation)[0].processed_at is not None
+    assert held_events_sweep(now=later) == []
