@@ -21,12 +21,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.utils import timezone
-
 from revops import conditions
 from revops.models import Account, Lead, Opportunity, Rep
 
 from .models import Pool, RoutingDecision, RoutingRule
+from .pause import paused_item, rule_pause_sentence
 
 if TYPE_CHECKING:
     from .matching import MatchResult
@@ -91,13 +90,6 @@ def rep_label(rep) -> str:
 
 def when(moment: dt.datetime | None) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC") if moment else "—"
-
-
-def rule_pause_sentence(rule: RoutingRule) -> str:
-    """ "Routing rule 'EMEA enterprise' is paused by Ana since 2026-12-06 10:02 (reason: …)"."""
-    by = (rule.paused_by.get_full_name() or rule.paused_by.get_username()) if rule.paused_by else "someone"
-    since = f" since {timezone.localtime(rule.paused_at):%Y-%m-%d %H:%M}" if rule.paused_at else ""
-    return f"routing rule {rule.name!r} is paused by {by}{since} (reason: {rule.pause_reason or 'none given'})"
 
 
 def unavailable_reason(rep: Rep, now: dt.datetime) -> str:
@@ -513,7 +505,7 @@ class Router:
             return  # the review item in the queue says why
         assigned = plan.owner is not None
         if plan.paused:
-            self._paused_item(lead, plan, how=how)
+            plan.items.append(paused_item(lead, plan, how=how))
             return
         kind_name = "no_routing_match"
         title = (
@@ -531,21 +523,6 @@ class Router:
                 "caps or lead data so leads like this route by rule.",
                 "severity": "medium" if assigned else "high",
                 "dedupe_key": f"routing:no_match:lead:{lead.pk}",
-                "owner": "rule_owner",
-            }
-        )
-
-    def _paused_item(self, lead: Lead, plan: Plan, *, how: str) -> None:
-        where = f"this lead went to {plan.owner.name} through the fallback" if plan.owner else "this lead has NO owner"
-        plan.items.append(
-            {
-                "kind": "routing_paused",
-                "title": f"Routing paused: {lead} {'went to the fallback' if plan.owner else 'has no owner'}"[:200],
-                "reason": f"{plan.fallback_reason[0].upper()}{plan.fallback_reason[1:]}; {where} ({how}).",
-                "expected_action": "Check the owner is right (reassign in the CRM if not); the lead is routed by "
-                "the rules again only if someone re-routes it once routing is resumed.",
-                "severity": "medium" if plan.owner else "high",
-                "dedupe_key": f"routing:paused:lead:{lead.pk}",
                 "owner": "rule_owner",
             }
         )
@@ -598,55 +575,3 @@ def _business_domain(lead: Lead) -> bool:
 
     domain = email_domain(lead.email or "") or (lead.domain or "")
     return bool(domain) and not is_free_mail(domain)
-
-
-def plan_actions(plan: Plan, lead: Lead) -> list:
-    """The engine actions that apply ``plan`` (all idempotent; see ``revops.engine.actions``)."""
-    from revops.engine.types import Action
-
-    actions = []
-    if getattr(plan.account, "pk", None) != plan.saved_account_id:
-        account_ext = getattr(plan.account, "external_id", None)
-        actions.append(Action("update_field", {"key": "matched_account", "value": account_ext}))
-    feed = {"rule": plan.rule.name if plan.rule is not None else None, "outcome": plan.outcome}
-    if plan.owner is not None and plan.outcome in (Outcome.ASSIGNED, Outcome.FALLBACK):
-        params = {"owner_id": plan.owner.pk, "feed": feed}
-        if plan.pool is not None and plan.pick is not None and plan.pick.rep_id == plan.owner.pk:
-            params["pool_id"] = plan.pool.pk
-            if plan.pick.weights:
-                params["pool_weights"] = {str(k): v for k, v in plan.pick.weights.items()}
-        actions.append(Action("assign_owner", params))
-    if plan.outcome == Outcome.APPROVAL and plan.approval_owner is not None:
-        actions.append(
-            Action(
-                "request_approval",
-                {
-                    "action": {"type": "assign_owner", "params": {"owner_id": plan.approval_owner.pk, "feed": feed}},
-                    "reason": plan.summary,
-                },
-            )
-        )
-    if plan.outcome == Outcome.QUEUED:
-        actions.append(
-            Action(
-                "open_exception",
-                {
-                    "kind": "routing_review",
-                    "title": f"Choose an owner for {lead}"[:200],
-                    "reason": plan.summary + " " + " ".join(plan.match.evidence),
-                    "expected_action": "Assign the lead to the right rep in the CRM (or here), then resolve.",
-                    "severity": "medium",
-                    "queue": plan.queue,
-                    "owner": "queue_manager",
-                    "dedupe_key": f"routing:review:lead:{lead.pk}",
-                },
-            )
-        )
-    for item in plan.items:
-        actions.append(Action("open_exception", dict(item)))
-    if plan.sla and plan.owner is not None:
-        params = {"plan": plan.sla, "owner_id": plan.owner.pk}
-        if plan.previous_owner_id and plan.previous_owner_id != plan.owner.pk:
-            params["replace_running"] = True  # re-routed: the old owner's clock stops, the new one's starts
-        actions.append(Action("start_sla_clock", params))
-    return actions

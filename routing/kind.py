@@ -31,8 +31,9 @@ from revops.engine.kinds import AutomationKind, register
 from revops.engine.types import Outcome
 from revops.models import Rep
 
-from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules, plan_actions
+from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules
 from .models import Pool, RoutingDecision, SlaClock, SlaPolicy
+from .plan_actions import plan_actions
 from .selectors import reassignment_rates
 
 FALLBACK_TYPES = ("pool", "rep", "queue", "none")

@@ -55,3 +55,28 @@ def routing_rule_resume(*, rule: RoutingRule, actor, reason: str) -> bool:
         locked.save(update_fields=FIELDS)
     rule.paused_at, rule.paused_by, rule.pause_reason = None, None, ""
     return True
+
+
+# --- what the router says about a pause (routing.engine) ------------------------------------------------
+
+
+def rule_pause_sentence(rule: RoutingRule) -> str:
+    """ "routing rule 'EMEA enterprise' is paused by Ana since 2026-12-06 10:02 (reason: …)"."""
+    by = (rule.paused_by.get_full_name() or rule.paused_by.get_username()) if rule.paused_by else "someone"
+    since = f" since {timezone.localtime(rule.paused_at):%Y-%m-%d %H:%M}" if rule.paused_at else ""
+    return f"routing rule {rule.name!r} is paused by {by}{since} (reason: {rule.pause_reason or 'none given'})"
+
+
+def paused_item(lead, plan, *, how: str) -> dict:
+    """The "Routing paused" item of a lead that went to the fallback because the router or its rule is paused."""
+    where = f"this lead went to {plan.owner.name} through the fallback" if plan.owner else "this lead has NO owner"
+    return {
+        "kind": "routing_paused",
+        "title": f"Routing paused: {lead} {'went to the fallback' if plan.owner else 'has no owner'}"[:200],
+        "reason": f"{plan.fallback_reason[0].upper()}{plan.fallback_reason[1:]}; {where} ({how}).",
+        "expected_action": "Check the owner is right (reassign in the CRM if not); the lead is routed by "
+        "the rules again only if someone re-routes it once routing is resumed.",
+        "severity": "medium" if plan.owner else "high",
+        "dedupe_key": f"routing:paused:lead:{lead.pk}",
+        "owner": "rule_owner",
+    }
