@@ -38,6 +38,7 @@ from exceptions.registry import register_suppression_topics
 from exceptions.services import OPEN, exception_item_resolve
 from exceptions.suppressions import suppressions_in_force
 from revops.audit import system_user
+from revops.engine.pause import pause_all_state
 from revops.models import Automation, Opportunity
 
 from . import words
@@ -280,6 +281,8 @@ def hygiene_scan(*, now: dt.datetime | None = None, actor=None, reason: str = "h
     Each chunk of ``CHUNK`` deals is its own transaction. Returns counts: deals, findings created,
     changed, resolved and suppressed (live findings left off their item), items created, refreshed and
     resolved, and items held back by the per-manager rate limit (``items_held``)."""
+    if pause_all_state() is not None:
+        return {"skipped_all_paused": 1}  # every automation is paused: findings and items stay as they are
     now = now or timezone.now()
     scan = _Scan(now=now, actor=actor or scan_actor(), reason=reason[:100])
     deals_qs = Opportunity.objects.filter(stage__in=Opportunity.OPEN_STAGES).select_related("owner").order_by("pk")

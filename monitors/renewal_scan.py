@@ -48,6 +48,7 @@ from exceptions.registry import register_suppression_topics
 from exceptions.services import OPEN
 from exceptions.suppressions import suppressions_in_force
 from revops.audit import system_user
+from revops.engine.pause import pause_all_state
 from revops.feed import change_entries_record
 from revops.models import Account, Automation, ChangeEntry, Task
 from revops.services import record_save
@@ -545,6 +546,8 @@ def renewal_scan(
     """Run every live and shadow renewal policy over the customer accounts (or ``account_ids``) — see the
     module docstring. Each chunk of ``CHUNK`` accounts is its own transaction; notices are e-mailed after
     it commits. Returns counts: accounts, findings, items, tasks and notices."""
+    if pause_all_state() is not None:
+        return {"skipped_all_paused": 1}  # every automation is paused: findings, items and notices wait
     now = now or timezone.now()
     scan = _Scan(now=now, actor=actor or scan_actor(), reason=reason[:100])
     if not scan.policies:

@@ -77,8 +77,13 @@ def account_fields() -> dict[str, FieldInfo]:
 
 
 def renewal_automations(modes=(Automation.Mode.LIVE, Automation.Mode.SHADOW)) -> list[Automation]:
-    """The ``renewal_monitor`` automations in ``modes`` (live and shadow by default), by name."""
-    return list(Automation.objects.filter(kind=KIND, object_type="account", mode__in=modes).order_by("name"))
+    """The ``renewal_monitor`` automations in ``modes`` (live and shadow by default), not paused on their own
+    (kill switch), by name."""
+    return list(
+        Automation.objects.filter(kind=KIND, object_type="account", mode__in=modes, paused_at__isnull=True).order_by(
+            "name"
+        )
+    )
 
 
 class Segments:

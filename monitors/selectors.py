@@ -218,7 +218,7 @@ def evidence_labels() -> dict[str, str]:
 
 
 def hygiene_policies():
-    """The live and shadow ``forecast_hygiene`` automations, by name (their config is cleaned)."""
+    """The live and shadow ``forecast_hygiene`` automations not paused on their own (kill switch), by name."""
     from revops.models import Automation
 
     return list(
@@ -226,6 +226,7 @@ def hygiene_policies():
             kind="forecast_hygiene",
             object_type="opportunity",
             mode__in=(Automation.Mode.LIVE, Automation.Mode.SHADOW),
+            paused_at__isnull=True,
         ).order_by("name")
     )
 

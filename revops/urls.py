@@ -19,8 +19,10 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("favicon.ico", RedirectView.as_view(url=static("revops/favicon.svg"), permanent=False)),
     path("api/v1/", include("revops.api.urls")),
+    path("api/v1/", include("revops.engine.api.urls")),
     path("api/v1/", include("exceptions.api.urls")),
     path("api/v1/", include("handoffs.api.urls")),
+    path("api/v1/", include("routing.api.urls")),
     path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("admin/", admin.site.urls),
 ]

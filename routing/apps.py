@@ -54,4 +54,10 @@ ITEM_KINDS = (
     ("routing_review", "Manual routing review", "medium", "Choose the owner for this lead."),
     ("account_match", "Account match failed or ambiguous", "medium", "Pick the right account for this lead."),
     ("sla_breach", "SLA breach", "high", "Contact the lead now, or reassign it."),
+    (
+        "routing_paused",
+        "Routing paused",
+        "medium",
+        "Check the fallback owner is right for this lead; routing resumes by rule once the pause ends.",
+    ),
 )

@@ -25,6 +25,7 @@ from revops import conditions
 from revops.models import Account, Lead, Opportunity, Rep
 
 from .models import Pool, RoutingDecision, RoutingRule
+from .pause import paused_item, rule_pause_sentence
 
 if TYPE_CHECKING:
     from .matching import MatchResult
@@ -78,7 +79,7 @@ def compile_rules(rules, fields=None) -> list[CompiledRule]:
 def load_rules(statuses=(RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW)) -> list[RoutingRule]:
     return list(
         RoutingRule.objects.filter(status__in=list(statuses))
-        .select_related("target_rep", "target_pool")
+        .select_related("target_rep", "target_pool", "paused_by")
         .order_by("priority", "pk")
     )
 
@@ -172,6 +173,7 @@ class Plan:
     sla: dict | None = None
     shadow: dict | None = None
     fallback_reason: str = ""
+    paused: bool = False  # the router or the matching rule is paused: fallback with a "routing paused" item
     summary: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -261,8 +263,14 @@ class Router:
 
     # --- entry point ------------------------------------------------------------------------
 
-    def decide(self, lead: Lead, *, now: dt.datetime, exclude_rep_ids=(), reason: str = "", match=None) -> Plan:
-        """Decide for ``lead`` at ``now`` (``match``: an account match already computed for it)."""
+    def decide(
+        self, lead: Lead, *, now: dt.datetime, exclude_rep_ids=(), reason: str = "", match=None, paused: str = ""
+    ) -> Plan:
+        """Decide for ``lead`` at ``now`` (``match``: an account match already computed for it).
+
+        ``paused``: the sentence saying the router is paused; no rule is tried and the lead goes to the
+        fallback with a "routing paused" item. A live rule that matches while paused does the same.
+        """
         exclude = set(exclude_rep_ids or ())
         if match is None:
             match = self.index.match(
@@ -281,7 +289,9 @@ class Router:
             plan.notes.append(reason)
         self._attach_account(lead, plan)
         ctx = conditions.Context(lead, changes={}, now=now)
-        for compiled in self.rules:
+        if paused:
+            plan.paused, plan.fallback_reason = True, paused
+        for compiled in () if paused else self.rules:
             rule = compiled.rule
             matched = bool(compiled.predicate(ctx))
             entry = {"rule": rule.name, "priority": rule.priority, "status": rule.status, "matched": matched}
@@ -290,6 +300,14 @@ class Router:
             plan.rules.append(entry)
             if not matched:
                 continue
+            if rule.paused_at is not None:
+                if rule.status == RoutingRule.Status.SHADOW:
+                    entry["note"] = "shadow rule, paused: not recorded"
+                    continue
+                # A paused rule's leads go to the fallback, never to a later rule they were not meant for.
+                plan.rule, plan.paused, plan.fallback_reason = rule, True, rule_pause_sentence(rule)
+                entry["note"] = "matched, but the rule is paused; fallback"
+                break
             if rule.status == RoutingRule.Status.SHADOW:
                 if plan.shadow is None:
                     plan.shadow = self._shadow(rule, plan, now=now, exclude=exclude)
@@ -490,6 +508,9 @@ class Router:
         if plan.outcome == Outcome.QUEUED:
             return  # the review item in the queue says why
         assigned = plan.owner is not None
+        if plan.paused:
+            plan.items.append(paused_item(lead, plan, how=how))
+            return
         kind_name = "no_routing_match"
         title = (
             (
@@ -562,55 +583,3 @@ def _business_domain(lead: Lead) -> bool:
 
     domain = email_domain(lead.email or "") or (lead.domain or "")
     return bool(domain) and not is_free_mail(domain)
-
-
-def plan_actions(plan: Plan, lead: Lead) -> list:
-    """The engine actions that apply ``plan`` (all idempotent; see ``revops.engine.actions``)."""
-    from revops.engine.types import Action
-
-    actions = []
-    if getattr(plan.account, "pk", None) != plan.saved_account_id:
-        account_ext = getattr(plan.account, "external_id", None)
-        actions.append(Action("update_field", {"key": "matched_account", "value": account_ext}))
-    feed = {"rule": plan.rule.name if plan.rule is not None else None, "outcome": plan.outcome}
-    if plan.owner is not None and plan.outcome in (Outcome.ASSIGNED, Outcome.FALLBACK):
-        params = {"owner_id": plan.owner.pk, "feed": feed}
-        if plan.pool is not None and plan.pick is not None and plan.pick.rep_id == plan.owner.pk:
-            params["pool_id"] = plan.pool.pk
-            if plan.pick.weights:
-                params["pool_weights"] = {str(k): v for k, v in plan.pick.weights.items()}
-        actions.append(Action("assign_owner", params))
-    if plan.outcome == Outcome.APPROVAL and plan.approval_owner is not None:
-        actions.append(
-            Action(
-                "request_approval",
-                {
-                    "action": {"type": "assign_owner", "params": {"owner_id": plan.approval_owner.pk, "feed": feed}},
-                    "reason": plan.summary,
-                },
-            )
-        )
-    if plan.outcome == Outcome.QUEUED:
-        actions.append(
-            Action(
-                "open_exception",
-                {
-                    "kind": "routing_review",
-                    "title": f"Choose an owner for {lead}"[:200],
-                    "reason": plan.summary + " " + " ".join(plan.match.evidence),
-                    "expected_action": "Assign the lead to the right rep in the CRM (or here), then resolve.",
-                    "severity": "medium",
-                    "queue": plan.queue,
-                    "owner": "queue_manager",
-                    "dedupe_key": f"routing:review:lead:{lead.pk}",
-                },
-            )
-        )
-    for item in plan.items:
-        actions.append(Action("open_exception", dict(item)))
-    if plan.sla and plan.owner is not None:
-        params = {"plan": plan.sla, "owner_id": plan.owner.pk}
-        if plan.previous_owner_id and plan.previous_owner_id != plan.owner.pk:
-            params["replace_running"] = True  # re-routed: the old owner's clock stops, the new one's starts
-        actions.append(Action("start_sla_clock", params))
-    return actions

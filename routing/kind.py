@@ -31,8 +31,9 @@ from revops.engine.kinds import AutomationKind, register
 from revops.engine.types import Outcome
 from revops.models import Rep
 
-from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules, plan_actions
+from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules
 from .models import Pool, RoutingDecision, SlaClock, SlaPolicy
+from .plan_actions import plan_actions
 from .selectors import reassignment_rates
 
 FALLBACK_TYPES = ("pool", "rep", "queue", "none")
@@ -56,6 +57,11 @@ class LeadRouting(AutomationKind):
     )
     object_types = ("lead",)
     run_order = 0  # before the lead's other automations, so they see the owner it assigns
+    runs_while_paused = True  # paused, it sends new leads to the fallback with an item instead of holding them
+    paused_help = (
+        "new leads are not held: each goes to the fallback owner set in this automation's config, with a "
+        "'Routing paused' exception item that says why, so no lead waits unassigned."
+    )
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         allowed = {"fallback", "fuzzy_threshold", "review_unmatched", "route_owned_leads", "start_sla"}
@@ -106,8 +112,13 @@ class LeadRouting(AutomationKind):
                 summary=f"Not routed: {record} arrived with an owner ({owner.name if owner else record.owner_id}).",
             )
         router = build_router(config=config, lock=context.automation.mode == "live", context=context)
+        pause = options.get("paused")
         plan = router.decide(
-            record, now=context.now, exclude_rep_ids=options.get("exclude") or (), reason=options.get("reason", "")
+            record,
+            now=context.now,
+            exclude_rep_ids=options.get("exclude") or (),
+            reason=options.get("reason", ""),
+            paused=pause.sentence(context.automation.name) if pause is not None else "",
         )
         explanation["routing"] = plan.explanation()
         return Outcome(

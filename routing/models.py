@@ -11,6 +11,7 @@ matching settings in its versioned config; rules, pools and SLA policies are aud
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
@@ -172,6 +173,12 @@ class RoutingRule(models.Model):
         help_text="When the target rep is inactive or out of office.",
     )
     fields_used = models.JSONField(default=list, blank=True, editable=False)
+    # The kill switch (routing.pause): while set, leads this live rule matches go to the fallback with an item.
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    pause_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

@@ -176,6 +176,7 @@ def lead_reroute(*, lead_id: int, exclude_rep_ids=(), reason: str = "", now=None
     ``exclude_rep_ids`` (e.g. the owner who missed the SLA) cannot be chosen. ``trigger_key`` makes
     the call idempotent (the engine runs a version once per key); by default every call is new.
     """
+    from revops.engine.pause import automation_pause_state, pause_all_state
     from revops.engine.pipeline import active_rules, load_records, run_rule
 
     automation = routing_automation()
@@ -187,12 +188,16 @@ def lead_reroute(*, lead_id: int, exclude_rep_ids=(), reason: str = "", now=None
     lead = load_records("lead", [lead_id]).get(lead_id)
     if lead is None:
         return None
+    options = {"force": True, "exclude": list(exclude_rep_ids), "reason": reason}
+    pause = automation_pause_state(rules[0].automation, pause_all_state())
+    if pause is not None:
+        options["paused"] = pause  # a paused router re-routes to its fallback, with a "Routing paused" item
     _status, run = run_rule(
         rules[0],
         lead,
         trigger_key=trigger_key or f"reroute:{uuid.uuid4().hex}",
         now=now or timezone.now(),
-        options={"force": True, "exclude": list(exclude_rep_ids), "reason": reason},
+        options=options,
     )
     return RoutingDecision.objects.filter(run=run).order_by("-pk").first()
 

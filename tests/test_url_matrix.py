@@ -34,8 +34,9 @@ from handoffs.models import Checklist, Handoff
 from monitors.models import DealMovement
 from monitors.services import forecast_snapshot_take
 from revops.demo import demo_load
-from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Automation, Lead, Opportunity, Rep, Task, Team
 from revops.tokens import api_token_create
+from routing.models import RoutingRule
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -98,6 +99,11 @@ MODEL_SUFFIX_PERMS = {
     "why": ("view", "change"),
     "shadow": ("view", "change"),
     "mode": ("change",),
+    # The kill switches: pause and resume pages (one object, or all automations).
+    "pause": ("change",),
+    "resume": ("change",),
+    "pause_all": ("change",),
+    "resume_all": ("change",),
     "move": ("change",),
     "preview": ("view", "change"),
     "backtest": ("view", "change"),
@@ -227,6 +233,9 @@ API_RULES = [
     (r"^api-handoffs:list$", (API_READ,), False),
     (r"^api-handoffs:detail$", (API_READ,), True),
     (r"^api-handoffs:\w+$", ("exceptions:write",), True),
+    (r"^api-automations:paused$", (API_READ,), False),
+    (r"^api-automations:", ("config:write",), False),
+    (r"^api-routing:rule-", ("config:write",), False),
 ]
 
 
@@ -448,6 +457,8 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<str:item_id>", lambda: str(world.args["item"].pk)),
         ("<str:handoff_id>", lambda: str(Handoff.objects.get(checklist__name="Matrix handoff").pk)),
         ("<str:object_name>", lambda: "leads"),
+        ("<str:automation_id>", lambda: str(Automation.objects.order_by("pk").first().pk)),
+        ("<str:rule_id>", lambda: str(RoutingRule.objects.order_by("pk").first().pk)),
         ("<int:queue_index>", lambda: "0"),
         ("<int:scheduler_index>", lambda: "0"),
         ("<int:connection_index>", lambda: "0"),
@@ -472,6 +483,8 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
     if name.endswith(("_mode", "_move", "_reroute", "_answer")) or route.startswith("api/") and _api_posts(name):
         method = "post"
         data = (HANDOFF_BODIES if name.startswith("api-handoffs:") else ACTION_BODIES).get(name.split(":")[-1], {})
+        if name.startswith(("api-automations:", "api-routing:")):
+            data = {"reason": "Checked by the matrix.", "held": "skip"}
     return method, "/" + path, data
 
 
@@ -498,6 +511,8 @@ HANDOFF_BODIES = {"reject": {"reason_code": "context_vague"}, "attest": {"key": 
 
 
 def _api_posts(name: str) -> bool:
+    if name.startswith(("api-automations:", "api-routing:")):
+        return name != "api-automations:paused"
     return name in ("sync", "api-config:plan", "api-config:apply") or (
         name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail")
     )

@@ -3,6 +3,8 @@
 Declared as periodic jobs in ``revops.engine.setup``.
 """
 
+from .held import held_events_process
+from .pause import held_events_sweep
 from .schedule import automation_review_overdue_open
 from .schedule import run_scheduled_automations as scheduled_automations_run
 
@@ -15,3 +17,13 @@ def run_scheduled_automations() -> dict:
 def open_review_overdue() -> int:
     """Open a review_overdue exception item for automations past their review date."""
     return automation_review_overdue_open()
+
+
+def process_held_events(automation_id: int) -> dict:
+    """Run the events held while ``automation_id`` was paused that RevOps chose to process on resume."""
+    return held_events_process(automation_id=automation_id)
+
+
+def sweep_held_events() -> list:
+    """Enqueue again the held events RevOps chose to process whose job died before finishing them."""
+    return held_events_sweep()

@@ -44,6 +44,7 @@ from .actions import ActionExecutor
 from .context import SELECT_RELATED, BatchCache, EvalContext
 from .hooks import run_event_hooks
 from .kinds import get_kind
+from .pause import Pause, automation_pause_state, hold_events, pause_all_state
 from .types import Outcome
 
 logger = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ def is_triggered(automation: Automation, event: OutboxEvent) -> bool:
 def active_rules(object_types, *, schedule: bool = False, automation_ids=None) -> dict[str, list[Rule]]:
     """Live and shadow automations for ``object_types`` with their current versions, by object type."""
     qs = Automation.objects.filter(mode__in=ACTIVE_MODES, object_type__in=list(object_types)).select_related(
-        "identity", "failure_owner", "rule_owner"
+        "identity", "failure_owner", "rule_owner", "paused_by"
     )
     qs = qs.filter(trigger=Automation.Trigger.SCHEDULE) if schedule else qs.exclude(trigger=Automation.Trigger.SCHEDULE)
     if automation_ids is not None:
@@ -340,6 +341,8 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
         by_type[event.object_type].add(event.object_id)
     rules = active_rules(by_type)
     records = {ot: load_records(ot, ids) for ot, ids in by_type.items() if rules.get(ot)}
+    paused = _paused_rules(rules)
+    held = _hold_paused(events, rules, records, paused)
     cache = BatchCache()
     retry = []
     for event in events:
@@ -350,8 +353,9 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
             moment = now or timezone.now()
             shared = conditions.Context(record, changes=event.changes or {}, now=moment)
             for rule in rules.get(event.object_type, ()):
-                if not is_triggered(rule.automation, event):
+                if not is_triggered(rule.automation, event) or (rule.automation.pk, event.pk) in held:
                     continue
+                pause = paused.get(rule.automation.pk)
                 status, run = run_rule(
                     rule,
                     record,
@@ -360,6 +364,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
                     event=event,
                     cache=cache,
                     condition_context=shared,
+                    options={"paused": pause} if pause is not None else None,
                 )
                 statuses.append(status)
                 result.runs[run.outcome if status == "done" else status] += 1
@@ -380,3 +385,36 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     if retry:
         raise EngineRetry(f"automation runs failed for event(s) {retry[:20]}; the job will be retried")
     return result
+
+
+def _paused_rules(rules: dict[str, list[Rule]]) -> dict[int, Pause]:
+    """The batch's paused automations by id: the pause-all switch is read once here, never per event."""
+    switch = pause_all_state()
+    paused = {}
+    for listed in rules.values():
+        for rule in listed:
+            pause = automation_pause_state(rule.automation, switch)
+            if pause is not None:
+                paused[rule.automation.pk] = pause
+    return paused
+
+
+def _hold_paused(events, rules, records, paused: dict[int, Pause]) -> set[tuple[int, int]]:
+    """Hold, in one insert before any run, every (paused automation, event) it would have run for.
+
+    Kinds that act while paused (``runs_while_paused``, e.g. the router) run instead, with the pause.
+    """
+    if not paused:
+        return set()
+    holds = []
+    for event in events:
+        if records.get(event.object_type, {}).get(event.object_id) is None:
+            continue
+        for rule in rules.get(event.object_type, ()):
+            pause = paused.get(rule.automation.pk)
+            if pause is None or getattr(rule.kind, "runs_while_paused", False):
+                continue
+            if is_triggered(rule.automation, event):
+                holds.append((rule.automation, event, pause))
+    hold_events(holds)
+    return {(automation.pk, event.pk) for automation, event, _pause in holds}

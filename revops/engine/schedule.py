@@ -24,6 +24,7 @@ from revops import conditions
 from revops.models import Automation, AutomationRun
 
 from .context import BatchCache
+from .pause import automation_pause_state, pause_all_state
 from .pipeline import ACTIVE_MODES, _finished, active_rules, load_records, run_rule
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,14 @@ def run_scheduled_automations(*, now: dt.datetime | None = None) -> dict[str, in
         "object_type", flat=True
     )
     rules = active_rules(set(object_types), schedule=True)
+    switch = pause_all_state()
     done: dict[str, int] = {}
     for object_type, object_rules in rules.items():
         for rule in object_rules:
             if not rule.automation.schedule_minutes:
                 continue
+            if automation_pause_state(rule.automation, switch) is not None:
+                continue  # paused: no pass now; the first pass after the resume covers the matching records
             try:
                 done[rule.automation.name] = _run_slot(rule, object_type, now)
             except Exception:

@@ -41,3 +41,73 @@ def automation_failing_runs(*, automation=None) -> QuerySet[AutomationRun]:
     if automation is not None:
         qs = qs.filter(automation=automation)
     return qs.order_by("-created_at", "-id")
+
+
+# --- kill switches ------------------------------------------------------------------------------------
+
+PAUSE_REASON_PREFIXES = ("paused: ", "resumed", "all automations paused: ", "all automations resumed")
+
+
+def held_events_summary(*, automation_ids=None, sample: int = 10) -> dict:
+    """Events held while paused and still waiting for a decision: ``{"count", "since", "sample": [...]}``.
+
+    Each sample row says in words which record, what happened to it and when it arrived.
+    """
+    from revops.models import HeldEvent
+    from revops.selectors import record_model
+
+    qs = HeldEvent.objects.filter(decision=HeldEvent.Decision.PENDING)
+    if automation_ids is not None:
+        qs = qs.filter(automation_id__in=list(automation_ids))
+    count = qs.count()
+    rows = list(qs.select_related("event", "automation").order_by("arrived_at", "pk")[:sample]) if count else []
+    names: dict[tuple[str, int], str] = {}
+    for object_type in {row.object_type for row in rows}:
+        ids = [row.object_id for row in rows if row.object_type == object_type]
+        try:
+            found = record_model(object_type).objects.in_bulk(ids)
+        except Exception:  # an object type no longer registered: fall back to its external id
+            found = {}
+        names.update({(object_type, pk): str(record) for pk, record in found.items()})
+    sample_rows = []
+    for row in rows:
+        event = row.event
+        changed = ", ".join((event.changed_fields or [])[:5])
+        what = "created in the CRM" if event.kind == "created" else f"updated ({changed})" if changed else "updated"
+        record = names.get((row.object_type, row.object_id)) or f"{row.object_type} {row.external_id or row.object_id}"
+        sample_rows.append(
+            {
+                "record": f"{row.object_type.capitalize()} {record}",
+                "what": what,
+                "arrived_at": row.arrived_at,
+                "automation": row.automation.name,
+                "held_because": row.get_held_because_display(),
+            }
+        )
+    return {"count": count, "since": rows[0].arrived_at if rows else None, "sample": sample_rows}
+
+
+def pause_history(obj, *, limit: int = 10) -> list[dict]:
+    """Who paused and resumed ``obj`` (an automation, a routing rule or the pause-all switch), when and why."""
+    from django.db.models import Q
+
+    matches = Q()
+    for prefix in PAUSE_REASON_PREFIXES:
+        matches |= Q(history_change_reason__startswith=prefix)
+    rows = obj.history.filter(matches).select_related("history_user").order_by("-history_date", "-history_id")
+    entries = []
+    for row in rows[:limit]:
+        head, _sep, reason = row.history_change_reason.partition(": ")
+        paused = "paused" in head
+        detail = head[head.index("(") + 1 : head.rindex(")")] if "(" in head and ")" in head else ""
+        entries.append(
+            {
+                "when": row.history_date,
+                "who": (row.history_user.get_full_name() or row.history_user.get_username())
+                if row.history_user
+                else "—",
+                "what": "Paused" if paused else "Resumed" + (f" ({detail})" if detail else ""),
+                "reason": (getattr(row, "pause_reason", "") or reason) if paused else reason,
+            }
+        )
+    return entries

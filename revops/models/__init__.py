@@ -1,12 +1,14 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
 from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
+from .pause import AutomationSwitch, HeldEvent
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 
 __all__ = [
     "AppliedAction",
     "Automation",
     "AutomationRun",
+    "AutomationSwitch",
     "AutomationVersion",
     "Account",
     "Activity",
@@ -16,6 +18,7 @@ __all__ = [
     "Enforcement",
     "FieldDefinition",
     "FieldType",
+    "HeldEvent",
     "IdempotencyRecord",
     "Lead",
     "ObjectType",

@@ -29,7 +29,7 @@ class Automation(models.Model):
         DRAFT = "draft", "Draft"
         SHADOW = "shadow", "Shadow (log only)"
         LIVE = "live", "Live"
-        PAUSED = "paused", "Paused"
+        PAUSED = "paused", "Switched off"
         RETIRED = "retired", "Retired"
 
     name = models.CharField(max_length=120, unique=True)
@@ -77,6 +77,12 @@ class Automation(models.Model):
         related_name="+",
         help_text="The system login its changes are attributed to in history.",
     )
+    # The kill switch (revops.engine.pause): orthogonal to the mode, which it keeps for the resume.
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
+    pause_reason = models.TextField(blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()

@@ -34,6 +34,7 @@ from .helpers import (
     rule_target_text,
     safe_next,
 )
+from .rule_pause import RulePauseMixin
 
 STATS_DAYS = 30
 
@@ -134,20 +135,20 @@ def going_live_message(rule: RoutingRule) -> str:
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(AuditedAdmin):
+class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
     form = RoutingRuleForm
     list_display = ("priority", "name", "status_display", "conditions_display", "target_display", "decisions_30d")
     list_display_links = ("name",)
     list_filter = ("status", "target_type")
     search_fields = ("name", "description", "target_queue")
     search_help_text = "Search by name, description or queue."
-    list_select_related = ("target_rep", "target_pool")
+    list_select_related = ("target_rep", "target_pool", "paused_by")
     sortable_by = ("priority", "name")
     ordering = ("priority", "pk")
     autocomplete_fields = ("target_rep",)
-    readonly_fields = ("conditions_plain", "fields_used_display", "stats")
+    readonly_fields = ("conditions_plain", "fields_used_display", "stats", "switch_field")
     fieldsets = (
-        (None, {"fields": ("name", "description", ("priority", "status"), "confirm_live")}),
+        (None, {"fields": ("name", "description", ("priority", "status"), "confirm_live", "switch_field")}),
         (
             "When",
             {
@@ -176,7 +177,7 @@ class RoutingRuleAdmin(AuditedAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            derived = {"conditions_plain", "fields_used_display"}
+            derived = {"conditions_plain", "fields_used_display", "switch_field"}
             return [
                 (name, {**opts, "fields": [f for f in opts["fields"] if f not in derived]})
                 for name, opts in self.fieldsets
@@ -269,6 +270,7 @@ class RoutingRuleAdmin(AuditedAdmin):
             path("backtest/", view(self.backtest_view), name="routing_routingrule_backtest"),
             path("<path:object_id>/shadow/", view(self.shadow_view), name="routing_routingrule_shadow"),
             path("<path:object_id>/move/<str:direction>/", view(self.move_view), name="routing_routingrule_move"),
+            *self.pause_urls(),
             *super().get_urls(),
         ]
 
@@ -384,9 +386,15 @@ class RoutingRuleAdmin(AuditedAdmin):
 
     # Columns and read-only fields ---------------------------------------------------------
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, unquote(object_id))
+        extra_context = {**(extra_context or {}), "switch_buttons": self.switch_buttons(request, obj)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     @admin.display(description="status", ordering="status")
     def status_display(self, obj):
-        return badge(obj.get_status_display().split(" (")[0], RULE_STATUS_TONES.get(obj.status, "neutral"))
+        status = badge(obj.get_status_display().split(" (")[0], RULE_STATUS_TONES.get(obj.status, "neutral"))
+        return format_html("{}{}", status, self.paused_badge(obj)) if obj.paused_at else status
 
     @admin.display(description="when")
     def conditions_display(self, obj):

@@ -47,6 +47,7 @@ from .helpers import (
     tree_text,
     trigger_summary,
 )
+from .pause import PauseAdminMixin, PauseListFilter
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -172,7 +173,7 @@ class ReviewFilter(admin.SimpleListFilter):
 
 
 @admin.register(Automation)
-class AutomationAdmin(AuditedAdmin):
+class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
     form = AutomationForm
     list_display = (
         "name",
@@ -186,10 +187,10 @@ class AutomationAdmin(AuditedAdmin):
         "runs_recent",
         "fired_recent",
     )
-    list_filter = ("mode", "risk", KindFilter, "object_type", "trigger", ReviewFilter, UsesFieldFilter)
+    list_filter = ("mode", PauseListFilter, "risk", KindFilter, "object_type", "trigger", ReviewFilter, UsesFieldFilter)
     search_fields = ("name", "purpose", "kind", "exception_queue", "downstream_effect")
     search_help_text = "Search by name, purpose, kind, exception path or downstream effect."
-    list_select_related = ("rule_owner", "failure_owner")
+    list_select_related = ("rule_owner", "failure_owner", "paused_by")
     autocomplete_fields = ("rule_owner", "system_owner", "failure_owner")
     inlines = (AutomationVersionInline,)
     actions = ("go_live", "switch_to_shadow", "pause", "retire")
@@ -198,6 +199,7 @@ class AutomationAdmin(AuditedAdmin):
         "fields_used_display",
         "conditions_plain",
         "readiness",
+        "switch_field",
         "identity",
         "recent_runs",
         "reports",
@@ -221,6 +223,7 @@ class AutomationAdmin(AuditedAdmin):
                 "fields": (
                     "readiness",
                     "mode",
+                    "switch_field",
                     "risk",
                     ("rule_owner", "system_owner", "failure_owner"),
                     "exception_queue",
@@ -248,7 +251,14 @@ class AutomationAdmin(AuditedAdmin):
     def _shown_on_add(field):
         if isinstance(field, tuple):
             return True
-        return field not in ("version", "fields_used_display", "readiness", "identity", "conditions_plain")
+        return field not in (
+            "version",
+            "fields_used_display",
+            "readiness",
+            "switch_field",
+            "identity",
+            "conditions_plain",
+        )
 
     def get_queryset(self, request):
         since = timezone.now() - dt.timedelta(days=RUN_STATS_DAYS)
@@ -260,14 +270,10 @@ class AutomationAdmin(AuditedAdmin):
         latest = (
             AutomationRun.objects.filter(automation=OuterRef("pk")).order_by("-created_at").values("created_at")[:1]
         )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                runs_30d=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
-                fired_30d=Coalesce(Subquery(fired, output_field=IntegerField()), Value(0)),
-                last_run_at=Subquery(latest),
-            )
+        return self.with_switch(super().get_queryset(request)).annotate(
+            runs_30d=Coalesce(Subquery(counted, output_field=IntegerField()), Value(0)),
+            fired_30d=Coalesce(Subquery(fired, output_field=IntegerField()), Value(0)),
+            last_run_at=Subquery(latest),
         )
 
     def has_delete_permission(self, request, obj=None):
@@ -333,7 +339,9 @@ class AutomationAdmin(AuditedAdmin):
     def switch_to_shadow(self, request, queryset):
         self._set_modes(request, queryset, Automation.Mode.SHADOW)
 
-    @admin.action(description="Pause", permissions=["change"])
+    @admin.action(
+        description="Switch off (mode paused; events are not kept — see Pause… to hold them)", permissions=["change"]
+    )
     def pause(self, request, queryset):
         self._set_modes(request, queryset, Automation.Mode.PAUSED)
 
@@ -348,6 +356,7 @@ class AutomationAdmin(AuditedAdmin):
         return [
             # Mode first: "<path:object_id>/shadow/" would also match ".../1/mode/shadow/" (object_id "1/mode").
             path("<path:object_id>/mode/<str:mode>/", view(self.mode_view), name="revops_automation_mode"),
+            *self.pause_urls(),
             path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
             *super().get_urls(),
         ]
@@ -403,11 +412,12 @@ class AutomationAdmin(AuditedAdmin):
                 for mode, label in (
                     ("live", "Go live"),
                     ("shadow", "Switch to shadow"),
-                    ("paused", "Pause"),
+                    ("paused", "Switch off"),
                     ("retired", "Retire"),
                 )
                 if mode != obj.mode
             ]
+            extra_context["switch_buttons"] = self.switch_buttons(request, obj)
             extra_context["shadow_url"] = reverse("admin:revops_automation_shadow", args=[obj.pk])
             extra_context["runs_url"] = (
                 reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}"
@@ -424,9 +434,15 @@ class AutomationAdmin(AuditedAdmin):
     def trigger_display(self, obj):
         return trigger_summary(obj)
 
-    @admin.display(description="mode", ordering="mode")
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {**(extra_context or {}), **self.switch_banner(request)})
+
+    @admin.display(description="mode (kill switch)", ordering="mode")
     def mode_display(self, obj):
-        return mode_badge(obj.mode, obj.get_mode_display())
+        mode = mode_badge(obj.mode, obj.get_mode_display())
+        if obj.paused_at is None and getattr(obj, "all_paused_at", None) is None:
+            return mode
+        return format_html("{} {}", mode, self.switch_display(obj))
 
     @admin.display(description="risk", ordering="risk")
     def risk_display(self, obj):

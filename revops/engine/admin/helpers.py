@@ -27,7 +27,7 @@ RUN_STATS_DAYS = 30
 MODE_VERBS = {
     "live": "go live",
     "shadow": "run in shadow mode",
-    "paused": "be paused",
+    "paused": "be switched off",
     "retired": "be retired",
     "draft": "go back to draft",
 }

@@ -4,7 +4,7 @@ opened an exception item, and the description of a prepared action on an approva
 from __future__ import annotations
 
 from revops.display import FieldText
-from revops.models import AutomationRun
+from revops.models import AutomationRun, HeldEvent
 
 from ..registry import action_label
 from ..selectors import record_runs
@@ -28,7 +28,38 @@ def why_runs_panel(object_type: str, object_id: int, *, request=None) -> dict:
         "runs": contexts,
         "truncated": len(runs) >= WHY_RUN_LIMIT,
         "limit": WHY_RUN_LIMIT,
+        "held": held_on_record(object_type, object_id),
     }
+
+
+def held_on_record(object_type: str, object_id: int, *, limit: int = 20) -> list[dict]:
+    """Events of this record held while an automation was paused, newest first, with the decision in words."""
+    rows = (
+        HeldEvent.objects.filter(object_type=object_type, object_id=object_id)
+        .select_related("automation", "decided_by")
+        .order_by("-arrived_at", "-pk")[:limit]
+    )
+    out = []
+    for row in rows:
+        who = (row.decided_by.get_full_name() or row.decided_by.get_username()) if row.decided_by else "someone"
+        if row.decision == HeldEvent.Decision.PENDING:
+            decision = "held: waiting for the resume"
+        else:
+            verb = "processed" if row.decision == HeldEvent.Decision.PROCESS else "skipped"
+            decision = f"{verb} on resume by {who}" + (f" ({row.decision_reason})" if row.decision_reason else "")
+            if row.note:
+                decision += f" — {row.note}"
+        out.append(
+            {
+                "automation": row.automation.name,
+                "automation_id": row.automation_id,
+                "arrived_at": row.arrived_at,
+                "because": row.get_held_because_display(),
+                "decision": decision,
+                "decided_at": row.decided_at,
+            }
+        )
+    return out
 
 
 def item_run_panel(item) -> dict | None:
