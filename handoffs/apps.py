@@ -25,7 +25,10 @@ class HandoffsConfig(AppConfig):
         from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
         from .panels import why_handoffs_panel
-        from .services import ITEM_KIND, LATE_KIND, RETURN_KIND
+        from revops.versions import register_versioned, restore_with_save
+
+        from .models import Checklist
+        from .services import ITEM_KIND, LATE_KIND, RETURN_KIND, checklist_save
 
         register_item_kind(
             ITEM_KIND,
@@ -52,6 +55,12 @@ class HandoffsConfig(AppConfig):
         register_event_hook(handoffs_note_changes)
         # After routing (40), before the CRM's morning sync (60), whose won deals it then sees.
         register_demo_builder("handoffs", handoffs_demo_build, order=50)
+        register_versioned(
+            Checklist,
+            label="checklist",
+            restore=restore_with_save(lambda checklist, **kw: checklist_save(checklist=checklist, **kw)),
+            conditions={"conditions": None},
+        )
         register_why_panel(
             "handoffs", why_handoffs_panel, template="admin/handoffs/includes/why_handoffs_panel.html", order=25
         )

@@ -27,6 +27,7 @@ class RoutingConfig(AppConfig):
         from .pools import pool_assign_next, pools_as_choices
         from .selectors import lead_latest_decision_dict
         from .setup_services import routing_queue_users
+        from .versions import register as register_versions
 
         register_event_hook(decisions_note_reassignments)
         register_event_hook(sla_note_touches)
@@ -45,6 +46,7 @@ class RoutingConfig(AppConfig):
         register_record_detail("lead", "latest_decision", lead_latest_decision_dict)
         register_demo_builder("routing", routing_demo_build, order=40)
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
+        register_versions()
 
 
 ITEM_KINDS = (

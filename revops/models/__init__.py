@@ -2,6 +2,7 @@ from .automation import AppliedAction, Automation, AutomationRun, AutomationVers
 from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
+from .versions import ConfigRelease, ObjectVersion
 
 __all__ = [
     "AppliedAction",
@@ -12,6 +13,7 @@ __all__ = [
     "Activity",
     "ApiToken",
     "ChangeEntry",
+    "ConfigRelease",
     "CrmRecord",
     "Enforcement",
     "FieldDefinition",
@@ -19,6 +21,7 @@ __all__ = [
     "IdempotencyRecord",
     "Lead",
     "ObjectType",
+    "ObjectVersion",
     "Opportunity",
     "OutboxEvent",
     "Rep",
