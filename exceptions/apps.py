@@ -15,14 +15,13 @@ class ExceptionsConfig(AppConfig):
             register_sync_rejection_handler,
             register_why_panel,
         )
-
-        from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
         from revops.versions import register_versioned, restore_with_save
 
+        from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
         from .demo import exceptions_demo_build
+        from .gap_items import EXPECTED_ACTION, MISSING_FIELDS, exception_items_sync_gaps
         from .models import Queue
         from .queues import queue_save
-        from .gap_items import EXPECTED_ACTION, MISSING_FIELDS, exception_items_sync_gaps
         from .registry import register_item_kind
         from .roles import create_roles_after_migrate
         from .selectors import why_items_panel

@@ -17,6 +17,7 @@ class HandoffsConfig(AppConfig):
             register_sync_gap_handler,
             register_why_panel,
         )
+        from revops.versions import register_versioned, restore_with_save
 
         from . import (
             configuration,  # noqa: F401  (registers the checklists section)
@@ -24,10 +25,8 @@ class HandoffsConfig(AppConfig):
         )
         from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
-        from .panels import why_handoffs_panel
-        from revops.versions import register_versioned, restore_with_save
-
         from .models import Checklist
+        from .panels import why_handoffs_panel
         from .services import ITEM_KIND, LATE_KIND, RETURN_KIND, checklist_save
 
         register_item_kind(

@@ -43,7 +43,9 @@ def json_lines(value: Any, indent: str = "") -> list[str]:
         lines = []
         for item in value:
             if isinstance(item, dict):
-                lines.append(indent + "• " + "; ".join(f"{str(k).replace('_', ' ')}: {scalar_text(v)}" for k, v in item.items()))
+                lines.append(
+                    indent + "• " + "; ".join(f"{str(k).replace('_', ' ')}: {scalar_text(v)}" for k, v in item.items())
+                )
             else:
                 lines.append(indent + "• " + scalar_text(item))
         return lines
@@ -158,9 +160,7 @@ def version_diff(spec: Versioned, old: dict[str, Any], new: dict[str, Any]) -> l
         if before == after:
             continue
         kwargs = {"conditions": spec.conditions, "describe": spec.describe}
-        diff.append(
-            {"label": _label(f), "old": value_text(f, before, **kwargs), "new": value_text(f, after, **kwargs)}
-        )
+        diff.append({"label": _label(f), "old": value_text(f, before, **kwargs), "new": value_text(f, after, **kwargs)})
     for child in spec.children:
         before_lines = [_child_line(child, row) for row in old.get(child.label, [])]
         after_lines = [_child_line(child, row) for row in new.get(child.label, [])]

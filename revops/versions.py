@@ -150,9 +150,7 @@ def _record(obj: models.Model, spec: Versioned) -> ObjectVersion | None:
         pending.data, pending.object_repr = data, str(obj)[:200]
         pending.save(update_fields=["data", "object_repr"])
         return pending
-    latest = (
-        ObjectVersion.objects.filter(content_type=content_type, object_id=obj.pk).order_by("-number").first()
-    )
+    latest = ObjectVersion.objects.filter(content_type=content_type, object_id=obj.pk).order_by("-number").first()
     if latest is not None and latest.data == data:
         return None
     actor = getattr(ctx, "actor", None)

@@ -55,7 +55,9 @@ class Pool(models.Model):
     last_rep = models.ForeignKey(
         "revops.Rep", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
-    version = models.PositiveIntegerField(default=0, editable=False, help_text="Counts saved changes (its Versions page).")
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["last_rep", "version"])
@@ -173,7 +175,9 @@ class RoutingRule(models.Model):
         help_text="When the target rep is inactive or out of office.",
     )
     fields_used = models.JSONField(default=list, blank=True, editable=False)
-    version = models.PositiveIntegerField(default=0, editable=False, help_text="Counts saved changes (its Versions page).")
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions
@@ -275,7 +279,9 @@ class SlaPolicy(models.Model):
     )
     reroute_on_breach = models.BooleanField(default=False, help_text="On breach, route the lead again.")
     fields_used = models.JSONField(default=list, blank=True, editable=False)
-    version = models.PositiveIntegerField(default=0, editable=False, help_text="Counts saved changes (its Versions page).")
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('exceptions', '0009_suppressions_and_rate_limits'),
+        ("exceptions", "0009_suppressions_and_rate_limits"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='queue',
-            name='version',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Counts saved changes (its Versions page).'),
+            model_name="queue",
+            name="version",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+            ),
         ),
     ]

@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('handoffs', '0003_handoff_started_at_the_evaluations_clock'),
+        ("handoffs", "0003_handoff_started_at_the_evaluations_clock"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='checklist',
-            name='version',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Counts saved changes (its Versions page).'),
+            model_name="checklist",
+            name="version",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+            ),
         ),
     ]

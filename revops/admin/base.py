@@ -25,8 +25,6 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from revops import services
 from revops.audit import audited
-
-from .versions import VersionsMixin
 from revops.validation import (
     MAX_VALUE_DEPTH,
     NestingTooDeep,
@@ -35,6 +33,8 @@ from revops.validation import (
     text_problem,
     unstorable_errors,
 )
+
+from .versions import VersionsMixin
 
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
 

@@ -89,7 +89,11 @@ class ConfigReleaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
         new = ConfigRelease.objects.filter(number=b).first()
         error = ""
         if old is None or new is None:
-            error = "Choose two releases that exist." if latest else "No release yet: each apply that changes the configuration records one."
+            error = (
+                "Choose two releases that exist."
+                if latest
+                else "No release yet: each apply that changes the configuration records one."
+            )
         context = self._context(
             request,
             title=f"Compare release {a} with release {b}" if not error else "Compare releases",

@@ -42,13 +42,13 @@ def versions_view(model_admin, request, object_id):
     if not model_admin.has_view_or_change_permission(request, obj):
         raise PermissionDenied
     spec = versioned(obj)
-    url = reverse(
-        f"{model_admin.admin_site.name}:{obj._meta.app_label}_{obj._meta.model_name}_versions", args=[obj.pk]
-    )
+    url = reverse(f"{model_admin.admin_site.name}:{obj._meta.app_label}_{obj._meta.model_name}_versions", args=[obj.pk])
     if request.method == "POST":
         number = _number(request.POST.get("number"), None)
         try:
-            made = version_restore(obj=obj, number=number or 0, actor=request.user, reason=request.POST.get("reason", ""))
+            made = version_restore(
+                obj=obj, number=number or 0, actor=request.user, reason=request.POST.get("reason", "")
+            )
         except PermissionDenied:
             raise
         except ValidationError as exc:

@@ -21,6 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from revops.access import INTEGRATION, user_role
 from revops.configuration import (
     Plan,
     Problem,
@@ -30,7 +31,6 @@ from revops.configuration import (
     config_plan,
 )
 from revops.configuration.document import DocumentError, load_text
-from revops.access import INTEGRATION, user_role
 from revops.configuration.rollback import release_rollback
 from revops.models import ConfigRelease, Scope
 
@@ -322,7 +322,9 @@ class ConfigRollbackView(APIView):
     )
     def post(self, request, number: int):
         data = request.data
-        reason, dry_run = (data.get("reason", ""), data.get("dry_run", False)) if isinstance(data, dict) else (None, None)
+        reason, dry_run = (
+            (data.get("reason", ""), data.get("dry_run", False)) if isinstance(data, dict) else (None, None)
+        )
         if not isinstance(reason, str) or not isinstance(dry_run, bool) or set(data) - {"reason", "dry_run"}:
             return _json(
                 400,

@@ -127,5 +127,7 @@ def release_compare_text(changes: list[dict[str, Any]]) -> str:
             for f in entry["fields"]:
                 old = f["old"].replace("\n", "; ")
                 new = f["new"].replace("\n", "; ")
-                lines.append(f"      {f['label']}: {new}" if entry["action"] == "added" else f"      {f['label']}: {old} → {new}")
+                lines.append(
+                    f"      {f['label']}: {new}" if entry["action"] == "added" else f"      {f['label']}: {old} → {new}"
+                )
     return "\n".join(lines) + "\n"

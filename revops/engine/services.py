@@ -186,7 +186,9 @@ def automation_restore(automation: Automation, data: dict[str, Any], *, actor, r
             changes[f.attname] = value
     if not changes:
         raise ValidationError(
-            {"version": "This version differs from the current one only in its mode, which a restore keeps; "
-             "change the mode on the automation's page."}
+            {
+                "version": "This version differs from the current one only in its mode, which a restore keeps; "
+                "change the mode on the automation's page."
+            }
         )
     automation_update(automation=automation, actor=actor, reason=reason, **changes)

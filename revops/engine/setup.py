@@ -16,8 +16,8 @@ from exceptions.registry import (
     register_item_panel,
     register_queue_users,
 )
-from revops.outbox import OutboxConsumer, outbox_consumer_register
 from revops.models import Automation
+from revops.outbox import OutboxConsumer, outbox_consumer_register
 from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 from revops.versions import register_versioned
 

@@ -6,55 +6,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('revops', '0007_outbox_event_source_time'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("revops", "0007_outbox_event_source_time"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fielddefinition',
-            name='version',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Counts saved changes (its Versions page).'),
+            model_name="fielddefinition",
+            name="version",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+            ),
         ),
         migrations.CreateModel(
-            name='ConfigRelease',
+            name="ConfigRelease",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(unique=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('source', models.CharField(help_text='Where the document came from (a file name, api, admin).', max_length=200)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('document', models.JSONField(default=dict)),
-                ('summary', models.CharField(blank=True, max_length=300)),
-                ('changes', models.JSONField(blank=True, default=list)),
-                ('rolled_back_to', models.PositiveIntegerField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("number", models.PositiveIntegerField(unique=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Where the document came from (a file name, api, admin).", max_length=200
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("document", models.JSONField(default=dict)),
+                ("summary", models.CharField(blank=True, max_length=300)),
+                ("changes", models.JSONField(blank=True, default=list)),
+                ("rolled_back_to", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'configuration release',
-                'ordering': ['-number'],
+                "verbose_name": "configuration release",
+                "ordering": ["-number"],
             },
         ),
         migrations.CreateModel(
-            name='ObjectVersion',
+            name="ObjectVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('object_id', models.PositiveBigIntegerField()),
-                ('object_repr', models.CharField(help_text="The object's name when this version was saved.", max_length=200)),
-                ('number', models.PositiveIntegerField()),
-                ('data', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('restored_from', models.PositiveIntegerField(blank=True, help_text='The earlier version this one restored, if it is a restore.', null=True)),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("object_id", models.PositiveBigIntegerField()),
+                (
+                    "object_repr",
+                    models.CharField(help_text="The object's name when this version was saved.", max_length=200),
+                ),
+                ("number", models.PositiveIntegerField()),
+                ("data", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "restored_from",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="The earlier version this one restored, if it is a restore.", null=True
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contenttypes.contenttype"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['content_type', 'object_id', '-number'],
-                'constraints': [models.UniqueConstraint(fields=('content_type', 'object_id', 'number'), name='object_version_unique')],
+                "ordering": ["content_type", "object_id", "-number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("content_type", "object_id", "number"), name="object_version_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -4,25 +4,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('routing', '0002_routing_rules_pools_decisions_sla'),
+        ("routing", "0002_routing_rules_pools_decisions_sla"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='pool',
-            name='version',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Counts saved changes (its Versions page).'),
+            model_name="pool",
+            name="version",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+            ),
         ),
         migrations.AddField(
-            model_name='routingrule',
-            name='version',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Counts saved changes (its Versions page).'),
+            model_name="routingrule",
+            name="version",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+            ),
         ),
         migrations.AddField(
-            model_name='slapolicy',
-            name='version',
-            field=models.PositiveIntegerField(default=0, editable=False, help_text='Counts saved changes (its Versions page).'),
+            model_name="slapolicy",
+            name="version",
+            field=models.PositiveIntegerField(
+                default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+            ),
         ),
     ]

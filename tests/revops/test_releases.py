@@ -78,7 +78,9 @@ def test_rollback_applies_the_earlier_release_as_a_new_one_and_can_be_rolled_bac
     assert rolled.applied and rolled.release == 3
     assert Queue.objects.get(name="Ops").due_hours_high == 24 and not Queue.objects.filter(name="Data").exists()
     third = ConfigRelease.objects.get(number=3)
-    assert third.rolled_back_to == 1 and third.reason == "8 hours is too tight" and third.source == "rollback to release 1"
+    assert (
+        third.rolled_back_to == 1 and third.reason == "8 hours is too tight" and third.source == "rollback to release 1"
+    )
     assert release_compare(ConfigRelease.objects.get(number=1).document, third.document) == []
 
     back = release_rollback(number=2, actor=admin, reason="the tight target was right after all")
@@ -110,7 +112,9 @@ def test_a_manager_cannot_roll_back(admin):
     client.force_login(manager)
     assert client.get(reverse("admin:revops_configrelease_changelist")).status_code == 403
     first = ConfigRelease.objects.get(number=1)
-    assert client.post(reverse("admin:revops_configrelease_rollback", args=[first.pk]), {"reason": "x"}).status_code == 403
+    assert (
+        client.post(reverse("admin:revops_configrelease_rollback", args=[first.pk]), {"reason": "x"}).status_code == 403
+    )
     assert Queue.objects.get(name="Ops").due_hours_high == 8
 
 

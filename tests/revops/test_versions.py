@@ -103,7 +103,9 @@ def test_restore_is_refused_when_the_old_version_is_no_longer_valid(admin):
 
 def test_restore_pool_members_and_fields(admin):
     ann, bob = RepFactory(name="Ann Lee"), RepFactory(name="Bob Ray")
-    pool = pool_save(pool=Pool(name="SDRs", max_per_day=5), members=[{"rep": ann}, {"rep": bob, "weight": 3}], actor=admin)
+    pool = pool_save(
+        pool=Pool(name="SDRs", max_per_day=5), members=[{"rep": ann}, {"rep": bob, "weight": 3}], actor=admin
+    )
     pool.max_per_day = 9
     pool_save(pool=pool, members=[{"rep": bob}], actor=admin)
     old, new = versions_of(pool).order_by("number")

@@ -33,9 +33,7 @@ class Command(BaseCommand):
     help = "Export, plan or apply the whole configuration (data dictionary, automations…) as YAML. See docs/config.md."
 
     def add_arguments(self, parser):
-        sub = parser.add_subparsers(
-            dest="action", required=True, metavar="export|plan|apply|releases|compare|rollback"
-        )
+        sub = parser.add_subparsers(dest="action", required=True, metavar="export|plan|apply|releases|compare|rollback")
         export = sub.add_parser("export", help="Write the configuration as YAML.")
         export.add_argument("file", nargs="?", default="-", help="Where to write it; '-' (default) for stdout.")
         for name, text in (("plan", "Show what applying FILE would change."), ("apply", "Apply FILE atomically.")):
@@ -149,7 +147,9 @@ class Command(BaseCommand):
             raise CommandError(" ".join(exc.messages)) from None
         self._show(plan, as_json=as_json)
         if not plan.ok:
-            raise CommandError(f"{len(plan.problems)} error(s): release {number} cannot be applied again; nothing changed.")
+            raise CommandError(
+                f"{len(plan.problems)} error(s): release {number} cannot be applied again; nothing changed."
+            )
         if not plan.changes:
             return
         if not reason.strip():
