@@ -32,7 +32,16 @@ def _number(value) -> int | None:
 
 @admin.register(ConfigRelease)
 class ConfigReleaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["number", "created_at", "created_by", "source", "reason", "summary", "rollback_of", "compare_link"]
+    list_display = [
+        "number",
+        "created_at",
+        "created_by",
+        "source",
+        "reason",
+        "changes_display",
+        "rollback_of",
+        "compare_link",
+    ]
     list_display_links = ["number"]
     list_select_related = ["created_by"]
     search_fields = ["source", "reason"]
@@ -40,6 +49,17 @@ class ConfigReleaseAdmin(ReadOnlyMixin, admin.ModelAdmin):
     change_form_template = "admin/revops/configrelease/change_form.html"
     readonly_fields = ["number", "created_at", "created_by", "source", "reason", "summary", "rollback_of"]
     fields = readonly_fields
+
+    @admin.display(description="changes")
+    def changes_display(self, obj):
+        """The apply's changes counted in words, only what happened ("1 created, 2 updated")."""
+        words = {"create": "created", "update": "updated", "delete": "deleted", "retire": "retired"}
+        counts = {}
+        for change in obj.changes or []:
+            action = change.get("action") if isinstance(change, dict) else None
+            if action in words:
+                counts[action] = counts.get(action, 0) + 1
+        return ", ".join(f"{counts[a]} {words[a]}" for a in words if counts.get(a)) or "—"
 
     @admin.display(description="rolls back to")
     def rollback_of(self, obj):

@@ -144,7 +144,8 @@ def test_admin_pages_list_compare_and_roll_back(admin, settings):
     config_apply(document=document([ops(8)]), actor=admin)
     client = Client()
     client.force_login(admin)
-    assert "with release 1" in client.get(reverse("admin:revops_configrelease_changelist")).content.decode()
+    listing = client.get(reverse("admin:revops_configrelease_changelist")).content.decode()
+    assert "with release 1" in listing and "1 updated" in listing
     page = client.get(reverse("admin:revops_configrelease_compare") + "?a=1&b=2").content.decode()
     assert "Due hours high" in page and "24" in page and "8" in page
     two = ConfigRelease.objects.get(number=2)
