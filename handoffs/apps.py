@@ -17,17 +17,15 @@ class HandoffsConfig(AppConfig):
             register_sync_gap_handler,
             register_why_panel,
         )
-        from revops.versions import register_versioned, restore_with_save
-
         from . import (
             configuration,  # noqa: F401  (registers the checklists section)
             jobs,
         )
         from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
-        from .models import Checklist
         from .panels import why_handoffs_panel
-        from .services import ITEM_KIND, LATE_KIND, RETURN_KIND, checklist_save
+        from .services import ITEM_KIND, LATE_KIND, RETURN_KIND
+        from .versions import register as register_versions
 
         register_item_kind(
             ITEM_KIND,
@@ -54,12 +52,7 @@ class HandoffsConfig(AppConfig):
         register_event_hook(handoffs_note_changes)
         # After routing (40), before the CRM's morning sync (60), whose won deals it then sees.
         register_demo_builder("handoffs", handoffs_demo_build, order=50)
-        register_versioned(
-            Checklist,
-            label="checklist",
-            restore=restore_with_save(lambda checklist, **kw: checklist_save(checklist=checklist, **kw)),
-            conditions={"conditions": None},
-        )
+        register_versions()
         register_why_panel(
             "handoffs", why_handoffs_panel, template="admin/handoffs/includes/why_handoffs_panel.html", order=25
         )

@@ -148,8 +148,9 @@ def _record(obj: models.Model, spec: Versioned) -> ObjectVersion | None:
     pending: ObjectVersion | None = ctx.versions.get(key) if ctx is not None else None
     if pending is not None:
         pending.data, pending.object_repr = data, str(obj)[:200]
-        pending.save(update_fields=["data", "object_repr"])
-        return pending
+        # 0 rows: a savepoint that failed rolled the version back; record it anew below.
+        if ObjectVersion.objects.filter(pk=pending.pk).update(data=data, object_repr=pending.object_repr):
+            return pending
     latest = ObjectVersion.objects.filter(content_type=content_type, object_id=obj.pk).order_by("-number").first()
     if latest is not None and latest.data == data:
         return None

@@ -203,3 +203,21 @@ def test_a_manager_cannot_restore_revops_rules(admin):
     with pytest.raises(PermissionDenied):
         version_restore(obj=rule, number=1, actor=manager, reason="I prefer the US")
     assert numbers(rule) == [2, 1]
+
+
+def test_checklist_diff_names_required_fields_by_label_with_their_condition_in_words(admin):
+    big = {"all": [{"field": "opportunity.amount", "op": "gte", "value": 50000}]}
+    checklist = checklist_save(
+        checklist=Checklist(name="Sales → Onboarding", required_fields=[{"field": "use_case"}]), actor=admin
+    )
+    checklist.required_fields = [{"field": "use_case"}, {"field": "billing_contact", "when": big}]
+    checklist_save(checklist=checklist, actor=admin)
+    old, new = versions_of(checklist).order_by("number")
+    diff = {row["label"]: row for row in version_diff(versioned(checklist), old.data, new.data)}
+    labels = dict(
+        FieldDefinition.objects.filter(object_type="opportunity", key__in=["use_case", "billing_contact"]).values_list(
+            "key", "label"
+        )
+    )
+    assert diff["Required fields"]["old"] == f"• {labels['use_case']}"
+    assert f"• {labels['billing_contact']}, when Amount ≥ 50000" in diff["Required fields"]["new"]
