@@ -17,6 +17,7 @@ class HandoffsConfig(AppConfig):
             register_sync_gap_handler,
             register_why_panel,
         )
+
         from . import (
             configuration,  # noqa: F401  (registers the checklists section)
             jobs,
