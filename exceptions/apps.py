@@ -15,10 +15,13 @@ class ExceptionsConfig(AppConfig):
             register_sync_rejection_handler,
             register_why_panel,
         )
+        from revops.versions import register_versioned, restore_with_save
 
         from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
         from .demo import exceptions_demo_build
         from .gap_items import EXPECTED_ACTION, MISSING_FIELDS, exception_items_sync_gaps
+        from .models import Queue
+        from .queues import queue_save
         from .registry import register_item_kind
         from .roles import create_roles_after_migrate
         from .selectors import why_items_panel
@@ -38,6 +41,9 @@ class ExceptionsConfig(AppConfig):
         # Records stored without required "prompt" fields (closed-won handoff context): one item each.
         register_item_kind(MISSING_FIELDS, "Required fields missing", expected_action=EXPECTED_ACTION)
         register_sync_gap_handler("exceptions", exception_items_sync_gaps, fallback=True)
+        register_versioned(
+            Queue, label="queue", restore=restore_with_save(lambda queue, **kw: queue_save(queue=queue, **kw))
+        )
 
         register_schedule(jobs.escalate_overdue, name="exceptions_escalate_overdue", queue="default", interval=300)
         register_schedule(jobs.wake_snoozed, name="exceptions_wake_snoozed", queue="default", interval=60)

@@ -40,9 +40,12 @@ class Queue(models.Model):
     due_hours_medium = models.PositiveIntegerField(default=72)
     due_hours_low = models.PositiveIntegerField(default=168)
     is_default = models.BooleanField(default=False, help_text="Items with no known queue land here.")
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions
 
     class Meta:
         ordering = ["name"]

@@ -70,9 +70,12 @@ class Checklist(models.Model):
     )
     accept_within_hours = models.PositiveIntegerField(default=48, help_text="Acceptance SLA of the receiving team.")
     is_active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions
 
     class Meta:
         ordering = ["name"]

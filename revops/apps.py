@@ -16,9 +16,13 @@ class RevopsConfig(AppConfig):
         )
         from .demo_records.builders import demo_crm_morning_build, demo_records_build
         from .engine.setup import engine_setup
+        from .models import FieldDefinition
         from .plugins import register_demo_builder, register_schedule
+        from .services import dictionary_field_restore
+        from .versions import register_versioned
 
         register_schedule(jobs.heartbeat, name="heartbeat", queue="low", interval=60)
+        register_versioned(FieldDefinition, label="dictionary entry", restore=dictionary_field_restore)
         sweep_every = getattr(settings, "OUTBOX_SWEEP_SECONDS", 60)
         register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=sweep_every)
         register_schedule(jobs.purge_idempotency_keys, name="purge_idempotency_keys", queue="low", interval=3600)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
 from django.dispatch import receiver
@@ -20,6 +20,9 @@ from simple_history.signals import pre_create_historical_record
 class AuditContext:
     actor: object | None
     reason: str
+    # The versions (``revops.versions``) recorded in the outermost block, by object: every save of an
+    # object inside one block — a pool and its members, one configuration apply — makes one version.
+    versions: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 _current: ContextVar[AuditContext | None] = ContextVar("revops_audit", default=None)
@@ -28,7 +31,9 @@ _current: ContextVar[AuditContext | None] = ContextVar("revops_audit", default=N
 @contextmanager
 def audited(*, actor, reason: str):
     """Attribute every history row written inside the block to ``actor`` with ``reason``."""
-    token = _current.set(AuditContext(actor=actor, reason=reason[:100]))
+    outer = _current.get()
+    versions = outer.versions if outer is not None else {}
+    token = _current.set(AuditContext(actor=actor, reason=reason[:100], versions=versions))
     try:
         yield
     finally:

@@ -28,7 +28,7 @@ CORE_LOCKED_FIELDS = ("object_type", "key", "field_type", "is_core")
 # Columns a custom attribute may not shadow even though they are not described by the dictionary.
 RESERVED_KEYS = {"id", "attributes", "created_at", "updated_at", "history"}
 DICTIONARY_EDITABLE_FIELDS = tuple(
-    f.name for f in FieldDefinition._meta.concrete_fields if f.name not in {"id", "created_at", "updated_at"}
+    f.name for f in FieldDefinition._meta.concrete_fields if f.name not in {"id", "version", "created_at", "updated_at"}
 )
 RECORD_MODELS = (Team, Rep, Account, Lead, Opportunity, Activity, Task)
 
@@ -299,3 +299,11 @@ def record_delete(*, instance: models.Model, actor: Actor, reason: str | None = 
         instance.delete()
     instance.pk = pk
     _outbox_event(instance, "deleted", {})
+
+
+def dictionary_field_restore(field: FieldDefinition, data: dict[str, Any], *, actor: Actor, reason: str) -> None:
+    """Put a dictionary entry back as an earlier version had it, through ``dictionary_field_update``
+    (so a core entry's column, or a key records already use, is protected as in any edit)."""
+    values = data.get("fields", {})
+    changes = {name: values[name] for name in DICTIONARY_EDITABLE_FIELDS if name in values}
+    dictionary_field_update(field=field, actor=actor, reason=reason, **changes)

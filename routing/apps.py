@@ -28,6 +28,7 @@ class RoutingConfig(AppConfig):
         from .pools import pool_assign_next, pools_as_choices
         from .selectors import lead_latest_decision_dict, sla_deadline
         from .setup_services import routing_queue_users
+        from .versions import register as register_versions
 
         register_event_hook(decisions_note_reassignments)
         register_event_hook(sla_note_touches)
@@ -47,6 +48,7 @@ class RoutingConfig(AppConfig):
         register_demo_builder("routing", routing_demo_build, order=40)
         register_deadline_source("response_sla", sla_deadline)
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
+        register_versions()
 
 
 ITEM_KINDS = (

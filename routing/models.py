@@ -56,9 +56,12 @@ class Pool(models.Model):
     last_rep = models.ForeignKey(
         "revops.Rep", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords(excluded_fields=["last_rep"])
+    history = HistoricalRecords(excluded_fields=["last_rep", "version"])
 
     class Meta:
         ordering = ["name"]
@@ -179,9 +182,12 @@ class RoutingRule(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )
     pause_reason = models.TextField(blank=True, editable=False)
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions
 
     class Meta:
         ordering = ["priority", "pk"]
@@ -280,9 +286,12 @@ class SlaPolicy(models.Model):
     )
     reroute_on_breach = models.BooleanField(default=False, help_text="On breach, route the lead again.")
     fields_used = models.JSONField(default=list, blank=True, editable=False)
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions
 
     class Meta:
         ordering = ["priority", "pk"]

@@ -33,8 +33,9 @@ from exceptions.suppressions import suppression_create
 from handoffs.models import Checklist, Handoff
 from monitors.models import DealMovement
 from monitors.services import forecast_snapshot_take
+from revops.configuration import config_apply
 from revops.demo import demo_load
-from revops.models import Account, Activity, Automation, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Automation, ConfigRelease, Lead, Opportunity, Rep, Task, Team
 from revops.tokens import api_token_create
 from routing.models import RoutingRule
 from tests.factories import UserFactory
@@ -114,11 +115,16 @@ MODEL_SUFFIX_PERMS = {
     "macro": ("view", "change"),  # a triage row's one-click action
     # A handoff is answered by its receiving side; in this world nobody receives it, so only admins may.
     "answer": ("change",),
+    # Versions of a rule: whoever may view it (restoring, a POST, needs the change permission).
+    "versions": "view",
+    "compare": "view",  # two configuration releases compared
 }
 # The lead's routing decision is re-routed with the lead's change permission.
 SPECIAL_PERMS = {
     "admin:routing_routingdecision_reroute": "revops.change_lead",
     "admin:auth_user_password_change": "auth.change_user",
+    # Rolling the configuration back changes every rule: who may change automations.
+    "admin:revops_configrelease_rollback": "revops.change_automation",
 }
 
 
@@ -313,6 +319,8 @@ def build_world() -> World:
         "superuser": UserFactory(username="matrix.root", is_staff=True, is_superuser=True),
     }
     queue = Queue.objects.create(name="Matrix team A", team=team_a)
+    # A configuration release (its pages and the rollback endpoint name one).
+    config_apply(document={"version": 1, "queues": [{"name": "Matrix release"}]}, actor=users["superuser"])
     item = ExceptionItem.objects.create(
         kind="missing_data",
         title="Country is missing",
@@ -460,6 +468,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<str:automation_id>", lambda: str(Automation.objects.order_by("pk").first().pk)),
         ("<str:rule_id>", lambda: str(RoutingRule.objects.order_by("pk").first().pk)),
         ("<int:queue_index>", lambda: "0"),
+        ("<int:number>", lambda: str(ConfigRelease.objects.order_by("number").first().number)),
         ("<int:scheduler_index>", lambda: "0"),
         ("<int:connection_index>", lambda: "0"),
         ("<str:job_id>", lambda: "no-such-job"),
@@ -513,7 +522,7 @@ HANDOFF_BODIES = {"reject": {"reason_code": "context_vague"}, "attest": {"key": 
 def _api_posts(name: str) -> bool:
     if name.startswith(("api-automations:", "api-routing:")):
         return name != "api-automations:paused"
-    return name in ("sync", "api-config:plan", "api-config:apply") or (
+    return name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback") or (
         name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail")
     )
 

@@ -35,6 +35,7 @@ from revops.validation import (
 )
 
 from .history import PlainHistoryHelper
+from .versions import VersionsMixin
 
 TIMESTAMP_FIELDS = ("created_at", "updated_at")
 
@@ -363,7 +364,7 @@ def values_filter(field_name: str, title: str | None = None) -> type[CachedValue
 # --- Admin bases -----------------------------------------------------------------------------
 
 
-class AuditedAdmin(SimpleHistoryAdmin):
+class AuditedAdmin(VersionsMixin, SimpleHistoryAdmin):
     """Every admin write goes through a service inside ``audited(actor=request.user, reason=…)``."""
 
     list_per_page = 50
@@ -377,6 +378,13 @@ class AuditedAdmin(SimpleHistoryAdmin):
         names = {f.name for f in self.model._meta.get_fields()}
         readonly += [name for name in TIMESTAMP_FIELDS if name in names and name not in readonly]
         return readonly
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST":
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        # One block around the object and its inlines: one version per save (revops.versions).
+        with audited(actor=request.user, reason="admin: saved"):
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         reason = admin_change_reason(request, form, change, obj)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, ValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
@@ -21,6 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from revops.access import INTEGRATION, user_role
 from revops.configuration import (
     Plan,
     Problem,
@@ -30,7 +31,8 @@ from revops.configuration import (
     config_plan,
 )
 from revops.configuration.document import DocumentError, load_text
-from revops.models import Scope
+from revops.configuration.rollback import release_rollback
+from revops.models import ConfigRelease, Scope
 
 from .serializers import ErrorSerializer
 
@@ -237,3 +239,114 @@ class ConfigApplyView(_DocumentView):
     )
     def post(self, request):
         return super().post(request)
+
+
+# --- releases --------------------------------------------------------------------------------------
+
+
+class ReleaseSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    by = serializers.CharField(allow_null=True, help_text="The username the apply was attributed to.")
+    source = serializers.CharField()
+    reason = serializers.CharField(allow_blank=True)
+    summary = serializers.CharField()
+    rolled_back_to = serializers.IntegerField(allow_null=True, help_text="For a rollback: the release it went back to.")
+
+
+class RollbackRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", help_text="Required to apply.")
+    dry_run = serializers.BooleanField(required=False, default=False, help_text="Only plan; write nothing.")
+
+
+class RollbackPlanSerializer(PlanSerializer):
+    release = serializers.IntegerField(allow_null=True, help_text="The new release, when the rollback applied.")
+
+
+def _release_dict(release) -> dict:
+    return {
+        "number": release.number,
+        "created_at": release.created_at,
+        "by": release.created_by.get_username() if release.created_by else None,
+        "source": release.source,
+        "reason": release.reason,
+        "summary": release.summary,
+        "rolled_back_to": release.rolled_back_to,
+    }
+
+
+class ConfigReleasesView(APIView):
+    """The configuration releases, newest first (each apply that changed something)."""
+
+    required_scope = Scope.CONFIG_WRITE.value
+
+    @extend_schema(
+        tags=["config"],
+        operation_id="config_releases",
+        summary="List configuration releases",
+        description="The last 100 releases, newest first. Requires the `config:write` scope.",
+        responses={200: ReleaseSerializer(many=True)},
+    )
+    def get(self, request):
+        rows = ConfigRelease.objects.select_related("created_by").order_by("-number")[:100]
+        return Response(ReleaseSerializer([_release_dict(r) for r in rows], many=True).data)
+
+
+class ConfigRollbackView(APIView):
+    """Roll the whole configuration back to a release: plan it (``dry_run``) or apply it as a new release."""
+
+    required_scope = Scope.CONFIG_WRITE.value
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        tags=["config"],
+        operation_id="config_rollback",
+        summary="Roll back to a configuration release",
+        description=(
+            "Applies the release's document again (with `prune: true`) through the same plan and services "
+            "as an apply; `dry_run: true` only plans. A `reason` is required to apply. 400 with the located "
+            "errors when the release is no longer valid (then nothing changes); 404 for an unknown release.\n\n"
+            "Requires the `config:write` scope."
+        ),
+        request=RollbackRequestSerializer,
+        responses={
+            200: OpenApiResponse(RollbackPlanSerializer, description="The plan (applied unless dry_run)."),
+            400: OpenApiResponse(
+                ErrorSerializer,
+                description="A malformed body, no reason, or the release cannot be applied (`detail`; with the "
+                "plan's `errors` in the last case).",
+            ),
+            404: OpenApiResponse(ErrorSerializer, description="No such release."),
+            415: OpenApiResponse(ErrorSerializer, description="The body is not JSON."),
+        },
+    )
+    def post(self, request, number: int):
+        data = request.data
+        reason, dry_run = (
+            (data.get("reason", ""), data.get("dry_run", False)) if isinstance(data, dict) else (None, None)
+        )
+        if not isinstance(reason, str) or not isinstance(dry_run, bool) or set(data) - {"reason", "dry_run"}:
+            return _json(
+                400,
+                {"detail": 'Send a JSON map: {"reason": "why (text)", "dry_run": true or false}, with no other keys.'},
+            )
+        if not ConfigRelease.objects.filter(number=number).exists():
+            return _json(404, {"detail": f"There is no release {number}."})
+        try:
+            plan = release_rollback(
+                number=number,
+                actor=request.user,
+                reason=reason,
+                dry_run=dry_run,
+                by_scope=user_role(request.user) == INTEGRATION,
+            )
+        except ValidationError as exc:
+            return _json(400, {"detail": " ".join(exc.messages)})
+        except PermissionDenied as exc:
+            return _json(403, {"detail": str(exc)})
+        if not plan.ok:
+            return _json(
+                400,
+                {"detail": f"Release {number} cannot be applied again: {plan.summary()}", **plan.as_dict()},
+            )
+        return _json(200, RollbackPlanSerializer(plan.as_dict()).data)

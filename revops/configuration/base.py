@@ -266,6 +266,7 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     applied: bool = False
+    release: int | None = None  # the release an apply that changed something recorded
 
     @property
     def ok(self) -> bool:
@@ -290,6 +291,7 @@ class Plan:
             "source": self.source,
             "valid": self.ok,
             "applied": self.applied,
+            "release": self.release,
             "summary": self.summary(),
             "counts": self.counts(),
             "changes": [change.as_dict() for change in self.changes],

@@ -18,6 +18,7 @@ from revops.audit import audited, system_user
 
 from .base import Entry, Plan, Problem, Run, _describe, sections
 from .document import DocumentError, dump_text, jsonable, load_text
+from .releases import release_record
 
 VERSION = 1
 CONFIG_USER = "config-as-code"
@@ -53,14 +54,19 @@ def config_plan(*, document: Any, source: str = "api", actor=None) -> Plan:
     return _execute(document, actor=actor, source=source, commit=False)
 
 
-def config_apply(*, document: Any, actor=None, source: str = "api") -> Plan:
+def config_apply(
+    *, document: Any, actor=None, source: str = "api", reason: str = "", rolled_back_to: int | None = None
+) -> Plan:
     """Apply ``document`` atomically and return the plan that was applied (``plan.applied``).
 
     Any problem — a malformed entry, an unknown username, an invalid condition, a governance rule
     a service refuses — and nothing is written. History rows name ``actor`` (default: the
     ``config-as-code`` system user) with the reason ``config apply <source> by <username>``.
+
+    An apply that changes something is recorded as a numbered release (``plan.release``) holding
+    the whole configuration after it (``revops.configuration.releases``); ``reason`` is kept with it.
     """
-    return _execute(document, actor=actor, source=source, commit=True)
+    return _execute(document, actor=actor, source=source, commit=True, reason=reason, rolled_back_to=rolled_back_to)
 
 
 def config_read(document: Any, problems: list[Problem]) -> tuple[set[str], dict[str, list[Entry]], bool] | None:
@@ -121,7 +127,9 @@ def config_read(document: Any, problems: list[Problem]) -> tuple[set[str], dict[
     return prune, entries, len(problems) == before
 
 
-def _execute(document: Any, *, actor, source: str, commit: bool) -> Plan:
+def _execute(
+    document: Any, *, actor, source: str, commit: bool, reason: str = "", rolled_back_to: int | None = None
+) -> Plan:
     plan = Plan(source=source)
     read = config_read(document, plan.problems)
     if read is None:
@@ -131,9 +139,9 @@ def _execute(document: Any, *, actor, source: str, commit: bool) -> Plan:
     try:
         with transaction.atomic():
             actor = actor if actor is not None else system_user(CONFIG_USER, first_name="Configuration as code")
-            reason = f"config apply {source} by {actor.get_username()}"
-            run = Run(plan=plan, actor=actor, reason=reason, prune=prune)
-            with audited(actor=actor, reason=reason):
+            why = f"config apply {source} by {actor.get_username()}"
+            run = Run(plan=plan, actor=actor, reason=why, prune=prune)
+            with audited(actor=actor, reason=why):
                 for section in ordered:
                     section.upsert(entries[section.name], run)
                 if complete:
@@ -142,6 +150,15 @@ def _execute(document: Any, *, actor, source: str, commit: bool) -> Plan:
                             section.prune({entry.key for entry in entries[section.name]}, run)
             if plan.problems or not commit:
                 raise _Rollback
+            if plan.changes:
+                plan.release = release_record(
+                    plan=plan,
+                    document=config_export_json(),
+                    actor=actor,
+                    source=source,
+                    reason=reason,
+                    rolled_back_to=rolled_back_to,
+                ).number
     except _Rollback:
         pass
     plan.applied = commit and plan.ok

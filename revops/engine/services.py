@@ -16,6 +16,7 @@ from exceptions.queues import queue_require
 from revops import conditions
 from revops.audit import audited, system_user
 from revops.models import Automation, AutomationVersion
+from revops.versions import missing_references, versioned
 
 from .kinds import get_kind
 
@@ -161,3 +162,33 @@ def automation_set_mode(*, automation: Automation, mode: str, actor, reason: str
 
 def automation_current_version(*, automation: Automation) -> AutomationVersion:
     return automation.versions.get(number=automation.version)
+
+
+def automation_restore(automation: Automation, data: dict[str, Any], *, actor, reason: str) -> None:
+    """Put an automation's rule and governance back as an earlier version had them, through
+    ``automation_update`` (a new rule version when the conditions, config or risk differ).
+
+    The mode is kept: going live, pausing and retiring stay explicit decisions on the automation.
+    """
+    spec = versioned(Automation)
+    values = {name: value for name, value in data.get("fields", {}).items() if name != "mode"}
+    problems = missing_references(spec, values)
+    if problems:
+        raise ValidationError(problems)
+    changes = {}
+    for f in spec.fields():
+        if f.name not in values or f.name == "mode":
+            continue
+        value = values[f.name]
+        if value is not None and not f.is_relation:
+            value = f.to_python(value)
+        if f.value_from_object(automation) != value:
+            changes[f.attname] = value
+    if not changes:
+        raise ValidationError(
+            {
+                "version": "This version differs from the current one only in its mode, which a restore keeps; "
+                "change the mode on the automation's page."
+            }
+        )
+    automation_update(automation=automation, actor=actor, reason=reason, **changes)

@@ -16,15 +16,17 @@ from exceptions.registry import (
     register_item_panel,
     register_queue_users,
 )
+from revops.models import Automation
 from revops.outbox import OutboxConsumer, outbox_consumer_register
 from revops.plugins import register_demo_builder, register_schedule, register_why_panel
+from revops.versions import register_versioned
 
 from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
 from .admin.panels import item_run_panel, proposal_describe, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build
 from .pipeline import engine_process_events
-from .services import automation_queue_users
+from .services import automation_queue_users, automation_restore
 from .stuck import engine_flag_stuck_runs
 
 APPROVAL = "approval_required"
@@ -77,3 +79,12 @@ def engine_setup() -> None:
     )
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
     register_demo_builder("automations", engine_demo_build, order=30)
+    # The automation keeps its own rule-version counter (runs point at it); its versions are numbered apart.
+    register_versioned(
+        Automation,
+        label="automation",
+        restore=automation_restore,
+        counter=None,
+        exclude=("identity",),
+        conditions={"conditions": None},
+    )

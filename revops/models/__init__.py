@@ -3,6 +3,7 @@ from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Req
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .pause import AutomationSwitch, HeldEvent
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
+from .versions import ConfigRelease, ObjectVersion
 
 __all__ = [
     "AppliedAction",
@@ -14,6 +15,7 @@ __all__ = [
     "Activity",
     "ApiToken",
     "ChangeEntry",
+    "ConfigRelease",
     "CrmRecord",
     "Enforcement",
     "FieldDefinition",
@@ -22,6 +24,7 @@ __all__ = [
     "IdempotencyRecord",
     "Lead",
     "ObjectType",
+    "ObjectVersion",
     "Opportunity",
     "OutboxEvent",
     "Rep",

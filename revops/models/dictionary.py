@@ -97,9 +97,12 @@ class FieldDefinition(models.Model):
     is_core = models.BooleanField(
         "core column", default=False, help_text="Core fields are table columns; others are custom attributes."
     )
+    version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Counts saved changes (its Versions page)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["version"])  # versions: revops.versions
 
     class Meta:
         ordering = ["object_type", "-is_core", "key"]

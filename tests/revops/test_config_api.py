@@ -185,7 +185,13 @@ def test_config_endpoints_conform_to_the_schema(api_settings, redis_conn):  # no
     token = token_client("config:write", "read", name="schemathesis-config").raw_token
     report = run_schemathesis(token, path_regex="^/api/v1/config/", max_examples=30, stateful_steps=10)
     print(f"\n{report.summary()}")
-    assert report.operations == {"GET /api/v1/config/", "POST /api/v1/config/plan/", "POST /api/v1/config/apply/"}
+    assert report.operations == {
+        "GET /api/v1/config/",
+        "POST /api/v1/config/plan/",
+        "POST /api/v1/config/apply/",
+        "GET /api/v1/config/releases/",
+        "POST /api/v1/config/releases/{number}/rollback/",
+    }
     assert report.problems() == "", report.problems()
 
 
