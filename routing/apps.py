@@ -45,6 +45,18 @@ class RoutingConfig(AppConfig):
         register_record_detail("lead", "latest_decision", lead_latest_decision_dict)
         register_demo_builder("routing", routing_demo_build, order=40)
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
+        register_rule_run_filter()
+
+
+def register_rule_run_filter() -> None:
+    """Routing runs can be narrowed to the routing rule that decided them (to revert one rule's bad hour)."""
+    from revops.engine.registry import register_run_filter
+
+    from .selectors import rule_choices, rule_name, runs_of_rule
+
+    register_run_filter(
+        "lead_routing", "rule", label="Routing rule", choices=rule_choices, apply=runs_of_rule, describe=rule_name
+    )
 
 
 ITEM_KINDS = (

@@ -3,6 +3,7 @@
 Declared as periodic jobs in ``revops.engine.setup``.
 """
 
+from .revert_batches import revert_batch_process
 from .schedule import automation_review_overdue_open
 from .schedule import run_scheduled_automations as scheduled_automations_run
 
@@ -15,3 +16,8 @@ def run_scheduled_automations() -> dict:
 def open_review_overdue() -> int:
     """Open a review_overdue exception item for automations past their review date."""
     return automation_review_overdue_open()
+
+
+def revert_run_batch(batch_id: int) -> int:
+    """Revert the runs of revert batch ``batch_id`` not reverted yet (resumes after a killed worker); how many are done."""
+    return revert_batch_process(batch_id=batch_id).done

@@ -1,6 +1,7 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
 from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
+from .revert import RunRevert, RunRevertBatch
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 
 __all__ = [
@@ -22,6 +23,8 @@ __all__ = [
     "Opportunity",
     "OutboxEvent",
     "Rep",
+    "RunRevert",
+    "RunRevertBatch",
     "Required",
     "Scope",
     "SourceOfTruth",
