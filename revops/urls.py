@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include("revops.api.urls")),
     path("api/v1/", include("exceptions.api.urls")),
     path("api/v1/", include("handoffs.api.urls")),
+    path("api/v1/", include("revops.engine.api")),
     path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("admin/", admin.site.urls),
 ]
