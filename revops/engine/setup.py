@@ -20,7 +20,7 @@ from revops.outbox import OutboxConsumer, outbox_consumer_register
 from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 
 from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
-from .admin.panels import item_run_panel, proposal_describe, why_runs_panel
+from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build
 from .pipeline import engine_process_events
@@ -73,6 +73,9 @@ def engine_setup() -> None:
         why_runs_panel,
         template="admin/revops/includes/why_runs_panel.html",
         order=100,
+    )
+    register_why_panel(
+        "reverts", why_reverts_panel, template="admin/revops/includes/why_reverts_panel.html", order=90
     )
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
     register_demo_builder("automations", engine_demo_build, order=30)

@@ -34,6 +34,7 @@ from .. import services as automations
 from ..kinds import KINDS, get_kind, kind_choices
 from .explain import ACTION_STATUS_TONES, OUTCOME_TONES, action_rows
 from .forms import AutomationForm
+from .reverts import automation_revert_view, can_revert
 from .helpers import (
     EDITABLE_FIELDS,
     RISK_TONES,
@@ -349,6 +350,11 @@ class AutomationAdmin(AuditedAdmin):
             # Mode first: "<path:object_id>/shadow/" would also match ".../1/mode/shadow/" (object_id "1/mode").
             path("<path:object_id>/mode/<str:mode>/", view(self.mode_view), name="revops_automation_mode"),
             path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
+            path(
+                "<path:object_id>/revert-runs/",
+                view(lambda request, object_id: automation_revert_view(self, request, object_id)),
+                name="revops_automation_revert_runs",
+            ),
             *super().get_urls(),
         ]
 
@@ -409,6 +415,8 @@ class AutomationAdmin(AuditedAdmin):
                 if mode != obj.mode
             ]
             extra_context["shadow_url"] = reverse("admin:revops_automation_shadow", args=[obj.pk])
+            if can_revert(request.user):
+                extra_context["revert_runs_url"] = reverse("admin:revops_automation_revert_runs", args=[obj.pk])
             extra_context["runs_url"] = (
                 reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}"
             )
