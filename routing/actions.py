@@ -32,7 +32,9 @@ def revert_owner(ctx: RevertContext, applied: AppliedAction, obj) -> Undo:
     that owner), unless someone else owns it since."""
     current, previous, new = obj.owner_id, applied.before.get("owner_id"), applied.after.get("owner_id")
     if current == previous:
-        return Undo(UndoOutcome.NOTHING, note=f"{_rep_name(previous)} owns it again already.", current=_rep_name(current))
+        return Undo(
+            UndoOutcome.NOTHING, note=f"{_rep_name(previous)} owns it again already.", current=_rep_name(current)
+        )
     if current != new and not ctx.force:
         return Undo(
             UndoOutcome.CONFLICT,
@@ -80,7 +82,9 @@ def revert_clock_start(ctx: RevertContext, applied: AppliedAction, lead) -> Undo
             note=f"The SLA clock already stopped ({clock.get_status_display().lower()}); it is kept as it is.{extra}",
             current=clock.get_status_display(),
         )
-    undo = Undo(UndoOutcome.REVERT, note=f"The running SLA clock is cancelled.{extra}", current=clock.get_status_display())
+    undo = Undo(
+        UndoOutcome.REVERT, note=f"The running SLA clock is cancelled.{extra}", current=clock.get_status_display()
+    )
     if ctx.live:
         clock = SlaClock.objects.select_for_update().get(pk=clock.pk)
         clock.status, clock.stopped_at = SlaClock.Status.CANCELLED, timezone.now()
@@ -98,8 +102,14 @@ def revert_clock_stop(ctx: RevertContext, applied: AppliedAction, lead) -> Undo:
         return Undo(UndoOutcome.NOTHING, note="The SLA clock runs again already.", current=clock.get_status_display())
     other = SlaClock.objects.filter(lead_id=clock.lead_id, status=SlaClock.Status.RUNNING).exclude(pk=clock.pk)
     if clock.status != (applied.after or {}).get("status") or other.exists():
-        why = "another clock runs on the lead since" if other.exists() else f"it is {clock.get_status_display().lower()} since"
-        return Undo(UndoOutcome.CONFLICT, note=f"The SLA clock is not restarted: {why}.", current=clock.get_status_display())
+        why = (
+            "another clock runs on the lead since"
+            if other.exists()
+            else f"it is {clock.get_status_display().lower()} since"
+        )
+        return Undo(
+            UndoOutcome.CONFLICT, note=f"The SLA clock is not restarted: {why}.", current=clock.get_status_display()
+        )
     undo = Undo(UndoOutcome.REVERT, note="The SLA clock runs again, due as before.", current=clock.get_status_display())
     if ctx.live:
         clock = SlaClock.objects.select_for_update().get(pk=clock.pk)

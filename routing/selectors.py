@@ -211,5 +211,9 @@ def runs_of_rule(runs, value: str):
 
 
 def rule_name(value: str) -> str:
-    name = RoutingRule.objects.filter(pk=int(value)).values_list("name", flat=True).first() if str(value).isdigit() else None
+    name = (
+        RoutingRule.objects.filter(pk=int(value)).values_list("name", flat=True).first()
+        if str(value).isdigit()
+        else None
+    )
     return f"rule “{name}”" if name else f"a deleted rule (#{value})"

@@ -9,8 +9,8 @@ from rq.cron import CronScheduler
 
 from exceptions.models import ExceptionItem, Queue
 from exceptions.registry import item_kind_label
-from revops.engine.revert import run_revert
 from revops.engine.registry import action_label
+from revops.engine.revert import run_revert
 from revops.engine.services import automation_create
 from revops.models import AppliedAction, AutomationRun, Lead
 from revops.services import dictionary_field_create

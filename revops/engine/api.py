@@ -81,7 +81,10 @@ class RunRevertView(APIView):
         ),
         parameters=[
             OpenApiParameter(
-                "run_id", {"type": "integer", "minimum": 1, "maximum": MAX_ID}, OpenApiParameter.PATH, description="The run's id."
+                "run_id",
+                {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                OpenApiParameter.PATH,
+                description="The run's id.",
             )
         ],
         request=RevertRequestSerializer,
@@ -94,7 +97,9 @@ class RunRevertView(APIView):
         examples=[
             OpenApiExample("Plan first", value={"dry_run": True}, request_only=True),
             OpenApiExample(
-                "Revert", value={"reason": "The US rule sent leads to the wrong pool.", "force": False}, request_only=True
+                "Revert",
+                value={"reason": "The US rule sent leads to the wrong pool.", "force": False},
+                request_only=True,
             ),
         ],
     )

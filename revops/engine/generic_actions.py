@@ -130,7 +130,12 @@ def _update_reference(ex, obj, object_type: str, key: str, spec, value, *, live:
     return result
 
 
-@register_action("create_task", label="Create task", revert=revert_task, topic=lambda p: f"create_task:{p.get('title') or 'Follow up'}")
+@register_action(
+    "create_task",
+    label="Create task",
+    revert=revert_task,
+    topic=lambda p: f"create_task:{p.get('title') or 'Follow up'}",
+)
 def create_task(ex, params: dict, *, live: bool) -> Result:
     object_type, obj = ex.target(params, live=False)
     owner = ex.rep(params.get("owner_id"))
@@ -296,7 +301,12 @@ def request_approval(ex, params: dict, *, live: bool) -> Result:
     return ex.approval_item(action, params, live=live, index=None)
 
 
-@register_action("notify", label="Notify", revert=revert_notify, topic=lambda p: f"notify:{p.get('to') or 'owner'}:{p.get('subject') or ''}")
+@register_action(
+    "notify",
+    label="Notify",
+    revert=revert_notify,
+    topic=lambda p: f"notify:{p.get('to') or 'owner'}:{p.get('subject') or ''}",
+)
 def notify(ex, params: dict, *, live: bool) -> Result:
     to = params.get("to") or "owner"
     email, name = _recipient(ex, to)

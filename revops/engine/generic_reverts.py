@@ -108,9 +108,7 @@ def revert_task(ctx: RevertContext, applied, obj) -> Undo:
         return undo
     task.status = Task.Status.CANCELLED
     task.save(update_fields=["status", "updated_at"])
-    undo.feed.append(
-        _entry(applied, obj, ChangeEntry.Kind.TASK_CANCELLED, {"task_id": task.pk, "title": task.title})
-    )
+    undo.feed.append(_entry(applied, obj, ChangeEntry.Kind.TASK_CANCELLED, {"task_id": task.pk, "title": task.title}))
     return undo
 
 
@@ -225,7 +223,12 @@ def revert_merge(ctx: RevertContext, applied, winner) -> Undo:
             "kind": ChangeEntry.Kind.FIELD_UPDATED,
             "object_type": "lead",
             "external_id": loser.external_id,
-            "payload": {"field": "status", "value": loser.status, "unmerged_from": winner.external_id, "reverted": True},
+            "payload": {
+                "field": "status",
+                "value": loser.status,
+                "unmerged_from": winner.external_id,
+                "reverted": True,
+            },
         }
     )
     return undo

@@ -78,7 +78,9 @@ def outcome_counts(lines: list[dict]) -> dict[str, int]:
 def plan_summary(run: AutomationRun, lines: list[dict], *, done: bool = False) -> str:
     """The plan (or the revert's result) in one sentence."""
     if run.mode != Automation.Mode.LIVE:
-        return f"This run was in {run.get_mode_display().lower()} mode: it changed nothing, so there is nothing to revert."
+        return (
+            f"This run was in {run.get_mode_display().lower()} mode: it changed nothing, so there is nothing to revert."
+        )
     if not lines:
         return "This run applied no action, so there is nothing to revert."
     counts = outcome_counts(lines)
@@ -87,7 +89,9 @@ def plan_summary(run: AutomationRun, lines: list[dict], *, done: bool = False) -
         if counts.get(ALREADY) == len(lines):
             return "Nothing changed: every action of this run was already reverted."
         return "Nothing to revert: " + _parts(counts, done) + "."
-    head = f"{reverted} of {len(lines)} action{'s' if len(lines) != 1 else ''} " + ("reverted" if done else "will be reverted")
+    head = f"{reverted} of {len(lines)} action{'s' if len(lines) != 1 else ''} " + (
+        "reverted" if done else "will be reverted"
+    )
     rest = {k: v for k, v in counts.items() if k != UndoOutcome.REVERT}
     return head + (f"; {_parts(rest, done)}." if rest else ".")
 
@@ -163,7 +167,9 @@ def _rep_names(lines_actions) -> dict[int, str]:
         for values in (applied.before or {}, applied.after or {}):
             if isinstance(values, dict) and isinstance(values.get("owner_id"), int):
                 ids.add(values["owner_id"])
-    return {pk: name or ext for pk, name, ext in Rep.objects.filter(pk__in=ids).values_list("pk", "name", "external_id")}
+    return {
+        pk: name or ext for pk, name, ext in Rep.objects.filter(pk__in=ids).values_list("pk", "name", "external_id")
+    }
 
 
 def _values_text(values, reps: dict[int, str]) -> str:
@@ -181,7 +187,9 @@ def _values_text(values, reps: dict[int, str]) -> str:
     parts = [
         f"{str(k).replace('_', ' ')}: {shown(v)}"
         for k, v in values.items()
-        if not str(k).endswith("_id") and k not in ("dedupe", "dedupe_key", "moved", "plan", "note") and not isinstance(v, dict | list)
+        if not str(k).endswith("_id")
+        and k not in ("dedupe", "dedupe_key", "moved", "plan", "note")
+        and not isinstance(v, dict | list)
     ]
     return "; ".join(parts[:4]) or "—"
 

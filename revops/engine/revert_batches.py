@@ -120,11 +120,21 @@ def revert_batch_plan(
     """What reverting these runs would do: ``runs``, ``by_action`` (label → outcome → count), ``conflicts``
     (a sample, and ``conflict_count``) and ``sample`` lines. Writes nothing."""
     validate_window(
-        automation=automation, started_from=started_from, until=until, version=version, run_filter=run_filter, value=value
+        automation=automation,
+        started_from=started_from,
+        until=until,
+        version=version,
+        run_filter=run_filter,
+        value=value,
     )
     tally = Tally()
     runs = window_runs(
-        automation=automation, started_from=started_from, until=until, version=version, run_filter=run_filter, value=value
+        automation=automation,
+        started_from=started_from,
+        until=until,
+        version=version,
+        run_filter=run_filter,
+        value=value,
     ).select_related("automation")
     for run in runs.iterator(chunk_size=500):
         tally.add(run.pk, run_revert_plan(run, force=force).lines)
@@ -219,7 +229,9 @@ def _revert_chunk(batch: RunRevertBatch, run_ids: list[int]) -> None:
     with transaction.atomic():
         feed = []
         for run in AutomationRun.objects.filter(pk__in=run_ids).order_by("pk"):
-            _revert, entries = revert_one(run=run, actor=batch.created_by, reason=batch.reason, force=batch.force, batch=batch)
+            _revert, entries = revert_one(
+                run=run, actor=batch.created_by, reason=batch.reason, force=batch.force, batch=batch
+            )
             feed.extend(entries)
         change_entries_record(feed)
         done = RunRevert.objects.filter(batch=batch).values("run").distinct().count()
@@ -252,4 +264,3 @@ def tally_rows(tally: dict, *, done: bool) -> list[dict]:
             }
         )
     return rows
-

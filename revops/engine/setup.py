@@ -74,8 +74,6 @@ def engine_setup() -> None:
         template="admin/revops/includes/why_runs_panel.html",
         order=100,
     )
-    register_why_panel(
-        "reverts", why_reverts_panel, template="admin/revops/includes/why_reverts_panel.html", order=90
-    )
+    register_why_panel("reverts", why_reverts_panel, template="admin/revops/includes/why_reverts_panel.html", order=90)
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
     register_demo_builder("automations", engine_demo_build, order=30)

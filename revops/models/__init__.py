@@ -1,8 +1,8 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
 from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
-from .revert import RunRevert, RunRevertBatch
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
+from .revert import RunRevert, RunRevertBatch
 
 __all__ = [
     "AppliedAction",

@@ -61,7 +61,9 @@ class RunRevert(models.Model):
 
     run = models.ForeignKey("revops.AutomationRun", on_delete=models.CASCADE, related_name="reverts")
     batch = models.ForeignKey(RunRevertBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="reverts")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     reason = models.TextField()
     force = models.BooleanField(default=False)
     lines = models.JSONField(default=list, blank=True)

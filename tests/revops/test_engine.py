@@ -11,8 +11,8 @@ from django.utils import timezone
 from exceptions.models import ExceptionItem, Queue
 from revops import jobs
 from revops.engine.actions import approval_execute
-from revops.engine.revert import run_revert
 from revops.engine.pipeline import MAX_ATTEMPTS, EngineRetry, engine_process_events
+from revops.engine.revert import run_revert
 from revops.engine.schedule import automation_review_overdue_open, run_scheduled_automations
 from revops.engine.selectors import record_runs
 from revops.engine.services import automation_create, automation_set_mode, automation_update

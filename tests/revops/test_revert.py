@@ -44,7 +44,12 @@ def test_reason_is_required(auto, admin):
 
 def test_field_update_plan_then_revert_then_twice(auto, admin):
     FieldDefinition.objects.create(
-        object_type="lead", key="partner_tier", label="Partner tier", field_type="text", definition="x", owning_team="RevOps"
+        object_type="lead",
+        key="partner_tier",
+        label="Partner tier",
+        field_type="text",
+        definition="x",
+        owning_team="RevOps",
     )
     lead = LeadFactory(status="new", attributes={})
     run = run_actions(
@@ -66,7 +71,7 @@ def test_field_update_plan_then_revert_then_twice(auto, admin):
     assert plan.summary == "2 of 2 actions will be reverted."
 
     revert = run_revert(run=run, actor=admin, reason="the rule was wrong")
-    assert [(l["outcome"], l["index"]) for l in revert.lines] == [(l["outcome"], l["index"]) for l in plan.lines]
+    assert [(x["outcome"], x["index"]) for x in revert.lines] == [(x["outcome"], x["index"]) for x in plan.lines]
     lead.refresh_from_db()
     assert lead.status == "new" and "partner_tier" not in (lead.attributes or {})
     assert lead.history.first().history_user == admin
@@ -77,7 +82,7 @@ def test_field_update_plan_then_revert_then_twice(auto, admin):
     assert all(e.payload["reverted"] for e in entries)
 
     again = run_revert(run=run, actor=admin, reason="the rule was wrong")
-    assert again.reverted == 0 and {l["outcome"] for l in again.lines} == {"already_reverted"}
+    assert again.reverted == 0 and {x["outcome"] for x in again.lines} == {"already_reverted"}
     assert "already reverted on" in again.lines[0]["note"] and "Rita" in again.lines[0]["note"]
     assert ChangeEntry.objects.filter(dedupe_key__startswith=f"revert:run:{run.pk}:").count() == 2
     assert run_revert_plan(run).summary == "Nothing changed: every action of this run was already reverted."
@@ -181,7 +186,10 @@ def test_request_approval_and_a_pending_approval_are_closed(auto, admin):
     assert merge.applied.get().status == "approval"
     revert = run_revert(run=merge, actor=admin, reason="not duplicates")
     assert outcomes(revert.lines) == [("merge_records", "revert")]
-    assert ExceptionItem.objects.get(kind="approval_required", object_id=lead.pk, proposal__action="merge_records").status == "dismissed"
+    assert (
+        ExceptionItem.objects.get(kind="approval_required", object_id=lead.pk, proposal__action="merge_records").status
+        == "dismissed"
+    )
     assert merge.applied.get().status == "reverted"
 
 

@@ -99,7 +99,9 @@ def test_revert_runs_between_two_times_form_plan_batch_page(client, run):
 
     response = client.post(url, {**window, "reason": "Wrong hour."})
     batch = RunRevertBatch.objects.get()
-    assert response.status_code == 302 and response.url == reverse("admin:revops_runrevertbatch_change", args=[batch.pk])
+    assert response.status_code == 302 and response.url == reverse(
+        "admin:revops_runrevertbatch_change", args=[batch.pk]
+    )
     page = client.get(response.url).content.decode()
     assert "0 of 1 run done" in page and "Resume" in page and 'http-equiv="refresh"' in page
     revert_batch_process(batch_id=batch.pk)
@@ -113,7 +115,11 @@ def test_revert_runs_between_two_times_form_plan_batch_page(client, run):
 def test_garbage_window_input_is_a_sentence_not_a_500(client, run):
     login(client, "rita.revops", ADMIN)
     url = reverse("admin:revops_automation_revert_runs", args=[run.automation_id])
-    response = client.get(url, {"plan": "1", "started_from": "yesterday", "until": "\x00", "version": "abc", "narrow": "rule:1"})
+    response = client.get(
+        url, {"plan": "1", "started_from": "yesterday", "until": "\x00", "version": "abc", "narrow": "rule:1"}
+    )
     assert response.status_code == 200 and "Enter a valid date/time." in response.content.decode()
-    response = client.post(url, {"started_from": "2026-01-01T00:00", "until": "2026-01-02T00:00", "reason": "x", "narrow": "zzz"})
+    response = client.post(
+        url, {"started_from": "2026-01-01T00:00", "until": "2026-01-02T00:00", "reason": "x", "narrow": "zzz"}
+    )
     assert response.status_code == 200 and not RunRevertBatch.objects.exists()

@@ -55,7 +55,9 @@ def test_revert_needs_a_reason_then_reverts_once(run):
     assert revert.actor == client.token.user and revert.reason == "Wrong rule."
     assert Lead.objects.get(pk=run.object_id).status == "new"
     again = client.post(url(run.pk), {"reason": "Wrong rule."}, format="json").json()
-    assert again["reverted"] == 0 and again["summary"] == "Nothing changed: every action of this run was already reverted."
+    assert (
+        again["reverted"] == 0 and again["summary"] == "Nothing changed: every action of this run was already reverted."
+    )
 
 
 def test_a_token_without_the_scope_gets_403(run):

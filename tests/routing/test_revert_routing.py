@@ -99,13 +99,17 @@ def test_sla_clock_start_and_stop_revert(admin):
 
     # The clock stopped since: reverting its start has nothing to undo; reverting the stop runs it again.
     assert outcomes(run_revert_plan(started).lines) == [("start_sla_clock", "nothing")]
-    assert outcomes(run_revert(run=stopped, actor=admin, reason="met by mistake").lines) == [("stop_sla_clock", "revert")]
+    assert outcomes(run_revert(run=stopped, actor=admin, reason="met by mistake").lines) == [
+        ("stop_sla_clock", "revert")
+    ]
     clock.refresh_from_db()
     assert clock.status == "running" and clock.stopped_at is None
     assert outcomes(run_revert(run=started, actor=admin, reason="no SLA here").lines) == [("start_sla_clock", "revert")]
     clock.refresh_from_db()
     assert clock.status == "cancelled"
-    assert outcomes(run_revert(run=stopped, actor=admin, reason="again").lines) == [("stop_sla_clock", "already_reverted")]
+    assert outcomes(run_revert(run=stopped, actor=admin, reason="again").lines) == [
+        ("stop_sla_clock", "already_reverted")
+    ]
 
     # A stop whose lead has another running clock since is a conflict.
     lead2 = LeadFactory(owner=rep)
@@ -128,7 +132,9 @@ def _hour(routed, now):
     return leads
 
 
-def test_a_bad_hour_of_one_rule_plan_equals_apply_and_resumes_after_a_stop(routed, admin, django_capture_on_commit_callbacks):
+def test_a_bad_hour_of_one_rule_plan_equals_apply_and_resumes_after_a_stop(
+    routed, admin, django_capture_on_commit_callbacks
+):
     now = timezone.now().replace(microsecond=0)
     leads = _hour(routed, now - dt.timedelta(minutes=30))
     before_counts = counters(routed["pool"])
@@ -149,7 +155,11 @@ def test_a_bad_hour_of_one_rule_plan_equals_apply_and_resumes_after_a_stop(route
 
     with django_capture_on_commit_callbacks() as callbacks:
         batch = revert_batch_start(
-            actor=admin, reason="US rule sent leads to the wrong pool", run_filter="rule", value=str(routed["us"].pk), **window
+            actor=admin,
+            reason="US rule sent leads to the wrong pool",
+            run_filter="rule",
+            value=str(routed["us"].pk),
+            **window,
         )
     assert len(callbacks) == 1  # the job is enqueued after commit
     assert batch.status == "queued" and batch.total == 3 and batch.filter_label == "rule “US territory”"

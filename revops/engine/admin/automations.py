@@ -34,7 +34,6 @@ from .. import services as automations
 from ..kinds import KINDS, get_kind, kind_choices
 from .explain import ACTION_STATUS_TONES, OUTCOME_TONES, action_rows
 from .forms import AutomationForm
-from .reverts import automation_revert_view, can_revert
 from .helpers import (
     EDITABLE_FIELDS,
     RISK_TONES,
@@ -48,6 +47,7 @@ from .helpers import (
     tree_text,
     trigger_summary,
 )
+from .reverts import automation_revert_view, can_revert
 
 
 class ReadOnlyInline(admin.TabularInline):

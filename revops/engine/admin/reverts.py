@@ -20,7 +20,7 @@ from django.utils.html import format_html, format_html_join
 from revops.access import ADMIN, user_role
 from revops.admin.base import ReadOnlyMixin, admin_link, badge
 from revops.admin.links import record_url, why_url
-from revops.models import Automation, AutomationRun, RunRevert, RunRevertBatch
+from revops.models import Automation, AutomationRun, RunRevertBatch
 
 from ..registry import run_filters
 from ..revert import OUTCOME_LABELS, OUTCOME_TONES, plan_summary, run_revert, run_revert_plan
@@ -141,13 +141,20 @@ def reverts_html(run: AutomationRun):
                 _who(revert.actor),
                 revert.reason,
                 " (forced)" if revert.force else "",
-                format_html(" · part of <a href=\"{}\">revert batch #{}</a>", reverse("admin:revops_runrevertbatch_change", args=[revert.batch_id]), revert.batch_id)
+                format_html(
+                    ' · part of <a href="{}">revert batch #{}</a>',
+                    reverse("admin:revops_runrevertbatch_change", args=[revert.batch_id]),
+                    revert.batch_id,
+                )
                 if revert.batch_id
                 else "",
                 format_html_join(
                     "",
                     "<li>{}: {} on {} — {}</li>",
-                    ((line["label"], badge(line["outcome_label"], line["tone"]), line["record"], line["note"]) for line in _lines(revert.lines, done=True)),
+                    (
+                        (line["label"], badge(line["outcome_label"], line["tone"]), line["record"], line["note"])
+                        for line in _lines(revert.lines, done=True)
+                    ),
                 ),
             )
             for revert in reverts
@@ -175,10 +182,15 @@ class RevertRunsForm(forms.Form):
         self.automation = automation
         versions = automation.versions.select_related("created_by").order_by("-number")
         self.fields["version"].choices = [("", "every version")] + [
-            (str(v.pk), f"v{v.number} — from {_when(v.created_at)}" + (f" by {_who(v.created_by)}" if v.created_by else ""))
+            (
+                str(v.pk),
+                f"v{v.number} — from {_when(v.created_at)}" + (f" by {_who(v.created_by)}" if v.created_by else ""),
+            )
             for v in versions
         ]
-        groups = [(f.label, [(f"{f.key}:{value}", text) for value, text in f.choices()]) for f in run_filters(automation.kind)]
+        groups = [
+            (f.label, [(f"{f.key}:{value}", text) for value, text in f.choices()]) for f in run_filters(automation.kind)
+        ]
         self.fields["narrow"].choices = [("", "every run")] + groups
         if not groups:
             self.fields["narrow"].widget = forms.HiddenInput()
@@ -225,10 +237,15 @@ def automation_revert_view(model_admin, request, object_id):
         try:
             if request.method == "POST" and confirm.is_valid():
                 batch = revert_batch_start(
-                    actor=request.user, reason=confirm.cleaned_data["reason"], force=confirm.cleaned_data["force"], **window
+                    actor=request.user,
+                    reason=confirm.cleaned_data["reason"],
+                    force=confirm.cleaned_data["force"],
+                    **window,
                 )
                 model_admin.message_user(
-                    request, f"Reverting {batch.total} runs in the background; this page shows the progress.", messages.SUCCESS
+                    request,
+                    f"Reverting {batch.total} runs in the background; this page shows the progress.",
+                    messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:revops_runrevertbatch_change", args=[batch.pk]))
             plan = revert_batch_plan(**window)
@@ -288,7 +305,10 @@ class RunRevertBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         from django.urls import path
 
         view = self.admin_site.admin_view
-        return [path("<path:object_id>/resume/", view(self.resume_view), name="revops_runrevertbatch_resume"), *super().get_urls()]
+        return [
+            path("<path:object_id>/resume/", view(self.resume_view), name="revops_runrevertbatch_resume"),
+            *super().get_urls(),
+        ]
 
     def resume_view(self, request, object_id):
         """Enqueue the batch's job again (a worker died): it resumes with the runs not reverted yet."""
@@ -393,7 +413,14 @@ def _tally_table(tally: dict, *, done: bool):
                 (
                     row["label"],
                     row["total"],
-                    format_html_join(" ", "{}", ((badge(f"{label}: {n}", OUTCOME_TONES.get(key, "neutral")),) for label, n, key in row["outcomes"])),
+                    format_html_join(
+                        " ",
+                        "{}",
+                        (
+                            (badge(f"{label}: {n}", OUTCOME_TONES.get(key, "neutral")),)
+                            for label, n, key in row["outcomes"]
+                        ),
+                    ),
                 )
                 for row in rows
             ),
