@@ -312,10 +312,10 @@ class RunRevertBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def resume_view(self, request, object_id):
         """Enqueue the batch's job again (a worker died): it resumes with the runs not reverted yet."""
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
         if not can_revert(request.user):
             raise PermissionDenied
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
         batch = RunRevertBatch.objects.filter(pk=_pk(object_id)).first()
         if batch is None:
             raise Http404(f"No revert batch with id {object_id}.")
