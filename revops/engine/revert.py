@@ -281,8 +281,7 @@ def revert_one(*, run: AutomationRun, actor, reason: str, force: bool, batch=Non
             if undo.outcome != UndoOutcome.REVERT:
                 continue
             applied.status = AppliedAction.Status.REVERTED
-            applied.after = {**(applied.after or {}), "reverted_by": revert.pk}
-            applied.save(update_fields=["status", "after"])
+            applied.save(update_fields=["status"])
             for n, entry in enumerate(undo.feed):
                 payload = {**entry["payload"], **({"revert_batch": batch.pk} if batch is not None else {})}
                 feed.append(

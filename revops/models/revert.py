@@ -48,6 +48,7 @@ class RunRevertBatch(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name = "run revert batch"
+        verbose_name_plural = "run revert batches"
 
     def __str__(self):
         return f"Revert of {self.automation} runs #{self.pk}"

@@ -27,6 +27,7 @@ from ..revert import OUTCOME_LABELS, OUTCOME_TONES, plan_summary, run_revert, ru
 from ..revert_batches import revert_batch_enqueue, revert_batch_plan, revert_batch_start, tally_rows
 
 LOCAL_INPUT = "%Y-%m-%dT%H:%M"
+RUNS_SHOWN = 50
 
 
 def can_revert(user) -> bool:
@@ -213,7 +214,10 @@ class RevertRunsForm(forms.Form):
 
 
 class BatchConfirmForm(RunRevertForm):
-    pass
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="Why these runs are reverted; kept in the audit trail and on the records' Why pages.",
+    )
 
 
 def automation_revert_view(model_admin, request, object_id):
@@ -225,8 +229,8 @@ def automation_revert_view(model_admin, request, object_id):
         raise PermissionDenied
     data = request.POST if request.method == "POST" else (request.GET if "plan" in request.GET else None)
     if data is None:
-        now = timezone.localtime().replace(second=0, microsecond=0)
-        initial = {"started_from": now - dt.timedelta(hours=1), "until": now}
+        until = timezone.localtime().replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        initial = {"started_from": until - dt.timedelta(hours=1), "until": until}  # the last hour, this minute included
         window_form = RevertRunsForm(initial=initial, automation=automation)
     else:
         window_form = RevertRunsForm(data, automation=automation)
@@ -272,12 +276,12 @@ def automation_revert_view(model_admin, request, object_id):
 
 @admin.register(RunRevertBatch)
 class RunRevertBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("created", "automation_link", "window", "narrowed", "status_display", "progress", "created_by")
+    list_display = ("created", "automation_link", "window", "narrowed", "status_display", "progress", "who")
     list_filter = ("status", ("automation", admin.RelatedOnlyFieldListFilter))
     list_select_related = ("automation", "created_by", "version")
     fieldsets = (
-        (None, {"fields": ("automation_link", "window", "narrowed", "reason_display", "created_by", "created")}),
-        ("Progress", {"fields": ("status_display", "progress", "report_display", "conflicts_display")}),
+        (None, {"fields": ("automation_link", "window", "narrowed", "reason_display", "who", "created")}),
+        ("Progress", {"fields": ("status_display", "progress", "report_display", "conflicts_display", "runs_display")}),
         ("Plan (before applying)", {"fields": ("plan_display",)}),
     )
     readonly_fields = (
@@ -285,12 +289,13 @@ class RunRevertBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "window",
         "narrowed",
         "reason_display",
-        "created_by",
+        "who",
         "created",
         "status_display",
         "progress",
         "report_display",
         "conflicts_display",
+        "runs_display",
         "plan_display",
     )
     change_form_template = "admin/revops/runrevertbatch/change_form.html"
@@ -390,6 +395,29 @@ class RunRevertBatchAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 ((line["why_url"] or "#", line["record"], line["label"], line["note"]) for line in lines),
             ),
             f"…and {more} more." if more > 0 else "",
+        )
+
+    @admin.display(description="reverted by")
+    def who(self, obj):
+        return _who(obj.created_by)
+
+    @admin.display(description="runs")
+    def runs_display(self, obj):
+        reverts = list(obj.reverts.select_related("run").order_by("run_id")[:RUNS_SHOWN])
+        if not reverts:
+            return "None yet."
+        more = obj.done - len(reverts)
+        return format_html(
+            "{}{}",
+            format_html_join(
+                " · ",
+                '<a href="{}">run #{}</a> ({} undone)',
+                (
+                    (reverse("admin:revops_automationrun_change", args=[r.run_id]), r.run_id, r.reverted)
+                    for r in reverts
+                ),
+            ),
+            f" …and {more} more." if more > 0 else "",
         )
 
     @admin.display(description="plan")
