@@ -264,3 +264,38 @@ def test_a_shadow_run_has_nothing_to_revert(auto, admin):
     assert run_revert_plan(run).summary.startswith("This run was in shadow (log only) mode")
     with pytest.raises(ValidationError):
         run_revert(run=run, actor=admin, reason="x")
+
+
+def test_an_older_handler_is_planned_in_a_rolled_back_savepoint(auto, admin):
+    """A handler with the older signature ``revert(applied, record)`` still plans (without writing) and reverts."""
+    from revops.engine.registry import Conflict, Result, register_action
+
+    def unstamp(applied, lead):
+        if (lead.attributes or {}).get("stamp") != "on":
+            return Conflict((lead.attributes or {}).get("stamp"))
+        lead.attributes = {k: v for k, v in lead.attributes.items() if k != "stamp"}
+        lead.save(update_fields=["attributes"])
+        return ChangeEntry.Kind.FIELD_UPDATED, {"field": "stamp", "value": None}
+
+    @register_action("test_stamp", label="Stamp", revert=unstamp)
+    def stamp(ex, params, *, live):
+        _type, lead = ex.target(params, live=live)
+        if live:
+            lead.attributes = {**(lead.attributes or {}), "stamp": "on"}
+            lead.save(update_fields=["attributes"])
+        return Result(status="applied", after={"stamp": "on"}, target=("lead", lead.pk))
+
+    try:
+        lead = LeadFactory(attributes={})
+        run = run_actions(auto, lead, [Action("test_stamp", {})])
+        assert outcomes(run_revert_plan(run).lines) == [("test_stamp", "revert")]
+        lead.refresh_from_db()
+        assert lead.attributes == {"stamp": "on"}  # the plan rolled its savepoint back
+        Lead.objects.filter(pk=lead.pk).update(attributes={"stamp": "off"})
+        assert outcomes(run_revert_plan(run).lines) == [("test_stamp", "conflict")]
+        Lead.objects.filter(pk=lead.pk).update(attributes={"stamp": "on"})
+        assert outcomes(run_revert(run=run, actor=admin, reason="x").lines) == [("test_stamp", "revert")]
+        lead.refresh_from_db()
+        assert lead.attributes == {}
+    finally:
+        ACTIONS.pop("test_stamp", None)
