@@ -137,3 +137,32 @@ def test_revops_admin_reverts_an_hour_of_one_rules_decisions(
     screenshot(page, "revert-hour-why")
     page.click(".rv-panel-reverts >> text=revert batch")
     page.wait_for_url("**/runrevertbatch/*/change/")
+
+
+def test_revops_admin_reverts_one_run_from_its_page(browser_page, admin_login, screenshot, settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    from revops.engine.types import Action
+    from tests.factories import LeadFactory
+    from tests.revops.revert_support import automation, run_actions
+
+    rita = UserFactory(username="rita.revops", first_name="Rita", last_name="Ops")
+    rita.set_password(PASSWORD)
+    rita.save()
+    assign_role(rita, ADMIN)
+    lead = LeadFactory(status="new", external_id="L-7")
+    run = run_actions(automation(), lead, [Action("update_field", {"key": "status", "value": "working"})])
+
+    page = browser_page
+    admin_login(page, "rita.revops", PASSWORD)
+    page.goto(reverse("admin:revops_automationrun_change", args=[run.pk]))
+    page.click("text=Revert this run…")
+    table = page.locator(".rv-revert-lines").inner_text()
+    assert "status: New" in table and "status: Working" in table and "Will be reverted" in table
+    screenshot(page, "revert-run-plan")
+    page.fill("#id_reason", "Marked working by a test rule.")
+    page.click("button.rv-confirm-revert")
+    page.wait_for_url(f"**{reverse('admin:revops_automationrun_change', args=[run.pk])}#reverts")
+    assert "1 of 1 action reverted." in page.locator(".messagelist").inner_text()
+    assert "Marked working by a test rule." in page.locator(".field-reverts_display").inner_text()
+    lead.refresh_from_db()
+    assert lead.status == "new"

@@ -43,20 +43,31 @@ def _field_now(obj, key: str):
     return jsonable(getattr(obj, key)), "column"
 
 
+def _label(obj, key: str, value) -> str:
+    """A stored value in words: its choice's label for a column with choices."""
+    try:
+        choices = dict(obj._meta.get_field(key).choices or ())
+    except Exception:  # a custom attribute
+        choices = {}
+    return shown(choices.get(value, value) if isinstance(value, str) else value)
+
+
 def revert_field(ctx: RevertContext, applied, obj) -> Undo:
     """Put back the value a field update replaced, unless the record holds another value since."""
     key = (applied.after or {}).get("key") or (applied.before or {}).get("key")
     current, where = _field_now(obj, key)
     before, after = (applied.before or {}).get("value"), (applied.after or {}).get("value")
+    name = str(key).replace("_", " ")
     if jsonable(current) == jsonable(before):
-        return Undo(NOTHING, note=f"{key} already holds {shown(before)} again.", current=current)
+        return Undo(NOTHING, note=f"{name} already holds {_label(obj, key, before)} again.", current=current)
     if jsonable(current) != jsonable(after) and not ctx.force:
         return Undo(
             CONFLICT,
-            note=f"{key} was changed since: the run set {shown(after)}, it now holds {shown(current)}.",
+            note=f"{name} was changed since: the run set {_label(obj, key, after)}, "
+            f"it now holds {_label(obj, key, current)}.",
             current=current,
         )
-    undo = Undo(REVERT, note=f"{key} goes back to {shown(before)}.", current=current)
+    undo = Undo(REVERT, note=f"{name} goes back to {_label(obj, key, before)}.", current=current)
     if not ctx.live:
         return undo
     if where == "reference":

@@ -172,12 +172,23 @@ def _rep_names(lines_actions) -> dict[int, str]:
     }
 
 
-def _values_text(values, reps: dict[int, str]) -> str:
-    """A before/after dict in words: the value of a field update, an owner's name, else the visible keys."""
+def _choices(obj, key) -> dict:
+    """The labels of a column's choices ({} for a custom attribute, a reference or no record)."""
+    try:
+        return dict(obj._meta.get_field(key).choices or ())
+    except Exception:  # no record, or not a column
+        return {}
+
+
+def _values_text(values, reps: dict[int, str], obj=None) -> str:
+    """A before/after dict in words: the value of a field update (its choice's label), an owner's name,
+    else the visible keys."""
     if not isinstance(values, dict) or not values:
         return "—"
     if "key" in values and "value" in values:
-        return f"{str(values['key']).replace('_', ' ')}: {shown(values['value'])}"
+        value = values["value"]
+        value = _choices(obj, values["key"]).get(value, value) if isinstance(value, str) else value
+        return f"{str(values['key']).replace('_', ' ')}: {shown(value)}"
     if "owner_id" in values:
         owner = values["owner_id"]
         return "owner: " + (reps.get(owner, f"rep #{owner}") if owner is not None else "nobody")
@@ -207,12 +218,22 @@ def _line(applied: AppliedAction, obj, undo: Undo, reps: dict[int, str]) -> dict
         "object_type": applied.object_type,
         "object_id": applied.object_id,
         "record": _record_text(applied, obj),
-        "before": _values_text(applied.before, reps),
-        "after": _values_text({k: v for k, v in (applied.after or {}).items() if k != "note"}, reps),
-        "now": shown(undo.current) if undo.current is not None else "—",
+        "before": _values_text(applied.before, reps, obj),
+        "after": _values_text({k: v for k, v in (applied.after or {}).items() if k != "note"}, reps, obj),
+        "now": _now_text(applied, obj, undo),
         "outcome": undo.outcome,
         "note": undo.note,
     }
+
+
+def _now_text(applied: AppliedAction, obj, undo: Undo) -> str:
+    if undo.current is None:
+        return "—"
+    key = (applied.after or {}).get("key")
+    current = undo.current
+    if key and isinstance(current, str):
+        current = _choices(obj, key).get(current, current)
+    return shown(current)
 
 
 def _already_line(applied: AppliedAction, reps) -> dict:

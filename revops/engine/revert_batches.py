@@ -228,7 +228,9 @@ def revert_batch_process(*, batch_id: int, max_chunks: int | None = None, chunk:
 def _revert_chunk(batch: RunRevertBatch, run_ids: list[int]) -> None:
     with transaction.atomic():
         feed = []
-        for run in AutomationRun.objects.filter(pk__in=run_ids).order_by("pk"):
+        for run in AutomationRun.objects.select_for_update().filter(pk__in=run_ids).order_by("pk"):
+            if RunRevert.objects.filter(batch=batch, run=run).exists():
+                continue  # another job of this batch (resumed while this one ran) got there first
             _revert, entries = revert_one(
                 run=run, actor=batch.created_by, reason=batch.reason, force=batch.force, batch=batch
             )

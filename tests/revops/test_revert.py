@@ -64,9 +64,9 @@ def test_field_update_plan_then_revert_then_twice(auto, admin):
     assert outcomes(plan.lines) == [("update_field", "revert"), ("update_field", "revert")]
     status_line = plan.lines[1]
     assert (status_line["before"], status_line["after"], status_line["now"]) == (
-        "status: new",
-        "status: working",
-        "working",
+        "status: New",
+        "status: Working",
+        "Working",
     )
     assert plan.summary == "2 of 2 actions will be reverted."
 
@@ -94,8 +94,8 @@ def test_field_changed_since_is_a_conflict_unless_forced(auto, admin):
     Lead.objects.filter(pk=lead.pk).update(status="qualified")
     plan = run_revert_plan(run)
     assert outcomes(plan.lines) == [("update_field", "conflict")]
-    assert plan.lines[0]["note"] == "status was changed since: the run set working, it now holds qualified."
-    assert plan.lines[0]["now"] == "qualified"
+    assert plan.lines[0]["note"] == "status was changed since: the run set Working, it now holds Qualified."
+    assert plan.lines[0]["now"] == "Qualified"
 
     revert = run_revert(run=run, actor=admin, reason="bad rule")
     assert outcomes(revert.lines) == outcomes(plan.lines) and revert.reverted == 0

@@ -39,7 +39,7 @@ def test_a_revops_admin_reverts_a_run_after_reading_the_plan(client, run):
 
     plan = client.get(revert_url).content.decode()
     assert "1 of 1 action will be reverted." in plan
-    assert "status: new" in plan and "status: working" in plan and "Will be reverted" in plan
+    assert "status: New" in plan and "status: Working" in plan and "Will be reverted" in plan
     assert "Force conflicting actions" in plan
 
     response = client.post(revert_url, {"reason": ""})

@@ -34,9 +34,9 @@ def test_dry_run_returns_the_plan_and_changes_nothing(run):
     (line,) = body["lines"]
     assert (line["action"], line["before"], line["after"], line["now"], line["outcome"], line["outcome_label"]) == (
         "update_field",
-        "status: new",
-        "status: working",
-        "working",
+        "status: New",
+        "status: Working",
+        "Working",
         "revert",
         "Will be reverted",
     )
