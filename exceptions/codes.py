@@ -20,9 +20,11 @@ RESOLUTION_CODES = {
 # producer closed because every rule on it was suppressed for the record.
 SUPPRESSED = "suppressed"
 NOISE = "noise"
+REVERTED = "reverted"
 SYSTEM_CODES = {
     "dismissed": "Dismissed",
     SUPPRESSED: "Suppressed for this record",
+    REVERTED: "Reverted: the automation run that opened it was undone",
 }
 
 

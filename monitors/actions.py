@@ -16,7 +16,15 @@ about its category, whichever automations propose it. Importing this module regi
 
 from __future__ import annotations
 
-from revops.engine.registry import ActionError, Conflict, Result, register_action, register_field_guard
+from revops.engine.registry import (
+    ActionError,
+    Result,
+    RevertContext,
+    Undo,
+    UndoOutcome,
+    register_action,
+    register_field_guard,
+)
 from revops.models import ChangeEntry, Opportunity
 
 FIELD = "forecast_category"
@@ -31,13 +39,26 @@ def _save(deal: Opportunity, value: str) -> None:
     deal.save(update_fields=[FIELD, "updated_at"])
 
 
-def _revert(applied, deal):
+def _revert(ctx: RevertContext, applied, deal) -> Undo:
     """Put the category back unless the deal holds another one since."""
-    if deal.forecast_category != (applied.after or {}).get("value"):
-        return Conflict(deal.forecast_category)
-    previous = (applied.before or {}).get("value")
-    _save(deal, previous)
-    return ChangeEntry.Kind.FIELD_UPDATED, {"field": FIELD, "value": previous, "reverted": True}
+    current, previous = deal.forecast_category, (applied.before or {}).get("value")
+    now = CATEGORIES.get(current, current)
+    if current == previous:
+        return Undo(UndoOutcome.NOTHING, note=f"The deal is back in {now} already.", current=now)
+    if current != (applied.after or {}).get("value") and not ctx.force:
+        return Undo(UndoOutcome.CONFLICT, note=f"The forecast category changed since: it is {now} now.", current=now)
+    undo = Undo(UndoOutcome.REVERT, note=f"Goes back to {CATEGORIES.get(previous, previous)}.", current=now)
+    if ctx.live:
+        _save(deal, previous)
+        undo.feed.append(
+            {
+                "kind": ChangeEntry.Kind.FIELD_UPDATED,
+                "object_type": "opportunity",
+                "external_id": deal.external_id,
+                "payload": {"field": FIELD, "value": previous, "previous": current, "reverted": True},
+            }
+        )
+    return undo
 
 
 @register_action(

@@ -49,6 +49,18 @@ class RoutingConfig(AppConfig):
         register_deadline_source("response_sla", sla_deadline)
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
         register_versions()
+        register_rule_run_filter()
+
+
+def register_rule_run_filter() -> None:
+    """Routing runs can be narrowed to the routing rule that decided them (to revert one rule's bad hour)."""
+    from revops.engine.registry import register_run_filter
+
+    from .selectors import rule_choices, rule_name, runs_of_rule
+
+    register_run_filter(
+        "lead_routing", "rule", label="Routing rule", choices=rule_choices, apply=runs_of_rule, describe=rule_name
+    )
 
 
 ITEM_KINDS = (

@@ -635,6 +635,16 @@ def pool_record_assignment(
     Pool.objects.filter(pk=pool_id).update(last_rep_id=rep_id)
 
 
+def pool_unrecord_assignment(*, pool_id: int, rep_id: int) -> bool:
+    """Give back a lead the pool counted for ``rep_id`` (its assignment was reverted): the counter -1, never
+    below zero. ``Pool.last_rep`` is left alone (rotation continues from where it is). False when there was
+    nothing to give back."""
+    Pool.objects.select_for_update().filter(pk=pool_id).first()  # counters change only under the pool's lock
+    return bool(
+        PoolCounter.objects.filter(pool_id=pool_id, rep_id=rep_id, assigned__gt=0).update(assigned=F("assigned") - 1)
+    )
+
+
 def pools_as_choices() -> list[tuple[int, str]]:
     """The active pools, for other apps to pick receivers from (the ``pool`` assignee source)."""
     return list(Pool.objects.filter(is_active=True).order_by("name").values_list("pk", "name"))

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from revops.engine.registry import Deadline
 
-from .models import RoutingDecision, SlaClock
+from .models import RoutingDecision, RoutingRule, SlaClock
 from .sla import business_minutes_between, calendar_for_team, load_calendars
 
 Status = SlaClock.Status
@@ -212,3 +212,27 @@ def reassignment_rates(*, since: dt.datetime | None = None, rule_ids=None) -> di
     for entry in out.values():
         entry["rate"] = round(entry["reassigned"] / entry["assigned"], 4) if entry["assigned"] else None
     return out
+
+
+def rule_choices() -> list[tuple[str, str]]:
+    """Every routing rule as ``(id, "name (status)")``, in priority order, for a run filter."""
+    return [
+        (str(pk), f"{name} ({dict(RoutingRule.Status.choices).get(status, status).split(' (')[0].lower()})")
+        for pk, name, status in RoutingRule.objects.order_by("priority", "pk").values_list("pk", "name", "status")
+    ]
+
+
+def runs_of_rule(runs, value: str):
+    """The routing runs whose decision was made by the rule with id ``value`` (none for a bad value)."""
+    if not str(value).isdigit():
+        return runs.none()
+    return runs.filter(routing_decisions__rule_id=int(value)).distinct()
+
+
+def rule_name(value: str) -> str:
+    name = (
+        RoutingRule.objects.filter(pk=int(value)).values_list("name", flat=True).first()
+        if str(value).isdigit()
+        else None
+    )
+    return f"rule “{name}”" if name else f"a deleted rule (#{value})"

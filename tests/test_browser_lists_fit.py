@@ -43,7 +43,8 @@ OVERFLOW = """() => {
 def changelist_urls(user) -> dict[str, str]:
     """``app.model`` → changelist URL, for every registered model ``user`` may view."""
     urls = {}
-    for model in admin.site._registry:
+    # A copy: the first reverse() loads the URLconf, which re-registers django_rq's admin (revops.ops).
+    for model in list(admin.site._registry):
         opts = model._meta
         if not user.has_perm(f"{opts.app_label}.view_{opts.model_name}") and not user.has_perm(
             f"{opts.app_label}.change_{opts.model_name}"

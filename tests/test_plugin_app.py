@@ -9,8 +9,8 @@ from rq.cron import CronScheduler
 
 from exceptions.models import ExceptionItem, Queue
 from exceptions.registry import item_kind_label
-from revops.engine.actions import run_revert
 from revops.engine.registry import action_label
+from revops.engine.revert import run_revert
 from revops.engine.services import automation_create
 from revops.models import AppliedAction, AutomationRun, Lead
 from revops.services import dictionary_field_create
@@ -79,7 +79,8 @@ def test_the_plugin_runs_end_to_end_through_a_real_worker(redis_conn, run_worker
     )
 
     # Its action reverts through the handler it registered.
-    assert run_revert(run=run, actor=None) == [{"index": 0, "status": "reverted"}]
+    revert = run_revert(run=run, actor=None, reason="the callback was a test")
+    assert {line["index"]: line["outcome"] for line in revert.lines}[0] == "revert"
     asked.refresh_from_db()
     assert "callback_stamp" not in asked.attributes
     assert AppliedAction.objects.get(run=run, index=0).status == "reverted"

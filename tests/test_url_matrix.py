@@ -16,6 +16,7 @@ each other's writes.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -35,7 +36,19 @@ from monitors.models import DealMovement
 from monitors.services import forecast_snapshot_take
 from revops.configuration import config_apply
 from revops.demo import demo_load
-from revops.models import Account, Activity, Automation, ConfigRelease, Lead, Opportunity, Rep, Task, Team
+from revops.engine.revert_batches import revert_batch_start
+from revops.models import (
+    Account,
+    Activity,
+    Automation,
+    AutomationRun,
+    ConfigRelease,
+    Lead,
+    Opportunity,
+    Rep,
+    Task,
+    Team,
+)
 from revops.tokens import api_token_create
 from routing.models import RoutingRule
 from tests.factories import UserFactory
@@ -50,6 +63,7 @@ TOKEN_SCOPES = {
     "token_sync": ("sync:write",),
     "token_exceptions": ("exceptions:write",),
     "token_config": ("config:write",),
+    "token_revert": ("runs:revert",),
 }
 ROLES = ("anonymous", *SESSION_ROLES, *TOKEN_SCOPES)
 ADMIN_ROLES = {"revops_admin", "superuser"}
@@ -125,6 +139,10 @@ SPECIAL_PERMS = {
     "admin:auth_user_password_change": "auth.change_user",
     # Rolling the configuration back changes every rule: who may change automations.
     "admin:revops_configrelease_rollback": "revops.change_automation",
+    # Reverting runs is for RevOps admins: the pages check the role, which holds these permissions (managers do not).
+    "admin:revops_automationrun_revert": "revops.change_automationrun",
+    "admin:revops_automation_revert_runs": "revops.change_automation",
+    "admin:revops_runrevertbatch_resume": "revops.change_runrevertbatch",
 }
 
 
@@ -232,6 +250,7 @@ API_RULES = [
     (r"^api-read:\w+-list$", (API_READ,), False),
     (r"^api-read:\w+-detail$", (API_READ,), True),
     (r"^api-config:", ("config:write",), False),
+    (r"^api-runs:revert$", ("runs:revert",), False),
     (r"^api-exceptions:list$", (API_READ,), False),
     (r"^api-exceptions:detail$", (API_READ,), True),
     (r"^api-exceptions:next$", ("exceptions:write", API_READ), False),
@@ -360,11 +379,22 @@ def build_world() -> World:
     )
     RateLimit.objects.create(kind=item.kind, per_owner=5, period_hours=24)
     RateLimitHold.objects.create(kind=item.kind, owner=users["manager_a"], held=2, limit=5, updated_at=deal.created_at)
+    # A revert batch (its job is enqueued on commit, which this test never reaches).
+    run = AutomationRun.objects.filter(mode="live", outcome="fired").order_by("pk").first()
+    revert_batch_start(
+        actor=users["revops_admin"],
+        automation=run.automation,
+        started_from=run.created_at,
+        until=run.created_at + dt.timedelta(seconds=1),
+        reason="matrix",
+    )
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
     for role, user in users.items():
         clients[role] = Client(raise_request_exception=False)
         clients[role].force_login(user)
-        scopes[role] = {"read", "exceptions:write"} | ({"sync:write", "config:write"} if role in ADMIN_ROLES else set())
+        scopes[role] = {"read", "exceptions:write"} | (
+            {"sync:write", "config:write", "runs:revert"} if role in ADMIN_ROLES else set()
+        )
     for role, wanted in TOKEN_SCOPES.items():
         _, raw = api_token_create(name=f"matrix-{role}", scopes=list(wanted))
         clients[role] = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {raw}")
@@ -463,6 +493,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<str:action>", lambda: "claim"),
         ("<str:macro>", lambda: "claim"),
         ("<str:item_id>", lambda: str(world.args["item"].pk)),
+        ("<str:run_id>", lambda: str(AutomationRun.objects.filter(mode="live").order_by("pk").first().pk)),
         ("<str:handoff_id>", lambda: str(Handoff.objects.get(checklist__name="Matrix handoff").pk)),
         ("<str:object_name>", lambda: "leads"),
         ("<str:automation_id>", lambda: str(Automation.objects.order_by("pk").first().pk)),
@@ -522,7 +553,7 @@ HANDOFF_BODIES = {"reject": {"reason_code": "context_vague"}, "attest": {"key": 
 def _api_posts(name: str) -> bool:
     if name.startswith(("api-automations:", "api-routing:")):
         return name != "api-automations:paused"
-    return name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback") or (
+    return name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback", "api-runs:revert") or (
         name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail")
     )
 

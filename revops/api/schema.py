@@ -79,11 +79,13 @@ class AutoSchema(openapi.AutoSchema):
 def _empty_means_absent(parameter: dict) -> dict:
     """Declare ``allowEmptyValue`` on a typed filter: ``?updated_since=`` is no filter, not an error.
 
-    django-filter skips empty values of typed filters (dates, numbers, booleans). Text filters admit
-    the empty string anyway, and choice filters refuse it ("Select a valid choice"), so neither is marked."""
+    django-filter skips empty values of typed filters (dates, numbers, booleans) and of single-choice
+    filters (``?age=``). Text filters admit the empty string anyway, and multiple-choice filters refuse
+    it ("Select a valid choice"), so neither is marked."""
     schema = parameter.get("schema", {})
     items = schema.get("items", {}) if schema.get("type") == "array" else schema
-    typed = "enum" not in items and (items.get("type", "string") != "string" or "format" in items)
+    single_choice = schema.get("type") != "array" and "enum" in schema
+    typed = single_choice or ("enum" not in items and (items.get("type", "string") != "string" or "format" in items))
     if parameter.get("in") == "query" and typed:
         parameter["allowEmptyValue"] = True
     return parameter

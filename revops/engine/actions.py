@@ -16,7 +16,7 @@ action yields one ``AppliedAction`` with ``before``/``after`` values and a statu
   ``approval_required`` exception item holds the prepared action (``proposal``) and nothing else
   happened; ``approval_execute`` applies it once a human approves (the queue calls it through the
   approval handler the engine registers);
-- ``reverted``: undone later by ``run_revert``.
+- ``reverted``: undone later by ``revops.engine.revert.run_revert``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from revops.models import AppliedAction, AutomationRun, Rep
 from revops.selectors import record_model
 from revops.values import jsonable
 
-from .registry import ACTIONS, Conflict, Result, field_guard, get_action
+from .registry import ACTIONS, Result, field_guard, get_action
 from .types import Action
 
 OPEN_STATUSES = tuple(ExceptionItem.OPEN_STATUSES)
@@ -365,7 +365,7 @@ def approval_settle_joined(*, item: ExceptionItem, note: str) -> int:
     return settled
 
 
-# --- approvals and rollback -----------------------------------------------------------------
+# --- approvals -----------------------------------------------------------------
 
 
 @transaction.atomic
@@ -402,48 +402,3 @@ def approval_execute(*, item: ExceptionItem, actor) -> AppliedAction:
             f"was {result.status}",
         )
     return applied
-
-
-def revertible_actions() -> tuple[str, ...]:
-    """The keys of the actions that registered a revert handler."""
-    return tuple(sorted(key for key, spec in ACTIONS.items() if spec.revert is not None))
-
-
-@transaction.atomic
-def run_revert(*, run, actor, reason: str | None = None) -> list[dict]:
-    """Undo a run's applied actions (newest first) through each action's registered revert handler.
-
-    Compare-and-swap: an action is only reverted when the record still holds the value the run
-    set; otherwise it is left alone and reported as a conflict. Reverted actions are marked
-    ``reverted`` and the CRM is told through the changes feed. Returns one line per action.
-    """
-    reason = reason or f"revert of automation run {run.pk}"
-    report = []
-    actions = (
-        AppliedAction.objects.select_for_update()
-        .filter(run=run, status=AppliedAction.Status.APPLIED, action__in=revertible_actions())
-        .order_by("-index")
-    )
-    feed = []
-    with audited(actor=actor, reason=reason):
-        for applied in actions:
-            obj = record_model(applied.object_type).objects.select_for_update().get(pk=applied.object_id)
-            outcome = ACTIONS[applied.action].revert(applied, obj)
-            if isinstance(outcome, Conflict):
-                report.append({"index": applied.index, "status": "conflict", "current": outcome.current})
-                continue
-            kind, payload = outcome
-            feed.append((applied, kind, obj, payload))
-            applied.status = AppliedAction.Status.REVERTED
-            applied.save(update_fields=["status"])
-            report.append({"index": applied.index, "status": "reverted"})
-        for applied, kind, obj, payload in feed:
-            change_entry_record(
-                kind=kind,
-                object_type=applied.object_type,
-                external_id=obj.external_id,
-                payload=payload,
-                reason=reason,
-                dedupe_key=f"revert:run:{run.pk}:{applied.index}",
-            )
-    return report

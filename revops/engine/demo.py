@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from exceptions.demo import demo_queues_ready
 from revops.demo_records.builders import demo_revops_people
-from revops.models import Automation
+from revops.models import AppliedAction, Automation, AutomationRun
 
+from .revert import run_revert
 from .services import automation_create, automation_set_mode
 
 DEMO_EXCEPTION_QUEUE = "RevOps triage"
@@ -141,3 +142,29 @@ def engine_demo_build(context: dict) -> None:
     """Demo builder: the demo's automations (idempotent; they react to the events of the later builders)."""
     demo_automations_ensure(actor=context["actor"])
     demo_regional_automations_retire(actor=context["actor"])
+
+
+DEMO_REVERT_AUTOMATION = "Hot lead follow-up task"
+DEMO_REVERT_REASON = "Demo: the lead was a test submission, so its follow-up call is not needed."
+
+
+def engine_demo_revert(context: dict) -> None:
+    """Demo builder (after the CRM's morning sync): on a fresh org, revert one run of the hot-lead follow-up
+    automation through the real revert service, so its lead's Why page shows a revert (task cancelled)."""
+    if not context.get("fresh"):
+        return
+    run = (
+        AutomationRun.objects.filter(
+            automation__name=DEMO_REVERT_AUTOMATION,
+            mode=Automation.Mode.LIVE,
+            applied__action="create_task",
+            applied__status=AppliedAction.Status.APPLIED,
+        )
+        .order_by("pk")
+        .first()
+    )
+    if run is None:
+        return
+    rule_owner, _failure_owner = demo_revops_people()
+    revert = run_revert(run=run, actor=rule_owner or context["actor"], reason=DEMO_REVERT_REASON)
+    context["details"]["runs:reverted"] = 1 if revert.reverted else 0

@@ -26,7 +26,8 @@ from revops.models import AppliedAction, AutomationRun, ChangeEntry, Lead, Task
 from revops.validation import InvalidValue, validator_for
 from revops.values import jsonable
 
-from .registry import ActionError, Conflict, Result, register_action
+from .generic_reverts import revert_approval, revert_exception, revert_field, revert_merge, revert_notify, revert_task
+from .registry import ActionError, Result, register_action
 from .types import Action
 
 TASK_PARENTS = {"lead": "lead", "account": "account", "opportunity": "opportunity"}
@@ -47,20 +48,7 @@ def _write(obj, key: str, value, *, core: bool) -> None:
     obj.save(update_fields=["attributes", "updated_at"])
 
 
-def _revert_field(applied: AppliedAction, obj):
-    """Put back the value a field update replaced, unless the record holds another value since."""
-    key = applied.before["key"]
-    core = key in {f.name for f in obj._meta.concrete_fields}
-    current = getattr(obj, key) if core else (obj.attributes or {}).get(key)
-    if jsonable(current) != applied.after.get("value"):
-        return Conflict(jsonable(current))
-    value = applied.before.get("value")
-    restored = obj._meta.get_field(key).to_python(value) if core and value is not None else value
-    _write(obj, key, restored, core=core)
-    return ChangeEntry.Kind.FIELD_UPDATED, {"field": key, "value": value, "reverted": True}
-
-
-@register_action("update_field", label="Update field", revert=_revert_field, topic=lambda p: f"field:{p.get('key')}")
+@register_action("update_field", label="Update field", revert=revert_field, topic=lambda p: f"field:{p.get('key')}")
 def update_field(ex, params: dict, *, live: bool) -> Result:
     object_type, obj = ex.target(params, live=live)
     key = params.get("key")
@@ -142,7 +130,12 @@ def _update_reference(ex, obj, object_type: str, key: str, spec, value, *, live:
     return result
 
 
-@register_action("create_task", label="Create task", topic=lambda p: f"create_task:{p.get('title') or 'Follow up'}")
+@register_action(
+    "create_task",
+    label="Create task",
+    revert=revert_task,
+    topic=lambda p: f"create_task:{p.get('title') or 'Follow up'}",
+)
 def create_task(ex, params: dict, *, live: bool) -> Result:
     object_type, obj = ex.target(params, live=False)
     owner = ex.rep(params.get("owner_id"))
@@ -205,7 +198,7 @@ def create_task(ex, params: dict, *, live: bool) -> Result:
     return result
 
 
-@register_action("open_exception", label="Open exception", human_facing=True)
+@register_action("open_exception", label="Open exception", revert=revert_exception, human_facing=True)
 def open_exception(ex, params: dict, *, live: bool) -> Result:
     """One open item per (record, topic) across automations: the key is ``<kind>:<topic>:<object>:<id>``
     (``topic`` defaults to the kind), so two automations raising the same kind of problem on one record
@@ -301,14 +294,19 @@ def item_raisers(item: ExceptionItem, *, also: str = "") -> list[str]:
     return ordered
 
 
-@register_action("request_approval", label="Request approval", human_facing=True)
+@register_action("request_approval", label="Request approval", revert=revert_approval, human_facing=True)
 def request_approval(ex, params: dict, *, live: bool) -> Result:
     inner = params.get("action") or {}
     action = Action(inner.get("type", "notify"), inner.get("params", {}))
     return ex.approval_item(action, params, live=live, index=None)
 
 
-@register_action("notify", label="Notify", topic=lambda p: f"notify:{p.get('to') or 'owner'}:{p.get('subject') or ''}")
+@register_action(
+    "notify",
+    label="Notify",
+    revert=revert_notify,
+    topic=lambda p: f"notify:{p.get('to') or 'owner'}:{p.get('subject') or ''}",
+)
 def notify(ex, params: dict, *, live: bool) -> Result:
     to = params.get("to") or "owner"
     email, name = _recipient(ex, to)
@@ -357,6 +355,7 @@ def _recipient(ex, to: str) -> tuple[str, str]:
     label="Merge records",
     always_approved=True,
     approval_reason="merging records is high-impact",
+    revert=revert_merge,
     topic=lambda p: f"merge_records:{p.get('loser_id')}",
 )
 def merge_records(ex, params: dict, *, live: bool) -> Result:

@@ -5,6 +5,7 @@ Declared as periodic jobs in ``revops.engine.setup``.
 
 from .held import held_events_process
 from .pause import held_events_sweep
+from .revert_batches import revert_batch_process
 from .schedule import automation_review_overdue_open
 from .schedule import run_scheduled_automations as scheduled_automations_run
 
@@ -27,3 +28,8 @@ def process_held_events(automation_id: int) -> dict:
 def sweep_held_events() -> list:
     """Enqueue again the held events RevOps chose to process whose job died before finishing them."""
     return held_events_sweep()
+
+
+def revert_run_batch(batch_id: int) -> int:
+    """Revert the runs of revert batch ``batch_id`` not reverted yet (resumes after a killed worker); how many are done."""
+    return revert_batch_process(batch_id=batch_id).done

@@ -7,9 +7,14 @@ stop SLA clock) from its ``AppConfig.ready()``. The executor (``revops.engine.ac
 actions up here by their key, the same key stored on every ``AppliedAction``.
 
 An action is ``apply(executor, params, *, live) -> Result``: with ``live=False`` it only
-previews (shadow mode, approval proposals) and must write nothing. ``revert(applied, record)``,
-when given, undoes one applied action (``run_revert``); it returns ``(kind, payload)`` for the
-changes feed, or a ``Conflict`` when the record no longer holds what the action set.
+previews (shadow mode, approval proposals) and must write nothing.
+
+Every action says how it is reverted (``revops.engine.revert``): ``revert(ctx, applied, record) ->
+Undo``. With ``ctx.live`` false it only checks (the plan people read first) and must write nothing;
+live, it undoes the action, unless the record changed since (``Undo`` with outcome ``conflict`` and
+the reason in a sentence) and ``ctx.force`` is false. An action that cannot be undone (an email sent)
+registers ``not_revertible("why")``. An older handler ``revert(applied, record)`` returning
+``(kind, payload)`` or a ``Conflict`` still works (its plan is checked in a rolled-back savepoint).
 
 Approvals are scarce: one open approval per (record, topic) across all automations. An action's
 ``topic`` says what a proposal of it is about (``field:<key>`` for anything that changes one field,
@@ -47,6 +52,51 @@ class Conflict:
     """A revert that was not done because the record changed since: ``current`` is what it holds now."""
 
     current: Any
+
+
+class UndoOutcome:
+    """What reverting one applied action does: revert it, leave it (conflict), nothing to undo, or cannot."""
+
+    REVERT = "revert"
+    CONFLICT = "conflict"
+    NOTHING = "nothing"
+    NOT_REVERTIBLE = "not_revertible"
+
+
+@dataclass
+class Undo:
+    """What reverting one applied action did (live) or would do (plan).
+
+    ``note`` says why in one sentence (a conflict: what the record holds now and since when; nothing:
+    why there is nothing to undo); ``current`` is the value now, shown next to before and after;
+    ``feed`` are changes-feed entries (``kind``, ``object_type``, ``external_id``, ``payload``).
+    """
+
+    outcome: str
+    note: str = ""
+    current: Any = None
+    feed: list[dict] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RevertContext:
+    """Passed to revert handlers: ``live`` (False: check only, write nothing), ``force`` (revert over a
+    conflict), who reverts and why (history is already attributed by the caller's ``audited`` block)."""
+
+    live: bool
+    force: bool = False
+    actor: Any = None
+    reason: str = ""
+
+
+def not_revertible(why: str) -> Callable[..., Undo]:
+    """The revert handler of an action that cannot be undone (``why``: e.g. "an email cannot be unsent")."""
+
+    def revert(ctx: RevertContext, applied, obj) -> Undo:
+        return Undo(UndoOutcome.NOT_REVERTIBLE, note=why)
+
+    revert.not_revertible = True  # type: ignore[attr-defined]
+    return revert
 
 
 @dataclass(frozen=True)
@@ -172,3 +222,39 @@ def record_deadline(record, rep) -> Deadline | None:
         return None
     found = [deadline for source in DEADLINE_SOURCES.values() if (deadline := source(record, rep)) is not None]
     return min(found, key=lambda deadline: deadline.due_at) if found else None
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """A way to narrow an automation kind's runs, registered by the app that owns the kind (e.g. routing:
+    the routing rule that matched). ``choices()`` lists ``(value, label)``; ``apply(runs, value)`` narrows
+    an ``AutomationRun`` queryset; ``describe(value)`` says the value in words."""
+
+    kind: str
+    key: str
+    label: str
+    choices: Callable[[], list[tuple[str, str]]]
+    apply: Callable[[Any, str], Any]
+    describe: Callable[[str], str]
+
+
+RUN_FILTERS: dict[tuple[str, str], RunFilter] = {}
+
+
+def register_run_filter(
+    kind: str,
+    key: str,
+    *,
+    label: str,
+    choices: Callable[[], list[tuple[str, str]]],
+    apply: Callable[[Any, str], Any],
+    describe: Callable[[str], str],
+) -> RunFilter:
+    """Let people narrow ``kind``'s runs by ``key`` (used to revert the runs of one routing rule)."""
+    run_filter = RUN_FILTERS[(kind, key)] = RunFilter(kind, key, label, choices, apply, describe)
+    return run_filter
+
+
+def run_filters(kind: str) -> list[RunFilter]:
+    """The run filters registered for an automation kind."""
+    return [f for (k, _), f in sorted(RUN_FILTERS.items()) if k == kind]

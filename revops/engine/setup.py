@@ -22,9 +22,9 @@ from revops.plugins import register_demo_builder, register_schedule, register_wh
 from revops.versions import register_versioned
 
 from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
-from .admin.panels import item_run_panel, proposal_describe, why_runs_panel
+from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
-from .demo import engine_demo_build
+from .demo import engine_demo_build, engine_demo_revert
 from .pipeline import engine_process_events
 from .services import automation_queue_users, automation_restore
 from .stuck import engine_flag_stuck_runs
@@ -77,6 +77,7 @@ def engine_setup() -> None:
         template="admin/revops/includes/why_runs_panel.html",
         order=100,
     )
+    register_why_panel("reverts", why_reverts_panel, template="admin/revops/includes/why_reverts_panel.html", order=90)
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
     register_demo_builder("automations", engine_demo_build, order=30)
     # The automation keeps its own rule-version counter (runs point at it); its versions are numbered apart.
@@ -88,3 +89,4 @@ def engine_setup() -> None:
         exclude=("identity",),
         conditions={"conditions": None},
     )
+    register_demo_builder("reverts", engine_demo_revert, order=80)

@@ -3,6 +3,7 @@ from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Req
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .pause import AutomationSwitch, HeldEvent
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
+from .revert import RunRevert, RunRevertBatch
 from .versions import ConfigRelease, ObjectVersion
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "Opportunity",
     "OutboxEvent",
     "Rep",
+    "RunRevert",
+    "RunRevertBatch",
     "Required",
     "Scope",
     "SourceOfTruth",

@@ -13,6 +13,7 @@ class Scope(models.TextChoices):
     READ = "read", "Read records and the changes feed (read)"
     EXCEPTIONS_WRITE = "exceptions:write", "Act on exception items (exceptions:write)"
     CONFIG_WRITE = "config:write", "Change configuration (config:write)"
+    RUNS_REVERT = "runs:revert", "Revert automation runs (runs:revert)"
 
 
 TOKEN_PREFIX = "rvp_"
@@ -171,6 +172,7 @@ class ChangeEntry(models.Model):
     class Kind(models.TextChoices):
         OWNER_ASSIGNED = "owner_assigned", "Owner assigned"
         TASK_CREATED = "task_created", "Task created"
+        TASK_CANCELLED = "task_cancelled", "Task cancelled"
         FIELD_UPDATED = "field_updated", "Field updated"
         HANDOFF_SIGNAL = "handoff_signal", "Handoff signal"
 

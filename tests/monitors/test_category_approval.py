@@ -16,8 +16,9 @@ from monitors.kind import ForecastHygiene
 from monitors.models import DealMovement
 from monitors.policies import policy_check, policy_config_clean
 from monitors.selectors import deal_signals
-from revops.engine.actions import approval_key, run_revert
+from revops.engine.actions import approval_key
 from revops.engine.pipeline import engine_process_events
+from revops.engine.revert import run_revert
 from revops.engine.services import automation_create
 from revops.models import AppliedAction, Automation, OutboxEvent
 from revops.services import record_save

@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from exceptions.models import ExceptionItem, Queue
 from revops import jobs
-from revops.engine.actions import approval_execute, run_revert
+from revops.engine.actions import approval_execute
 from revops.engine.pipeline import MAX_ATTEMPTS, EngineRetry, engine_process_events
+from revops.engine.revert import run_revert
 from revops.engine.schedule import automation_review_overdue_open, run_scheduled_automations
 from revops.engine.selectors import record_runs
 from revops.engine.services import automation_create, automation_set_mode, automation_update
@@ -381,12 +382,14 @@ def test_history_names_the_automation_identity_and_run_and_revert_restores():
     assert entry.dedupe_key == f"run:{run.pk}:0"
 
     admin = UserFactory(username="revops-admin")
-    assert run_revert(run=run, actor=admin) == [{"index": 0, "status": "reverted"}]
+    revert = run_revert(run=run, actor=admin, reason="set by mistake")
+    assert [(line["index"], line["outcome"]) for line in revert.lines] == [(0, "revert")] and revert.reverted == 1
     lead.refresh_from_db()
     assert lead.status == "new" and lead.history.first().history_user == admin
     applied.refresh_from_db()
     assert applied.status == "reverted"
-    assert run_revert(run=run, actor=admin) == []  # nothing left to revert
+    again = run_revert(run=run, actor=admin, reason="set by mistake")  # nothing left to revert
+    assert again.reverted == 0 and [line["outcome"] for line in again.lines] == ["already_reverted"]
 
 
 @pytest.mark.django_db

@@ -48,6 +48,7 @@ from .helpers import (
     trigger_summary,
 )
 from .pause import PauseAdminMixin, PauseListFilter
+from .reverts import automation_revert_view, can_revert
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -358,6 +359,11 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
             path("<path:object_id>/mode/<str:mode>/", view(self.mode_view), name="revops_automation_mode"),
             *self.pause_urls(),
             path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
+            path(
+                "<path:object_id>/revert-runs/",
+                view(lambda request, object_id: automation_revert_view(self, request, object_id)),
+                name="revops_automation_revert_runs",
+            ),
             *super().get_urls(),
         ]
 
@@ -419,6 +425,8 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
             ]
             extra_context["switch_buttons"] = self.switch_buttons(request, obj)
             extra_context["shadow_url"] = reverse("admin:revops_automation_shadow", args=[obj.pk])
+            if can_revert(request.user):
+                extra_context["revert_runs_url"] = reverse("admin:revops_automation_revert_runs", args=[obj.pk])
             extra_context["runs_url"] = (
                 reverse("admin:revops_automationrun_changelist") + f"?automation__id__exact={obj.pk}"
             )

@@ -1,12 +1,16 @@
 """What the engine adds to pages of the layers below it: the runs on a record's Why page, the run that
-opened an exception item, and the description of a prepared action on an approval's page."""
+opened an exception item, the description of a prepared action on an approval's page, and the reverts
+of runs on a record (who, when, why, linked to the original run)."""
 
 from __future__ import annotations
 
+from django.urls import reverse
+
 from revops.display import FieldText
-from revops.models import AutomationRun, HeldEvent
+from revops.models import AutomationRun, HeldEvent, RunRevert
 
 from ..registry import action_label
+from ..revert import OUTCOME_LABELS
 from ..selectors import record_runs
 from .explain import action_changes, run_context
 
@@ -81,3 +85,35 @@ def proposal_describe(proposal: dict) -> dict:
         "label": action_label(proposal.get("action") or ""),
         "changes": action_changes(proposal.get("before"), proposal.get("after"), proposal.get("object_type") or ""),
     }
+
+
+REVERT_LIMIT = 20
+
+
+def why_reverts_panel(object_type: str, object_id: int, *, request=None) -> dict | None:
+    """The reverts of runs on the record: who reverted which run, when and why, what each action became,
+    with links to the original run and its batch (None when no run on the record was reverted)."""
+    reverts = list(
+        RunRevert.objects.filter(run__object_type=object_type, run__object_id=object_id)
+        .select_related("actor", "run__automation", "batch")
+        .order_by("-created_at", "-pk")[:REVERT_LIMIT]
+    )
+    if not reverts:
+        return None
+    rows = []
+    for revert in reverts:
+        rows.append(
+            {
+                "revert": revert,
+                "who": (revert.actor.get_full_name() or revert.actor.get_username()) if revert.actor else "the system",
+                "run_url": reverse("admin:revops_automationrun_change", args=[revert.run_id]),
+                "batch_url": reverse("admin:revops_runrevertbatch_change", args=[revert.batch_id])
+                if revert.batch_id
+                else None,
+                "lines": [
+                    {**line, "outcome_label": OUTCOME_LABELS.get(line["outcome"], (line["outcome"],) * 2)[1]}
+                    for line in revert.lines or []
+                ],
+            }
+        )
+    return {"reverts": rows}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -21,6 +22,7 @@ from revops.selectors import RECORD_MODELS, record_model
 from .automations import AppliedActionInline
 from .explain import OUTCOME_TONES, explanation_html, planned_rows
 from .helpers import mode_badge
+from .reverts import can_revert, reverts_html, run_revert_view
 
 
 @admin.register(AutomationRun)
@@ -46,6 +48,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         (None, {"fields": ("automation_link", "version_number", "record_named", ("mode_display", "outcome_display"))}),
         ("Why", {"fields": ("summary", "explanation_plain", "expected_next", "error")}),
         ("Actions", {"fields": ("planned_display",)}),
+        ("Reverts", {"fields": ("reverts_display",)}),
         (
             "Details",
             {
@@ -75,6 +78,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "expected_next",
         "error",
         "planned_display",
+        "reverts_display",
         "trigger_key",
         "event",
         "attempts",
@@ -86,12 +90,25 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "actions_applied_json",
     )
 
+    def get_urls(self):
+        from django.urls import path
+
+        view = self.admin_site.admin_view
+        revert = view(lambda request, object_id: run_revert_view(self, request, object_id))
+        return [path("<path:object_id>/revert/", revert, name="revops_automationrun_revert"), *super().get_urls()]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         obj = self.get_object(request, unquote(object_id))
         if obj is not None:
             extra_context["why_url"] = why_url(obj.object_type, obj.object_id)
+            if can_revert(request.user) and obj.mode == Automation.Mode.LIVE:
+                extra_context["revert_url"] = reverse("admin:revops_automationrun_revert", args=[obj.pk])
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @admin.display(description="reverts")
+    def reverts_display(self, obj):
+        return reverts_html(obj)
 
     @admin.display(description="when", ordering="created_at")
     def when(self, obj):
