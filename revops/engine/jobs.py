@@ -5,7 +5,7 @@ Declared as periodic jobs in ``revops.engine.setup``.
 
 from .held import held_events_process
 from .pause import held_events_sweep
-from .revert_batches import revert_batch_process
+from .revert_batches import revert_batch_process, revert_batches_sweep
 from .schedule import automation_review_overdue_open
 from .schedule import run_scheduled_automations as scheduled_automations_run
 
@@ -33,3 +33,8 @@ def sweep_held_events() -> list:
 def revert_run_batch(batch_id: int) -> int:
     """Revert the runs of revert batch ``batch_id`` not reverted yet (resumes after a killed worker); how many are done."""
     return revert_batch_process(batch_id=batch_id).done
+
+
+def sweep_revert_batches() -> list:
+    """Enqueue again the revert batches whose job went silent (its worker died); their ids."""
+    return revert_batches_sweep()

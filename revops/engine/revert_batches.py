@@ -17,7 +17,7 @@ import logging
 import django_rq
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from revops.audit import audited
@@ -210,7 +210,7 @@ def revert_batch_process(*, batch_id: int, max_chunks: int | None = None, chunk:
     if batch.status == RunRevertBatch.Status.FINISHED:
         return batch
     RunRevertBatch.objects.filter(pk=batch.pk).update(
-        status=RunRevertBatch.Status.RUNNING, started_at=batch.started_at or timezone.now()
+        status=RunRevertBatch.Status.RUNNING, started_at=batch.started_at or timezone.now(), progress_at=timezone.now()
     )
     done_here = 0
     while max_chunks is None or done_here < max_chunks:
@@ -237,7 +237,28 @@ def _revert_chunk(batch: RunRevertBatch, run_ids: list[int]) -> None:
             feed.extend(entries)
         change_entries_record(feed)
         done = RunRevert.objects.filter(batch=batch).values("run").distinct().count()
-        RunRevertBatch.objects.filter(pk=batch.pk).update(done=done)
+        RunRevertBatch.objects.filter(pk=batch.pk).update(done=done, progress_at=timezone.now())
+
+
+SWEEP_MINUTES = 10  # a chunk takes seconds: a batch silent this long lost its worker
+
+
+def revert_batches_sweep(*, now: dt.datetime | None = None, minutes: int = SWEEP_MINUTES) -> list[int]:
+    """Enqueue again the batches queued or running whose job has been silent for ``minutes`` (its worker
+    died, or Redis lost the job); return their ids. Resuming twice is harmless: a run is reverted once
+    per batch (its row is locked and checked), and progress counts what is done."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(minutes=minutes)
+    stale = list(
+        RunRevertBatch.objects.filter(status__in=(RunRevertBatch.Status.QUEUED, RunRevertBatch.Status.RUNNING))
+        .filter(Q(progress_at__lt=cutoff) | Q(progress_at__isnull=True, created_at__lt=cutoff))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for batch_id in stale:
+        if revert_batch_enqueue(batch_id=batch_id):
+            RunRevertBatch.objects.filter(pk=batch_id).update(progress_at=now)
+    return stale
 
 
 def _finish(batch: RunRevertBatch) -> None:

@@ -71,6 +71,7 @@ def engine_setup() -> None:
     register_schedule(jobs.run_scheduled_automations, name="run_scheduled_automations", queue="default", interval=60)
     register_schedule(jobs.open_review_overdue, name="open_review_overdue", queue="low", interval=86400)
     register_schedule(jobs.sweep_held_events, name="sweep_held_events", queue="default", interval=300)
+    register_schedule(jobs.sweep_revert_batches, name="sweep_revert_batches", queue="default", interval=300)
     register_why_panel(
         "runs",
         why_runs_panel,

@@ -42,6 +42,11 @@ class RunRevertBatch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its job last started or finished a chunk (the sweeper resumes a silent one).",
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     history = HistoricalRecords()
 

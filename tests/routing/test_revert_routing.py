@@ -6,8 +6,15 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from revops.engine import revert_batches
 from revops.engine.revert import run_revert, run_revert_plan
-from revops.engine.revert_batches import revert_batch_plan, revert_batch_process, revert_batch_start, window_runs
+from revops.engine.revert_batches import (
+    revert_batch_plan,
+    revert_batch_process,
+    revert_batch_start,
+    revert_batches_sweep,
+    window_runs,
+)
 from revops.engine.types import Action
 from revops.models import AutomationRun, ChangeEntry, Lead, RunRevert, RunRevertBatch
 from routing.models import PoolCounter, SlaClock, SlaPolicy
@@ -200,3 +207,26 @@ def test_a_window_must_make_sense(routed, admin):
             actor=admin, automation=routed["auto"], started_from=now - dt.timedelta(hours=1), until=now, reason=""
         )
     assert not RunRevertBatch.objects.exists()
+
+
+def test_a_batch_whose_worker_died_is_resumed_by_the_sweeper(routed, admin, django_capture_on_commit_callbacks):
+    now = timezone.now().replace(microsecond=0)
+    leads = _hour(routed, now - dt.timedelta(minutes=30))
+    window = {"automation": routed["auto"], "started_from": now - dt.timedelta(hours=1), "until": now}
+    with django_capture_on_commit_callbacks(execute=False):
+        batch = revert_batch_start(actor=admin, reason="wrong pool for an hour", **window)
+    revert_batch_process(batch_id=batch.pk, max_chunks=1, chunk=2)  # then the worker is killed
+    assert revert_batches_sweep() == []  # a batch that moved a minute ago is left to its worker
+
+    enqueued = []
+    later = timezone.now() + dt.timedelta(minutes=11)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(revert_batches, "revert_batch_enqueue", lambda *, batch_id: enqueued.append(batch_id) or True)
+        assert revert_batches_sweep(now=later) == [batch.pk]
+    assert enqueued == [batch.pk]
+    assert revert_batches_sweep(now=later) == []  # the enqueue counts as a sign of life
+
+    finished = revert_batch_process(batch_id=batch.pk)  # what the re-enqueued job does
+    assert (finished.status, finished.done) == ("finished", len(leads))
+    assert RunRevert.objects.filter(batch=batch).values("run").distinct().count() == len(leads)
+    assert revert_batches_sweep(now=later + dt.timedelta(hours=1)) == []  # finished: never again
