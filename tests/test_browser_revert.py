@@ -166,3 +166,84 @@ def test_revops_admin_reverts_one_run_from_its_page(browser_page, admin_login, s
     assert "Marked working by a test rule." in page.locator(".field-reverts_display").inner_text()
     lead.refresh_from_db()
     assert lead.status == "new"
+
+
+def test_a_bad_rule_edit_is_rolled_back_its_hour_reverted_and_its_previous_version_restored(
+    browser_page, admin_login, run_worker, screenshot, settings
+):
+    """Issue 14's story: a rule edited by mistake routed leads wrongly for an hour; a RevOps admin reverts
+    that hour after reading the plan, then restores the rule's previous version."""
+    from routing.services import routing_rule_save
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    rita = UserFactory(username="rita.revops", first_name="Rita", last_name="Ops")
+    rita.set_password(PASSWORD)
+    rita.save()
+    assign_role(rita, ADMIN)
+    Queue.objects.get_or_create(name="RevOps")
+    router = automation_create(
+        actor=rita,
+        name="Lead routing",
+        purpose="Route every new lead to the right owner.",
+        kind="lead_routing",
+        object_type="lead",
+        trigger="created",
+        conditions={"all": []},
+        config={"fallback": {"type": "none"}},
+        rule_owner=rita,
+        failure_owner=rita,
+        exception_queue="RevOps",
+        mode="live",
+    )
+    carla, ana = RepFactory(external_id="R-CARLA", name="Carla Moss"), RepFactory(external_id="R-ANA", name="Ana Ruiz")
+    rule = routing_rule_save(
+        rule=RoutingRule(name="US territory", conditions=US, target_type="rep", target_rep=carla, status="live"),
+        actor=rita,
+        reason="US leads to Carla",
+    )
+    rule.target_rep = ana
+    routing_rule_save(rule=rule, actor=rita, reason="covering for Carla (wrong week)")
+    at = timezone.now().isoformat()
+    sync_and_route(
+        *(
+            {"external_id": f"L-US{i}", "source_updated_at": at, "email": f"p{i}@initech.io", "country": "US"}
+            for i in (1, 2)
+        )
+    )
+    leads = list(Lead.objects.filter(external_id__in=["L-US1", "L-US2"]).order_by("external_id"))
+    assert [lead.owner for lead in leads] == [ana, ana]  # the wrong hour
+
+    page = browser_page
+    admin_login(page, "rita.revops", PASSWORD)
+    page.goto(reverse("admin:revops_automation_change", args=[router.pk]))
+    page.click("text=Revert runs between…")
+    local = timezone.localtime()
+    page.fill("#id_started_from", (local - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("#id_until", (local + dt.timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M"))
+    page.select_option("#id_narrow", label="US territory (live)")
+    page.click("button.rv-show-plan")
+    assert "2 runs in this window" in page.locator(".rv-revert-summary").inner_text()
+    assert "Will be reverted: 2" in page.locator(".rv-plan-counts").inner_text()
+    page.fill("#id_reason", "US territory sent Carla's leads to Ana for an hour.")
+    page.click("button.rv-apply-revert")
+    page.wait_for_url("**/runrevertbatch/*/change/")
+    assert run_worker("low") == 0
+    page.reload()
+    assert "2 of 2 runs done" in page.locator(".field-progress").inner_text()
+    for lead in leads:
+        lead.refresh_from_db()
+    assert [lead.owner for lead in leads] == [None, None]  # back as they were before routing
+
+    # The rule itself: its previous version (to Carla) comes back as a new version.
+    page.goto(reverse("admin:routing_routingrule_versions", args=[rule.pk]))
+    row = page.locator("#version-1")
+    row.locator("input[name=reason]").fill("Carla is back; the edit was a mistake")
+    row.locator("button", has_text="Restore this version").click()
+    page.wait_for_selector(".messagelist")
+    assert "Version 1 restored as version 3" in page.inner_text(".messagelist")
+    screenshot(page, "bad-rule-edit-rolled-back")
+    rule.refresh_from_db()
+    assert rule.version == 3 and rule.target_rep == carla
+
+    page.goto(reverse("admin:revops_lead_why", args=[leads[0].pk]))
+    assert "US territory sent Carla's leads to Ana for an hour." in page.locator(".rv-panel-reverts").inner_text()
