@@ -19,6 +19,7 @@ class ExceptionsConfig(AppConfig):
         from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
         from .demo import exceptions_demo_build
         from .gap_items import EXPECTED_ACTION, MISSING_FIELDS, exception_items_sync_gaps
+        from .metrics import exceptions_metrics_register
         from .registry import register_item_kind
         from .roles import create_roles_after_migrate
         from .selectors import why_items_panel
@@ -47,3 +48,4 @@ class ExceptionsConfig(AppConfig):
             "open_items", why_items_panel, template="admin/exceptions/includes/why_items_panel.html", order=30
         )
         register_demo_builder("queues", exceptions_demo_build, order=20)
+        exceptions_metrics_register()

@@ -185,3 +185,10 @@ def record_detail(object_type: str, key: str, record) -> Any:
     """The registered detail's value for ``record``, or None when no app provides it."""
     provider = _RECORD_DETAILS.get((object_type, key))
     return provider(record) if provider is not None else None
+
+
+def register_metric(key: str, **kwargs):
+    """Add a metric to the dashboard and ``GET /api/v1/metrics/`` (see ``revops.metrics.registry``)."""
+    from revops.metrics.registry import register_metric as register
+
+    return register(key, **kwargs)

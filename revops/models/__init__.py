@@ -1,6 +1,7 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
 from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
+from .metrics import MetricDaily, MetricState
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "FieldType",
     "IdempotencyRecord",
     "Lead",
+    "MetricDaily",
+    "MetricState",
     "ObjectType",
     "Opportunity",
     "OutboxEvent",
