@@ -43,7 +43,7 @@ def _value(metric: Metric, numerator: float, denominator: float | None) -> float
             return None
         factor = 100 if metric.aggregate == "ratio" else 1
         return round(numerator / denominator * factor, 1)
-    return round(numerator, 1)
+    return round(float(numerator), 1)
 
 
 def _days(start: dt.date, end: dt.date) -> list[dt.date]:
@@ -58,13 +58,13 @@ def _series_sort(metric: Metric, names) -> list[str]:
 def _additive(metric: Metric, rows, days: list[dt.date]) -> list[dict]:
     cells: dict[str, dict[dt.date, tuple[float, float | None]]] = defaultdict(dict)
     for day, dimension, numerator, denominator in rows:
-        cells[dimension or metric.label][day] = (numerator or 0, denominator)
+        cells[dimension or metric.label][day] = (float(numerator or 0), denominator)
     series = []
     for name in _series_sort(metric, cells):
         by_day = cells[name]
         points = []
         for day in days:
-            numerator, denominator = by_day.get(day, (0, None))
+            numerator, denominator = by_day.get(day, (0.0, None))
             if metric.aggregate in ("ratio", "mean") and day not in by_day:
                 points.append({"day": day, "value": None, "numerator": None, "denominator": None})
                 continue
