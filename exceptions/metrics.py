@@ -43,7 +43,9 @@ def items_changed(since):
 
 
 def _open_at(end):
-    return ExceptionItem.objects.filter(first_seen_at__lt=end).filter(Q(resolved_at__isnull=True) | Q(resolved_at__gte=end))
+    return ExceptionItem.objects.filter(first_seen_at__lt=end).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gte=end)
+    )
 
 
 def backlog_age_day(day, start, end):
@@ -74,7 +76,11 @@ def override_day(day, start, end):
         resolved_at__gte=start,
         resolved_at__lt=end,
         kind__in=approval_kinds(),
-        decision__in=[ExceptionItem.Decision.APPROVED, ExceptionItem.Decision.REJECTED, ExceptionItem.Decision.OVERRIDDEN],
+        decision__in=[
+            ExceptionItem.Decision.APPROVED,
+            ExceptionItem.Decision.REJECTED,
+            ExceptionItem.Decision.OVERRIDDEN,
+        ],
     )
     rows = decided.values_list("queue__team_id", "decision")
     return ratio_points((team, "", decision == ExceptionItem.Decision.OVERRIDDEN, 1) for team, decision in rows)

@@ -13,7 +13,9 @@ to one, it calls what was registered here:
 - ``record details``: extra read-only values the read API shows on one record (a lead's latest
   routing decision);
 - ``assignee sources``: ways an app picks a rep for work another app hands out (routing's fair
-  pools pick the CSM who receives a handoff).
+  pools pick the CSM who receives a handoff);
+- ``metrics``: what the dashboard and ``GET /api/v1/metrics/`` show, each registered by the layer
+  that owns its data (``register_metric``, kept in ``revops.metrics.registry``).
 
 Registration is idempotent by name, so a re-imported module (tests, autoreload) registers once.
 Engine-level plug-in points (automation kinds, actions, event hooks) live in ``revops.engine``;

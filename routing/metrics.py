@@ -34,7 +34,10 @@ def clocks_changed(since):
     clocks = SlaClock.objects.all()
     if since is not None:
         clocks = clocks.filter(
-            Q(started_at__gte=since) | Q(stopped_at__gte=since) | Q(first_touch_at__gte=since) | Q(breached_at__gte=since)
+            Q(started_at__gte=since)
+            | Q(stopped_at__gte=since)
+            | Q(first_touch_at__gte=since)
+            | Q(breached_at__gte=since)
         )
     return clocks.values_list("started_at", flat=True).iterator()
 
@@ -45,9 +48,11 @@ def speed_to_lead_day(day, start, end):
     rows = (
         _clocks(start, end)
         .filter(first_touch_at__isnull=False)
-        .values_list("owner__team_id", "first_touch_at", "lead__created_at")
+        .values_list("owner__team_id", "first_touch_at", "lead__created_at", "started_at")
     )
-    samples = [(team, max(0.0, _minutes(touch - arrived))) for team, touch, arrived in rows]
+    # A lead cannot be assigned before it arrived: for a lead stored after its assignment (an
+    # import, a backfill) the assignment is the earliest arrival known.
+    samples = [(team, max(0.0, _minutes(touch - min(arrived, started)))) for team, touch, arrived, started in rows]
     return percentile_points(samples, {MEDIAN: median, P90: lambda values: percentile(values, 90)})
 
 
@@ -61,7 +66,13 @@ def _dimension(by: str, rule_name: str | None, rep: str | None) -> str:
 
 def _clock_rows(start, end):
     return _clocks(start, end).values_list(
-        "owner__team_id", "decision__rule_name", "owner__name", "status", "started_at", "first_touch_at", "business_hours"
+        "owner__team_id",
+        "decision__rule_name",
+        "owner__name",
+        "status",
+        "started_at",
+        "first_touch_at",
+        "business_hours",
     )
 
 
@@ -86,7 +97,12 @@ def first_touch_day(by: str):
     def compute(day, start, end):
         calendars: list = []
         rows = [
-            (team, _dimension(by, rule, rep), touch_minutes(started, touch, business=business, team_id=team, calendars=calendars), 1)
+            (
+                team,
+                _dimension(by, rule, rep),
+                touch_minutes(started, touch, business=business, team_id=team, calendars=calendars),
+                1,
+            )
             for team, rule, rep, _, started, touch, business in _clock_rows(start, end)
             if touch is not None
         ]
@@ -131,7 +147,11 @@ def routing_metrics_register() -> None:
         order=10,
         series_order=(MEDIAN, P90),
     )
-    for by, suffix, order, chart in (("", "", 11, "line"), ("rule", " by routing rule", 12, "bar"), ("rep", " by rep", 13, "bar")):
+    for by, suffix, order, chart in (
+        ("", "", 11, "line"),
+        ("rule", " by routing rule", 12, "bar"),
+        ("rep", " by rep", 13, "bar"),
+    ):
         register_metric(
             f"sla_met{'_by_' + by if by else ''}",
             label=f"SLA met{suffix}",

@@ -15,7 +15,8 @@ class MetricsQuerySerializer(serializers.Serializer):
     start = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD); default: 29 days before `end`.")
     end = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD), included; default: today.")
     team = serializers.CharField(
-        required=False, help_text="A team's external id: that team and its sub-teams only. Default: every team you may read."
+        required=False,
+        help_text="A team's external id: that team and its sub-teams only. Default: every team you may read.",
     )
     metric = serializers.CharField(required=False, help_text="Comma-separated metric keys; default: every metric.")
 
@@ -32,7 +33,8 @@ class MetricPointSerializer(serializers.Serializer):
 class MetricSeriesSerializer(serializers.Serializer):
     name = serializers.CharField(help_text="The series, in words (a rule, a rep, an age band, …).")
     total = serializers.FloatField(
-        allow_null=True, help_text="Over the range: ratios from the summed counts, sums added, levels at the last day; null for percentiles."
+        allow_null=True,
+        help_text="Over the range: ratios from the summed counts, sums added, levels at the last day; null for percentiles.",
     )
     points = MetricPointSerializer(many=True)
 

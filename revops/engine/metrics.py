@@ -41,12 +41,16 @@ def _finished_runs(start, end):
 
 def success_day(day, start, end):
     """Of the live runs that finished, the share that ran without an error (fired or not)."""
-    return ratio_points((team, "", outcome != AutomationRun.Outcome.ERROR, 1) for team, outcome in _finished_runs(start, end))
+    return ratio_points(
+        (team, "", outcome != AutomationRun.Outcome.ERROR, 1) for team, outcome in _finished_runs(start, end)
+    )
 
 
 def error_day(day, start, end):
     """Of the live runs that finished, the share that ended in an error."""
-    return ratio_points((team, "", outcome == AutomationRun.Outcome.ERROR, 1) for team, outcome in _finished_runs(start, end))
+    return ratio_points(
+        (team, "", outcome == AutomationRun.Outcome.ERROR, 1) for team, outcome in _finished_runs(start, end)
+    )
 
 
 def side_effects_changed(since):
@@ -165,4 +169,3 @@ def engine_metrics_register() -> None:
         order=54,
         series_order=(BY_AUTOMATION, BY_HAND),
     )
-

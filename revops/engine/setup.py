@@ -23,6 +23,7 @@ from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401
 from .admin.panels import item_run_panel, proposal_describe, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build
+from .demo_review import engine_demo_review_build
 from .metrics import engine_metrics_register
 from .pipeline import engine_process_events
 from .services import automation_queue_users
@@ -77,4 +78,6 @@ def engine_setup() -> None:
     )
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
     register_demo_builder("automations", engine_demo_build, order=30)
+    # After every workflow's demo (the renewal monitors are 75), before the metrics roll-up (1000).
+    register_demo_builder("automation_review", engine_demo_review_build, order=90)
     engine_metrics_register()

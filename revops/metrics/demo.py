@@ -7,4 +7,4 @@ from .rollup import metrics_rollup
 
 
 def metrics_demo_build(context: dict) -> None:
-    context["metrics"] = metrics_rollup(full=True)
+    context["metrics"] = metrics_rollup(now=context.get("now"), full=True)

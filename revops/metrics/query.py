@@ -41,7 +41,9 @@ def _date(params, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(raw)
     except ValueError:
-        raise MetricsQueryError(name, f"“{raw[:40]}” is not a date; give {name} as YYYY-MM-DD, e.g. 2026-03-01.") from None
+        raise MetricsQueryError(
+            name, f"“{raw[:40]}” is not a date; give {name} as YYYY-MM-DD, e.g. 2026-03-01."
+        ) from None
 
 
 def metrics_query(params, *, scope: set[int] | None, today: dt.date) -> MetricsQuery:

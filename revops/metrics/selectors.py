@@ -69,7 +69,12 @@ def _additive(metric: Metric, rows, days: list[dt.date]) -> list[dict]:
                 points.append({"day": day, "value": None, "numerator": None, "denominator": None})
                 continue
             points.append(
-                {"day": day, "value": _value(metric, numerator, denominator), "numerator": numerator, "denominator": denominator}
+                {
+                    "day": day,
+                    "value": _value(metric, numerator, denominator),
+                    "numerator": numerator,
+                    "denominator": denominator,
+                }
             )
         if metric.aggregate == "level":
             total = points[-1]["value"] if points else None

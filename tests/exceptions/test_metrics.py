@@ -15,7 +15,7 @@ from tests.revops.automation_support import make_automation
 pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2026, 3, 2)
-NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
 
 
 def test_override_rate_per_day_and_team(settings):
@@ -23,11 +23,19 @@ def test_override_rate_per_day_and_team(settings):
     east, west = TeamFactory(name="East"), TeamFactory(name="West")
     q_east, q_west = make_queue("East approvals", team=east), make_queue("West approvals", team=west)
     automation = make_automation()
-    decisions = [(q_east, "overridden"), (q_east, "approved"), (q_east, "rejected"), (q_west, "overridden"), (q_west, "")]
+    decisions = [
+        (q_east, "overridden"),
+        (q_east, "approved"),
+        (q_east, "rejected"),
+        (q_west, "overridden"),
+        (q_west, ""),
+    ]
     for n, (queue, decision) in enumerate(decisions):
         it = open_item(f"ap{n}", kind="approval_required", queue=queue, automation=automation)
         closed = {"resolved_at": NOON, "status": "resolved"} if decision else {}
-        ExceptionItem.objects.filter(pk=it.pk).update(first_seen_at=NOON - dt.timedelta(hours=1), decision=decision, **closed)
+        ExceptionItem.objects.filter(pk=it.pk).update(
+            first_seen_at=NOON - dt.timedelta(hours=1), decision=decision, **closed
+        )
     open_item("not-an-approval", queue=q_east)
     metrics_rollup(now=NOON + dt.timedelta(hours=1), full=True)
 

@@ -12,7 +12,7 @@ from tests.factories import AccountFactory, OpportunityFactory, RepFactory, Team
 pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2026, 3, 2)
-NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
 
 
 def test_handoff_completeness_per_team(settings):
@@ -22,10 +22,15 @@ def test_handoff_completeness_per_team(settings):
     checklist = Checklist.objects.create(name="Sales → Onboarding")
     renewal = Checklist.objects.create(name="Renewal prep", kind="renewal")
     for status in ("ready", "sent", "accepted", "waiting", "rejected", "cancelled"):
-        Handoff.objects.create(checklist=checklist, opportunity=OpportunityFactory(owner=seller), status=status, created_at=NOON)
+        Handoff.objects.create(
+            checklist=checklist, opportunity=OpportunityFactory(owner=seller), status=status, created_at=NOON
+        )
     Handoff.objects.create(checklist=renewal, account=AccountFactory(owner=manager), status="waiting", created_at=NOON)
     Handoff.objects.create(  # another day
-        checklist=checklist, opportunity=OpportunityFactory(owner=seller), status="waiting", created_at=NOON - dt.timedelta(days=1)
+        checklist=checklist,
+        opportunity=OpportunityFactory(owner=seller),
+        status="waiting",
+        created_at=NOON - dt.timedelta(days=1),
     )
     metrics_rollup(now=NOON, full=True)
 

@@ -15,7 +15,7 @@ from tests.factories import AccountFactory, OpportunityFactory, RepFactory, Task
 pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2026, 3, 2)
-NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
 
 
 def read(key, team_ids=None):
@@ -33,9 +33,13 @@ def test_hygiene_issues_and_renewal_tasks_per_team(settings):
         ExceptionItem.objects.filter(pk=it.pk).update(first_seen_at=NOON)
     open_item("other", object_type="opportunity", object_id=OpportunityFactory(owner=bob).pk)
 
-    Automation.objects.create(name="Renewal risk 90 days", purpose="Renewals", kind="renewal_monitor", object_type="account")
+    Automation.objects.create(
+        name="Renewal risk 90 days", purpose="Renewals", kind="renewal_monitor", object_type="account"
+    )
     for status, owner in [("done", ann), ("open", ann), ("cancelled", ann), ("done", bob)]:
-        task = TaskFactory(owner=owner, account=AccountFactory(), created_by_automation="Renewal risk 90 days", status=status)
+        task = TaskFactory(
+            owner=owner, account=AccountFactory(), created_by_automation="Renewal risk 90 days", status=status
+        )
         Task.objects.filter(pk=task.pk).update(created_at=NOON)
     TaskFactory(owner=bob, created_by_automation="Hot lead follow-up", status="open")  # not a renewal task
     metrics_rollup(now=NOON + dt.timedelta(hours=1), full=True)

@@ -22,7 +22,7 @@ from tests.revops.api_support import api_settings, token_client  # noqa: F401  (
 
 pytestmark = pytest.mark.django_db
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 D1, D2, D3 = dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 4)
 
 
@@ -238,7 +238,11 @@ def test_the_csv_holds_the_api_numbers(known_items, client, admin_user):
     query = "start=2026-03-02&end=2026-03-04&team=T-AM"
     api = client.get(f"/api/v1/metrics/?metric=backlog_age&{query}").json()["metrics"][0]
     expected = [
-        [p["day"], s["name"], *("" if p[k] is None else str(float(p[k])) for k in ("value", "numerator", "denominator"))]
+        [
+            p["day"],
+            s["name"],
+            *("" if p[k] is None else str(float(p[k])) for k in ("value", "numerator", "denominator")),
+        ]
         for s in api["series"]
         for p in s["points"]
     ]

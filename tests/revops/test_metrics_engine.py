@@ -15,7 +15,7 @@ from tests.revops.automation_support import make_automation, make_run
 pytestmark = pytest.mark.django_db
 
 DAY = dt.date(2026, 3, 2)
-NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.timezone.utc)
+NOON = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture

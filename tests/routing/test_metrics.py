@@ -12,7 +12,7 @@ from tests.factories import LeadFactory, RepFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY = dt.date(2026, 3, 2)
 
 
@@ -128,8 +128,17 @@ def test_a_later_touch_updates_the_day_it_belongs_to(people):
     started = at(10) - dt.timedelta(days=3)
     c = clock(ann, arrived=started, started=started, status="running")
     metrics_rollup(now=at(8))
-    assert "SLA met" not in {s["name"] for s in metrics_read(start=started.date(), end=DAY, team_ids=None, keys=["sla_met"])[0]["series"]}
+    assert "SLA met" not in {
+        s["name"] for s in metrics_read(start=started.date(), end=DAY, team_ids=None, keys=["sla_met"])[0]["series"]
+    }
     SlaClock.objects.filter(pk=c.pk).update(status="met", first_touch_at=at(9), stopped_at=at(9))
     metrics_rollup(now=at(9, 5))
     data = metrics_read(start=started.date(), end=started.date(), team_ids=None, keys=["sla_met"])
     assert data[0]["series"][0]["total"] == 100.0
+
+
+def test_speed_to_lead_of_a_lead_stored_after_its_assignment_counts_from_the_assignment(people):
+    ann, _, _, _ = people
+    clock(ann, arrived=at(14), started=at(10), touched=at(10, 30))  # imported after the fact
+    metrics_rollup(now=at(18), full=True)
+    assert totals(keys=["speed_to_lead"])["speed_to_lead"]["Median"] == (None, 30.0)
