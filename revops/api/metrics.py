@@ -16,9 +16,12 @@ class MetricsQuerySerializer(serializers.Serializer):
     end = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD), included; default: today.")
     team = serializers.CharField(
         required=False,
+        allow_blank=True,
         help_text="A team's external id: that team and its sub-teams only. Default: every team you may read.",
     )
-    metric = serializers.CharField(required=False, help_text="Comma-separated metric keys; default: every metric.")
+    metric = serializers.CharField(
+        required=False, allow_blank=True, help_text="Comma-separated metric keys; default: every metric."
+    )
 
 
 class MetricPointSerializer(serializers.Serializer):
@@ -81,6 +84,10 @@ class MetricsView(APIView):
         responses=MetricsPageSerializer,
     )
     def get(self, request):
+        MetricsQuerySerializer(data=request.query_params).is_valid(raise_exception=True)
+        for name in ("start", "end"):  # DRF reads a blank query value as absent; the schema says a date
+            if name in request.query_params and not request.query_params[name].strip():
+                raise exceptions.ValidationError({name: [f"Give {name} as a date (YYYY-MM-DD), or leave it out."]})
         try:
             payload = metrics_answer(user=request.user, params=request.query_params)
         except MetricsQueryError as exc:

@@ -47,4 +47,4 @@ def engine_demo_review_build(context: dict) -> None:
         .first()
     )
     if run is not None:
-        run_revert(run=run, actor=actor, reason="The account owner asked to undo this change.")
+        run_revert(run=run, actor=actor)  # history reason: "revert of automation run <id>"

@@ -212,7 +212,7 @@ def test_someone_without_a_team_sees_no_numbers(known_items, client):
 @pytest.mark.parametrize(
     "query, field, words",
     [
-        ("start=03/02/2026", "start", "give start as YYYY-MM-DD"),
+        ("start=03/02/2026", "start", "YYYY-MM-DD"),
         ("start=2026-03-05&end=2026-03-01", "start", "after the end date"),
         ("start=2020-01-01&end=2026-03-01", "start", "longer than 731 days"),
         ("team=nope", "team", "No team “nope”"),
