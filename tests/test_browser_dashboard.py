@@ -15,6 +15,10 @@ pytest_plugins = ["tests.browser"]
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1"}
+RECORD_VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
 PASSWORD = "dashboard-Pa55word!"
 
 
@@ -41,6 +45,7 @@ def test_dashboard_draws_every_chart_offline_and_its_csv_matches_the_api(
             route.abort()
 
     context.route("**/*", only_local)
+    context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -67,6 +72,7 @@ def test_dashboard_draws_every_chart_offline_and_its_csv_matches_the_api(
         assert not left_machine, left_machine
         assert any("/static/revops/vendor/chartjs/chart.umd.min.js" in url for url in requested)
         assert not errors, errors
+        assert page.evaluate("window.__csp") == []  # the page and Chart.js run under the portal's CSP
         width = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
         assert width[0] <= width[1], width
 
