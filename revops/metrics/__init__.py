@@ -6,5 +6,8 @@
 - ``rollup``: the scheduled job's work — recompute the dirty days of every metric into
   ``MetricDaily`` rows;
 - ``selectors``: the numbers for a date range and a set of teams, read from the roll-ups only;
-- ``views``: the dashboard page and its CSV export.
+- ``query``: the filters (range, team, metrics) read from query parameters, and the answer the
+  API and the CSV exports share;
+- ``views``: the dashboard page and its CSV export;
+- ``demo``: the demo's last step, a full roll-up.
 """

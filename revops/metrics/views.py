@@ -22,9 +22,23 @@ from .selectors import metrics_team_scope, metrics_teams_choice
 UNIT_WORDS = {"percent": "%", "count": "", "minutes": "minutes", "hours": "hours"}
 
 
+def _duration(minutes: float) -> str:
+    """Minutes in words a person reads at a glance: "45 min", "8 h 20 min", "2 d 3 h"."""
+    minutes = round(minutes)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, rest = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
 def _number(value, unit: str) -> str:
     if value is None:
         return "—"
+    if unit == "minutes":
+        return _duration(value)
     text = f"{value:,.0f}" if unit == "count" and float(value).is_integer() else f"{value:,.1f}"
     suffix = UNITS[unit]
     return f"{text} {suffix}".strip() if suffix != "%" else f"{text} %"

@@ -262,3 +262,33 @@ def test_the_dashboard_lists_every_metric_with_its_numbers_and_csv(known_items, 
     assert "revops/vendor/chartjs/chart.umd.min.js" in html
     index = client.get("/admin/").content.decode()
     assert index.index('href="/admin/dashboard/" class="section"') < index.index('class="app-')
+
+
+def test_durations_read_as_words():
+    from revops.metrics.views import _number
+
+    assert [_number(v, "minutes") for v in (12.4, 60, 500, 1440, 3060)] == [
+        "12 min",
+        "1 h",
+        "8 h 20 min",
+        "1 d",
+        "2 d 3 h",
+    ]
+    assert _number(66.66, "percent") == "66.7 %" and _number(3.0, "count") == "3" and _number(None, "count") == "—"
+
+
+def test_the_rollup_is_a_scheduled_low_queue_job_a_real_worker_runs(known_items, run_worker):
+    import django_rq
+
+    from revops import jobs
+    from revops.models import MetricState
+    from revops.plugins import schedules
+
+    schedule = {s.name: s for s in schedules()}["metrics_rollup"]
+    assert (schedule.func, schedule.queue, schedule.interval) == (jobs.rollup_metrics, "low", 300)
+    MetricDaily.objects.all().delete()
+    MetricState.objects.all().delete()
+    django_rq.get_queue("low", commit_mode="auto").enqueue("revops.jobs.rollup_metrics")
+    assert run_worker("low") == 0
+    flow = series(metrics_read(start=D1, end=D2, team_ids=None, keys=["items_flow"]), "items_flow")
+    assert flow["Opened"] == [(D1, 2), (D2, 1)]
