@@ -16,7 +16,10 @@ from .actions import revertible_actions, run_revert
 
 
 def _first_open(**filters) -> ExceptionItem | None:
-    return ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES, **filters).order_by("pk").first()
+    # Queues in reverse name order: the review takes RevOps triage's and NA's items first and leaves
+    # the EMEA manager's approvals open for the triage walkthrough (README, docs/exceptions.md).
+    items = ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES, **filters)
+    return items.order_by("-queue__name", "pk").first()
 
 
 def engine_demo_review_build(context: dict) -> None:

@@ -54,4 +54,8 @@ class Migration(migrations.Migration):
             model_name='metricdaily',
             index=models.Index(fields=['team', 'metric', 'day'], name='metric_daily_team'),
         ),
+        migrations.AddIndex(
+            model_name='changeentry',
+            index=models.Index(condition=models.Q(('dedupe_key__startswith', 'revert:run:')), fields=['created_at'], name='change_entry_reverts'),
+        ),
     ]
