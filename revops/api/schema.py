@@ -79,11 +79,14 @@ class AutoSchema(openapi.AutoSchema):
 def _empty_means_absent(parameter: dict) -> dict:
     """Declare ``allowEmptyValue`` on a typed filter: ``?updated_since=`` is no filter, not an error.
 
-    django-filter skips empty values of typed filters (dates, numbers, booleans). Text filters admit
-    the empty string anyway, and choice filters refuse it ("Select a valid choice"), so neither is marked."""
+    django-filter skips empty values of typed filters (dates, numbers, booleans) and of single-choice
+    filters (its choice field offers "" as "any"). Text filters admit the empty string anyway, and
+    multiple-choice filters refuse it ("Select a valid choice"), so neither is marked."""
     schema = parameter.get("schema", {})
-    items = schema.get("items", {}) if schema.get("type") == "array" else schema
+    array = schema.get("type") == "array"
+    items = schema.get("items", {}) if array else schema
     typed = "enum" not in items and (items.get("type", "string") != "string" or "format" in items)
-    if parameter.get("in") == "query" and typed:
+    single_choice = not array and "enum" in items
+    if parameter.get("in") == "query" and (typed or single_choice):
         parameter["allowEmptyValue"] = True
     return parameter
