@@ -109,15 +109,10 @@ def exception_approval_override(*, item: ExceptionItem, actor, params: dict, not
     return item_synced(item, locked)
 
 
-def automation_override_rate(*, automation) -> dict[str, Any]:
-    """How often humans changed what an automation prepared: counts of its decided approvals and
-    ``override_rate`` = overridden / decided (None when nothing was decided yet)."""
-    rows = dict(
-        ExceptionItem.objects.filter(automation=automation, kind__in=approval_kinds())
-        .values_list("decision")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
+def approval_decision_counts(items) -> dict[str, Any]:
+    """Counts of the approval items among ``items`` by decision, and ``override_rate`` =
+    overridden / decided (None when nothing was decided yet)."""
+    rows = dict(items.filter(kind__in=approval_kinds()).values_list("decision").annotate(n=Count("id")).order_by())
     approved = rows.get(ExceptionItem.Decision.APPROVED, 0)
     rejected = rows.get(ExceptionItem.Decision.REJECTED, 0)
     overridden = rows.get(ExceptionItem.Decision.OVERRIDDEN, 0)
@@ -130,3 +125,10 @@ def automation_override_rate(*, automation) -> dict[str, Any]:
         "overridden": overridden,
         "override_rate": round(overridden / decided, 4) if decided else None,
     }
+
+
+def automation_override_rate(*, automation) -> dict[str, Any]:
+    """How often humans changed what an automation prepared: counts of its decided approvals and
+    ``override_rate`` = overridden / decided (None when nothing was decided yet). The dashboard's
+    "Override rate" (``exceptions.metrics``) counts the same way, per day and team."""
+    return approval_decision_counts(ExceptionItem.objects.filter(automation=automation))

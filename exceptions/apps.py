@@ -20,6 +20,7 @@ class ExceptionsConfig(AppConfig):
         from . import configuration, jobs  # noqa: F401  (configuration: registers the queues section)
         from .demo import exceptions_demo_build
         from .gap_items import EXPECTED_ACTION, MISSING_FIELDS, exception_items_sync_gaps
+        from .metrics import exceptions_metrics_register
         from .models import Queue
         from .queues import queue_save
         from .registry import register_item_kind
@@ -53,3 +54,4 @@ class ExceptionsConfig(AppConfig):
             "open_items", why_items_panel, template="admin/exceptions/includes/why_items_panel.html", order=30
         )
         register_demo_builder("queues", exceptions_demo_build, order=20)
+        exceptions_metrics_register()

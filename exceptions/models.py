@@ -158,6 +158,11 @@ class ExceptionItem(models.Model):
             models.Index(fields=["owner", "status", "due_at"], name="exception_owner_triage"),
             models.Index(fields=["status", "snoozed_until"], name="exception_snoozed"),
             models.Index(fields=["object_type", "object_id"], name="exception_record"),
+            # The dashboard's roll-up: items opened and closed per day (exceptions.metrics).
+            models.Index(fields=["first_seen_at"], name="exception_first_seen"),
+            models.Index(
+                fields=["resolved_at"], condition=models.Q(resolved_at__isnull=False), name="exception_resolved"
+            ),
             # The triage default ordering over every open item (what a RevOps admin sees).
             models.Index(
                 fields=["due_at", "id"],

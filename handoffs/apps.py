@@ -24,6 +24,7 @@ class HandoffsConfig(AppConfig):
         )
         from .demo import handoffs_demo_build
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
+        from .metrics import handoffs_metrics_register
         from .panels import why_handoffs_panel
         from .services import ITEM_KIND, LATE_KIND, RETURN_KIND
         from .versions import register as register_versions
@@ -54,6 +55,7 @@ class HandoffsConfig(AppConfig):
         # After routing (40), before the CRM's morning sync (60), whose won deals it then sees.
         register_demo_builder("handoffs", handoffs_demo_build, order=50)
         register_versions()
+        handoffs_metrics_register()
         register_why_panel(
             "handoffs", why_handoffs_panel, template="admin/handoffs/includes/why_handoffs_panel.html", order=25
         )

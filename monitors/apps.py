@@ -23,6 +23,7 @@ class MonitorsConfig(AppConfig):
         from .demo import monitors_demo_build, monitors_demo_policies_build, monitors_demo_snapshot_build
         from .hooks import monitors_note_movements
         from .hygiene import EXPECTED, ITEM_KIND
+        from .metrics import monitors_metrics_register
         from .panels import why_forecast_panel
 
         register_event_hook(monitors_note_movements)
@@ -49,6 +50,7 @@ class MonitorsConfig(AppConfig):
             template="admin/monitors/includes/why_forecast_panel.html",
             order=40,
         )
+        monitors_metrics_register()
         self._ready_renewals()
 
     def _ready_renewals(self):

@@ -16,6 +16,7 @@ class RevopsConfig(AppConfig):
         )
         from .demo_records.builders import demo_crm_morning_build, demo_records_build
         from .engine.setup import engine_setup
+        from .metrics.demo import metrics_demo_build
         from .models import FieldDefinition
         from .plugins import register_demo_builder, register_schedule
         from .services import dictionary_field_restore
@@ -26,6 +27,9 @@ class RevopsConfig(AppConfig):
         sweep_every = getattr(settings, "OUTBOX_SWEEP_SECONDS", 60)
         register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=sweep_every)
         register_schedule(jobs.purge_idempotency_keys, name="purge_idempotency_keys", queue="low", interval=3600)
+        register_schedule(jobs.rollup_metrics, name="metrics_rollup", queue="low", interval=300)
+        # Last: the numbers of everything the other builders did.
+        register_demo_builder("metrics", metrics_demo_build, order=1000)
         register_demo_builder("records", demo_records_build, order=10)
         register_demo_builder("crm_morning_sync", demo_crm_morning_build, order=60)
         engine_setup()

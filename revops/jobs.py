@@ -39,3 +39,10 @@ def sweep_outbox() -> list:
 def purge_idempotency_keys() -> int:
     """Delete stored Idempotency-Key responses older than ``IDEMPOTENCY_KEY_TTL_HOURS``."""
     return idempotency_purge()
+
+
+def rollup_metrics() -> dict:
+    """Recompute the dashboard's daily roll-ups for the days that changed since the last run."""
+    from .metrics.rollup import metrics_rollup
+
+    return metrics_rollup()

@@ -13,7 +13,9 @@ to one, it calls what was registered here:
 - ``record details``: extra read-only values the read API shows on one record (a lead's latest
   routing decision);
 - ``assignee sources``: ways an app picks a rep for work another app hands out (routing's fair
-  pools pick the CSM who receives a handoff).
+  pools pick the CSM who receives a handoff);
+- ``metrics``: what the dashboard and ``GET /api/v1/metrics/`` show, each registered by the layer
+  that owns its data (``register_metric``, kept in ``revops.metrics.registry``).
 
 Registration is idempotent by name, so a re-imported module (tests, autoreload) registers once.
 Engine-level plug-in points (automation kinds, actions, event hooks) live in ``revops.engine``;
@@ -185,3 +187,10 @@ def record_detail(object_type: str, key: str, record) -> Any:
     """The registered detail's value for ``record``, or None when no app provides it."""
     provider = _RECORD_DETAILS.get((object_type, key))
     return provider(record) if provider is not None else None
+
+
+def register_metric(key: str, **kwargs):
+    """Add a metric to the dashboard and ``GET /api/v1/metrics/`` (see ``revops.metrics.registry``)."""
+    from revops.metrics.registry import register_metric as register
+
+    return register(key, **kwargs)

@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from .health import healthz
+from .metrics.views import dashboard_csv, dashboard_view
 from .ops import guarded
 
 handler400 = "revops.api.errors.bad_request"
@@ -25,5 +26,7 @@ urlpatterns = [
     path("api/v1/", include("routing.api.urls")),
     path("api/v1/", include("revops.engine.api.reverts")),
     path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="revops-dashboard"),
+    path("admin/dashboard/<str:key>.csv", admin.site.admin_view(dashboard_csv), name="revops-dashboard-csv"),
     path("admin/", admin.site.urls),
 ]

@@ -24,6 +24,7 @@ class RoutingConfig(AppConfig):
         from . import actions, configuration, jobs, kind  # noqa: F401
         from .demo import routing_demo_build
         from .hooks import decisions_note_reassignments, sla_note_touches
+        from .metrics import routing_metrics_register
         from .panels import why_decision_panel, why_sla_panel
         from .pools import pool_assign_next, pools_as_choices
         from .selectors import lead_latest_decision_dict, sla_deadline
@@ -50,6 +51,7 @@ class RoutingConfig(AppConfig):
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
         register_versions()
         register_rule_run_filter()
+        routing_metrics_register()
 
 
 def register_rule_run_filter() -> None:

@@ -241,6 +241,10 @@ class RoutingDecision(models.Model):
             models.Index(fields=["lead", "-decided_at"], name="decision_lead"),
             models.Index(fields=["rule", "decided_at"], name="decision_rule"),
             models.Index(fields=["owner", "decided_at"], name="decision_owner"),
+            # The dashboard's roll-up: reassignments since its last run (routing.metrics).
+            models.Index(
+                fields=["reassigned_at"], condition=models.Q(reassigned_at__isnull=False), name="decision_reassigned"
+            ),
         ]
 
     def __str__(self):
@@ -342,6 +346,8 @@ class SlaClock(models.Model):
                 fields=["lead"], condition=models.Q(status="running"), name="sla_one_running_clock_per_lead"
             )
         ]
+        # The dashboard's roll-up recomputes a day's clocks by their start (routing.metrics).
+        indexes = [models.Index(fields=["started_at"], name="sla_clock_started")]
 
     def __str__(self):
         return f"{self.policy} on {self.lead_id} ({self.status})"

@@ -3,7 +3,7 @@
 Decisions: ``decision_dict`` (a decision as the API and the Why? view show it),
 ``lead_latest_decision`` and ``reassignment_rates`` (manual reassignments per rule).
 
-SLA: ``sla_metrics`` (met rate and time to first touch per team, routing rule or rep) and
+SLA: ``touch_minutes`` (a clock's time to first touch), ``sla_metrics`` (met rate and time to first touch per team, routing rule or rep) and
 ``sla_clock_for_lead`` (the clock a lead page shows).
 """
 
@@ -29,6 +29,22 @@ SLA_GROUPS = {
     "rule": (Coalesce(F("decision__rule_name"), Value("")), None, "(no routing rule)"),
     "rep": (F("owner_id"), "owner__name", "(no owner)"),
 }
+
+
+def touch_minutes(started, touched_at, *, business: bool, team_id: int | None, calendars: list) -> float:
+    """Minutes from a clock's start to its first touch: business minutes of the owner's team's
+    calendar (as it is now) for a business-hours clock, wall minutes otherwise; never negative.
+    ``calendars`` is a list the caller keeps: empty, it is filled on the first business clock."""
+    calendar = None
+    if business:
+        if not calendars:
+            calendars.extend(load_calendars() or [None])
+        calendar = calendar_for_team(team_id, [c for c in calendars if c is not None])
+    try:
+        minutes = business_minutes_between(started, touched_at, calendar)
+    except ValueError:  # the calendar lost its working time since: count wall time
+        minutes = business_minutes_between(started, touched_at, None)
+    return max(minutes, 0.0)
 
 
 def sla_metrics(*, group_by: str, since: dt.datetime, until: dt.datetime | None = None) -> list[dict]:
@@ -64,18 +80,10 @@ def sla_metrics(*, group_by: str, since: dt.datetime, until: dt.datetime | None 
     touched = clocks.filter(first_touch_at__isnull=False).values_list(
         "group_key", "started_at", "first_touch_at", "business_hours", "owner__team_id"
     )
-    calendars = None
+    calendars: list = []
     for key, started, touched_at, business, team_id in touched:
-        calendar = None
-        if business:
-            if calendars is None:
-                calendars = load_calendars()
-            calendar = calendar_for_team(team_id, calendars)
-        try:
-            minutes = business_minutes_between(started, touched_at, calendar)
-        except ValueError:  # the calendar lost its working time since: count wall time
-            minutes = business_minutes_between(started, touched_at, None)
-        durations.setdefault(key, []).append(max(minutes, 0.0))
+        minutes = touch_minutes(started, touched_at, business=business, team_id=team_id, calendars=calendars)
+        durations.setdefault(key, []).append(minutes)
     rows = []
     for row in counts:
         key = row["group_key"]

@@ -189,6 +189,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
         return (ALLOW, HIDDEN) if role in ADMIN_ROLES else REFUSE
     if name in ("admin:index", "admin:jsi18n", "admin:password_change", "admin:password_change_done"):
         return ALLOW
+    if name in ("revops-dashboard", "revops-dashboard-csv"):
+        return ALLOW  # every staff login; each sees the numbers of the teams within their reach (none for a rep)
     if name in ("admin:autocomplete", "admin:view_on_site"):
         return (ALLOW, REFUSE)  # answers depend on parameters; both check staff, checked by LOGIN above
     if name == "admin:app_list":
@@ -220,6 +222,8 @@ SITE_WIDE = {
     "admin:autocomplete",
     "admin:view_on_site",
     "admin:app_list",
+    "revops-dashboard",
+    "revops-dashboard-csv",
 }
 
 
@@ -247,6 +251,7 @@ API_RULES = [
     (r"^sync$", ("sync:write",), False),
     (r"^api-read:(schema|docs)$", (API_READ,), False),
     (r"^api-read:changes$", (API_READ,), False),
+    (r"^api-read:metrics$", (API_READ,), False),
     (r"^api-read:\w+-list$", (API_READ,), False),
     (r"^api-read:\w+-detail$", (API_READ,), True),
     (r"^api-config:", ("config:write",), False),
@@ -483,6 +488,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
     if match and match["app"] != "django_rq" and ("object_id" in route or "^([^/]+)/history" in route):
         instance = _model_instance(match["app"], match["model"], world)
     replacements = [
+        ("dashboard/<str:key>.csv", lambda: "dashboard/sla_met.csv"),
         ("^([^/]+)/history/([^/]+)/$", lambda: _history_path(instance)),
         ("<path:object_id>", lambda: str((instance or world.args["lead"]).pk)),  # view_on_site (and RQ): the lead
         ("<id>", lambda: str(world.users["rep"].pk)),

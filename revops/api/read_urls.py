@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import read
+from . import metrics, read
 from . import schema as _schema  # noqa: F401  (registers the bearer-token scheme with drf-spectacular)
 
 app_name = "api-read"
@@ -11,6 +11,7 @@ urlpatterns = [
     path("schema/", read.SchemaView.as_view(), name="schema"),
     path("docs/", read.SwaggerView.as_view(url_name="api-read:schema"), name="docs"),
     path("changes/", read.ChangesView.as_view(), name="changes"),
+    path("metrics/", metrics.MetricsView.as_view(), name="metrics"),
     path("teams/", read.TeamList.as_view(), name="team-list"),
     path("teams/<str:key>/", read.TeamDetail.as_view(), name="team-detail"),
     path("reps/", read.RepList.as_view(), name="rep-list"),

@@ -25,6 +25,8 @@ from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401
 from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build, engine_demo_revert
+from .demo_review import engine_demo_review_build
+from .metrics import engine_metrics_register
 from .pipeline import engine_process_events
 from .services import automation_queue_users, automation_restore
 from .stuck import engine_flag_stuck_runs
@@ -91,3 +93,6 @@ def engine_setup() -> None:
         conditions={"conditions": None},
     )
     register_demo_builder("reverts", engine_demo_revert, order=80)
+    # After every workflow's demo (the renewal monitors are 75), before the metrics roll-up (1000).
+    register_demo_builder("automation_review", engine_demo_review_build, order=90)
+    engine_metrics_register()

@@ -1,6 +1,7 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
 from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
+from .metrics import MetricDaily, MetricState
 from .pause import AutomationSwitch, HeldEvent
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
 from .revert import RunRevert, RunRevertBatch
@@ -24,6 +25,8 @@ __all__ = [
     "HeldEvent",
     "IdempotencyRecord",
     "Lead",
+    "MetricDaily",
+    "MetricState",
     "ObjectType",
     "ObjectVersion",
     "Opportunity",

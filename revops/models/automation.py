@@ -190,6 +190,8 @@ class AppliedAction(models.Model):
     class Meta:
         ordering = ["run", "index"]
         constraints = [models.UniqueConstraint(fields=["run", "index"], name="applied_action_once")]
+        # The dashboard's roll-up reads the actions applied since its last run (revops.engine.metrics).
+        indexes = [models.Index(fields=["created_at"], name="applied_action_created")]
 
     def __str__(self):
         return f"{self.action} ({self.status})"

@@ -187,6 +187,15 @@ class ChangeEntry(models.Model):
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "change entries"
+        # The dashboard's roll-up: reverts since its last run (revops.engine.metrics); only revert
+        # entries are indexed, so the feed's writes do not pay for it.
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(dedupe_key__startswith="revert:run:"),
+                name="change_entry_reverts",
+            )
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.object_type} {self.external_id}"

@@ -80,10 +80,21 @@ def test_demo_rows_have_history_by_the_demo_loader_or_the_code_that_wrote_them()
         authors = set(created.values_list("history_user__username", flat=True))
         people = {"demo-loader", "cs.na"} if model is Task else {"demo-loader"}
         assert "demo-loader" in authors and {a for a in authors if not a.startswith("automation:")} <= people, model
+        # the RevOps lead's review (revops/engine/demo_review.py) changes records too: an approved
+        # update and a reverted run, written as that person
+        changed_by = set(model.history.values_list("history_user__username", flat=True))
+        assert {a for a in changed_by if a and not a.startswith("automation:")} <= people | {"revops.lead"}, model
         reasons = set(model.history.values_list("history_change_reason", flat=True))
         # leads are routed at their arrival by the live routing automation; the sync names its batch;
-        # a ready handoff names itself on the tasks it creates; the demo's one reverted run names itself
-        prefixes = ("automation ", "sync ", "handoff ", "revert of run ")
+        # a ready handoff names itself on the tasks it creates; the demo's reverted runs and the review's approval name the run
+        prefixes = (
+            "automation ",
+            "sync ",
+            "handoff ",
+            "revert of run ",
+            "approved: automation ",
+            "revert of automation run ",
+        )
         assert {r for r in reasons if not r.startswith(prefixes)} == {"demo data"}, model
     custom = FieldDefinition.objects.get(object_type="account", key="arr")
     assert custom.history.get().history_user.username == "demo-loader"

@@ -140,7 +140,8 @@ def test_empty_typed_filters_are_declared_and_mean_no_filter():
     assert ("/api/v1/leads/", "updated_since") in declared
     assert ("/api/v1/config/", "format") in declared
     assert ("/api/v1/leads/", "owner") not in declared  # a text filter: "" is a string already
-    assert ("/api/v1/leads/", "status") not in declared  # a choice filter: "" is refused with a 400
+    assert ("/api/v1/leads/", "status") not in declared  # a multiple-choice filter: "" is refused with a 400
+    assert ("/api/v1/exceptions/", "age") in declared  # a single-choice filter: "" means any
 
 
 def test_every_body_taking_operation_documents_415():
