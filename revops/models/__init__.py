@@ -1,5 +1,5 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
-from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
+from .dictionary import Enforcement, FieldDefinition, FieldType, Normaliser, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .pause import AutomationSwitch, HeldEvent
 from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
@@ -17,6 +17,7 @@ __all__ = [
     "CrmRecord",
     "Enforcement",
     "FieldDefinition",
+    "Normaliser",
     "FieldType",
     "HeldEvent",
     "IdempotencyRecord",
