@@ -371,7 +371,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
             if key in _IDENTITY_KEYS:
                 continue
             column = meta.columns.get(key)
-            if column is None or key == "attributes":
+            if column is None or key in ("attributes", "raw_values"):
                 errors.setdefault(key, []).append(
                     f"is a core field in the data dictionary but {model._meta.verbose_name} has no such column"
                 )

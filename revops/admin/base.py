@@ -156,7 +156,7 @@ def raw_values_table(obj):
         except Exception:
             stored = attributes.get(key)
         rows.append((labels.get(key, key), key, raw[key], "—" if stored in (None, "") else stored))
-    body = format_html_join("", "<tr><th>{}<br><code>{}</code></th><td>sent {!r}</td><td>stored {}</td></tr>", rows)
+    body = format_html_join("", "<tr><th>{}<br><code>{}</code></th><td>sent “{}”</td><td>stored {}</td></tr>", rows)
     return format_html('<table class="rv-attributes"><tbody>{}</tbody></table>', body)
 
 

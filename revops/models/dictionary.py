@@ -115,7 +115,7 @@ class FieldDefinition(models.Model):
         default=Normaliser.NONE,
         help_text=(
             "How ingest rewrites a value before checking it; the value the CRM sent is kept on the record "
-            "(raw values) when it differs. Text is always trimmed."
+            "(under 'values as sent') when it differs. Text is always trimmed."
         ),
     )
     source_of_truth = models.CharField(max_length=30, choices=SourceOfTruth.choices, default=SourceOfTruth.CRM)

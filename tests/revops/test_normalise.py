@@ -252,3 +252,33 @@ def test_lead_email_and_domain_are_normalised_on_sync(sync):
         "domain": "https://www.prospect.co.uk/contact",
         "country": "u.s.",
     }
+
+
+@pytest.mark.parametrize("kind", ["none", "country", "phone", "email", "domain"])
+def test_the_examples_shown_in_the_admin_hold(kind):
+    from revops.normalise import EXAMPLES
+
+    raw, stored = EXAMPLES[kind]
+    assert normalise(kind, raw) == stored
+
+
+@pytest.mark.parametrize(
+    "raw, code", [("DEU", "DE"), ("gb", "GB"), ("Holland", "NL"), ("U.S.", "US"), ("Deutschland", "DE")]
+)
+def test_the_documented_country_examples_hold(raw, code):
+    assert normalise_country(raw) == code
+
+
+def test_the_admin_shows_the_normaliser_and_the_values_as_sent(admin_client, sync):
+    sync("accounts", [{"external_id": "A1", "source_updated_at": T1, "name": "Acme", "country": "United States"}])
+    account = Account.objects.get()
+    page = admin_client.get(f"/admin/revops/account/{account.pk}/change/", secure=True).content.decode()
+    assert "Values as sent by the CRM" in page
+    assert "sent “United States”" in page
+    assert "stored US" in page
+    entry = FieldDefinition.objects.get(object_type="account", key="country")
+    page = admin_client.get(f"/admin/revops/fielddefinition/{entry.pk}/change/", secure=True).content.decode()
+    assert 'value="country" selected' in page
+    assert 'Country: "United States" → US' in page
+    batches = admin_client.get("/admin/revops/syncbatch/", secure=True).content.decode()
+    assert "normalised: country 1" in batches
