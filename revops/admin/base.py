@@ -293,13 +293,15 @@ class RecordAdminForm(forms.ModelForm):
                 problems.append(f"{key}: the data dictionary defines no custom {object_type} field {key!r}")
             else:
                 custom[key] = raw
-        result = validator.validate(custom)
+        # The record's country is the region of national phone numbers.
+        result = validator.validate(custom, existing={"country": getattr(self.instance, "country", None)})
         problems += [
             f"{key}: {message}" for key, messages in result.errors.items() if key in custom for message in messages
         ]
         if problems:
             raise ValidationError(problems)
-        return value
+        # Values a dictionary normaliser rewrote are stored in their normalised form, as the sync does.
+        return {**value, **{key: result.attributes[key] for key in result.raw if key in result.attributes}}
 
 
 def remap_form_errors(form: forms.BaseForm, error: ValidationError) -> None:

@@ -282,3 +282,30 @@ def test_the_admin_shows_the_normaliser_and_the_values_as_sent(admin_client, syn
     assert 'Country: "United States" → US' in page
     batches = admin_client.get("/admin/revops/syncbatch/", secure=True).content.decode()
     assert "normalised: country 1" in batches
+
+
+def test_custom_attributes_edited_in_the_admin_are_normalised_or_refused(admin_client):
+    from tests.revops.test_admin import form_data
+
+    FieldDefinition.objects.create(
+        object_type="account",
+        key="switchboard",
+        label="Switchboard",
+        definition="Main phone number.",
+        field_type="text",
+        normalise="phone",
+        owning_team="RevOps",
+    )
+    account = Account.objects.create(external_id="A1", name="Acme", country="GB")
+    change = f"/admin/revops/account/{account.pk}/change/"
+    page = admin_client.get(change, secure=True)
+    response = admin_client.post(change, form_data(page, attributes='{"switchboard": "020 7946 0958"}'), secure=True)
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.attributes == {"switchboard": "+442079460958"}
+    response = admin_client.post(change, form_data(page, attributes='{"switchboard": "call reception"}'), secure=True)
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["attributes"] == [
+        "switchboard: 'call reception' is not a phone number: send it with its country code, e.g. +44 20 7946 0958 "
+        "(national numbers are read as GB)"
+    ]
