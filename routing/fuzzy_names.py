@@ -6,6 +6,8 @@ its first four letters with each one left out in turn ("globex" → "lob", "gob"
 "glbex" → "lbe", "gbe", "gle", "glb"). Two words whose first four letters differ by one typo (a
 letter added, dropped, changed, or two swapped) share one, and so do words that start alike; so
 names ≥ 90 % alike are compared unless every word has two typos in its first four letters.
+Within a block, only names of a length that can reach the threshold are compared (two strings
+of lengths a ≤ b are at most 200·a/(a+b) % alike).
 
 Similarity is RapidFuzz's ``token_sort_ratio``, computed as ``ratio`` of the words sorted once
 per key. Not ``WRatio``: its partial matching scores a short name inside a long one ("acme" in
@@ -26,7 +28,7 @@ class FuzzyNames:
     """Company keys by blocking key, in sorted-words form; ``search`` finds the similar ones."""
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
-        self._blocks: dict[str, set[str]] = {}  # blocking key → sorted-words forms
+        self._blocks: dict[str, dict[int, set[str]]] = {}  # blocking key → length → sorted-words forms
         self._by_form: dict[str, set[str]] = {}  # sorted-words form → the company keys that have it
         for key in keys:
             self.add(key)
@@ -36,8 +38,9 @@ class FuzzyNames:
         keys = self._by_form.get(form)
         if keys is None:
             keys = self._by_form[form] = set()
+            size = len(form)
             for block in blocking_keys(key):
-                self._blocks.setdefault(block, set()).add(form)
+                self._blocks.setdefault(block, {}).setdefault(size, set()).add(form)
         keys.add(key)
 
     def remove(self, key: str) -> None:
@@ -49,21 +52,28 @@ class FuzzyNames:
         if not keys:
             del self._by_form[form]
             for block in blocking_keys(key):
-                self._blocks.get(block, set()).discard(form)
+                self._blocks.get(block, {}).get(len(form), set()).discard(form)
 
     def search(self, lead_key: str, threshold: float, limit: int) -> tuple[list[tuple[str, float, int]], int]:
         """(``(key, score, 0)`` for up to ``limit`` keys ≥ ``threshold`` % similar to ``lead_key``, best
         first then by key; how many account keys were compared — counted exactly when none was similar)."""
+        lead_form = sorted_words(lead_key)
+        size = len(lead_form)
+        # The lengths that can reach ``threshold`` (one either side spare for rounding).
+        shortest = size * threshold / (200 - threshold) - 1 if threshold < 200 else 0
+        longest = size * (200 - threshold) / threshold + 1 if threshold > 0 else float("inf")
         candidates: set[str] = set()
         for block in blocking_keys(lead_key):
-            found = self._blocks.get(block)
-            if found:
-                candidates |= found
+            by_length = self._blocks.get(block)
+            if by_length:
+                for length, found in by_length.items():
+                    if shortest <= length <= longest:
+                        candidates |= found
         if not candidates:
             return [], 0
         by_form = self._by_form
         found = process.extract(
-            sorted_words(lead_key),
+            lead_form,
             list(candidates),
             scorer=fuzz.ratio,
             processor=None,
@@ -102,7 +112,7 @@ def _best_first(hit: tuple) -> tuple:
 
 def nothing_similar(lead_key: str, threshold: float, compared: int) -> str:
     """The evidence sentence when no key was similar enough: says what was compared, never more."""
-    like = f'with a word starting like a word of "{lead_key}" (one typo allowed)'
+    like = f'of a similar length with a word starting like a word of "{lead_key}" (one typo allowed)'
     if not compared:
         return f"No account name {like}, so none was compared fuzzily."
     if compared == 1:

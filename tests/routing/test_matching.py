@@ -281,7 +281,7 @@ def test_fuzzy_match_above_threshold_and_none_below():
     below = match(company="Initrode Systems")
     assert (below.status, below.account_id, below.method) == ("none", None, "")
     assert (
-        'The one account name with a word starting like a word of "initrode systems" (one typo allowed) is less '
+        'The one account name of a similar length with a word starting like a word of "initrode systems" (one typo allowed) is less '
         "than 90% similar."
     ) in below.evidence
 
@@ -312,7 +312,7 @@ def test_nothing_found_explains_what_was_tried():
             "No account has the domain nowhere.example.",
             "No account has the website domain nowhere.example.",
             'No account is named "nobody" (company "Nobody Ltd" with legal forms removed).',
-            'No account name with a word starting like a word of "nobody" (one typo allowed), so none was compared '
+            'No account name of a similar length with a word starting like a word of "nobody" (one typo allowed), so none was compared '
             "fuzzily.",
             "No account matched.",
         ],
@@ -591,13 +591,14 @@ def test_a_typo_in_the_first_letters_still_matches():
 @pytest.mark.django_db
 def test_the_explanation_counts_the_names_compared():
     AccountFactory(name="Globex Corporation", domain="globex.example")
-    AccountFactory(name="Globe Trotters", domain="trotters.example")
-    AccountFactory(name="Glory Days", domain="glory.example")
+    AccountFactory(name="Globe Trotters Club", domain="trotters.example")
+    AccountFactory(name="Glory Days Forever", domain="glory.example")
+    AccountFactory(name="Globular Science", domain="science.example")
     result = match(company="Globular Clusters")
     assert result.status == "none"
     assert (
-        'None of the 3 account names with a word starting like a word of "globular clusters" (one typo allowed) '
-        "is 90% or more similar."
+        'None of the 3 account names of a similar length with a word starting like a word of "globular clusters" '
+        "(one typo allowed) is 90% or more similar."
     ) in result.evidence
 
 
