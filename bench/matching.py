@@ -63,7 +63,7 @@ def main():
     parser.add_argument("--leads", type=int, default=2000)
     args = parser.parse_args()
     rng = random.Random(7)
-    names = list({_name(rng) for _ in range(args.accounts)})
+    names = sorted({_name(rng) for _ in range(args.accounts)})
     rows = [{"pk": i + 1, "external_id": f"A-{i + 1}", "name": n} for i, n in enumerate(names)]
     started = time.perf_counter()
     index = AccountIndex.build(rows)
