@@ -230,6 +230,10 @@ class FieldSpec:
     normalise: str = Normaliser.NONE  # rewrites a text value before the type check (revops.normalise)
 
     def coerce(self, value):
+        """``value`` normalised (without a record, so national phone numbers are refused) and type-checked,
+        for writers outside the sync (automation field updates, their configuration)."""
+        if self.normalise != Normaliser.NONE and type(value) is str and value.strip():
+            value = normalise(self.normalise, value)
         return COERCERS[self.field_type](value, self)
 
 

@@ -309,3 +309,11 @@ def test_custom_attributes_edited_in_the_admin_are_normalised_or_refused(admin_c
         "switchboard: 'call reception' is not a phone number: send it with its country code, e.g. +44 20 7946 0958 "
         "(national numbers are read as GB)"
     ]
+
+
+def test_writers_outside_the_sync_normalise_through_the_field_spec():
+    specs = validator_for("account").specs
+    assert specs["country"].coerce("United States") == "US"
+    assert specs["website"].coerce("https://www.Acme.co.uk/about") == "acme.co.uk"
+    with pytest.raises(InvalidValue, match="is not a country name or ISO 3166 code"):
+        specs["country"].coerce("Untied States")
