@@ -72,7 +72,7 @@ DEFAULT_FIELDS = [
     f("team", "segment", "Segment", "text", "Customer segment the team covers (e.g. SMB, MM, ENT)."),
     *_common("rep"),
     f("rep", "name", "Name", "text", "The rep's full name.", required="always", is_pii=True),
-    f("rep", "email", "Email", "email", "The rep's work email.", required="always", is_pii=True),
+    f("rep", "email", "Email", "email", "The rep's work email.", required="always", is_pii=True, normalise="email"),
     f("rep", "title", "Job title", "text", "The rep's role, e.g. Account Executive or SDR."),
     f("rep", "manager", "Manager", "reference", "The rep's direct manager.", reference_to="rep"),
     f("rep", "team", "Team", "reference", "The team the rep belongs to.", reference_to="team"),
@@ -90,12 +90,27 @@ DEFAULT_FIELDS = [
     f("rep", "time_zone", "Time zone", "text", "IANA time zone for working hours and SLAs, e.g. Europe/Berlin."),
     *_common("account"),
     f("account", "name", "Account name", "text", "The company's legal or trading name.", required="always"),
-    f("account", "domain", "Email domain", "text", "Primary email/web domain, used to match leads.", source=ENRICH),
-    f("account", "website", "Website", "text", "The company's website.", source=ENRICH),
+    f(
+        "account",
+        "domain",
+        "Email domain",
+        "text",
+        "Primary email/web domain, used to match leads.",
+        source=ENRICH,
+        normalise="domain",
+    ),
+    f("account", "website", "Website", "text", "The company's website.", source=ENRICH, normalise="domain"),
     f("account", "industry", "Industry", "text", "Industry classification.", source=ENRICH),
     f("account", "employees", "Employees", "integer", "Number of employees.", source=ENRICH),
     f("account", "annual_revenue", "Annual revenue", "decimal", "Annual revenue in USD.", source=ENRICH),
-    f("account", "country", "Country", "text", "Headquarters country, ISO 3166-1 alpha-2 (US, DE, …)."),
+    f(
+        "account",
+        "country",
+        "Country",
+        "text",
+        "Headquarters country, stored as ISO 3166-1 alpha-2 (US, DE, …).",
+        normalise="country",
+    ),
     f("account", "state", "State/region", "text", "Headquarters state, province or region."),
     f("account", "parent", "Parent account", "reference", "The parent company's account.", reference_to="account"),
     f("account", "owner", "Account owner", "reference", "The rep who owns the account.", reference_to="rep"),
@@ -118,13 +133,41 @@ DEFAULT_FIELDS = [
         allowed_values=_choices(Account.CustomerStatus),
     ),
     *_common("lead"),
-    f("lead", "email", "Email", "email", "The lead's email address.", source=MAP, team=MARKETING, is_pii=True),
+    f(
+        "lead",
+        "email",
+        "Email",
+        "email",
+        "The lead's email address.",
+        source=MAP,
+        team=MARKETING,
+        is_pii=True,
+        normalise="email",
+    ),
     f("lead", "first_name", "First name", "text", "The lead's first name.", source=MAP, team=MARKETING, is_pii=True),
     f("lead", "last_name", "Last name", "text", "The lead's last name.", source=MAP, team=MARKETING, is_pii=True),
     f("lead", "company", "Company", "text", "Company name as the lead typed it.", source=MAP, team=MARKETING),
-    f("lead", "domain", "Domain", "text", "The company's web domain.", source=ENRICH, team=MARKETING),
+    f(
+        "lead",
+        "domain",
+        "Domain",
+        "text",
+        "The company's web domain.",
+        source=ENRICH,
+        team=MARKETING,
+        normalise="domain",
+    ),
     f("lead", "title", "Job title", "text", "The lead's job title.", source=MAP, team=MARKETING),
-    f("lead", "country", "Country", "text", "ISO 3166-1 alpha-2 country code.", source=MAP, team=MARKETING),
+    f(
+        "lead",
+        "country",
+        "Country",
+        "text",
+        "Country, stored as an ISO 3166-1 alpha-2 code.",
+        source=MAP,
+        team=MARKETING,
+        normalise="country",
+    ),
     f("lead", "state", "State/region", "text", "State, province or region.", source=MAP, team=MARKETING),
     f("lead", "source", "Lead source", "text", "Where the lead came from (web form, event, …).", source=MAP),
     f("lead", "score", "Lead score", "integer", "Marketing fit and intent score, 0-100.", source=MAP),
@@ -278,6 +321,13 @@ DEFAULT_FIELDS = [
         source=PORTAL,
     ),
 ]
+
+
+# (object, key) -> normaliser of the default entries that have one (also set by the migration that
+# introduced normalisers, on entries still at "none").
+DEFAULT_NORMALISERS = {
+    (entry["object_type"], entry["key"]): entry["normalise"] for entry in DEFAULT_FIELDS if entry.get("normalise")
+}
 
 
 def load_default_dictionary(field_definition_model) -> int:

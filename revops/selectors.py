@@ -39,7 +39,7 @@ def record_column_names(object_type: str) -> list[str]:
     return [
         field.name
         for field in record_model(object_type)._meta.concrete_fields
-        if not field.primary_key and field.name not in {"attributes", "created_at", "updated_at"}
+        if not field.primary_key and field.name not in {"attributes", "raw_values", "created_at", "updated_at"}
     ]
 
 

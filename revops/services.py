@@ -26,7 +26,7 @@ Actor = AbstractBaseUser | None
 # Core entries mirror a table column: these describe the column itself and never change.
 CORE_LOCKED_FIELDS = ("object_type", "key", "field_type", "is_core")
 # Columns a custom attribute may not shadow even though they are not described by the dictionary.
-RESERVED_KEYS = {"id", "attributes", "created_at", "updated_at", "history"}
+RESERVED_KEYS = {"id", "attributes", "raw_values", "created_at", "updated_at", "history"}
 DICTIONARY_EDITABLE_FIELDS = tuple(
     f.name for f in FieldDefinition._meta.concrete_fields if f.name not in {"id", "version", "created_at", "updated_at"}
 )

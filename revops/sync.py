@@ -235,6 +235,7 @@ class _Plan:
     changes: list[_Change]
     failures: list[tuple[int, dict, dict]]
     counts: dict[str, int]
+    normalised: dict[str, int]  # values a dictionary normaliser rewrote, per field key
 
 
 class _Context:
@@ -253,6 +254,8 @@ class _Context:
         self.validator = validator
         self.ref_specs = {k: s.reference_to for k, s in validator.specs.items() if s.field_type == "reference"}
         self.required_keys = [k for k, s in validator.specs.items() if s.required != "never"]
+        if validator.needs_region and "country" not in self.required_keys:
+            self.required_keys.append("country")  # the region of national phone numbers
         # Records rejected before planning (values no column can store): never looked up.
         self.unstorable = unstorable
         self.exts = [str(r["external_id"]).strip() for r in records]
@@ -321,6 +324,8 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
     """Decide each record's status in order. ``batch_exts``: same-type ids assumed to exist by the end."""
     model, meta, validator = ctx.model, ctx.meta, ctx.validator
     has_attributes = "attributes" in meta.columns
+    keeps_raw = "raw_values" in meta.columns and bool(validator.normalising)
+    normalised: dict[str, int] = {}
     states: dict[str, _State] = {}
     results, changes, failures = [], [], []
     counts = dict.fromkeys(STATUSES, 0)
@@ -366,7 +371,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
             if key in _IDENTITY_KEYS:
                 continue
             column = meta.columns.get(key)
-            if column is None or key == "attributes":
+            if column is None or key in ("attributes", "raw_values"):
                 errors.setdefault(key, []).append(
                     f"is a core field in the data dictionary but {model._meta.verbose_name} has no such column"
                 )
@@ -421,6 +426,8 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
                 obj.attributes = {k: v for k, v in attributes.items() if v is not None}
                 for key, value in obj.attributes.items():
                     diff[key] = [None, value]
+            if keeps_raw:
+                obj.raw_values = dict(result.raw)
             state = states[ext] = _State(instance=obj, refs={k: None for k in meta.fks} | fk_refs, is_new=True)
             kind = "created"
         else:
@@ -453,11 +460,19 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
                             new_attributes.pop(key, None)
                         else:
                             new_attributes[key] = value
+            if keeps_raw:
+                raw_values = _raw_values(obj.raw_values, record, validator.normalising, result.raw)
+                if raw_values is not None:
+                    # Kept quietly: a different spelling of the same value is not a change.
+                    obj.raw_values = raw_values
+                    state.changed_columns.add("raw_values")
             if not diff:
                 if obj.source_updated_at is None or source_updated_at > obj.source_updated_at:
                     obj.source_updated_at = source_updated_at
                     state.touched = True
                 counts["unchanged"] += 1
+                for key in result.raw:
+                    normalised[key] = normalised.get(key, 0) + 1
                 entry = {"index": index, "external_id": ext, "status": "unchanged"}
                 if result.gaps:
                     entry["missing"] = result.gaps
@@ -481,13 +496,33 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
         changes.append(_Change(ext, kind, list(diff), diff, snapshot, dict(state.refs), state.changes))
         state.changes += 1
         counts[kind] += 1
+        for key in result.raw:
+            normalised[key] = normalised.get(key, 0) + 1
         entry = {"index": index, "external_id": ext, "status": kind}
         if kind == "updated":
             entry["changed_fields"] = list(diff)
         if result.gaps:
             entry["missing"] = result.gaps
         results.append(entry)
-    return _Plan(results, states, changes, failures, counts)
+    return _Plan(results, states, changes, failures, counts, normalised)
+
+
+def _raw_values(stored, record, normalising, raw) -> dict | None:
+    """The record's new ``raw_values`` after ``record`` (None if they stay the same): a normalised key
+    the record sends keeps what was sent when the normaliser changed it, and drops it otherwise."""
+    stored = stored or {}
+    new = None
+    for key in normalising:
+        if key not in record:
+            continue
+        if key in raw:
+            if stored.get(key) != raw[key]:
+                new = new if new is not None else dict(stored)
+                new[key] = raw[key]
+        elif key in stored:
+            new = new if new is not None else dict(stored)
+            del new[key]
+    return new
 
 
 def _unknown_reference(ctx: _Context, target: str, ref: str) -> str:
@@ -581,6 +616,7 @@ def _apply(object_name, object_type, validator, records, unstorable, actor, toke
         idempotency_key=idempotency_key,
         record_count=len(records),
         counts=plan.counts,
+        normalised=plan.normalised,
     )
     outcome.batch = batch
     who = f"token {token.name!r}" if token is not None else f"user {getattr(actor, 'username', '?')!r}"

@@ -22,20 +22,12 @@ from django.core.validators import URLValidator, validate_email
 from django.db.models import Count, Max
 from django.utils.dateparse import parse_date, parse_datetime
 
-from .models import Enforcement, FieldDefinition, FieldType, Required
+from .models import Enforcement, FieldDefinition, FieldType, Normaliser, Required
+from .normalise import InvalidValue, _show, normalise
 
 # The field whose value decides "required from given stages/statuses on", per object.
 STAGE_FIELDS = {"lead": "status", "opportunity": "stage"}
 MISSING = object()
-
-
-class InvalidValue(Exception):
-    """Raised by a coercer with a plain-language message."""
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 _SCALARS = (str, int, float)
@@ -235,8 +227,13 @@ class FieldSpec:
     reference_to: str = ""
     max_length: int | None = None
     format_hint: str = ""  # what a too-long value should have been (FORMAT_HINTS)
+    normalise: str = Normaliser.NONE  # rewrites a text value before the type check (revops.normalise)
 
     def coerce(self, value):
+        """``value`` normalised (without a record, so national phone numbers are refused) and type-checked,
+        for writers outside the sync (automation field updates, their configuration)."""
+        if self.normalise != Normaliser.NONE and type(value) is str and value.strip():
+            value = normalise(self.normalise, value)
         return COERCERS[self.field_type](value, self)
 
 
@@ -250,6 +247,8 @@ class ValidationResult:
     errors: dict[str, list[str]] = field(default_factory=dict)
     # Required fields in "prompt" mode that are missing: the record is stored, the gap raised.
     gaps: dict[str, list[str]] = field(default_factory=dict)
+    # What the CRM sent for each field whose normaliser changed the value (beyond trimming).
+    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -280,6 +279,9 @@ class RecordValidator:
         self.required_specs = [spec for spec in specs if spec.required != Required.NEVER]
         self.stage_field = STAGE_FIELDS.get(object_type)
         self._compiled = {spec.key: _compile_spec(spec) for spec in specs}
+        # key -> normaliser, for the fields whose values are rewritten before their type check
+        self.normalising = {spec.key: spec.normalise for spec in specs if spec.normalise != Normaliser.NONE}
+        self.needs_region = Normaliser.PHONE in self.normalising.values() and "country" in self.specs
         for key, entry in self._compiled.items():
             check = EXTRA_CHECKS.get((object_type, key))
             if check is not None:
@@ -308,6 +310,7 @@ class RecordValidator:
         buckets = (result.core, result.attributes, result.references)
         errors = result.errors
         compiled = self._compiled
+        normalising = self.normalising
         for key, raw in data.items():
             entry = compiled.get(key)
             if entry is None:
@@ -316,6 +319,16 @@ class RecordValidator:
                 )
                 continue
             coerce, spec, bucket, blank_is_none = entry
+            kind = normalising.get(key) if normalising else None
+            if kind is not None and type(raw) is str and raw.strip():
+                sent = raw
+                try:
+                    raw = normalise(kind, raw, self._region(data, existing) if kind == Normaliser.PHONE else None)
+                except InvalidValue as exc:
+                    errors.setdefault(key, []).append(str(exc))
+                    continue
+                if raw != sent.strip():
+                    result.raw[key] = sent
             if raw is None or (blank_is_none and type(raw) is str and not raw.strip()):
                 value = None
             else:
@@ -344,6 +357,20 @@ class RecordValidator:
                     result.gaps.setdefault(key, []).append(f"is required{when} but missing")
                 else:
                     result.add_error(key, f"is required{when} but missing")
+
+    def _region(self, data, existing) -> str | None:
+        """The record's country (sent or stored) as an ISO code, the region of national phone numbers."""
+        if not self.needs_region:
+            return None
+        country = data.get("country", MISSING)
+        if country is MISSING:
+            country = (existing or {}).get("country")
+        if type(country) is not str or not country.strip():
+            return None
+        try:
+            return normalise(Normaliser.COUNTRY, country)
+        except InvalidValue:
+            return None
 
     @staticmethod
     def _current(key, data, existing):
@@ -391,6 +418,7 @@ def compile_validator(object_type: str, definitions) -> RecordValidator:
             reference_to=d.reference_to,
             max_length=_max_length(object_type, d.key) if d.is_core and d.field_type == FieldType.TEXT else None,
             format_hint=FORMAT_HINTS.get(d.key, "") if d.is_core and d.field_type == FieldType.TEXT else "",
+            normalise=getattr(d, "normalise", Normaliser.NONE) or Normaliser.NONE,
         )
         for d in definitions
     ]

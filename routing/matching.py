@@ -29,10 +29,10 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db.models import Count, Max
-from rapidfuzz import fuzz, process
 
 from revops.models import Account
 
+from .fuzzy_names import FUZZY_MIN_KEY_LENGTH, FuzzyNames, nothing_similar
 from .names import (
     SHARED_WEBSITE_HOSTS,
     company_key,
@@ -42,7 +42,6 @@ from .names import (
     normalise_domain,
 )
 
-FUZZY_MIN_KEY_LENGTH = 4
 FUZZY_AMBIGUITY_MARGIN = 2.0
 FUZZY_LIMIT = 20
 
@@ -158,8 +157,8 @@ class AccountIndex:
     Cost, measured at 100,000 accounts: building reads every account once (about 1 s of Python for
     name and domain normalisation plus the query, ~65 MB). A domain or exact-name hit is a few
     dictionary lookups (5–15 µs including normalising the lead's input). Fuzzy matching compares the
-    company keys that share a token prefix with the lead's (RapidFuzz; see ``_fuzzy_hits``) and only
-    runs when every other step failed. A refresh that finds nothing changed is one ``COUNT``/``MAX`` query (a few ms to
+    company keys that share a word start with the lead's, one typo allowed (RapidFuzz; see
+    ``_fuzzy_hits``), and only runs when every other step failed. A refresh that finds nothing changed is one ``COUNT``/``MAX`` query (a few ms to
     ~20 ms at that size, mostly the count).
     """
 
@@ -174,8 +173,8 @@ class AccountIndex:
         self._by_domain: dict[str, tuple[int, ...]] = {}
         self._by_website: dict[str, tuple[int, ...]] = {}
         self._by_key: dict[str, tuple[int, ...]] = {}
-        self._blocks: dict[str, set[str]] | None = None  # fuzzy blocking: 3-letter token prefix → keys
-        self._fuzzy_cache: dict[tuple[str, float], list] = {}
+        self._names: FuzzyNames | None = None  # built on the first fuzzy comparison
+        self._fuzzy_cache: dict[tuple[str, float], tuple[list, int]] = {}
         self._count = 0
         self._watermark: datetime | None = None
 
@@ -241,12 +240,10 @@ class AccountIndex:
         _add(self._by_key, entry.key, entry.id)
         if old is None or old.key != entry.key:
             self._fuzzy_cache.clear()
-            if self._blocks is not None:
+            if self._names is not None:
                 if old is not None and old.key not in self._by_key:
-                    for prefix in _prefixes(old.key):
-                        self._blocks.get(prefix, set()).discard(old.key)
-                for prefix in _prefixes(entry.key):
-                    self._blocks.setdefault(prefix, set()).add(entry.key)
+                    self._names.remove(old.key)
+                self._names.add(entry.key)
 
     # ----- accounts and their families --------------------------------------------------------
 
@@ -457,9 +454,9 @@ class AccountIndex:
         if len(lead_key) < FUZZY_MIN_KEY_LENGTH:
             evidence.append(f'"{lead_key}" is shorter than {FUZZY_MIN_KEY_LENGTH} characters: not compared fuzzily.')
             return MatchResult(status=NONE, evidence=evidence + ["No account matched."])
-        hits = self._fuzzy_hits(lead_key, threshold)
+        hits, compared = self._fuzzy_hits(lead_key, threshold)
         if not hits:
-            evidence.append(f'No account name is {threshold:g}% or more similar to "{lead_key}".')
+            evidence.append(nothing_similar(lead_key, threshold, compared))
             return MatchResult(status=NONE, evidence=evidence + ["No account matched."])
 
         best_key, raw_best, _ = hits[0]
@@ -492,45 +489,18 @@ class AccountIndex:
         result.status, result.account_id = AMBIGUOUS, None
         return result
 
-    def _fuzzy_hits(self, lead_key: str, threshold: float) -> list:
-        """Keys similar to ``lead_key``, best first, compared only with keys sharing a token prefix.
-
-        Blocking: a key is compared when one of its tokens starts with the same three letters as a
-        token of the lead's key. Names ≥ 90 % alike share such a token unless every word has a typo
-        in its first three letters — the price of comparing a few hundred keys instead of 100,000.
-        Results are memoised until an account's name changes.
-        """
+    def _fuzzy_hits(self, lead_key: str, threshold: float) -> tuple[list, int]:
+        """``FuzzyNames.search`` over every account's company key, memoised until a name changes."""
         cached = self._fuzzy_cache.get((lead_key, threshold))
         if cached is not None:
             return cached
-        if self._blocks is None:
-            blocks: dict[str, set[str]] = {}
-            for key in self._by_key:
-                for prefix in _prefixes(key):
-                    blocks.setdefault(prefix, set()).add(key)
-            self._blocks = blocks
-        candidates: set[str] = set()
-        for prefix in _prefixes(lead_key):
-            candidates |= self._blocks.get(prefix, set())
-        # token_sort_ratio, not WRatio: WRatio's partial matching scores a short name inside a long
-        # one ("acme" in "acme industrial holdings") at 90, far too generous over 100,000 accounts;
-        # token_sort_ratio still ignores word order and is several times faster.
-        hits = (
-            process.extract(
-                lead_key,
-                sorted(candidates),
-                scorer=fuzz.token_sort_ratio,
-                processor=None,
-                score_cutoff=threshold,
-                limit=FUZZY_LIMIT,
-            )
-            if candidates
-            else []
-        )
+        if self._names is None:
+            self._names = FuzzyNames(self._by_key)
+        found = self._names.search(lead_key, threshold, FUZZY_LIMIT)
         if len(self._fuzzy_cache) > 50_000:
             self._fuzzy_cache.clear()
-        self._fuzzy_cache[(lead_key, threshold)] = hits
-        return hits
+        self._fuzzy_cache[(lead_key, threshold)] = found
+        return found
 
     def _candidate(self, account_id: int, method: str, score: float | None) -> dict[str, Any]:
         entry = self._entries[account_id]
@@ -541,13 +511,6 @@ class AccountIndex:
             "method": method,
             "score": score,
         }
-
-
-def _prefixes(key: str) -> set[str]:
-    """The blocking prefixes of a company key (keys too short to fuzzy-match have none)."""
-    if len(key) < FUZZY_MIN_KEY_LENGTH:
-        return set()
-    return {token[:3] for token in key.split() if len(token) >= 3} or {key[:3]}
 
 
 def _ref(entry: AccountEntry) -> str:

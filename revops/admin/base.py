@@ -139,6 +139,28 @@ def attributes_table(obj):
     return format_html('<table class="rv-attributes"><tbody>{}</tbody></table>', body)
 
 
+def raw_values_table(obj):
+    """What the CRM sent for fields a dictionary normaliser rewrote, next to the stored value."""
+    raw = getattr(obj, "raw_values", None) or {}
+    if not raw:
+        return "—"
+    from revops.models import FieldDefinition
+
+    labels = dict(
+        FieldDefinition.objects.filter(object_type=obj._meta.model_name, key__in=list(raw)).values_list("key", "label")
+    )
+    attributes = getattr(obj, "attributes", None) or {}
+    rows = []
+    for key in sorted(raw):
+        try:
+            stored = getattr(obj, obj._meta.get_field(key).attname)
+        except Exception:
+            stored = attributes.get(key)
+        rows.append((labels.get(key, key), key, raw[key], "—" if stored in (None, "") else stored))
+    body = format_html_join("", "<tr><th>{}<br><code>{}</code></th><td>sent “{}”</td><td>stored {}</td></tr>", rows)
+    return format_html('<table class="rv-attributes"><tbody>{}</tbody></table>', body)
+
+
 def dictionary_problems(obj) -> list[str]:
     """What the data dictionary's validator says about a record's custom attributes and requirements."""
     from revops.validation import validator_for
@@ -272,13 +294,15 @@ class RecordAdminForm(forms.ModelForm):
                 problems.append(f"{key}: the data dictionary defines no custom {object_type} field {key!r}")
             else:
                 custom[key] = raw
-        result = validator.validate(custom)
+        # The record's country is the region of national phone numbers.
+        result = validator.validate(custom, existing={"country": getattr(self.instance, "country", None)})
         problems += [
             f"{key}: {message}" for key, messages in result.errors.items() if key in custom for message in messages
         ]
         if problems:
             raise ValidationError(problems)
-        return value
+        # Values a dictionary normaliser rewrote are stored in their normalised form, as the sync does.
+        return {**value, **{key: result.attributes[key] for key in result.raw if key in result.attributes}}
 
 
 def remap_form_errors(form: forms.BaseForm, error: ValidationError) -> None:
@@ -446,9 +470,17 @@ class RecordAdmin(AuditedAdmin):
 
     form = RecordAdminForm
 
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if "raw_values_display" in readonly else [*readonly, "raw_values_display"]
+
     @admin.display(description="custom attributes")
     def attributes_display(self, obj):
         return attributes_table(obj)
+
+    @admin.display(description="values as sent")
+    def raw_values_display(self, obj):
+        return raw_values_table(obj)
 
     @admin.display(description="dictionary check")
     def dictionary_check(self, obj):

@@ -19,7 +19,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from revops import selectors, services
-from revops.models import Enforcement, FieldDefinition, FieldType, Required, Team
+from revops.models import Enforcement, FieldDefinition, FieldType, Normaliser, Required, Team
+from revops.normalise import EXAMPLES
 from revops.validation import text_problem
 
 from .base import AuditedAdmin, badge, remap_form_errors
@@ -127,6 +128,17 @@ class FieldDefinitionForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "enforcement" in self.fields:
             self.fields["enforcement"].required = False  # left out: reject, as before the mode existed
+        if "normalise" in self.fields:
+            self.fields["normalise"].required = False  # left out: trimmed text only
+            examples = "; ".join(
+                f'{Normaliser(kind).label.split(" →")[0]}: "{raw.strip()}" → {stored}'
+                for kind, (raw, stored) in EXAMPLES.items()
+                if kind != Normaliser.NONE
+            )
+            self.fields["normalise"].help_text += f" Examples — {examples}."
+
+    def clean_normalise(self):
+        return self.cleaned_data.get("normalise") or Normaliser.NONE
 
     def clean_enforcement(self):
         return self.cleaned_data.get("enforcement") or Enforcement.REJECT
@@ -178,6 +190,7 @@ class FieldDefinitionAdmin(AuditedAdmin):
         ("owning_team", admin.AllValuesFieldListFilter),
         "required",
         "enforcement",
+        "normalise",
         "is_pii",
         "is_deprecated",
     )
@@ -187,7 +200,7 @@ class FieldDefinitionAdmin(AuditedAdmin):
     list_per_page = 100
     fieldsets = (
         (None, {"fields": ("object_type", "key", "label", "definition")}),
-        ("Type", {"fields": ("is_core", "field_type", "allowed_values", "reference_to")}),
+        ("Type", {"fields": ("is_core", "field_type", "allowed_values", "reference_to", "normalise")}),
         (
             "Governance",
             {
@@ -295,6 +308,10 @@ class FieldDefinitionAdmin(AuditedAdmin):
             values = ", ".join(obj.allowed_values)
             return format_html(
                 '{} <span class="rv-muted" title="{}">({} values)</span>', label, values, len(obj.allowed_values)
+            )
+        if obj.normalise and obj.normalise != Normaliser.NONE:
+            return format_html(
+                '{} <span class="rv-muted" title="Normalised on ingest">· {}</span>', label, obj.get_normalise_display()
             )
         return label
 

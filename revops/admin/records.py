@@ -31,6 +31,13 @@ def attributes_fieldsets(*, check: bool = False):
     return (
         ("Custom attributes", {"fields": shown}),
         (
+            "Values as sent by the CRM",
+            {
+                "fields": ("raw_values_display",),
+                "description": 'Where a dictionary normaliser rewrote a value (e.g. country "United States" → US).',
+            },
+        ),
+        (
             "Edit custom attributes (JSON)",
             {
                 "fields": ("attributes",),

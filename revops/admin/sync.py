@@ -135,6 +135,9 @@ class SyncBatchAdmin(ReadOnlyAdmin):
     def counts_display(self, obj):
         tones = {"created": "ok", "updated": "info", "unchanged": "neutral", "stale": "warn", "rejected": "danger"}
         items = [(badge(f"{status} {n}", tones.get(status, "neutral")),) for status, n in obj.counts.items() if n]
+        if obj.normalised:  # values a dictionary normaliser rewrote, per field
+            rewritten = ", ".join(f"{key} {n}" for key, n in sorted(obj.normalised.items()))
+            items.append((badge(f"normalised: {rewritten}", "neutral", "Values rewritten on ingest, per field"),))
         return format_html_join(" ", "{}", items) or "—"
 
 

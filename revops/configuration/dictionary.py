@@ -39,6 +39,7 @@ class DictionarySection(Section):
         Attr("required", default="never"),
         Attr("required_from", "text_list", default=list),
         Attr("enforcement", default="reject"),
+        Attr("normalise", default="none"),
         Attr("source_of_truth", default="crm"),
         Attr("owning_team", required=True),
         Attr("is_pii", "bool", default=False),

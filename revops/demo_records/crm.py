@@ -7,7 +7,8 @@ consumer (``revops.outbox.outbox_process_batch``, what the RQ job runs a moment 
 the live automations of the demo's configuration react as they would in production:
 
 - accounts: a British company just entered in the CRM, which shares its name with an unrelated
-  American prospect;
+  American prospect (its country and website as the CRM has them, "United Kingdom" and a URL:
+  normalised to GB and its domain, what was sent kept under "values as sent");
 - leads: five new inbound leads, routed on arrival with their response clocks started (one names
   only the company the two namesakes share: an ambiguous account match for a person to settle;
   one comes from a 5,000+ employee prospect: manual review by a director; the one without a
@@ -93,7 +94,7 @@ def _account_records(now: dt.datetime) -> list[dict]:
             "website": f"https://www.{slug}-uk.co.uk",
             "industry": namesake.industry,
             "employees": 140,
-            "country": "GB",
+            "country": "United Kingdom",  # as the CRM's picklist has it: stored as GB, the name kept
             "state": "England",
             "owner": owner.external_id if owner is not None else None,
             "customer_status": "prospect",

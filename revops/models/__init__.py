@@ -1,5 +1,5 @@
 from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
-from .dictionary import Enforcement, FieldDefinition, FieldType, ObjectType, Required, SourceOfTruth
+from .dictionary import Enforcement, FieldDefinition, FieldType, Normaliser, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .metrics import MetricDaily, MetricState
 from .pause import AutomationSwitch, HeldEvent
@@ -21,6 +21,7 @@ __all__ = [
     "CrmRecord",
     "Enforcement",
     "FieldDefinition",
+    "Normaliser",
     "FieldType",
     "HeldEvent",
     "IdempotencyRecord",

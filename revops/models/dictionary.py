@@ -53,6 +53,25 @@ class Enforcement(models.TextChoices):
     PROMPT = "prompt", "Store the record and raise the gap"
 
 
+class Normaliser(models.TextChoices):
+    """How ingest rewrites a field's value before checking it (``revops.normalise``)."""
+
+    NONE = "none", "Trimmed text only"
+    COUNTRY = "country", "Country → ISO 3166-1 alpha-2 code"
+    PHONE = "phone", "Phone number → E.164"
+    EMAIL = "email", "E-mail address → lower case"
+    DOMAIN = "domain", "Website or domain → registrable domain"
+
+
+# The field types each normaliser applies to.
+NORMALISER_TYPES = {
+    Normaliser.COUNTRY: ("text",),
+    Normaliser.PHONE: ("text",),
+    Normaliser.EMAIL: ("text", "email"),
+    Normaliser.DOMAIN: ("text", "url"),
+}
+
+
 class FieldDefinition(models.Model):
     """One entry of the data dictionary: an object's field, its meaning, type and owner.
 
@@ -88,6 +107,15 @@ class FieldDefinition(models.Model):
         help_text=(
             "When the field is required but missing: reject the record (identity and type errors are always "
             "rejected), or store it and raise the gap to the accountable person (e.g. closed-won handoff fields)."
+        ),
+    )
+    normalise = models.CharField(
+        max_length=10,
+        choices=Normaliser.choices,
+        default=Normaliser.NONE,
+        help_text=(
+            "How ingest rewrites a value before checking it; the value the CRM sent is kept on the record "
+            "(under 'values as sent') when it differs. Text is always trimmed."
         ),
     )
     source_of_truth = models.CharField(max_length=30, choices=SourceOfTruth.choices, default=SourceOfTruth.CRM)
@@ -130,5 +158,13 @@ class FieldDefinition(models.Model):
                 errors["required_from"] = "List the stages or statuses from which the field is required."
         elif self.required_from:
             errors["required_from"] = "Stages/statuses only apply when 'required' is 'from given stages on'."
+        if self.normalise and self.normalise != Normaliser.NONE:
+            types = NORMALISER_TYPES.get(self.normalise, ())
+            if self.field_type not in types:
+                allowed = " or ".join(FieldType(t).label.lower() for t in types)
+                errors["normalise"] = (
+                    f"The {Normaliser(self.normalise).label.split(' →')[0].lower()} normaliser only applies to "
+                    f"{allowed} fields."
+                )
         if errors:
             raise ValidationError(errors)

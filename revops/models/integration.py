@@ -72,6 +72,9 @@ class SyncBatch(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     record_count = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, help_text="Results per status.")
+    normalised = models.JSONField(
+        default=dict, blank=True, help_text="Values rewritten by a dictionary normaliser, per field key."
+    )
     duration_ms = models.PositiveIntegerField(default=0)
 
     class Meta:

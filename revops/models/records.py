@@ -27,6 +27,15 @@ class CrmRecord(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    raw_values = models.JSONField(
+        "values as sent",
+        default=dict,
+        blank=True,
+        help_text=(
+            "What the CRM sent for fields whose dictionary normaliser changed the value (e.g. country "
+            '"United States" stored as US), by field key.'
+        ),
+    )
 
     class Meta:
         abstract = True

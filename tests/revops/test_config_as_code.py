@@ -204,6 +204,7 @@ def test_export_is_deterministic_yaml_with_owners_by_username(configured):
         "allowed_values": ["gold", "silver"],
         "required": "never",
         "enforcement": "reject",
+        "normalise": "none",
         "source_of_truth": "crm",
         "owning_team": "Partnerships",
     }
@@ -278,6 +279,7 @@ def test_plan_lists_exactly_the_changes_and_writes_nothing(configured):
                 "definition",
                 "required",
                 "enforcement",
+                "normalise",
                 "source_of_truth",
                 "owning_team",
             ],

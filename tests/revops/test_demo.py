@@ -161,3 +161,12 @@ def test_demo_attributes_follow_the_data_dictionary():
             result = validator.validate(obj.attributes, existing={"external_id": obj.external_id})
             problems = [m for m in result.messages() if "is required" not in m]
             assert not problems, (obj.external_id, problems)
+
+
+def test_demo_sync_shows_a_country_name_normalised_with_what_was_sent_kept():
+    demo_load(seed=42)
+    account = Account.objects.get(external_id="ACC-000201")
+    assert account.country == "GB"
+    assert account.raw_values["country"] == "United Kingdom"
+    assert account.website == account.domain  # the URL sent, stored as its registrable domain
+    assert account.raw_values["website"].startswith("https://www.")

@@ -9,7 +9,7 @@ from revops.models import FieldDefinition
 
 pytestmark = pytest.mark.django_db
 
-INTERNAL = {"id", "created_at", "updated_at", "attributes", "user", "created_by_automation"}
+INTERNAL = {"id", "created_at", "updated_at", "attributes", "raw_values", "user", "created_by_automation"}
 EXPECTED_TYPE = {
     models.EmailField: "email",
     models.BooleanField: "boolean",
