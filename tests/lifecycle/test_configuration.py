@@ -1,6 +1,8 @@
 """Configuration as code for scoring models: apply creates through the service, export → apply is a
 no-op, and bad rules are located in the file."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -83,3 +85,12 @@ def test_the_demo_model_applies_as_configuration():
     plan = config_apply(document=document)
     assert plan.applied, plan.render()
     assert config_plan(document=config_export_text()).changes == []
+
+
+def test_the_documented_example_applies_and_round_trips():
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "scoring-config.yaml"
+    plan = config_apply(document=example.read_text())
+    assert plan.applied, plan.render()
+    model = ScoringModel.objects.get(name="Inbound score")
+    assert (model.fit_rules.count(), model.engagement_rules.count()) == (3, 3)
+    assert config_plan(document=example.read_text()).changes == []

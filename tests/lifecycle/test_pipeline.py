@@ -10,9 +10,11 @@ from lifecycle.jobs import lifecycle_rescore
 from lifecycle.models import LeadScore
 from lifecycle.services import lead_scores_refresh
 from revops.models import Lead
+from revops.plugins import schedules
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
 from tests.factories import LeadFactory, RepFactory
+from tests.test_settings import LOAD_SETTINGS, clean_env, run_python
 
 from .support import scoring_model
 
@@ -60,3 +62,12 @@ def test_the_nightly_job_rescores_decayed_and_unscored_leads():
     assert counts["changed"] >= 1
     assert LeadScore.objects.get(lead=lead, model=model).total < 20  # a day of decay
     assert LeadScore.objects.get(lead=other, model=model).total == 0  # scored for the first time
+
+
+def test_the_rescore_is_nightly_on_the_low_queue_and_a_bad_cron_is_refused(tmp_path):
+    schedule = next(s for s in schedules() if s.name == "lifecycle_rescore")
+    assert (schedule.queue, schedule.cron) == ("low", "30 2 * * *")
+
+    result = run_python(LOAD_SETTINGS, clean_env(tmp_path, LIFECYCLE_RESCORE_CRON="nightly"))
+    assert result.returncode != 0
+    assert "LIFECYCLE_RESCORE_CRON='nightly'" in result.stderr, result.stderr
