@@ -6,8 +6,10 @@ activities the event hook then re-scores through the real pipeline."""
 
 from __future__ import annotations
 
+from revops.models import Lead
+
 from .models import ScoringModel
-from .selectors import leads_to_rescore
+from .selectors import lead_id_chunks
 from .services import active_specs, lead_scores_refresh, scoring_model_save
 
 DEMO_MODEL = "Inbound score (trial)"
@@ -105,7 +107,7 @@ def lifecycle_demo_build(context: dict) -> None:
         return
     specs = active_specs()
     scored = 0
-    for chunk in leads_to_rescore(specs=specs, now=now):
+    for chunk in lead_id_chunks(Lead.objects.all()):
         lead_scores_refresh(lead_ids=chunk, now=now, specs=specs)
         scored += len(chunk)
     context.setdefault("details", {})["leads:scored by the trial model"] = scored

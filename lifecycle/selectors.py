@@ -18,7 +18,7 @@ CHUNK = 1000
 WINDOW_MARGIN_DAYS = 2
 
 
-def _chunks(queryset, size: int = CHUNK) -> Iterator[list[int]]:
+def lead_id_chunks(queryset, size: int = CHUNK) -> Iterator[list[int]]:
     """``queryset``'s distinct lead ids in ascending chunks (keyset pagination, no big list in memory)."""
     last = 0
     while True:
@@ -38,11 +38,11 @@ def leads_to_rescore(*, specs, now: dt.datetime, size: int = CHUNK) -> Iterator[
         window = max(s.longest_window for s in engaged) + WINDOW_MARGIN_DAYS
         kinds = set().union(*(s.activity_kinds for s in engaged))
         recent = Activity.objects.filter(kind__in=kinds, occurred_at__gte=now - dt.timedelta(days=window))
-        yield from _chunks(Lead.objects.filter(pk__in=recent.values("lead_id")), size)
+        yield from lead_id_chunks(Lead.objects.filter(pk__in=recent.values("lead_id")), size)
     changed = dict(ScoringModel.objects.filter(pk__in=[s.pk for s in specs]).values_list("pk", "updated_at"))
     for spec in specs:
         current = LeadScore.objects.filter(model_id=spec.pk, computed_at__gte=changed.get(spec.pk, now))
-        yield from _chunks(Lead.objects.exclude(pk__in=current.values("lead_id")), size)
+        yield from lead_id_chunks(Lead.objects.exclude(pk__in=current.values("lead_id")), size)
 
 
 def _abs_difference():

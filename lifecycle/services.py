@@ -164,17 +164,16 @@ _SPECS: dict[int, tuple[dt.datetime, ModelSpec]] = {}
 
 
 def active_specs() -> list[ModelSpec]:
-    """The shadow and live models compiled, reused while a model is unchanged (keyed by ``updated_at``)."""
-    specs = []
-    rows = ScoringModel.objects.exclude(status=ScoringModel.Status.DRAFT).prefetch_related(
-        "fit_rules", "engagement_rules"
+    """The shadow and live models compiled, reused while a model is unchanged (keyed by ``updated_at``:
+    saving a model or its rules through ``scoring_model_save`` bumps it). One query when nothing changed."""
+    current = dict(
+        ScoringModel.objects.exclude(status=ScoringModel.Status.DRAFT).order_by("name").values_list("pk", "updated_at")
     )
-    for row in rows:
-        cached = _SPECS.get(row.pk)
-        if cached is None or cached[0] != row.updated_at:
-            cached = _SPECS[row.pk] = (row.updated_at, spec_from_model(row))
-        specs.append(cached[1])
-    return specs
+    stale = [pk for pk, updated_at in current.items() if pk not in _SPECS or _SPECS[pk][0] != updated_at]
+    if stale:
+        for row in ScoringModel.objects.filter(pk__in=stale).prefetch_related("fit_rules", "engagement_rules"):
+            _SPECS[row.pk] = (row.updated_at, spec_from_model(row))
+    return [_SPECS[pk][1] for pk in current if pk in _SPECS]
 
 
 @transaction.atomic

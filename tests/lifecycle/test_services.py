@@ -103,3 +103,26 @@ def test_invalid_models_are_refused_with_sentences_naming_the_rule():
     first.status = "shadow"
     scoring_model_save(model=first, actor=user)
     scoring_model("Second", status="live")
+
+
+def test_rescoring_runs_a_constant_number_of_queries_whatever_the_number_of_leads():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from lifecycle.services import active_specs
+
+    scoring_model(status="shadow")
+    now = timezone.now()
+    leads = [LeadFactory(matched_account=AccountFactory(employees=900)) for _ in range(12)]
+    for lead in leads:
+        ActivityFactory(lead=lead, kind="call", subject="pricing", occurred_at=now - dt.timedelta(days=1))
+    active_specs()  # compiled once; later calls read one row per model
+
+    def queries(ids):
+        with CaptureQueriesContext(connection) as captured:
+            lead_scores_refresh(lead_ids=ids, now=now)
+        return len(captured)
+
+    one, many = queries([leads[0].pk]), queries([lead.pk for lead in leads[1:]])
+    assert one == many  # models, leads, activities, stored scores, then one bulk write
+    assert LeadScore.objects.filter(total=38).count() == 12  # 20 fit + 20 pricing call a day old (decayed: 18)
