@@ -26,10 +26,16 @@ class ScoringModel(models.Model):
     name = models.CharField(max_length=120, unique=True)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
-    min_total = models.IntegerField(default=0, help_text="The lowest score (the total is never below it).")
-    max_total = models.IntegerField(default=100, help_text="The highest score (the total is never above it).")
+    min_total = models.IntegerField(
+        "lowest score", default=0, help_text="The lowest score (the total is never below it)."
+    )
+    max_total = models.IntegerField(
+        "highest score", default=100, help_text="The highest score (the total is never above it)."
+    )
     agreement_points = models.PositiveIntegerField(
-        default=10, help_text="Shadow report: a score within this many points of the CRM's agrees with it."
+        "agreement within (points)",
+        default=10,
+        help_text="Shadow report: a score within this many points of the CRM's agrees with it.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -75,9 +81,13 @@ class EngagementRule(models.Model):
         max_length=120, blank=True, help_text="Only activities whose subject contains this text (any case)."
     )
     points = models.IntegerField(help_text="Points per activity before decay; negative to subtract.")
-    window_days = models.PositiveIntegerField(default=30, help_text="Only activities of the last N days count.")
+    window_days = models.PositiveIntegerField(
+        "window (days)", default=30, help_text="Only activities of the last N days count."
+    )
     decay = models.CharField(max_length=10, choices=Decay.choices, default=Decay.NONE)
-    half_life_days = models.FloatField(null=True, blank=True, help_text="For half-life decay: days to halve.")
+    half_life_days = models.FloatField(
+        "half-life (days)", null=True, blank=True, help_text="For half-life decay: days to halve."
+    )
     cap = models.PositiveIntegerField(
         null=True, blank=True, help_text="At most this many points (in either direction) from this rule."
     )
