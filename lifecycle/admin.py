@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
+from django.db.models import Count
 from django.utils.html import format_html, format_html_join
 
 from revops import conditions
@@ -117,7 +118,12 @@ class ScoringModelAdmin(AuditedAdmin):
     )
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("fit_rules", "engagement_rules")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("fit_rules", "engagement_rules")
+            .annotate(scored=Count("scores", distinct=True))
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj):
@@ -127,9 +133,9 @@ class ScoringModelAdmin(AuditedAdmin):
     def rule_counts(self, obj):
         return f"{len(obj.fit_rules.all())} fit, {len(obj.engagement_rules.all())} engagement"
 
-    @admin.display(description="leads scored")
+    @admin.display(description="leads scored", ordering="scored")
     def scored_leads(self, obj):
-        return obj.scores.count()
+        return obj.scored
 
     @admin.display(description="agreement with the CRM")
     def shadow_report(self, obj):
