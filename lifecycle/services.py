@@ -191,22 +191,24 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
     if not specs or not lead_ids:
         return 0
     leads = Lead.objects.select_related("matched_account").filter(pk__in=lead_ids).order_by("pk")
-    live = [s for s in specs if s.status == ScoringModel.Status.LIVE]
-    if live:
+    if any(s.status == ScoringModel.Status.LIVE for s in specs):
         leads = leads.select_for_update(of=("self",))
     leads = list(leads)
     by_lead: dict[int, list] = {lead.pk: [] for lead in leads}
     window = max(s.longest_window for s in specs)
     kinds = set().union(*(s.activity_kinds for s in specs))
     if window and kinds:
+        # Plain rows, not model instances: building instances would cost more than the scoring.
         rows = Activity.objects.filter(
             lead_id__in=list(by_lead), kind__in=kinds, occurred_at__gte=now - dt.timedelta(days=window)
-        ).only("id", "lead_id", "kind", "subject", "occurred_at")
+        ).values_list("lead_id", "kind", "subject", "occurred_at", named=True)
         for activity in rows:
             by_lead[activity.lead_id].append(activity)
     stored = {
         (row.lead_id, row.model_id): row
-        for row in LeadScore.objects.filter(lead_id__in=list(by_lead), model_id__in=[s.pk for s in specs])
+        for row in LeadScore.objects.filter(lead_id__in=list(by_lead), model_id__in=[s.pk for s in specs]).values_list(
+            "pk", "lead_id", "model_id", "total", "explanation", "crm_score", named=True
+        )
     }
     changed = 0
     new_rows, updated_rows = [], []
@@ -214,6 +216,8 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
     for lead in leads:
         for spec in specs:
             score = score_lead(lead, lead.matched_account, by_lead[lead.pk], spec, now)
+            live = spec.status == ScoringModel.Status.LIVE
+            crm_score = score.total if live else lead.score  # a live model's total becomes the lead's score
             row = stored.get((lead.pk, spec.pk))
             if row is None:
                 new_rows.append(
@@ -222,16 +226,25 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
                         model_id=spec.pk,
                         total=score.total,
                         explanation=score.lines,
-                        crm_score=lead.score,
+                        crm_score=crm_score,
                         computed_at=now,
                     )
                 )
                 changed += 1
-            elif row.total != score.total or row.explanation != score.lines or row.crm_score != lead.score:
+            elif row.total != score.total or row.explanation != score.lines or row.crm_score != crm_score:
                 changed += row.total != score.total
-                row.total, row.explanation, row.crm_score, row.computed_at = score.total, score.lines, lead.score, now
-                updated_rows.append(row)
-            if spec.status == ScoringModel.Status.LIVE and lead.score != score.total:
+                updated_rows.append(
+                    LeadScore(
+                        pk=row.pk,
+                        lead_id=lead.pk,
+                        model_id=spec.pk,
+                        total=score.total,
+                        explanation=score.lines,
+                        crm_score=crm_score,
+                        computed_at=now,
+                    )
+                )
+            if live and lead.score != score.total:
                 writes.append((lead, spec, score.total))
     LeadScore.objects.bulk_create(new_rows)
     LeadScore.objects.bulk_update(updated_rows, ["total", "explanation", "crm_score", "computed_at"])
