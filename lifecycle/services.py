@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from revops import conditions
 from revops.audit import audited, system_user
-from revops.feed import change_entry_record
+from revops.bulk_writes import bulk_update_audited
+from revops.feed import change_entries_record
 from revops.models import Activity, ChangeEntry, Lead
 
 from .models import EngagementRule, FitRule, LeadScore, ScoringModel
@@ -249,25 +250,34 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
     LeadScore.objects.bulk_create(new_rows)
     LeadScore.objects.bulk_update(updated_rows, ["total", "explanation", "crm_score", "computed_at"])
     if writes:
-        _write_live_scores(writes)
+        _write_live_scores(writes, now)
     return changed
 
 
-def _write_live_scores(writes) -> None:
-    """The live models' totals onto the leads (history by ``lead-scoring``), then their feed entries."""
+def _write_live_scores(writes, now: dt.datetime) -> None:
+    """The live model's totals onto the leads (one bulk update with one history row each, by
+    ``lead-scoring``), then their changes-feed entries (one insert, keyed by lead, transition and time)."""
     actor = system_user(SCORING_USER, first_name="Lead scoring")
-    done = {}
-    for lead, spec, total in writes:
-        previous = lead.score
-        with audited(actor=actor, reason=f"scoring model {spec.name}"):
-            lead.score = total
-            lead.save(update_fields=["score", "updated_at"])
-        done[lead.pk] = (lead, spec, previous, total)
-    for lead, spec, previous, total in done.values():
-        change_entry_record(
-            kind=ChangeEntry.Kind.FIELD_UPDATED,
-            object_type="lead",
-            external_id=lead.external_id,
-            payload={"field": "score", "value": total, "previous": previous},
-            reason=f"Scoring model {spec.name}",
+    entries = []
+    spec = writes[0][1]
+    for lead, _spec, total in writes:
+        entries.append(
+            {
+                "kind": ChangeEntry.Kind.FIELD_UPDATED,
+                "object_type": "lead",
+                "external_id": lead.external_id,
+                "payload": {"field": "score", "value": total, "previous": lead.score},
+                "reason": f"Scoring model {spec.name}",
+                "dedupe_key": f"lifecycle:score:{lead.pk}:{lead.score}:{total}:{now.isoformat()}",
+            }
         )
+        lead.score, lead.updated_at = total, now
+    bulk_update_audited(
+        model=Lead,
+        objs=[lead for lead, _spec, _total in writes],
+        fields=["score", "updated_at"],
+        actor=actor,
+        reason=f"scoring model {spec.name}",
+        date=now,
+    )
+    change_entries_record(entries)
