@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "routing",
     "handoffs",
     "monitors",
+    "lifecycle",
     "exceptions",
 ]
 
@@ -247,6 +248,13 @@ MONITORS_RENEWAL_CRON = os.environ.get("MONITORS_RENEWAL_CRON", "").strip() or "
 if not croniter.is_valid(MONITORS_RENEWAL_CRON):
     raise ImproperlyConfigured(
         f"MONITORS_RENEWAL_CRON={MONITORS_RENEWAL_CRON!r} is not a cron expression (e.g. '30 5 * * *')"
+    )
+# The nightly lead re-score (lifecycle app, docs/lifecycle.md): engagement points decay and leave their
+# windows, changed scoring models reach every lead. Default 02:30 every day.
+LIFECYCLE_RESCORE_CRON = os.environ.get("LIFECYCLE_RESCORE_CRON", "").strip() or "30 2 * * *"
+if not croniter.is_valid(LIFECYCLE_RESCORE_CRON):
+    raise ImproperlyConfigured(
+        f"LIFECYCLE_RESCORE_CRON={LIFECYCLE_RESCORE_CRON!r} is not a cron expression (e.g. '30 2 * * *')"
     )
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the

@@ -145,6 +145,7 @@ def test_sections_are_registered_in_dependency_order():
         "routing_rules",
         "sla_policies",
         "checklists",
+        "scoring_models",
     ]
 
 

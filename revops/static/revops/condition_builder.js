@@ -57,8 +57,9 @@
 
   function Builder(root) {
     this.root = root;
-    this.schema = JSON.parse(document.getElementById(root.dataset.schema).textContent);
-    this.textarea = document.getElementById(root.dataset.textarea);
+    // Inside the root, so a row that Django's inlines.js cloned (ids renumbered) finds its own.
+    this.schema = JSON.parse(root.querySelector('script[type="application/json"]').textContent);
+    this.textarea = root.querySelector(".rv-cb-json textarea") || document.getElementById(root.dataset.textarea);
     this.area = root.querySelector(".rv-cb-builder");
     this.jsonBox = root.querySelector(".rv-cb-json");
     this.note = root.querySelector(".rv-cb-note");
@@ -509,9 +510,19 @@
     this.showBuilder();
   };
 
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("div.rv-cb").forEach(function (root) {
+  function startAll(container) {
+    container.querySelectorAll("div.rv-cb").forEach(function (root) {
+      // An inline formset's template row (.empty-form) starts once cloned, through "formset:added".
+      if (root.closest(".empty-form") || root.dataset.started) return;
+      root.dataset.started = "1";
       new Builder(root).start();
     });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    startAll(document);
+  });
+  document.addEventListener("formset:added", function (event) {
+    startAll(event.target);
   });
 })();
