@@ -8,12 +8,11 @@ changed since and ``ctx.force`` is false.
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from exceptions.models import ExceptionItem
 from exceptions.reverts import exception_item_close_reverted
+from revops.conditions.render import value_text
 from revops.models import Activity, ChangeEntry, Lead, Task
-from revops.values import jsonable
+from revops.values import datetime_text, jsonable
 
 from .registry import RevertContext, Undo, UndoOutcome, not_revertible
 
@@ -21,12 +20,12 @@ REVERT, CONFLICT, NOTHING = UndoOutcome.REVERT, UndoOutcome.CONFLICT, UndoOutcom
 
 
 def shown(value) -> str:
-    """A stored value in words: "empty" for nothing."""
-    return "empty" if value in (None, "", [], {}) else str(value)
+    """A stored value in words: "empty" for nothing, a stored time in the viewer's zone."""
+    return "empty" if value in (None, "", [], {}) else value_text(value)
 
 
 def _when(value) -> str:
-    return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else "earlier"
+    return datetime_text(value) if value else "earlier"
 
 
 # --- field update ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from rq import Retry
 
 from revops.audit import audited
 from revops.models import Automation, AutomationSwitch, HeldEvent, OutboxEvent
+from revops.values import datetime_text
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class Pause:
 
     def sentence(self, name: str = "") -> str:
         """ "Automation 'Lead routing' is paused by Ana since 2026-12-06 10:02 (reason: bad pool caps)"."""
-        when = f" since {timezone.localtime(self.at):%Y-%m-%d %H:%M}" if self.at else ""
+        when = f" since {datetime_text(self.at)}" if self.at else ""
         what = "All automations are" if self.scope == HeldEvent.Scope.ALL else f"Automation {name!r} is"
         return f"{what} paused by {self.by}{when} (reason: {self.reason or 'none given'})"
 

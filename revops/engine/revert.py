@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from revops.audit import audited
 from revops.feed import change_entries_record
 from revops.models import AppliedAction, Automation, AutomationRun, Rep, RunRevert
 from revops.selectors import record_model
+from revops.values import datetime_text
 
 from .generic_reverts import revert_approval, shown
 from .registry import ACTIONS, Conflict, RevertContext, Undo, UndoOutcome, action_label
@@ -243,7 +243,7 @@ def _already_line(applied: AppliedAction, reps) -> dict:
     note = "This action was already reverted"
     if previous is not None:
         who = (previous.actor.get_full_name() or previous.actor.get_username()) if previous.actor else "the system"
-        note += f" on {timezone.localtime(previous.created_at):%Y-%m-%d %H:%M} by {who}: {previous.reason}"
+        note += f" on {datetime_text(previous.created_at)} by {who}: {previous.reason}"
     undo = Undo(ALREADY, note=note + ".")
     return _line(applied, None, undo, reps) | {"record": f"{applied.object_type} #{applied.object_id}"}
 

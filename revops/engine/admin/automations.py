@@ -29,6 +29,7 @@ from revops.admin.base import (
 )
 from revops.admin.links import record_url, why_url
 from revops.models import AppliedAction, Automation, AutomationRun, AutomationVersion
+from revops.values import datetime_text
 
 from .. import services as automations
 from ..kinds import KINDS, get_kind, kind_choices
@@ -467,7 +468,7 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
         when = getattr(obj, "last_run_at", None)
         if when is None:
             return "—"
-        return format_html('<span title="{}">{}</span>', when.isoformat(), f"{timezone.localtime(when):%Y-%m-%d %H:%M}")
+        return format_html('<span title="{}">{}</span>', when.isoformat(), datetime_text(when))
 
     @admin.display(description=f"runs ({RUN_STATS_DAYS}d)", ordering="runs_30d")
     def runs_recent(self, obj):
@@ -516,7 +517,7 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
                 (
                     reverse("admin:revops_automationrun_change", args=[run.pk]),
                     run.pk,
-                    f"{timezone.localtime(run.created_at):%Y-%m-%d %H:%M}",
+                    datetime_text(run.created_at),
                     run.version.number,
                     mode_badge(run.mode, run.get_mode_display()),
                     badge(run.get_outcome_display(), OUTCOME_TONES.get(run.outcome, "neutral")),

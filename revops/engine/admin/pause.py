@@ -14,11 +14,11 @@ from django.db.models import Subquery
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from revops.admin.base import badge
 from revops.models import Automation, AutomationSwitch, HeldEvent
+from revops.values import datetime_text
 
 from .. import pause as switches
 from ..kinds import KINDS
@@ -49,7 +49,7 @@ class ResumeForm(ReasonForm):
 
 
 def local(moment) -> str:
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M}" if moment else "—"
+    return datetime_text(moment) if moment else "—"
 
 
 def pause_line(who: str, moment, reason: str) -> str:

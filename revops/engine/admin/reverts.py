@@ -21,6 +21,7 @@ from revops.access import ADMIN, user_role
 from revops.admin.base import ReadOnlyMixin, admin_link, badge
 from revops.admin.links import record_url, why_url
 from revops.models import Automation, AutomationRun, RunRevertBatch
+from revops.values import datetime_text
 
 from ..registry import run_filters
 from ..revert import OUTCOME_LABELS, OUTCOME_TONES, plan_summary, run_revert, run_revert_plan
@@ -36,7 +37,7 @@ def can_revert(user) -> bool:
 
 
 def _when(value) -> str:
-    return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else "—"
+    return datetime_text(value) if value else "—"
 
 
 def _who(user) -> str:
