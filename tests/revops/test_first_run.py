@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from exceptions.notifications import exception_item_notify
+from revops.models import Lead
 from tests.exceptions.support import make_queue, open_item
 from tests.factories import UserFactory
 from tests.test_settings import clean_env, run_python
@@ -146,16 +147,15 @@ def test_an_unknown_id_is_named_in_a_sentence():
 
 
 @pytest.mark.django_db
-def test_a_country_name_is_refused_with_the_expected_format():
+def test_a_country_name_is_stored_as_its_code_and_a_typo_is_refused_saying_what_is_accepted():
     record = {"external_id": "L-1", "source_updated_at": "2026-11-24T09:00:00Z", "country": "United Kingdom"}
+    typo = {"external_id": "L-2", "source_updated_at": "2026-11-24T09:00:00Z", "country": "Untied Kingdom"}
 
-    response = token_client("sync:write").post("/api/v1/sync/leads/", {"records": [record]}, format="json")
+    response = token_client("sync:write").post("/api/v1/sync/leads/", {"records": [record, typo]}, format="json")
 
-    assert response.json()["results"][0]["errors"] == {
-        "country": [
-            "'United Kingdom' is 14 characters long, but at most 2 are allowed: send an ISO 3166-1 alpha-2 code such as GB or US"
-        ]
-    }
+    stored, refused = response.json()["results"]
+    assert "errors" not in stored and Lead.objects.get(external_id="L-1").country == "GB"
+    assert refused["errors"] == {"country": ["'Untied Kingdom' is not a country name or ISO 3166 code"]}
 
 
 class _Health(BaseHTTPRequestHandler):
