@@ -30,7 +30,9 @@ from .audit import audited, current
 from .models import ObjectVersion
 
 # Bookkeeping fields no version shows: timestamps, the counter itself, what is derived from other fields.
-ALWAYS_EXCLUDED = ("id", "version", "created_at", "updated_at", "fields_used")
+# Not configuration: bookkeeping, and the kill switch (revops/engine/pause.py), which is operated on its
+# own (pausing is not a new version, and restoring a version neither pauses nor resumes).
+ALWAYS_EXCLUDED = ("id", "version", "created_at", "updated_at", "fields_used", "paused_at", "paused_by", "pause_reason")
 
 
 @dataclass(frozen=True)

@@ -101,3 +101,26 @@ def test_a_reroute_while_the_router_is_paused_goes_to_the_fallback(setup):
     decision = lead_reroute(lead_id=lead.pk, exclude_rep_ids=[lead.owner_id], reason="SLA missed")
     assert decision.outcome == "fallback" and decision.owner.external_id == "R-FB"
     assert ExceptionItem.objects.get(kind="routing_paused").object_id == lead.pk
+
+
+@pytest.mark.django_db
+def test_the_kill_switch_is_not_a_version_and_a_restore_leaves_it_alone():
+    from revops.versions import version_restore, versions_of
+    from routing.models import RoutingRule
+    from routing.services import routing_rule_save
+
+    user = UserFactory(username="rita.revops", is_staff=True, is_superuser=True)
+    rule = routing_rule_save(
+        rule=RoutingRule(name="US", conditions=US, target_type="rep", target_rep=RepFactory(), status="live"),
+        actor=user,
+        reason="US leads",
+    )
+    rule.target_rep = RepFactory()
+    routing_rule_save(rule=rule, actor=user, reason="another rep")
+    assert routing_rule_pause(rule=rule, actor=user, reason="wrong reps this morning")
+    rule.refresh_from_db()
+    assert rule.version == 2 and versions_of(rule).count() == 2  # pausing is not a configuration change
+
+    version_restore(obj=rule, number=1, actor=user, reason="back to the first rep")
+    rule.refresh_from_db()
+    assert rule.version == 3 and rule.paused_at is not None  # still paused: resuming is its own decision
