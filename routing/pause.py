@@ -13,11 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from revops.audit import audited
+from revops.engine.pause import pause_set
 
 from .models import RoutingRule
-
-FIELDS = ["paused_at", "paused_by", "pause_reason", "updated_at"]
 
 
 def _reason(reason: str, what: str) -> str:
@@ -33,28 +31,14 @@ def _reason(reason: str, what: str) -> str:
 def routing_rule_pause(*, rule: RoutingRule, actor, reason: str) -> bool:
     """Pause ``rule`` for the next lead; False when it was already paused (nothing changes)."""
     reason = _reason(reason, "pause")
-    locked = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-    if locked.paused_at is not None:
-        return False
-    locked.paused_at, locked.paused_by, locked.pause_reason = timezone.now(), actor, reason
-    with audited(actor=actor, reason=f"paused: {reason}"):
-        locked.save(update_fields=FIELDS)  # updated_at moves, so every worker's cached rule set reloads
-    rule.paused_at, rule.paused_by, rule.pause_reason = locked.paused_at, actor, reason
-    return True
+    return pause_set(rule, paused=True, actor=actor, reason=reason, history=f"paused: {reason}")
 
 
 @transaction.atomic
 def routing_rule_resume(*, rule: RoutingRule, actor, reason: str) -> bool:
     """Resume ``rule``: the next matching lead is routed by it again. False when it was not paused."""
     reason = _reason(reason, "resume")
-    locked = RoutingRule.objects.select_for_update().get(pk=rule.pk)
-    if locked.paused_at is None:
-        return False
-    locked.paused_at, locked.paused_by, locked.pause_reason = None, None, ""
-    with audited(actor=actor, reason=f"resumed: {reason}"):
-        locked.save(update_fields=FIELDS)
-    rule.paused_at, rule.paused_by, rule.pause_reason = None, None, ""
-    return True
+    return pause_set(rule, paused=False, actor=actor, reason=reason, history=f"resumed: {reason}")
 
 
 # --- what the router says about a pause (routing.engine) ------------------------------------------------

@@ -123,6 +123,24 @@ def _reason_required(reason: str, what: str) -> str:
     return reason
 
 
+PAUSE_FIELDS = ["paused_at", "paused_by", "pause_reason", "updated_at"]
+
+
+def pause_set(obj, *, paused: bool, actor, reason: str, history: str) -> bool:
+    """Set or clear the kill switch of ``obj`` (an automation, a routing rule: any row with ``paused_at``,
+    ``paused_by``, ``pause_reason``) under its row lock, in its history with ``history`` as the reason;
+    ``obj`` follows. False when it already was in that state (nothing is written). Call inside a transaction."""
+    locked = type(obj).objects.select_for_update().get(pk=obj.pk)
+    if (locked.paused_at is not None) == paused:
+        return False
+    values = (timezone.now(), actor, reason) if paused else (None, None, "")
+    locked.paused_at, locked.paused_by, locked.pause_reason = values
+    with audited(actor=actor, reason=history):
+        locked.save(update_fields=PAUSE_FIELDS)  # updated_at moves: workers' cached rule sets reload
+    obj.paused_at, obj.paused_by, obj.pause_reason = values
+    return True
+
+
 def _decision_required(held: str) -> str:
     if held not in DECISIONS:
         raise ValidationError(
@@ -135,14 +153,7 @@ def _decision_required(held: str) -> str:
 def automation_pause(*, automation: Automation, actor, reason: str) -> bool:
     """Pause ``automation`` for the next event; events that trigger it are held. False if it was already paused."""
     reason = _reason_required(reason, "pause it")
-    locked = Automation.objects.select_for_update().get(pk=automation.pk)
-    if locked.paused_at is not None:
-        return False
-    locked.paused_at, locked.paused_by, locked.pause_reason = timezone.now(), actor, reason
-    with audited(actor=actor, reason=f"paused: {reason}"):
-        locked.save(update_fields=["paused_at", "paused_by", "pause_reason", "updated_at"])
-    automation.paused_at, automation.paused_by, automation.pause_reason = locked.paused_at, actor, reason
-    return True
+    return pause_set(automation, paused=True, actor=actor, reason=reason, history=f"paused: {reason}")
 
 
 @dataclass
@@ -184,21 +195,17 @@ def automation_resume(*, automation: Automation, actor, reason: str, held: str) 
     """
     reason = _reason_required(reason, "resume it")
     held = _decision_required(held)
-    locked = Automation.objects.select_for_update().get(pk=automation.pk)
-    if locked.paused_at is None:
+    history = f"resumed ({held} held events): {reason}"
+    if not pause_set(automation, paused=False, actor=actor, reason=reason, history=history):
         # Not paused: only events a batch held just before an earlier resume can still wait; decide them too.
         if pause_all_state() is not None:
             return ResumeResult(changed=False)
-        decided = held_events_decide(automation_ids=[locked.pk], actor=actor, decision=held, reason=reason)
+        decided = held_events_decide(automation_ids=[automation.pk], actor=actor, decision=held, reason=reason)
         return ResumeResult(changed=False, decided=decided, decision=held)
-    locked.paused_at, locked.paused_by, locked.pause_reason = None, None, ""
-    with audited(actor=actor, reason=f"resumed ({held} held events): {reason}"):
-        locked.save(update_fields=["paused_at", "paused_by", "pause_reason", "updated_at"])
-    automation.paused_at, automation.paused_by, automation.pause_reason = None, None, ""
     still = pause_all_state()
     if still is not None:
         return ResumeResult(changed=True, still_paused=still)
-    decided = held_events_decide(automation_ids=[locked.pk], actor=actor, decision=held, reason=reason)
+    decided = held_events_decide(automation_ids=[automation.pk], actor=actor, decision=held, reason=reason)
     return ResumeResult(changed=True, decided=decided, decision=held)
 
 

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from revops.audit import audited
+from revops.display import FieldText
 from revops.feed import change_entries_record
 from revops.models import AppliedAction, Automation, AutomationRun, Rep, RunRevert
 from revops.selectors import record_model
@@ -161,37 +162,17 @@ def _undo(ctx: RevertContext, applied: AppliedAction):
     return obj, handler(ctx, applied, obj)
 
 
-def _rep_names(lines_actions) -> dict[int, str]:
-    ids = set()
-    for applied in lines_actions:
-        for values in (applied.before or {}, applied.after or {}):
-            if isinstance(values, dict) and isinstance(values.get("owner_id"), int):
-                ids.add(values["owner_id"])
-    return {
-        pk: name or ext for pk, name, ext in Rep.objects.filter(pk__in=ids).values_list("pk", "name", "external_id")
-    }
-
-
-def _choices(obj, key) -> dict:
-    """The labels of a column's choices ({} for a custom attribute, a reference or no record)."""
-    try:
-        return dict(obj._meta.get_field(key).choices or ())
-    except Exception:  # no record, or not a column
-        return {}
-
-
-def _values_text(values, reps: dict[int, str], obj=None) -> str:
-    """A before/after dict in words: the value of a field update (its choice's label), an owner's name,
-    else the visible keys."""
+def _values_text(values, text: FieldText, object_type: str) -> str:
+    """A before/after dict in words: the value of a field update (its choice's label, a reference's name),
+    an owner's name, else the visible keys."""
     if not isinstance(values, dict) or not values:
         return "—"
     if "key" in values and "value" in values:
         value = values["value"]
-        value = _choices(obj, values["key"]).get(value, value) if isinstance(value, str) else value
-        return f"{str(values['key']).replace('_', ' ')}: {shown(value)}"
+        return f"{str(values['key']).replace('_', ' ')}: {_field_text(text, object_type, values['key'], value)}"
     if "owner_id" in values:
         owner = values["owner_id"]
-        return "owner: " + (reps.get(owner, f"rep #{owner}") if owner is not None else "nobody")
+        return "owner: " + ((text.record(Rep, owner) or f"rep #{owner}") if owner is not None else "nobody")
     if "proposal" in values:
         proposal = values["proposal"] or {}
         return f"approval asked: {action_label(proposal.get('action') or '').lower()}"
@@ -205,11 +186,15 @@ def _values_text(values, reps: dict[int, str], obj=None) -> str:
     return "; ".join(parts[:4]) or "—"
 
 
+def _field_text(text: FieldText, object_type: str, key, value) -> str:
+    return shown(value) if value in (None, "", [], {}) else text.value(object_type, str(key), value)
+
+
 def _record_text(applied: AppliedAction, obj) -> str:
     return str(obj) if obj is not None else f"{applied.object_type} #{applied.object_id}"
 
 
-def _line(applied: AppliedAction, obj, undo: Undo, reps: dict[int, str]) -> dict:
+def _line(applied: AppliedAction, obj, undo: Undo, text: FieldText) -> dict:
     return {
         "index": applied.index,
         "action": applied.action,
@@ -218,25 +203,26 @@ def _line(applied: AppliedAction, obj, undo: Undo, reps: dict[int, str]) -> dict
         "object_type": applied.object_type,
         "object_id": applied.object_id,
         "record": _record_text(applied, obj),
-        "before": _values_text(applied.before, reps, obj),
-        "after": _values_text({k: v for k, v in (applied.after or {}).items() if k != "note"}, reps, obj),
-        "now": _now_text(applied, obj, undo),
+        "before": _values_text(applied.before, text, applied.object_type),
+        "after": _values_text(
+            {k: v for k, v in (applied.after or {}).items() if k != "note"}, text, applied.object_type
+        ),
+        "now": _now_text(applied, undo, text),
         "outcome": undo.outcome,
         "note": undo.note,
     }
 
 
-def _now_text(applied: AppliedAction, obj, undo: Undo) -> str:
+def _now_text(applied: AppliedAction, undo: Undo, text: FieldText) -> str:
     if undo.current is None:
         return "—"
     key = (applied.after or {}).get("key")
-    current = undo.current
-    if key and isinstance(current, str):
-        current = _choices(obj, key).get(current, current)
-    return shown(current)
+    if key and isinstance(undo.current, str):
+        return _field_text(text, applied.object_type, key, undo.current)
+    return shown(undo.current)
 
 
-def _already_line(applied: AppliedAction, reps) -> dict:
+def _already_line(applied: AppliedAction, text: FieldText) -> dict:
     previous = (
         RunRevert.objects.filter(run_id=applied.run_id, reverted__gt=0).select_related("actor").order_by("-pk").first()
     )
@@ -245,7 +231,7 @@ def _already_line(applied: AppliedAction, reps) -> dict:
         who = (previous.actor.get_full_name() or previous.actor.get_username()) if previous.actor else "the system"
         note += f" on {datetime_text(previous.created_at)} by {who}: {previous.reason}"
     undo = Undo(ALREADY, note=note + ".")
-    return _line(applied, None, undo, reps) | {"record": f"{applied.object_type} #{applied.object_id}"}
+    return _line(applied, None, undo, text) | {"record": f"{applied.object_type} #{applied.object_id}"}
 
 
 def _actions(run: AutomationRun, *, lock: bool):
@@ -261,15 +247,15 @@ def run_revert_plan(run: AutomationRun, *, force: bool = False) -> RunRevertPlan
     if run.mode != Automation.Mode.LIVE:
         return RunRevertPlan(run=run, lines=[])
     actions = _actions(run, lock=False)
-    reps = _rep_names(actions)
+    words = FieldText()
     ctx = RevertContext(live=False, force=force)
     lines = []
     for applied in actions:
         if applied.status == AppliedAction.Status.REVERTED:
-            lines.append(_already_line(applied, reps))
+            lines.append(_already_line(applied, words))
             continue
         obj, undo = _undo(ctx, applied)
-        lines.append(_line(applied, obj, undo, reps))
+        lines.append(_line(applied, obj, undo, words))
     return RunRevertPlan(run=run, lines=lines)
 
 
@@ -290,15 +276,15 @@ def revert_one(*, run: AutomationRun, actor, reason: str, force: bool, batch=Non
     text = f"revert of run {run.pk}: {reason}"
     ctx = RevertContext(live=True, force=force, actor=actor, reason=text)
     actions = _actions(run, lock=True)
-    reps = _rep_names(actions)
+    words = FieldText()
     lines, feed = [], []
     with audited(actor=actor, reason=text):
         for applied in actions:
             if applied.status == AppliedAction.Status.REVERTED:
-                lines.append(_already_line(applied, reps))
+                lines.append(_already_line(applied, words))
                 continue
             obj, undo = _undo(ctx, applied)
-            lines.append(_line(applied, obj, undo, reps))
+            lines.append(_line(applied, obj, undo, words))
             if undo.outcome != UndoOutcome.REVERT:
                 continue
             applied.status = AppliedAction.Status.REVERTED
