@@ -7,7 +7,7 @@ lead (its own action: ``attributes["callback_stamp"]``, revertible) and opens an
 from __future__ import annotations
 
 from revops.engine.kinds import AutomationKind, register
-from revops.engine.registry import Conflict, Result, register_action
+from revops.engine.registry import Result, RevertContext, Undo, UndoOutcome, register_action
 from revops.engine.types import Action, Outcome
 from revops.models import ChangeEntry
 
@@ -15,12 +15,30 @@ ITEM_KIND = "callback_requested"
 STAMP = "callback requested"
 
 
-def _unstamp(applied, lead):
-    if (lead.attributes or {}).get("callback_stamp") != STAMP:
-        return Conflict((lead.attributes or {}).get("callback_stamp"))
-    lead.attributes = {k: v for k, v in lead.attributes.items() if k != "callback_stamp"}
-    lead.save(update_fields=["attributes", "updated_at"])
-    return ChangeEntry.Kind.FIELD_UPDATED, {"field": "callback_stamp", "value": None, "reverted": True}
+def _unstamp(ctx: RevertContext, applied, lead) -> Undo:
+    """Remove the stamp again, unless the lead holds another since (checks only when ``ctx.live`` is False)."""
+    current = (lead.attributes or {}).get("callback_stamp")
+    if current is None:
+        return Undo(UndoOutcome.NOTHING, note="The lead is not stamped any more.")
+    if current != STAMP and not ctx.force:
+        return Undo(UndoOutcome.CONFLICT, note=f"The stamp now reads {current!r}.", current=current)
+    undo = Undo(
+        UndoOutcome.REVERT,
+        note="The stamp is removed.",
+        current=current,
+        feed=[
+            {
+                "kind": ChangeEntry.Kind.FIELD_UPDATED,
+                "object_type": "lead",
+                "external_id": lead.external_id,
+                "payload": {"field": "callback_stamp", "value": None, "reverted": True},
+            }
+        ],
+    )
+    if ctx.live:
+        lead.attributes = {k: v for k, v in lead.attributes.items() if k != "callback_stamp"}
+        lead.save(update_fields=["attributes", "updated_at"])
+    return undo
 
 
 @register_action("stamp_callback", label="Stamp the callback request", revert=_unstamp)
