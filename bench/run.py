@@ -59,8 +59,10 @@ BENCHMARKS = {
     "routing": (["--leads", "40", "--accounts", "2000", "--backfill", "1000", "--backtest", "5000"], {}),
     "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
     "monitors": (["--deals", "5000"], {}),
+    "scoring": (["--leads", "5000", "--events", "60"], {}),
 }
-TAKES_FLAGS = {"ingest", "triage", "routing", "monitors"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
+# conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
+TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
 QUICK_TIMEOUT = 600
 
 

@@ -61,6 +61,7 @@ class ModelSpec:
     max_total: int
     fit: tuple[FitSpec, ...] = ()
     engagement: tuple[EngagementSpec, ...] = ()
+    changed_at: dt.datetime | None = None  # the model's last change: a score computed before it is stale
 
     @property
     def longest_window(self) -> int:
@@ -97,7 +98,14 @@ def spec_from_model(model) -> ModelSpec:
         for rule in model.engagement_rules.all()
     ]
     return ModelSpec(
-        model.pk, model.name, model.status, model.min_total, model.max_total, tuple(fit), tuple(engagement)
+        model.pk,
+        model.name,
+        model.status,
+        model.min_total,
+        model.max_total,
+        tuple(fit),
+        tuple(engagement),
+        getattr(model, "updated_at", None),
     )
 
 

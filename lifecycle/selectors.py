@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from django.db.models import F, Func, IntegerField
+from django.db.models import F, Func, IntegerField, Max, Min
 
 from revops.models import Activity, Lead
 
@@ -29,20 +29,43 @@ def lead_id_chunks(queryset, size: int = CHUNK) -> Iterator[list[int]]:
         last = ids[-1]
 
 
-def leads_to_rescore(*, specs, now: dt.datetime, size: int = CHUNK) -> Iterator[list[int]]:
-    """Chunks of lead ids the nightly re-score covers: leads with activities of a scored kind inside the
-    longest window (plus a margin), then, per model, leads without a score computed since the model last
-    changed. A lead may come twice; re-scoring it again changes nothing."""
+def leads_to_rescore(
+    *, specs, now: dt.datetime, size: int = CHUNK, first_id: int | None = None, last_id: int | None = None
+) -> Iterator[list[int]]:
+    """Chunks of lead ids the re-score covers (within ``first_id``…``last_id`` when given): leads with
+    activities of a scored kind inside the longest window (plus a margin), then, per model, leads without
+    a score computed since the model last changed. A lead may come twice; re-scoring it again changes nothing."""
+    leads = Lead.objects.all()
+    if first_id is not None:
+        leads = leads.filter(pk__gte=first_id)
+    if last_id is not None:
+        leads = leads.filter(pk__lte=last_id)
     engaged = [s for s in specs if s.engagement]
     if engaged:
         window = max(s.longest_window for s in engaged) + WINDOW_MARGIN_DAYS
         kinds = set().union(*(s.activity_kinds for s in engaged))
         recent = Activity.objects.filter(kind__in=kinds, occurred_at__gte=now - dt.timedelta(days=window))
-        yield from lead_id_chunks(Lead.objects.filter(pk__in=recent.values("lead_id")), size)
+        if first_id is not None:
+            recent = recent.filter(lead_id__gte=first_id)
+        if last_id is not None:
+            recent = recent.filter(lead_id__lte=last_id)
+        yield from lead_id_chunks(leads.filter(pk__in=recent.values("lead_id")), size)
     changed = dict(ScoringModel.objects.filter(pk__in=[s.pk for s in specs]).values_list("pk", "updated_at"))
     for spec in specs:
         current = LeadScore.objects.filter(model_id=spec.pk, computed_at__gte=changed.get(spec.pk, now))
-        yield from lead_id_chunks(Lead.objects.exclude(pk__in=current.values("lead_id")), size)
+        if first_id is not None:
+            current = current.filter(lead_id__gte=first_id)
+        if last_id is not None:
+            current = current.filter(lead_id__lte=last_id)
+        yield from lead_id_chunks(leads.exclude(pk__in=current.values("lead_id")), size)
+
+
+def lead_id_ranges(size: int) -> list[tuple[int, int]]:
+    """The leads' ids cut into consecutive ranges of ``size`` ids (first, last), for jobs that share them."""
+    bounds = Lead.objects.aggregate(first=Min("pk"), last=Max("pk"))
+    if bounds["first"] is None:
+        return []
+    return [(lo, min(lo + size - 1, bounds["last"])) for lo in range(bounds["first"], bounds["last"] + 1, size)]
 
 
 def _abs_difference():

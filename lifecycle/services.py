@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from revops import conditions
 from revops.audit import audited, system_user
-from revops.bulk_writes import bulk_update_audited
+from revops.bulk_writes import InArray, bulk_update_audited
 from revops.feed import change_entries_record
 from revops.models import Activity, ChangeEntry, Lead
 
@@ -191,7 +191,7 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
     lead_ids = sorted(set(lead_ids))
     if not specs or not lead_ids:
         return 0
-    leads = Lead.objects.select_related("matched_account").filter(pk__in=lead_ids).order_by("pk")
+    leads = Lead.objects.select_related("matched_account").filter(InArray("pk", lead_ids)).order_by("pk")
     if any(s.status == ScoringModel.Status.LIVE for s in specs):
         leads = leads.select_for_update(of=("self",))
     leads = list(leads)
@@ -201,18 +201,18 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
     if window and kinds:
         # Plain rows, not model instances: building instances would cost more than the scoring.
         rows = Activity.objects.filter(
-            lead_id__in=list(by_lead), kind__in=kinds, occurred_at__gte=now - dt.timedelta(days=window)
+            InArray("lead_id", by_lead), kind__in=kinds, occurred_at__gte=now - dt.timedelta(days=window)
         ).values_list("lead_id", "kind", "subject", "occurred_at", named=True)
         for activity in rows:
             by_lead[activity.lead_id].append(activity)
     stored = {
         (row.lead_id, row.model_id): row
-        for row in LeadScore.objects.filter(lead_id__in=list(by_lead), model_id__in=[s.pk for s in specs]).values_list(
-            "pk", "lead_id", "model_id", "total", "explanation", "crm_score", named=True
-        )
+        for row in LeadScore.objects.filter(
+            InArray("lead_id", by_lead), model_id__in=[s.pk for s in specs]
+        ).values_list("pk", "lead_id", "model_id", "total", "explanation", "crm_score", "computed_at", named=True)
     }
     changed = 0
-    new_rows, updated_rows = [], []
+    upserts, touched = [], []
     writes = []
     for lead in leads:
         for spec in specs:
@@ -220,23 +220,10 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
             live = spec.status == ScoringModel.Status.LIVE
             crm_score = score.total if live else lead.score  # a live model's total becomes the lead's score
             row = stored.get((lead.pk, spec.pk))
-            if row is None:
-                new_rows.append(
+            if row is None or row.total != score.total or row.explanation != score.lines or row.crm_score != crm_score:
+                changed += row is None or row.total != score.total
+                upserts.append(
                     LeadScore(
-                        lead=lead,
-                        model_id=spec.pk,
-                        total=score.total,
-                        explanation=score.lines,
-                        crm_score=crm_score,
-                        computed_at=now,
-                    )
-                )
-                changed += 1
-            elif row.total != score.total or row.explanation != score.lines or row.crm_score != crm_score:
-                changed += row.total != score.total
-                updated_rows.append(
-                    LeadScore(
-                        pk=row.pk,
                         lead_id=lead.pk,
                         model_id=spec.pk,
                         total=score.total,
@@ -245,10 +232,20 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
                         computed_at=now,
                     )
                 )
+            elif spec.changed_at is not None and row.computed_at < spec.changed_at:
+                touched.append(row.pk)  # unchanged under the new model: scored since the change all the same
             if live and lead.score != score.total:
                 writes.append((lead, spec, score.total))
-    LeadScore.objects.bulk_create(new_rows)
-    LeadScore.objects.bulk_update(updated_rows, ["total", "explanation", "crm_score", "computed_at"])
+    if upserts:
+        # One INSERT … ON CONFLICT per batch for new and changed rows alike.
+        LeadScore.objects.bulk_create(
+            upserts,
+            update_conflicts=True,
+            unique_fields=["lead", "model"],
+            update_fields=["total", "explanation", "crm_score", "computed_at"],
+        )
+    if touched:
+        LeadScore.objects.filter(InArray("pk", touched)).update(computed_at=now)
     if writes:
         _write_live_scores(writes, now)
     return changed

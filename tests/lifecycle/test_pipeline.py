@@ -3,12 +3,14 @@ real RQ worker; the nightly job re-scores leads whose points decayed."""
 
 import datetime as dt
 
+import django_rq
 import pytest
 from django.utils import timezone
 
 from lifecycle.jobs import lifecycle_rescore
-from lifecycle.models import LeadScore
-from lifecycle.services import lead_scores_refresh
+from lifecycle.models import LeadScore, ScoringModel
+from lifecycle.selectors import leads_to_rescore
+from lifecycle.services import active_specs, lead_scores_refresh
 from revops.models import Lead
 from revops.plugins import schedules
 from revops.sync import sync_batch_apply
@@ -44,8 +46,11 @@ def test_a_synced_activity_rescores_its_lead_through_the_pipeline(redis_conn, ru
     assert Lead.objects.get(pk=lead.pk).score == 20
 
 
-@pytest.mark.django_db
-def test_the_nightly_job_rescores_decayed_and_unscored_leads():
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_job_rescores_decayed_and_unscored_leads_in_ranges_shared_by_workers(
+    redis_conn, run_worker, monkeypatch
+):
+    monkeypatch.setattr("lifecycle.jobs.RANGE", 2)
     model = scoring_model(status="shadow", fit=[])
     lead = LeadFactory()
     lead.activities.create(
@@ -55,13 +60,36 @@ def test_the_nightly_job_rescores_decayed_and_unscored_leads():
         occurred_at=timezone.now() - dt.timedelta(days=1),
         source_updated_at=timezone.now(),
     )
-    other = LeadFactory()
+    others = [LeadFactory() for _ in range(4)]
     lead_scores_refresh(lead_ids=[lead.pk], now=timezone.now() - dt.timedelta(days=1))
     assert LeadScore.objects.get(lead=lead).total == 20
-    counts = lifecycle_rescore()
-    assert counts["changed"] >= 1
+
+    assert lifecycle_rescore() == {"jobs": 3}  # five leads, two ids per job
+    ranges = [i for i in django_rq.get_queue("low").job_ids if i.startswith("lifecycle-rescore-")]
+    assert len(ranges) == 3
+    assert run_worker("low") == 0
     assert LeadScore.objects.get(lead=lead, model=model).total < 20  # a day of decay
-    assert LeadScore.objects.get(lead=other, model=model).total == 0  # scored for the first time
+    assert {s.total for s in LeadScore.objects.filter(lead__in=others, model=model)} == {0}  # scored at last
+
+
+@pytest.mark.django_db
+def test_a_model_change_leaves_no_lead_waiting_even_when_its_score_stays_the_same():
+    model = scoring_model(status="shadow", fit=[])
+    unchanged, pricing = LeadFactory(), LeadFactory()
+    pricing.activities.create(
+        external_id="A-2", kind="call", subject="pricing", occurred_at=timezone.now(), source_updated_at=timezone.now()
+    )
+    lead_scores_refresh(lead_ids=[unchanged.pk, pricing.pk])
+    before = LeadScore.objects.get(lead=unchanged).computed_at
+    ScoringModel.objects.filter(pk=model.pk).update(updated_at=timezone.now() + dt.timedelta(seconds=1))
+    later = timezone.now() + dt.timedelta(seconds=2)
+
+    specs = active_specs()
+    waiting = [pk for chunk in leads_to_rescore(specs=specs, now=later) for pk in chunk]
+    assert set(waiting) == {unchanged.pk, pricing.pk}
+    lead_scores_refresh(lead_ids=waiting, now=later, specs=specs)
+    assert LeadScore.objects.get(lead=unchanged).computed_at > before  # stamped, though its score is the same
+    assert [pk for chunk in leads_to_rescore(specs=specs, now=later) for pk in chunk] == [pricing.pk]  # engaged only
 
 
 def test_the_rescore_is_nightly_on_the_low_queue_and_a_bad_cron_is_refused(tmp_path):
