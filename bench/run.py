@@ -62,7 +62,7 @@ BENCHMARKS = {
     "scoring": (["--leads", "5000", "--events", "60"], {}),
 }
 # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
-TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
+TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring"}
 QUICK_TIMEOUT = 600
 
 
