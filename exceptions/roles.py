@@ -29,7 +29,16 @@ from revops.access import (  # noqa: F401  (the role names and lookups live in t
 )
 
 # Apps whose every model permission a RevOps admin holds.
-ADMIN_APPS = ("revops", "exceptions", "routing", "handoffs", "monitors", "axes")  # axes: the sign-in log and lock-outs
+ADMIN_APPS = (
+    "revops",
+    "exceptions",
+    "routing",
+    "handoffs",
+    "monitors",
+    "lifecycle",
+    "webhooks",
+    "axes",
+)  # axes: the sign-in log and lock-outs
 
 # revops models a manager may read: the CRM mirror, and the rules and runs that explain decisions.
 MANAGER_VIEW_REVOPS = (

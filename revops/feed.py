@@ -15,6 +15,9 @@ other, so callers record feed entries as the last step of their transaction.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -23,6 +26,34 @@ from revops.sync_writers import PgWriter
 
 # Arbitrary constant naming the feed's advisory lock ("rvpfeed" in ASCII).
 FEED_LOCK_ID = 0x72767066656564
+
+logger = logging.getLogger(__name__)
+FEED_LISTENERS: list[Callable[[], None]] = []
+
+
+def register_feed_listener(listener: Callable[[], None]) -> Callable[[], None]:
+    """Call ``listener()`` once after each commit that added feed entries (e.g. the webhooks app queues
+    its push). A listener must be cheap and must not raise; an exception is logged, never propagated."""
+    if listener not in FEED_LISTENERS:
+        FEED_LISTENERS.append(listener)
+    return listener
+
+
+def _run_listeners() -> None:
+    for listener in FEED_LISTENERS:
+        try:
+            listener()
+        except Exception:
+            logger.exception("feed listener %s failed", getattr(listener, "__name__", listener))
+
+
+def _notify_after_commit() -> None:
+    """Schedule the listeners once per transaction, however many entries it writes."""
+    if not FEED_LISTENERS:
+        return
+    pending = transaction.get_connection().run_on_commit
+    if not any(func is _run_listeners for _sids, func, _robust in pending):
+        transaction.on_commit(_run_listeners)
 
 
 def _lock_feed() -> None:
@@ -77,6 +108,7 @@ def change_entry_record(
         if dedupe_key:
             return ChangeEntry.objects.get(dedupe_key=dedupe_key)
         raise
+    _notify_after_commit()
     return entry
 
 
@@ -130,6 +162,7 @@ def change_entries_record(entries: list[dict]) -> int:
             ChangeEntry(kind=k, object_type=t, external_id=e, payload=p, reason=r, dedupe_key=d)
             for k, t, e, p, r, d in rows
         )
+    _notify_after_commit()
     return len(rows)
 
 

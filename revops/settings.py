@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "handoffs",
     "monitors",
     "lifecycle",
+    "webhooks",
     "exceptions",
 ]
 
@@ -256,6 +257,14 @@ if not croniter.is_valid(LIFECYCLE_RESCORE_CRON):
     raise ImproperlyConfigured(
         f"LIFECYCLE_RESCORE_CRON={LIFECYCLE_RESCORE_CRON!r} is not a cron expression (e.g. '30 2 * * *')"
     )
+# Outbound webhooks (webhooks app, docs/webhooks.md): entries per POST, the receiver's time to answer,
+# the retry backoff (doubling from the base up to the cap) and the failures in a row that pause a
+# subscription and open an item for its owner.
+WEBHOOK_BATCH_SIZE = env_int("WEBHOOK_BATCH_SIZE", 100, minimum=1)
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1)
+WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
+WEBHOOK_MAX_FAILURES = env_int("WEBHOOK_MAX_FAILURES", 8, minimum=1)
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address

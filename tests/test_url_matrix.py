@@ -52,6 +52,8 @@ from revops.models import (
 from revops.tokens import api_token_create
 from routing.models import RoutingRule
 from tests.factories import UserFactory
+from webhooks.models import WebhookDelivery
+from webhooks.services import subscription_create
 
 pytestmark = pytest.mark.django_db
 
@@ -393,6 +395,12 @@ def build_world() -> World:
         until=run.created_at + dt.timedelta(seconds=1),
         reason="matrix",
     )
+    # An outbound webhook and one delivery of it (no receiver: the delivery row is written directly).
+    hook_token, _raw = api_token_create(name="matrix-webhook", scopes=["read"])
+    hook, _secret = subscription_create(
+        name="Matrix push", url="https://crm.example.test/hooks", token=hook_token, actor=users["superuser"]
+    )
+    WebhookDelivery.objects.create(subscription=hook, first_entry_id=1, last_entry_id=1, entry_count=1, body={})
     clients, scopes = {"anonymous": Client(raise_request_exception=False)}, {"anonymous": set()}
     for role, user in users.items():
         clients[role] = Client(raise_request_exception=False)
