@@ -27,6 +27,7 @@ from revops.access import (  # noqa: F401  (the role names and lookups live in t
     sees_everything,
     user_role,
 )
+from revops.people import set_role
 
 # Apps whose every model permission a RevOps admin holds.
 ADMIN_APPS = (
@@ -112,14 +113,9 @@ def create_roles_after_migrate(sender, using="default", **kwargs) -> None:
 
 
 def assign_role(user, role: str) -> None:
-    """Put ``user`` in exactly one role group; staff (admin access) for every role but Integration."""
-    if role not in ROLE_NAMES:
-        raise ValueError(f"Unknown role {role!r}; one of {', '.join(ROLE_NAMES)}.")
-    group = ensure_roles()[role]
-    user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES).exclude(pk=group.pk))
-    user.groups.add(group)
-    user.is_staff = role != INTEGRATION
-    user.save(update_fields=["is_staff"])
+    """Put ``user`` in exactly one role group (``revops.people.set_role``), the groups made first."""
+    ensure_roles()
+    set_role(user, role)
 
 
 def can_act(user, item, action: str) -> bool:

@@ -28,6 +28,7 @@ class RevopsConfig(AppConfig):
         register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=sweep_every)
         register_schedule(jobs.purge_idempotency_keys, name="purge_idempotency_keys", queue="low", interval=3600)
         register_schedule(jobs.rollup_metrics, name="metrics_rollup", queue="low", interval=300)
+        register_schedule(jobs.logins_follow_reps, name="logins_follow_reps", queue="default", interval=60)
         # Last: the numbers of everything the other builders did.
         register_demo_builder("metrics", metrics_demo_build, order=1000)
         register_demo_builder("records", demo_records_build, order=10)

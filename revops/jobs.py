@@ -46,3 +46,10 @@ def rollup_metrics() -> dict:
     from .metrics.rollup import metrics_rollup
 
     return metrics_rollup()
+
+
+def logins_follow_reps() -> int:
+    """Every minute: turn off the logins of reps the CRM marks inactive (``revops.people``)."""
+    from .people import logins_follow_reps as follow
+
+    return follow()

@@ -273,8 +273,10 @@ WEBHOOK_MAX_FAILURES = env_int("WEBHOOK_MAX_FAILURES", 8, minimum=1)
 # or by deleting the access attempt in the admin. API tokens are not passwords and are not counted.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "revops.people.RepAwareBackend",  # Django's password sign-in, refused to reps inactive in the CRM
 ]
+# Invitations (revops/people.py): how long the one-time link to set a first password works.
+PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_HOURS", 72, minimum=1) * 3600
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))

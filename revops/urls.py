@@ -6,6 +6,8 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from revops.admin.people import InviteAcceptView
+
 from .health import healthz
 from .metrics.views import dashboard_csv, dashboard_view
 from .ops import guarded
@@ -28,5 +30,6 @@ urlpatterns = [
     path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="revops-dashboard"),
     path("admin/dashboard/<str:key>.csv", admin.site.admin_view(dashboard_csv), name="revops-dashboard-csv"),
+    path("accounts/invite/<uidb64>/<token>/", InviteAcceptView.as_view(), name="invite-accept"),
     path("admin/", admin.site.urls),
 ]

@@ -9,13 +9,15 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
 
 from revops.models import Account, Activity, FieldDefinition, Lead, Opportunity, Rep, Task, Team
+from revops.people import rep_invite
 
 from .base import BigTableAdmin, OwnerFilter, RecordAdmin, RecordAdminForm, admin_link, badge, values_filter
 from .why import WhyMixin
@@ -230,10 +232,11 @@ class RepForm(RecordAdminForm):
 class RepAdmin(WhyMixin, RecordAdmin):
     form = RepForm
     # Region and time zone are on the rep's page (region is a filter).
-    list_display = ("name", "title", "team_link", "manager_link", "segment_list", "active", "availability")
+    list_display = ("name", "title", "team_link", "manager_link", "segment_list", "active", "availability", "login")
     list_filter = ("is_active", OutOfOfficeFilter, "region", ("team", admin.RelatedOnlyFieldListFilter))
+    actions = ["invite"]
     search_fields = ("name", "email", "external_id", "title")
-    list_select_related = ("team", "manager")
+    list_select_related = ("team", "manager", "user")
     autocomplete_fields = ("manager", "team", "user")
     readonly_fields = ("attributes_display",)
     fieldsets = (
@@ -259,6 +262,34 @@ class RepAdmin(WhyMixin, RecordAdmin):
     @admin.display(description="segments")
     def segment_list(self, obj):
         return ", ".join(obj.segments or []) or "—"
+
+    @admin.display(description="login")
+    def login(self, obj):
+        user = obj.user
+        if user is None:
+            return "—"
+        if not user.is_active:
+            return badge("off", "neutral", f"{user.username}: turned off")
+        if not user.has_usable_password():
+            return badge("invited", "info", f"{user.username}: has not set a password yet")
+        return badge("yes", "ok", user.username)
+
+    def has_invite_permission(self, request):
+        return request.user.has_perm("revops.change_rep")  # RevOps admins
+
+    @admin.action(description="Invite to the portal (e-mail a link to set a password)", permissions=["invite"])
+    def invite(self, request, queryset):
+        invited, refused = [], []
+        for rep in queryset.select_related("user").order_by("name"):
+            try:
+                invited.append(rep_invite(rep=rep, actor=request.user))
+            except ValidationError as exc:
+                refused.append(" ".join(exc.messages))
+        if invited:
+            names = ", ".join(f"{i.rep.name} ({i.role.lower()})" for i in invited)
+            self.message_user(request, f"Invited {len(invited)}: {names}. Each gets an e-mail with a one-time link.")
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
 
     @admin.display(description="out of office", ordering="out_of_office_until")
     def availability(self, obj):
