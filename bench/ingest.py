@@ -1,4 +1,4 @@
-"""Bulk-ingest benchmark: 100,000 leads through the real sync endpoint vs. a raw psycopg COPY.
+"""Bulk-ingest benchmark: 100,000 leads (and as many contacts) through the real sync endpoint vs. a raw psycopg COPY.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/anything python bench/ingest.py
 
@@ -6,8 +6,11 @@ Creates (and finally drops) its own database ``revops_bench`` on that server and
 of ``REDIS_URL``'s server (flushed), so it never touches real data. It starts the WSGI app under
 ``manage.py runserver --noreload`` in a subprocess, POSTs 100 batches of 1,000 new leads over
 HTTP (then the same leads again with changes, then once more unchanged), measures a raw ``COPY``
-of the same rows into a scratch table with the same columns, profiles the sync service in-process
-on one batch, and prints one JSON document. Options: ``--records``, ``--batch``, ``--keep-db``.
+of the same rows into a scratch table with the same columns, then POSTs as many new contacts (on
+accounts synced first; e-mails in mixed case and formatted phone numbers for the normalisers, one in
+ten converted from a lead of the first pass) and reports their rate against the leads' of the same
+run, profiles the sync service in-process on one batch, and prints one JSON document. Options:
+``--records``, ``--batch``, ``--keep-db``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,37 @@ def lead(n: int, *, version: int = 0) -> dict:
         "score": (n * 7 + version) % 100,
         "status": ("new", "working")[version % 2],
     }
+
+
+ACCOUNTS_PER_CONTACT = 20  # one account per this many contacts
+
+
+def account(n: int) -> dict:
+    return {
+        "external_id": f"BA{n:07d}",
+        "source_updated_at": "2026-03-01T09:00:00Z",
+        "name": f"Customer {n}",
+        "domain": f"customer{n}.test",
+        "country": ("US", "DE", "GB", "FR")[n % 4],
+    }
+
+
+def contact(n: int) -> dict:
+    """A new contact as a CRM sends it: e-mail in mixed case, phone formatted for people, roles on its account."""
+    record = {
+        "external_id": f"BC{n:07d}",
+        "source_updated_at": "2026-03-01T11:00:00Z",
+        "account": f"BA{n // ACCOUNTS_PER_CONTACT:07d}",
+        "first_name": f"First{n % 997}",
+        "last_name": f"Last{n % 991}",
+        "email": f"First{n % 997}.Last{n}@Customer{n // ACCOUNTS_PER_CONTACT}.test",
+        "phone": f"+1 (415) {200 + n % 800:03d}-{n % 10000:04d}",
+        "title": "CFO" if n % 5 == 0 else "VP Sales",
+        "roles": [("champion", "executive_sponsor", "billing_contact", "decision_maker")[n % 4]] if n % 3 == 0 else [],
+    }
+    if n % 10 == 0:
+        record["converted_from_lead"] = f"BL{n:07d}"
+    return record
 
 
 def database_urls() -> tuple[str, str]:
@@ -123,11 +157,11 @@ def post(port: int, path: str, body: bytes, raw_token: str) -> tuple[int, dict]:
         conn.close()
 
 
-def http_pass(port, raw_token, bodies, expect) -> dict:
+def http_pass(port, raw_token, bodies, expect, *, path="/api/v1/sync/leads/") -> dict:
     started = time.perf_counter()
     totals: dict[str, int] = {}
     for body in bodies:
-        status, payload = post(port, "/api/v1/sync/leads/", body, raw_token)
+        status, payload = post(port, path, body, raw_token)
         if status != 200:
             raise SystemExit(f"sync answered {status}: {str(payload)[:500]}")
         for key, value in payload["counts"].items():
@@ -315,6 +349,16 @@ def main() -> None:
         fixed = http_fixed_cost(port, raw_token)
         baseline = copy_baseline(bench_url, rows)
 
+        # Contacts: their accounts first, then as many new contacts as leads, in the same batch size.
+        accounts = [account(i) for i in range(n // ACCOUNTS_PER_CONTACT + 1)]
+        account_bodies = [
+            json.dumps({"records": accounts[i : i + size]}).encode() for i in range(0, len(accounts), size)
+        ]
+        http_pass(port, raw_token, account_bodies, "created", path="/api/v1/sync/accounts/")
+        contact_rows = [contact(i) for i in range(n)]
+        contact_bodies = [json.dumps({"records": contact_rows[i : i + size]}).encode() for i in range(0, n, size)]
+        contacts_create = http_pass(port, raw_token, contact_bodies, "created", path="/api/v1/sync/contacts/")
+
         server.terminate()
         server.wait(timeout=10)
         server = None
@@ -338,6 +382,12 @@ def main() -> None:
                     "ratio_update_to_copy": round(update["records_per_s"] / baseline["records_per_s"], 3),
                     "bar_records_per_s": 20_000,
                     "meets_bar_create": create["records_per_s"] >= 20_000,
+                    "contacts": {
+                        "http_create": contacts_create,
+                        "ratio_to_leads_create": round(contacts_create["records_per_s"] / create["records_per_s"], 3),
+                        "ratio_to_copy": round(contacts_create["records_per_s"] / baseline["records_per_s"], 3),
+                        "meets_bar_create": contacts_create["records_per_s"] >= 20_000,
+                    },
                     "profile_in_process_one_batch": profile,
                 },
                 indent=2,

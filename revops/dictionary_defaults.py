@@ -224,7 +224,14 @@ DEFAULT_FIELDS = [
         allowed_values=_choices(Contact.Role),
     ),
     f("contact", "is_active", "Active", "boolean", "False once the person left or stopped working with us."),
-    f("contact", "owner", "Owner", "reference", "The rep who owns the relationship, if the CRM sets one.", reference_to="rep"),
+    f(
+        "contact",
+        "owner",
+        "Owner",
+        "reference",
+        "The rep who owns the relationship, if the CRM sets one.",
+        reference_to="rep",
+    ),
     f(
         "contact",
         "converted_from_lead",

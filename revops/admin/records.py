@@ -1,4 +1,4 @@
-"""Admin for the CRM record mirror: teams, reps, accounts, leads, opportunities, activities, tasks.
+"""Admin for the CRM record mirror: teams, reps, accounts, leads, opportunities, activities, tasks (contacts: contacts.py).
 
 List pages stay fast on big tables: related columns are fetched with ``list_select_related``,
 big tables skip the full ``COUNT(*)`` and foreign keys use autocomplete widgets.
@@ -11,9 +11,9 @@ import datetime as dt
 from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from revops.models import Account, Activity, Contact, FieldDefinition, Lead, Opportunity, Rep, Task, Team

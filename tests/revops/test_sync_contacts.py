@@ -210,6 +210,49 @@ def test_contact_events_reach_the_outbox_consumer(crm, accounts):
     assert event.status == "processed"
 
 
+def test_an_automation_triggers_on_a_contact_change(crm, accounts):
+    from exceptions.models import Queue
+    from revops.engine.pipeline import engine_process_events
+    from revops.engine.services import automation_create
+
+    accounts["US"].customer_status = "customer"
+    accounts["US"].save()
+    rule_owner = UserFactory(username="rule.owner", first_name="Rita", last_name="Rule")
+    Queue.objects.get_or_create(name="RevOps")
+    automation_create(
+        actor=rule_owner,
+        name="Executive sponsor left a customer",
+        purpose="A customer's executive sponsor who leaves puts the renewal at risk.",
+        kind="alert",
+        object_type="contact",
+        trigger="updated",
+        conditions={
+            "all": [
+                {"field": "contact.roles", "op": "contains", "value": "executive_sponsor"},
+                {"field": "contact.is_active", "op": "eq", "value": False},
+                {"field": "contact.account.customer_status", "op": "eq", "value": "customer"},
+            ]
+        },
+        config={"title": "Executive sponsor left: {record}", "expected_action": "Find the new sponsor with the CSM."},
+        rule_owner=rule_owner,
+        failure_owner=rule_owner,
+        exception_queue="RevOps",
+        mode="live",
+    )
+
+    def process():
+        engine_process_events(event_ids=list(OutboxEvent.objects.filter(status="pending").values_list("pk", flat=True)))
+
+    post(crm, [rec("C-1", account="A-US", first_name="Dana", last_name="Whitfield", roles=["executive_sponsor"])])
+    process()
+    assert not ExceptionItem.objects.filter(kind="hygiene_alert").exists()
+    post(crm, [rec("C-1", T2, is_active=False)])
+    process()
+    item = ExceptionItem.objects.get(kind="hygiene_alert")
+    assert item.object_type == "contact" and item.object_id == Contact.objects.get().pk
+    assert "Executive sponsor left a customer: Dana Whitfield matched" in item.reason
+
+
 # --- read API ------------------------------------------------------------------------------------
 
 
