@@ -191,6 +191,8 @@ class Contact(CrmRecord):
     )
     attributes = models.JSONField(default=dict, blank=True)
     history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_CONTACT)
+    # Labels of the values of list columns, for pages that show them (``revops.display.list_labels``).
+    LIST_CHOICES = {"roles": Role.choices}
 
     class Meta:
         ordering = ["last_name", "first_name"]
