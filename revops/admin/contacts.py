@@ -72,6 +72,26 @@ class ContactForm(RecordAdminForm):
             "source_updated_at",
         )
 
+    def clean(self):
+        """E-mail and phone typed by hand are stored as the sync stores them (lower-case, E.164), a national
+        number read in the account's country; one that cannot be read is an error saying what is accepted."""
+        from revops.validation import validator_for
+
+        data = super().clean()
+        sent = {key: data[key] for key in ("email", "phone") if data.get(key)}
+        if sent:
+            account = data.get("account")
+            result = validator_for("contact").validate(sent, existing={"country": getattr(account, "country", None)})
+            for key, messages in result.errors.items():
+                if key not in sent:
+                    continue  # required fields are the model form's business
+                for message in messages:
+                    self.add_error(key, f"{message}.")
+            for key in sent:
+                if key in result.core:
+                    data[key] = result.core[key]
+        return data
+
 
 @admin.register(Contact)
 class ContactAdmin(WhyMixin, BigTableAdmin):

@@ -83,3 +83,22 @@ def test_editing_a_contacts_roles_in_the_admin_is_audited(admin_client, admin_us
     history = admin_client.get(reverse("admin:revops_contact_history", args=[sponsor.pk]))
     assert history.status_code == 200 and "Billing contact" in history.content.decode()
     assert Contact.history.filter(id=sponsor.pk).count() == 2
+
+
+def test_email_and_phone_typed_in_the_admin_are_stored_normalised(admin_client, acme):
+    account, sponsor, _ = acme
+    account.country = "GB"
+    account.save()
+    change = reverse("admin:revops_contact_change", args=[sponsor.pk])
+    response = admin_client.post(
+        change, form_data(admin_client.get(change), email=" Dana@ACME.test ", phone="020 7946 0958")
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    sponsor.refresh_from_db()
+    assert (sponsor.email, sponsor.phone) == ("dana@acme.test", "+442079460958")
+    response = admin_client.post(change, form_data(admin_client.get(change), phone="call me"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["phone"] == [
+        "'call me' is not a phone number: send it with its country code, e.g. +44 20 7946 0958 "
+        "(national numbers are read as GB)."
+    ]
