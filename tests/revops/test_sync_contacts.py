@@ -253,6 +253,29 @@ def test_an_automation_triggers_on_a_contact_change(crm, accounts):
     assert "Executive sponsor left a customer: Dana Whitfield matched" in item.reason
 
 
+def test_conditions_on_contacts_agree_in_python_and_in_the_database(accounts):
+    from revops import conditions
+
+    accounts["US"].customer_status = "customer"
+    accounts["US"].save()
+    lead = LeadFactory(external_id="L-1", source="event")
+    tree = {
+        "all": [
+            {"field": "contact.roles", "op": "contains", "value": "champion"},
+            {"field": "contact.account.customer_status", "op": "eq", "value": "customer"},
+            {"field": "contact.converted_from_lead.source", "op": "eq", "value": "event"},
+        ]
+    }
+    ContactFactory(external_id="C-YES", account=accounts["US"], roles=["champion"], converted_from_lead=lead)
+    ContactFactory(external_id="C-ROLE", account=accounts["US"], roles=["billing_contact"], converted_from_lead=lead)
+    ContactFactory(external_id="C-PROSPECT", account=accounts["GB"], roles=["champion"], converted_from_lead=lead)
+    ContactFactory(external_id="C-NOLEAD", account=accounts["US"], roles=["champion"])
+    predicate = conditions.compile_condition(tree, object_type="contact")
+    in_python = sorted(c.external_id for c in Contact.objects.all() if predicate(conditions.Context(c)))
+    in_database = sorted(conditions.queryset(tree, object_type="contact").values_list("external_id", flat=True))
+    assert in_python == in_database == ["C-YES"]
+
+
 # --- read API ------------------------------------------------------------------------------------
 
 
