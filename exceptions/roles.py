@@ -47,6 +47,7 @@ MANAGER_VIEW_REVOPS = (
     "rep",
     "account",
     "lead",
+    "contact",
     "opportunity",
     "activity",
     "task",

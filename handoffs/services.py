@@ -31,6 +31,7 @@ from revops.conditions.predicate import compile_condition
 from revops.feed import change_entries_record, change_entry_record
 from revops.models import Account, ChangeEntry, FieldDefinition, Opportunity, Rep, Task
 from revops.plugins import assignee_source
+from revops.record_selectors import account_key_contacts
 from revops.services import record_save
 
 from .models import Checklist, Handoff
@@ -583,8 +584,9 @@ def context_package(handoff: Handoff) -> dict:
     """What the receiving team gets with the handoff: the record's facts, its key contacts, the
     checklist's values and a timeline of its latest activities.
 
-    Key contacts are the people the dictionary knows for the deal and its account: its fields marked
-    as personal data (billing contact, executive sponsor, …) and the owners."""
+    Key contacts are the account's active contacts holding a role on it (executive sponsor, decision
+    maker, champion, billing contact — the core's ``account_key_contacts``), then the deal and account
+    owners."""
     from revops.models import Activity
 
     subject, checklist = handoff.subject, handoff.checklist
@@ -608,13 +610,12 @@ def context_package(handoff: Handoff) -> dict:
     keys += [key for key in (subject.attributes or {}) if key not in keys and key not in shown_as_fact]
     values = [{"label": label(object_type, key), "value": shown(_value(subject, key))} for key in keys]
     contacts = []
-    for kind, record in (("opportunity", subject if object_type == "opportunity" else None), ("account", account)):
-        if record is None:
-            continue
-        for (owner_kind, key), definition in definitions.items():
-            value = _value(record, key) if owner_kind == kind and definition.is_pii else None
-            if not _empty(value) and {"label": definition.label, "value": shown(value)} not in contacts:
-                contacts.append({"label": definition.label, "value": shown(value)})
+    if account is not None:
+        for contact in account_key_contacts(account_id=account.pk):
+            reach = " · ".join(part for part in (contact.title, contact.email, contact.phone) if part)
+            contacts.append(
+                {"label": ", ".join(contact.role_labels()), "value": f"{contact} ({reach})" if reach else str(contact)}
+            )
     if object_type == "opportunity" and subject.owner_id:
         contacts.append({"label": "Deal owner", "value": subject.owner.name})
     if account is not None and account.owner_id:

@@ -124,6 +124,8 @@ _OWNER_PATHS = {
     "reps": ("id",),
     "accounts": ("owner_id",),
     "leads": ("owner_id",),
+    # A contact is the account's: the account owner's team reads it, and so does its own owner's.
+    "contacts": ("owner_id", "account__owner_id"),
     "opportunities": ("owner_id",),
     "activities": ("rep_id", "lead__owner_id", "opportunity__owner_id", "account__owner_id"),
     "tasks": ("owner_id", "lead__owner_id", "opportunity__owner_id", "account__owner_id"),

@@ -4,7 +4,7 @@ Each layer builds its own part of the demo through its own services and register
 its ``AppConfig.ready()`` (``revops.plugins.register_demo_builder``):
 
 ====  ======================  =============================================================
- 10   ``records``             the core: a seeded org of teams, reps, accounts, leads, deals,
+ 10   ``records``             the core: a seeded org of teams, reps, accounts, leads, contacts, deals,
                               activities and tasks (``revops.demo_records``)
  20   ``queues``              the queue: managers and their queues (``exceptions.demo``)
  30   ``automations``         the engine: the governed demo automations (``revops.engine.demo``)

@@ -4,7 +4,7 @@ Loaded by a data migration and by ``load_demo``; both only add entries that are 
 team's edits to definitions, owners or sources of truth are never overwritten.
 """
 
-from .models.records import Account, Activity, Lead, Opportunity, Task
+from .models.records import Account, Activity, Contact, Lead, Opportunity, Task
 
 CRM, BILLING, MAP, PORTAL, MANUAL, ENRICH, USAGE = (
     "crm",
@@ -189,6 +189,56 @@ DEFAULT_FIELDS = [
         "The account the portal matched the lead to.",
         reference_to="account",
         source=PORTAL,
+    ),
+    *_common("contact"),
+    f("contact", "account", "Account", "reference", "The account the person works at.", reference_to="account"),
+    f("contact", "first_name", "First name", "text", "The contact's first name.", is_pii=True),
+    f("contact", "last_name", "Last name", "text", "The contact's last name.", is_pii=True),
+    f(
+        "contact",
+        "email",
+        "Email",
+        "email",
+        "The contact's work email address.",
+        is_pii=True,
+        normalise="email",
+    ),
+    f(
+        "contact",
+        "phone",
+        "Phone",
+        "text",
+        "Direct phone number, stored in E.164 (+14155550100); national numbers are read in the account's country.",
+        is_pii=True,
+        normalise="phone",
+    ),
+    f("contact", "title", "Job title", "text", "The contact's job title."),
+    f(
+        "contact",
+        "roles",
+        "Roles on the account",
+        "multi_choice",
+        "What the person is to the deal and the account: champion, executive sponsor, billing contact, "
+        "decision maker (several allowed).",
+        team=SALES,
+        allowed_values=_choices(Contact.Role),
+    ),
+    f("contact", "is_active", "Active", "boolean", "False once the person left or stopped working with us."),
+    f(
+        "contact",
+        "owner",
+        "Owner",
+        "reference",
+        "The rep who owns the relationship, if the CRM sets one.",
+        reference_to="rep",
+    ),
+    f(
+        "contact",
+        "converted_from_lead",
+        "Converted from lead",
+        "reference",
+        "The lead the CRM converted into this contact; kept so the lead's history stays reachable.",
+        reference_to="lead",
     ),
     *_common("opportunity"),
     f("opportunity", "name", "Opportunity name", "text", "Short name of the deal.", required="always", team=SALES),

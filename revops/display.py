@@ -30,6 +30,11 @@ def _model_field(object_type: str, key: str) -> models.Field | None:
         return None
 
 
+def list_labels(model: type[models.Model] | None, name: str) -> dict:
+    """Labels of the values a list column holds (a contact's roles), from the model's ``LIST_CHOICES``."""
+    return dict(getattr(model, "LIST_CHOICES", {}).get(name, ()))
+
+
 def record_name(record: models.Model) -> str:
     """What people call a record: its name, or its string form (a lead's name and company)."""
     return str(getattr(record, "name", None) or record)
@@ -87,6 +92,8 @@ class FieldText:
             return self.record(target, value) or str(value)
         if field is not None and field.choices and isinstance(value, str | int):
             return str(dict(field.flatchoices).get(value, value))
+        if isinstance(value, list) and field is not None and (labels := list_labels(field.model, key)):
+            return ", ".join(str(labels.get(item, item)) for item in value)
         if isinstance(field, models.DecimalField) or isinstance(value, Decimal):
             try:
                 return f"{Decimal(str(value)):,}"

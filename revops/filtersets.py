@@ -8,10 +8,12 @@ import datetime as dt
 
 import django_filters as filters
 from django import forms
+from django.db.models import Q
 from django_filters import fields as filter_fields
 from django_filters.widgets import DateRangeWidget
 
-from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+from revops.conditions.orm import json_array_has_q
+from revops.models import Account, Activity, Contact, Lead, Opportunity, Rep, Task, Team
 
 
 class StrictBooleanField(forms.Field):
@@ -123,6 +125,31 @@ class LeadFilterSet(RecordFilterSet):
     class Meta:
         model = Lead
         fields = ["source"]
+
+
+class ContactFilterSet(RecordFilterSet):
+    account = ref_filter("account", "Account external id.")
+    owner = ref_filter("owner", "Owner's rep external id.")
+    converted_from_lead = ref_filter("converted_from_lead", "External id of the lead converted into the contact.")
+    email = filters.CharFilter(field_name="email", lookup_expr="iexact")
+    role = filters.MultipleChoiceFilter(
+        choices=Contact.Role.choices,
+        method="filter_role",
+        label="Contacts holding any of these roles on their account (several allowed).",
+    )
+    is_active = BooleanFilter()
+
+    class Meta:
+        model = Contact
+        fields = []
+
+    def filter_role(self, queryset, name, value):
+        if not value:
+            return queryset
+        condition = Q()
+        for role in value:
+            condition |= json_array_has_q("roles", role)
+        return queryset.filter(condition)
 
 
 class OpportunityFilterSet(RecordFilterSet):

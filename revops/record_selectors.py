@@ -12,10 +12,12 @@ from dataclasses import dataclass
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 
 from revops import filtersets
 from revops.access import record_visibility_q
-from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+from revops.conditions.orm import json_array_has_q
+from revops.models import Account, Activity, Contact, Lead, Opportunity, Rep, Task, Team
 from revops.plugins import record_detail
 
 
@@ -32,6 +34,9 @@ RECORD_TYPES: dict[str, RecordType] = {
     "reps": RecordType(Rep, filtersets.RepFilterSet, ("manager", "team")),
     "accounts": RecordType(Account, filtersets.AccountFilterSet, ("owner", "parent")),
     "leads": RecordType(Lead, filtersets.LeadFilterSet, ("owner", "matched_account")),
+    "contacts": RecordType(
+        Contact, filtersets.ContactFilterSet, ("account", "account__owner", "owner", "converted_from_lead")
+    ),
     "opportunities": RecordType(Opportunity, filtersets.OpportunityFilterSet, ("owner", "account")),
     "activities": RecordType(Activity, filtersets.ActivityFilterSet, ("rep", "lead", "opportunity", "account")),
     # Tasks an automation created have no CRM id yet, so tasks are looked up by the portal's id.
@@ -98,3 +103,36 @@ def lead_latest_decision(*, lead: Lead) -> dict | None:
     Routing provides it (``revops.plugins.register_record_detail``); without routing it is None.
     """
     return record_detail("lead", "latest_decision", lead)
+
+
+# Roles in the order people look for them: who signs, who decides, who sells inside, who pays.
+ROLE_ORDER = (
+    Contact.Role.EXECUTIVE_SPONSOR,
+    Contact.Role.DECISION_MAKER,
+    Contact.Role.CHAMPION,
+    Contact.Role.BILLING_CONTACT,
+)
+
+
+def account_key_contacts(*, account_id: int) -> list[Contact]:
+    """The account's active contacts that hold a role on it (champion, executive sponsor…), the most
+    senior role first, then by name. One query."""
+    has_role = Q()
+    for role in ROLE_ORDER:
+        has_role |= json_array_has_q("roles", role)
+    contacts = list(
+        Contact.objects.filter(has_role, account_id=account_id, is_active=True)
+        .select_related("owner")
+        .order_by("last_name", "first_name", "pk")
+    )
+    rank = {role: index for index, role in enumerate(ROLE_ORDER)}
+
+    def first_role(contact: Contact) -> int:
+        return min((rank.get(role, len(rank)) for role in contact.roles or []), default=len(rank))
+
+    return sorted(contacts, key=first_role)
+
+
+def account_contact_count(*, account_id: int) -> int:
+    """How many active contacts the account has, with a role or not."""
+    return Contact.objects.filter(account_id=account_id, is_active=True).count()

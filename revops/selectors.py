@@ -14,6 +14,7 @@ RECORD_MODELS = {
     ObjectType.REP: "Rep",
     ObjectType.ACCOUNT: "Account",
     ObjectType.LEAD: "Lead",
+    ObjectType.CONTACT: "Contact",
     ObjectType.OPPORTUNITY: "Opportunity",
     ObjectType.ACTIVITY: "Activity",
     ObjectType.TASK: "Task",

@@ -18,7 +18,7 @@ from simple_history.utils import bulk_create_with_history
 
 from . import selectors
 from .audit import audited
-from .models import Account, Activity, FieldDefinition, Lead, Opportunity, Rep, Required, Task, Team
+from .models import Account, Activity, Contact, FieldDefinition, Lead, Opportunity, Rep, Required, Task, Team
 from .validation import STAGE_FIELDS
 
 Actor = AbstractBaseUser | None
@@ -30,7 +30,7 @@ RESERVED_KEYS = {"id", "attributes", "raw_values", "created_at", "updated_at", "
 DICTIONARY_EDITABLE_FIELDS = tuple(
     f.name for f in FieldDefinition._meta.concrete_fields if f.name not in {"id", "version", "created_at", "updated_at"}
 )
-RECORD_MODELS = (Team, Rep, Account, Lead, Opportunity, Activity, Task)
+RECORD_MODELS = (Team, Rep, Account, Lead, Contact, Opportunity, Activity, Task)
 
 
 # --- Data dictionary -------------------------------------------------------------------------

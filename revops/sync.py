@@ -46,7 +46,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .models import Account, Activity, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, Task, Team
+from .models import Account, Activity, Contact, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, Task, Team
 from .outbox import outbox_enqueue_batch
 from .plugins import sync_rejection_handlers
 from .sync_columns import InvalidColumnValue, column_jsonable, model_meta, record_instance
@@ -54,6 +54,8 @@ from .sync_failures import raise_gaps, record_failures
 from .sync_writers import OrmWriter, PgWriter
 from .validation import (
     MAX_VALUE_DEPTH,
+    MISSING,
+    REGION_REFERENCES,
     NestingTooDeep,
     NonFinite,
     RecordValidator,
@@ -68,6 +70,7 @@ SYNC_OBJECTS: dict[str, str] = {
     "reps": "rep",
     "accounts": "account",
     "leads": "lead",
+    "contacts": "contact",
     "opportunities": "opportunity",
     "activities": "activity",
 }
@@ -76,6 +79,7 @@ MODELS: dict[str, type[models.Model]] = {
     "rep": Rep,
     "account": Account,
     "lead": Lead,
+    "contact": Contact,
     "opportunity": Opportunity,
     "activity": Activity,
     "task": Task,
@@ -254,8 +258,10 @@ class _Context:
         self.validator = validator
         self.ref_specs = {k: s.reference_to for k, s in validator.specs.items() if s.field_type == "reference"}
         self.required_keys = [k for k, s in validator.specs.items() if s.required != "never"]
-        if validator.needs_region and "country" not in self.required_keys:
-            self.required_keys.append("country")  # the region of national phone numbers
+        # The region of national phone numbers: the record's own country, or its referenced record's.
+        self.region_ref = REGION_REFERENCES.get(object_type) if validator.needs_region else None
+        if validator.needs_region and not self.region_ref and "country" not in self.required_keys:
+            self.required_keys.append("country")
         # Records rejected before planning (values no column can store): never looked up.
         self.unstorable = unstorable
         self.exts = [str(r["external_id"]).strip() for r in records]
@@ -296,6 +302,13 @@ class _Context:
             )
             self.ext_to_pk[target] = {ext: pk for pk, ext in rows if ext is not None}
             self.pk_to_ext[target] = {pk: ext for pk, ext in rows}
+        self.region_of: dict[str, str] = {}
+        if self.region_ref:
+            target = self.ref_specs.get(self.region_ref)
+            exts = set(self.ext_to_pk.get(target, ()))
+            if exts:
+                rows = MODELS[target].objects.filter(external_id__in=exts).values_list("external_id", "country")
+                self.region_of = {ext: country for ext, country in rows if country}
 
     def state_for_existing(self, row: dict[str, Any]) -> _State:
         obj = record_instance(self.model, row, stored=True)  # planning changes it; the stored row stays as read
@@ -317,6 +330,20 @@ class _Context:
                 values[key] = getattr(obj, key)
             else:
                 values[key] = (getattr(obj, "attributes", None) or {}).get(key)
+        return values
+
+    def existing_values(self, record: dict, state: _State | None) -> dict[str, Any] | None:
+        """What the validator needs of the stored record: its required values and, for a record whose
+        phone numbers are read in a referenced record's country, that country (sent or stored reference)."""
+        values = self.required_values(state) if state else None
+        if self.region_ref:
+            ref = record.get(self.region_ref, MISSING)
+            if ref is MISSING:
+                ref = state.refs.get(self.region_ref) if state else None
+            country = None
+            if isinstance(ref, str | int) and not isinstance(ref, bool):
+                country = self.region_of.get(str(ref).strip())
+            values = {**(values or {}), "country": country}
         return values
 
 
@@ -352,7 +379,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
         state = states.get(ext)
         if state is None and ext in ctx.existing:
             state = states[ext] = ctx.state_for_existing(ctx.existing[ext])
-        result = validator.validate(record, existing=ctx.required_values(state) if state else None)
+        result = validator.validate(record, existing=ctx.existing_values(record, state))
         errors = result.errors
         if "source_updated_at" not in errors:
             source_updated_at = result.core.get("source_updated_at")

@@ -27,6 +27,9 @@ from .normalise import InvalidValue, _show, normalise
 
 # The field whose value decides "required from given stages/statuses on", per object.
 STAGE_FIELDS = {"lead": "status", "opportunity": "stage"}
+# Records without a country of their own read national phone numbers in the country of the record
+# this reference points to (a contact's: its account's); the sync passes it as ``existing["country"]``.
+REGION_REFERENCES = {"contact": "account"}
 MISSING = object()
 
 
@@ -281,7 +284,9 @@ class RecordValidator:
         self._compiled = {spec.key: _compile_spec(spec) for spec in specs}
         # key -> normaliser, for the fields whose values are rewritten before their type check
         self.normalising = {spec.key: spec.normalise for spec in specs if spec.normalise != Normaliser.NONE}
-        self.needs_region = Normaliser.PHONE in self.normalising.values() and "country" in self.specs
+        self.needs_region = Normaliser.PHONE in self.normalising.values() and (
+            "country" in self.specs or object_type in REGION_REFERENCES
+        )
         for key, entry in self._compiled.items():
             check = EXTRA_CHECKS.get((object_type, key))
             if check is not None:

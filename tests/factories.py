@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Contact, Lead, Opportunity, Rep, Task, Team
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -80,6 +80,21 @@ class LeadFactory(factory.django.DjangoModelFactory):
     state = "NY"
     source = "web_form"
     score = 50
+    source_updated_at = factory.LazyFunction(timezone.now)
+
+
+class ContactFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contact
+
+    external_id = factory.Sequence(lambda n: f"C{n:07d}")
+    account = factory.SubFactory(AccountFactory)
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.Sequence(lambda n: f"person{n}@customer{n}.test")
+    phone = factory.Sequence(lambda n: f"+1415555{n % 10000:04d}")
+    title = "CFO"
+    roles = factory.LazyFunction(list)
     source_updated_at = factory.LazyFunction(timezone.now)
 
 

@@ -22,6 +22,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PASSWORD = "lists-Fit-Pa55word!"
 MUST_CHECK = {
     "revops.lead",
+    "revops.contact",
     "revops.opportunity",
     "revops.account",
     "revops.fielddefinition",

@@ -43,6 +43,7 @@ from revops.models import (
     Automation,
     AutomationRun,
     ConfigRelease,
+    Contact,
     Lead,
     Opportunity,
     Rep,
@@ -441,6 +442,7 @@ RECORD_KEYS = {
     "reps": lambda w: w.args["lead"].owner.external_id,
     "accounts": lambda w: _owned(w, "accounts").external_id,
     "leads": lambda w: w.args["lead"].external_id,
+    "contacts": lambda w: _owned(w, "contacts").external_id,
     "opportunities": lambda w: _owned(w, "opportunities").external_id,
     "activities": lambda w: _owned(w, "activities").external_id,
     "tasks": lambda w: str(_owned(w, "tasks").pk),
@@ -452,6 +454,7 @@ def _owned(world, object_type):
     rep = world.args["lead"].owner
     found = {
         "accounts": Account.objects.filter(owner=rep),
+        "contacts": Contact.objects.filter(account__owner=rep),
         "opportunities": Opportunity.objects.filter(owner=rep),
         "activities": Activity.objects.filter(rep=rep),
         "tasks": Task.objects.filter(owner=rep),

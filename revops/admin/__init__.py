@@ -1,3 +1,3 @@
 """Admin registrations of the core, one module per area (the engine registers its own in ``revops.engine.admin``)."""
 
-from . import dictionary, people, records, releases, sync  # noqa: F401
+from . import contacts, dictionary, people, records, releases, sync  # noqa: F401

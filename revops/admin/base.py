@@ -27,6 +27,7 @@ from revops import services
 from revops.audit import audited
 from revops.validation import (
     MAX_VALUE_DEPTH,
+    REGION_REFERENCES,
     NestingTooDeep,
     NonFinite,
     safe_text,
@@ -294,8 +295,10 @@ class RecordAdminForm(forms.ModelForm):
                 problems.append(f"{key}: the data dictionary defines no custom {object_type} field {key!r}")
             else:
                 custom[key] = raw
-        # The record's country is the region of national phone numbers.
-        result = validator.validate(custom, existing={"country": getattr(self.instance, "country", None)})
+        # The record's country (a contact's: its account's) is the region of national phone numbers.
+        region_from = REGION_REFERENCES.get(object_type)
+        holder = getattr(self.instance, region_from, None) if region_from else self.instance
+        result = validator.validate(custom, existing={"country": getattr(holder, "country", None)})
         problems += [
             f"{key}: {message}" for key, messages in result.errors.items() if key in custom for message in messages
         ]

@@ -19,7 +19,7 @@ from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from revops.conditions.render import value_text
-from revops.display import FieldText
+from revops.display import FieldText, list_labels
 from revops.selectors import RECORD_MODELS
 from revops.values import moment_text
 
@@ -28,6 +28,8 @@ _LONGEST = 200
 
 
 def _shown(field: models.Field | None, value: Any) -> str:
+    if isinstance(value, list) and value and field is not None and (labels := list_labels(field.model, field.name)):
+        value = [labels.get(item, item) for item in value]
     if isinstance(value, DeletedObject):
         if value.pk is None:
             return "empty"

@@ -1,4 +1,4 @@
-"""Admin for the CRM record mirror: teams, reps, accounts, leads, opportunities, activities, tasks.
+"""Admin for the CRM record mirror: teams, reps, accounts, leads, opportunities, activities, tasks (contacts: contacts.py).
 
 List pages stay fast on big tables: related columns are fetched with ``list_select_related``,
 big tables skip the full ``COUNT(*)`` and foreign keys use autocomplete widgets.
@@ -12,12 +12,14 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import number_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from revops.models import Account, Activity, FieldDefinition, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Contact, FieldDefinition, Lead, Opportunity, Rep, Task, Team
 from revops.people import rep_invite
+from revops.record_selectors import account_contact_count, account_key_contacts
 
 from .base import BigTableAdmin, OwnerFilter, RecordAdmin, RecordAdminForm, admin_link, badge, values_filter
 from .why import WhyMixin
@@ -322,14 +324,21 @@ class AccountAdmin(WhyMixin, BigTableAdmin):
     search_help_text = "Search by name, domain, website or CRM id."
     list_select_related = ("owner", "parent")
     autocomplete_fields = ("owner", "parent")
-    readonly_fields = ("attributes_display", "dictionary_check")
+    readonly_fields = ("attributes_display", "dictionary_check", "key_contacts")
     fieldsets = (
         (None, {"fields": ("name", "domain", "website", "industry", "employees", "annual_revenue")}),
         ("Location", {"fields": ("country", "state")}),
         ("Ownership", {"fields": ("owner", "is_named", "customer_status", "parent")}),
+        ("Contacts", {"fields": ("key_contacts",)}),
         *attributes_fieldsets(check=True),
         CRM_FIELDSET,
     )
+
+    @admin.display(description="key contacts")
+    def key_contacts(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return key_contacts_table(obj)
 
     @admin.display(description="owner", ordering="owner__name")
     def owner_link(self, obj):
@@ -352,6 +361,44 @@ class AccountAdmin(WhyMixin, BigTableAdmin):
         if obj.employees is None:
             return "—"
         return "SMB" if obj.employees < 200 else "MM" if obj.employees < 2000 else "ENT"
+
+
+def key_contacts_table(account: Account):
+    """The account's active contacts with a role (name, roles, title, email, phone) and a link to all of them."""
+    contacts = account_key_contacts(account_id=account.pk)
+    total = account_contact_count(account_id=account.pk)
+    listing = reverse("admin:revops_contact_changelist") + f"?account__id__exact={account.pk}"
+    labels = dict(Contact.Role.choices)
+    rows = format_html_join(
+        "",
+        "<tr><th>{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                admin_link(c),
+                ", ".join(labels.get(role, role) for role in c.roles),
+                c.title or "—",
+                c.email or "—",
+                c.phone or "—",
+            )
+            for c in contacts
+        ),
+    )
+    others = total - len(contacts)
+    link = format_html(
+        '<a href="{}">All {} active contact{}</a>{}',
+        listing,
+        total,
+        "" if total == 1 else "s",
+        format_html(" ({} without a role)", others) if others > 0 else "",
+    )
+    if not contacts:
+        return format_html("No contact holds a role on this account. {}", link) if total else "No contacts."
+    return format_html(
+        '<table class="rv-attributes" id="rv-key-contacts"><thead><tr><th>Contact</th><th>Roles</th><th>Title</th>'
+        "<th>Email</th><th>Phone</th></tr></thead><tbody>{}</tbody></table><p>{}</p>",
+        rows,
+        link,
+    )
 
 
 # --- Lead ------------------------------------------------------------------------------------
@@ -384,11 +431,11 @@ class LeadAdmin(WhyMixin, BigTableAdmin):
     search_help_text = "Search by name, email, company, domain or CRM id."
     list_select_related = ("owner", "matched_account")
     autocomplete_fields = ("owner", "matched_account")
-    readonly_fields = ("attributes_display", "dictionary_check")
+    readonly_fields = ("attributes_display", "dictionary_check", "converted_contacts")
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "email", "title")}),
         ("Company", {"fields": ("company", "domain", "country", "state", "matched_account")}),
-        ("Qualification", {"fields": ("status", "source", "score", "owner")}),
+        ("Qualification", {"fields": ("status", "source", "score", "owner", "converted_contacts")}),
         *attributes_fieldsets(check=True),
         CRM_FIELDSET,
     )
@@ -408,6 +455,17 @@ class LeadAdmin(WhyMixin, BigTableAdmin):
     @admin.display(description="matched account", ordering="matched_account__name")
     def account_link(self, obj):
         return admin_link(obj.matched_account)
+
+    @admin.display(description="converted to contact")
+    def converted_contacts(self, obj):
+        contacts = list(obj.converted_contacts.select_related("account").order_by("pk")) if obj and obj.pk else []
+        if not contacts:
+            return "—"
+        return format_html_join(
+            ", ",
+            "{} ({})",
+            ((admin_link(c), c.account.name if c.account_id else "no account") for c in contacts),
+        )
 
 
 # --- Opportunity -----------------------------------------------------------------------------

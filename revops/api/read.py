@@ -91,6 +91,7 @@ AccountList, AccountDetail = _record_views("accounts", serializers.AccountSerial
 LeadList, _LeadDetail = _record_views(
     "leads", serializers.LeadSerializer, detail_serializer=serializers.LeadDetailSerializer, tag="records"
 )
+ContactList, ContactDetail = _record_views("contacts", serializers.ContactSerializer, tag="records")
 OpportunityList, OpportunityDetail = _record_views("opportunities", serializers.OpportunitySerializer, tag="records")
 ActivityList, ActivityDetail = _record_views("activities", serializers.ActivitySerializer, tag="records")
 TaskList, TaskDetail = _record_views("tasks", serializers.TaskSerializer, tag="records")

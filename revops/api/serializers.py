@@ -7,7 +7,7 @@ an automation created has no CRM id until the CRM syncs it back, so tasks also s
 
 from rest_framework import serializers
 
-from revops.models import Account, Activity, ChangeEntry, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, ChangeEntry, Contact, Lead, Opportunity, Rep, Task, Team
 
 
 def ref(**kwargs):
@@ -111,15 +111,57 @@ class LeadSerializer(serializers.ModelSerializer):
 
 
 class LeadDetailSerializer(LeadSerializer):
-    """A lead with its latest routing decision and the explanation (null until routing decided)."""
+    """A lead with its latest routing decision and the explanation (null until routing decided), and the
+    contacts the CRM converted it into."""
 
     latest_decision = serializers.SerializerMethodField()
+    converted_contacts = serializers.SerializerMethodField(
+        help_text="External ids of the contacts the CRM converted this lead into (usually one)."
+    )
 
     class Meta(LeadSerializer.Meta):
-        fields = [*LeadSerializer.Meta.fields, "latest_decision"]
+        fields = [*LeadSerializer.Meta.fields, "converted_contacts", "latest_decision"]
 
     def get_latest_decision(self, lead) -> dict | None:
         return self.context.get("latest_decision")
+
+    def get_converted_contacts(self, lead) -> list[str]:
+        return list(lead.converted_contacts.order_by("pk").values_list("external_id", flat=True))
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    account = ref(help_text="Account external id.")
+    account_name = serializers.CharField(
+        source="account.name", read_only=True, allow_null=True, help_text="The account's name."
+    )
+    owner = ref(help_text="Owner's rep external id (when the CRM sets one).")
+    owner_name = owner_name_field()
+    converted_from_lead = ref(help_text="External id of the lead the CRM converted into this contact.")
+    roles = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Roles on the account: champion, executive_sponsor, billing_contact, decision_maker.",
+    )
+    attributes = serializers.DictField(read_only=True, help_text="Custom fields by data dictionary key.")
+
+    class Meta:
+        model = Contact
+        fields = [
+            *RECORD_FIELDS,
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "title",
+            "account",
+            "account_name",
+            "roles",
+            "is_active",
+            "owner",
+            "owner_name",
+            "converted_from_lead",
+            "attributes",
+        ]
 
 
 class OpportunitySerializer(serializers.ModelSerializer):

@@ -21,7 +21,8 @@ A condition is a JSON tree of groups and comparisons::
 - Paths: ``<object>.<key>`` for the record's own fields, where ``<object>`` is the rule's object
   type (``lead.score``), or ``<object>.<relation>.<key>`` one hop away. Relations (``RELATIONS``):
   lead → owner (rep), matched_account (account); opportunity → owner, account; account → owner,
-  parent (account); activity → rep, lead, opportunity, account; task → owner, lead, opportunity,
+  parent (account); contact → owner, account, converted_from_lead (lead); activity → rep, lead,
+  opportunity, account; task → owner, lead, opportunity,
   account; rep → team, manager. Keys are data-dictionary keys of the target object; core fields
   are columns, custom fields are read from ``attributes[key]``. A core reference field compared
   with a value (``lead.owner eq "R-17"``) compares the related record's CRM ``external_id``.

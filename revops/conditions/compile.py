@@ -45,7 +45,18 @@ class _DictRecord:
 
 
 _RELATION_NAMES = frozenset(
-    {"owner", "matched_account", "account", "parent", "rep", "lead", "opportunity", "team", "manager"}
+    {
+        "owner",
+        "matched_account",
+        "account",
+        "parent",
+        "rep",
+        "lead",
+        "opportunity",
+        "team",
+        "manager",
+        "converted_from_lead",
+    }
 )
 
 

@@ -115,6 +115,11 @@ class _JsonArrayHas(Func):
         )
 
 
+def json_array_has_q(field: str, value: str) -> Q:
+    """Rows whose JSON array column ``field`` holds the string ``value`` (PostgreSQL and SQLite)."""
+    return Q(_JsonArrayHas(F(field), value))
+
+
 class _JsonArrayEmpty(Func):
     """True when a JSON value is missing, null, not an array or an empty array (never NULL)."""
 

@@ -26,6 +26,7 @@ RELATIONS: dict[str, dict[str, str]] = {
     "lead": {"owner": "rep", "matched_account": "account"},
     "opportunity": {"owner": "rep", "account": "account"},
     "account": {"owner": "rep", "parent": "account"},
+    "contact": {"owner": "rep", "account": "account", "converted_from_lead": "lead"},
     "activity": {"rep": "rep", "lead": "lead", "opportunity": "opportunity", "account": "account"},
     "task": {"owner": "rep", "lead": "lead", "opportunity": "opportunity", "account": "account"},
     "rep": {"team": "team", "manager": "rep"},

@@ -13,7 +13,10 @@ the live automations of the demo's configuration react as they would in producti
   only the company the two namesakes share: an ambiguous account match for a person to settle;
   one comes from a 5,000+ employee prospect: manual review by a director; the one without a
   country gets a required-field prompt), two new leads whose score jumps (the hot-lead task), and
-  two records the dictionary refuses (an invalid email, an unknown status);
+  two records the dictionary refuses (an invalid email, an unknown status), and a qualified lead the
+  CRM converted into a contact;
+- contacts: that converted lead's contact, linked to it, and two near-duplicates of stored contacts
+  sent in messy forms (``crm_contacts``);
 - opportunities: two deals closed won with every handoff field, two closed won without billing
   contact and executive sponsor (stored: the handoff fields are "prompt" in the dictionary, so each
   deal gets one "Required fields missing" item for its owner's manager), one with a close date the
@@ -36,6 +39,7 @@ from revops.models import Account, Lead, Opportunity, Rep
 from revops.outbox import outbox_process_batch
 from revops.sync import sync_batch_apply
 
+from .crm_contacts import contact_records, converting_lead
 from .tables import COUNTRIES, IMPLEMENTATION_NOTES, REGION_COUNTRIES, RISKS, SUCCESS_CRITERIA, USE_CASES
 
 # How many stale commit deals per region get their close date pushed again this morning.
@@ -49,6 +53,7 @@ def crm_morning_sync(*, actor, now: dt.datetime) -> dict[str, int]:
     batches = (
         ("accounts", _account_records(now)),
         ("leads", _lead_records(now)),
+        ("contacts", contact_records(now)),
         ("opportunities", _opportunity_records(now)),
     )
     for object_name, records in batches:
@@ -226,6 +231,9 @@ def _lead_records(now: dt.datetime) -> list[dict]:
     ).order_by("external_id")[:2]
     for lead in warming:  # marketing scoring: the lead came back to the pricing page twice
         records.append({"external_id": lead.external_id, "source_updated_at": stamp, "score": 86})
+    converted = converting_lead()
+    if converted is not None:  # converted into a contact (the contacts batch links it)
+        records.append({"external_id": converted.external_id, "source_updated_at": stamp, "status": "converted"})
     typo = (
         Lead.objects.filter(external_id__startswith="LEAD-", status="working")
         .exclude(email="")

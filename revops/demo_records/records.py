@@ -15,6 +15,7 @@ from collections import Counter
 
 from revops.models import Activity, Lead, Opportunity, Task
 
+from .contacts import ContactsMixin
 from .org import AccountInfo, OrgBuilder, ascii_slug
 from .tables import (
     ACTIVITY_KINDS,
@@ -38,8 +39,9 @@ from .tables import (
 )
 
 
-class RecordsBuilder(OrgBuilder):
-    """The whole demo org: ``build()`` adds the custom fields, the org, then its leads, deals, activities and tasks."""
+class RecordsBuilder(ContactsMixin, OrgBuilder):
+    """The whole demo org: ``build()`` adds the custom fields, the org, then its leads, deals, activities, tasks
+    and contacts."""
 
     def build(self) -> None:
         """Create every demo record (call once, on a database without demo records)."""
@@ -50,6 +52,7 @@ class RecordsBuilder(OrgBuilder):
         self.build_opportunities()
         self.build_activities()
         self.build_tasks()
+        self.build_contacts()
 
     # leads ---------------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from revops.models import Account, Activity, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Contact, Lead, Opportunity, Rep, Task, Team
 
 DEMO_USER = "demo-loader"
 REASON = "demo data"
@@ -19,6 +19,7 @@ ID_PREFIXES = {
     Rep: "REP-",
     Account: "ACC-",
     Lead: "LEAD-",
+    Contact: "CON-",
     Opportunity: "OPP-",
     Activity: "ACT-",
     Task: "TSK-",

@@ -12,6 +12,7 @@ from revops import conditions
 SELECT_RELATED = {
     "lead": ("owner", "owner__manager", "owner__team", "owner__user", "matched_account", "matched_account__owner"),
     "account": ("owner", "owner__manager", "owner__user", "parent"),
+    "contact": ("owner", "owner__manager", "owner__user", "account", "account__owner", "converted_from_lead"),
     "opportunity": ("owner", "owner__manager", "owner__user", "account", "account__owner"),
     "activity": ("rep", "lead", "opportunity", "account"),
     "task": ("owner", "lead", "opportunity", "account"),

@@ -3,7 +3,7 @@ from .dictionary import Enforcement, FieldDefinition, FieldType, Normaliser, Obj
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .metrics import MetricDaily, MetricState
 from .pause import AutomationSwitch, HeldEvent
-from .records import Account, Activity, CrmRecord, Lead, Opportunity, Rep, Task, Team
+from .records import Account, Activity, Contact, CrmRecord, Lead, Opportunity, Rep, Task, Team
 from .revert import RunRevert, RunRevertBatch
 from .versions import ConfigRelease, ObjectVersion
 
@@ -18,6 +18,7 @@ __all__ = [
     "ApiToken",
     "ChangeEntry",
     "ConfigRelease",
+    "Contact",
     "CrmRecord",
     "Enforcement",
     "FieldDefinition",

@@ -11,6 +11,7 @@ class ObjectType(models.TextChoices):
     REP = "rep", "Rep"
     ACCOUNT = "account", "Account"
     LEAD = "lead", "Lead"
+    CONTACT = "contact", "Contact"
     OPPORTUNITY = "opportunity", "Opportunity"
     ACTIVITY = "activity", "Activity"
     TASK = "task", "Task"

@@ -16,6 +16,7 @@ HISTORY_UNINDEXED_ACCOUNT = [*_HISTORY_COMMON, "name", "domain", "country", "cus
 HISTORY_UNINDEXED_LEAD = [*_HISTORY_COMMON, "email", "domain", "country", "status", "matched_account"]
 HISTORY_UNINDEXED_OPPORTUNITY = [*_HISTORY_COMMON, "stage", "close_date", "account"]
 HISTORY_UNINDEXED_ACTIVITY = ["external_id", "updated_at", "occurred_at", "rep", "lead", "opportunity", "account"]
+HISTORY_UNINDEXED_CONTACT = [*_HISTORY_COMMON, "email", "account", "converted_from_lead"]
 
 
 class CrmRecord(models.Model):
@@ -159,6 +160,50 @@ class Lead(CrmRecord):
             if self.company
             else (name or self.email or self.external_id)
         )
+
+
+class Contact(CrmRecord):
+    """A person at an account, with the roles they play there (champion, executive sponsor…).
+
+    ``converted_from_lead`` keeps the lead the CRM converted into this contact, so a lead's history
+    (its routing, its score) stays reachable from the person it became.
+    """
+
+    class Role(models.TextChoices):
+        CHAMPION = "champion", "Champion"
+        EXECUTIVE_SPONSOR = "executive_sponsor", "Executive sponsor"
+        BILLING_CONTACT = "billing_contact", "Billing contact"
+        DECISION_MAKER = "decision_maker", "Decision maker"
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    first_name = models.CharField(max_length=80, blank=True)
+    last_name = models.CharField(max_length=80, blank=True)
+    email = models.EmailField(blank=True, db_index=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164, e.g. +14155550100.")
+    title = models.CharField(max_length=120, blank=True)
+    roles = models.JSONField(
+        default=list, blank=True, help_text="Roles on the account: champion, executive sponsor, billing contact…"
+    )
+    is_active = models.BooleanField(default=True, help_text="False once the person left or no longer works with us.")
+    owner = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts")
+    converted_from_lead = models.ForeignKey(
+        Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="converted_contacts"
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_CONTACT)
+    # Labels of the values of list columns, for pages that show them (``revops.display.list_labels``).
+    LIST_CHOICES = {"roles": Role.choices}
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+
+    def __str__(self):
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or self.external_id
+
+    def role_labels(self) -> list[str]:
+        labels = dict(self.Role.choices)
+        return [labels.get(role, str(role).replace("_", " ").capitalize()) for role in self.roles or []]
 
 
 class Opportunity(CrmRecord):

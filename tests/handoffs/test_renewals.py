@@ -15,7 +15,7 @@ from revops.models import Account, ChangeEntry, FieldDefinition, OutboxEvent, Ta
 from revops.outbox import outbox_process_events
 from revops.tokens import api_token_create
 from routing.models import Pool, PoolCounter, PoolMember
-from tests.factories import OpportunityFactory, RepFactory, TeamFactory, UserFactory
+from tests.factories import ContactFactory, OpportunityFactory, RepFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -38,10 +38,8 @@ def world(client):
         ("renewal_date", "Renewal date", "date"),
         ("health_score", "Health score", "integer"),
         ("usage_trend", "Usage trend", "text"),
-        ("champion", "Champion", "text"),
     ):
         account_field(key, label, kind)
-    FieldDefinition.objects.filter(object_type="account", key="champion").update(is_pii=True)
     nina = UserFactory(username="nina")
     cs = TeamFactory(name="Customer Success", manager=RepFactory(name="Nina CS-Lead", user=nina))
     Queue.objects.create(name="CS triage", team=cs)
@@ -61,8 +59,23 @@ def world(client):
         actor=nina,
     )
     account = Account.objects.create(
-        external_id="A-1", name="Acme", owner=csm, attributes={"renewal_date": "2027-03-01", "champion": "Jo Doe"}
+        external_id="A-1", name="Acme", owner=csm, attributes={"renewal_date": "2027-03-01"}
     )
+    # The account's people: a champion and a billing contact, one who left, one without a role.
+    ContactFactory(
+        account=account, first_name="Jo", last_name="Doe", email="jo@acme.test", phone="", title="", roles=["champion"]
+    )
+    ContactFactory(
+        account=account,
+        first_name="Bo",
+        last_name="Bill",
+        email="ap@acme.test",
+        phone="+14155550100",
+        title="Accounts Payable",
+        roles=["billing_contact"],
+    )
+    ContactFactory(account=account, first_name="Ex", last_name="Sponsor", roles=["executive_sponsor"], is_active=False)
+    ContactFactory(account=account, first_name="No", last_name="Role", roles=[])
     _, raw = api_token_create(name="crm", scopes=["sync:write"])
 
     def sync(**attributes):
@@ -72,7 +85,6 @@ def world(client):
             "owner": "R-CORA",
             "source_updated_at": timezone.now().isoformat(),
             "renewal_date": "2027-03-01",
-            "champion": "Jo Doe",
             **attributes,
         }
         response = client.post(
@@ -139,8 +151,11 @@ def test_the_crm_filling_the_fields_and_the_csm_ticking_send_it_with_its_tasks_o
     assert signals(account) == ["started", "sent"]
     package = context_package(handoff)
     assert {"label": "Renewal date", "value": dt.date(2027, 3, 1)} in package["facts"]
-    assert {"label": "Champion", "value": "Jo Doe"} in package["contacts"]
-    assert {"label": "Account owner", "value": "Cora CSM"} in package["contacts"]
+    assert package["contacts"] == [
+        {"label": "Champion", "value": "Jo Doe (jo@acme.test)"},
+        {"label": "Billing contact", "value": "Bo Bill (Accounts Payable · ap@acme.test · +14155550100)"},
+        {"label": "Account owner", "value": "Cora CSM"},
+    ]
 
 
 def test_a_corrected_date_keeps_the_handoff_and_an_early_renewal_cancels_it(world):

@@ -7,10 +7,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from revops.models import Account, Activity, FieldDefinition, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Contact, FieldDefinition, Lead, Opportunity, Rep, Task, Team
 from tests.factories import (
     AccountFactory,
     ActivityFactory,
+    ContactFactory,
     LeadFactory,
     OpportunityFactory,
     RepFactory,
@@ -20,7 +21,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Team, Rep, Account, Lead, Opportunity, Activity, Task, FieldDefinition]
+MODELS = [Team, Rep, Account, Lead, Contact, Opportunity, Activity, Task, FieldDefinition]
 
 
 @pytest.fixture
@@ -49,6 +50,8 @@ def make(model):
         return RepFactory(manager=RepFactory(), segments=["SMB", "MM"])
     if model is Team:
         return TeamFactory(parent=TeamFactory())
+    if model is Contact:
+        return ContactFactory(roles=["champion"], owner=RepFactory(), converted_from_lead=LeadFactory())
     return {Lead: LeadFactory, Task: TaskFactory}[model]()
 
 
@@ -108,7 +111,9 @@ def test_pages_render(admin_client, model):
         assert response.status_code == 200, page
 
 
-@pytest.mark.parametrize("model", [Team, Rep, Account, Lead, Opportunity, Activity, Task], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "model", [Team, Rep, Account, Lead, Contact, Opportunity, Activity, Task], ids=lambda m: m.__name__
+)
 def test_changelists_do_not_query_per_row(admin_client, model):
     make(model)
     admin_client.get(url(model, "changelist"))  # warm caches (content types, filter values)
@@ -122,7 +127,7 @@ def test_changelists_do_not_query_per_row(admin_client, model):
 
 
 def test_big_tables_skip_the_full_count():
-    for model in (Lead, Activity, Opportunity, Account):
+    for model in (Lead, Contact, Activity, Opportunity, Account):
         assert admin.site._registry[model].show_full_result_count is False
 
 

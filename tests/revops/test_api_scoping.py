@@ -8,6 +8,7 @@ from exceptions import roles
 from tests.factories import (
     AccountFactory,
     ActivityFactory,
+    ContactFactory,
     LeadFactory,
     OpportunityFactory,
     RepFactory,
@@ -19,7 +20,7 @@ from tests.revops.api_support import api_settings, token_client  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("api_settings")]
 
-OBJECTS = ("teams", "reps", "accounts", "leads", "opportunities", "activities", "tasks")
+OBJECTS = ("teams", "reps", "accounts", "leads", "contacts", "opportunities", "activities", "tasks")
 
 
 def login(user) -> APIClient:
@@ -60,6 +61,8 @@ def world():
             "activities": ActivityFactory(rep=None, lead=lead).external_id,
             "tasks": str(TaskFactory(owner=None, opportunity=opp).pk),
             "reps": rep.external_id,
+            # A contact without an owner of its own: the rep's through the account they own.
+            "contacts": ContactFactory(account=account, owner=None).external_id,
         }
     admin = UserFactory(username="ops")
     roles.assign_role(admin, roles.ADMIN)

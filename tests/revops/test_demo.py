@@ -9,18 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from revops.demo import FREE_MAIL, HANDOFF_FIELDS, demo_load
-from revops.models import Account, Activity, FieldDefinition, Lead, Opportunity, Rep, Task, Team
+from revops.models import Account, Activity, Contact, FieldDefinition, Lead, Opportunity, Rep, Task, Team
 from revops.validation import validator_for
 from routing.models import RoutingDecision
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Team, Rep, Account, Lead, Opportunity, Activity, Task]
+MODELS = [Team, Rep, Account, Lead, Contact, Opportunity, Activity, Task]
 EXPECTED = {
     Team: (12, 25),
     Rep: (25, 40),
     Account: (180, 220),
     Lead: (900, 1100),
+    Contact: (300, 900),
     Opportunity: (450, 550),
     Activity: (1500, 2600),
     Task: (50, 300),
@@ -170,3 +171,30 @@ def test_demo_sync_shows_a_country_name_normalised_with_what_was_sent_kept():
     assert account.raw_values["country"] == "United Kingdom"
     assert account.website == account.domain  # the URL sent, stored as its registrable domain
     assert account.raw_values["website"].startswith("https://www.")
+
+
+def test_demo_contacts_have_roles_a_converted_lead_and_near_duplicates():
+    from revops.normalise import normalise
+
+    demo_load(seed=42)
+    customers = Account.objects.filter(customer_status="customer")
+    for account in customers:
+        roles = {role for contact in account.contacts.all() for role in contact.roles}
+        assert {"executive_sponsor", "champion", "billing_contact"} <= roles, account.external_id
+    # Stored as the sync stores them: e-mail lower-case, phone in E.164.
+    for email, phone in Contact.objects.values_list("email", "phone"):
+        assert email == email.lower() and (not phone or normalise("phone", phone) == phone)
+    assert Contact.objects.filter(converted_from_lead__isnull=False).count() >= 5
+    # The morning's conversion, through the sync: the contact links the lead, now converted.
+    converted = Contact.objects.get(external_id="CON-900001")
+    assert converted.converted_from_lead.status == "converted"
+    assert converted.email == converted.converted_from_lead.email.lower()
+    # Near-duplicates for duplicate detection: a first-name typo, the same e-mail in another case,
+    # the same phone formatted for people (or dialled nationally), stored normalised with what was sent kept.
+    typo, twice = Contact.objects.get(external_id="CON-900002"), Contact.objects.get(external_id="CON-900003")
+    for duplicate in (typo, twice):
+        original = Contact.objects.exclude(pk=duplicate.pk).get(email=duplicate.email, account=duplicate.account)
+        assert original.phone == duplicate.phone and original.last_name == duplicate.last_name
+        assert set(duplicate.raw_values) == {"email", "phone"}
+    assert typo.first_name != Contact.objects.get(email=typo.email, external_id__startswith="CON-0").first_name
+    assert not twice.raw_values["phone"].startswith("+")

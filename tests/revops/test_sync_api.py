@@ -7,6 +7,7 @@ import pytest
 from revops.models import (
     Account,
     Activity,
+    Contact,
     FieldDefinition,
     Lead,
     Opportunity,
@@ -29,6 +30,7 @@ OBJECTS = {
     "reps": (Rep, {"name": "Ada", "email": "ada@acme.test"}, {"title": "AE"}, {"email": "not-an-email"}),
     "accounts": (Account, {"name": "Acme"}, {"employees": 500}, {"employees": "many"}),
     "leads": (Lead, {"email": "jo@prospect.test"}, {"score": 70}, {"status": "hot"}),
+    "contacts": (Contact, {"email": "jo@customer.test"}, {"roles": ["champion"]}, {"roles": ["boss"]}),
     "opportunities": (Opportunity, {"name": "Acme - New"}, {"amount": "1000.50"}, {"close_date": "next tuesday"}),
     "activities": (
         Activity,
@@ -301,7 +303,7 @@ def test_wrong_content_type_and_unknown_object(sync):
     assert response.status_code == 415 and "application/json" in response.json()["detail"]
     response = sync("widgets", [rec("W1")])
     assert response.status_code == 404
-    assert "teams, reps, accounts, leads, opportunities, activities" in response.json()["detail"]
+    assert "teams, reps, accounts, leads, contacts, opportunities, activities" in response.json()["detail"]
     response = sync("leads", [rec("L1")], query="?atomic=maybe")
     assert response.status_code == 400
     assert totals() == before

@@ -7,7 +7,7 @@ from revops.demo import DEFAULT_SEED, demo_load
 
 class Command(BaseCommand):
     help = (
-        "Load a realistic demo org (teams, reps, accounts, leads, opportunities, activities, tasks) and the "
+        "Load a realistic demo org (teams, reps, accounts, leads, contacts, opportunities, activities, tasks) and the "
         "default data dictionary. Reproducible for a given seed; does nothing if a demo is already loaded."
     )
 
