@@ -47,9 +47,13 @@ class ReviewResult:
 
     def text(self) -> str:
         return (
-            f"Reviewed {self.automations} live automations: {self.opened} suggestions opened, "
+            f"Reviewed {_count(self.automations, 'live automation')}: {_count(self.opened, 'suggestion')} opened, "
             f"{self.refreshed} still open and refreshed, {self.closed} closed because their signal cleared."
         )
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def suggestion_key(automation_id: int, signal: str) -> str:
