@@ -124,7 +124,9 @@ def automation_health_review(*, today: dt.date | None = None, actor=None, rollup
 
 
 def automation_health_demo_build(context: dict) -> None:
-    """The demo's last step: the monthly review over the demo's activity, as the scheduled job runs it."""
+    """The monthly review over the demo's activity, as the scheduled job runs it (rolling up the
+    per-automation counters first), just before the demo's full roll-up, which then counts the
+    suggestions it opened among the day's items."""
     if not context.get("fresh"):
         return
-    automation_health_review(today=timezone.localdate(context.get("now")), rollup=False)
+    automation_health_review(today=timezone.localdate(context.get("now")))

@@ -24,6 +24,7 @@ from revops.plugins import register_demo_builder, register_schedule, register_wh
 from revops.versions import register_versioned
 
 from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
+from .admin.health import item_health_panel
 from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build, engine_demo_revert
@@ -93,6 +94,7 @@ def engine_setup() -> None:
     )
     register_why_panel("reverts", why_reverts_panel, template="admin/revops/includes/why_reverts_panel.html", order=90)
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
+    register_item_panel("automation_health", item_health_panel, template="admin/revops/includes/health_item_panel.html")
     register_demo_builder("automations", engine_demo_build, order=30)
     # The automation keeps its own rule-version counter (runs point at it); its versions are numbered apart.
     register_versioned(
@@ -108,5 +110,5 @@ def engine_setup() -> None:
     register_demo_builder("automation_review", engine_demo_review_build, order=90)
     engine_metrics_register()
     health_metrics_register()
-    # After the demo's full metrics roll-up (1000): the health review reads the roll-ups.
-    register_demo_builder("automation_health_review", automation_health_demo_build, order=1010)
+    # Just before the demo's full metrics roll-up (1000), which then counts the suggestions it opened.
+    register_demo_builder("automation_health_review", automation_health_demo_build, order=995)

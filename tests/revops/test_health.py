@@ -299,3 +299,6 @@ def test_the_run_now_button_opens_the_suggestions(world, client):
     suggestion = ExceptionItem.objects.get(kind=ITEM_KIND, automation=automation)
     assert suggestion.dedupe_key.endswith(":no_fires")
     assert response.request["PATH_INFO"] == reverse("admin:revops_automation_health_review")
+    page = client.get(reverse("admin:exceptions_exceptionitem_change", args=[suggestion.pk])).content.decode()
+    assert 'id="rv-item-health"' in page and "Health: Retire" in page
+    assert reverse("admin:revops_automation_health", args=[automation.pk]) in page

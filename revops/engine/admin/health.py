@@ -149,3 +149,15 @@ def health_review_view(model_admin, request):
     )
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, "admin/revops/automation/health_review.html", context)
+
+
+def item_health_panel(item) -> dict | None:
+    """On a health suggestion's page: the automation's health now, with a link to its health page."""
+    if item.kind != ITEM_KIND or not item.automation_id:
+        return None
+    health = automation_health(item.automation)
+    return {
+        "health": health,
+        "url": reverse("admin:revops_automation_health", args=[item.automation_id]),
+        "change_url": reverse("admin:revops_automation_change", args=[item.automation_id]),
+    }
