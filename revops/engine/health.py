@@ -143,7 +143,9 @@ def _judge(health: AutomationHealth, *, today: dt.date) -> None:
     a, c = health.automation, health.counts
     window = _window_words(health.days)
     if a.mode != Automation.Mode.LIVE:
-        health.reasons = [f"Not live ({a.get_mode_display().lower()}): a health status is given to live automations."]
+        health.reasons = [
+            f"Not live: it is {a.get_mode_display().lower()}. A health status is given to live automations only."
+        ]
         return
     signals: list[Signal] = []
     closed = c.get("health_items_ignored", 0) + c.get("health_items_completed", 0)

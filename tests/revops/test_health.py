@@ -302,3 +302,17 @@ def test_the_run_now_button_opens_the_suggestions(world, client):
     page = client.get(reverse("admin:exceptions_exceptionitem_change", args=[suggestion.pk])).content.decode()
     assert 'id="rv-item-health"' in page and "Health: Retire" in page
     assert reverse("admin:revops_automation_health", args=[automation.pk]) in page
+
+
+def test_the_demo_review_suggests_reviewing_the_router_from_its_dismissed_alerts():
+    from revops.demo import demo_load
+
+    assert demo_load(seed=42).created
+    suggestions = list(ExceptionItem.objects.filter(kind=ITEM_KIND, status="open"))
+    router = next(s for s in suggestions if s.automation.name == "Lead routing")
+    assert router.dedupe_key.endswith(":ignored")
+    assert router.owner == router.automation.rule_owner
+    ignored = ExceptionItem.objects.filter(automation=router.automation, status="dismissed").count()
+    assert ignored >= 3 and f"{ignored} (100 %) were dismissed or expired without action" in router.reason
+    rerun = automation_health_review()
+    assert rerun.opened == 0 and rerun.refreshed == len(suggestions)
