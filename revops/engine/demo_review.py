@@ -2,9 +2,10 @@
 services a person uses in the portal: one prepared field update approved, one forecast-category
 proposal rejected, one "no routing match" item dismissed as noise (the rule is wrong for it), and
 one automation run reverted. The dashboard's override rate and unintended side effects then show
-real decisions. The lead also dismisses the "no routing match" items of leads without a country
-(the "Missing country prompt" task already asks their owner for it), so the health review finds
-that most of the router's alerts are ignored and suggests reviewing it. Runs after every workflow's demo, before the metrics roll-up."""
+real decisions. The lead also dismisses the "no routing match" items of three leads without a
+country (nothing to route by until the CRM sends one), so the health review finds that most of the
+router's alerts are ignored and suggests reviewing it. Runs after every workflow's demo, before the
+metrics roll-up."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def engine_demo_review_build(context: dict) -> None:
         exception_item_dismiss(
             item=item,
             actor=actor,
-            reason="No country yet: the owner's “Missing country” task already asks for it; nothing to route by hand.",
+            reason="No country on the lead yet: nothing to route it by until the CRM sends one.",
         )
     run = (
         AutomationRun.objects.filter(

@@ -87,7 +87,7 @@ def weekly_revops_content(*, now: dt.datetime | None = None) -> dict:
         .order_by("first_seen_at", "pk")
     ]
     statuses: dict[str, int] = {}
-    for health in health_review_rows(today=end):
+    for health in health_review_rows(today=timezone.localdate(now)):  # as the suggestions see it
         if health.status is not None:
             statuses[health.status] = statuses.get(health.status, 0) + 1
     return {

@@ -56,6 +56,7 @@ def test_the_weekly_email_has_the_headlines_the_suggestions_and_links(week):
     body = message.body
     assert body.startswith("Hello Rita,")
     assert "Error rate: 33.3 %" in body
+    assert "Automation health: 1 retire\n" in body
     assert "Consider retiring Hot lead follow-up: no fires in 90 days (owner Olga Owner" in body
     suggestion = ExceptionItem.objects.get(kind=ITEM_KIND)
     assert f"https://revops.example.com/admin/exceptions/exceptionitem/{suggestion.pk}/change/" in body
