@@ -266,6 +266,22 @@ WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30, minimum=1
 WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3600, minimum=1)
 WEBHOOK_MAX_FAILURES = env_int("WEBHOOK_MAX_FAILURES", 8, minimum=1)
 
+# Automation health (docs/health.md): the signals that open retire / review suggestions, and when the
+# monthly review and the weekly e-mail to RevOps admins run (cron, the scheduler's local time).
+HEALTH_WINDOW_DAYS = env_int("HEALTH_WINDOW_DAYS", 30, minimum=1)  # the review's window
+HEALTH_IGNORED_PERCENT = env_int("HEALTH_IGNORED_PERCENT", 50, minimum=1)  # "most": more than this share
+HEALTH_IGNORED_MIN = env_int("HEALTH_IGNORED_MIN", 3, minimum=1)  # closed alerts before it may trip
+HEALTH_OVERRIDE_PERCENT = env_int("HEALTH_OVERRIDE_PERCENT", 30, minimum=1)  # at or above
+HEALTH_OVERRIDE_MIN = env_int("HEALTH_OVERRIDE_MIN", 5, minimum=1)  # decided approvals before it may trip
+HEALTH_EXCEPTIONS_MIN = env_int("HEALTH_EXCEPTIONS_MIN", 3, minimum=1)  # items opened before it may trip
+HEALTH_NO_FIRE_DAYS = env_int("HEALTH_NO_FIRE_DAYS", 90, minimum=1)
+HEALTH_WATCH_ERROR_PERCENT = env_int("HEALTH_WATCH_ERROR_PERCENT", 5, minimum=1)
+HEALTH_REVIEW_CRON = os.environ.get("HEALTH_REVIEW_CRON", "").strip() or "0 6 1 * *"
+HEALTH_WEEKLY_CRON = os.environ.get("HEALTH_WEEKLY_CRON", "").strip() or "0 7 * * 1"
+for _name in ("HEALTH_REVIEW_CRON", "HEALTH_WEEKLY_CRON"):
+    if not croniter.is_valid(globals()[_name]):
+        raise ImproperlyConfigured(f"{_name}={globals()[_name]!r} is not a cron expression (e.g. '0 7 * * 1')")
+
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address
 # lock that pair out for AXES_COOLOFF_MINUTES; every further try during the lock-out restarts the

@@ -7,9 +7,10 @@ a routing decision to the day it was made and to the team of the rep it chose.
 
 from __future__ import annotations
 
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 
 from revops.metrics.days import median, percentile, percentile_points, ratio_points
+from revops.metrics.registry import Point
 from revops.plugins import register_metric
 
 from .models import RoutingDecision, SlaClock
@@ -134,6 +135,26 @@ def reassignment_day(day, start, end):
     return ratio_points((team, rule or NO_RULE, reassigned is not None, 1) for team, rule, reassigned in rows)
 
 
+def reassigned_after_routing_day(day, start, end):
+    """Per automation (the router's run): leads it assigned on the day that a person later gave
+    another owner (the automation health page's "Reassigned after routing")."""
+    rows = (
+        RoutingDecision.objects.filter(
+            mode="live",
+            decided_at__gte=start,
+            decided_at__lt=end,
+            outcome__in=[RoutingDecision.Outcome.ASSIGNED, RoutingDecision.Outcome.FALLBACK],
+            reassigned_at__isnull=False,
+            run__isnull=False,
+        )
+        .values("run__automation_id")
+        .annotate(n=Count("pk"))
+        .values_list("run__automation_id", "n")
+        .order_by()
+    )
+    return [Point(None, str(automation), numerator=n) for automation, n in rows]
+
+
 def routing_metrics_register() -> None:
     register_metric(
         "speed_to_lead",
@@ -187,4 +208,16 @@ def routing_metrics_register() -> None:
         changed_days=decisions_changed,
         order=20,
         chart="bar",
+    )
+    register_metric(
+        "health_reassigned",
+        label="Reassigned after routing",
+        description="Leads the router assigned that a person later gave another owner, per automation.",
+        unit="count",
+        group="Automation health",
+        aggregate="sum",
+        compute_day=reassigned_after_routing_day,
+        changed_days=decisions_changed,
+        order=920,
+        per_automation=True,
     )

@@ -145,6 +145,9 @@ SPECIAL_PERMS = {
     # Reverting runs is for RevOps admins: the pages check the role, which holds these permissions (managers do not).
     "admin:revops_automationrun_revert": "revops.change_automationrun",
     "admin:revops_automation_revert_runs": "revops.change_automation",
+    # Automation health (its page and the review) is for RevOps admins: the pages check the role.
+    "admin:revops_automation_health": "revops.change_automation",
+    "admin:revops_automation_health_review": "revops.change_automation",
     "admin:revops_runrevertbatch_resume": "revops.change_runrevertbatch",
 }
 

@@ -53,6 +53,7 @@ class AutomationSection(Section):
         Attr("rollback_notes"),
         Attr("review_cadence_days", "int", default=90),
         Attr("last_reviewed_at", "date", default=None, nullable=True),
+        Attr("minutes_saved_per_run", "int", default=None, nullable=True),
     )
 
     def identity(self, data: dict[str, Any]) -> str:

@@ -3,6 +3,8 @@
 Declared as periodic jobs in ``revops.engine.setup``.
 """
 
+from .health_email import weekly_revops_email_send
+from .health_review import automation_health_review
 from .held import held_events_process
 from .pause import held_events_sweep
 from .revert_batches import revert_batch_process, revert_batches_sweep
@@ -38,3 +40,13 @@ def revert_run_batch(batch_id: int) -> int:
 def sweep_revert_batches() -> list:
     """Enqueue again the revert batches whose job went silent (its worker died); their ids."""
     return revert_batches_sweep()
+
+
+def review_automation_health() -> str:
+    """The monthly health review: open, refresh or close the retire / review suggestions."""
+    return automation_health_review().text()
+
+
+def send_weekly_revops_email() -> dict:
+    """The weekly e-mail to RevOps admins (headline numbers and open health suggestions)."""
+    return weekly_revops_email_send()

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from exceptions.registry import (
     register_approval_handler,
     register_item_kind,
@@ -22,10 +24,13 @@ from revops.plugins import register_demo_builder, register_schedule, register_wh
 from revops.versions import register_versioned
 
 from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
+from .admin.health import item_health_panel
 from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build, engine_demo_revert
 from .demo_review import engine_demo_review_build
+from .health_metrics import health_metrics_register
+from .health_review import ITEM_EXPECTED, ITEM_KIND, automation_health_demo_build
 from .metrics import engine_metrics_register
 from .pipeline import engine_process_events
 from .services import automation_queue_users, automation_restore
@@ -42,6 +47,7 @@ ITEM_KINDS = (
         "Fix the automation's configuration or the record, then re-run or dismiss.",
     ),
     ("review_overdue", "Automation review overdue", "medium", "Review the automation and record the review."),
+    (ITEM_KIND, "Automation health: retire or review", "medium", ITEM_EXPECTED),
     ("missing_data", "Missing required data", "medium", "Fill in the missing fields in the CRM."),
     ("hygiene_alert", "Hygiene alert", "medium", "Review the record and fix what the reason names."),
     # Kinds the built-in alert and required-field kinds may raise for workflows not built as apps yet;
@@ -74,6 +80,12 @@ def engine_setup() -> None:
     register_schedule(jobs.open_review_overdue, name="open_review_overdue", queue="low", interval=86400)
     register_schedule(jobs.sweep_held_events, name="sweep_held_events", queue="default", interval=300)
     register_schedule(jobs.sweep_revert_batches, name="sweep_revert_batches", queue="default", interval=300)
+    register_schedule(
+        jobs.review_automation_health, name="automation_health_review", queue="low", cron=settings.HEALTH_REVIEW_CRON
+    )
+    register_schedule(
+        jobs.send_weekly_revops_email, name="weekly_revops_email", queue="low", cron=settings.HEALTH_WEEKLY_CRON
+    )
     register_why_panel(
         "runs",
         why_runs_panel,
@@ -82,6 +94,7 @@ def engine_setup() -> None:
     )
     register_why_panel("reverts", why_reverts_panel, template="admin/revops/includes/why_reverts_panel.html", order=90)
     register_item_panel("run", item_run_panel, template="admin/revops/includes/run_card.html")
+    register_item_panel("automation_health", item_health_panel, template="admin/revops/includes/health_item_panel.html")
     register_demo_builder("automations", engine_demo_build, order=30)
     # The automation keeps its own rule-version counter (runs point at it); its versions are numbered apart.
     register_versioned(
@@ -96,3 +109,6 @@ def engine_setup() -> None:
     # After every workflow's demo (the renewal monitors are 75), before the metrics roll-up (1000).
     register_demo_builder("automation_review", engine_demo_review_build, order=90)
     engine_metrics_register()
+    health_metrics_register()
+    # Just before the demo's full metrics roll-up (1000), which then counts the suggestions it opened.
+    register_demo_builder("automation_health_review", automation_health_demo_build, order=995)

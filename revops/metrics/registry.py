@@ -10,6 +10,11 @@ shown, never faked.
 ``since`` that touch a day's numbers (each is turned into its local day) — or, with
 ``since=None``, of every change ever (the first roll-up). The roll-up job recomputes those days.
 
+A metric registered with ``per_automation=True`` counts something *per automation*: its points
+carry the automation's id as their ``dimension`` (and no team), it is rolled up like the others
+but is not a dashboard chart nor an API metric; the automation health pages
+(``revops.engine.health``) read it. Its ``aggregate`` is ``sum``.
+
 ``aggregate`` says how days and teams add up:
 
 - ``ratio`` — ``numerator / denominator`` over the rows (a percentage);
@@ -58,6 +63,7 @@ class Metric:
     order: int = 100
     chart: str = "line"
     series_order: tuple[str, ...] = field(default_factory=tuple)
+    per_automation: bool = False
 
 
 _METRICS: dict[str, Metric] = {}
@@ -76,12 +82,15 @@ def register_metric(
     order: int = 100,
     chart: str = "line",
     series_order: Iterable[str] = (),
+    per_automation: bool = False,
 ) -> Metric:
     """Add a metric to the dashboard and the API (idempotent by ``key``)."""
     if unit not in UNITS:
         raise ValueError(f"metric {key!r}: unit must be one of {', '.join(UNITS)}")
     if aggregate not in AGGREGATES:
         raise ValueError(f"metric {key!r}: aggregate must be one of {', '.join(AGGREGATES)}")
+    if per_automation and aggregate != "sum":
+        raise ValueError(f"metric {key!r}: a per-automation metric counts (aggregate sum)")
     if chart not in ("line", "bar"):
         raise ValueError(f"metric {key!r}: chart must be line or bar")
     metric = _METRICS[key] = Metric(
@@ -96,6 +105,7 @@ def register_metric(
         order=order,
         chart=chart,
         series_order=tuple(series_order),
+        per_automation=per_automation,
     )
     return metric
 
@@ -105,10 +115,22 @@ def unregister_metric(key: str) -> None:
     _METRICS.pop(key, None)
 
 
-def metrics() -> list[Metric]:
-    """Every registered metric, in dashboard order."""
+def all_metrics() -> list[Metric]:
+    """Every registered metric, the per-automation ones included (what the roll-up computes)."""
     return sorted(_METRICS.values(), key=lambda m: (m.order, m.key))
 
 
+def metrics() -> list[Metric]:
+    """The dashboard's and the API's metrics, in dashboard order (per-automation ones left out)."""
+    return [m for m in all_metrics() if not m.per_automation]
+
+
+def automation_metrics() -> list[Metric]:
+    """The per-automation metrics (the automation health pages' counters)."""
+    return [m for m in all_metrics() if m.per_automation]
+
+
 def metric(key: str) -> Metric | None:
-    return _METRICS.get(key)
+    """A dashboard metric by key (None for an unknown or per-automation key)."""
+    found = _METRICS.get(key)
+    return None if found is None or found.per_automation else found

@@ -18,7 +18,7 @@ from django.utils import timezone
 from revops.models import MetricDaily, MetricState
 
 from .days import day_bounds, local_day
-from .registry import Metric, metrics
+from .registry import Metric, all_metrics
 
 STATE = "daily"
 OVERLAP = dt.timedelta(minutes=15)
@@ -86,7 +86,7 @@ def metrics_rollup(*, now: dt.datetime | None = None, full: bool = False, keys=N
     since = None if full or state.watermark is None else state.watermark - OVERLAP
     today = local_day(now)
     done = {}
-    for metric in metrics():
+    for metric in all_metrics():
         if keys is not None and metric.key not in keys:
             continue
         days = metric_dirty_days(metric, since=since, today=today)

@@ -13,7 +13,10 @@ from urllib.parse import urlencode
 from django.contrib import admin
 from django.http import Http404, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import formats
+
+from revops.access import ADMIN, user_role
 
 from .query import MetricsQueryError, metrics_answer
 from .registry import UNITS, metric
@@ -32,6 +35,11 @@ def _duration(minutes: float) -> str:
         return f"{hours} h {rest} min" if rest else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def number_text(value, unit: str) -> str:
+    """A metric's value in words for ``unit`` ("92.5 %", "8 h 20 min", "—" for none)."""
+    return _number(value, unit)
 
 
 def _number(value, unit: str) -> str:
@@ -111,6 +119,10 @@ def dashboard_view(request):
         "no_teams": scope is not None and not scope,
         "error": error,
         "query": urlencode(filters),
+        # The automation health review (revops.engine.admin.health) is for RevOps admins.
+        "health_review_url": reverse("admin:revops_automation_health_review")
+        if user_role(request.user) == ADMIN
+        else "",
     }
     request.current_app = admin.site.name
     return TemplateResponse(request, "admin/revops/dashboard.html", context)

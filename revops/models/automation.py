@@ -68,6 +68,11 @@ class Automation(models.Model):
     rollback_notes = models.TextField(blank=True, help_text="How to undo its effects.")
     last_reviewed_at = models.DateField(null=True, blank=True)
     review_cadence_days = models.PositiveIntegerField(default=90)
+    minutes_saved_per_run = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Optional: minutes of a person's work one fired run saves (the health page's time saved estimate).",
+    )
     identity = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

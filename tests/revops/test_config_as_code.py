@@ -499,7 +499,7 @@ def test_errors_are_located_in_the_file(configured):
         "automations[0] 'Hot lead follow-up': colour: unknown key; valid keys: name, purpose, kind, object_type, "
         "trigger, trigger_fields, trigger_value, schedule_minutes, conditions, config, risk, mode, rule_owner, "
         "system_owner, failure_owner, exception_queue, downstream_effect, rollback_notes, review_cadence_days, "
-        "last_reviewed_at",
+        "last_reviewed_at, minutes_saved_per_run",
         "automations[0] 'Hot lead follow-up': review_cadence_days: expected a whole number ≥ 0, got text ('monthly')",
         "automations[2] 'Hot lead follow-up': duplicate of automations[0]",
     ]

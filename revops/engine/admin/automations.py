@@ -32,9 +32,11 @@ from revops.models import AppliedAction, Automation, AutomationRun, AutomationVe
 from revops.values import datetime_text
 
 from .. import services as automations
+from ..health import health_visible
 from ..kinds import KINDS, get_kind, kind_choices
 from .explain import ACTION_STATUS_TONES, OUTCOME_TONES, action_rows
 from .forms import AutomationForm
+from .health import automation_health_view, health_review_view
 from .helpers import (
     EDITABLE_FIELDS,
     RISK_TONES,
@@ -232,6 +234,7 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
                     "downstream_effect",
                     "rollback_notes",
                     ("last_reviewed_at", "review_cadence_days"),
+                    "minutes_saved_per_run",
                     "identity",
                 )
             },
@@ -356,10 +359,20 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path(
+                "health-review/",
+                view(lambda request: health_review_view(self, request)),
+                name="revops_automation_health_review",
+            ),
             # Mode first: "<path:object_id>/shadow/" would also match ".../1/mode/shadow/" (object_id "1/mode").
             path("<path:object_id>/mode/<str:mode>/", view(self.mode_view), name="revops_automation_mode"),
             *self.pause_urls(),
             path("<path:object_id>/shadow/", view(self.shadow_report_view), name="revops_automation_shadow"),
+            path(
+                "<path:object_id>/health/",
+                view(lambda request, object_id: automation_health_view(self, request, object_id)),
+                name="revops_automation_health",
+            ),
             path(
                 "<path:object_id>/revert-runs/",
                 view(lambda request, object_id: automation_revert_view(self, request, object_id)),
@@ -426,6 +439,8 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
             ]
             extra_context["switch_buttons"] = self.switch_buttons(request, obj)
             extra_context["shadow_url"] = reverse("admin:revops_automation_shadow", args=[obj.pk])
+            if health_visible(request.user):
+                extra_context["health_url"] = reverse("admin:revops_automation_health", args=[obj.pk])
             if can_revert(request.user):
                 extra_context["revert_runs_url"] = reverse("admin:revops_automation_revert_runs", args=[obj.pk])
             extra_context["runs_url"] = (
@@ -444,7 +459,18 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
         return trigger_summary(obj)
 
     def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {**(extra_context or {}), **self.switch_banner(request)})
+        extra = {**(extra_context or {}), **self.switch_banner(request)}
+        if health_visible(request.user):
+            extra["health_review_url"] = reverse("admin:revops_automation_health_review")
+        return super().changelist_view(request, extra)
+
+    def get_list_display(self, request):
+        shown = super().get_list_display(request)
+        return (*shown, "health_link") if health_visible(request.user) else shown
+
+    @admin.display(description="health")
+    def health_link(self, obj):
+        return format_html('<a href="{}">Health</a>', reverse("admin:revops_automation_health", args=[obj.pk]))
 
     @admin.display(description="mode (kill switch)", ordering="mode")
     def mode_display(self, obj):

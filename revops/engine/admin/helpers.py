@@ -52,6 +52,7 @@ EDITABLE_FIELDS = (
     "rollback_notes",
     "last_reviewed_at",
     "review_cadence_days",
+    "minutes_saved_per_run",
 )
 
 
