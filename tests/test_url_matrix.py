@@ -181,6 +181,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
 
     if route in ("", "favicon.ico") or name == "healthz":
         return ALLOW  # public; the front door redirects to the admin, the favicon to its static file
+    if name == "invite-accept":
+        return ALLOW  # public: an invitation's link (a wrong or used one says so and points to the sign-in)
     if name in ("admin:login", "admin:logout"):
         return (ALLOW, HIDDEN)  # public; a signed-in user is sent on to the admin index
     if route.startswith("api/"):
@@ -503,6 +505,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         instance = _model_instance(match["app"], match["model"], world)
     replacements = [
         ("dashboard/<str:key>.csv", lambda: "dashboard/sla_met.csv"),
+        ("<uidb64>/<token>", lambda: "MA/no-such-token"),
         ("^([^/]+)/history/([^/]+)/$", lambda: _history_path(instance)),
         ("<path:object_id>", lambda: str((instance or world.args["lead"]).pk)),  # view_on_site (and RQ): the lead
         ("<id>", lambda: str(world.users["rep"].pk)),
