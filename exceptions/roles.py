@@ -29,7 +29,15 @@ from revops.access import (  # noqa: F401  (the role names and lookups live in t
 )
 
 # Apps whose every model permission a RevOps admin holds.
-ADMIN_APPS = ("revops", "exceptions", "routing", "handoffs", "monitors", "axes")  # axes: the sign-in log and lock-outs
+ADMIN_APPS = (
+    "revops",
+    "exceptions",
+    "routing",
+    "handoffs",
+    "monitors",
+    "lifecycle",
+    "axes",
+)  # axes: the sign-in log and lock-outs
 
 # revops models a manager may read: the CRM mirror, and the rules and runs that explain decisions.
 MANAGER_VIEW_REVOPS = (
@@ -54,12 +62,19 @@ MANAGER_PERMS = (
     ("exceptions", "change_suppression"),
     ("handoffs", "view_handoff"),
     ("handoffs", "view_checklist"),
+    # Their teams' MQLs waiting for an answer, and the rejections (rows scoped by ``lifecycle.stage_selectors``).
+    ("lifecycle", "view_waitinglead"),
+    ("lifecycle", "view_rejection"),
+    ("lifecycle", "view_stage"),
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),
     ("exceptions", "change_exceptionitem"),
     # Handoffs of their deals and those they receive (rows scoped by ``handoffs.selectors``).
     ("handoffs", "view_handoff"),
+    # Their MQLs waiting for an answer, and their rejections (rows scoped by ``lifecycle.stage_selectors``).
+    ("lifecycle", "view_waitinglead"),
+    ("lifecycle", "view_rejection"),
 )
 
 # Item actions per role (admins and integration tokens may take every action).

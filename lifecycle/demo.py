@@ -1,6 +1,6 @@
-"""The lifecycle demo: a shadow scoring model built through ``scoring_model_save`` and every demo lead
+"""The lifecycle demo: a live scoring model built through ``scoring_model_save`` and every demo lead
 scored by ``lead_scores_refresh``, so each lead's Why page explains its score point by point and the
-model's admin page shows how often it agrees with the CRM's scores. Registered at order 58: after the
+score the lifecycle stages read (MQL at 60) is the portal's. Registered at order 58: after the
 records (10) and routing (40), before the CRM's morning sync (60), whose lead changes and new
 activities the event hook then re-scores through the real pipeline."""
 
@@ -12,7 +12,7 @@ from .models import ScoringModel
 from .selectors import lead_id_chunks
 from .services import active_specs, lead_scores_refresh, scoring_model_save
 
-DEMO_MODEL = "Inbound score (trial)"
+DEMO_MODEL = "Inbound score"
 FREE_MAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "proton.me")
 
 
@@ -28,7 +28,7 @@ def demo_scoring_spec() -> dict:
     """The demo model's rules (also the example of docs/lifecycle.md)."""
     return {
         "description": "Fit from the lead and its matched account, engagement from the last month's touches. "
-        "In shadow: compared with the CRM's score before it becomes the source of truth.",
+        "Live: the portal's score is the lead's score (MQL at 60).",
         "fit_rules": [
             {"label": "", "condition": _leaf("lead.matched_account.employees", "gte", 500), "points": 20},
             {"label": "", "condition": _leaf("lead.matched_account.employees", "between", [50, 499]), "points": 10},
@@ -95,7 +95,7 @@ def lifecycle_demo_build(context: dict) -> None:
     spec = demo_scoring_spec()
     model = ScoringModel.objects.filter(name=DEMO_MODEL).first()
     if model is None:
-        model = ScoringModel(name=DEMO_MODEL, status=ScoringModel.Status.SHADOW, description=spec["description"])
+        model = ScoringModel(name=DEMO_MODEL, status=ScoringModel.Status.LIVE, description=spec["description"])
         scoring_model_save(
             model=model,
             fit_rules=spec["fit_rules"],
@@ -110,4 +110,4 @@ def lifecycle_demo_build(context: dict) -> None:
     for chunk in lead_id_chunks(Lead.objects.all()):
         lead_scores_refresh(lead_ids=chunk, now=now, specs=specs)
         scored += len(chunk)
-    context.setdefault("details", {})["leads:scored by the trial model"] = scored
+    context.setdefault("details", {})["leads:scored by the live model"] = scored
