@@ -20,7 +20,7 @@ class LifecycleConfig(AppConfig):
         from revops.plugins import register_demo_builder, register_schedule, register_why_panel
         from revops.versions import register_versioned, restore_with_save
 
-        from . import configuration, jobs  # noqa: F401  (configuration registers the scoring_models section)
+        from . import configuration, jobs, stage_configuration  # noqa: F401  (they register their config sections)
         from .demo import lifecycle_demo_build
         from .hooks import lifecycle_rescore_leads
         from .models import Stage
