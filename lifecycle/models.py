@@ -242,7 +242,7 @@ class StageTransition(models.Model):
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_transitions")
     from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField("when", db_index=True)
     cause = models.CharField(max_length=10, choices=Cause.choices)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.ENGINE)
     text = models.TextField(help_text="The cause in words.")
@@ -261,7 +261,7 @@ class StageTransition(models.Model):
     team = models.ForeignKey(
         "revops.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The owner's team."
     )
-    reason_code = models.CharField(max_length=30, blank=True, choices=list(REJECTION_REASONS.items()))
+    reason_code = models.CharField("reason", max_length=30, blank=True, choices=list(REJECTION_REASONS.items()))
     note = models.TextField(blank=True)
     event_id = models.BigIntegerField(null=True, blank=True, help_text="The CRM change (outbox event) that caused it.")
 

@@ -141,6 +141,7 @@ class WaitingLeadAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         rows = list(self.get_queryset(request)[:200])
+        why = request.user.has_perm("revops.view_lead")  # a rep's login reads no Why pages
         context = {
             **self.admin_site.each_context(request),
             "title": "MQLs waiting for your answer",
@@ -151,7 +152,7 @@ class WaitingLeadAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 {
                     "state": row,
                     "lead": row.lead,
-                    "why_url": why_url("lead", row.lead_id),
+                    "why_url": why_url("lead", row.lead_id) if why else None,
                     "accept_url": reverse("admin:lifecycle_waitinglead_answer", args=[row.lead_id, "accept"]),
                     "reject_url": reverse("admin:lifecycle_waitinglead_answer", args=[row.lead_id, "reject"]),
                 }
@@ -220,6 +221,10 @@ class RejectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return rejections(user=request.user)
+
+    def changelist_view(self, request, extra_context=None):
+        title = "MQLs rejected by sales: reasons and notes for marketing"
+        return super().changelist_view(request, {**(extra_context or {}), "title": title})
 
     @admin.display(description="lead", ordering="lead__company")
     def lead_link(self, obj):

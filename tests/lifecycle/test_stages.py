@@ -74,7 +74,7 @@ def test_a_new_lead_goes_to_the_furthest_stage_whose_criteria_hold():
     lead = LeadFactory(score=80, status="qualified")
     lead_stages_evaluate(lead_ids=[lead.pk], now=MONDAY_9)
     assert stage_of(lead) == "sql"
-    assert stage_history(lead.pk)["moves"][0]["text"].== "Entry criteria of SQL held: Status is qualified (actual: qualified)"
+    assert stage_history(lead.pk)["moves"][0]["text"] == "Entry criteria of SQL held: Status is qualified (actual: qualified)"
 
 
 def test_the_mql_sla_counts_the_owners_business_hours_and_starts_when_the_lead_gets_an_owner():
