@@ -131,10 +131,11 @@ class WaitingLeadAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return waiting_mqls(user=request.user)
 
     def get_urls(self):
+        """The page and its answers only: a waiting MQL has no page of its own (its lead's Why page)."""
         view = self.admin_site.admin_view
         return [
+            path("", view(self.changelist_view), name="lifecycle_waitinglead_changelist"),
             path("<int:lead_id>/<str:answer>/", view(self.answer_view), name="lifecycle_waitinglead_answer"),
-            *super().get_urls(),
         ]
 
     def changelist_view(self, request, extra_context=None):
@@ -163,9 +164,6 @@ class WaitingLeadAdmin(ReadOnlyMixin, admin.ModelAdmin):
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/lifecycle/waiting.html", context)
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        return HttpResponseRedirect(reverse("admin:lifecycle_waitinglead_changelist"))
 
     def answer_view(self, request, lead_id, answer):
         """POST ``accept``, or ``reject`` with ``reason_code`` and ``note``; a lead out of reach is a 404."""
@@ -214,6 +212,7 @@ class RejectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Marketing's report: every MQL sales rejected, with the reason, the note, the rep and the team."""
 
     list_display = ("at", "lead_link", "team", "rep", "reason", "note", "answered_by", "now_in")
+    list_display_links = None  # a rejection has no page of its own: the lead's Why page tells its story
     list_filter = (TeamFilter, "reason_code", ("at", admin.DateFieldListFilter))
     search_fields = ("lead__company", "lead__email", "lead__last_name", "note")
     date_hierarchy = "at"
@@ -244,8 +243,6 @@ class RejectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def now_in(self, obj):
         return obj.to_stage.name
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        row = self.get_queryset(request).filter(pk=object_id).first() if str(object_id).isdigit() else None
-        if row is None:
-            raise Http404("No such rejection.")
-        return HttpResponseRedirect(why_url("lead", row.lead_id))
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [path("", view(self.changelist_view), name="lifecycle_rejection_changelist")]
