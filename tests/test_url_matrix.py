@@ -535,7 +535,9 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
     assert "<" not in path and "(?P" not in path and "^" not in path, f"unfilled URL arguments in {path!r}"
     if name.endswith(("_mode", "_move", "_reroute", "_answer")) or route.startswith("api/") and _api_posts(name):
         method = "post"
-        bodies = {"api-handoffs": HANDOFF_BODIES, "api-lifecycle": LIFECYCLE_BODIES}.get(name.split(":")[0], ACTION_BODIES)
+        bodies = {"api-handoffs": HANDOFF_BODIES, "api-lifecycle": LIFECYCLE_BODIES}.get(
+            name.split(":")[0], ACTION_BODIES
+        )
         data = bodies.get(name.split(":")[-1], {})
         if name.startswith(("api-automations:", "api-routing:")):
             data = {"reason": "Checked by the matrix.", "held": "skip"}
@@ -576,9 +578,10 @@ LIFECYCLE_BODIES = {"reject": {"reason_code": "other", "note": "Checked by the m
 def _api_posts(name: str) -> bool:
     if name.startswith(("api-automations:", "api-routing:")):
         return name != "api-automations:paused"
-    return name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback", "api-runs:revert") or (
-        name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail")
-    ) or name in ("api-lifecycle:accept", "api-lifecycle:reject"
+    return (
+        name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback", "api-runs:revert")
+        or (name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail"))
+        or name in ("api-lifecycle:accept", "api-lifecycle:reject")
     )
 
 

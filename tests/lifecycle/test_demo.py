@@ -5,8 +5,8 @@ import pytest
 from django.db.models import Count
 from django.utils import timezone
 
-from lifecycle.demo import DEMO_MODEL
 from exceptions.models import ExceptionItem
+from lifecycle.demo import DEMO_MODEL
 from lifecycle.models import LeadScore, LeadStage, ScoringModel, Stage, StageTransition
 from lifecycle.stage_demo import REP_USERNAME
 from revops.demo import demo_load

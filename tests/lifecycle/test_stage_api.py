@@ -25,7 +25,9 @@ def client_for(user) -> APIClient:
 
 
 def post(client, lead, answer, body=None):
-    return client.post(f"/api/v1/leads/{lead.external_id}/{answer}/", json.dumps(body or {}), content_type="application/json")
+    return client.post(
+        f"/api/v1/leads/{lead.external_id}/{answer}/", json.dumps(body or {}), content_type="application/json"
+    )
 
 
 @pytest.fixture
@@ -58,11 +60,16 @@ def test_a_rep_answers_their_own_mqls_and_not_another_reps(world):
     response = post(ria, leads["ria1"], "accept")
     assert response.status_code == 200, response.content
     body = response.json()
-    assert (body["transition"]["to_stage"], body["transition"]["actor"], body["stage"]["stage"]) == ("sal", "ria", "sal")
+    assert (body["transition"]["to_stage"], body["transition"]["actor"], body["stage"]["stage"]) == (
+        "sal",
+        "ria",
+        "sal",
+    )
     assert post(ria, leads["ria1"], "accept").status_code == 409
-    assert "not waiting for sales" in post(ria, leads["ria1"], "reject", {"reason_code": "other", "note": "x"}).json()[
-        "detail"
-    ]
+    assert (
+        "not waiting for sales"
+        in post(ria, leads["ria1"], "reject", {"reason_code": "other", "note": "x"}).json()["detail"]
+    )
 
     bad = post(ria, leads["ria2"], "reject", {"reason_code": "nope"})
     assert bad.status_code == 400 and set(bad.json()) >= {"reason_code", "note"}

@@ -48,6 +48,6 @@ def test_bad_entries_are_located_and_nothing_is_written(policy):
     document["lifecycle_stages"][1]["reject_to"] = "Nowhere"
     plan = config_apply(document=yaml.safe_dump(document))
     assert not plan.applied
-    problems = {(p.field, p.message) for p in plan.problems}
-    assert ("sla_policy", "no SLA policy is named 'Nope'") in problems
+    problems = {str(p) for p in plan.problems}
+    assert "lifecycle_stages[1] 'MQL': sla_policy: no SLA policy is named 'Nope'" in problems  # as docs/lifecycle.md
     assert Stage.objects.count() == 0

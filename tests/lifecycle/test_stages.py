@@ -34,7 +34,9 @@ def stage_of(lead):
 def feed(lead):
     return [
         (e.payload["previous"], e.payload["value"])
-        for e in ChangeEntry.objects.filter(external_id=lead.external_id, payload__field="lifecycle_stage").order_by("id")
+        for e in ChangeEntry.objects.filter(external_id=lead.external_id, payload__field="lifecycle_stage").order_by(
+            "id"
+        )
     ]
 
 
@@ -74,7 +76,10 @@ def test_a_new_lead_goes_to_the_furthest_stage_whose_criteria_hold():
     lead = LeadFactory(score=80, status="qualified")
     lead_stages_evaluate(lead_ids=[lead.pk], now=MONDAY_9)
     assert stage_of(lead) == "sql"
-    assert stage_history(lead.pk)["moves"][0]["text"] == "Entry criteria of SQL held: Status is qualified (actual: qualified)"
+    assert (
+        stage_history(lead.pk)["moves"][0]["text"]
+        == "Entry criteria of SQL held: Status is qualified (actual: qualified)"
+    )
 
 
 def test_the_mql_sla_counts_the_owners_business_hours_and_starts_when_the_lead_gets_an_owner():
@@ -174,7 +179,9 @@ def test_stage_validation_speaks_in_sentences():
     with pytest.raises(ValidationError) as error:
         stage_save(stage=bad, actor=UserFactory())
     messages = error.value.message_dict
-    assert messages["accept_to"] == ["A stage that waits for acceptance needs both: where accepted and rejected leads go."]
+    assert messages["accept_to"] == [
+        "A stage that waits for acceptance needs both: where accepted and rejected leads go."
+    ]
     assert messages["entry_condition"][0].startswith("Entry criteria:")
     stages["sal"].sla_policy_id = 987654
     with pytest.raises(ValidationError, match="No SLA policy has this id"):
