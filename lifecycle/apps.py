@@ -61,5 +61,5 @@ class LifecycleConfig(AppConfig):
             restore=restore_with_save(lambda stage, **kw: stage_save(stage=stage, **kw)),
             conditions={"entry_condition": "lead"},
         )
-        # After the scoring demo (58), before the CRM's morning sync (60) moves the leads it changes.
-        register_demo_builder("lifecycle_stages", lifecycle_stages_demo_build, order=59)
+        # After the CRM's morning sync (60): the scoring model goes live, then the stages and answers.
+        register_demo_builder("lifecycle_stages", lifecycle_stages_demo_build, order=62)

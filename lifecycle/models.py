@@ -185,11 +185,12 @@ class Stage(models.Model):
         help_text="The CRM rejects the lead by syncing this status (its reason: the lead's rejection_reason "
         "field when it holds a reason code, else Other).",
     )
-    sla_policy_id = models.PositiveIntegerField(
+    sla_policy = models.CharField(
         "SLA policy",
-        null=True,
+        max_length=120,
         blank=True,
-        help_text="How long a lead may wait in the stage (the owner's business hours when the policy says so).",
+        help_text="How long a lead may wait in the stage, by the SLA policy's name (the owner's business hours "
+        "when the policy says so).",
     )
     hold_days = models.PositiveIntegerField(
         default=0, help_text="Criteria move a lead out of this stage only after this many days in it."

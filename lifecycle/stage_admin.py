@@ -44,7 +44,7 @@ class StageForm(forms.ModelForm):
             "kind",
             "entry_condition",
             "hold_days",
-            "sla_policy_id",
+            "sla_policy",
             "awaits_acceptance",
             "accept_to",
             "reject_to",
@@ -55,11 +55,12 @@ class StageForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         timer = sla_timer(SLA_TIMER)
-        self.fields["sla_policy_id"] = forms.TypedChoiceField(
+        choices = timer.choices() if timer else []
+        if self.instance.sla_policy and self.instance.sla_policy not in dict(choices):
+            choices.append((self.instance.sla_policy, f"{self.instance.sla_policy} (no longer exists)"))
+        self.fields["sla_policy"] = forms.ChoiceField(
             label="SLA policy",
-            choices=[("", "— no SLA —")] + (timer.choices() if timer else []),
-            coerce=int,
-            empty_value=None,
+            choices=[("", "— no SLA —"), *choices],
             required=False,
             help_text="How long a lead may wait in this stage: the policy's target, in the owner's business hours "
             "when the policy counts them. For a stage waiting for acceptance, the time to accept or reject."
@@ -81,7 +82,7 @@ class StageAdmin(AuditedAdmin):
     search_fields = ("name", "key", "description")
     fieldsets = (
         (None, {"fields": ("name", "key", "description", "position", "kind")}),
-        ("Entering and leaving", {"fields": ("entry_condition", "hold_days", "sla_policy_id")}),
+        ("Entering and leaving", {"fields": ("entry_condition", "hold_days", "sla_policy")}),
         (
             "Acceptance by sales",
             {"fields": ("awaits_acceptance", "accept_to", "reject_to", "crm_accepted_status", "crm_rejected_status")},
@@ -99,10 +100,11 @@ class StageAdmin(AuditedAdmin):
 
     @admin.display(description="SLA")
     def sla(self, obj):
-        if obj.sla_policy_id is None:
+        if not obj.sla_policy:
             return "—"
         timer = sla_timer(SLA_TIMER)
-        return dict(timer.choices()).get(obj.sla_policy_id, "(deleted policy)") if timer else "—"
+        known = dict(timer.choices()) if timer else {}
+        return known.get(obj.sla_policy, f"{obj.sla_policy} (no longer exists)")
 
     @admin.display(description="leads now")
     def lead_count(self, obj):

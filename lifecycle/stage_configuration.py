@@ -30,9 +30,9 @@ def _condition(tree: Any) -> Any:
         return sorted_deep(tree)
 
 
-def _policies() -> dict[int, str]:
+def _policies() -> set[str]:
     timer = sla_timer(SLA_TIMER)
-    return {pk: label.removesuffix(" (inactive)") for pk, label in timer.choices()} if timer else {}
+    return {name for name, _label in timer.choices()} if timer else set()
 
 
 @register_section
@@ -76,7 +76,7 @@ class StageSection(Section):
             "kind": obj.kind,
             "entry_condition": _condition(obj.entry_condition),
             "hold_days": obj.hold_days,
-            "sla_policy": _policies().get(obj.sla_policy_id) if obj.sla_policy_id is not None else None,
+            "sla_policy": obj.sla_policy or None,
             "awaits_acceptance": obj.awaits_acceptance,
             "accept_to": obj.accept_to.name if obj.accept_to_id else None,
             "reject_to": obj.reject_to.name if obj.reject_to_id else None,
@@ -110,11 +110,10 @@ class StageSection(Section):
                 setattr(stage, name, values[name])
         if "sla_policy" in values:
             wanted = values["sla_policy"]
-            by_name = {label: pk for pk, label in _policies().items()}
-            if wanted is not None and wanted not in by_name:
+            if wanted is not None and wanted not in _policies():
                 run.error(entry.location, "sla_policy", f"no SLA policy is named {wanted!r}")
                 return
-            stage.sla_policy_id = by_name.get(wanted) if wanted is not None else None
+            stage.sla_policy = wanted or ""
         late = False
         for name in ("accept_to", "reject_to"):
             if name not in values:

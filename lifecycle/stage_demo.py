@@ -1,6 +1,7 @@
-"""The lifecycle stages of the demo, all made by the real code (registered at order 59: after the live
-scoring model has scored every lead, before the CRM's morning sync moves the leads it changes through
-the event hook):
+"""The lifecycle stages of the demo, all made by the real code (registered at order 62, after the CRM's
+morning sync, which the scoring model re-scored in shadow beside the CRM's scores):
+
+* the scoring model switched live (``lifecycle_demo_go_live``): every lead re-scored, its score the portal's;
 
 * the stages New → MQL (the live score ≥ 30, answered within the routing demo's "MQL: 24 hours"
   policy) → Sales accepted → SQL (status qualified) → Opportunity (status converted),
@@ -24,6 +25,7 @@ from revops.demo_records.builders import demo_user_ensure
 from revops.engine.registry import sla_timer
 from revops.models import Lead, Rep
 
+from .demo import lifecycle_demo_go_live
 from .models import REJECTION_REASONS, LeadStage, Stage
 from .stage_services import SLA_TIMER, lead_accept, lead_reject, lead_stages_evaluate, lead_stages_tick, stage_save
 
@@ -41,9 +43,10 @@ NOTES = {
 }
 
 
-def _policy(name: str) -> int | None:
+def _policy(name: str) -> str:
+    """``name`` when an SLA policy has it (the routing demo's), else no SLA."""
     timer = sla_timer(SLA_TIMER)
-    return next((pk for pk, label in timer.choices() if label == name), None) if timer else None
+    return name if timer is not None and name in dict(timer.choices()) else ""
 
 
 def _leaf(field: str, op: str, value) -> dict:
@@ -88,7 +91,7 @@ def demo_stages_ensure(*, actor) -> dict[str, Stage]:
         mql.awaits_acceptance = True
         mql.accept_to, mql.reject_to = stages["sal"], stages["recycled"]
         mql.crm_accepted_status, mql.crm_rejected_status = Lead.Status.WORKING, Lead.Status.NURTURE
-        mql.sla_policy_id = _policy("MQL: 24 hours")
+        mql.sla_policy = _policy("MQL: 24 hours")
         stage_save(stage=mql, actor=actor, reason="demo: MQLs wait for sales to accept them")
     return stages
 
@@ -180,8 +183,10 @@ def _answer_waiting(*, now: dt.datetime, actor, rep_user) -> dict[str, int]:
 
 
 def lifecycle_stages_demo_build(context: dict) -> None:
-    """Ensure the demo stages and the rep login; on a fresh org, stage every lead, answer, then tick."""
+    """Switch the demo scoring model live; ensure the demo stages and the rep login; on a fresh org,
+    stage every lead, answer, then tick."""
     actor, now = context["actor"], context["now"]
+    lifecycle_demo_go_live(context)
     demo_stages_ensure(actor=actor)
     if not context.get("fresh"):
         _rep_login(actor=actor)

@@ -68,12 +68,12 @@ def stage_clean(stage: Stage) -> None:
         errors["crm_accepted_status"] = "CRM statuses only apply to a stage that waits for acceptance."
     if stage.crm_accepted_status and stage.crm_accepted_status == stage.crm_rejected_status:
         errors["crm_rejected_status"] = "The CRM statuses meaning accepted and rejected must differ."
-    if stage.sla_policy_id is not None:
+    if stage.sla_policy:
         timer = sla_timer(SLA_TIMER)
         if timer is None:
-            errors["sla_policy_id"] = "No installed app provides SLA policies (routing); leave the SLA empty."
-        elif stage.sla_policy_id not in dict(timer.choices()):
-            errors["sla_policy_id"] = "No SLA policy has this id; choose one of the SLA policies."
+            errors["sla_policy"] = "No installed app provides SLA policies (routing); leave the SLA empty."
+        elif stage.sla_policy not in dict(timer.choices()):
+            errors["sla_policy"] = f"No SLA policy is named {stage.sla_policy!r}; choose one of the SLA policies."
     if errors:
         raise ValidationError(errors)
 
@@ -173,10 +173,10 @@ def _target(lead: Lead, state: LeadStage | None, stages: list[CompiledStage], no
 def _due(stage: Stage, lead: Lead, start: dt.datetime):
     """The stage's SLA for ``lead`` from ``start`` (a ``Deadline``), None without one (or, for a stage
     waiting for acceptance, while the lead has no owner: the clock starts when it gets one)."""
-    if stage.sla_policy_id is None or (stage.awaits_acceptance and lead.owner_id is None):
+    if not stage.sla_policy or (stage.awaits_acceptance and lead.owner_id is None):
         return None
     timer = sla_timer(SLA_TIMER)
-    return timer.deadline(stage.sla_policy_id, start=start, owner=lead.owner) if timer is not None else None
+    return timer.deadline(stage.sla_policy, start=start, owner=lead.owner) if timer is not None else None
 
 
 def lead_move(
@@ -429,9 +429,8 @@ def lead_stages_tick(*, now: dt.datetime | None = None, limit: int = 1000) -> di
     now = now or timezone.now()
     counts = {"started": 0, "overdue": 0}
     waiting = (
-        LeadStage.objects.filter(
-            stage__awaits_acceptance=True, stage__sla_policy_id__isnull=False, due_at=None, lead__owner__isnull=False
-        )
+        LeadStage.objects.filter(stage__awaits_acceptance=True, due_at=None, lead__owner__isnull=False)
+        .exclude(stage__sla_policy="")
         .select_related("stage", "lead__owner")
         .order_by("pk")[:limit]
     )

@@ -50,7 +50,7 @@ def funnel(*, actor=None, mql_minutes=24 * 60, business_hours=False) -> dict[str
     mql = stages["mql"]
     mql.awaits_acceptance, mql.accept_to, mql.reject_to = True, stages["sal"], stages["recycled"]
     mql.crm_accepted_status, mql.crm_rejected_status = "working", "nurture"
-    mql.sla_policy_id = policy.pk
+    mql.sla_policy = policy.name
     stages["mql"] = stage_save(stage=mql, actor=actor)
     return stages
 

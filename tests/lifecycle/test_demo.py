@@ -38,7 +38,7 @@ def test_the_demo_scores_every_lead_live_and_stages_them():
     rejection = StageTransition.objects.filter(cause="rejected").exclude(reason_code="").first()
     assert rejection is not None and rejection.note and rejection.to_stage.key == "recycled"
     mql = Stage.objects.get(key="mql")
-    assert mql.sla_policy_id is not None and mql.entry_condition
+    assert mql.sla_policy == "MQL: 24 hours" and mql.entry_condition
     waiting = LeadStage.objects.filter(stage=mql, lead__owner__user__username=REP_USERNAME)
     assert waiting.count() >= 3 and waiting.filter(overdue_at=None).exists()
     assert ExceptionItem.objects.filter(kind="mql_unanswered").exists()

@@ -29,7 +29,7 @@ def test_the_documented_example_applies_and_round_trips(policy):
     plan = config_apply(document=EXAMPLE.read_text())
     assert plan.applied, plan.render()
     mql = Stage.objects.get(key="mql")
-    assert (mql.accept_to.name, mql.reject_to.name, mql.sla_policy_id) == ("Sales accepted", "Recycled", policy.pk)
+    assert (mql.accept_to.name, mql.reject_to.name, mql.sla_policy) == ("Sales accepted", "Recycled", policy.name)
     assert mql.awaits_acceptance and mql.crm_rejected_status == "nurture"
     assert mql.entry_condition == {"field": "lead.score", "op": "gte", "value": 60}
     assert Stage.objects.get(key="recycled").hold_days == 30

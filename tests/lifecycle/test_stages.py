@@ -183,6 +183,6 @@ def test_stage_validation_speaks_in_sentences():
         "A stage that waits for acceptance needs both: where accepted and rejected leads go."
     ]
     assert messages["entry_condition"][0].startswith("Entry criteria:")
-    stages["sal"].sla_policy_id = 987654
-    with pytest.raises(ValidationError, match="No SLA policy has this id"):
+    stages["sal"].sla_policy = "Gone"
+    with pytest.raises(ValidationError, match="No SLA policy is named 'Gone'"):
         stage_save(stage=stages["sal"], actor=UserFactory())
