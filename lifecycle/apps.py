@@ -60,6 +60,9 @@ class LifecycleConfig(AppConfig):
             label="lifecycle stage",
             restore=restore_with_save(lambda stage, **kw: stage_save(stage=stage, **kw)),
             conditions={"entry_condition": "lead"},
+            describe=lambda name, value: (
+                "none: only an answer, a person or the CRM" if name == "entry_condition" and not value else None
+            ),
         )
         # After the CRM's morning sync (60): the scoring model goes live, then the stages and answers.
         register_demo_builder("lifecycle_stages", lifecycle_stages_demo_build, order=62)
