@@ -65,12 +65,19 @@ MANAGER_PERMS = (
     ("exceptions", "change_suppression"),
     ("handoffs", "view_handoff"),
     ("handoffs", "view_checklist"),
+    # Their teams' MQLs waiting for an answer, and the rejections (rows scoped by ``lifecycle.stage_selectors``).
+    ("lifecycle", "view_waitinglead"),
+    ("lifecycle", "view_rejection"),
+    ("lifecycle", "view_stage"),
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),
     ("exceptions", "change_exceptionitem"),
     # Handoffs of their deals and those they receive (rows scoped by ``handoffs.selectors``).
     ("handoffs", "view_handoff"),
+    # Their MQLs waiting for an answer, and their rejections (rows scoped by ``lifecycle.stage_selectors``).
+    ("lifecycle", "view_waitinglead"),
+    ("lifecycle", "view_rejection"),
 )
 
 # Item actions per role (admins and integration tokens may take every action).

@@ -197,3 +197,6 @@ class ScoringModelAdmin(AuditedAdmin):
         from .services import scoring_model_delete
 
         scoring_model_delete(model=obj, actor=request.user, reason=reason)
+
+
+from . import stage_admin  # noqa: E402, F401  (registers the stage, waiting-MQL and rejection admins)

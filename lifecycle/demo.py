@@ -1,6 +1,7 @@
-"""The lifecycle demo: a shadow scoring model built through ``scoring_model_save`` and every demo lead
-scored by ``lead_scores_refresh``, so each lead's Why page explains its score point by point and the
-model's admin page shows how often it agrees with the CRM's scores. Registered at order 58: after the
+"""The lifecycle demo: a scoring model built through ``scoring_model_save`` in shadow and every demo lead
+scored by ``lead_scores_refresh``, so each lead's Why page explains its score point by point; after the
+CRM's morning sync it goes live (``lifecycle_demo_go_live``), and the score the lifecycle stages read
+is the portal's. Registered at order 58: after the
 records (10) and routing (40), before the CRM's morning sync (60), whose lead changes and new
 activities the event hook then re-scores through the real pipeline."""
 
@@ -12,7 +13,7 @@ from .models import ScoringModel
 from .selectors import lead_id_chunks
 from .services import active_specs, lead_scores_refresh, scoring_model_save
 
-DEMO_MODEL = "Inbound score (trial)"
+DEMO_MODEL = "Inbound score"
 FREE_MAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com", "proton.me")
 
 
@@ -28,7 +29,7 @@ def demo_scoring_spec() -> dict:
     """The demo model's rules (also the example of docs/lifecycle.md)."""
     return {
         "description": "Fit from the lead and its matched account, engagement from the last month's touches. "
-        "In shadow: compared with the CRM's score before it becomes the source of truth.",
+        "Live: the portal's score is the lead's score (MQL at 60).",
         "fit_rules": [
             {"label": "", "condition": _leaf("lead.matched_account.employees", "gte", 500), "points": 20},
             {"label": "", "condition": _leaf("lead.matched_account.employees", "between", [50, 499]), "points": 10},
@@ -110,4 +111,22 @@ def lifecycle_demo_build(context: dict) -> None:
     for chunk in lead_id_chunks(Lead.objects.all()):
         lead_scores_refresh(lead_ids=chunk, now=now, specs=specs)
         scored += len(chunk)
-    context.setdefault("details", {})["leads:scored by the trial model"] = scored
+    context.setdefault("details", {})["leads:scored by the scoring model"] = scored
+
+
+def lifecycle_demo_go_live(context: dict) -> None:
+    """After the CRM's morning sync (which the shadow model re-scored beside the CRM's scores), RevOps
+    switches the model live through ``scoring_model_save``; on a fresh org every lead is re-scored at
+    once, so the portal's score becomes the leads' score (history by ``lead-scoring``, changes feed)."""
+    model = ScoringModel.objects.filter(name=DEMO_MODEL).first()
+    if model is None or model.status == ScoringModel.Status.LIVE:
+        return
+    if ScoringModel.objects.filter(status=ScoringModel.Status.LIVE).exists():
+        return  # another model owns the score
+    model.status = ScoringModel.Status.LIVE
+    scoring_model_save(model=model, actor=context["actor"], reason="demo: the scoring model goes live")
+    if not context.get("fresh"):
+        return
+    specs = active_specs()
+    for chunk in lead_id_chunks(Lead.objects.all()):
+        lead_scores_refresh(lead_ids=chunk, now=context["now"], specs=specs)

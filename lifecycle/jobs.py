@@ -41,3 +41,11 @@ def lifecycle_rescore_range(first_id: int, last_id: int) -> dict:
         counts["leads"] += len(chunk)
         counts["changed"] += lead_scores_refresh(lead_ids=chunk, now=now, specs=specs)
     return counts
+
+
+def lifecycle_stage_tick() -> dict:
+    """Every 5 minutes: start the SLA of waiting MQLs that got an owner, and open one item per lead
+    overdue in its stage (``lifecycle.stage_services.lead_stages_tick``); returns counts."""
+    from .stage_services import lead_stages_tick
+
+    return lead_stages_tick()

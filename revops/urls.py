@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/v1/", include("exceptions.api.urls")),
     path("api/v1/", include("handoffs.api.urls")),
     path("api/v1/", include("routing.api.urls")),
+    path("api/v1/", include("lifecycle.api.urls")),
     path("api/v1/", include("revops.engine.api.reverts")),
     path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="revops-dashboard"),

@@ -11,7 +11,7 @@ class RoutingConfig(AppConfig):
     def ready(self):
         from exceptions.registry import register_item_kind, register_queue_users
         from revops.engine.hooks import register_event_hook
-        from revops.engine.registry import register_deadline_source
+        from revops.engine.registry import register_deadline_source, register_sla_timer
         from revops.plugins import (
             register_assignee_source,
             register_demo_builder,
@@ -27,7 +27,7 @@ class RoutingConfig(AppConfig):
         from .metrics import routing_metrics_register
         from .panels import why_decision_panel, why_sla_panel
         from .pools import pool_assign_next, pools_as_choices
-        from .selectors import lead_latest_decision_dict, sla_deadline
+        from .selectors import lead_latest_decision_dict, sla_deadline, sla_policy_choices, sla_policy_deadline
         from .setup_services import routing_queue_users
         from .versions import register as register_versions
 
@@ -48,6 +48,7 @@ class RoutingConfig(AppConfig):
         register_record_detail("lead", "latest_decision", lead_latest_decision_dict)
         register_demo_builder("routing", routing_demo_build, order=40)
         register_deadline_source("response_sla", sla_deadline)
+        register_sla_timer("sla_policy", label="SLA policy", choices=sla_policy_choices, deadline=sla_policy_deadline)
         register_assignee_source("pool", label="Routing pool", choices=pools_as_choices, assign=pool_assign_next)
         register_versions()
         register_rule_run_filter()

@@ -142,6 +142,41 @@ def sla_deadline(record, rep) -> Deadline | None:
     return Deadline(due_at=clock.due_at, text=f"the first touch under the response SLA '{clock.policy}'")
 
 
+def sla_policy_choices() -> list[tuple[str, str]]:
+    """The SLA policies another app may time a commitment with (an SLA timer's choices): ``(name, label)``.
+    Named, not numbered, so a configuration file re-creating the policies keeps the reference."""
+    from .models import SlaPolicy
+
+    return [
+        (name, f"{name}{'' if active else ' (inactive: not chosen for first touches)'}")
+        for name, active in SlaPolicy.objects.order_by("name").values_list("name", "is_active")
+    ]
+
+
+def sla_policy_deadline(ref, *, start: dt.datetime, owner=None) -> Deadline | None:
+    """When ``owner`` must be done if they start at ``start`` under the SLA policy named ``ref`` (an SLA timer):
+    the policy's target, in the business hours of the owner's team's calendar (else the default one)
+    when the policy counts business hours, 24/7 otherwise; None when the policy no longer exists."""
+    from exceptions.timing import human_duration
+
+    from .models import SlaPolicy
+    from .sla import business_deadline, calendar_for
+
+    policy = SlaPolicy.objects.filter(name=str(ref)).first() if ref else None
+    if policy is None:
+        return None
+    calendar = calendar_for(owner, load_calendars()) if policy.use_business_hours else None
+    try:
+        due = business_deadline(start, policy.target_minutes, calendar)
+    except ValueError:
+        calendar = None
+        due = business_deadline(start, policy.target_minutes, None)
+    how = f"business hours of {calendar.name}" if calendar is not None else "24/7"
+    return Deadline(
+        due_at=due, text=f"{policy.name}: {human_duration(dt.timedelta(minutes=policy.target_minutes))}, {how}"
+    )
+
+
 def decision_dict(decision: RoutingDecision) -> dict:
     """A decision as the API shows it: who, why (rule, match, candidates), mode, latency, SLA."""
     explanation = decision.explanation or {}

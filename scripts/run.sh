@@ -84,7 +84,8 @@ python manage.py load_demo
 say "ensure_admin"
 login="$(python manage.py ensure_admin)"
 login="$login
-$(python manage.py ensure_admin --manager --username manager.na) (lands on the exception triage view)"
+$(python manage.py ensure_admin --manager --username manager.na) (lands on the exception triage view)
+$(python manage.py ensure_admin --manager --username rep.na) (a sales rep: Lead lifecycle → MQLs waiting for an answer)"
 static_note=""
 if ! DJANGO_SETTINGS_MODULE=revops.settings python -c 'from django.conf import settings; raise SystemExit(0 if settings.DEBUG else 1)'; then
     say "collectstatic (DEBUG is off)"

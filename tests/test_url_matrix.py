@@ -149,6 +149,8 @@ SPECIAL_PERMS = {
     "admin:revops_automation_health": "revops.change_automation",
     "admin:revops_automation_health_review": "revops.change_automation",
     "admin:revops_runrevertbatch_resume": "revops.change_runrevertbatch",
+    # An MQL is answered from the page of MQLs waiting for the viewer (rows scoped: another team's is a 404).
+    "admin:lifecycle_waitinglead_answer": "lifecycle.view_waitinglead",
 }
 
 
@@ -216,6 +218,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
         allowed = _admin_allows(world, user, app, model, perms, with_object="object_id" in route)
     if not allowed:
         return REFUSE
+    if name == "admin:lifecycle_waitinglead_answer" and role not in world.sees_records:
+        return HIDDEN  # the lead is the rep's: team B's manager does not see it
     names_object = "object_id" in route or "^([^/]+)/history" in route
     if model in ("exceptionitem", "queue", "handoff", "suppression") and names_object and role not in world.sees_item:
         return HIDDEN  # the item, its queue and the handoff of the rep's deal are team A's
@@ -274,6 +278,8 @@ API_RULES = [
     (r"^api-automations:paused$", (API_READ,), False),
     (r"^api-automations:", ("config:write",), False),
     (r"^api-routing:rule-", ("config:write",), False),
+    (r"^api-lifecycle:mqls$", (API_READ,), False),
+    (r"^api-lifecycle:\w+$", ("exceptions:write",), True),
 ]
 
 
@@ -513,6 +519,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<str:mode>", lambda: "shadow"),
         ("<str:direction>", lambda: "down"),
         ("<str:answer>", lambda: "accept"),
+        ("<int:lead_id>", lambda: str(world.args["lead"].pk)),
         ("<str:action>", lambda: "claim"),
         ("<str:macro>", lambda: "claim"),
         ("<str:item_id>", lambda: str(world.args["item"].pk)),
@@ -527,7 +534,7 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
         ("<int:connection_index>", lambda: "0"),
         ("<str:job_id>", lambda: "no-such-job"),
         ("<str:result_id>", lambda: "no-such-result"),
-        ("<str:key>", lambda: _api_key(world, name) if route.startswith("api/") else "no-such-worker"),
+        ("<str:key>", lambda: _route_key(world, name, route)),
         ("<str:scheduler_name>", lambda: "no-such-scheduler"),
         ("<path:cron_job_name>", lambda: "no-such-job"),
         ("^stats.json/(?P<token>[\\w]+)?/?$", lambda: "stats.json/no-such-token/"),
@@ -545,10 +552,21 @@ def request_for(world, pattern: Pattern) -> tuple[str, str, dict]:
     assert "<" not in path and "(?P" not in path and "^" not in path, f"unfilled URL arguments in {path!r}"
     if name.endswith(("_mode", "_move", "_reroute", "_answer")) or route.startswith("api/") and _api_posts(name):
         method = "post"
-        data = (HANDOFF_BODIES if name.startswith("api-handoffs:") else ACTION_BODIES).get(name.split(":")[-1], {})
+        bodies = {"api-handoffs": HANDOFF_BODIES, "api-lifecycle": LIFECYCLE_BODIES}.get(
+            name.split(":")[0], ACTION_BODIES
+        )
+        data = bodies.get(name.split(":")[-1], {})
         if name.startswith(("api-automations:", "api-routing:")):
             data = {"reason": "Checked by the matrix.", "held": "skip"}
     return method, "/" + path, data
+
+
+def _route_key(world, name: str, route: str) -> str:
+    if not route.startswith("api/"):
+        return "no-such-worker"
+    if name.startswith("api-lifecycle:"):
+        return world.args["lead"].external_id  # leads/<key>/accept/: the rep's lead
+    return _api_key(world, name)
 
 
 def _api_key(world, name: str) -> str:
@@ -571,13 +589,16 @@ ACTION_BODIES = {
 
 
 HANDOFF_BODIES = {"reject": {"reason_code": "context_vague"}, "attest": {"key": "use_case"}}
+LIFECYCLE_BODIES = {"reject": {"reason_code": "other", "note": "Checked by the matrix."}}
 
 
 def _api_posts(name: str) -> bool:
     if name.startswith(("api-automations:", "api-routing:")):
         return name != "api-automations:paused"
-    return name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback", "api-runs:revert") or (
-        name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail")
+    return (
+        name in ("sync", "api-config:plan", "api-config:apply", "api-config:rollback", "api-runs:revert")
+        or (name.startswith(("api-exceptions:", "api-handoffs:")) and name.split(":")[1] not in ("list", "detail"))
+        or name in ("api-lifecycle:accept", "api-lifecycle:reject")
     )
 
 

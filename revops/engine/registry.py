@@ -225,6 +225,35 @@ def record_deadline(record, rep) -> Deadline | None:
 
 
 @dataclass(frozen=True)
+class SlaTimer:
+    """A way to time a commitment that a workflow app owns the rules for (routing: its SLA policies with
+    their business calendars). ``choices()`` lists ``(ref, label)`` to pick from (routing: policy
+    names); ``deadline(ref, *, start, owner)`` returns when ``owner`` (a rep or None) must be done if
+    they start at ``start`` under choice ``ref`` (None when ``ref`` no longer exists)."""
+
+    name: str
+    label: str
+    choices: Callable[[], list[tuple[str, str]]]
+    deadline: Callable[..., Deadline | None]
+
+
+SLA_TIMERS: dict[str, SlaTimer] = {}
+
+
+def register_sla_timer(
+    name: str, *, label: str, choices: Callable[[], list[tuple[str, str]]], deadline: Callable[..., Deadline | None]
+) -> SlaTimer:
+    """Offer an app's SLA rules to other workflow apps (lifecycle: a stage's SLA) without an import."""
+    timer = SLA_TIMERS[name] = SlaTimer(name, label, choices, deadline)
+    return timer
+
+
+def sla_timer(name: str) -> SlaTimer | None:
+    """The registered timer ``name`` (None if no installed app provides it)."""
+    return SLA_TIMERS.get(name)
+
+
+@dataclass(frozen=True)
 class RunFilter:
     """A way to narrow an automation kind's runs, registered by the app that owns the kind (e.g. routing:
     the routing rule that matched). ``choices()`` lists ``(value, label)``; ``apply(runs, value)`` narrows

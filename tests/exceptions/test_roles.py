@@ -53,6 +53,8 @@ def test_rep_and_integration_permissions():
         "exceptions.view_exceptionitem",
         "exceptions.change_exceptionitem",
         "handoffs.view_handoff",  # their deals' handoffs and those they receive (rows scoped)
+        "lifecycle.view_waitinglead",  # their MQLs waiting for an answer (rows scoped)
+        "lifecycle.view_rejection",  # their rejections (rows scoped)
     }
     assert perms(roles.INTEGRATION) == set()
 

@@ -146,6 +146,7 @@ def test_sections_are_registered_in_dependency_order():
         "sla_policies",
         "checklists",
         "scoring_models",
+        "lifecycle_stages",
     ]
 
 

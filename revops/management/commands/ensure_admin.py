@@ -88,15 +88,17 @@ class Command(BaseCommand):
         if user is None:
             self.stdout.write(f"Manager login: none ({username} does not exist; load the demo first)")
             return
+        # The demo's other logins (a sales rep) say what they are.
+        what = "Manager login" if user.groups.filter(name="Manager").exists() else "Demo login"
         if user.has_usable_password() and not reset_password:
             if old_password and user.check_password(old_password):
-                self.stdout.write(f"Manager login: {username} / {old_password} (from an old login file, now deleted)")
+                self.stdout.write(f"{what}: {username} / {old_password} (from an old login file, now deleted)")
                 return
             hint = RESET_HINT.format(flags=f" --manager --username {username}")
-            self.stdout.write(f"Manager login: {username} (password shown once when it was set; {hint})")
+            self.stdout.write(f"{what}: {username} (password shown once when it was set; {hint})")
             return
         password = self._new_password(user)
-        self.stdout.write(f"Manager login: {username} / {password} (shown this once)")
+        self.stdout.write(f"{what}: {username} / {password} (shown this once)")
 
     @staticmethod
     def _new_password(user) -> str:
