@@ -256,6 +256,8 @@ if not croniter.is_valid(LIFECYCLE_RESCORE_CRON):
     raise ImproperlyConfigured(
         f"LIFECYCLE_RESCORE_CRON={LIFECYCLE_RESCORE_CRON!r} is not a cron expression (e.g. '30 2 * * *')"
     )
+# The closed-loop report's campaign: the key of the lead's custom field (data dictionary) that names it.
+LIFECYCLE_CAMPAIGN_FIELD = os.environ.get("LIFECYCLE_CAMPAIGN_FIELD", "").strip() or "utm_campaign"
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address
