@@ -69,6 +69,7 @@ MANAGER_PERMS = (
     ("lifecycle", "view_waitinglead"),
     ("lifecycle", "view_rejection"),
     ("lifecycle", "view_stage"),
+    ("lifecycle", "view_closedloopreport"),  # their teams' leads only (lifecycle.closed_loop)
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),

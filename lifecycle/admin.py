@@ -199,4 +199,4 @@ class ScoringModelAdmin(AuditedAdmin):
         scoring_model_delete(model=obj, actor=request.user, reason=reason)
 
 
-from . import stage_admin  # noqa: E402, F401  (registers the stage, waiting-MQL and rejection admins)
+from . import closed_loop_admin, stage_admin  # noqa: E402, F401  (the stage, waiting-MQL, rejection and closed-loop admins)

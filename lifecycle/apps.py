@@ -23,6 +23,7 @@ class LifecycleConfig(AppConfig):
         from . import configuration, jobs, stage_configuration  # noqa: F401  (they register their config sections)
         from .demo import lifecycle_demo_build
         from .hooks import lifecycle_rescore_leads
+        from .metrics import lifecycle_metrics_register
         from .models import Stage
         from .panels import why_score_panel, why_stage_panel
         from .stage_demo import lifecycle_stages_demo_build
@@ -30,6 +31,7 @@ class LifecycleConfig(AppConfig):
         from .stage_services import OVERDUE_KIND, STAGE_OVERDUE_KIND, stage_save
 
         register_event_hook(lifecycle_rescore_leads)
+        lifecycle_metrics_register()
         register_event_hook(lifecycle_stage_leads)  # after the scores: criteria read the fresh score
         register_schedule(
             jobs.lifecycle_rescore, name="lifecycle_rescore", queue="low", cron=settings.LIFECYCLE_RESCORE_CRON

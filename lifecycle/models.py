@@ -293,3 +293,13 @@ class WaitingLead(LeadStage):
         proxy = True
         verbose_name = "MQL waiting for you"
         verbose_name_plural = "MQLs waiting for an answer"
+
+
+class ClosedLoopReport(StageTransition):
+    """The closed-loop report: source, campaign, rule and rep to accepted, SQL, opportunity and won revenue
+    (a proxy: the report page, ``lifecycle.closed_loop``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "closed loop (report)"
+        verbose_name_plural = "closed loop: source to revenue (report)"

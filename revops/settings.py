@@ -282,6 +282,9 @@ for _name in ("HEALTH_REVIEW_CRON", "HEALTH_WEEKLY_CRON"):
     if not croniter.is_valid(globals()[_name]):
         raise ImproperlyConfigured(f"{_name}={globals()[_name]!r} is not a cron expression (e.g. '0 7 * * 1')")
 
+# The closed-loop report's campaign: the key of the lead's custom field (data dictionary) that names it.
+LIFECYCLE_CAMPAIGN_FIELD = os.environ.get("LIFECYCLE_CAMPAIGN_FIELD", "").strip() or "utm_campaign"
+
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address
 # lock that pair out for AXES_COOLOFF_MINUTES; every further try during the lock-out restarts the

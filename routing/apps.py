@@ -24,6 +24,7 @@ class RoutingConfig(AppConfig):
         from . import actions, configuration, jobs, kind  # noqa: F401
         from .demo import routing_demo_build
         from .hooks import decisions_note_reassignments, sla_note_touches
+        from .lead_fields import routing_register_lead_fields
         from .metrics import routing_metrics_register
         from .panels import why_decision_panel, why_sla_panel
         from .pools import pool_assign_next, pools_as_choices
@@ -53,6 +54,7 @@ class RoutingConfig(AppConfig):
         register_versions()
         register_rule_run_filter()
         routing_metrics_register()
+        routing_register_lead_fields()
 
 
 def register_rule_run_filter() -> None:

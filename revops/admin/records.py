@@ -430,12 +430,15 @@ class LeadAdmin(WhyMixin, BigTableAdmin):
     search_fields = ("email", "first_name", "last_name", "company", "domain", "external_id")
     search_help_text = "Search by name, email, company, domain or CRM id."
     list_select_related = ("owner", "matched_account")
-    autocomplete_fields = ("owner", "matched_account")
+    autocomplete_fields = ("owner", "matched_account", "converted_opportunity")
     readonly_fields = ("attributes_display", "dictionary_check", "converted_contacts")
     fieldsets = (
         (None, {"fields": ("first_name", "last_name", "email", "title")}),
         ("Company", {"fields": ("company", "domain", "country", "state", "matched_account")}),
-        ("Qualification", {"fields": ("status", "source", "score", "owner", "converted_contacts")}),
+        (
+            "Qualification",
+            {"fields": ("status", "source", "score", "owner", "converted_opportunity", "converted_contacts")},
+        ),
         *attributes_fieldsets(check=True),
         CRM_FIELDSET,
     )

@@ -86,6 +86,7 @@ class LeadSerializer(serializers.ModelSerializer):
     owner = ref(help_text="Owner's rep external id.")
     owner_name = owner_name_field()
     matched_account = ref(help_text="External id of the account this lead was matched to.")
+    converted_opportunity = ref(help_text="External id of the opportunity the CRM converted the lead into.")
     attributes = serializers.DictField(read_only=True, help_text="Custom fields by data dictionary key.")
 
     class Meta:
@@ -106,6 +107,7 @@ class LeadSerializer(serializers.ModelSerializer):
             "owner",
             "owner_name",
             "matched_account",
+            "converted_opportunity",
             "attributes",
         ]
 

@@ -244,6 +244,24 @@ def _lead_records(now: dt.datetime) -> list[dict]:
         records.append(
             {"external_id": typo.external_id, "source_updated_at": stamp, "email": typo.email.split("@")[0] + "@"}
         )
+    records.extend(_conversions(stamp))
+    return records
+
+
+def _conversions(stamp: str) -> list[dict]:
+    """Converted leads the CRM links to the deal they became (the matched account's, a won one first):
+    the closed loop's revenue."""
+    records = []
+    converted = Lead.objects.filter(
+        external_id__startswith="LEAD-", status="converted", matched_account__isnull=False, converted_opportunity=None
+    ).order_by("external_id")
+    for lead in converted:
+        deals = Opportunity.objects.filter(account_id=lead.matched_account_id)
+        deal = deals.filter(stage="closed_won").order_by("external_id").first() or deals.order_by("external_id").first()
+        if deal is not None:
+            records.append(
+                {"external_id": lead.external_id, "source_updated_at": stamp, "converted_opportunity": deal.external_id}
+            )
     return records
 
 

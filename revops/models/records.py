@@ -146,6 +146,14 @@ class Lead(CrmRecord):
     matched_account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="matched_leads"
     )
+    converted_opportunity = models.ForeignKey(
+        "Opportunity",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="converted_leads",
+        help_text="The opportunity the CRM converted the lead into (closed-loop reporting).",
+    )
     attributes = models.JSONField(default=dict, blank=True)
     history = HistoricalRecords(no_db_index=HISTORY_UNINDEXED_LEAD)
 
