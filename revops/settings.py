@@ -116,6 +116,7 @@ INSTALLED_APPS = [
     "handoffs",
     "monitors",
     "lifecycle",
+    "dataquality",
     "exceptions",
 ]
 
@@ -255,6 +256,13 @@ LIFECYCLE_RESCORE_CRON = os.environ.get("LIFECYCLE_RESCORE_CRON", "").strip() or
 if not croniter.is_valid(LIFECYCLE_RESCORE_CRON):
     raise ImproperlyConfigured(
         f"LIFECYCLE_RESCORE_CRON={LIFECYCLE_RESCORE_CRON!r} is not a cron expression (e.g. '30 2 * * *')"
+    )
+# The nightly full duplicate scan (dataquality app, docs/dataquality.md): every active duplicate rule
+# over the existing records, in chunks on the low lane. Default 03:15 every day.
+DATAQUALITY_SCAN_CRON = os.environ.get("DATAQUALITY_SCAN_CRON", "").strip() or "15 3 * * *"
+if not croniter.is_valid(DATAQUALITY_SCAN_CRON):
+    raise ImproperlyConfigured(
+        f"DATAQUALITY_SCAN_CRON={DATAQUALITY_SCAN_CRON!r} is not a cron expression (e.g. '15 3 * * *')"
     )
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
