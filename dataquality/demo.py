@@ -43,13 +43,12 @@ def demo_rule_specs() -> list[dict]:
         {
             "name": "Accounts: same company",
             "object_type": "account",
-            "description": "A similar company name with the same domain or website (the country adds weight).",
+            "description": "A similar company name with the same web domain (its domain, else its website); the country adds weight.",
             "action": "report",
             "threshold": 100,
             "fields": [
-                {"field": "name", "method": "fuzzy", "similarity": 90, "weight": 60, "blocking": True},
-                {"field": "domain", "method": "normalised", "weight": 60, "blocking": True},
-                {"field": "website", "method": "domain", "weight": 60, "blocking": True},
+                {"field": "name", "method": "fuzzy", "similarity": 80, "weight": 60, "blocking": True},
+                {"field": "web_domain", "method": "domain", "weight": 60, "blocking": True},
                 {"field": "country", "method": "exact", "weight": 20, "blocking": False},
             ],
         },
@@ -61,7 +60,7 @@ def demo_rule_specs() -> list[dict]:
             "threshold": 100,
             "fields": [
                 {"field": "name", "method": "normalised", "weight": 50, "blocking": True},
-                {"field": "domain", "method": "normalised", "weight": 50, "blocking": True},
+                {"field": "web_domain", "method": "domain", "weight": 50, "blocking": True},
             ],
         },
     ]

@@ -21,7 +21,7 @@ from collections import defaultdict
 
 from revops.plugins import IngestVerdict
 
-from .keys import candidates, keys_write
+from .keys import candidates, keys_write, prepared_forget
 from .models import DuplicateRule, DuplicateSet
 from .objects import duplicate_object
 from .rules import Prepared, RuleSpec, active_specs, best_match, needed_columns, prepare_rows
@@ -106,7 +106,9 @@ def duplicate_ingest_check(*, object_type: str, records) -> IngestVerdict | None
             if pk is not None:
                 record.pk = pk
                 keys_by_id[pk] = record.keys
-        keys_write(object_type, keys_by_id)
+        changed = [p.pk for p in prepared if p.pk and not is_new[p.external_id]]
+        keys_write(object_type, keys_by_id, replace=changed)
+        prepared_forget(object_type, changed)
         chosen = [
             Pair(a.pk, b.pk, *match)
             for a, b, match in found

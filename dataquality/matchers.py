@@ -45,9 +45,13 @@ _PUNCT_RE = re.compile(r"[\W_]+")
 
 def fold(text: str) -> str:
     """Lower-case, accents removed, punctuation as spaces, single spaces: "Zoë  O'Neil" → "zoe o neil"."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    return " ".join(_PUNCT_RE.sub(" ", text).split())
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    return " ".join(_PUNCT_RE.sub(" ", text.casefold()).split())
+
+
+_E164_RE = re.compile(r"\+[1-9]\d{6,14}")
 
 
 def registrable_domain(value: str) -> str:
@@ -74,12 +78,15 @@ def prepare(method: str, value, *, normaliser: str = "none", company: bool = Fal
     if method == Method.NORMALISED:
         if company:
             return company_key(text)
-        if normaliser and normaliser != "none":
-            try:
-                text = normalise(normaliser, text, region)
-            except InvalidValue:
-                pass
-        return fold(text) if normaliser not in ("phone", "country") else text
+        if not normaliser or normaliser == "none":
+            return fold(text)
+        if normaliser == "phone" and _E164_RE.fullmatch(text):
+            return text  # stored as ingest normalised it
+        try:
+            text = normalise(normaliser, text, region)
+        except InvalidValue:
+            return " ".join(text.casefold().split())
+        return text if normaliser in ("phone", "country") else " ".join(text.casefold().split())
     form = company_key(text) if company else fold(text)
     return " ".join(sorted(form.split()))
 

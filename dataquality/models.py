@@ -87,6 +87,27 @@ class DuplicateKey(models.Model):
         return f"{self.object_type} {self.object_id}: {self.key}"
 
 
+class DuplicatePrepared(models.Model):
+    """A record's compared forms as the full scan prepared them in its first phase (so its second phase,
+    which meets each record many times as a partner, reads them instead of preparing them again).
+    Derived data, no history: rewritten by every scan, dropped by ingest when the record changes."""
+
+    object_type = models.CharField(max_length=20)
+    object_id = models.BigIntegerField()
+    external_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=200)
+    forms = models.TextField(
+        blank=True,
+        help_text="key, method, form and value as sent, per field: units and records separated by \\x1f and \\x1e.",
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["object_type", "object_id"], name="dq_prepared_once")]
+
+    def __str__(self):
+        return f"{self.object_type} {self.object_id}"
+
+
 class DuplicateSet(models.Model):
     """Records one rule found to be duplicates of each other, with the best pair's score.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from django.db import models
@@ -42,7 +43,16 @@ class DuplicateObject:
 
     @property
     def columns(self) -> frozenset[str]:
-        return frozenset(f.attname for f in self.model._meta.concrete_fields)
+        return _columns(self.model)
+
+    def getter(self, key: str) -> Callable[[dict], Any]:
+        """A function reading the field ``key`` from a row (faster than ``value`` in a loop)."""
+        virtual = self.virtual.get(key)
+        if virtual is not None:
+            return virtual.compute
+        if key in self.columns:
+            return lambda row: row.get(key)
+        return lambda row: (row.get("attributes") or {}).get(key)
 
     def sources(self, key: str) -> tuple[str, ...]:
         """The columns a field is read from (custom fields: ``attributes``)."""
@@ -64,6 +74,11 @@ class DuplicateObject:
 
 
 _OBJECTS: dict[str, DuplicateObject] = {}
+
+
+@cache
+def _columns(model) -> frozenset[str]:
+    return frozenset(f.attname for f in model._meta.concrete_fields)
 
 
 def register_duplicate_object(entry: DuplicateObject) -> DuplicateObject:
@@ -114,6 +129,11 @@ def register_builtin_objects() -> None:
             label="account",
             display_columns=("name",),
             display=lambda row: row.get("name") or "",
+            virtual={
+                "web_domain": VirtualField(
+                    "Web domain", ("domain", "website"), lambda row: row.get("domain") or row.get("website") or ""
+                )
+            },
             company_fields=frozenset({"name"}),
         )
     )

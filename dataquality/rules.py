@@ -11,6 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from rapidfuzz.fuzz import ratio
+
 from revops.models import FieldDefinition
 
 from . import matchers
@@ -45,23 +47,43 @@ class RuleSpec:
     fields: tuple[FieldSpec, ...]
 
     def score(self, a: Prepared, b: Prepared) -> tuple[int, list[str]]:
-        """The pair's points and the evidence of each matching field, in the rule's order."""
-        points, lines = 0, []
+        """The pair's points and, when they reach the threshold, the evidence of each matching field in
+        the rule's order (below the threshold nobody reads it: an empty list)."""
+        points, matched = 0, []
+        forms_a, forms_b = a.forms, b.forms
+        remaining = self.total
         for spec in self.fields:
-            form_a, shown_a = a.forms.get(spec.slot, ("", ""))
-            form_b, shown_b = b.forms.get(spec.slot, ("", ""))
-            score = matchers.similarity(spec.method, form_a, form_b, spec.similarity)
-            if score:
-                points += spec.weight
-                lines.append(matchers.evidence(spec.method, spec.label, form_a, form_b, score, shown_a, shown_b))
+            remaining -= spec.weight
+            x = forms_a.get(spec.slot)
+            y = forms_b.get(spec.slot) if x is not None else None
+            if y is not None:
+                if spec.method == Method.FUZZY:
+                    similar = ratio(x[0], y[0], score_cutoff=spec.similarity)
+                else:
+                    similar = 100.0 if x[0] == y[0] else 0.0
+                if similar:
+                    points += spec.weight
+                    matched.append((spec, x, y, similar))
+            if points + remaining < self.threshold:
+                return points, []  # the fields left cannot reach the threshold
+        if points < self.threshold:
+            return points, []
+        lines = [matchers.evidence(s.method, s.label, x[0], y[0], sim, x[1], y[1]) for s, x, y, sim in matched]
         return points, lines
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def __post_init__(self):
+        object.__setattr__(self, "_total", sum(f.weight for f in self.fields))
 
     @property
     def blocking_slots(self) -> set[tuple[str, str]]:
         return {spec.slot for spec in self.fields if spec.blocking}
 
 
-@dataclass
+@dataclass(slots=True)
 class Prepared:
     """A record ready to compare: its id, external id, name, compared forms and blocking keys."""
 
@@ -162,21 +184,70 @@ def needed_columns(entry: DuplicateObject, specs: list[RuleSpec]) -> list[str]:
 
 
 def prepare_rows(entry: DuplicateObject, specs: list[RuleSpec], rows) -> list[Prepared]:
-    """``Prepared`` records of ``rows`` (dicts holding ``needed_columns``) for ``specs``."""
+    """``Prepared`` records of ``rows`` (dicts holding ``needed_columns``) for ``specs``. Values repeat
+    (company names, e-mail domains, first names): each distinct value is prepared once per call."""
     slots, blocking = slots_of(specs)
+    plan = [
+        (slot, entry.getter(f.key), f.method, f.normaliser, f.company, f.key, slot in blocking)
+        for slot, f in slots.items()
+    ]
+    prepare, keys = matchers.prepare, matchers.keys
+    memo: dict = {}
     out = []
     for row in rows:
         record = Prepared(row.get("id"), row.get("external_id") or "", entry.name_of(row))
         region = row.get("country") or None
-        for slot, f in slots.items():
-            value = entry.value(row, f.key)
-            form = matchers.prepare(f.method, value, normaliser=f.normaliser, company=f.company, region=region)
+        forms, record_keys = record.forms, record.keys
+        for slot, get, method, normaliser, company, key, is_blocking in plan:
+            value = get(row)
+            if not value:
+                continue
+            memo_key = (slot, value, region if normaliser == "phone" else None)
+            done = memo.get(memo_key)
+            if done is None:
+                form = prepare(method, value, normaliser=normaliser, company=company, region=region)
+                done = memo[memo_key] = (form, keys(method, key, form) if is_blocking and form else frozenset())
+            form, found = done
             if not form:
                 continue
-            record.forms[slot] = (form, str(value).strip())
-            if slot in blocking:
-                record.keys |= matchers.keys(f.method, f.key, form)
+            forms[slot] = (form, str(value).strip())
+            if found:
+                record_keys |= found
         out.append(record)
+    return out
+
+
+US, RS = "\x1f", "\x1e"  # unit and record separators: never in a form (prepare folds control characters away)
+
+
+def prepared_rows(records: list[Prepared]) -> list[dict]:
+    """``Prepared`` records as ``DuplicatePrepared`` rows (``prepared_from_rows`` reads them back): the
+    forms as one text, cheap to write and to split again (a record is read back many times)."""
+    out = []
+    for r in records:
+        parts = []
+        for (key, method), (form, shown) in r.forms.items():
+            parts.append(US.join((key, method, form, "" if shown == form else _clean(shown))))
+        out.append(
+            {"object_id": r.pk, "external_id": r.external_id[:64], "name": r.name[:200], "forms": RS.join(parts)}
+        )
+    return out
+
+
+def _clean(text: str) -> str:
+    return text.replace(US, " ").replace(RS, " ")
+
+
+def prepared_from_rows(rows) -> list[Prepared]:
+    """``(object_id, external_id, name, forms)`` rows of ``DuplicatePrepared`` as ``Prepared`` records."""
+    out = []
+    for pk, ext, name, text in rows:
+        forms = {}
+        if text:
+            for part in text.split(RS):
+                key, method, form, shown = part.split(US)
+                forms[(key, method)] = (form, shown or form)
+        out.append(Prepared(pk, ext, name, forms))
     return out
 
 

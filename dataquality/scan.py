@@ -3,7 +3,9 @@
 A scan (``DuplicateScan``) walks the registered objects in order, each in two phases:
 
 1. ``keys`` — the records in id order, ``KEY_CHUNK`` at a time: prepared for the object's active
-   rules and their blocking keys rewritten (``keys_write_range``: keys of records deleted since go too).
+   rules, their blocking keys rewritten (``keys_write_range``: keys of records deleted since go too)
+   and their compared forms kept (``DuplicatePrepared``), so the next phase need not prepare a
+   record again each time it meets it as a partner.
 2. ``pairs`` — the records again, ``PAIR_CHUNK`` at a time: the pairs that share a blocking key
    (one self-join of the key index, each pair once: the partner has the higher id), keys shared by
    more than ``BLOCK_LIMIT`` records left out; every pair scored by every active rule, the
@@ -24,7 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from .keys import BLOCK_LIMIT, keys_write_range
+from .keys import BLOCK_LIMIT, keys_write_range, prepared_read, prepared_write_range
 from .models import DuplicateKey, DuplicateScan, DuplicateSet
 from .objects import duplicate_object, duplicate_objects
 from .rules import active_specs, best_match, needed_columns, prepare_rows
@@ -105,6 +107,7 @@ def _advance(scan: DuplicateScan) -> bool:
         rows = entry.model.objects.filter(pk__gt=scan.cursor).order_by("pk").values(*columns)[:chunk]
         prepared = prepare_rows(entry, specs, rows)
         written = keys_write_range(scan.object_type, scan.cursor, last, {p.pk: p.keys for p in prepared})
+        prepared_write_range(scan.object_type, scan.cursor, last, prepared)
         _add(scan, scan.object_type, "records", len(prepared))
         _add(scan, scan.object_type, "keys", written)
         if last is None:
@@ -126,9 +129,7 @@ def _advance(scan: DuplicateScan) -> bool:
     pairs = candidate_pairs(scan.object_type, scan.cursor, high, scan.big_keys)
     _add(scan, scan.object_type, "pairs_compared", len(pairs))
     if pairs:
-        wanted = {i for pair in pairs for i in pair}
-        rows = entry.model.objects.filter(pk__in=list(wanted)).values(*columns)
-        records = {p.pk: p for p in prepare_rows(entry, specs, rows)}
+        records = prepared_read(entry, specs, scan.object_type, {i for pair in pairs for i in pair}, columns)
         found = []
         for a, b in pairs:
             ra, rb = records.get(a), records.get(b)

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from revops.audit import audited, system_user
 from revops.bulk_writes import bulk_create_audited, bulk_update_audited
+from revops.sync_writers import PgWriter
 
 from .matchers import Method
 from .models import DuplicateMember, DuplicateRule, DuplicateSet, MatchField
@@ -199,6 +200,29 @@ class SetCounts:
         return {k: getattr(self, k) for k in ("opened", "extended", "joined", "kept", "dismissed_before")}
 
 
+def member_rows_insert(members: list[DuplicateMember]) -> None:
+    """Insert new members (COPY on PostgreSQL: a scan adds thousands)."""
+    if not members:
+        return
+    if connection.vendor != "postgresql":
+        DuplicateMember.objects.bulk_create(members)
+        return
+    now = timezone.now()
+    rows = [
+        {
+            "set_id": m.set_id,
+            "object_type": m.object_type,
+            "object_id": m.object_id,
+            "matched_id": m.matched_id,
+            "score": m.score,
+            "evidence": m.evidence,
+            "added_at": now,
+        }
+        for m in members
+    ]
+    PgWriter().insert_rows(DuplicateMember, rows)
+
+
 def _lock(object_type: str) -> None:
     """Serialise set writes per object type (ingest and the scan): two never open two sets for one record."""
     if connection.vendor == "postgresql":
@@ -318,7 +342,7 @@ def duplicate_pairs_record(*, object_type: str, pairs: Iterable[Pair], found_by:
                 evidence=list(pair.evidence),
             )
         )
-    DuplicateMember.objects.bulk_create(members, ignore_conflicts=True)
+    member_rows_insert(members)
     if gone:
         with audited(actor=actor, reason=f"{reason}: joined to another set"):
             for dup_set in DuplicateSet.objects.filter(pk__in=gone):
