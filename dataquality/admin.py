@@ -262,6 +262,12 @@ class DuplicateSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
         when = f"{timezone.localtime(obj.dismissed_at):%Y-%m-%d %H:%M %Z}" if obj.dismissed_at else ""
         return f"By {who} {when}: {obj.dismissed_reason}"
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        dup_set = self.get_object(request, unquote(object_id))
+        if dup_set is not None:
+            extra_context = {**(extra_context or {}), "subtitle": set_title(dup_set, self._members_for(dup_set))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_urls(self):
         view = self.admin_site.admin_view
         return [

@@ -130,5 +130,5 @@ def evidence(method: str, label: str, a: str, b: str, score: float, shown_a: str
     if method == Method.DOMAIN:
         return f"{label}: same domain ({a})"
     if method == Method.NORMALISED and shown_a != shown_b:
-        return f'{label}: same once normalised ({a}: "{shown_a}" and "{shown_b}")'
+        return f"{label}: same once normalised ({a})"
     return f"{label}: same ({shown_a})"

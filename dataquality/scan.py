@@ -27,7 +27,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from .keys import BLOCK_LIMIT, keys_write_range, prepared_read, prepared_write_range
-from .models import DuplicateKey, DuplicateScan, DuplicateSet
+from .models import DuplicateKey, DuplicatePrepared, DuplicateScan, DuplicateSet
 from .objects import duplicate_object, duplicate_objects
 from .rules import active_specs, best_match, needed_columns, prepare_rows
 from .services import Pair, duplicate_pairs_record
@@ -112,6 +112,7 @@ def _advance(scan: DuplicateScan) -> bool:
         _add(scan, scan.object_type, "keys", written)
         if last is None:
             scan.phase, scan.cursor = "pairs", 0
+            _analyze()  # fresh statistics after rewriting the index: else the planner may scan it whole per pair
             scan.big_keys = list(
                 DuplicateKey.objects.filter(object_type=scan.object_type)
                 .values("key")
@@ -148,6 +149,12 @@ def _advance(scan: DuplicateScan) -> bool:
         return _next_object(scan)
     scan.cursor = last
     return True
+
+
+def _analyze() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {DuplicateKey._meta.db_table}, {DuplicatePrepared._meta.db_table}")
 
 
 def candidate_pairs(object_type: str, low: int, high: int, big_keys: list[str]) -> set[tuple[int, int]]:

@@ -8,7 +8,7 @@ from revops.versions import Child, apply_fields, register_versioned, versioned
 from .models import DuplicateRule, MatchField
 from .services import duplicate_rule_save
 
-FIELDS = "fields"
+FIELDS = "match_fields"
 
 
 def duplicate_rule_restore(rule: DuplicateRule, data: dict, *, actor, reason: str) -> None:

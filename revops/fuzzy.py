@@ -112,12 +112,12 @@ def _best_first(hit: tuple) -> tuple:
 
 
 def word_variants(word: str) -> set[str]:
-    """A word's first four letters with each one left out in turn (the word itself when shorter):
-    two words whose first four letters differ by one typo share one variant."""
+    """A word's first four letters (three for a three-letter word) with each one left out in turn (a
+    shorter word as it is): two words whose heads differ by one typo share one variant."""
     head = word[:4]
-    if len(head) < 4:
+    if len(head) < 3:
         return {head}
-    return {head[:i] + head[i + 1 :] for i in range(4)}
+    return {head[:i] + head[i + 1 :] for i in range(len(head))}
 
 
 def name_pair_keys(key: str) -> set[str]:
