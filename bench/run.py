@@ -59,8 +59,15 @@ BENCHMARKS = {
     "routing": (["--leads", "40", "--accounts", "2000", "--backfill", "1000", "--backtest", "5000"], {}),
     "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
     "monitors": (["--deals", "5000"], {}),
+    "duplicates": (["--leads", "10000", "--accounts", "2000", "--ingest", "4000"], {}),
 }
-TAKES_FLAGS = {"ingest", "triage", "routing", "monitors"}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
+TAKES_FLAGS = {
+    "ingest",
+    "triage",
+    "routing",
+    "monitors",
+    "duplicates",
+}  # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
 QUICK_TIMEOUT = 600
 
 

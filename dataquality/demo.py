@@ -35,7 +35,7 @@ def demo_rule_specs() -> list[dict]:
             "fields": [
                 {"field": "email", "method": "normalised", "weight": 100, "blocking": True},
                 {"field": "name", "method": "fuzzy", "similarity": 88, "weight": 50, "blocking": True},
-                {"field": "email", "method": "domain", "weight": 25, "blocking": True},
+                {"field": "email", "method": "domain", "weight": 25, "blocking": False},
                 {"field": "domain", "method": "normalised", "weight": 25, "blocking": False},
                 {"field": "company", "method": "fuzzy", "similarity": 90, "weight": 25, "blocking": False},
             ],
@@ -47,7 +47,7 @@ def demo_rule_specs() -> list[dict]:
             "action": "report",
             "threshold": 100,
             "fields": [
-                {"field": "name", "method": "fuzzy", "similarity": 80, "weight": 60, "blocking": True},
+                {"field": "name", "method": "fuzzy", "similarity": 80, "weight": 60, "blocking": False},
                 {"field": "web_domain", "method": "domain", "weight": 60, "blocking": True},
                 {"field": "country", "method": "exact", "weight": 20, "blocking": False},
             ],
@@ -59,7 +59,7 @@ def demo_rule_specs() -> list[dict]:
             "action": "block",
             "threshold": 100,
             "fields": [
-                {"field": "name", "method": "normalised", "weight": 50, "blocking": True},
+                {"field": "name", "method": "normalised", "weight": 50, "blocking": False},
                 {"field": "web_domain", "method": "domain", "weight": 50, "blocking": True},
             ],
         },

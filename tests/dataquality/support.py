@@ -10,11 +10,11 @@ from tests.factories import UserFactory
 LEAD_FIELDS = [
     {"field": "email", "method": "normalised", "weight": 100, "blocking": True},
     {"field": "name", "method": "fuzzy", "similarity": 88, "weight": 50, "blocking": True},
-    {"field": "email", "method": "domain", "weight": 25, "blocking": True},
+    {"field": "email", "method": "domain", "weight": 25, "blocking": False},
     {"field": "company", "method": "fuzzy", "similarity": 90, "weight": 25, "blocking": False},
 ]
 ACCOUNT_FIELDS = [
-    {"field": "name", "method": "fuzzy", "similarity": 80, "weight": 60, "blocking": True},
+    {"field": "name", "method": "fuzzy", "similarity": 80, "weight": 60, "blocking": False},
     {"field": "web_domain", "method": "domain", "weight": 60, "blocking": True},
     {"field": "country", "method": "exact", "weight": 20, "blocking": False},
 ]
