@@ -11,7 +11,9 @@ the keys, one for those records) and the earlier records of the same batch, and 
 * Under a ``report`` rule (and for updates under a ``block`` rule) the record is stored; once the
   batch is written its duplicate sets are opened or extended, in the same transaction.
 
-The stored records' blocking keys are written in the same transaction, so the next batch finds them.
+The stored records' blocking keys and compared forms are written in the same transaction, so the next
+batch finds them without preparing them again. (A record edited in the portal's admin rather than
+synced keeps its forms until the next full scan rewrites them.)
 An update whose compared fields did not change is not checked again.
 """
 
@@ -21,7 +23,7 @@ from collections import defaultdict
 
 from revops.plugins import IngestVerdict
 
-from .keys import candidates, keys_write, prepared_forget
+from .keys import candidates, keys_write, prepared_read, prepared_write
 from .models import DuplicateRule, DuplicateSet
 from .objects import duplicate_object
 from .rules import Prepared, RuleSpec, active_specs, best_match, needed_columns, prepare_rows
@@ -75,10 +77,8 @@ def duplicate_ingest_check(*, object_type: str, records) -> IngestVerdict | None
     by_key = candidates(object_type, all_keys)
     own_ids = {p.pk for p in prepared if p.pk}
     stored_ids = {i for ids in by_key.values() for i in ids} - own_ids
-    stored = {}
-    if stored_ids:
-        rows = entry.model.objects.filter(pk__in=list(stored_ids)).values(*columns)
-        stored = {p.pk: p for p in prepare_rows(entry, specs, rows)}
+    # The stored records' forms as the last scan (or ingest) kept them; prepared afresh where missing.
+    stored = prepared_read(entry, specs, object_type, stored_ids, columns) if stored_ids else {}
     rejected: dict[str, dict[str, list[str]]] = {}
     found: list[tuple[Prepared, Prepared, tuple]] = []
     blockers = [spec for spec in specs if spec.action == DuplicateRule.Action.BLOCK]
@@ -108,7 +108,7 @@ def duplicate_ingest_check(*, object_type: str, records) -> IngestVerdict | None
                 keys_by_id[pk] = record.keys
         changed = [p.pk for p in prepared if p.pk and not is_new[p.external_id]]
         keys_write(object_type, keys_by_id, replace=changed)
-        prepared_forget(object_type, changed)
+        prepared_write(object_type, [p for p in prepared if p.pk in keys_by_id], replace=changed)
         chosen = [
             Pair(a.pk, b.pk, *match)
             for a, b, match in found

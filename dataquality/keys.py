@@ -71,10 +71,13 @@ def prepared_write_range(object_type: str, low: int, high: int | None, records: 
         _writer().insert_rows(DuplicatePrepared, rows)
 
 
-def prepared_forget(object_type: str, ids) -> None:
-    """Drop the kept forms of records that changed (the scan then prepares them afresh)."""
-    if ids:
-        DuplicatePrepared.objects.filter(InArray("object_id", list(ids)), object_type=object_type).delete()
+def prepared_write(object_type: str, records: list[Prepared], *, replace=None) -> None:
+    """Keep the forms of ``records``, replacing those of the ids in ``replace`` (records that had forms)."""
+    if replace:
+        DuplicatePrepared.objects.filter(InArray("object_id", list(replace)), object_type=object_type).delete()
+    rows = [dict(row, object_type=object_type) for row in prepared_rows(records)]
+    if rows:
+        _writer().insert_rows(DuplicatePrepared, rows)
 
 
 def prepared_read(entry, specs, object_type: str, ids: set[int], columns: list[str]) -> dict[int, Prepared]:

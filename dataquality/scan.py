@@ -32,8 +32,8 @@ from .objects import duplicate_object, duplicate_objects
 from .rules import active_specs, best_match, needed_columns, prepare_rows
 from .services import Pair, duplicate_pairs_record
 
-KEY_CHUNK = 5000
-PAIR_CHUNK = 2000
+KEY_CHUNK = 2500
+PAIR_CHUNK = 1000
 STEP_SECONDS = 1.0
 STALE_MINUTES = 10
 

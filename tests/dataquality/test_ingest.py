@@ -71,7 +71,11 @@ def test_block_refuses_a_new_duplicate_naming_the_stored_record(sync):
     assert other["status"] == "created"
     assert refused["status"] == "rejected"
     message = refused["errors"]["duplicate"][0]
-    assert message.startswith("This lead looks like Ada Moreno (L-1003): email: same (ada@x.com)")
+    assert message == (  # as docs/dataquality.md shows it
+        'This lead looks like Ada Moreno (L-1003): email: same (ada@x.com); name: same once normalised ("ADA Moreno" '
+        'and "Ada Moreno"); company: same (X Corp). A duplicate rule blocks it; update that lead instead, or merge '
+        "the two in the CRM first."
+    )
     assert not Lead.objects.filter(external_id="L-2001").exists()
     failure = SyncFailure.objects.get(external_id="L-2001")
     assert failure.errors["duplicate"] == [message]
