@@ -18,7 +18,7 @@ from revops.names import company_key
 from revops.outbox import outbox_process_batch
 from revops.sync import sync_batch_apply
 
-from .models import DuplicateRule
+from .models import DuplicateRule, DuplicateSet
 from .scan import scan_start, scan_step
 from .services import duplicate_rule_save
 
@@ -194,8 +194,11 @@ def dataquality_demo_build(context: dict) -> None:
     scan.refresh_from_db()
     details = context.setdefault("details", {})
     for object_type in scan.counts.get("objects", []):
-        details[f"duplicates:{object_type} sets found by the scan"] = scan.counts[object_type].get("sets_opened", 0)
+        details[f"duplicate sets:{object_type} sets found by the scan"] = scan.counts[object_type].get("sets_opened", 0)
     leads = _sync("leads", _near_duplicate_leads(now), actor)
     accounts = _sync("accounts", _account_reentry(now), actor)
-    details["duplicates:leads reported on ingest"] = leads.get("created", 0)
-    details["duplicates:accounts blocked on ingest"] = accounts.get("rejected", 0)
+    details["duplicate sets:lead sets opened on ingest"] = leads.get("created", 0)
+    details["duplicate sets:account refused on ingest"] = accounts.get("rejected", 0)
+    context.setdefault("counts", {})["duplicate sets"] = DuplicateSet.objects.filter(
+        status=DuplicateSet.Status.OPEN
+    ).count()

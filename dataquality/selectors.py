@@ -88,7 +88,10 @@ def sets_of_record(object_type: str, object_id: int) -> list[dict]:
 
 def set_title(dup_set: DuplicateSet, members: list[MemberView]) -> str:
     """ "Ada Moreno, Ada Moreon and 1 more" — a set named by its records."""
-    names = [m.name for m in members if not m.missing] or [m.name for m in members]
+    shown = [m for m in members if not m.missing] or list(members)
+    names = [m.name for m in shown]
+    if len(set(names)) < len(names):  # namesakes: their CRM ids tell them apart
+        names = [f"{m.name} ({m.external_id})" if m.external_id else m.name for m in shown]
     if len(names) <= 2:
         return " and ".join(names)
     return f"{names[0]}, {names[1]} and {len(names) - 2} more"
