@@ -157,14 +157,14 @@ class DuplicateRuleAdmin(AuditedAdmin):
             messages.error(request, " ".join(exc.messages))
             return HttpResponseRedirect(request.get_full_path())
 
+    def has_delete_permission(self, request, obj=None):
+        """A rule that found sets is made inactive, not deleted: its sets name it."""
+        if obj is not None and obj.sets.exists():
+            return False
+        return super().has_delete_permission(request, obj)
+
     def perform_delete(self, request, obj, *, reason: str) -> None:
         duplicate_rule_delete(rule=obj, actor=request.user, reason=reason)
-
-    def delete_model(self, request, obj):
-        try:
-            super().delete_model(request, obj)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
 
 
 def models_open():

@@ -76,6 +76,9 @@ def test_set_pages_name_the_records_and_dismiss_takes_a_reason(admin_client):
     page = admin_client.get(reverse("admin:dataquality_duplicateset_change", args=[dup_set.pk])).content.decode()
     assert "Different people" in page
     assert admin_client.get(reverse("admin:dataquality_duplicatescan_changelist")).status_code == 200
+    # The rule that found the set cannot be deleted (it is made inactive instead).
+    delete = admin_client.get(reverse("admin:dataquality_duplicaterule_delete", args=[dup_set.rule_id]))
+    assert delete.status_code == 403
 
 
 def test_the_why_page_shows_the_duplicates_panel(admin_client):
