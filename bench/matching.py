@@ -26,8 +26,8 @@ django.setup()
 
 from rapidfuzz import fuzz  # noqa: E402
 
+from revops.names import company_key  # noqa: E402
 from routing.matching import AccountIndex  # noqa: E402
-from routing.names import company_key  # noqa: E402
 
 SYLLABLES = "ba be bi bo bu ca co cu da de di do fa fe fi ga go ka ke ko la le li lo lu ma me mi mo na ne ni no nu pa pe pi po ra re ri ro ru sa se si so ta te ti to va ve vi vo xa xe za ze zo".split()
 WORDS = "global systems digital analytics logistics partners health energy labs networks capital foods media solutions dynamics".split()

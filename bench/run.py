@@ -60,9 +60,10 @@ BENCHMARKS = {
     "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
     "monitors": (["--deals", "5000"], {}),
     "scoring": (["--leads", "5000", "--events", "60"], {}),
+    "duplicates": (["--leads", "10000", "--accounts", "2000", "--ingest", "4000"], {}),
 }
 # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
-TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring"}
+TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring", "duplicates"}
 QUICK_TIMEOUT = 600
 
 

@@ -13,6 +13,9 @@ its ``AppConfig.ready()`` (``revops.plugins.register_demo_builder``):
                               (``routing.demo``)
  60   ``crm_morning_sync``    the core: the CRM's morning changes through the real sync service,
                               processed by the engine (``revops.demo_records.crm``)
+ 65   ``dataquality``         data quality: the duplicate rules, a full scan of the demo's
+                              duplicates, near-duplicates reported or refused on ingest
+                              (``dataquality.demo``)
  80   ``reverts``             the engine: one hot-lead follow-up run reverted through the real
                               revert service (its task cancelled), shown on the lead's Why page
 ====  ======================  =============================================================

@@ -10,6 +10,8 @@ to one, it calls what was registered here:
   SLA clock, open exception items, …), each panel from the app that owns the data;
 - ``sync rejection handlers``: told, in the sync transaction, about the records a batch
   rejected (the exception queue raises them to a person);
+- ``ingest checks``: look at the records a sync batch is about to store, may refuse some with a
+  sentence, and are told in the same transaction which were stored (the duplicate rules);
 - ``record details``: extra read-only values the read API shows on one record (a lead's latest
   routing decision);
 - ``assignee sources``: ways an app picks a rep for work another app hands out (routing's fair
@@ -25,7 +27,7 @@ the queue's (item kinds, approval handlers, item panels) in ``exceptions.registr
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -71,6 +73,57 @@ _SYNC_REJECTION_HANDLERS: dict[str, Callable] = {}
 _SYNC_GAP_HANDLERS: dict[str, Callable] = {}
 _RECORD_DETAILS: dict[tuple[str, str], Callable] = {}
 _ASSIGNEE_SOURCES: dict[str, AssigneeSource] = {}
+_INGEST_CHECKS: dict[str, IngestCheck] = {}
+
+
+@dataclass(frozen=True)
+class IngestRecord:
+    """A record a sync batch is about to store: its external id, the instance as it will be stored
+    (no primary key yet when ``is_new``) and the dictionary keys this batch changes."""
+
+    external_id: str
+    instance: Any
+    is_new: bool
+    changed: tuple[str, ...]
+
+
+@dataclass
+class IngestVerdict:
+    """What an ingest check decided: ``rejected`` maps an external id to ``{field: [sentences]}``
+    (the record is refused with them, like a validation error); ``stored(ids, *, batch, actor)``, when
+    given, runs after the batch's rows are written, in the sync transaction, with ``{external id:
+    portal id}`` of the checked records that were stored."""
+
+    rejected: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    stored: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class IngestCheck:
+    """``check(*, object_type, records) -> IngestVerdict | None`` for ``object_types`` (None: every type)."""
+
+    name: str
+    check: Callable[..., IngestVerdict | None]
+    object_types: tuple[str, ...] | None = None
+
+
+def register_ingest_check(
+    name: str, check: Callable[..., IngestVerdict | None], *, object_types: tuple[str, ...] | None = None
+) -> IngestCheck:
+    """Let ``check`` see every record a sync batch is about to store (created or changed) of
+    ``object_types``, in the sync transaction, before anything is written: it may refuse records (the
+    batch stores the others, or nothing with ``?atomic=true``) and be told which were stored."""
+    entry = _INGEST_CHECKS[name] = IngestCheck(name, check, tuple(object_types) if object_types else None)
+    return entry
+
+
+def ingest_checks(object_type: str) -> list[IngestCheck]:
+    """The checks that look at ``object_type``, by name."""
+    return [
+        _INGEST_CHECKS[name]
+        for name in sorted(_INGEST_CHECKS)
+        if _INGEST_CHECKS[name].object_types is None or object_type in _INGEST_CHECKS[name].object_types
+    ]
 
 
 @dataclass(frozen=True)

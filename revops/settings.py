@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "monitors",
     "lifecycle",
     "webhooks",
+    "dataquality",
     "exceptions",
 ]
 
@@ -284,6 +285,14 @@ for _name in ("HEALTH_REVIEW_CRON", "HEALTH_WEEKLY_CRON"):
 
 # The closed-loop report's campaign: the key of the lead's custom field (data dictionary) that names it.
 LIFECYCLE_CAMPAIGN_FIELD = os.environ.get("LIFECYCLE_CAMPAIGN_FIELD", "").strip() or "utm_campaign"
+
+# The nightly full duplicate scan (dataquality app, docs/dataquality.md): every active duplicate rule
+# over the existing records, in chunks on the low lane. Default 03:15 every day.
+DATAQUALITY_SCAN_CRON = os.environ.get("DATAQUALITY_SCAN_CRON", "").strip() or "15 3 * * *"
+if not croniter.is_valid(DATAQUALITY_SCAN_CRON):
+    raise ImproperlyConfigured(
+        f"DATAQUALITY_SCAN_CRON={DATAQUALITY_SCAN_CRON!r} is not a cron expression (e.g. '15 3 * * *')"
+    )
 
 # Sign-in throttling (django-axes, attempts kept in the database so RevOps admins see them in the
 # admin under "Axes"): AXES_FAILURE_LIMIT wrong passwords for one username from one client address

@@ -48,7 +48,7 @@ from django.utils import timezone
 
 from .models import Account, Activity, Contact, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, Task, Team
 from .outbox import outbox_enqueue_batch
-from .plugins import sync_rejection_handlers
+from .plugins import IngestRecord, ingest_checks, sync_rejection_handlers
 from .sync_columns import InvalidColumnValue, column_jsonable, model_meta, record_instance
 from .sync_failures import raise_gaps, record_failures
 from .sync_writers import OrmWriter, PgWriter
@@ -264,6 +264,8 @@ class _Context:
             self.required_keys.append("country")
         # Records rejected before planning (values no column can store): never looked up.
         self.unstorable = unstorable
+        # Records an ingest check refused (``revops.plugins.register_ingest_check``), by index.
+        self.blocked: dict[int, dict[str, list[str]]] = {}
         self.exts = [str(r["external_id"]).strip() for r in records]
         for index in unstorable:
             self.exts[index] = safe_text(self.exts[index])
@@ -357,7 +359,7 @@ def _plan(ctx: _Context, records: Sequence[dict], batch_exts: set[str], now: dt.
     results, changes, failures = [], [], []
     counts = dict.fromkeys(STATUSES, 0)
     first_index: dict[str, int] = {}
-    unstorable = ctx.unstorable
+    unstorable = ctx.blocked | ctx.unstorable if ctx.blocked else ctx.unstorable
     latest = now + dt.timedelta(seconds=settings.SYNC_MAX_FUTURE_SKEW_SECONDS)
 
     for index, (record, ext) in enumerate(zip(records, ctx.exts, strict=True)):
@@ -565,7 +567,7 @@ def _plan_until_stable(ctx: _Context, records: Sequence[dict], now: dt.datetime)
     """Plan, assuming every same-type id in the batch will exist; if some are never created (their
     records were rejected), plan again without them so records pointing at them are rejected too."""
     own = ctx.ext_to_pk.get(ctx.object_type, {})
-    batch_exts = {ext for i, ext in enumerate(ctx.exts) if i not in ctx.unstorable}
+    batch_exts = {ext for i, ext in enumerate(ctx.exts) if i not in ctx.unstorable and i not in ctx.blocked}
     batch_exts -= ctx.existing.keys() | own.keys()
     while True:
         plan = _plan(ctx, records, batch_exts, now)
@@ -574,6 +576,37 @@ def _plan_until_stable(ctx: _Context, records: Sequence[dict], now: dt.datetime)
         if batch_exts <= created:
             return plan
         batch_exts &= created
+
+
+def _run_ingest_checks(checks, ctx: _Context, records, plan: _Plan, now: dt.datetime):
+    """Show the records the plan stores (created or changed) to the registered ingest checks; plan again
+    without the ones they refused (records pointing at those are then refused too). Returns the plan
+    and the checks' callbacks for after the write."""
+    changed = {change.ext: change.changed_fields for change in plan.changes}
+    candidates = [
+        IngestRecord(ext, state.instance, state.is_new, tuple(changed.get(ext, ())))
+        for ext, state in plan.states.items()
+        if state.is_new or ext in changed
+    ]
+    if not candidates:
+        return plan, []
+    rejected: dict[str, dict[str, list[str]]] = {}
+    after = []
+    for check in checks:
+        verdict = check.check(object_type=ctx.object_type, records=candidates)
+        if verdict is None:
+            continue
+        for ext, errors in verdict.rejected.items():
+            for key, messages in errors.items():
+                rejected.setdefault(ext, {}).setdefault(key, []).extend(messages)
+        if verdict.stored is not None:
+            after.append(verdict.stored)
+    if rejected:
+        for index, ext in enumerate(ctx.exts):
+            if ext in rejected and index not in ctx.unstorable:
+                ctx.blocked[index] = rejected[ext]
+        plan = _plan_until_stable(ctx, records, now)
+    return plan, after
 
 
 # --------------------------------------------------------------------------------------------
@@ -629,6 +662,10 @@ def _apply(object_name, object_type, validator, records, unstorable, actor, toke
     now = timezone.now()
     ctx = _Context(object_type, validator, records, unstorable)
     plan = _plan_until_stable(ctx, records, now)
+    after_store = []
+    checks = ingest_checks(object_type)
+    if checks:
+        plan, after_store = _run_ingest_checks(checks, ctx, records, plan, now)
     outcome = SyncOutcome(object_type=object_type, results=plan.results, counts=plan.counts)
     if atomic and plan.counts["rejected"]:
         outcome.applied = False
@@ -712,6 +749,10 @@ def _apply(object_name, object_type, validator, records, unstorable, actor, toke
         # rejected record, de-duplicated by type and external id) do so in this transaction.
         for handler in sync_rejection_handlers():
             handler(failures=failures, batch=batch, token=token, actor=actor)
+    if after_store:
+        stored = {ext: state.instance.pk for ext, state in plan.states.items() if state.is_new or state.changed_columns}
+        for after in after_store:
+            after(stored, batch=batch, actor=actor)
     raise_gaps(object_type, plan.results, plan.states, batch, actor)
     batch.duration_ms = int((time.perf_counter() - started) * 1000)
     SyncBatch.objects.filter(pk=batch.pk).update(duration_ms=batch.duration_ms)

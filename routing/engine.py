@@ -579,7 +579,7 @@ class Router:
 
 
 def _business_domain(lead: Lead) -> bool:
-    from .names import email_domain, is_free_mail
+    from revops.names import email_domain, is_free_mail
 
     domain = email_domain(lead.email or "") or (lead.domain or "")
     return bool(domain) and not is_free_mail(domain)

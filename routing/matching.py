@@ -7,7 +7,7 @@ answers ``match(email=…, domain=…, company=…)`` without touching the datab
    domains (``eu.acme.com`` → ``acme.com``);
 2. the lead's own ``domain`` field, the same way;
 3. both of those against account website domains;
-4. the company name, as a *company key* (``routing.names.company_key``: "Acme, Inc." == "acme");
+4. the company name, as a *company key* (``revops.names.company_key``: "Acme, Inc." == "acme");
 5. a fuzzy comparison of company keys (RapidFuzz), when every step above failed.
 
 When a step finds several accounts, the one whose company key equals the lead's wins; otherwise, if
@@ -30,10 +30,9 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db.models import Count, Max
 
+from revops.fuzzy import FUZZY_MIN_KEY_LENGTH, FuzzyNames
 from revops.models import Account
-
-from .fuzzy_names import FUZZY_MIN_KEY_LENGTH, FuzzyNames, nothing_similar
-from .names import (
+from revops.names import (
     SHARED_WEBSITE_HOSTS,
     company_key,
     domain_chain,
@@ -41,6 +40,8 @@ from .names import (
     is_free_mail_normalised,
     normalise_domain,
 )
+
+from .fuzzy_names import nothing_similar
 
 FUZZY_AMBIGUITY_MARGIN = 2.0
 FUZZY_LIMIT = 20

@@ -186,6 +186,7 @@ def test_export_is_deterministic_yaml_with_owners_by_username(configured):
         "sla_policies",
         "checklists",
         "scoring_models",
+        "duplicate_rules",
     ]
     assert document["version"] == 1
     hot = automation(document, "Hot lead follow-up")
@@ -719,6 +720,7 @@ def test_a_new_section_plugs_in():
             "routing_rules",
             "sla_policies",
             "scoring_models",
+            "duplicate_rules",
         ]
         assert document["checklists"] == [{"name": "Old", "sla_hours": 8}, {"name": "Triage", "sla_hours": 24}]
         plan = config_plan(

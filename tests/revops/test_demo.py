@@ -130,7 +130,9 @@ def test_demo_org_has_the_shapes_automations_need():
     assert 12 <= Account.objects.filter(is_named=True).count() <= 25
     assert Account.objects.filter(parent__isnull=False).count() == 10
     assert Account.objects.filter(customer_status="customer").count() >= 40
-    assert Account.objects.values("domain").distinct().count() == Account.objects.count()
+    # (Apart from the three near-duplicates the CRM holds a second time, for the duplicate rules: ACC-0009xx.)
+    originals = Account.objects.exclude(external_id__startswith="ACC-0009")
+    assert originals.values("domain").distinct().count() == originals.count()
     # Leads: account-domain matches, free mail, legal suffixes, duplicates.
     domains = set(Account.objects.values_list("domain", flat=True))
     lead_domains = [email.rsplit("@", 1)[1].lower() for email in Lead.objects.values_list("email", flat=True)]

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from revops.names import FREE_MAIL_DOMAINS, company_key, email_domain, is_free_mail, normalise_domain
 from routing.matching import AccountIndex, MatchResult, account_index, reset_account_index
-from routing.names import FREE_MAIL_DOMAINS, company_key, email_domain, is_free_mail, normalise_domain
 from tests.factories import AccountFactory, RepFactory
 
 

@@ -1,7 +1,9 @@
 """Names and domains as matching compares them: free-mail domains, public second-level domains,
 legal suffixes, ``normalise_domain``, ``email_domain``, ``company_key`` ("Acme, Inc." == "ACME Inc").
 
-Pure functions over text, no database: ``routing.matching`` builds its account index on them.
+Pure functions over text, no database, in the core because two workflow apps compare names:
+routing's account index (``routing.matching``) and the duplicate rules (``dataquality``).
+The free-mail list is ``revops/freemail.txt``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,312 @@
+"""Duplicate-detection benchmark: a full duplicate scan, its precision and recall, and ingest with checks.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/anything REDIS_URL=redis://127.0.0.1:6379/0 \\
+        python bench/duplicates.py            # --leads 100000 --accounts 20000 --ingest 20000
+
+Issue 13's bars: a full duplicate scan of 100,000 contact-like records (leads, until contacts are
+mirrored) and 20,000 accounts in at most 30 s with one worker; recall and precision at least 0.95
+each on a generated set with known duplicates; ingest with duplicate checking at least 0.5× the
+rate without it, in the same run.
+
+Creates (and finally drops) its own database ``revops_duplicates_bench``, migrates it and, as setup
+(not measured): adds the custom lead field ``phone`` (normalised to E.164) to the dictionary,
+loads ``dataquality.generate``'s records (about one in ten a second copy of another, with typos,
+case, swapped names, formatted phones, other legal suffixes; the true clusters kept) with COPY, and
+creates the demo's duplicate rules (``dataquality.demo``) plus the phone on the lead rule.
+
+Measured:
+
+* ``scan``: one full scan through a real RQ worker (``SimpleWorker``, burst, the ``low`` queue of
+  Redis db 5 of ``REDIS_URL``'s server, flushed): ``dataquality_scan`` and its chained steps.
+  Reports seconds, records/s, the number of jobs and the longest job (no job should hold the lane
+  for more than a second or two), and the pairs compared.
+* ``quality``: per object, the pairs inside the duplicate sets against the true pairs (pairwise
+  precision and recall).
+* ``rescan``: the same scan again with nothing changed: the sets must stay as they were (checked).
+* ``ingest``: ``--ingest`` new leads (a tenth of them second copies of others) through the sync
+  service in-process, in batches of ``--batch``, alternating batches with the duplicate rules off
+  (the baseline) and on; records/s of each and the ratio.
+
+Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from support import database_urls, profiled, recreate
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "revops_duplicates_bench"
+REDIS_DB = 5
+CHUNK = 5000
+
+
+def redis_url() -> str:
+    parsed = urlparse(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    return urlunparse(parsed._replace(path=f"/{REDIS_DB}"))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=100000)
+    parser.add_argument("--accounts", type=int, default=20000)
+    parser.add_argument("--ingest", type=int, default=20000, help="new leads synced for the ingest ratio")
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="profile the scan (in-process) to stderr")
+    parser.add_argument("--sql-times", action="store_true", help="run one scan in-process first; SQL time by statement")
+    args = parser.parse_args(argv)
+    admin_url, bench_url = database_urls(DB_NAME, "bench/duplicates.py")
+    recreate(admin_url, DB_NAME)
+    os.environ.setdefault("DEBUG", "0" if os.environ.get("SECRET_KEY") else "1")
+    os.environ.update(
+        DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="revops.settings", LOG_LEVEL="WARNING", REDIS_URL=redis_url()
+    )
+    sys.path.insert(0, str(ROOT))
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        return run(args)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            recreate(admin_url, DB_NAME, drop_only=True)
+
+
+def load(model, records: list[dict], now: dt.datetime) -> None:
+    """COPY ``records`` (sync-style dicts; ``phone`` into the attributes) into ``model``'s table."""
+    from revops.sync_writers import PgWriter
+
+    columns = {f.attname for f in model._meta.concrete_fields}
+    rows = []
+    for record in records:
+        row = {k: v for k, v in record.items() if k in columns}
+        row.update(source_updated_at=now, created_at=now, updated_at=now, raw_values={})
+        if "attributes" in columns:
+            row["attributes"] = {"phone": record["phone"]} if record.get("phone") else {}
+        rows.append(row)
+    for start in range(0, len(rows), CHUNK):
+        PgWriter().insert_rows(model, rows[start : start + CHUNK])
+
+
+def rules_create(actor) -> None:
+    from dataquality.demo import demo_rule_specs
+    from dataquality.models import DuplicateRule
+    from dataquality.services import duplicate_rule_save
+
+    for spec in demo_rule_specs():
+        fields = list(spec["fields"])
+        if spec["object_type"] == "lead":
+            fields.insert(2, {"field": "phone", "method": "normalised", "weight": 60, "blocking": True})
+        rule = DuplicateRule(**{k: v for k, v in spec.items() if k != "fields"})
+        duplicate_rule_save(rule=rule, fields=fields, actor=actor, reason="benchmark")
+
+
+def scan_through_worker() -> dict:
+    """One full scan through a real RQ worker (burst) on the low queue; seconds, jobs and the longest job."""
+    import django_rq
+    from rq import SimpleWorker
+    from rq.registry import FinishedJobRegistry
+
+    queue = django_rq.get_queue("low")
+    queue.connection.flushdb()
+    queue.enqueue("dataquality.jobs.dataquality_scan", "benchmark")
+    started, cpu = time.perf_counter(), time.process_time()
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    registry = FinishedJobRegistry(queue=queue)
+    durations = []
+    for job in queue.job_class.fetch_many(registry.get_job_ids(), connection=queue.connection):
+        if job is not None and job.started_at and job.ended_at:
+            durations.append((job.ended_at - job.started_at).total_seconds())
+    failed = queue.failed_job_registry.count
+    return {
+        "seconds": round(seconds, 2),
+        "worker_cpu_s": round(cpu, 2),
+        "jobs": len(durations),
+        "failed_jobs": failed,
+        "longest_job_s": round(max(durations), 3) if durations else None,
+        "median_job_s": round(sorted(durations)[len(durations) // 2], 3) if durations else None,
+    }
+
+
+def found_pairs(object_type: str) -> set[tuple[str, str]]:
+    from dataquality.models import DuplicateMember, DuplicateSet
+    from dataquality.objects import duplicate_object
+
+    model = duplicate_object(object_type).model
+    members: dict[int, list[int]] = {}
+    for set_id, object_id in DuplicateMember.objects.filter(
+        object_type=object_type, set__status=DuplicateSet.Status.OPEN
+    ).values_list("set_id", "object_id"):
+        members.setdefault(set_id, []).append(object_id)
+    ids = {i for group in members.values() for i in group}
+    ext = dict(model.objects.filter(pk__in=list(ids)).values_list("pk", "external_id"))
+    pairs = set()
+    for group in members.values():
+        names = sorted(ext[i] for i in group if i in ext)
+        pairs.update((a, b) for i, a in enumerate(names) for b in names[i + 1 :])
+    return pairs
+
+
+def sets_fingerprint() -> list:
+    from dataquality.models import DuplicateMember
+
+    return sorted(DuplicateMember.objects.values_list("set_id", "object_id"))
+
+
+def ingest(args, actor) -> dict:
+    """Alternate batches with the rules off and on; records/s of each and the ratio."""
+    from dataquality.generate import generate
+    from dataquality.models import DuplicateRule
+    from revops.sync import sync_batch_apply
+
+    fresh = generate(leads=args.ingest, accounts=10, seed=args.seed + 1)
+    now = dt.datetime.now(dt.UTC).isoformat()
+    records = []
+    for i, record in enumerate(fresh.leads):
+        record = {k: v for k, v in record.items() if v not in ("", None)}
+        record.update(external_id=f"IN-{i:07d}", source_updated_at=now)
+        records.append(record)
+    timings = {"off": [0.0, 0], "on": [0.0, 0]}
+    for index, start in enumerate(range(0, len(records), args.batch)):
+        batch = records[start : start + args.batch]
+        mode = "on" if index % 2 else "off"
+        DuplicateRule.objects.update(is_active=mode == "on")
+        began = time.perf_counter()
+        with profiled(args.profile and mode == "on" and index == 1, "ingest with duplicate rules"):
+            outcome = sync_batch_apply(object_name="leads", records=batch, actor=actor)
+        timings[mode][0] += time.perf_counter() - began
+        timings[mode][1] += len(batch)
+        if outcome.counts["rejected"]:
+            raise SystemExit(f"ingest: {outcome.counts['rejected']} records rejected: {outcome.results[:2]}")
+    DuplicateRule.objects.update(is_active=True)
+    rate = {mode: round(n / s) if s else None for mode, (s, n) in timings.items()}
+    return {
+        "records": len(records),
+        "batch": args.batch,
+        "off_records_per_s": rate["off"],
+        "on_records_per_s": rate["on"],
+        "ratio_on_to_off": round(rate["on"] / rate["off"], 3) if rate["off"] and rate["on"] else None,
+    }
+
+
+def sql_times(args) -> None:
+    """One scan in-process with the time spent per kind of SQL statement (first 60 characters), to stderr."""
+    from collections import Counter
+
+    from django.db import connection
+
+    from dataquality.jobs import dataquality_scan
+    from dataquality.scan import scan_step
+
+    spent, calls = Counter(), Counter()
+
+    def timed(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            spent[sql[:60]] += time.perf_counter() - began
+            calls[sql[:60]] += 1
+
+    began = time.perf_counter()
+    with connection.execute_wrapper(timed):
+        scan_id = dataquality_scan("benchmark (SQL timed)")
+        while scan_step(scan_id=scan_id):
+            pass
+    print(f"[duplicates] timed scan {time.perf_counter() - began:.1f} s; SQL by statement:", file=sys.stderr)
+    for sql, seconds in spent.most_common(12):
+        print(f"  {seconds:7.2f} s {calls[sql]:5d}× {sql}", file=sys.stderr)
+
+
+def run(args) -> int:
+    from django.db import connection
+
+    from dataquality.generate import generate, pair_quality
+    from dataquality.models import DuplicateScan, DuplicateSet
+    from revops.audit import system_user
+    from revops.models import Account, Lead
+    from revops.services import dictionary_field_create
+
+    actor = system_user("bench", first_name="Benchmark")
+    dictionary_field_create(
+        actor=actor,
+        object_type="lead",
+        key="phone",
+        label="Phone",
+        field_type="text",
+        definition="The lead's phone number.",
+        is_core=False,
+        owning_team="Marketing",
+        normalise="phone",
+    )
+    started = time.perf_counter()
+    data = generate(leads=args.leads, accounts=args.accounts, seed=args.seed)
+    now = dt.datetime.now(dt.UTC)
+    load(Account, data.accounts, now)
+    load(Lead, data.leads, now)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    rules_create(actor)
+    setup_s = time.perf_counter() - started
+    print(f"[duplicates] setup {setup_s:.1f} s", file=sys.stderr, flush=True)
+
+    if args.sql_times:
+        sql_times(args)
+    if args.profile:
+        from dataquality.jobs import dataquality_scan
+        from dataquality.scan import scan_step
+
+        with profiled(True, "scan"):
+            began = time.perf_counter()
+            scan_id = dataquality_scan("benchmark (profiled)")
+            while scan_step(scan_id=scan_id):
+                pass
+            scan = {"seconds": round(time.perf_counter() - began, 2), "profiled": True}
+    else:
+        scan = scan_through_worker()
+    record = DuplicateScan.objects.order_by("-pk").first()
+    scan["records"] = args.leads + args.accounts
+    scan["records_per_s"] = round(scan["records"] / scan["seconds"]) if scan["seconds"] else None
+    scan["counts"] = {k: v for k, v in record.counts.items() if k != "objects"}
+    scan["finished"] = record.status == DuplicateScan.Status.FINISHED
+    quality = {ot: pair_quality(found_pairs(ot), data.true_pairs(ot)) for ot in ("lead", "account")}
+
+    before = sets_fingerprint()
+    rescan = scan_through_worker()
+    rescan["sets_unchanged"] = sets_fingerprint() == before
+    rescan["open_sets"] = DuplicateSet.objects.filter(status=DuplicateSet.Status.OPEN).count()
+    result = {
+        "leads": args.leads,
+        "accounts": args.accounts,
+        "setup_s": round(setup_s, 1),
+        "scan": scan,
+        "bar_scan_s": 30,
+        "quality": quality,
+        "bar_quality": 0.95,
+        "rescan": rescan,
+        "ingest": ingest(args, actor),
+        "bar_ingest_ratio": 0.5,
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

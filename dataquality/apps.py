@@ -1,0 +1,46 @@
+from django.apps import AppConfig
+
+
+class DataQualityConfig(AppConfig):
+    """Data quality (a workflow app). This slice is duplicate detection: duplicate rules per object
+    (admin, configuration as code, versions), checked on ingest through the core's ingest-check
+    registry (report: a duplicate set is opened; block: the record is refused naming the stored one),
+    a nightly full scan in short steps on the low lane, duplicate sets with their evidence on their
+    own pages and on the records' Why pages (docs/dataquality.md). Merges come later."""
+
+    name = "dataquality"
+    default_auto_field = "django.db.models.BigAutoField"
+    verbose_name = "Data quality"
+
+    def ready(self):
+        from django.conf import settings
+
+        from revops.plugins import (
+            register_demo_builder,
+            register_ingest_check,
+            register_schedule,
+            register_why_panel,
+        )
+
+        from . import configuration, jobs  # noqa: F401  (configuration registers the duplicate_rules section)
+        from .demo import dataquality_demo_build
+        from .ingest import duplicate_ingest_check
+        from .objects import register_builtin_objects
+        from .panels import why_duplicates_panel
+        from .versions import register as register_versions
+
+        register_builtin_objects()
+        register_ingest_check("duplicate_rules", duplicate_ingest_check)
+        register_schedule(
+            jobs.dataquality_scan, name="dataquality_scan", queue="low", cron=settings.DATAQUALITY_SCAN_CRON
+        )
+        register_why_panel(
+            "duplicates",
+            why_duplicates_panel,
+            template="admin/dataquality/includes/why_duplicates_panel.html",
+            order=35,
+        )
+        # After the CRM's morning sync (60): its records are stored, the demo's rules then find the
+        # duplicates already there (a scan) and report the new ones as they are synced.
+        register_demo_builder("dataquality", dataquality_demo_build, order=65)
+        register_versions()

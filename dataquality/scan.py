@@ -1,0 +1,178 @@
+"""The full duplicate scan: every active rule over the stored records, in short steps on the low lane.
+
+A scan (``DuplicateScan``) walks the registered objects in order, each in two phases:
+
+1. ``keys`` — the records in id order, ``KEY_CHUNK`` at a time: prepared for the object's active
+   rules, their blocking keys rewritten (``keys_write_range``: keys of records deleted since go too)
+   and their compared forms kept (``DuplicatePrepared``), so the next phase need not prepare a
+   record again each time it meets it as a partner.
+2. ``pairs`` — the records again, ``PAIR_CHUNK`` at a time: the pairs that share a blocking key
+   (one self-join of the key index, each pair once: the partner has the higher id), keys shared by
+   more than ``BLOCK_LIMIT`` records left out; every pair scored by every active rule, the
+   duplicates recorded as sets (``duplicate_pairs_record``: re-running keeps and extends sets,
+   never duplicates them).
+
+``scan_step`` works for about ``STEP_SECONDS`` and returns whether more is left; the job re-enqueues
+itself, so no job holds the lane for more than a second or two, and a scan whose worker died is
+picked up again by the next scheduled run (``scan_start`` resumes a running scan).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from .keys import BLOCK_LIMIT, keys_write_range, prepared_read, prepared_write_range
+from .models import DuplicateKey, DuplicatePrepared, DuplicateScan, DuplicateSet
+from .objects import duplicate_object, duplicate_objects
+from .rules import active_specs, best_match, needed_columns, prepare_rows
+from .services import Pair, duplicate_pairs_record
+
+KEY_CHUNK = 2500
+PAIR_CHUNK = 1000
+STEP_SECONDS = 1.0
+STALE_MINUTES = 10
+
+
+def scan_start(*, reason: str = "", now: dt.datetime | None = None) -> DuplicateScan:
+    """A new scan, or the running one (resumed when it has been silent for ``STALE_MINUTES``)."""
+    now = now or timezone.now()
+    running = DuplicateScan.objects.filter(status=DuplicateScan.Status.RUNNING).order_by("pk").first()
+    if running is not None:
+        return running
+    types = [entry.object_type for entry in duplicate_objects() if active_specs(entry.object_type)]
+    return DuplicateScan.objects.create(
+        object_type=types[0] if types else "",
+        phase="keys",
+        reason=reason[:200],
+        progress_at=now,
+        counts={"objects": types},
+    )
+
+
+def scan_is_stale(scan: DuplicateScan, now: dt.datetime) -> bool:
+    return scan.progress_at is None or scan.progress_at < now - dt.timedelta(minutes=STALE_MINUTES)
+
+
+def scan_step(*, scan_id: int, seconds: float = STEP_SECONDS) -> bool:
+    """Work on the scan for about ``seconds``; True when more is left."""
+    deadline = time.monotonic() + seconds
+    while True:
+        with transaction.atomic():
+            scan = DuplicateScan.objects.select_for_update().get(pk=scan_id)
+            if scan.status != DuplicateScan.Status.RUNNING:
+                return False
+            more = _advance(scan)
+            scan.steps += 1
+            scan.progress_at = timezone.now()
+            if not more:
+                scan.status = DuplicateScan.Status.FINISHED
+                scan.finished_at = scan.progress_at
+            scan.save()
+        if not more:
+            return False
+        if time.monotonic() >= deadline:
+            return True
+
+
+def _add(scan: DuplicateScan, object_type: str, name: str, value: int) -> None:
+    counts = scan.counts.setdefault(object_type, {})
+    counts[name] = counts.get(name, 0) + value
+
+
+def _next_object(scan: DuplicateScan) -> bool:
+    types = scan.counts.get("objects", [])
+    later = types[types.index(scan.object_type) + 1 :] if scan.object_type in types else []
+    if not later:
+        return False
+    scan.object_type, scan.phase, scan.cursor, scan.big_keys = later[0], "keys", 0, []
+    return True
+
+
+def _advance(scan: DuplicateScan) -> bool:
+    """One chunk of the scan's current phase; False when the scan is done."""
+    entry = duplicate_object(scan.object_type) if scan.object_type else None
+    specs = active_specs(scan.object_type) if entry else []
+    if not specs:
+        return _next_object(scan)
+    columns = needed_columns(entry, specs)
+    chunk = KEY_CHUNK if scan.phase == "keys" else PAIR_CHUNK
+    ids = list(entry.model.objects.filter(pk__gt=scan.cursor).order_by("pk").values_list("pk", flat=True)[: chunk + 1])
+    last = ids[chunk - 1] if len(ids) > chunk else None  # None: this chunk reaches the end
+    if scan.phase == "keys":
+        rows = entry.model.objects.filter(pk__gt=scan.cursor).order_by("pk").values(*columns)[:chunk]
+        prepared = prepare_rows(entry, specs, rows)
+        written = keys_write_range(scan.object_type, scan.cursor, last, {p.pk: p.keys for p in prepared})
+        prepared_write_range(scan.object_type, scan.cursor, last, prepared)
+        _add(scan, scan.object_type, "records", len(prepared))
+        _add(scan, scan.object_type, "keys", written)
+        if last is None:
+            scan.phase, scan.cursor = "pairs", 0
+            _analyze()  # fresh statistics after rewriting the index: else the planner may scan it whole per pair
+            scan.big_keys = list(
+                DuplicateKey.objects.filter(object_type=scan.object_type)
+                .values("key")
+                .annotate(n=Count("id"))
+                .filter(n__gt=BLOCK_LIMIT)
+                .values_list("key", flat=True)
+            )
+            _add(scan, scan.object_type, "common_keys_skipped", len(scan.big_keys))
+        else:
+            scan.cursor = last
+        return True
+    if not ids:
+        return _next_object(scan)
+    high = last if last is not None else ids[-1]
+    pairs = candidate_pairs(scan.object_type, scan.cursor, high, scan.big_keys)
+    _add(scan, scan.object_type, "pairs_compared", len(pairs))
+    if pairs:
+        records = prepared_read(entry, specs, scan.object_type, {i for pair in pairs for i in pair}, columns)
+        found = []
+        for a, b in pairs:
+            ra, rb = records.get(a), records.get(b)
+            if ra is not None and rb is not None:
+                match = best_match(specs, rb, ra)
+                if match is not None:
+                    found.append(Pair(b, a, *match))
+        _add(scan, scan.object_type, "duplicate_pairs", len(found))
+        if found:
+            counts = duplicate_pairs_record(
+                object_type=scan.object_type, pairs=found, found_by=DuplicateSet.FoundBy.SCAN
+            )
+            for name, value in counts.as_dict().items():
+                _add(scan, scan.object_type, f"sets_{name}", value)
+    if last is None:
+        return _next_object(scan)
+    scan.cursor = last
+    return True
+
+
+def _analyze() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {DuplicateKey._meta.db_table}, {DuplicatePrepared._meta.db_table}")
+
+
+def candidate_pairs(object_type: str, low: int, high: int, big_keys: list[str]) -> set[tuple[int, int]]:
+    """``(a, b)`` with ``low < a <= high`` and ``b > a`` sharing a blocking key not in ``big_keys``."""
+    table = connection.ops.quote_name(DuplicateKey._meta.db_table)
+    sql = (
+        f"SELECT DISTINCT a.object_id, b.object_id FROM {table} a JOIN {table} b "
+        "ON b.object_type = a.object_type AND b.key = a.key AND b.object_id > a.object_id "
+        "WHERE a.object_type = %s AND a.object_id > %s AND a.object_id <= %s"
+    )
+    params: list = [object_type, low, high]
+    if big_keys:
+        if connection.vendor == "postgresql":
+            sql += " AND NOT (a.key = ANY(%s))"
+            params.append(list(big_keys))
+        else:
+            sql += f" AND a.key NOT IN ({', '.join(['%s'] * len(big_keys))})"
+            params.extend(big_keys)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return set(cursor.fetchall())
