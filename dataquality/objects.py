@@ -5,8 +5,8 @@ compare besides the dictionary's (``virtual``: a lead's full name is its first a
 which text fields hold company names (compared as company keys: "Acme, Inc." == "ACME"). Every
 other field a rule names is a dictionary key of the object: a core column or a custom attribute.
 
-Leads and accounts are registered in ``DataQualityConfig.ready``; contacts become one more
-``register_duplicate_object`` call once the core mirrors them (see docs/dataquality.md).
+Leads, contacts and accounts are registered in ``DataQualityConfig.ready``; another object is one more
+``register_duplicate_object`` call (see docs/dataquality.md).
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def _person(row: dict) -> str:
 
 
 def register_builtin_objects() -> None:
-    """Leads and accounts (called from ``DataQualityConfig.ready``)."""
-    from revops.models import Account, Lead
+    """Leads, contacts and accounts (called from ``DataQualityConfig.ready``)."""
+    from revops.models import Account, Contact, Lead
 
     register_duplicate_object(
         DuplicateObject(
@@ -119,6 +119,17 @@ def register_builtin_objects() -> None:
             display=lambda row: _person(row) or (row.get("email") or ""),
             virtual={"name": VirtualField("Name", ("first_name", "last_name"), _person)},
             company_fields=frozenset({"company"}),
+            person_fields=frozenset({"name", "first_name", "last_name"}),
+        )
+    )
+    register_duplicate_object(
+        DuplicateObject(
+            object_type="contact",
+            model=Contact,
+            label="contact",
+            display_columns=("first_name", "last_name", "email"),
+            display=lambda row: _person(row) or (row.get("email") or ""),
+            virtual={"name": VirtualField("Name", ("first_name", "last_name"), _person)},
             person_fields=frozenset({"name", "first_name", "last_name"}),
         )
     )

@@ -51,3 +51,17 @@ def test_a_bad_field_is_reported_with_its_place_and_nothing_is_written():
     assert not plan.applied
     assert "'nickname' is not a field of the lead" in plan.render()
     assert not DuplicateRule.objects.exists()
+
+
+def test_the_contacts_example_of_the_docs_applies_as_written():
+    from pathlib import Path
+
+    from django.conf import settings
+
+    doc = (Path(settings.BASE_DIR) / "docs" / "dataquality.md").read_text()
+    block = next(b for b in doc.split("```yaml\n")[1:] if "Contacts: same person" in b).split("```", 1)[0]
+    plan = config_apply(document="version: 1\n" + block)
+    assert plan.applied, plan.render()
+    saved = DuplicateRule.objects.get(name="Contacts: same person")
+    assert saved.object_type == "contact"
+    assert list(MatchField.objects.filter(rule=saved).values_list("field", flat=True)) == ["email", "phone", "name"]

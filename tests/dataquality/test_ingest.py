@@ -7,7 +7,7 @@ import pytest
 
 from dataquality.models import DuplicateKey, DuplicateMember, DuplicateRule, DuplicateSet
 from exceptions.models import ExceptionItem
-from revops.models import Account, Lead, SyncFailure
+from revops.models import Account, Contact, Lead, SyncFailure
 from revops.tokens import api_token_create
 
 from .support import rule
@@ -133,3 +133,36 @@ def test_messy_records_never_answer_500(sync, values):
         "accounts", [{"external_id": "A-9", "name": "Ꮖ∂ Ω", "domain": "xn--bcher-kva.example", "website": "::::"}]
     )
     assert response.status_code == 200
+
+
+CONTACT_FIELDS = [
+    {"field": "email", "method": "normalised", "weight": 100, "blocking": True},
+    {"field": "phone", "method": "normalised", "weight": 60, "blocking": True},
+    {"field": "name", "method": "fuzzy", "similarity": 88, "weight": 50, "blocking": True},
+]
+
+
+def test_contacts_are_checked_like_leads_a_typo_and_a_formatted_phone_are_reported(sync):
+    rule("Contacts: same person", object_type="contact", fields=CONTACT_FIELDS)
+    sync("accounts", [{"external_id": "A-1", "name": "Acme", "country": "US"}])
+    grace = {"external_id": "C-1", "account": "A-1", "first_name": "Grace", "last_name": "Hopper"}
+    assert sync("contacts", [{**grace, "email": "grace@acme.example", "phone": "+1 415 555 0100"}]).status_code == 200
+    response = sync(
+        "contacts",
+        [
+            {
+                **grace,
+                "external_id": "C-2",
+                "first_name": "Grcae",
+                "email": "GRACE@ACME.EXAMPLE",
+                "phone": "(415) 555-0100",
+            }
+        ],
+    )
+    assert response.json()["results"][0]["status"] == "created"
+    dup_set = DuplicateSet.objects.get(object_type="contact")
+    second = Contact.objects.get(external_id="C-2")
+    evidence = DuplicateMember.objects.get(set=dup_set, object_id=second.pk).evidence
+    assert second.phone == "+14155550100"  # read in its account's country, then compared as stored
+    assert evidence[0] == "email: same (grace@acme.example)"
+    assert any(line.startswith("phone: same") for line in evidence)
