@@ -348,6 +348,48 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> Non
     )
 
 
+def _attach_owners_and_accounts(deals: list[Opportunity]) -> None:
+    """Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
+    attach, without building an owner per deal."""
+    for field, related in (
+        (Opportunity._meta.get_field("owner"), Rep),
+        (Opportunity._meta.get_field("account"), Account),
+    ):
+        missing = [deal for deal in deals if not field.is_cached(deal)]
+        loaded = related.objects.in_bulk({getattr(deal, field.attname) for deal in missing} - {None})
+        for deal in missing:
+            field.set_cached_value(deal, loaded.get(getattr(deal, field.attname)))
+
+
+def _active_rules() -> list[_Rules]:
+    return [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
+
+
+def handoffs_covered(deals, *, now: dt.datetime | None = None) -> set[int]:
+    """The ids of ``deals`` some active deal checklist applies to (at its stage, its conditions met):
+    what ``handoffs_evaluate`` would count as covered, without evaluating anything."""
+    rules = _active_rules()
+    if not rules:
+        return set()
+    now = now or timezone.now()
+    deals = list(deals)
+    if any(rule.applies_when is not None for rule in rules):
+        _attach_owners_and_accounts(deals)  # what the conditions may read, once per batch
+    covered = set()
+    for deal in deals:
+        ctx = None
+        for rule in rules:
+            if deal.stage != rule.checklist.trigger_stage:
+                continue
+            if rule.applies_when is not None:
+                ctx = ctx or Context(deal, now=now)
+                if not rule.applies_when(ctx):
+                    continue
+            covered.add(deal.pk)
+            break
+    return covered
+
+
 @transaction.atomic
 def handoffs_evaluate(
     *,
@@ -365,15 +407,15 @@ def handoffs_evaluate(
     handoffs did not change writes nothing, unless ``refresh`` (the CRM sent it again: its waiting
     items are refreshed, occurrences and last seen). Returns
     ``{"covered": set of deal ids some checklist applies to, "created": n, "sent": n,
-    "cancelled": n, "waiting": n}``. ``deals``: the deals as just stored (the sync's instances),
-    spared loading them again.
+    "cancelled": n, "waiting": n}``. ``deals``: the deals as just stored (the sync's instances, which
+    the sync holds locked), spared loading them again; otherwise they are loaded and locked.
     """
     now = now or timezone.now()
     counts = {"covered": set(), "created": 0, "sent": 0, "cancelled": 0, "waiting": 0}
     ids = list(opportunity_ids)
     if not ids:
         return counts
-    rules = [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
+    rules = _active_rules()
     existing = {
         (h.opportunity_id, h.checklist_id): h
         for h in Handoff.objects.select_for_update(of=("self",)).filter(InArray("opportunity_id", ids)).order_by("pk")
@@ -381,16 +423,15 @@ def handoffs_evaluate(
     if not rules and not existing:
         return counts
     labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
-    deals = list(deals) if deals is not None else list(Opportunity.objects.filter(InArray("pk", ids)))
-    # Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
-    # attach, without building an owner per deal.
-    for field, related in (
-        (Opportunity._meta.get_field("owner"), Rep),
-        (Opportunity._meta.get_field("account"), Account),
-    ):
-        loaded = related.objects.in_bulk({getattr(deal, field.attname) for deal in deals} - {None})
-        for deal in deals:
-            field.set_cached_value(deal, loaded.get(getattr(deal, field.attname)))
+    if deals is None:
+        # Held (in id order, as the sync locks them) until the evaluation commits: a sync or another
+        # evaluation of the same deal waits, so two never create or send the same handoff side by side.
+        deals = list(
+            Opportunity.objects.select_for_update(no_key=True, of=("self",)).filter(InArray("pk", ids)).order_by("pk")
+        )
+    else:
+        deals = list(deals)
+    _attach_owners_and_accounts(deals)
     reason = (cause or "handoff evaluation")[:100]
     new, changed, waiting, ready, signals = [], [], [], [], []
     touched: set[int] = set()  # id() of the handoffs created, restarted or changed in this evaluation
