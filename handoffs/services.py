@@ -203,7 +203,9 @@ def _signal(handoff: Handoff, signal: str, *, key: str, **payload) -> None:
 def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None = None) -> dict:
     """The waiting handoff's item: one per deal (or renewal) and checklist, naming every gap and who fills it.
 
-    ``wheres`` (optional, shared by a batch) keeps a deal's stage in words per stage and checklist."""
+    ``wheres`` (optional, shared by a batch) keeps what does not depend on the deal itself — its stage
+    in words, and the texts for a given checklist, stage, owner and list of gaps — so a batch builds
+    each distinct text once."""
     deal, checklist = handoff.subject, handoff.checklist
     if wheres is None or handoff.opportunity_id is None:  # a renewal's words depend on its date
         where = _where(deal, checklist)
@@ -211,29 +213,44 @@ def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None
         where = wheres.get((deal.stage, checklist.pk))
         if where is None:
             where = wheres[deal.stage, checklist.pk] = _where(deal, checklist)
-    fields = [m["label"] for m in handoff.missing if m["kind"] == "field"]
-    ticks = [m for m in handoff.missing if m["kind"] == "attestation"]
     owner = _owner_name(deal)
-    parts = []
-    if fields:
-        parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
-    for tick in ticks:
-        parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
-    for gap in (m for m in handoff.missing if m["kind"] == "receiver"):
-        parts.append(f"RevOps or the CRM should provide {gap['label']}")
+    missing = handoff.missing
+    key = (checklist.pk, where, owner, tuple((m["kind"], m["label"], m.get("role")) for m in missing))
+    texts = wheres.get(key) if wheres is not None else None
+    if texts is None:
+        texts = _item_texts(checklist, where, owner, missing)
+        if wheres is not None:
+            wheres[key] = texts
+    title, reason, expected_action = texts
     queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
-    count = len(handoff.missing)
     name = str(deal)
     return {
-        "title": f"{name[:120]}: {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}"[:200],
-        "reason": (
-            f"{name} ({deal.external_id}) {where} but its {checklist.name} handoff is "
-            f"not ready: missing {joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
-        ),
-        "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
+        "title": f"{name[:120]}{title}"[:200],
+        "reason": f"{name} ({deal.external_id}) {reason}",
+        "expected_action": expected_action,
         "queue": queue,
         "owner_id": manager_id,
     }
+
+
+def _item_texts(checklist: Checklist, where: str, owner: str, missing: list[dict]) -> tuple[str, str, str]:
+    """A waiting handoff's item texts without the deal's name: (the title after it, the reason after
+    "<name> (<external id>) ", the expected action)."""
+    fields = [m["label"] for m in missing if m["kind"] == "field"]
+    parts = []
+    if fields:
+        parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
+    for tick in (m for m in missing if m["kind"] == "attestation"):
+        parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
+    for gap in (m for m in missing if m["kind"] == "receiver"):
+        parts.append(f"RevOps or the CRM should provide {gap['label']}")
+    count = len(missing)
+    return (
+        f": {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}",
+        f"{where} but its {checklist.name} handoff is not ready: missing {joined([m['label'] for m in missing])}. "
+        "Downstream work waits until it is.",
+        _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
+    )
 
 
 def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str) -> None:
