@@ -58,7 +58,7 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1000)
     parser.add_argument("--handoffs", type=int, default=20000)
-    parser.add_argument("--repeat", type=int, default=3, help="interleaved batch pairs per figure (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved batch pairs per figure (median)")
     parser.add_argument("--busy-seconds", type=float, default=3.0, help="how long the load runs alone (its baseline)")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument(

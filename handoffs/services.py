@@ -1,8 +1,9 @@
 """Handoff readiness: create a deal's handoffs when it reaches the checklist's stage, re-evaluate them as
 the CRM fills fields in, and gate the downstream work on readiness.
 
-``handoffs_evaluate`` is the one entry point, called in the sync's transaction (the gap handler) and
-for hand edits (the engine's event hook). It is idempotent: evaluating an unchanged deal again writes
+``handoffs_evaluate`` is the one entry point, called in the sync's transaction (the gap handler; for a
+bulk batch on the low lane after the commit, ``handoffs.deferred``) and for hand edits (the engine's
+event hook). It is idempotent: evaluating an unchanged deal again writes
 nothing. While a handoff waits for context, one exception item per deal and checklist (not per
 field) names what is missing and who should supply it, in the deal owner's team queue for its
 manager; the evaluation that finds it complete resolves the item, creates the checklist's tasks for
