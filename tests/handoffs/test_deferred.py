@@ -10,6 +10,7 @@ from django.utils import timezone
 from exceptions.models import ExceptionItem
 from handoffs.deferred import _enqueue, handoffs_evaluate_pending, handoffs_pending_sweep
 from handoffs.models import Handoff, PendingEvaluation
+from handoffs.services import checklist_save
 from revops.models import ChangeEntry, Opportunity, Task
 from tests.handoffs.test_readiness import deal, sync, world  # noqa: F401
 
@@ -112,3 +113,19 @@ def test_a_small_batch_is_still_evaluated_in_the_sync(sync, world, settings):  #
     ids = sorted(Opportunity.objects.filter(external_id__in=["O-1", "O-2"]).values_list("pk", flat=True))
     assert PendingEvaluation.objects.get().opportunity_ids == ids
     assert Handoff.objects.get().status == Handoff.Status.WAITING  # not yet cancelled: that is the lane's
+
+
+def test_only_the_deals_a_checklist_covers_wait_for_the_lane(sync, world, bulk, run_worker):  # noqa: F811
+    """The checklist applies from 50,000: the small deal's gap is raised at once as the generic item,
+    the big deal's handoff comes from the lane."""
+    checklist = world["checklist"]
+    checklist.conditions = {"all": [{"field": "opportunity.amount", "op": "gte", "value": 50000}]}
+    checklist_save(checklist=checklist, actor=world["manager"])
+    sync(deal(), deal(external_id="O-2", name="Beta - Platform", amount="20000"))
+    generic = ExceptionItem.objects.get(kind="missing_fields")
+    assert generic.external_id == "O-2"
+    big = Opportunity.objects.get(external_id="O-1")
+    assert PendingEvaluation.objects.get().opportunity_ids == [big.pk]
+    assert run_worker() == 0
+    assert list(Handoff.objects.values_list("opportunity__external_id", flat=True)) == ["O-1"]
+    assert handoff_items().get().external_id == "O-1"
