@@ -49,6 +49,8 @@ class HandoffsConfig(AppConfig):
         )
         register_schedule(jobs.handoffs_acceptance_tick, name="handoffs_acceptance_tick", queue="default", interval=900)
         register_schedule(jobs.handoffs_renewals_tick, name="handoffs_renewals_tick", queue="low", cron="15 5 * * *")
+        # Bulk sync batches' evaluations whose job was lost (Redis down at the commit, a worker killed).
+        register_schedule(jobs.handoffs_pending_sweep, name="handoffs_pending_sweep", queue="default", interval=60)
         # Deals' gaps are the handoffs' to raise: one item per deal and checklist, not per field.
         register_sync_gap_handler("handoffs", handoffs_sync_gaps, object_types=("opportunity",))
         register_event_hook(handoffs_note_changes)

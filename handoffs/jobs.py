@@ -15,3 +15,17 @@ def handoffs_renewals_tick() -> dict:
     from .renewals import renewals_tick
 
     return renewals_tick()
+
+
+def handoffs_evaluate_pending(pending_id: int) -> dict:
+    """Evaluate the handoffs of a sync batch's deals recorded for the bulk lane (once)."""
+    from .deferred import handoffs_evaluate_pending as evaluate
+
+    return evaluate(pending_id=pending_id)
+
+
+def handoffs_pending_sweep() -> list[int]:
+    """Enqueue again the recorded evaluations whose job was lost (every minute)."""
+    from .deferred import handoffs_pending_sweep as sweep
+
+    return sweep()

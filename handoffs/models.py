@@ -1,5 +1,6 @@
 """Closed-won handoffs: readiness checklists per handoff type, and each deal's passage through them."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -177,3 +178,27 @@ class Handoff(models.Model):
     @property
     def subject_type(self) -> str:
         return "opportunity" if self.opportunity_id else "account"
+
+
+class PendingEvaluation(models.Model):
+    """A sync batch's deals whose handoffs are evaluated on the bulk lane after the sync committed
+    (``handoffs.deferred``), so a batch of many Won deals costs the sync about what any batch costs.
+
+    Written in the sync's transaction and deleted in the transaction of the evaluation that consumes
+    it: a job that runs twice evaluates once, and a row still here long after it was enqueued lost its
+    job and is enqueued again by the sweeper."""
+
+    opportunity_ids = models.JSONField(default=list, help_text="The deals to evaluate, by id.")
+    cause = models.CharField(max_length=100, help_text="What the handoffs' history names, e.g. “sync batch #12”.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    batch = models.ForeignKey("revops.SyncBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    enqueued_at = models.DateTimeField(default=timezone.now, help_text="When its job was last put on the lane.")
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{len(self.opportunity_ids)} deals of {self.cause} waiting for evaluation"

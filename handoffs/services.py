@@ -1,8 +1,9 @@
 """Handoff readiness: create a deal's handoffs when it reaches the checklist's stage, re-evaluate them as
 the CRM fills fields in, and gate the downstream work on readiness.
 
-``handoffs_evaluate`` is the one entry point, called in the sync's transaction (the gap handler) and
-for hand edits (the engine's event hook). It is idempotent: evaluating an unchanged deal again writes
+``handoffs_evaluate`` is the one entry point, called in the sync's transaction (the gap handler; for a
+bulk batch on the low lane after the commit, ``handoffs.deferred``) and for hand edits (the engine's
+event hook). It is idempotent: evaluating an unchanged deal again writes
 nothing. While a handoff waits for context, one exception item per deal and checklist (not per
 field) names what is missing and who should supply it, in the deal owner's team queue for its
 manager; the evaluation that finds it complete resolves the item, creates the checklist's tasks for
@@ -204,7 +205,9 @@ def _signal(handoff: Handoff, signal: str, *, key: str, **payload) -> None:
 def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None = None) -> dict:
     """The waiting handoff's item: one per deal (or renewal) and checklist, naming every gap and who fills it.
 
-    ``wheres`` (optional, shared by a batch) keeps a deal's stage in words per stage and checklist."""
+    ``wheres`` (optional, shared by a batch) keeps what does not depend on the deal itself — its stage
+    in words, and the texts for a given checklist, stage, owner and list of gaps — so a batch builds
+    each distinct text once."""
     deal, checklist = handoff.subject, handoff.checklist
     if wheres is None or handoff.opportunity_id is None:  # a renewal's words depend on its date
         where = _where(deal, checklist)
@@ -212,29 +215,44 @@ def _item_values(handoff: Handoff, placement: ItemPlacement, wheres: dict | None
         where = wheres.get((deal.stage, checklist.pk))
         if where is None:
             where = wheres[deal.stage, checklist.pk] = _where(deal, checklist)
-    fields = [m["label"] for m in handoff.missing if m["kind"] == "field"]
-    ticks = [m for m in handoff.missing if m["kind"] == "attestation"]
     owner = _owner_name(deal)
-    parts = []
-    if fields:
-        parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
-    for tick in ticks:
-        parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
-    for gap in (m for m in handoff.missing if m["kind"] == "receiver"):
-        parts.append(f"RevOps or the CRM should provide {gap['label']}")
+    missing = handoff.missing
+    key = (checklist.pk, where, owner, tuple((m["kind"], m["label"], m.get("role")) for m in missing))
+    texts = wheres.get(key) if wheres is not None else None
+    if texts is None:
+        texts = _item_texts(checklist, where, owner, missing)
+        if wheres is not None:
+            wheres[key] = texts
+    title, reason, expected_action = texts
     queue, manager_id = placement.place(deal.owner.team_id if deal.owner_id else None)
-    count = len(handoff.missing)
     name = str(deal)
     return {
-        "title": f"{name[:120]}: {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}"[:200],
-        "reason": (
-            f"{name} ({deal.external_id}) {where} but its {checklist.name} handoff is "
-            f"not ready: missing {joined([m['label'] for m in handoff.missing])}. Downstream work waits until it is."
-        ),
-        "expected_action": _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
+        "title": f"{name[:120]}{title}"[:200],
+        "reason": f"{name} ({deal.external_id}) {reason}",
+        "expected_action": expected_action,
         "queue": queue,
         "owner_id": manager_id,
     }
+
+
+def _item_texts(checklist: Checklist, where: str, owner: str, missing: list[dict]) -> tuple[str, str, str]:
+    """A waiting handoff's item texts without the deal's name: (the title after it, the reason after
+    "<name> (<external id>) ", the expected action)."""
+    fields = [m["label"] for m in missing if m["kind"] == "field"]
+    parts = []
+    if fields:
+        parts.append(f"{owner} should get {joined(fields)} filled in the CRM")
+    for tick in (m for m in missing if m["kind"] == "attestation"):
+        parts.append(f"{tick.get('role') or 'someone'} should confirm “{tick['label']}” in the portal")
+    for gap in (m for m in missing if m["kind"] == "receiver"):
+        parts.append(f"RevOps or the CRM should provide {gap['label']}")
+    count = len(missing)
+    return (
+        f": {checklist.name} handoff waiting for {count} item{'s' if count != 1 else ''}",
+        f"{where} but its {checklist.name} handoff is not ready: missing {joined([m['label'] for m in missing])}. "
+        "Downstream work waits until it is.",
+        _sentence("; ".join(parts)) + ". The handoff goes out by itself once complete.",
+    )
 
 
 def _items_open(handoffs: list[Handoff], *, actor, now: dt.datetime, reason: str) -> None:
@@ -349,6 +367,48 @@ def _send(handoff: Handoff, *, actor, now: dt.datetime, feed: list[dict]) -> Non
     )
 
 
+def _attach_owners_and_accounts(deals: list[Opportunity]) -> None:
+    """Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
+    attach, without building an owner per deal."""
+    for field, related in (
+        (Opportunity._meta.get_field("owner"), Rep),
+        (Opportunity._meta.get_field("account"), Account),
+    ):
+        missing = [deal for deal in deals if not field.is_cached(deal)]
+        loaded = related.objects.in_bulk({getattr(deal, field.attname) for deal in missing} - {None})
+        for deal in missing:
+            field.set_cached_value(deal, loaded.get(getattr(deal, field.attname)))
+
+
+def _active_rules() -> list[_Rules]:
+    return [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
+
+
+def handoffs_covered(deals, *, now: dt.datetime | None = None) -> set[int]:
+    """The ids of ``deals`` some active deal checklist applies to (at its stage, its conditions met):
+    what ``handoffs_evaluate`` would count as covered, without evaluating anything."""
+    rules = _active_rules()
+    if not rules:
+        return set()
+    now = now or timezone.now()
+    deals = list(deals)
+    if any(rule.applies_when is not None for rule in rules):
+        _attach_owners_and_accounts(deals)  # what the conditions may read, once per batch
+    covered = set()
+    for deal in deals:
+        ctx = None
+        for rule in rules:
+            if deal.stage != rule.checklist.trigger_stage:
+                continue
+            if rule.applies_when is not None:
+                ctx = ctx or Context(deal, now=now)
+                if not rule.applies_when(ctx):
+                    continue
+            covered.add(deal.pk)
+            break
+    return covered
+
+
 @transaction.atomic
 def handoffs_evaluate(
     *,
@@ -366,15 +426,15 @@ def handoffs_evaluate(
     handoffs did not change writes nothing, unless ``refresh`` (the CRM sent it again: its waiting
     items are refreshed, occurrences and last seen). Returns
     ``{"covered": set of deal ids some checklist applies to, "created": n, "sent": n,
-    "cancelled": n, "waiting": n}``. ``deals``: the deals as just stored (the sync's instances),
-    spared loading them again.
+    "cancelled": n, "waiting": n}``. ``deals``: the deals as just stored (the sync's instances, which
+    the sync holds locked), spared loading them again; otherwise they are loaded and locked.
     """
     now = now or timezone.now()
     counts = {"covered": set(), "created": 0, "sent": 0, "cancelled": 0, "waiting": 0}
     ids = list(opportunity_ids)
     if not ids:
         return counts
-    rules = [r for r in (_Rules.build(c) for c in Checklist.objects.filter(is_active=True)) if r is not None]
+    rules = _active_rules()
     existing = {
         (h.opportunity_id, h.checklist_id): h
         for h in Handoff.objects.select_for_update(of=("self",)).filter(InArray("opportunity_id", ids)).order_by("pk")
@@ -382,16 +442,15 @@ def handoffs_evaluate(
     if not rules and not existing:
         return counts
     labels = dict(FieldDefinition.objects.filter(object_type="opportunity").values_list("key", "label"))
-    deals = list(deals) if deals is not None else list(Opportunity.objects.filter(InArray("pk", ids)))
-    # Owners and accounts once each, shared by their deals (a batch has few owners): what a join would
-    # attach, without building an owner per deal.
-    for field, related in (
-        (Opportunity._meta.get_field("owner"), Rep),
-        (Opportunity._meta.get_field("account"), Account),
-    ):
-        loaded = related.objects.in_bulk({getattr(deal, field.attname) for deal in deals} - {None})
-        for deal in deals:
-            field.set_cached_value(deal, loaded.get(getattr(deal, field.attname)))
+    if deals is None:
+        # Held (in id order, as the sync locks them) until the evaluation commits: a sync or another
+        # evaluation of the same deal waits, so two never create or send the same handoff side by side.
+        deals = list(
+            Opportunity.objects.select_for_update(no_key=True, of=("self",)).filter(InArray("pk", ids)).order_by("pk")
+        )
+    else:
+        deals = list(deals)
+    _attach_owners_and_accounts(deals)
     reason = (cause or "handoff evaluation")[:100]
     new, changed, waiting, ready, signals = [], [], [], [], []
     touched: set[int] = set()  # id() of the handoffs created, restarted or changed in this evaluation

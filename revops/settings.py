@@ -237,6 +237,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, m
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
 SYNC_MAX_FUTURE_SKEW_SECONDS = env_int("SYNC_MAX_FUTURE_SKEW_SECONDS", 86400, minimum=0)
+# Handoffs (docs/handoffs.md): a sync batch with more deals to evaluate than this has them evaluated on
+# the low lane after its commit; a recorded evaluation not done this long after its job was enqueued
+# is enqueued again.
+HANDOFFS_INLINE_MAX = env_int("HANDOFFS_INLINE_MAX", 100, minimum=0)
+HANDOFFS_PENDING_RETRY_SECONDS = env_int("HANDOFFS_PENDING_RETRY_SECONDS", 300, minimum=30)
 
 # Forecast snapshots (monitors app, docs/monitors.md): when the snapshot of every open deal is taken,
 # as a cron expression in the scheduler's local time (UTC on servers); default Sunday 20:00, weekly.
