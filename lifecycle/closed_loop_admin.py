@@ -23,8 +23,12 @@ from .stage_selectors import report_teams
 
 class ReportForm(forms.Form):
     group = forms.ChoiceField(label="Group by", required=False)
-    since = forms.DateField(label="Leads created from", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    since = forms.DateField(
+        label="Leads created from", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
+    until = forms.DateField(
+        label="to", required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     team = forms.TypedChoiceField(label="Team", required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, teams, **kwargs):
@@ -59,7 +63,9 @@ class ClosedLoopAdmin(ReadOnlyMixin, admin.ModelAdmin):
         teams = report_teams(user=request.user)
         form = ReportForm(request.GET or None, teams=teams)
         since, until = _bounds(form)
-        data = form.cleaned_data if form.is_valid() else {}
+        if not request.GET:  # show the default range in the date fields
+            form = ReportForm(None, teams=teams, initial={"since": since, "until": until, "group": "source"})
+        data = form.cleaned_data if form.is_bound and form.is_valid() else {}
         team_id = data.get("team")
         if team_id is not None and team_id not in {t.pk for t in teams}:
             team_id = None
