@@ -139,13 +139,17 @@ def _secret_message(sub, secret: str):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ["pk", "subscription", "entries", "outcome", "attempts", "answer", "sent", "next_try"]
+    list_display = ["number", "subscription", "entries", "outcome", "attempts", "answer", "sent", "next_try"]
     list_filter = ["status", "subscription"]
     list_select_related = ["subscription"]
     actions = ["replay"]
     list_per_page = 100
 
-    @admin.display(description="entries")
+    @admin.display(description="delivery", ordering="pk")
+    def number(self, obj):
+        return f"#{obj.pk}"
+
+    @admin.display(description="feed entries")
     def entries(self, obj):
         span = f"{obj.first_entry_id}–{obj.last_entry_id}" if obj.entry_count > 1 else str(obj.first_entry_id)
         text = f"{obj.entry_count} ({span})"
