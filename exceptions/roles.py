@@ -38,6 +38,7 @@ ADMIN_APPS = (
     "monitors",
     "lifecycle",
     "webhooks",
+    "dataquality",
     "axes",
 )  # axes: the sign-in log and lock-outs
 

@@ -151,6 +151,8 @@ SPECIAL_PERMS = {
     "admin:revops_runrevertbatch_resume": "revops.change_runrevertbatch",
     # An MQL is answered from the page of MQLs waiting for the viewer (rows scoped: another team's is a 404).
     "admin:lifecycle_waitinglead_answer": "lifecycle.view_waitinglead",
+    # Dismissing a duplicate set ("not duplicates") is a change of the set: RevOps admins.
+    "admin:dataquality_duplicateset_dismiss": "dataquality.change_duplicateset",
 }
 
 
