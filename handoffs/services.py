@@ -552,6 +552,7 @@ REJECTION_REASONS = {
     "wrong_team": "Not for this team",
     "other": "Other (see note)",
 }
+REJECTION_REASON_CHOICES = list(REJECTION_REASONS.items())  # also the API schema's HandoffRejectionReasonEnum
 RETURN_KIND = "handoff_returned"
 
 

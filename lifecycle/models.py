@@ -130,6 +130,7 @@ REJECTION_REASONS = {
     "no_contact": "Could not reach them",
     "other": "Other",
 }
+REJECTION_REASON_CHOICES = list(REJECTION_REASONS.items())  # also the API schema's LeadRejectionReasonEnum
 
 
 class Stage(models.Model):

@@ -423,6 +423,8 @@ SPECTACULAR_SETTINGS = {
         "LeadStatusEnum": "revops.models.records.Lead.Status",
         "TaskStatusEnum": "revops.models.records.Task.Status",
         "SyncStatusEnum": ["created", "updated", "unchanged", "stale", "rejected"],
+        "LeadRejectionReasonEnum": "lifecycle.models.REJECTION_REASON_CHOICES",
+        "HandoffRejectionReasonEnum": "handoffs.services.REJECTION_REASON_CHOICES",
     },
 }
 

@@ -52,11 +52,11 @@ class AnswerResultSerializer(serializers.Serializer):
     stage = LeadStageSerializer()
 
 
-class AcceptSerializer(serializers.Serializer):
+class LeadAcceptSerializer(serializers.Serializer):
     pass
 
 
-class RejectSerializer(serializers.Serializer):
+class LeadRejectSerializer(serializers.Serializer):
     reason_code = serializers.ChoiceField(
         choices=list(REJECTION_REASONS.items()), help_text="Why sales rejects the MQL: " + ", ".join(REJECTION_REASONS)
     )

@@ -60,7 +60,7 @@ class AnswerView(APIView):
     answer = ""
 
     def post(self, request, key):
-        body = (serializers.RejectSerializer if self.answer == "reject" else serializers.AcceptSerializer)(
+        body = (serializers.LeadRejectSerializer if self.answer == "reject" else serializers.LeadAcceptSerializer)(
             data=request.data
         )
         body.is_valid(raise_exception=True)
@@ -104,7 +104,7 @@ def answer_view(answer: str):
         tags=[TAG],
         operation_id=f"leads_{answer}",
         summary=summary,
-        request=serializers.RejectSerializer if answer == "reject" else serializers.AcceptSerializer,
+        request=serializers.LeadRejectSerializer if answer == "reject" else serializers.LeadAcceptSerializer,
         parameters=[LEAD_KEY],
         responses={
             200: serializers.AnswerResultSerializer,

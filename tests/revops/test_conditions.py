@@ -78,7 +78,8 @@ def test_valid_tree_has_no_errors_and_is_cleaned_to_canonical_json():
 def test_unknown_field_names_the_place_in_the_tree():
     tree = {"all": [ROUTING, {"any": [{"field": "lead.employes", "op": "eq", "value": 1}]}]}
     assert errors(tree) == [
-        "condition 2 of 'all' › condition 1 of 'any': lead.employes is not a lead field in the data dictionary"
+        "condition 2 of 'all' › condition 1 of 'any': lead.employes is not a lead field in the data dictionary "
+        "nor a computed lead field; computed lead fields: routing_rule"
     ]
 
 
@@ -142,7 +143,10 @@ def test_bad_shapes_are_refused(tree, message):
 def test_clean_raises_a_validation_error_for_forms():
     with pytest.raises(ConditionError) as exc:
         clean_condition({"field": "lead.nope", "op": "is_empty"}, object_type="lead", fields=FIELDS)
-    assert exc.value.messages == ["lead.nope is not a lead field in the data dictionary"]
+    assert exc.value.messages == [
+        "lead.nope is not a lead field in the data dictionary nor a computed lead field; computed lead fields: "
+        "routing_rule"
+    ]
 
 
 @pytest.mark.django_db

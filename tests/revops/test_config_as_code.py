@@ -186,6 +186,7 @@ def test_export_is_deterministic_yaml_with_owners_by_username(configured):
         "sla_policies",
         "checklists",
         "scoring_models",
+        "lifecycle_stages",
         "duplicate_rules",
     ]
     assert document["version"] == 1
@@ -391,7 +392,8 @@ def test_apply_is_atomic_an_error_in_the_last_automation_writes_nothing(configur
 
     assert not plan.applied and not plan.ok
     assert [str(p) for p in plan.problems] == [
-        "automations[2] 'Broken rule': conditions: lead.employes is not a lead field in the data dictionary"
+        "automations[2] 'Broken rule': conditions: lead.employes is not a lead field in the data dictionary "
+        "nor a computed lead field; computed lead fields: routing_rule"
     ]
     assert [c.action for c in plan.changes] == ["create", "update", "create"]
     assert not FieldDefinition.objects.filter(key="event_name").exists()
@@ -720,6 +722,7 @@ def test_a_new_section_plugs_in():
             "routing_rules",
             "sla_policies",
             "scoring_models",
+            "lifecycle_stages",
             "duplicate_rules",
         ]
         assert document["checklists"] == [{"name": "Old", "sla_hours": 8}, {"name": "Triage", "sla_hours": 24}]

@@ -147,6 +147,7 @@ def test_sections_are_registered_in_dependency_order():
         "checklists",
         "scoring_models",
         "lifecycle_stages",
+        "duplicate_rules",
     ]
 
 
