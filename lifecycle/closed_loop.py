@@ -22,6 +22,7 @@ from django.db.models.fields.json import KeyTextTransform
 
 from revops.access import team_subtree_ids
 from revops.conditions.computed import compute_values, computed_fields
+from revops.metrics.days import median
 from revops.models import Activity, Opportunity
 
 from .models import LeadStage, Stage, StageTransition
@@ -237,8 +238,6 @@ def time_in_stage(lead_ids, *, now: dt.datetime) -> list[dict]:
         stays[previous[1]].append((now - previous[2]).total_seconds())
     out = []
     for stage in Stage.objects.filter(pk__in=list(stays)).order_by("position", "pk"):
-        values = sorted(stays[stage.pk])
-        middle = len(values) // 2
-        median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-        out.append({"stage": stage.name, "median_seconds": median, "stays": len(values)})
+        values = stays[stage.pk]
+        out.append({"stage": stage.name, "median_seconds": median(values), "stays": len(values)})
     return out

@@ -8,6 +8,7 @@ import datetime as dt
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -57,8 +58,6 @@ class ClosedLoopAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         teams = report_teams(user=request.user)
         form = ReportForm(request.GET or None, teams=teams)

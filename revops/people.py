@@ -162,16 +162,8 @@ class RepAwareBackend(ModelBackend):
     """Django's password sign-in, refused to a user whose rep is inactive in the CRM. Open sessions are
     not re-checked on every request (no extra query per page): the minute sweep turns the login off."""
 
-    def user_can_authenticate(self, user):
-        if not super().user_can_authenticate(user):
-            return False
-        rep = Rep.objects.filter(user=user).only("is_active").first()
-        return rep is None or rep.is_active
-
-    def get_user(self, user_id):
-        User = get_user_model()
-        try:
-            user = User._default_manager.get(pk=user_id)
-        except User.DoesNotExist:
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is not None and Rep.objects.filter(user=user, is_active=False).exists():
             return None
-        return user if ModelBackend.user_can_authenticate(self, user) else None
+        return user
