@@ -4,22 +4,13 @@ re-delivered batch computes the same scores and writes nothing new."""
 
 from __future__ import annotations
 
-from revops.models import Activity
+from revops.engine.hooks import batch_activity_leads
 
 
 def lifecycle_rescore_leads(events, *, now=None) -> int:
     """Re-score the leads the batch's events touch; returns how many scores changed."""
-    lead_ids: set[int] = set()
-    activity_ids = []
-    for event in events:
-        if event.object_type == "lead" and event.kind in ("created", "updated"):
-            lead_ids.add(event.object_id)
-        elif event.object_type == "activity" and event.kind in ("created", "updated"):
-            activity_ids.append(event.object_id)
-    if activity_ids:
-        lead_ids.update(
-            Activity.objects.filter(pk__in=activity_ids, lead_id__isnull=False).values_list("lead_id", flat=True)
-        )
+    lead_ids = {e.object_id for e in events if e.object_type == "lead" and e.kind in ("created", "updated")}
+    lead_ids.update(batch_activity_leads(events).values())
     if not lead_ids:
         return 0
     from .services import active_specs, lead_scores_refresh

@@ -205,11 +205,15 @@ def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list
         ).values_list("lead_id", "kind", "subject", "occurred_at", named=True)
         for activity in rows:
             by_lead[activity.lead_id].append(activity)
+    # By lead only, through the (lead, model) unique index: a filter on the model too lets stale statistics
+    # (right after a model's first score of every lead) pick the (model, total) index and scan every score.
+    scored = {s.pk for s in specs}
     stored = {
         (row.lead_id, row.model_id): row
-        for row in LeadScore.objects.filter(
-            InArray("lead_id", by_lead), model_id__in=[s.pk for s in specs]
-        ).values_list("pk", "lead_id", "model_id", "total", "explanation", "crm_score", "computed_at", named=True)
+        for row in LeadScore.objects.filter(InArray("lead_id", by_lead)).values_list(
+            "pk", "lead_id", "model_id", "total", "explanation", "crm_score", "computed_at", named=True
+        )
+        if row.model_id in scored
     }
     changed = 0
     upserts, touched = [], []

@@ -4,7 +4,7 @@ lead's stage. Idempotent: a re-delivered batch finds every lead where its criter
 
 from __future__ import annotations
 
-from revops.models import Activity
+from revops.engine.hooks import batch_activity_leads
 
 
 def lifecycle_stage_leads(events, *, now=None) -> int:
@@ -18,10 +18,8 @@ def lifecycle_stage_leads(events, *, now=None) -> int:
             event_ids[event.object_id] = event.pk
         elif event.object_type == "activity":
             activities[event.object_id] = event.pk
-    if activities:
-        rows = Activity.objects.filter(pk__in=list(activities), lead_id__isnull=False).values_list("pk", "lead_id")
-        for pk, lead_id in rows:
-            event_ids.setdefault(lead_id, activities[pk])
+    for pk, lead_id in batch_activity_leads(events).items():
+        event_ids.setdefault(lead_id, activities[pk])
     if not event_ids:
         return 0
     from .stage_services import lead_stages_evaluate

@@ -15,6 +15,7 @@ other, so callers record feed entries as the last step of their transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -122,24 +123,28 @@ def change_entries_after(*, after: int = 0, limit: int = 100) -> tuple[list[Chan
     return rows[:limit], len(rows) > limit
 
 
-@transaction.atomic
+# Up to this many rows a batch is one INSERT … ON CONFLICT DO NOTHING (one round trip, for the single-lead
+# paths); above it, a lookup of the known keys and a COPY, which is faster in bulk.
+_INSERT_AT_MOST = 50
+
+
+@transaction.atomic(savepoint=False)
 def change_entries_record(entries: list[dict]) -> int:
     """Append many decisions at once (each a dict of ``change_entry_record``'s arguments, with a
-    ``dedupe_key``); keys already in the feed are skipped. One lock, one lookup, one insert, in the
+    ``dedupe_key``); keys already in the feed are skipped. One lock and one or two statements, in the
     order given. Returns how many were added.
 
-    On PostgreSQL the insert is a ``COPY`` (ids from the column's sequence, handed out in row order,
+    On PostgreSQL a small batch is one ``INSERT … ON CONFLICT (dedupe_key) DO NOTHING`` and a big one a
+    lookup of the known keys then a ``COPY`` (ids from the column's sequence, handed out in row order,
     under the lock like any feed write); elsewhere ``bulk_create``. Like ``bulk_create`` neither
-    validates the entries: callers build them."""
+    validates the entries: callers build them. No savepoint of its own: callers write the feed last in
+    their transaction, and an error here fails that transaction."""
     if not entries:
         return 0
-    _lock_feed()
-    keys = [entry["dedupe_key"] for entry in entries]
-    known = set(ChangeEntry.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True))
     rows, seen = [], set()
     for entry in entries:
         key = entry["dedupe_key"]
-        if key in known or key in seen:
+        if key in seen:
             continue
         seen.add(key)
         rows.append(
@@ -152,21 +157,43 @@ def change_entries_record(entries: list[dict]) -> int:
                 key,
             )
         )
-    if not rows:
-        return 0
-    if _copy_supported():
-        now = timezone.now()
-        PgWriter._copy(ChangeEntry._meta.db_table, _COPIED, [(*row, now) for row in rows])
+    _lock_feed()
+    if _copy_supported() and len(rows) <= _INSERT_AT_MOST:
+        added = _insert_new(rows)
     else:
-        ChangeEntry.objects.bulk_create(
-            ChangeEntry(kind=k, object_type=t, external_id=e, payload=p, reason=r, dedupe_key=d)
-            for k, t, e, p, r, d in rows
+        known = set(ChangeEntry.objects.filter(dedupe_key__in=list(seen)).values_list("dedupe_key", flat=True))
+        rows = [row for row in rows if row[5] not in known]
+        if rows and _copy_supported():
+            now = timezone.now()
+            PgWriter._copy(ChangeEntry._meta.db_table, _COPIED, [(*row, now) for row in rows])
+        elif rows:
+            ChangeEntry.objects.bulk_create(
+                ChangeEntry(kind=k, object_type=t, external_id=e, payload=p, reason=r, dedupe_key=d)
+                for k, t, e, p, r, d in rows
+            )
+        added = len(rows)
+    if added:
+        _notify_after_commit()
+    return added
+
+
+def _insert_new(rows: list[tuple]) -> int:
+    """INSERT ``rows`` (kind, object type, external id, payload, reason, key) in order, skipping keys the
+    feed has; returns how many were added."""
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in _COPIED)
+    values = ", ".join(["(%s, %s, %s, %s::jsonb, %s, %s, %s)"] * len(rows))
+    now = timezone.now()
+    params = [v for k, t, e, p, r, d in rows for v in (k, t, e, json.dumps(p), r, d, now)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(ChangeEntry._meta.db_table)} ({columns}) VALUES {values} "
+            f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING",
+            params,
         )
-    _notify_after_commit()
-    return len(rows)
+        return cursor.rowcount
 
 
-# The columns ``change_entries_record`` COPYs, in its rows' order (the id comes from the sequence).
 _COPIED = [
     ChangeEntry._meta.get_field(name)
     for name in ("kind", "object_type", "external_id", "payload", "reason", "dedupe_key", "created_at")

@@ -15,6 +15,16 @@ def _test_settings(settings):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Forget what a process caches across requests (a rolled-back test's rows must not linger there)."""
+    from revops.audit import system_users_forget
+    from webhooks import services
+
+    services._forget_active()
+    system_users_forget()
+
+
+@pytest.fixture(autouse=True)
 def _reference_data(request):
     """Restore what migrations create after a transactional test's flush removed it.
 

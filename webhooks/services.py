@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 
 from exceptions.services import exception_item_open
@@ -125,9 +126,35 @@ def dispatch_enqueue(subscription_id: int) -> bool:
     return True
 
 
+# The active subscriptions' ids, read again after ``ACTIVE_TTL_SECONDS`` or when a subscription is saved in
+# this process: feed writes are on the hot path (a lead's routing, its score), so they do not pay a query each.
+# A subscription activated elsewhere is found by the minute sweep at worst; a dispatch checks the status itself.
+ACTIVE_TTL_SECONDS = 5.0
+_active: tuple[float, list[int]] | None = None
+
+
+def _active_ids() -> list[int]:
+    global _active
+    if _active is None or time.monotonic() >= _active[0]:
+        ids = list(
+            WebhookSubscription.objects.filter(status=WebhookSubscription.Status.ACTIVE).values_list("pk", flat=True)
+        )
+        _active = (time.monotonic() + ACTIVE_TTL_SECONDS, ids)
+    return _active[1]
+
+
+def _forget_active(**kwargs) -> None:
+    global _active
+    _active = None
+
+
+post_save.connect(_forget_active, sender=WebhookSubscription, dispatch_uid="webhooks-forget-active")
+post_delete.connect(_forget_active, sender=WebhookSubscription, dispatch_uid="webhooks-forget-active-delete")
+
+
 def feed_written() -> None:
     """The feed listener: after a commit that added entries, queue a dispatch of every active subscription."""
-    for pk in WebhookSubscription.objects.filter(status=WebhookSubscription.Status.ACTIVE).values_list("pk", flat=True):
+    for pk in _active_ids():
         dispatch_enqueue(pk)
 
 
