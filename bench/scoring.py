@@ -16,7 +16,8 @@ model (``lifecycle.demo.demo_scoring_spec``) made live, every lead scored once b
   admin); its ``on_commit`` enqueues the re-score, which ``--workers`` RQ workers on the ``low`` queue
   (``manage.py rqworker low``, as deployed) carry out. Measured from the save to the last lead scored under
   the new model (polled), with the leads/s; ``copy_baseline``: COPYing as many score rows into a scratch
-  table in the same run (the floor a re-score's writes cannot beat);
+  table in the same run (the floor a re-score's writes cannot beat); ``rescore_busy``: another change
+  re-scored while a second process syncs leads into the same database (``bench/busy.py``);
 * ``single``: ``--events`` new activities of random leads, each with its outbox event, processed one by
   one in-process by ``engine_process_events`` — alternately with the lifecycle hook and without it (the
   baseline), so both see the same machine; p50/p95/p99 of each and the p99 difference. ``single_busy``:
@@ -351,6 +352,22 @@ def run(args, env: dict, bench_url: str) -> int:
             "meets_bar": projected <= BAR_RESCORE_SECONDS,
         }
         log(f"re-score after a model change: {seconds:.1f} s ({per_s:,.0f} leads/s)")
+
+        # The same again while a second process syncs leads into the database (the queue busy).
+        fit[0]["points"] = 30
+        load_during: dict = {}
+        with busy_queue(bench_url, load_during):
+            changed_at = timezone.now()
+            scoring_model_save(model=model, fit_rules=fit, actor=actor, reason="bench: changed again, sync running")
+            seconds = wait_scored(model.pk, changed_at, args.leads, args.timeout)
+        per_s = args.leads / seconds
+        result["rescore_busy"] = {
+            "seconds": round(seconds, 1),
+            "leads_per_s": round(per_s),
+            "projected_seconds_for_1m": round(BAR_RESCORE_LEADS / per_s, 1),
+            "load_during": load_during,
+        }
+        log(f"re-score with a lead sync running: {seconds:.1f} s ({per_s:,.0f} leads/s)")
         result["copy_baseline"] = copy_baseline(args.leads)
         result["rescore"]["ratio_to_copy"] = round(seconds / result["copy_baseline"]["seconds"], 2)
     finally:

@@ -13,9 +13,6 @@ def lifecycle_rescore_leads(events, *, now=None) -> int:
     lead_ids.update(batch_activity_leads(events).values())
     if not lead_ids:
         return 0
-    from .services import active_specs, lead_scores_refresh
+    from .services import lead_scores_refresh
 
-    specs = active_specs()
-    if not specs:
-        return 0
-    return lead_scores_refresh(lead_ids=lead_ids, now=now, specs=specs)
+    return lead_scores_refresh(lead_ids=lead_ids, now=now)

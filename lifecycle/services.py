@@ -2,8 +2,8 @@
 
 ``scoring_model_save`` validates and stores a model and (when given) replaces its rules, with
 history attributed to the actor. ``lead_scores_refresh`` re-scores leads under every shadow and live
-model: one query for the leads, one for their activities, scoring in memory, then the changed
-``LeadScore`` rows; under a live model a changed total is written to the lead's ``score`` (history
+model: one query for the leads (and the models' version), one for their activities, one for their
+stored scores, scoring in memory, then the changed ``LeadScore`` rows; under a live model a changed total is written to the lead's ``score`` (history
 by the ``lead-scoring`` system user) and told to the CRM through the changes feed, once per change.
 """
 
@@ -14,7 +14,9 @@ import logging
 
 import django_rq
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import DateTimeField, IntegerField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from revops import conditions
@@ -162,39 +164,77 @@ def scoring_model_delete(*, model: ScoringModel, actor, reason: str = "") -> Non
 # --- scoring leads ---------------------------------------------------------------------------------
 
 _SPECS: dict[int, tuple[dt.datetime, ModelSpec]] = {}
+# What ``active_specs`` last returned, with the models' version it saw: (how many shadow and live models,
+# their latest change).
+_CURRENT: dict = {"version": None, "specs": []}
+
+
+def _scored_models():
+    return ScoringModel.objects.exclude(status=ScoringModel.Status.DRAFT)
 
 
 def active_specs() -> list[ModelSpec]:
     """The shadow and live models compiled, reused while a model is unchanged (keyed by ``updated_at``:
     saving a model or its rules through ``scoring_model_save`` bumps it). One query when nothing changed."""
-    current = dict(
-        ScoringModel.objects.exclude(status=ScoringModel.Status.DRAFT).order_by("name").values_list("pk", "updated_at")
-    )
+    current = dict(_scored_models().order_by("name").values_list("pk", "updated_at"))
     stale = [pk for pk, updated_at in current.items() if pk not in _SPECS or _SPECS[pk][0] != updated_at]
     if stale:
         for row in ScoringModel.objects.filter(pk__in=stale).prefetch_related("fit_rules", "engagement_rules"):
             _SPECS[row.pk] = (row.updated_at, spec_from_model(row))
-    return [_SPECS[pk][1] for pk in current if pk in _SPECS]
+    specs = [_SPECS[pk][1] for pk in current if pk in _SPECS]
+    _CURRENT.update(version=(len(current), max(current.values(), default=None)), specs=specs)
+    return specs
+
+
+def _models_version():
+    """The shadow and live models' (count, latest change) as two SQL expressions, for a query to carry."""
+    table = connection.ops.quote_name(ScoringModel._meta.db_table)
+    where = f"FROM {table} WHERE status <> %s"
+    draft = [ScoringModel.Status.DRAFT.value]
+    return {
+        "models_n": RawSQL(f"SELECT COUNT(*) {where}", draft, output_field=IntegerField()),
+        "models_at": RawSQL(f"SELECT MAX(updated_at) {where}", draft, output_field=DateTimeField()),
+    }
+
+
+def _locked_leads(lead_ids: list[int], specs: list[ModelSpec] | None):
+    """The leads with their accounts, locked when a live model may write their score, and the specs to
+    score them with. With ``specs`` None (the event hook) the models' version comes back with the leads
+    and the specs ``active_specs`` compiled last are used while it is unchanged: no query of its own."""
+    cached = specs is None
+    if cached:
+        specs = _CURRENT["specs"] or active_specs()
+        if not specs:
+            return [], specs
+    leads = Lead.objects.select_related("matched_account").filter(InArray("pk", lead_ids)).order_by("pk")
+    if cached:
+        leads = leads.annotate(**_models_version())
+    live = any(s.status == ScoringModel.Status.LIVE for s in specs)
+    rows = list(leads.select_for_update(of=("self",)) if live else leads)
+    if cached and rows and (rows[0].models_n, rows[0].models_at) != _CURRENT["version"]:
+        specs = active_specs()  # a model changed since: compile it, and lock the leads if it went live
+        if not live and any(s.status == ScoringModel.Status.LIVE for s in specs):
+            rows = list(leads.select_for_update(of=("self",)))
+    return rows, specs
 
 
 @transaction.atomic
 def lead_scores_refresh(*, lead_ids, now: dt.datetime | None = None, specs: list[ModelSpec] | None = None) -> int:
-    """Re-score ``lead_ids`` under the active models; returns how many scores changed.
+    """Re-score ``lead_ids`` under the active models (``specs``, or those in force); returns how many
+    scores changed.
 
-    One query for the leads (with their accounts, locked when a live model may write their score),
-    one for their activities inside the longest window, scoring in memory. A ``LeadScore`` row is
-    written only when its total or explanation changed; under a live model the lead's ``score`` is
-    written, with a changes-feed entry, only when it differs from the stored one.
+    One query for the leads (with their accounts, locked when a live model may write their score), one
+    for their activities inside the longest window, one for their stored scores, scoring in memory. A
+    ``LeadScore`` row is written only when its total or explanation changed; under a live model the
+    lead's ``score`` is written, with a changes-feed entry, only when it differs from the stored one.
     """
     now = now or timezone.now()
-    specs = active_specs() if specs is None else specs
     lead_ids = sorted(set(lead_ids))
-    if not specs or not lead_ids:
+    if not lead_ids:
         return 0
-    leads = Lead.objects.select_related("matched_account").filter(InArray("pk", lead_ids)).order_by("pk")
-    if any(s.status == ScoringModel.Status.LIVE for s in specs):
-        leads = leads.select_for_update(of=("self",))
-    leads = list(leads)
+    leads, specs = _locked_leads(lead_ids, specs)
+    if not specs or not leads:
+        return 0
     by_lead: dict[int, list] = {lead.pk: [] for lead in leads}
     window = max(s.longest_window for s in specs)
     kinds = set().union(*(s.activity_kinds for s in specs))

@@ -157,10 +157,10 @@ def change_entries_record(entries: list[dict]) -> int:
                 key,
             )
         )
-    _lock_feed()
     if _copy_supported() and len(rows) <= _INSERT_AT_MOST:
         added = _insert_new(rows)
     else:
+        _lock_feed()
         known = set(ChangeEntry.objects.filter(dedupe_key__in=list(seen)).values_list("dedupe_key", flat=True))
         rows = [row for row in rows if row[5] not in known]
         if rows and _copy_supported():
@@ -179,17 +179,19 @@ def change_entries_record(entries: list[dict]) -> int:
 
 def _insert_new(rows: list[tuple]) -> int:
     """INSERT ``rows`` (kind, object type, external id, payload, reason, key) in order, skipping keys the
-    feed has; returns how many were added."""
+    feed has, under the feed's lock; returns how many were added. One statement: the lock is an InitPlan
+    behind a one-time filter, so PostgreSQL takes it before the first row draws its id."""
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in _COPIED)
-    values = ", ".join(["(%s, %s, %s, %s::jsonb, %s, %s, %s)"] * len(rows))
+    values = ", ".join(["(%s, %s, %s, %s::jsonb, %s, %s, %s::timestamptz)"] * len(rows))
     now = timezone.now()
     params = [v for k, t, e, p, r, d in rows for v in (k, t, e, json.dumps(p), r, d, now)]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {qn(ChangeEntry._meta.db_table)} ({columns}) VALUES {values} "
+            f"INSERT INTO {qn(ChangeEntry._meta.db_table)} ({columns}) SELECT * FROM (VALUES {values}) AS v "
+            f"WHERE (SELECT pg_advisory_xact_lock(%s)::text) IS NOT NULL "
             f"ON CONFLICT ({qn('dedupe_key')}) DO NOTHING",
-            params,
+            [*params, FEED_LOCK_ID],
         )
         return cursor.rowcount
 

@@ -17,11 +17,14 @@ def _test_settings(settings):
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Forget what a process caches across requests (a rolled-back test's rows must not linger there)."""
+    from lifecycle import services as lifecycle_services
     from revops.audit import system_users_forget
     from webhooks import services
 
     services._forget_active()
     system_users_forget()
+    lifecycle_services._SPECS.clear()
+    lifecycle_services._CURRENT.update(version=None, specs=[])
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from lifecycle.services import lead_scores_refresh, scoring_model_save
 from revops.models import ChangeEntry
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory, UserFactory
 
-from .support import scoring_model
+from .support import BIG, scoring_model
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +75,33 @@ def test_draft_models_score_nothing():
     lead = LeadFactory()
     assert lead_scores_refresh(lead_ids=[lead.pk]) == 0
     assert not LeadScore.objects.exists()
+
+
+def test_the_event_path_follows_model_changes_between_calls():
+    """Without ``specs`` (the event hook), the models' version comes back with the leads: a change made
+    since the last call (points, shadow to live, a deletion) is scored at once, not after a cache expires."""
+    model = scoring_model(status="shadow")
+    lead = LeadFactory(matched_account=AccountFactory(employees=900), score=55)
+    lead_scores_refresh(lead_ids=[lead.pk])
+    assert LeadScore.objects.get(lead=lead).total == 20
+
+    actor = UserFactory()
+    fit = [{"label": "Big company", "condition": BIG, "points": 30}]
+    scoring_model_save(model=model, fit_rules=fit, actor=actor, reason="more points")
+    lead_scores_refresh(lead_ids=[lead.pk])
+    assert LeadScore.objects.get(lead=lead).total == 30
+    lead.refresh_from_db()
+    assert lead.score == 55  # still a shadow
+
+    model.status = ScoringModel.Status.LIVE
+    scoring_model_save(model=model, actor=actor, reason="goes live")
+    lead_scores_refresh(lead_ids=[lead.pk])
+    lead.refresh_from_db()
+    assert lead.score == 30 and [e.payload["value"] for e in score_feed()] == [30]
+
+    second = scoring_model(name="Second", status="shadow", fit=[{"condition": BIG, "points": 5}], engagement=[])
+    lead_scores_refresh(lead_ids=[lead.pk])
+    assert LeadScore.objects.get(lead=lead, model=second).total == 5
 
 
 def test_invalid_models_are_refused_with_sentences_naming_the_rule():

@@ -95,11 +95,17 @@ def test_api_needs_read_scope():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_writers_never_make_a_polling_reader_skip_an_entry():
+@pytest.mark.parametrize("how", ["one", "batch", "batch-copy"])
+def test_concurrent_writers_never_make_a_polling_reader_skip_an_entry(how, monkeypatch):
     """Writers whose transactions overlap (and commit in a different order than they started) while a
-    reader polls with its cursor: the reader sees every committed entry exactly once, in id order."""
+    reader polls with its cursor: the reader sees every committed entry exactly once, in id order —
+    for single entries, small batches (one INSERT taking the lock itself) and big ones (lock, COPY)."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (SQLite serialises writers anyway)")
+    from revops import feed
+
+    if how == "batch-copy":
+        monkeypatch.setattr(feed, "_INSERT_AT_MOST", 0)
     writers, per_writer = 6, 15
     errors: list[BaseException] = []
     done = threading.Event()
@@ -109,7 +115,21 @@ def test_concurrent_writers_never_make_a_polling_reader_skip_an_entry():
         try:
             for i in range(per_writer):
                 with transaction.atomic():
-                    record(w * 1000 + i, dedupe_key=f"w{w}:{i}")
+                    if how == "one":
+                        record(w * 1000 + i, dedupe_key=f"w{w}:{i}")
+                    else:
+                        feed.change_entries_record(
+                            [
+                                {
+                                    "kind": ChangeEntry.Kind.OWNER_ASSIGNED,
+                                    "object_type": "lead",
+                                    "external_id": f"L-{w}-{i}-{n}",
+                                    "payload": {"n": n},
+                                    "dedupe_key": f"w{w}:{i}:{n}",
+                                }
+                                for n in range(2)
+                            ]
+                        )
                     # Keep the transaction open a little so that transactions overlap.
                     time.sleep(rng.uniform(0, 0.01))
         except BaseException as exc:  # pragma: no cover - surfaced below
@@ -143,17 +163,20 @@ def test_concurrent_writers_never_make_a_polling_reader_skip_an_entry():
 
     assert not errors
     expected = list(ChangeEntry.objects.order_by("id").values_list("id", flat=True))
-    assert len(expected) == writers * per_writer
+    assert len(expected) == writers * per_writer * (1 if how == "one" else 2)
     assert seen == expected  # every entry, exactly once, in order
 
 
-@pytest.fixture(params=["copy", "orm"])
+@pytest.fixture(params=["insert", "copy", "orm"])
 def feed_writer(request, monkeypatch):
-    """``change_entries_record`` twice: its COPY on PostgreSQL, and the ``bulk_create`` SQLite takes."""
+    """``change_entries_record`` three times: a small batch's INSERT and a big one's COPY on PostgreSQL,
+    and the ``bulk_create`` SQLite takes."""
     from revops import feed
 
-    if request.param == "copy" and connection.vendor != "postgresql":
+    if request.param != "orm" and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
+    if request.param == "copy":
+        monkeypatch.setattr(feed, "_INSERT_AT_MOST", 0)
     if request.param == "orm":
         monkeypatch.setattr(feed, "_copy_supported", lambda: False)
     return request.param
