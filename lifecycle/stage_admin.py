@@ -219,6 +219,7 @@ class RejectionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("lead__company", "lead__email", "lead__last_name", "note")
     date_hierarchy = "at"
     list_per_page = 50
+    ordering = ("-at", "-pk")  # the latest rejections first
 
     def get_queryset(self, request):
         return rejections(user=request.user)

@@ -15,7 +15,7 @@ from lifecycle.stage_services import lead_reject, lead_stages_evaluate
 from revops.plugins import schedules
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
-from tests.factories import LeadFactory, RepFactory, TeamFactory
+from tests.factories import LeadFactory, RepFactory, TeamFactory, UserFactory
 
 from .stage_support import funnel, rep_login
 from .support import scoring_model
@@ -72,6 +72,10 @@ def test_pages_keep_to_the_viewers_reach():
     assert "Bad or missing data" in report
     filtered = client.get(reverse("admin:lifecycle_rejection_changelist"), {"reason_code": "duplicate"})
     assert "Mineco" not in filtered.content.decode()
+    revops = Client()
+    revops.force_login(UserFactory(is_staff=True, is_superuser=True))
+    everything = revops.get(reverse("admin:lifecycle_rejection_changelist")).content.decode()
+    assert everything.index("Farco") < everything.index("Mineco")  # the latest rejection first
 
     rep = Client()
     rep.force_login(ria_user)
