@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import time
@@ -67,7 +68,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     admin_url, bench_url = database_urls(DB_NAME, "bench/handoffs.py")
     recreate(admin_url, DB_NAME)
-    os.environ.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="revops.settings", DEBUG="1", LOG_LEVEL="WARNING")
+    os.environ.update(DATABASE_URL=bench_url, DJANGO_SETTINGS_MODULE="revops.settings", LOG_LEVEL="WARNING")
+    # Production settings, as a worker runs: with DEBUG on, Django keeps every query's SQL (time and memory).
+    os.environ.update(DEBUG="0", SECURE_SSL_REDIRECT="0", REVOPS_ENV_FILE="/dev/null")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(48))
     sys.path.insert(0, str(ROOT))
     try:
         import django

@@ -18,6 +18,8 @@ from django.utils.html import format_html, format_html_join
 from revops.admin.base import AuditedAdmin, ReadOnlyMixin, admin_change_reason, badge
 from revops.audit import audited
 
+from .admin_columns import ObjectStatusColumns
+from .merge_admin import propose_button, propose_view
 from .models import DuplicateRule, DuplicateScan, DuplicateSet, MatchField
 from .objects import object_choices
 from .selectors import members_of, set_title
@@ -91,7 +93,7 @@ class DuplicateRuleForm(forms.ModelForm):
 
 
 @admin.register(DuplicateRule)
-class DuplicateRuleAdmin(AuditedAdmin):
+class DuplicateRuleAdmin(ObjectStatusColumns, AuditedAdmin):
     form = DuplicateRuleForm
     inlines = (MatchFieldInline,)
     list_display = ("name", "object_label", "active_badge", "action", "threshold", "field_summary", "open_sets")
@@ -105,10 +107,6 @@ class DuplicateRuleAdmin(AuditedAdmin):
             .prefetch_related("fields")
             .annotate(open_count=Count("sets", filter=models_open()))
         )
-
-    @admin.display(description="object", ordering="object_type")
-    def object_label(self, obj):
-        return dict(object_choices()).get(obj.object_type, obj.object_type)
 
     @admin.display(description="active", ordering="is_active")
     def active_badge(self, obj):
@@ -182,7 +180,8 @@ class DismissForm(forms.Form):
 
 
 @admin.register(DuplicateSet)
-class DuplicateSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class DuplicateSetAdmin(ObjectStatusColumns, ReadOnlyMixin, admin.ModelAdmin):
+    status_tones = STATUS_TONES
     list_display = ("title", "object_label", "status_badge", "score_text", "rule", "found_by", "updated")
     list_filter = ("status", "object_type", "rule", "found_by")
     list_select_related = ("rule",)
@@ -212,21 +211,9 @@ class DuplicateSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
     def title(self, obj):
         return set_title(obj, self._members_for(obj)) or f"Duplicate set #{obj.pk}"
 
-    @admin.display(description="object", ordering="object_type")
-    def object_label(self, obj):
-        return dict(object_choices()).get(obj.object_type, obj.object_type)
-
-    @admin.display(description="status", ordering="status")
-    def status_badge(self, obj):
-        return badge(obj.get_status_display(), STATUS_TONES.get(obj.status, "neutral"))
-
     @admin.display(description="score", ordering="score")
     def score_text(self, obj):
         return f"{obj.score} points (the rule needs {obj.rule.threshold})"
-
-    @admin.display(description="last change", ordering="updated_at")
-    def updated(self, obj):
-        return f"{timezone.localtime(obj.updated_at):%Y-%m-%d %H:%M %Z}"
 
     @admin.display(description="records and evidence")
     def records(self, obj):
@@ -251,12 +238,14 @@ class DuplicateSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
             format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
 
-    @admin.display(description="dismissed")
+    @admin.display(description="decision")
     def dismissal(self, obj):
         if obj.status != DuplicateSet.Status.DISMISSED:
             if obj.status == DuplicateSet.Status.OPEN:
                 url = reverse("admin:dataquality_duplicateset_dismiss", args=[obj.pk])
-                return format_html('<a class="button" href="{}">Dismiss: not duplicates…</a>', url)
+                return format_html(
+                    '{} <a class="button" href="{}">Dismiss: not duplicates…</a>', propose_button(obj), url
+                )
             return "—"
         who = obj.dismissed_by.get_full_name() or obj.dismissed_by.get_username() if obj.dismissed_by else "someone"
         when = f"{timezone.localtime(obj.dismissed_at):%Y-%m-%d %H:%M %Z}" if obj.dismissed_at else ""
@@ -272,6 +261,11 @@ class DuplicateSetAdmin(ReadOnlyMixin, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("<path:object_id>/dismiss/", view(self.dismiss_view), name="dataquality_duplicateset_dismiss"),
+            path(
+                "<path:object_id>/propose-merge/",
+                view(lambda request, object_id: propose_view(self, request, object_id)),
+                name="dataquality_duplicateset_propose",
+            ),
             *super().get_urls(),
         ]
 

@@ -30,6 +30,17 @@ class DataQualityConfig(AppConfig):
         from .versions import register as register_versions
 
         register_builtin_objects()
+        from exceptions.registry import register_approval_handler, register_item_kind, register_item_panel
+
+        from . import merge_approvals, merges
+
+        register_item_kind(merges.ITEM_KIND, merges.ITEM_LABEL, severity="medium", expected_action=merges.ITEM_EXPECTED)
+        register_approval_handler(
+            merges.ITEM_KIND, merge_approvals.approve, describe=merge_approvals.describe, reject=merge_approvals.reject
+        )
+        register_item_panel(
+            "merge", merge_approvals.item_merge_panel, template="admin/dataquality/includes/merge_item_panel.html"
+        )
         register_ingest_check("duplicate_rules", duplicate_ingest_check)
         register_schedule(
             jobs.dataquality_scan, name="dataquality_scan", queue="low", cron=settings.DATAQUALITY_SCAN_CRON

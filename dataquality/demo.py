@@ -199,6 +199,38 @@ def dataquality_demo_build(context: dict) -> None:
     accounts = _sync("accounts", _account_reentry(now), actor)
     details["duplicate sets:lead sets opened on ingest"] = leads.get("created", 0)
     details["duplicate sets:account refused on ingest"] = accounts.get("rejected", 0)
+    _demo_merges(actor, details)
     context.setdefault("counts", {})["duplicate sets"] = DuplicateSet.objects.filter(
         status=DuplicateSet.Status.OPEN
     ).count()
+
+
+def _demo_merges(actor, details: dict) -> None:
+    """Three of the lead sets the scan found, through the real merge services: one proposal left waiting
+    in the queue, one approved (merged), one merged and then undone."""
+    from django.db.models import Count
+
+    from exceptions.approvals import exception_approval_approve
+    from exceptions.models import ExceptionItem
+
+    from .merges import merge_propose, merge_undo
+
+    pairs = list(
+        DuplicateSet.objects.filter(object_type="lead", status=DuplicateSet.Status.OPEN)
+        .annotate(n=Count("members"))
+        .filter(n=2)
+        .order_by("pk")[:3]
+    )
+    if len(pairs) < 3:
+        return
+    merge_propose(dup_set=pairs[0], actor=actor)
+    for dup_set, note in ((pairs[1], "Same person: one address from a webinar, one from a trial."), (pairs[2], "")):
+        [merge] = merge_propose(dup_set=dup_set, actor=actor)
+        # Approved in the queue, as a person does: the item's approval applies the merge.
+        item = ExceptionItem.objects.get(dedupe_key=f"merge:{merge.pk}", status__in=ExceptionItem.OPEN_STATUSES)
+        exception_approval_approve(item=item, actor=actor, note=note)
+    merge.refresh_from_db()
+    merge_undo(merge=merge, actor=actor, reason="Two people at the same company share the name.")
+    details["merges:proposals waiting for approval"] = 1
+    details["merges:merged"] = 1
+    details["merges:merged then undone"] = 1

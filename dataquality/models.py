@@ -189,3 +189,69 @@ class DuplicateScan(models.Model):
 
     def __str__(self):
         return f"Duplicate scan #{self.pk}"
+
+
+class Merge(models.Model):
+    """Two records of one object merged into one, from proposal to merge (and undo).
+
+    ``proposed``: waiting for a person to approve, with the survivorship preview in ``fields`` — per
+    field, both values, the winner and why; the approver may change any winner. ``merged``: the
+    survivor took the winning values (``survivor_before`` keeps what they replaced, ``survivor_after``
+    what was written), the loser is kept as it was, pointing to the survivor through this row, and
+    the loser's related rows were re-pointed (``moved``: ids per relation). ``undone``: all of that
+    restored exactly. ``rejected``: not duplicates, or not now.
+    """
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Waiting for approval"
+        MERGED = "merged", "Merged"
+        REJECTED = "rejected", "Rejected"
+        UNDONE = "undone", "Undone"
+
+    object_type = models.CharField("object", max_length=20, db_index=True)
+    survivor_id = models.BigIntegerField(help_text="The record that stays.")
+    loser_id = models.BigIntegerField(help_text="The record merged into the survivor (kept, marked merged).")
+    duplicate_set = models.ForeignKey(
+        DuplicateSet, null=True, blank=True, on_delete=models.SET_NULL, related_name="merges"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED, db_index=True)
+    fields = models.JSONField(default=list, help_text="Per field: both values, the winner and why.")
+    moved = models.JSONField(default=dict, blank=True, help_text="Re-pointed row ids per relation.")
+    survivor_before = models.JSONField(default=dict, blank=True)
+    survivor_after = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-updated_at", "-pk"]
+        indexes = [
+            models.Index(fields=["object_type", "loser_id"], name="dq_merge_loser"),
+            models.Index(fields=["object_type", "survivor_id"], name="dq_merge_survivor"),
+        ]
+        constraints = [
+            # A record is merged away at most once at a time, and proposed at most once per survivor.
+            models.UniqueConstraint(
+                fields=["object_type", "loser_id"], condition=models.Q(status="merged"), name="dq_merge_once"
+            ),
+            models.UniqueConstraint(
+                fields=["object_type", "survivor_id", "loser_id"],
+                condition=models.Q(status="proposed"),
+                name="dq_merge_proposed_once",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Merge #{self.pk}"

@@ -18,11 +18,12 @@ class RevopsConfig(AppConfig):
         from .engine.setup import engine_setup
         from .metrics.demo import metrics_demo_build
         from .models import FieldDefinition
-        from .plugins import register_demo_builder, register_schedule
+        from .plugins import register_core_merge_relations, register_demo_builder, register_schedule
         from .services import dictionary_field_restore
         from .versions import register_versioned
 
         register_schedule(jobs.heartbeat, name="heartbeat", queue="low", interval=60)
+        register_core_merge_relations()
         register_versioned(FieldDefinition, label="dictionary entry", restore=dictionary_field_restore)
         sweep_every = getattr(settings, "OUTBOX_SWEEP_SECONDS", 60)
         register_schedule(jobs.sweep_outbox, name="sweep_outbox", queue="default", interval=sweep_every)

@@ -66,8 +66,13 @@ def system_user(username: str, *, first_name: str = ""):
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-    transaction.on_commit(partial(_SYSTEM_USERS.__setitem__, username, user))
+    transaction.on_commit(partial(remember_system_user, username, user))
     return user
+
+
+def remember_system_user(username: str, user) -> None:
+    """Keep ``user`` for later ``system_user(username)`` calls (after the transaction that read it committed)."""
+    _SYSTEM_USERS[username] = user
 
 
 def system_users_forget(**kwargs) -> None:

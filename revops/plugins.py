@@ -247,3 +247,51 @@ def register_metric(key: str, **kwargs):
     from revops.metrics.registry import register_metric as register
 
     return register(key, **kwargs)
+
+
+# --- merges: which rows follow a merged record ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeRelation:
+    """Rows of ``model`` whose ``field`` points at a record of ``object_type``: a merge re-points the
+    loser's rows to the survivor (and its undo points them back). ``label`` names them in sentences
+    ("3 activities move to the survivor")."""
+
+    object_type: str
+    model: type
+    field: str
+    label: str
+
+
+_MERGE_RELATIONS: dict[tuple[str, str, str], MergeRelation] = {}
+
+
+def register_merge_relation(object_type: str, model: type, field: str, *, label: str) -> MergeRelation:
+    """Make merges of ``object_type`` records move ``model.field`` rows (idempotent). The core registers
+    the CRM records' own relations (activities, tasks, contacts, deals…); an app registers its rows that
+    belong with the person or company rather than with the record they were first recorded on."""
+    entry = _MERGE_RELATIONS[object_type, model._meta.label, field] = MergeRelation(object_type, model, field, label)
+    return entry
+
+
+def merge_relations(object_type: str) -> list[MergeRelation]:
+    """The relations a merge of ``object_type`` records moves, in registration order."""
+    return [entry for entry in _MERGE_RELATIONS.values() if entry.object_type == object_type]
+
+
+def register_core_merge_relations() -> None:
+    """The CRM records' relations (called from ``RevopsConfig.ready``). Audit-like rows — routing
+    decisions, SLA clocks, scores, stage history — stay with the record they describe: its Why page
+    keeps telling its story, and the merged record stays reachable from the survivor's."""
+    from .models import Account, Activity, Contact, Lead, Opportunity, Task
+
+    register_merge_relation("lead", Activity, "lead", label="activities")
+    register_merge_relation("lead", Task, "lead", label="tasks")
+    register_merge_relation("lead", Contact, "converted_from_lead", label="contacts converted from it")
+    register_merge_relation("account", Contact, "account", label="contacts")
+    register_merge_relation("account", Opportunity, "account", label="opportunities")
+    register_merge_relation("account", Lead, "matched_account", label="matched leads")
+    register_merge_relation("account", Activity, "account", label="activities")
+    register_merge_relation("account", Task, "account", label="tasks")
+    register_merge_relation("account", Account, "parent", label="child accounts")

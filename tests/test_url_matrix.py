@@ -153,6 +153,9 @@ SPECIAL_PERMS = {
     "admin:lifecycle_waitinglead_answer": "lifecycle.view_waitinglead",
     # Dismissing a duplicate set ("not duplicates") is a change of the set: RevOps admins.
     "admin:dataquality_duplicateset_dismiss": "dataquality.change_duplicateset",
+    # Proposing a merge adds merges; deciding one (approve, reject, undo) changes it: RevOps admins.
+    "admin:dataquality_duplicateset_propose": "dataquality.add_merge",
+    "admin:dataquality_merge_decide": "dataquality.change_merge",
 }
 
 
@@ -435,6 +438,11 @@ def build_world() -> World:
         HTTP_IDEMPOTENCY_KEY="matrix-batch-1",
     )
     assert response.status_code == 200, response.content
+    # A merge proposal from one of the demo's open duplicate sets.
+    from dataquality.merges import merge_propose
+    from dataquality.models import DuplicateSet
+
+    merge_propose(dup_set=DuplicateSet.objects.filter(status="open").order_by("pk").first(), actor=users["superuser"])
     UserFactory(username="matrix.login", password="matrix-password-1")
     Client().post("/admin/login/", {"username": "matrix.login", "password": "matrix-password-1"})
     Client().post("/admin/login/", {"username": "matrix.login", "password": "wrong"})

@@ -178,6 +178,8 @@ class ChangeEntry(models.Model):
         TASK_CANCELLED = "task_cancelled", "Task cancelled"
         FIELD_UPDATED = "field_updated", "Field updated"
         HANDOFF_SIGNAL = "handoff_signal", "Handoff signal"
+        RECORDS_MERGED = "records_merged", "Records merged"
+        MERGE_UNDONE = "merge_undone", "Merge undone"
 
     kind = models.CharField(max_length=30, choices=Kind.choices)
     object_type = models.CharField(max_length=20)

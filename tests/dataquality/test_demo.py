@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from dataquality.models import DuplicateRule, DuplicateScan, DuplicateSet
+from dataquality.models import DuplicateRule, DuplicateScan, DuplicateSet, Merge
+from exceptions.models import ExceptionItem
 from revops.configuration import config_plan
 from revops.demo import demo_load
-from revops.models import Account, Lead, SyncFailure
+from revops.models import Account, ChangeEntry, Lead, SyncFailure
 
 pytestmark = pytest.mark.django_db
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "duplicates-config.yaml"
@@ -31,6 +32,13 @@ def test_the_demo_finds_its_duplicates_with_the_real_rules():
     refused = SyncFailure.objects.get(external_id="ACC-000950")
     first = Account.objects.filter(external_id__startswith="ACC-").exclude(domain="").order_by("external_id").first()
     assert refused.errors["duplicate"][0].startswith(f"This account looks like {first.name} ({first.external_id}):")
+    # Merges made by the real services: one waiting in the queue, one merged, one merged then undone.
+    statuses = sorted(Merge.objects.values_list("status", flat=True))
+    assert statuses == ["merged", "proposed", "undone"]
+    assert ExceptionItem.objects.get(kind="merge_proposal", status="open").proposal["merge_id"] == (
+        Merge.objects.get(status="proposed").pk
+    )
+    assert ChangeEntry.objects.filter(kind__in=["records_merged", "merge_undone"]).count() == 3
     # The example file of docs/dataquality.md is the demo's rules.
     assert config_plan(document=EXAMPLE.read_text()).changes == []
     before = DuplicateSet.objects.count()

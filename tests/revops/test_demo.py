@@ -89,7 +89,8 @@ def test_demo_rows_have_history_by_the_demo_loader_or_the_code_that_wrote_them()
         assert {a for a in changed_by if a and not a.startswith("automation:")} <= writers, model
         reasons = set(model.history.values_list("history_change_reason", flat=True))
         # leads are routed at their arrival by the live routing automation; the sync names its batch;
-        # a ready handoff names itself on the tasks it creates; the demo's reverted runs and the review's approval name the run
+        # a ready handoff names itself on the tasks it creates; the demo's reverted runs and the review's approval name the run;
+        # a merge and its undo name the two records
         prefixes = (
             "automation ",
             "sync ",
@@ -98,6 +99,8 @@ def test_demo_rows_have_history_by_the_demo_loader_or_the_code_that_wrote_them()
             "approved: automation ",
             "revert of automation run ",
             "scoring model ",
+            "merged lead ",  # the demo's merges (dataquality) and their undo name the two leads
+            "undid the merge of lead ",
         )
         assert {r for r in reasons if not r.startswith(prefixes)} == {"demo data"}, model
     custom = FieldDefinition.objects.get(object_type="account", key="arr")
