@@ -30,7 +30,7 @@ STATUS_TONES = {"proposed": "warn", "merged": "ok", "rejected": "neutral", "undo
 
 def _names(merge: Merge) -> tuple[str, str]:
     model = duplicate_object(merge.object_type).model
-    found = {r.pk: str(r) for r in model.objects.filter(pk__in=[merge.survivor_id, merge.loser_id])}
+    found = {r.pk: f"{r} · {r.external_id}" for r in model.objects.filter(pk__in=[merge.survivor_id, merge.loser_id])}
     return found.get(merge.survivor_id, f"#{merge.survivor_id}"), found.get(merge.loser_id, f"#{merge.loser_id}")
 
 

@@ -39,6 +39,9 @@ ITEM_EXPECTED = (
 )
 # Dictionary fields a merge never copies: the record's identity and the CRM's clock.
 NOT_MERGED = {"external_id", "source_updated_at"}
+# References (owner, account…) and choices (status…) keep the survivor's value: a merge does not reassign or
+# reset work because the duplicate was created later.
+KEEP_SURVIVOR_TYPES = {"reference", "choice"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class MergeField:
     attname: str | None  # the column, or None for a custom field (in ``attributes``)
     source_of_truth: str
     reference_to: str
+    field_type: str = "text"
 
 
 def merge_fields(object_type: str) -> list[MergeField]:
@@ -59,7 +63,9 @@ def merge_fields(object_type: str) -> list[MergeField]:
     columns = {f.name: f.attname for f in model._meta.concrete_fields}
     rows = FieldDefinition.objects.filter(object_type=object_type, is_deprecated=False).order_by("pk")
     return [
-        MergeField(row.key, row.label, columns.get(row.key), row.source_of_truth, row.reference_to or "")
+        MergeField(
+            row.key, row.label, columns.get(row.key), row.source_of_truth, row.reference_to or "", row.field_type
+        )
         for row in rows
         if row.key not in NOT_MERGED
     ]
@@ -111,8 +117,12 @@ def preview(object_type: str, survivor, loser, fields: list[MergeField] | None =
             winner, why = "loser", "the survivor has none: never a blank over a value"
         elif _blank(theirs):
             winner, why = "survivor", "the merged record has none"
+        elif isinstance(mine, str) and isinstance(theirs, str) and mine.strip().casefold() == theirs.strip().casefold():
+            winner, why = "survivor", "the same but for capitals or spaces: the survivor's stays"
         elif field.source_of_truth == SourceOfTruth.PORTAL:
             winner, why = "survivor", "the portal is this field's source of truth: the survivor's stays"
+        elif field.field_type in KEEP_SURVIVOR_TYPES:
+            winner, why = "survivor", "who works the record and where it stands stay with the survivor"
         else:
             winner = newer
             why = "the record the CRM changed last ({})".format(
@@ -190,7 +200,7 @@ def _item_open(merge: Merge, survivor, loser, *, actor=None) -> None:
     exception_item_open(
         dedupe_key=f"merge:{merge.pk}",
         kind=ITEM_KIND,
-        title=f"Merge {label} {loser} into {survivor}?"[:200],
+        title=f"Merge {label} {loser} ({loser.external_id}) into {survivor.external_id}?"[:200],
         reason=(
             f"Duplicate set #{merge.duplicate_set_id}: {label} {loser} ({loser.external_id}) looks like "
             f"{survivor} ({survivor.external_id}). Merging keeps {survivor} and takes "
@@ -382,7 +392,8 @@ def undo_conflicts(merge: Merge) -> list[str]:
         away = relation.model.objects.filter(InArray("pk", ids)).exclude(**{attname: merge.survivor_id}).count()
         if away:
             problems.append(
-                f"{away} of the {relation.label} moved by the merge point elsewhere since; undoing would move them back."
+                f"{relation.label.capitalize()} moved by the merge that point elsewhere since: {away}; "
+                "undoing would move them back."
             )
     if Merge.objects.filter(
         object_type=merge.object_type, loser_id=merge.survivor_id, status=Merge.Status.MERGED

@@ -14,7 +14,7 @@ from dataquality.models import DuplicateSet, Merge
 from dataquality.services import Pair, duplicate_pairs_record
 from exceptions.approvals import exception_approval_approve
 from exceptions.models import ExceptionItem
-from revops.models import Activity, ChangeEntry, Contact, Lead
+from revops.models import Activity, ChangeEntry, Contact, FieldDefinition, Lead
 from tests.factories import AccountFactory, ActivityFactory, LeadFactory, RepFactory, UserFactory
 
 from .support import rule
@@ -42,6 +42,7 @@ def leads():
         title="VP Sales",
         country="US",
         owner=owner,
+        status="working",
         source="webinar",
         domain="acme.test",
         source_updated_at=T0,
@@ -49,11 +50,12 @@ def leads():
     dup = LeadFactory(
         first_name="Ann",
         last_name="Lee",
-        email="ann@acme.test",
+        email="Ann@Acme.test",
         company="",
         title="Head of Sales",
         country="",
-        owner=None,
+        owner=RepFactory(name="Otto Other"),
+        status="new",
         source="event",
         domain="acme.test",
         source_updated_at=T0 + dt.timedelta(days=1),
@@ -69,8 +71,11 @@ def test_the_preview_keeps_values_never_blanks_them_and_prefers_the_latest_chang
     rows = {row["key"]: row for row in merge.fields}
     assert rows["company"]["winner"] == "survivor" and "has none" in rows["company"]["why"]
     assert rows["title"]["winner"] == "loser" and "changed last" in rows["title"]["why"]
-    assert rows["owner"]["survivor_text"] == "Rita Rep" and rows["owner"]["loser_text"] == "—"
-    assert rows["email"]["why"] == "the same on both" and not rows["email"]["differs"]
+    assert (rows["owner"]["survivor_text"], rows["owner"]["loser_text"]) == ("Rita Rep", "Otto Other")
+    assert rows["owner"]["winner"] == rows["status"]["winner"] == "survivor"  # a merge does not reassign work
+    assert rows["status"]["survivor_text"] == "Working" and "stay with the survivor" in rows["status"]["why"]
+    assert rows["email"]["winner"] == "survivor" and "capitals" in rows["email"]["why"]
+    assert rows["first_name"]["why"] == "the same on both" and not rows["first_name"]["differs"]
 
     item = ExceptionItem.objects.get(kind="merge_proposal")
     assert item.object_id == ann.pk and item.proposal["merge_id"] == merge.pk
@@ -127,7 +132,7 @@ def test_undo_refuses_and_says_so_where_a_later_change_would_be_overwritten():
     problems = undo_conflicts(merge)
     assert problems == [
         "Job title changed since the merge (now Chief Revenue Officer); undoing would overwrite it.",
-        "1 of the activities moved by the merge point elsewhere since; undoing would move them back.",
+        "Activities moved by the merge that point elsewhere since: 1; undoing would move them back.",
     ]
     with pytest.raises(ValidationError):
         merge_undo(merge=merge, actor=actor)
@@ -200,4 +205,85 @@ def test_a_rep_cannot_decide_merges():
     client.force_login(UserFactory(is_staff=True))
     response = client.post(reverse("admin:dataquality_merge_decide", args=[merge.pk]), {"action": "approve"})
     assert response.status_code in (403, 302)
+    assert Merge.objects.get().status == "proposed"
+
+
+def _rows(model, ids):
+    """Every column of the rows but ``updated_at`` (a write's own clock), by id."""
+    return {
+        row["id"]: {k: v for k, v in row.items() if k != "updated_at"}
+        for row in model.objects.filter(pk__in=ids).values()
+    }
+
+
+def test_undo_restores_every_column_of_both_records_and_the_moved_rows():
+    for key in ("product_interest", "budget"):
+        FieldDefinition.objects.create(
+            object_type="lead",
+            key=key,
+            label=key.replace("_", " ").capitalize(),
+            definition="Custom.",
+            field_type="text",
+            owning_team="Marketing",
+        )
+    ann, dup = leads()
+    ann.attributes = {"product_interest": "analytics"}
+    ann.save()
+    dup.attributes = {"product_interest": "billing", "budget": "50k"}
+    dup.save()
+    calls = [ActivityFactory(lead=dup, kind="call").pk for _ in range(3)]
+    before = (_rows(Lead, [ann.pk, dup.pk]), _rows(Activity, calls))
+    actor = UserFactory()
+    [merge] = merge_propose(dup_set=pair_set(ann, dup), actor=actor)
+    merge_winners_set(merge=merge, winners={"product_interest": "loser"}, actor=actor)
+    merge_apply(merge=merge, actor=actor)
+    ann.refresh_from_db()
+    assert ann.attributes == {"product_interest": "billing", "budget": "50k"}
+    assert (_rows(Lead, [ann.pk, dup.pk]), _rows(Activity, calls)) != before
+    merge_undo(merge=Merge.objects.get(), actor=actor)
+    assert (_rows(Lead, [ann.pk, dup.pk]), _rows(Activity, calls)) == before
+
+
+def test_a_merge_is_all_or_nothing(monkeypatch):
+    from dataquality import merges
+
+    acme = AccountFactory(name="Acme Corporation", domain="acme.test", employees=900, industry="Software")
+    twin = AccountFactory(name="ACME Corp", domain="acme.test", employees=None, industry="Robotics")
+    contact = Contact.objects.create(external_id="C-1", first_name="Cy", account=twin)
+    lead = LeadFactory(matched_account=twin)
+    [merge] = merge_propose(dup_set=pair_set(acme, twin, "account"), actor=UserFactory())
+    real = merges.bulk_update_audited
+    calls = []
+
+    def failing(**kwargs):
+        calls.append(kwargs["model"])
+        if len(calls) == 2:  # the contacts moved, then the leads fail
+            raise RuntimeError("database went away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(merges, "bulk_update_audited", failing)
+    with pytest.raises(RuntimeError):
+        merge_apply(merge=merge, actor=UserFactory())
+    contact.refresh_from_db()
+    lead.refresh_from_db()
+    acme.refresh_from_db()
+    assert contact.account_id == twin.pk and lead.matched_account_id == twin.pk and acme.industry == "Software"
+    assert Merge.objects.get().status == "proposed" and not ChangeEntry.objects.filter(kind="records_merged").exists()
+
+
+def test_a_manager_cannot_approve_a_merge():
+    from exceptions import roles
+
+    ann, dup = leads()
+    [merge] = merge_propose(dup_set=pair_set(ann, dup), actor=UserFactory())
+    manager = UserFactory(username="mona", is_staff=True)
+    roles.ensure_roles()
+    roles.assign_role(manager, roles.MANAGER)
+    client = Client()
+    client.force_login(manager)
+    assert (
+        client.post(reverse("admin:dataquality_merge_decide", args=[merge.pk]), {"action": "approve"}).status_code
+        == 403
+    )
+    assert client.get(reverse("admin:dataquality_merge_change", args=[merge.pk])).status_code == 403
     assert Merge.objects.get().status == "proposed"
