@@ -81,8 +81,12 @@ def _blank(value) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _changed_at(record) -> dt.datetime:
-    return record.source_updated_at or record.updated_at
+def _changed_at(record) -> dt.datetime | None:
+    """When the CRM last changed the record (None when it never said)."""
+    return record.source_updated_at
+
+
+_NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def _filled(record, fields: list[MergeField]) -> int:
@@ -91,8 +95,8 @@ def _filled(record, fields: list[MergeField]) -> int:
 
 def survivor_first(records: list, fields: list[MergeField]) -> list:
     """``records`` best survivor first: the most complete (most fields filled), then the most recently
-    changed in the CRM, then the oldest in the portal."""
-    return sorted(records, key=lambda r: (-_filled(r, fields), -_changed_at(r).timestamp(), r.pk))
+    changed in the CRM (as it says in ``source_updated_at``), then the oldest in the portal."""
+    return sorted(records, key=lambda r: (-_filled(r, fields), -(_changed_at(r) or _NEVER).timestamp(), r.pk))
 
 
 def _text(texts: FieldText, object_type: str, field: MergeField, value) -> str:
@@ -103,11 +107,13 @@ def _text(texts: FieldText, object_type: str, field: MergeField, value) -> str:
 def preview(object_type: str, survivor, loser, fields: list[MergeField] | None = None) -> list[dict]:
     """Per field: both values, the winner (``survivor`` or ``loser``) and why, in words.
 
-    Never a blank over a value; a field the portal is the source of truth for keeps the survivor's; two
-    different values: the record the CRM changed last wins."""
+    Never a blank over a value; a field the portal is the source of truth for, a reference or a choice
+    keeps the survivor's; two different values: the record the CRM changed last wins (the survivor's when
+    the CRM did not say when it changed both)."""
     fields = merge_fields(object_type) if fields is None else fields
     texts = FieldText()
-    newer = "loser" if _changed_at(loser) > _changed_at(survivor) else "survivor"
+    mine_at, theirs_at = _changed_at(survivor), _changed_at(loser)
+    newer = None if mine_at is None or theirs_at is None else ("loser" if theirs_at > mine_at else "survivor")
     rows = []
     for field in fields:
         mine, theirs = _value(survivor, field), _value(loser, field)
@@ -123,6 +129,8 @@ def preview(object_type: str, survivor, loser, fields: list[MergeField] | None =
             winner, why = "survivor", "the portal is this field's source of truth: the survivor's stays"
         elif field.field_type in KEEP_SURVIVOR_TYPES:
             winner, why = "survivor", "who works the record and where it stands stay with the survivor"
+        elif newer is None:
+            winner, why = "survivor", "the CRM did not say when it changed both records: the survivor's stays"
         else:
             winner = newer
             why = "the record the CRM changed last ({})".format(

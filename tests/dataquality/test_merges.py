@@ -287,3 +287,12 @@ def test_a_manager_cannot_approve_a_merge():
     )
     assert client.get(reverse("admin:dataquality_merge_change", args=[merge.pk])).status_code == 403
     assert Merge.objects.get().status == "proposed"
+
+
+def test_without_the_crms_change_times_the_survivors_value_stays():
+    ann = LeadFactory(first_name="Ann", last_name="Lee", title="VP Sales", company="Acme", source_updated_at=None)
+    dup = LeadFactory(first_name="Ann", last_name="Lee", title="Head of Sales", company="", source_updated_at=None)
+    [merge] = merge_propose(dup_set=pair_set(ann, dup), actor=UserFactory())
+    title = next(row for row in merge.fields if row["key"] == "title")
+    assert (merge.survivor_id, title["winner"]) == (ann.pk, "survivor")
+    assert title["why"] == "the CRM did not say when it changed both records: the survivor's stays"
