@@ -89,13 +89,23 @@ def _changed_at(record) -> dt.datetime | None:
 _NEVER = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
+# What makes a record "complete" is what the CRM told about the person or company: not who works it or where
+# it stands (references, choices, yes/no), nor values the portal computes (its source of truth, a live score)
+# — those change as the portal works the record, and the survivor must not depend on when it is proposed.
+_COMPLETENESS_TYPES = {"text", "email", "url", "integer", "decimal", "date", "datetime", "multi_choice"}
+
+
 def _filled(record, fields: list[MergeField]) -> int:
-    return sum(not _blank(_value(record, f)) for f in fields)
+    return sum(
+        not _blank(_value(record, f))
+        for f in fields
+        if f.field_type in _COMPLETENESS_TYPES and f.source_of_truth != SourceOfTruth.PORTAL and f.key != "score"
+    )
 
 
 def survivor_first(records: list, fields: list[MergeField]) -> list:
-    """``records`` best survivor first: the most complete (most fields filled), then the most recently
-    changed in the CRM (as it says in ``source_updated_at``), then the oldest in the portal."""
+    """``records`` best survivor first: the most complete (most of the CRM's descriptive fields filled), then
+    the most recently changed in the CRM (as it says in ``source_updated_at``), then the oldest in the portal."""
     return sorted(records, key=lambda r: (-_filled(r, fields), -(_changed_at(r) or _NEVER).timestamp(), r.pk))
 
 
