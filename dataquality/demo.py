@@ -18,7 +18,7 @@ from revops.names import company_key
 from revops.outbox import outbox_process_batch
 from revops.sync import sync_batch_apply
 
-from .models import DuplicateRule, DuplicateSet
+from .models import DuplicateMember, DuplicateRule, DuplicateSet
 from .scan import scan_start, scan_step
 from .services import duplicate_rule_save
 
@@ -212,15 +212,22 @@ def _demo_merges(actor, details: dict) -> None:
 
     from exceptions.approvals import exception_approval_approve
     from exceptions.models import ExceptionItem
+    from revops.models import Lead
 
     from .merges import merge_propose, merge_undo
 
-    pairs = list(
+    candidates = list(
         DuplicateSet.objects.filter(object_type="lead", status=DuplicateSet.Status.OPEN)
         .annotate(n=Count("members"))
         .filter(n=2)
-        .order_by("pk")[:3]
     )
+    # By the records' CRM ids, not the sets' ids: the scan's steps are cut by time, so the order in which
+    # it opens sets (their ids) depends on the machine's speed; the demo must not.
+    members = {}
+    for set_id, object_id in DuplicateMember.objects.filter(set__in=candidates).values_list("set_id", "object_id"):
+        members.setdefault(set_id, []).append(object_id)
+    names = dict(Lead.objects.filter(pk__in=[i for m in members.values() for i in m]).values_list("pk", "external_id"))
+    pairs = sorted(candidates, key=lambda s: min(names.get(i, "") for i in members.get(s.pk, [0])))[:3]
     if len(pairs) < 3:
         return
     merge_propose(dup_set=pairs[0], actor=actor)
