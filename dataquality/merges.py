@@ -298,7 +298,6 @@ def merge_apply(*, merge: Merge, actor, note: str = "") -> Merge:
     ).exists():
         raise ValidationError("The survivor was itself merged into another record: propose the merge again.")
     survivor, loser = _locked_pair(merge)
-    model = type(survivor)
     fields = {f.key: f for f in merge_fields(merge.object_type)}
     before, after = {}, {}
     for row in merge.fields:
@@ -306,8 +305,7 @@ def merge_apply(*, merge: Merge, actor, note: str = "") -> Merge:
         if field is None or row["winner"] != "loser":
             continue
         before[field.key] = jsonable(_value(survivor, field))
-        value = _python(field, model, jsonable(_value(loser, field)))
-        _write(survivor, field, value)
+        _write(survivor, field, _value(loser, field))
         after[field.key] = jsonable(_value(survivor, field))
     now = timezone.now()
     label = duplicate_object(merge.object_type).label
@@ -381,14 +379,16 @@ def _move(object_type: str, *, source: int, target: int, actor, reason: str, onl
 # --- undo ------------------------------------------------------------------------------------------
 
 
-def undo_conflicts(merge: Merge) -> list[str]:
-    """Why the merge cannot be undone without overwriting a later change (sentences; empty: it can)."""
+def undo_conflicts(merge: Merge, *, survivor=None) -> list[str]:
+    """Why the merge cannot be undone without overwriting a later change (sentences; empty: it can).
+    ``survivor``: the survivor as already loaded (locked by ``merge_undo``), spared a second read."""
     if merge.status != Merge.Status.MERGED:
         return [f"This merge is {merge.get_status_display().lower()}: there is nothing to undo."]
-    records = _records(merge.object_type, [merge.survivor_id, merge.loser_id])
-    survivor = records.get(merge.survivor_id)
-    if survivor is None or merge.loser_id not in records:
-        return ["One of the two records no longer exists."]
+    if survivor is None:
+        records = _records(merge.object_type, [merge.survivor_id, merge.loser_id])
+        survivor = records.get(merge.survivor_id)
+        if survivor is None or merge.loser_id not in records:
+            return ["One of the two records no longer exists."]
     fields = {f.key: f for f in merge_fields(merge.object_type)}
     texts = FieldText()
     problems = []
@@ -426,7 +426,7 @@ def merge_undo(*, merge: Merge, actor, reason: str = "") -> Merge:
     naming each conflict) where a later change would be overwritten."""
     merge = Merge.objects.select_for_update().get(pk=merge.pk)
     survivor, loser = _locked_pair(merge) if merge.status == Merge.Status.MERGED else (None, None)
-    problems = undo_conflicts(merge)
+    problems = undo_conflicts(merge, survivor=survivor)
     if problems:
         raise ValidationError(problems)
     model = type(survivor)
