@@ -22,6 +22,7 @@ from .admin_columns import ObjectStatusColumns
 from .merge_admin import propose_button, propose_view
 from .models import DuplicateRule, DuplicateScan, DuplicateSet, MatchField
 from .objects import object_choices
+from .report_view import report_view
 from .selectors import members_of, set_title
 from .services import (
     duplicate_rule_clean,
@@ -78,7 +79,7 @@ class DuplicateRuleForm(forms.ModelForm):
 
     class Meta:
         model = DuplicateRule
-        fields = ("name", "object_type", "description", "is_active", "action", "threshold")
+        fields = ("name", "object_type", "description", "is_active", "action", "auto_merge", "threshold")
         widgets = {"description": forms.Textarea(attrs={"rows": 2, "cols": 90})}
 
     def _post_clean(self):
@@ -96,8 +97,17 @@ class DuplicateRuleForm(forms.ModelForm):
 class DuplicateRuleAdmin(ObjectStatusColumns, AuditedAdmin):
     form = DuplicateRuleForm
     inlines = (MatchFieldInline,)
-    list_display = ("name", "object_label", "active_badge", "action", "threshold", "field_summary", "open_sets")
-    list_filter = ("object_type", "is_active", "action")
+    list_display = (
+        "name",
+        "object_label",
+        "active_badge",
+        "action",
+        "merges",
+        "threshold",
+        "field_summary",
+        "open_sets",
+    )
+    list_filter = ("object_type", "is_active", "action", "auto_merge")
     search_fields = ("name",)
 
     def get_queryset(self, request):
@@ -111,6 +121,14 @@ class DuplicateRuleAdmin(ObjectStatusColumns, AuditedAdmin):
     @admin.display(description="active", ordering="is_active")
     def active_badge(self, obj):
         return badge("Active", "ok") if obj.is_active else badge("Inactive")
+
+    @admin.display(description="merges", ordering="auto_merge")
+    def merges(self, obj):
+        return (
+            badge("Automatic", "warn", "Pairs of leads are merged without approval")
+            if obj.auto_merge
+            else "Need approval"
+        )
 
     @admin.display(description="fields compared")
     def field_summary(self, obj):
@@ -194,6 +212,7 @@ class DuplicateSetAdmin(ObjectStatusColumns, ReadOnlyMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         self._members = None
+        extra_context = {**(extra_context or {}), "report_url": reverse("admin:dataquality_duplicateset_report")}
         return super().changelist_view(request, extra_context)
 
     def get_changelist_instance(self, request):
@@ -260,6 +279,7 @@ class DuplicateSetAdmin(ObjectStatusColumns, ReadOnlyMixin, admin.ModelAdmin):
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
+            path("report/", view(lambda request: report_view(self, request)), name="dataquality_duplicateset_report"),
             path("<path:object_id>/dismiss/", view(self.dismiss_view), name="dataquality_duplicateset_dismiss"),
             path(
                 "<path:object_id>/propose-merge/",

@@ -6,7 +6,8 @@ class DataQualityConfig(AppConfig):
     (admin, configuration as code, versions), checked on ingest through the core's ingest-check
     registry (report: a duplicate set is opened; block: the record is refused naming the stored one),
     a nightly full scan in short steps on the low lane, duplicate sets with their evidence on their
-    own pages and on the records' Why pages (docs/dataquality.md). Merges come later."""
+    own pages and on the records' Why pages, merges approved by a person (or automatic for pairs of
+    leads when a rule says so) and undoable, and the data-quality page (docs/dataquality.md)."""
 
     name = "dataquality"
     default_auto_field = "django.db.models.BigAutoField"
@@ -30,6 +31,9 @@ class DataQualityConfig(AppConfig):
         from .versions import register as register_versions
 
         register_builtin_objects()
+        from .metrics import dataquality_metrics_register
+
+        dataquality_metrics_register()
         from exceptions.registry import register_approval_handler, register_item_kind, register_item_panel
 
         from . import merge_approvals, merges

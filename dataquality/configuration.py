@@ -38,6 +38,7 @@ class DuplicateRuleSection(Section):
         Attr("description"),
         Attr("is_active", "bool", default=True),
         Attr("action", default="report"),
+        Attr("auto_merge", "bool", default=False),
         Attr("threshold", "int", default=100),
         FIELDS,
     )
@@ -68,12 +69,13 @@ class DuplicateRuleSection(Section):
             "description": obj.description,
             "is_active": obj.is_active,
             "action": obj.action,
+            "auto_merge": obj.auto_merge,
             "threshold": obj.threshold,
             "fields": FIELDS.parse(fields),
         }
 
     def _save(self, rule: DuplicateRule, entry: Entry, values: dict[str, Any], run: Run) -> None:
-        for name in ("object_type", "description", "is_active", "action", "threshold"):
+        for name in ("object_type", "description", "is_active", "action", "auto_merge", "threshold"):
             if name in values:
                 setattr(rule, name, values[name])
         run.call(

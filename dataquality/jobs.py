@@ -32,3 +32,10 @@ def dataquality_scan_step(scan_id: int) -> bool:
     if more:
         django_rq.get_queue("low", commit_mode="auto").enqueue(STEP_JOB, scan_id)
     return more
+
+
+def dataquality_auto_merge(set_ids: list[int] | None = None) -> dict:
+    """Merge the simple sets of "merge without approval" rules among ``set_ids`` (None: all of them)."""
+    from .auto_merge import duplicate_sets_auto_merge
+
+    return duplicate_sets_auto_merge(set_ids=set_ids)

@@ -42,7 +42,7 @@ def _open_item(merge: Merge) -> ExceptionItem | None:
 class MergeAdmin(ObjectStatusColumns, ReadOnlyMixin, admin.ModelAdmin):
     status_tones = STATUS_TONES
     list_display = ("title", "object_label", "status_badge", "values_taken", "decided", "updated")
-    list_filter = ("status", "object_type")
+    list_filter = ("status", "automatic", "object_type")
     list_per_page = 50
 
     @admin.display(description="merge")

@@ -174,10 +174,13 @@ def _records(object_type: str, ids, *, lock: bool = False) -> dict:
 
 
 @transaction.atomic
-def merge_propose(*, dup_set: DuplicateSet, actor=None, survivor_id: int | None = None) -> list[Merge]:
+def merge_propose(
+    *, dup_set: DuplicateSet, actor=None, survivor_id: int | None = None, automatic: bool = False, note: str = ""
+) -> list[Merge]:
     """Propose merging the open set's records into one: the best survivor (or ``survivor_id``) and one
-    proposal per other record, each with its preview and an approval item. Returns the proposals (the
-    ones already waiting are returned as they are)."""
+    proposal per other record, each with its preview and an approval item (``automatic``: no item, the
+    caller merges at once — ``auto_merge``). Returns the proposals (the ones already waiting are
+    returned as they are)."""
     if dup_set.status != DuplicateSet.Status.OPEN:
         raise ValidationError("Only an open duplicate set can be merged.")
     object_type = dup_set.object_type
@@ -206,8 +209,11 @@ def merge_propose(*, dup_set: DuplicateSet, actor=None, survivor_id: int | None 
                     duplicate_set=dup_set,
                     fields=preview(object_type, survivor, loser, fields),
                     proposed_by=actor,
+                    automatic=automatic,
+                    note=note,
                 )
-            _item_open(merge, survivor, loser, actor=actor)
+            if not automatic:
+                _item_open(merge, survivor, loser, actor=actor)
         merges.append(merge)
     return merges
 

@@ -27,6 +27,15 @@ class DuplicateRule(models.Model):
     description = models.TextField(blank=True)
     is_active = models.BooleanField("active", default=True, help_text="Inactive rules check nothing.")
     action = models.CharField("on ingest", max_length=10, choices=Action.choices, default=Action.REPORT)
+    auto_merge = models.BooleanField(
+        "merge without approval",
+        default=False,
+        help_text=(
+            "Lead rules only: a set of two leads this rule finds is merged at once (and can be undone). A set "
+            "with a converted lead, a lead of a named/strategic account or more than two leads still goes to "
+            "a person for approval."
+        ),
+    )
     threshold = models.PositiveIntegerField(
         "points needed",
         default=100,
@@ -220,6 +229,9 @@ class Merge(models.Model):
     survivor_before = models.JSONField(default=dict, blank=True)
     survivor_after = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
+    automatic = models.BooleanField(
+        "merged automatically", default=False, help_text="Merged by its rule without approval (lead rules only)."
+    )
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

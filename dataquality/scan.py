@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from .auto_merge import auto_merge_enqueue, auto_merge_rule_ids
 from .keys import BLOCK_LIMIT, keys_write_range, prepared_read, prepared_write_range
 from .models import DuplicateKey, DuplicatePrepared, DuplicateScan, DuplicateSet
 from .objects import duplicate_object, duplicate_objects
@@ -74,6 +75,8 @@ def scan_step(*, scan_id: int, seconds: float = STEP_SECONDS) -> bool:
                 scan.finished_at = scan.progress_at
             scan.save()
         if not more:
+            if auto_merge_rule_ids():  # sets a missed hand-over left open (Redis down) are merged now
+                transaction.on_commit(lambda: auto_merge_enqueue(None))
             return False
         if time.monotonic() >= deadline:
             return True

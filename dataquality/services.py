@@ -23,6 +23,8 @@ from revops.audit import audited, system_user
 from revops.bulk_writes import bulk_create_audited, bulk_update_audited
 from revops.sync_writers import PgWriter
 
+from .auto_merge import OBJECT_TYPE as AUTO_MERGE_OBJECT
+from .auto_merge import auto_merge_later
 from .matchers import Method
 from .models import DuplicateMember, DuplicateRule, DuplicateSet, MatchField
 from .objects import duplicate_object, object_choices
@@ -84,6 +86,13 @@ def duplicate_rule_clean(rule: DuplicateRule) -> None:
             {"object_type": f"{rule.object_type!r} cannot be checked for duplicates (accepted: {accepted})."}
         )
     rule.full_clean(exclude=["created_at", "updated_at", "version"])
+    if rule.auto_merge and rule.object_type != "lead":
+        raise ValidationError(
+            {
+                "auto_merge": "Only lead rules merge without approval: contacts and accounts carry relationships "
+                "(deals, roles, named accounts) a person checks before a merge."
+            }
+        )
     if not rule.threshold:
         raise ValidationError({"threshold": "The points needed are at least 1."})
 
@@ -358,6 +367,8 @@ def duplicate_pairs_record(*, object_type: str, pairs: Iterable[Pair], found_by:
         date=now,
     )
     counts.set_ids = {s.pk for s in created} | set(changed)
+    if object_type == AUTO_MERGE_OBJECT:
+        auto_merge_later(counts.set_ids)
     return counts
 
 
