@@ -49,6 +49,10 @@ class DataQualityConfig(AppConfig):
         register_schedule(
             jobs.dataquality_scan, name="dataquality_scan", queue="low", cron=settings.DATAQUALITY_SCAN_CRON
         )
+        # Large batches' duplicate checks whose job was lost (Redis down at the commit, a worker killed).
+        register_schedule(
+            jobs.dataquality_pending_sweep, name="dataquality_pending_sweep", queue="default", interval=60
+        )
         register_why_panel(
             "duplicates",
             why_duplicates_panel,

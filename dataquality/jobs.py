@@ -39,3 +39,17 @@ def dataquality_auto_merge(set_ids: list[int] | None = None) -> dict:
     from .auto_merge import duplicate_sets_auto_merge
 
     return duplicate_sets_auto_merge(set_ids=set_ids)
+
+
+def dataquality_check_pending(pending_id: int) -> dict:
+    """The duplicate check of a large sync batch, recorded by the sync (``dataquality.deferred``)."""
+    from .deferred import duplicate_check_pending
+
+    return duplicate_check_pending(pending_id=pending_id)
+
+
+def dataquality_pending_sweep() -> list[int]:
+    """Enqueue again the recorded duplicate checks whose job was lost."""
+    from .deferred import duplicate_pending_sweep
+
+    return duplicate_pending_sweep()

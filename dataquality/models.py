@@ -267,3 +267,24 @@ class Merge(models.Model):
 
     def __str__(self):
         return f"Merge #{self.pk}"
+
+
+class PendingDuplicateCheck(models.Model):
+    """A large sync batch's stored records whose duplicate check runs on the low lane after the sync
+    committed (``dataquality.deferred``): only when no rule could refuse one of them (no ``block``
+    rule, or no new record), so the sync answers as fast as without the rules.
+
+    Written in the sync's transaction and deleted in the transaction of the check that consumes it:
+    a job that runs twice checks once, and a row still here long after it was enqueued lost its job
+    and is enqueued again by the sweeper."""
+
+    object_type = models.CharField(max_length=20)
+    object_ids = models.JSONField(default=list, help_text="The stored records to check, by id.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(help_text="When its job was last put on the lane.")
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self):
+        return f"{len(self.object_ids)} {self.object_type} records waiting for their duplicate check"

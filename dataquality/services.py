@@ -232,7 +232,7 @@ def member_rows_insert(members: list[DuplicateMember]) -> None:
     PgWriter().insert_rows(DuplicateMember, rows)
 
 
-def _lock(object_type: str) -> None:
+def lock_object_type(object_type: str) -> None:
     """Serialise set writes per object type (ingest and the scan): two never open two sets for one record."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -253,7 +253,7 @@ def duplicate_pairs_record(*, object_type: str, pairs: Iterable[Pair], found_by:
     pairs = [p for p in pairs if p.a != p.b]
     if not pairs:
         return counts
-    _lock(object_type)
+    lock_object_type(object_type)
     ids = {p.a for p in pairs} | {p.b for p in pairs}
     open_of: dict[int, int] = {}
     dismissed: dict[int, set[int]] = {}

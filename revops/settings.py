@@ -293,6 +293,11 @@ LIFECYCLE_CAMPAIGN_FIELD = os.environ.get("LIFECYCLE_CAMPAIGN_FIELD", "").strip(
 
 # The nightly full duplicate scan (dataquality app, docs/dataquality.md): every active duplicate rule
 # over the existing records, in chunks on the low lane. Default 03:15 every day.
+# A sync batch with more records to check than this, none of which a rule could refuse, has its
+# duplicate check on the low lane after its commit (docs/dataquality.md); a recorded check not done
+# this long after its job was enqueued is enqueued again.
+DATAQUALITY_INLINE_MAX = env_int("DATAQUALITY_INLINE_MAX", 100, minimum=0)
+DATAQUALITY_PENDING_RETRY_SECONDS = env_int("DATAQUALITY_PENDING_RETRY_SECONDS", 300, minimum=30)
 DATAQUALITY_SCAN_CRON = os.environ.get("DATAQUALITY_SCAN_CRON", "").strip() or "15 3 * * *"
 if not croniter.is_valid(DATAQUALITY_SCAN_CRON):
     raise ImproperlyConfigured(
