@@ -4,8 +4,8 @@ a real full scan, and a few more arriving through the real sync service, where t
 Registered at order 65, after the CRM's morning sync (60). On a fresh org, before the rules exist,
 the CRM has three near-duplicate accounts (a typo, another legal suffix and a website sent as a URL,
 shouting capitals) — synced as ordinary records. Then the rules are ensured by name, a full scan
-runs (``scan_step`` until done: the 30 duplicate leads of the record builder and those accounts
-become duplicate sets), and the CRM sends two more near-duplicate leads (a typo with the e-mail in
+runs (``scan_step`` until done: the 30 duplicate leads of the record builder, the CRM's two
+near-duplicate contacts and those accounts become duplicate sets), and the CRM sends two more near-duplicate leads (a typo with the e-mail in
 capitals; first and last name swapped at the same company) — reported on ingest — and re-enters an
 existing account, which the blocking rule refuses naming the account it looks like (a "Sync record
 rejected" item in the queue).
@@ -38,6 +38,19 @@ def demo_rule_specs() -> list[dict]:
                 {"field": "email", "method": "domain", "weight": 25, "blocking": False},
                 {"field": "domain", "method": "normalised", "weight": 25, "blocking": False},
                 {"field": "company", "method": "fuzzy", "similarity": 90, "weight": 25, "blocking": False},
+            ],
+        },
+        {
+            "name": "Contacts: same person",
+            "object_type": "contact",
+            "description": "Same e-mail or phone, or a similar name with the same e-mail domain.",
+            "action": "report",
+            "threshold": 100,
+            "fields": [
+                {"field": "email", "method": "normalised", "weight": 100, "blocking": True},
+                {"field": "phone", "method": "normalised", "weight": 100, "blocking": True},
+                {"field": "name", "method": "fuzzy", "similarity": 88, "weight": 50, "blocking": True},
+                {"field": "email", "method": "domain", "weight": 50, "blocking": False},
             ],
         },
         {

@@ -10,7 +10,7 @@ from dataquality.models import DuplicateRule, DuplicateScan, DuplicateSet, Merge
 from exceptions.models import ExceptionItem
 from revops.configuration import config_plan
 from revops.demo import demo_load
-from revops.models import Account, ChangeEntry, Lead, SyncFailure
+from revops.models import Account, ChangeEntry, Contact, Lead, SyncFailure
 
 pytestmark = pytest.mark.django_db
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "duplicates-config.yaml"
@@ -19,11 +19,18 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "duplicate
 def test_the_demo_finds_its_duplicates_with_the_real_rules():
     now = timezone.now()
     demo_load(seed=42, now=now)
-    assert DuplicateRule.objects.count() == 3
+    assert DuplicateRule.objects.count() == 4
     scan = DuplicateScan.objects.get()
     assert scan.status == "finished"
     assert DuplicateSet.objects.filter(object_type="lead", found_by="scan").count() >= 20  # of the 30 copies
     assert DuplicateSet.objects.filter(object_type="account", found_by="scan").count() == 3
+    # The CRM's two near-duplicate contacts (a typo in the first name, the same person entered twice).
+    contact_sets = DuplicateSet.objects.filter(object_type="contact", found_by="scan")
+    assert {
+        ext
+        for s in contact_sets
+        for ext in Contact.objects.filter(pk__in=s.members.values("object_id")).values_list("external_id", flat=True)
+    } >= {"CON-900002", "CON-900003"}
     reported = DuplicateSet.objects.filter(object_type="lead", found_by="ingest")
     assert reported.count() == 2
     assert {m.object_id for s in reported for m in s.members.all()} >= set(
