@@ -43,14 +43,14 @@ def demo_rule_specs() -> list[dict]:
         {
             "name": "Contacts: same person",
             "object_type": "contact",
-            "description": "Same e-mail or phone, or a similar name with the same e-mail domain.",
+            "description": "Same e-mail, or a similar name with the same phone (colleagues share a switchboard).",
             "action": "report",
             "threshold": 100,
             "fields": [
                 {"field": "email", "method": "normalised", "weight": 100, "blocking": True},
-                {"field": "phone", "method": "normalised", "weight": 100, "blocking": True},
+                {"field": "phone", "method": "normalised", "weight": 50, "blocking": True},
                 {"field": "name", "method": "fuzzy", "similarity": 88, "weight": 50, "blocking": True},
-                {"field": "email", "method": "domain", "weight": 50, "blocking": False},
+                {"field": "email", "method": "domain", "weight": 25, "blocking": False},
             ],
         },
         {

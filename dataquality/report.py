@@ -15,21 +15,26 @@ from django.db.models import Count, Q
 
 from revops.display import FieldText
 from revops.models import FieldDefinition, SyncFailure
-from revops.models.dictionary import Normaliser, ObjectType
+from revops.models.dictionary import Normaliser
 from revops.selectors import RECORD_MODELS, record_model
 
 from .models import DuplicateMember, DuplicateSet, Merge
 from .objects import duplicate_objects
 
 NO_SOURCE = "(no source)"
+# Error keys that are not dictionary fields.
+SPECIAL_ERRORS = {
+    "(record)": "Whole record",
+    "non_field_errors": "Whole record",
+    "duplicate": "Duplicate of a stored record (a block rule)",
+}
 
 
 def _objects(object_type: str) -> str:
-    """ "Leads" for ``lead``; an object the dictionary does not know keeps its key."""
-    try:
-        return f"{ObjectType(object_type).label}s"
-    except ValueError:
+    """ "Opportunities" for ``opportunity``; an object the dictionary does not know keeps its key."""
+    if object_type not in RECORD_MODELS:
         return object_type
+    return str(record_model(object_type)._meta.verbose_name_plural).capitalize()
 
 
 # The column that says where a record came from, for objects that have one.
@@ -175,7 +180,7 @@ def rejections(since: dt.datetime, until: dt.datetime) -> list[dict]:
         {
             "object_type": object_type,
             "object": _objects(object_type),
-            "field": "Whole record" if key in ("(record)", "non_field_errors") else texts.label(object_type, key),
+            "field": SPECIAL_ERRORS.get(key) or texts.label(object_type, key),
             **counts,
         }
         for (object_type, key), counts in totals.items()
