@@ -18,6 +18,7 @@ class DataQualityConfig(AppConfig):
 
         from revops.plugins import (
             register_demo_builder,
+            register_field_users,
             register_ingest_check,
             register_schedule,
             register_why_panel,
@@ -46,6 +47,9 @@ class DataQualityConfig(AppConfig):
             "merge", merge_approvals.item_merge_panel, template="admin/dataquality/includes/merge_item_panel.html"
         )
         register_ingest_check("duplicate_rules", duplicate_ingest_check)
+        from .field_users import duplicate_rule_field_users
+
+        register_field_users("duplicate_rules", duplicate_rule_field_users)
         register_schedule(
             jobs.dataquality_scan, name="dataquality_scan", queue="low", cron=settings.DATAQUALITY_SCAN_CRON
         )

@@ -13,6 +13,7 @@ class HandoffsConfig(AppConfig):
         from revops.engine.hooks import register_event_hook
         from revops.plugins import (
             register_demo_builder,
+            register_field_users,
             register_schedule,
             register_sync_gap_handler,
             register_why_panel,
@@ -23,12 +24,14 @@ class HandoffsConfig(AppConfig):
             jobs,
         )
         from .demo import handoffs_demo_build
+        from .field_users import checklist_field_users
         from .gaps import handoffs_note_changes, handoffs_sync_gaps
         from .metrics import handoffs_metrics_register
         from .panels import why_handoffs_panel
         from .services import ITEM_KIND, LATE_KIND, RETURN_KIND
         from .versions import register as register_versions
 
+        register_field_users("handoffs", checklist_field_users)
         register_item_kind(
             ITEM_KIND,
             "Handoff waiting for context",

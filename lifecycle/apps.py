@@ -17,11 +17,12 @@ class LifecycleConfig(AppConfig):
 
         from exceptions.registry import register_item_kind
         from revops.engine.hooks import register_event_hook
-        from revops.plugins import register_demo_builder, register_schedule, register_why_panel
+        from revops.plugins import register_demo_builder, register_field_users, register_schedule, register_why_panel
         from revops.versions import register_versioned, restore_with_save
 
         from . import configuration, jobs, stage_configuration  # noqa: F401  (they register their config sections)
         from .demo import lifecycle_demo_build
+        from .field_users import lifecycle_field_users
         from .hooks import lifecycle_rescore_leads
         from .metrics import lifecycle_metrics_register
         from .models import Stage
@@ -30,6 +31,7 @@ class LifecycleConfig(AppConfig):
         from .stage_hooks import lifecycle_stage_leads
         from .stage_services import OVERDUE_KIND, STAGE_OVERDUE_KIND, stage_save
 
+        register_field_users("lifecycle", lifecycle_field_users)
         register_event_hook(lifecycle_rescore_leads)
         lifecycle_metrics_register()
         register_event_hook(lifecycle_stage_leads)  # after the scores: criteria read the fresh score

@@ -17,7 +17,10 @@ to one, it calls what was registered here:
 - ``assignee sources``: ways an app picks a rep for work another app hands out (routing's fair
   pools pick the CSM who receives a handoff);
 - ``metrics``: what the dashboard and ``GET /api/v1/metrics/`` show, each registered by the layer
-  that owns its data (``register_metric``, kept in ``revops.metrics.registry``).
+  that owns its data (``register_metric``, kept in ``revops.metrics.registry``);
+- ``field users``: what reads a dictionary field (automations, routing rules, SLA policies,
+  checklists, scoring models, duplicate rules…), so the dictionary lists them all and refuses to
+  delete, deprecate or retype a field something active reads (``register_field_users``).
 
 Registration is idempotent by name, so a re-imported module (tests, autoreload) registers once.
 Engine-level plug-in points (automation kinds, actions, event hooks) live in ``revops.engine``;
@@ -295,3 +298,30 @@ def register_core_merge_relations() -> None:
     register_merge_relation("account", Activity, "account", label="activities")
     register_merge_relation("account", Task, "account", label="tasks")
     register_merge_relation("account", Account, "parent", label="child accounts")
+
+
+@dataclass(frozen=True)
+class FieldUser:
+    """Something configured that reads a dictionary field: ``kind`` ("Routing rule"), its ``name``, a
+    page to open it (``url``) and whether it is ``active`` (evaluated now: live or shadow, switched on)."""
+
+    kind: str
+    name: str
+    url: str | None
+    active: bool
+
+
+_FIELD_USER_FINDERS: dict[str, Callable] = {}
+
+
+def register_field_users(name: str, finder: Callable[[str, str], list[FieldUser]]) -> Callable:
+    """Tell the dictionary who reads its fields: ``finder(object_type, key)`` returns the ``FieldUser``s
+    of one field. Deleting, deprecating or retyping a field with active users is refused, naming them."""
+    _FIELD_USER_FINDERS[name] = finder
+    return finder
+
+
+def field_users(object_type: str, key: str) -> list[FieldUser]:
+    """Everything registered that reads ``object_type.key``, active first, by kind and name."""
+    found = [user for finder in _FIELD_USER_FINDERS.values() for user in finder(object_type, key)]
+    return sorted(found, key=lambda u: (not u.active, u.kind, u.name))

@@ -19,6 +19,7 @@ from simple_history.utils import bulk_create_with_history
 from . import selectors
 from .audit import audited
 from .models import Account, Activity, Contact, FieldDefinition, Lead, Opportunity, Rep, Required, Task, Team
+from .plugins import field_users
 from .validation import STAGE_FIELDS
 
 Actor = AbstractBaseUser | None
@@ -64,6 +65,20 @@ def dictionary_field_validate(*, field: FieldDefinition, stored: FieldDefinition
                     name,
                     f"{stored} is a core column: its {name.replace('_', ' ')} mirrors the table and cannot change.",
                 )
+    if stored is not None:
+        for name, doing in (("is_deprecated", "deprecated"), ("field_type", "given another type")):
+            worse = (
+                (not stored.is_deprecated and field.is_deprecated)
+                if name == "is_deprecated"
+                else (stored.field_type != field.field_type)
+            )
+            if worse:
+                users = active_field_users(stored)
+                if users:
+                    add(
+                        name,
+                        f"{stored} cannot be {doing} while {users_sentence(users)} read it; change or switch those off first.",
+                    )
     if stored is not None and not stored.is_core and (stored.key, stored.object_type) != (key, object_type):
         in_use = selectors.dictionary_field_usage(object_type=stored.object_type, key=stored.key)
         if in_use:
@@ -168,13 +183,32 @@ def dictionary_field_delete_blockers(*, field: FieldDefinition) -> list[str]:
             f"{field} describes a core column of {model_name}: core entries mirror the table and cannot be "
             "deleted. Edit its definition or mark it deprecated instead."
         ]
+    blockers = []
+    users = active_field_users(field)
+    if users:
+        blockers.append(
+            f"{field} cannot be deleted while {users_sentence(users)} read it; change or switch those off first."
+        )
     in_use = selectors.dictionary_field_usage(object_type=field.object_type, key=field.key)
     if in_use:
-        return [
+        blockers.append(
             f"{in_use} {field.object_type} record(s) still hold a value for {field.key!r}: mark the field "
             "deprecated instead, or clear those values first."
-        ]
-    return []
+        )
+    return blockers
+
+
+def active_field_users(field: FieldDefinition) -> list:
+    """The active automations, rules, policies… that read ``field`` (``revops.plugins.field_users``)."""
+    return [user for user in field_users(field.object_type, field.key) if user.active]
+
+
+def users_sentence(users: list) -> str:
+    """ "the routing rule EMEA enterprise and the automation Stale deals" (at most five named)."""
+    names = [f"the {user.kind.lower()} {user.name}" for user in users[:5]]
+    if len(users) > 5:
+        names.append(f"{len(users) - 5} more")
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 @transaction.atomic

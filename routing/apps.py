@@ -15,6 +15,7 @@ class RoutingConfig(AppConfig):
         from revops.plugins import (
             register_assignee_source,
             register_demo_builder,
+            register_field_users,
             register_record_detail,
             register_schedule,
             register_why_panel,
@@ -23,6 +24,7 @@ class RoutingConfig(AppConfig):
         # Importing these registers routing's actions, its automation kind and its config sections.
         from . import actions, configuration, jobs, kind  # noqa: F401
         from .demo import routing_demo_build
+        from .field_users import routing_field_users
         from .hooks import decisions_note_reassignments, sla_note_touches
         from .lead_fields import routing_register_lead_fields
         from .metrics import routing_metrics_register
@@ -32,6 +34,7 @@ class RoutingConfig(AppConfig):
         from .setup_services import routing_queue_users
         from .versions import register as register_versions
 
+        register_field_users("routing", routing_field_users)
         register_event_hook(decisions_note_reassignments)
         register_event_hook(sla_note_touches)
         for key, label, severity, expected in ITEM_KINDS:

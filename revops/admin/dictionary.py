@@ -21,6 +21,7 @@ from django.utils.html import format_html, format_html_join
 from revops import selectors, services
 from revops.models import Enforcement, FieldDefinition, FieldType, Normaliser, Required, Team
 from revops.normalise import EXAMPLES
+from revops.plugins import field_users
 from revops.validation import text_problem
 
 from .base import AuditedAdmin, badge, remap_form_errors
@@ -359,26 +360,26 @@ class FieldDefinitionAdmin(AuditedAdmin):
         url = reverse("admin:revops_automation_changelist") + f"?uses={obj.object_type}.{obj.key}"
         return format_html('<a href="{}" title="Used by: {}">{}</a>', url, names, len(using))
 
-    @admin.display(description="used by automations")
+    @admin.display(description="used by")
     def used_by_automations(self, obj):
+        """Everything that reads the field: automations, routing rules, SLA policies, checklists, scoring
+        models, stages, duplicate rules (``revops.plugins.field_users``); active ones block deleting,
+        deprecating or retyping it."""
         if obj is None or obj.pk is None:
             return "—"
-        using = automation_usage_map().get(f"{obj.object_type}.{obj.key}", [])
-        if not using:
-            return "No automation uses this field."
+        users = field_users(obj.object_type, obj.key)
+        if not users:
+            return "Nothing configured reads this field."
         items = format_html_join(
             "",
-            '<li><a href="{}">{}</a> {}</li>',
+            "<li>{}: {} {}</li>",
             (
                 (
-                    reverse("admin:revops_automation_change", args=[automation.pk]),
-                    automation.name,
-                    badge(
-                        automation.get_mode_display().split(" (")[0],
-                        AUTOMATION_MODE_TONES.get(automation.mode, "neutral"),
-                    ),
+                    user.kind,
+                    format_html('<a href="{}">{}</a>', user.url, user.name) if user.url else user.name,
+                    badge("Active", "ok") if user.active else badge("Not active"),
                 )
-                for automation in using
+                for user in users
             ),
         )
         return format_html('<ul class="rv-used-by">{}</ul>', items)

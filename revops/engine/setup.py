@@ -20,7 +20,7 @@ from exceptions.registry import (
 )
 from revops.models import Automation
 from revops.outbox import OutboxConsumer, outbox_consumer_register
-from revops.plugins import register_demo_builder, register_schedule, register_why_panel
+from revops.plugins import register_demo_builder, register_field_users, register_schedule, register_why_panel
 from revops.versions import register_versioned
 
 from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
@@ -29,6 +29,7 @@ from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, 
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
 from .demo import engine_demo_build, engine_demo_revert
 from .demo_review import engine_demo_review_build
+from .field_users import automation_field_users
 from .health_metrics import health_metrics_register
 from .health_review import ITEM_EXPECTED, ITEM_KIND, automation_health_demo_build
 from .metrics import engine_metrics_register
@@ -70,6 +71,7 @@ def engine_setup() -> None:
         override_params=approval_override_params,
     )
     register_queue_users("automations", automation_queue_users)
+    register_field_users("automations", automation_field_users)
     outbox_consumer_register(
         OutboxConsumer(
             process=lambda event_ids: engine_process_events(event_ids=event_ids).events,
