@@ -442,6 +442,18 @@ class RejectForm(ActionForm):
     reason = _reason(required=True, help_text="Required: why the proposal is wrong.")
 
 
+class SendBackForm(ActionForm):
+    """Send an approval back for review: who answers (default: whoever asked last, else the rule
+    owner of the automation that prepared it) and what to check."""
+
+    to = UserField(
+        required=False,
+        label="Send to",
+        help_text="Who should check or answer (empty: whoever asked you last, else the automation's rule owner).",
+    )
+    note = _reason(required=True, help_text="Required: what should be checked or answered before a decision.")
+
+
 class OverrideInput(forms.Widget):
     """The override's ``params`` as the admin asks for them: a rep select named ``owner`` for a
     prepared assignment, a text box named ``value`` otherwise, read back as ``{"owner": …}`` or
@@ -533,6 +545,16 @@ register_item_action(
     done="overridden",
     summary="Apply the action with other parameters",
     order=30,
+)
+register_item_action(
+    "send_back",
+    "Send back for review",
+    single=approvals.exception_approval_send_back,
+    form=SendBackForm,
+    approval_only=True,
+    done="sent back for review",
+    summary="Ask someone to check or answer before the decision",
+    order=35,
 )
 register_item_action(
     "claim",

@@ -1,4 +1,5 @@
-"""Approvals: a person approves, rejects or overrides an action automation prepared.
+"""Approvals: a person approves, rejects or overrides an action automation prepared — or sends it
+back for review (``exception_approval_send_back``) when they need someone else's answer first.
 
 The queue stores the request (an item whose kind has an approval handler, with the prepared
 ``proposal``); approving or overriding calls the handler the producing layer registered
@@ -14,11 +15,21 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
 from .errors import ItemStateError
 from .models import ExceptionItem
 from .registry import approval_handler, approval_kinds
-from .services import Status, item_close, item_locked, item_require_open, item_synced, text_required
+from .services import (
+    Status,
+    item_close,
+    item_locked,
+    item_require_open,
+    item_save,
+    item_synced,
+    person_name,
+    text_required,
+)
 
 
 def _locked_approval(item: ExceptionItem, action: str) -> ExceptionItem:
@@ -69,6 +80,60 @@ def exception_approval_reject(*, item: ExceptionItem, reason: str, actor) -> Exc
     if handler.reject is not None:
         handler.reject(locked, actor, reason)
     _decide(locked, decision=ExceptionItem.Decision.REJECTED, note=reason, actor=actor, reason=f"rejected: {reason}")
+    return item_synced(item, locked)
+
+
+def send_back_default(item: ExceptionItem):
+    """Who a send-back goes to when nobody is named: the person who last sent it back to the approver
+    (the answer goes back to whoever asked), else the rule owner of the automation that prepared it."""
+    reviews = (item.proposal or {}).get("reviews") or []
+    if reviews:
+        from django.contrib.auth import get_user_model
+
+        asked_by = get_user_model().objects.filter(pk=reviews[-1].get("by_id"), is_active=True).first()
+        if asked_by is not None:
+            return asked_by
+    automation = item.automation
+    return automation.rule_owner if automation is not None and automation.rule_owner_id else None
+
+
+@transaction.atomic
+def exception_approval_send_back(*, item: ExceptionItem, actor, note: str, to=None) -> ExceptionItem:
+    """Neither approve nor reject yet: hand the request to ``to`` (default ``send_back_default``) with a
+    question or a request to check something (``note`` required). The item stays open and undecided,
+    owned by ``to``; every send-back is kept on the request (``proposal["reviews"]``) and in the
+    history, so the approver who answers next sees the whole exchange."""
+    note = text_required(note, "note", "Say what should be checked or answered before a decision.")
+    locked = _locked_approval(item, "send back")
+    to = to or send_back_default(locked)
+    if to is None:
+        raise ValidationError(
+            {"to": "Choose who should review it: the automation that prepared it names no rule owner."}
+        )
+    if to.pk == getattr(actor, "pk", None):
+        raise ValidationError({"to": "Send it to someone else: you are the one deciding now."})
+    proposal = dict(locked.proposal)
+    proposal["reviews"] = [
+        *(proposal.get("reviews") or []),
+        {
+            "by_id": getattr(actor, "pk", None),
+            "by": person_name(actor),
+            "to_id": to.pk,
+            "to": person_name(to),
+            "note": note,
+            "at": timezone.now().isoformat(),
+        },
+    ]
+    locked.proposal = proposal
+    locked.owner = to
+    locked.claimed_at = timezone.now()
+    locked.status = Status.IN_PROGRESS
+    item_save(
+        locked,
+        ["proposal", "owner", "claimed_at", "status"],
+        actor=actor,
+        reason=f"sent back to {to.get_username()} for review: {note}"[:100],
+    )
     return item_synced(item, locked)
 
 

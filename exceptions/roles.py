@@ -83,9 +83,23 @@ REP_PERMS = (
 )
 
 # Item actions per role (admins and integration tokens may take every action).
-REP_ACTIONS = frozenset({"view", "change", "claim", "resolve", "dismiss", "snooze", "escalate"})
+# A rep may send back an approval someone sent them for review (their answer goes back to the approver).
+REP_ACTIONS = frozenset({"view", "change", "claim", "resolve", "dismiss", "snooze", "escalate", "send_back"})
 ALL_ACTIONS = frozenset(
-    {"view", "change", "claim", "assign", "resolve", "dismiss", "snooze", "escalate", "approve", "reject", "override"}
+    {
+        "view",
+        "change",
+        "claim",
+        "assign",
+        "resolve",
+        "dismiss",
+        "snooze",
+        "escalate",
+        "approve",
+        "reject",
+        "override",
+        "send_back",
+    }
 )
 
 

@@ -364,6 +364,7 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
             "proposal_html": json_block(obj.proposal),
             "proposal_label": described.get("label", (obj.proposal or {}).get("action")),
             "proposal_changes": described.get("changes", []),
+            "reviews": review_rows(obj),
             "related_items": related,
             "history_rows": history_rows(history),
             "escalation_path": [
@@ -410,3 +411,14 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
         self.message_user(request, f"{lead} “{item.title}” — it is yours now ({due_phrase(item)}).", messages.SUCCESS)
         url = reverse("admin:exceptions_exceptionitem_change", args=[item.pk])
         return HttpResponseRedirect(f"{url}?triage={NEXT_MODE}")
+
+
+def review_rows(item: ExceptionItem) -> list[dict]:
+    """The approval's send-backs for review, oldest first, with local times."""
+    from django.utils.dateparse import parse_datetime
+
+    rows = []
+    for review in (item.proposal or {}).get("reviews") or []:
+        at = parse_datetime(review.get("at") or "")
+        rows.append({**review, "when": when_text(at) if at else ""})
+    return rows

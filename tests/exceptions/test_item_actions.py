@@ -29,6 +29,7 @@ INVALID = {
     "dismiss": [{"reason": "   "}, {"reason": "a\x00b"}],
     "snooze": [{"until": "yesterday"}, {"until": "2001-01-01T00:00"}],
     "reject": [{"reason": ""}],
+    "send_back": [{"note": "  "}, {"to": "nobody", "note": "Check it."}],
 }
 
 

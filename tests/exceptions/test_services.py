@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from exceptions.approvals import (
+    exception_approval_send_back,
     automation_override_rate,
     exception_approval_approve,
     exception_approval_override,
@@ -201,6 +202,49 @@ def test_approve_applies_the_prepared_action_through_the_engine():
     assert AutomationRun.objects.get().applied.get().status == "applied"
     with pytest.raises(ItemStateError):
         exception_approval_approve(item=item, actor=boss)
+
+
+def test_send_back_asks_the_rule_owner_whose_answer_comes_back_before_the_decision():
+    automation, rep = approval_item()
+    owner = UserFactory(username="rudy", first_name="Rudy", last_name="Owner")
+    automation.rule_owner = owner
+    automation.save()
+    sync("leads", rec("L1"))
+    process()
+    item = ExceptionItem.objects.get(kind="approval_required")
+    boss = UserFactory(username="boss", first_name="Bo", last_name="Boss")
+    with pytest.raises(ValidationError):
+        exception_approval_send_back(item=item, actor=boss, note="  ")
+    exception_approval_send_back(item=item, actor=boss, note="Is this account still strategic?")
+    item.refresh_from_db()
+    assert (item.owner, item.status, item.decision) == (owner, "in_progress", "")
+    assert Lead.objects.get().owner is None  # nothing applied yet
+    assert history_reasons(item)[-1] == ("boss", "sent back to rudy for review: Is this account still strategic?")
+    # The rule owner answers: it goes back to whoever asked.
+    exception_approval_send_back(item=item, actor=owner, note="No: it was downgraded last week.")
+    item.refresh_from_db()
+    assert item.owner == boss
+    assert [(r["by"], r["to"], r["note"]) for r in item.proposal["reviews"]] == [
+        ("Bo Boss", "Rudy Owner", "Is this account still strategic?"),
+        ("Rudy Owner", "Bo Boss", "No: it was downgraded last week."),
+    ]
+    with pytest.raises(ValidationError, match="someone else"):
+        exception_approval_send_back(item=item, actor=boss, note="again", to=boss)
+    exception_approval_approve(item=item, actor=boss)
+    assert Lead.objects.get().owner == rep
+    with pytest.raises(ItemStateError):
+        exception_approval_send_back(item=item, actor=boss, note="too late")
+
+
+def test_send_back_without_a_rule_owner_names_whom_to_choose():
+    automation, _rep = approval_item()
+    sync("leads", rec("L1"))
+    process()
+    item = ExceptionItem.objects.get(kind="approval_required")
+    type(automation).objects.filter(pk=automation.pk).update(rule_owner=None)
+    with pytest.raises(ValidationError) as exc:
+        exception_approval_send_back(item=item, actor=UserFactory(), note="Check the territory.")
+    assert "names no rule owner" in exc.value.message_dict["to"][0]
 
 
 def test_reject_needs_a_reason_and_applies_nothing():
