@@ -8,11 +8,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from exceptions.approvals import (
-    exception_approval_send_back,
     automation_override_rate,
     exception_approval_approve,
     exception_approval_override,
     exception_approval_reject,
+    exception_approval_send_back,
 )
 from exceptions.errors import ItemStateError
 from exceptions.models import ExceptionItem, Queue
