@@ -237,6 +237,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, m
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
 SYNC_MAX_FUTURE_SKEW_SECONDS = env_int("SYNC_MAX_FUTURE_SKEW_SECONDS", 86400, minimum=0)
+# Failure monitoring (docs/automations.md): an item when the CRM has sent nothing for this many hours
+# (0: never).
+CRM_SILENCE_HOURS = env_int("CRM_SILENCE_HOURS", 24, minimum=0)
 # Handoffs (docs/handoffs.md): a sync batch with more deals to evaluate than this has them evaluated on
 # the low lane after its commit; a recorded evaluation not done this long after its job was enqueued
 # is enqueued again.

@@ -17,6 +17,13 @@ def run_scheduled_automations() -> dict:
     return scheduled_automations_run()
 
 
+def check_automation_failures() -> dict:
+    """Open items for the ways automation fails silently (``revops.engine.failure_monitor``)."""
+    from .failure_monitor import automation_failures_check
+
+    return automation_failures_check()
+
+
 def open_review_overdue() -> int:
     """Open a review_overdue exception item for automations past their review date."""
     return automation_review_overdue_open()

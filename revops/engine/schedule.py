@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from exceptions.services import exception_item_open
 from revops import conditions
-from revops.models import Automation, AutomationRun
+from revops.models import Automation, AutomationPass, AutomationRun
 
 from .context import BatchCache
 from .pause import automation_pause_state, pause_all_state
@@ -114,6 +114,7 @@ def _run_slot(rule, object_type: str, now: dt.datetime) -> int:
     if not pending:
         period = rule.automation.schedule_minutes * 60
         cache.set(marker, 1, timeout=period + 60)
+        AutomationPass.objects.update_or_create(automation_id=rule.automation.pk, defaults={"finished_at": now})
     return count
 
 

@@ -23,7 +23,7 @@ from revops.outbox import OutboxConsumer, outbox_consumer_register
 from revops.plugins import register_demo_builder, register_field_users, register_schedule, register_why_panel
 from revops.versions import register_versioned
 
-from . import admin, builtin, configuration, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
+from . import admin, builtin, configuration, failure_monitor, generic_actions, jobs  # noqa: F401  (registers kinds, actions, admin)
 from .admin.health import item_health_panel
 from .admin.panels import item_run_panel, proposal_describe, why_reverts_panel, why_runs_panel
 from .approvals import approval_apply, approval_override_field, approval_override_params, approval_reject
@@ -60,7 +60,7 @@ ITEM_KINDS = (
 
 def engine_setup() -> None:
     """Register the engine with the core and the queue (idempotent)."""
-    for key, label, severity, expected in ITEM_KINDS:
+    for key, label, severity, expected in (*ITEM_KINDS, *failure_monitor.KINDS):
         register_item_kind(key, label, severity=severity, expected_action=expected)
     register_approval_handler(
         APPROVAL,
@@ -79,6 +79,8 @@ def engine_setup() -> None:
         )
     )
     register_schedule(jobs.run_scheduled_automations, name="run_scheduled_automations", queue="default", interval=60)
+    # Silent failures: late scheduled automations, a silent CRM, alert or error spikes, double runs.
+    register_schedule(jobs.check_automation_failures, name="check_automation_failures", queue="default", interval=900)
     register_schedule(jobs.open_review_overdue, name="open_review_overdue", queue="low", interval=86400)
     register_schedule(jobs.sweep_held_events, name="sweep_held_events", queue="default", interval=300)
     register_schedule(jobs.sweep_revert_batches, name="sweep_revert_batches", queue="default", interval=300)

@@ -1,4 +1,4 @@
-from .automation import AppliedAction, Automation, AutomationRun, AutomationVersion
+from .automation import AppliedAction, Automation, AutomationPass, AutomationRun, AutomationVersion
 from .dictionary import Enforcement, FieldDefinition, FieldType, Normaliser, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .metrics import MetricDaily, MetricState
@@ -8,6 +8,7 @@ from .revert import RunRevert, RunRevertBatch
 from .versions import ConfigRelease, ObjectVersion
 
 __all__ = [
+    "AutomationPass",
     "AppliedAction",
     "Automation",
     "AutomationRun",

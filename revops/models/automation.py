@@ -200,3 +200,14 @@ class AppliedAction(models.Model):
 
     def __str__(self):
         return f"{self.action} ({self.status})"
+
+
+class AutomationPass(models.Model):
+    """When a scheduled automation last finished a pass over its records (``revops.engine.schedule``);
+    the failure monitor (``revops.engine.failure_monitor``) opens an item when it is late."""
+
+    automation = models.OneToOneField(Automation, on_delete=models.CASCADE, related_name="last_pass")
+    finished_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.automation} passed at {self.finished_at}"
