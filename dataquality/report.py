@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 
 from revops.display import FieldText
-from revops.models import FieldDefinition, SyncFailure
+from revops.models import FieldDefinition, SyncBatch, SyncFailure
 from revops.models.dictionary import Normaliser
 from revops.selectors import RECORD_MODELS, record_model
 
@@ -138,25 +138,35 @@ def merge_counts(since: dt.datetime, until: dt.datetime) -> list[dict]:
     return rows
 
 
-def normalisations() -> list[dict]:
-    """Per dictionary field with a normaliser: the records stored with a value the normaliser changed
+def normalisations(since: dt.datetime, until: dt.datetime) -> list[dict]:
+    """Per dictionary field with a normaliser: the values it rewrote in the sync batches of
+    ``[since, until)`` (``SyncBatch.normalised``), and the records stored now with a value it changed
     (the CRM's own value is kept under "values as sent")."""
     texts = FieldText()
+    applied: dict[tuple[str, str], int] = defaultdict(int)
+    batches = SyncBatch.objects.filter(received_at__gte=since, received_at__lt=until).exclude(normalised={})
+    for object_type, counts in batches.values_list("object_type", "normalised").iterator(chunk_size=2000):
+        for key, count in (counts or {}).items():
+            applied[(object_type, key)] += int(count or 0)
     rows = []
     fields = FieldDefinition.objects.exclude(normalise__in=["", Normaliser.NONE]).order_by("object_type", "key")
     for definition in fields:
         if definition.object_type not in RECORD_MODELS:
             continue
         model = record_model(definition.object_type)
-        if not any(f.name == "raw_values" for f in model._meta.fields):
-            continue
+        stored = (
+            model.objects.filter(raw_values__has_key=definition.key).count()
+            if any(f.name == "raw_values" for f in model._meta.fields)
+            else 0
+        )
         rows.append(
             {
                 "object_type": definition.object_type,
                 "object": _objects(definition.object_type),
                 "field": texts.label(definition.object_type, definition.key),
                 "normaliser": Normaliser(definition.normalise).label,
-                "records": model.objects.filter(raw_values__has_key=definition.key).count(),
+                "applied": applied.get((definition.object_type, definition.key), 0),
+                "records": stored,
             }
         )
     return rows

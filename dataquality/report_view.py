@@ -68,7 +68,7 @@ def report_view(model_admin, request):
         "by_source": by_source,
         "merges": merge_counts(since, until),
         "merges_url": reverse("admin:dataquality_merge_changelist"),
-        "normalisations": normalisations(),
+        "normalisations": normalisations(since, until),
         "rejections": rejections(since, until),
         "failures_url": reverse("admin:revops_syncfailure_changelist"),
     }

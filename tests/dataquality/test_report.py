@@ -12,7 +12,7 @@ from dataquality.models import DuplicateRule, DuplicateSet, Merge
 from dataquality.report import duplicate_rates, merge_counts, normalisations, rejections
 from dataquality.services import Pair, duplicate_pairs_record, duplicate_set_dismiss
 from revops.metrics.days import day_bounds
-from revops.models import SyncFailure
+from revops.models import SyncBatch, SyncFailure
 from tests.factories import AccountFactory, LeadFactory, RepFactory, TeamFactory, UserFactory
 
 from .support import rule
@@ -110,8 +110,14 @@ def test_normalisations_and_rejections_per_field():
     AccountFactory(country="US", raw_values={"country": "United States"})
     AccountFactory(country="DE", raw_values={"country": "Germany"})
     AccountFactory(country="FR")
-    rows = {(r["object_type"], r["field"]): r["records"] for r in normalisations()}
-    assert rows[("account", "Country")] == 2 and rows[("lead", "Email")] == 0
+    SyncBatch.objects.create(object_type="account", normalised={"country": 3, "website": 1})
+    SyncBatch.objects.create(object_type="account", normalised={"country": 2})
+    rows = {
+        (r["object_type"], r["field"]): (r["applied"], r["records"])
+        for r in normalisations(WEEK_AGO, NOW + dt.timedelta(1))
+    }
+    assert rows[("account", "Country")] == (5, 2) and rows[("lead", "Email")] == (0, 0)
+    assert normalisations(NOW + dt.timedelta(days=1), NOW + dt.timedelta(days=2))[0]["applied"] == 0
 
     failure = {"payload": {}, "object_type": "account"}
     SyncFailure.objects.create(**failure, errors={"country": ["'Untied States' is not a country"]}, occurrences=3)
