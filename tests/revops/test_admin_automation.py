@@ -288,7 +288,7 @@ def test_dictionary_entry_lists_automations_using_it(admin_client, automation, a
     )
     country = FieldDefinition.objects.get(object_type="lead", key="country")
     page = admin_client.get(reverse("admin:revops_fielddefinition_change", args=[country.pk])).content.decode()
-    assert "used by automations" in page.lower()
+    assert "used by" in page.lower() and "Automation:" in page
     assert reverse("admin:revops_automation_change", args=[automation.pk]) in page
     assert reverse("admin:revops_automation_change", args=[other.pk]) not in page
     source = FieldDefinition.objects.get(object_type="lead", key="source")

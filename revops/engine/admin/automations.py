@@ -34,6 +34,7 @@ from revops.values import datetime_text
 from .. import services as automations
 from ..health import health_visible
 from ..kinds import KINDS, get_kind, kind_choices
+from .about import about_html
 from .explain import ACTION_STATUS_TONES, OUTCOME_TONES, action_rows
 from .forms import AutomationForm
 from .health import automation_health_view, health_review_view
@@ -207,8 +208,10 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
         "identity",
         "recent_runs",
         "reports",
+        "about",
     )
     fieldsets = (
+        ("In plain language", {"fields": ("about",)}),
         ("What & why", {"fields": ("name", "purpose", ("kind", "object_type"))}),
         (
             "Trigger",
@@ -248,7 +251,7 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
             return [
                 (name, {**opts, "fields": [f for f in opts["fields"] if self._shown_on_add(f)]})
                 for name, opts in self.fieldsets
-                if name not in ("Runs", "Timestamps")
+                if name not in ("In plain language", "Runs", "Timestamps")
             ]
         return self.fieldsets
 
@@ -509,6 +512,12 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
     @admin.display(description="fields used (derived from the conditions)")
     def fields_used_display(self, obj):
         return fields_used_links(obj.fields_used if obj and obj.pk else [])
+
+    @admin.display(description="about this automation")
+    def about(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return about_html(obj)
 
     @admin.display(description="in plain language")
     def conditions_plain(self, obj):
