@@ -237,6 +237,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("SYNC_MAX_BODY_BYTES", 20 * 1024 * 1024, m
 API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "6000/min")
 IDEMPOTENCY_KEY_TTL_HOURS = env_int("IDEMPOTENCY_KEY_TTL_HOURS", 48, minimum=24)
 SYNC_MAX_FUTURE_SKEW_SECONDS = env_int("SYNC_MAX_FUTURE_SKEW_SECONDS", 86400, minimum=0)
+# Risk tiers (docs/automations.md): a medium-risk automation goes live after this many days and runs in
+# shadow with its current rule, and an agreement with what people did of at least this share.
+AUTOMATION_SHADOW_DAYS = env_int("AUTOMATION_SHADOW_DAYS", 7, minimum=0)
+AUTOMATION_SHADOW_MIN_RUNS = env_int("AUTOMATION_SHADOW_MIN_RUNS", 20, minimum=0)
+AUTOMATION_SHADOW_AGREEMENT = float(os.environ.get("AUTOMATION_SHADOW_AGREEMENT", "") or 0.9)
 # Failure monitoring (docs/automations.md): an item when the CRM has sent nothing for this many hours
 # (0: never).
 CRM_SILENCE_HOURS = env_int("CRM_SILENCE_HOURS", 24, minimum=0)

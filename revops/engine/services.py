@@ -38,6 +38,51 @@ def automation_go_live_blockers(*, automation: Automation) -> list[str]:
     return missing
 
 
+def shadow_period_gaps(automation: Automation, *, now=None) -> list[str]:
+    """What a medium-risk automation still lacks to go live (empty: nothing): shadow runs of its current
+    rule for at least ``AUTOMATION_SHADOW_DAYS`` days and ``AUTOMATION_SHADOW_MIN_RUNS`` runs, and — where
+    its actions can be compared with what people did (owners, field values) — an agreement of at least
+    ``AUTOMATION_SHADOW_AGREEMENT``."""
+    import datetime as dt
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from .shadow import shadow_report
+
+    days = int(getattr(settings, "AUTOMATION_SHADOW_DAYS", 7))
+    min_runs = int(getattr(settings, "AUTOMATION_SHADOW_MIN_RUNS", 20))
+    bar = float(getattr(settings, "AUTOMATION_SHADOW_AGREEMENT", 0.9))
+    now = now or timezone.now()
+    since = None
+    if automation.pk:
+        current = automation.versions.order_by("-number").first()
+        since = current.created_at if current is not None else None
+    if since is None:
+        return [f"it has not run in shadow yet (it needs {days} days and {min_runs} runs)"]
+    report = shadow_report(automation=automation, since=since)  # agreement over its latest 200 comparisons
+    runs = report["counts"].get("runs", 0)
+    first = (
+        automation.runs.filter(mode=Automation.Mode.SHADOW, created_at__gte=since)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    gaps = []
+    if first is None or first > now - dt.timedelta(days=days):
+        done = 0 if first is None else max(0, (now - first).days)
+        gaps.append(f"its current rule ran in shadow for {done} of the {days} days needed")
+    if runs < min_runs:
+        gaps.append(f"{runs} of the {min_runs} shadow runs needed")
+    rate = report.get("agreement_rate")
+    if report.get("compared") and rate is not None and rate < bar:
+        gaps.append(
+            f"{report['agreed']} of {report['compared']} compared runs agreed with what people did "
+            f"({rate:.0%}; {bar:.0%} needed)"
+        )
+    return gaps
+
+
 def _references_to_check(automation: Automation, stored: Automation | None) -> bool:
     """Whether the names the automation refers to (its exception path, its kind's references) must exist
     now: always when it is new, runs (live/shadow) or changes them; not to pause or retire an old one
@@ -94,6 +139,17 @@ def automation_clean(*, automation: Automation, stored: Automation | None = None
         blockers = automation_go_live_blockers(automation=automation)
         if blockers:
             errors.setdefault("mode", []).append(f"It cannot be {automation.mode} because " + "; ".join(blockers) + ".")
+    entering_live = automation.mode == Automation.Mode.LIVE and (
+        stored is None or stored.mode != Automation.Mode.LIVE or stored.risk != automation.risk
+    )
+    if entering_live and automation.risk == Automation.Risk.MEDIUM and "mode" not in errors:
+        gaps = shadow_period_gaps(automation)
+        if gaps:
+            errors.setdefault("mode", []).append(
+                "A medium-risk automation goes live after a shadow period that agrees with what people did: "
+                + "; ".join(gaps)
+                + ". Run it in shadow until then (a low-risk automation has no such period)."
+            )
     if errors:
         raise ValidationError(errors)
     used = set(conditions.fields_used(automation.conditions))

@@ -120,7 +120,7 @@ def configured(people):
         trigger_fields=["score", "partner_tier"],
         conditions=HOT_LEAD_CONDITIONS,
         config={"title": "Call the lead", "due_in_hours": 4},
-        risk="medium",
+        risk="low",
         mode="live",
         rule_owner=alice,
         system_owner=bob,
@@ -594,19 +594,19 @@ def test_command_plan_and_apply(configured, tmp_path):
     target.write_text(yaml.safe_dump(document))
 
     out, _ = run_command("plan", str(target))
-    assert '  ~ update \'Hot lead follow-up\'\n      risk: "medium" → "high"\n' in out
+    assert '  ~ update \'Hot lead follow-up\'\n      risk: "low" → "high"\n' in out
     assert out.endswith("Plan for revops-config.yaml: 0 to create, 1 to update, 0 to delete, 0 to retire.\n")
     with pytest.raises(SystemExit) as exited:
         run_command("plan", str(target), "--detailed-exitcode")
     assert exited.value.code == 2
-    assert Automation.objects.get(name="Hot lead follow-up").risk == "medium"
+    assert Automation.objects.get(name="Hot lead follow-up").risk == "low"
 
     with pytest.raises(CommandError, match="pass --yes"):
         run_command("apply", str(target))
-    assert Automation.objects.get(name="Hot lead follow-up").risk == "medium"
+    assert Automation.objects.get(name="Hot lead follow-up").risk == "low"
 
     out, _ = run_command("apply", str(target), "--yes", "--actor", "carol")
-    assert 'risk: "medium" → "high"' in out and "Applied revops-config.yaml." in out
+    assert 'risk: "low" → "high"' in out and "Applied revops-config.yaml." in out
     hot = Automation.objects.get(name="Hot lead follow-up")
     assert hot.risk == "high" and hot.version == 2
     assert hot.history.first().history_change_reason == "config apply revops-config.yaml by carol"
