@@ -41,6 +41,7 @@ from revops.models import (
     Account,
     Activity,
     Automation,
+    AutomationCandidate,
     AutomationRun,
     ConfigRelease,
     Contact,
@@ -156,6 +157,8 @@ SPECIAL_PERMS = {
     # Proposing a merge adds merges; deciding one (approve, reject, undo) changes it: RevOps admins.
     "admin:dataquality_duplicateset_propose": "dataquality.add_merge",
     "admin:dataquality_merge_decide": "dataquality.change_merge",
+    # A backlog candidate becomes a draft automation: who may add automations.
+    "admin:revops_automationcandidate_draft": "revops.add_automation",
 }
 
 
@@ -377,6 +380,7 @@ def build_world() -> World:
         object_id=lead.pk,
     )
     checklist = Checklist.objects.create(name="Matrix handoff", required_fields=[{"field": "use_case"}])
+    AutomationCandidate.objects.create(name="Matrix candidate", process="By hand.", object_type="lead")
     deal = Opportunity.objects.filter(owner=rep_record).order_by("pk").first()
     Handoff.objects.create(
         checklist=checklist, opportunity=deal, missing=[{"kind": "field", "key": "use_case", "label": "Use case"}]
@@ -595,6 +599,7 @@ ACTION_BODIES = {
     "reject": {"reason": "No."},
     "override": {"params": {"owner": "R1"}},
     "escalate": {"reason": "Needs a decision."},
+    "send_back": {"note": "Please check.", "to": "matrix.rep"},
 }
 
 

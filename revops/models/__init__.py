@@ -1,4 +1,11 @@
-from .automation import AppliedAction, Automation, AutomationPass, AutomationRun, AutomationVersion
+from .automation import (
+    AppliedAction,
+    Automation,
+    AutomationCandidate,
+    AutomationPass,
+    AutomationRun,
+    AutomationVersion,
+)
 from .dictionary import Enforcement, FieldDefinition, FieldType, Normaliser, ObjectType, Required, SourceOfTruth
 from .integration import ApiToken, ChangeEntry, IdempotencyRecord, OutboxEvent, Scope, SyncBatch, SyncFailure
 from .metrics import MetricDaily, MetricState
@@ -8,6 +15,7 @@ from .revert import RunRevert, RunRevertBatch
 from .versions import ConfigRelease, ObjectVersion
 
 __all__ = [
+    "AutomationCandidate",
     "AutomationPass",
     "AppliedAction",
     "Automation",

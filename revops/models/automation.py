@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from .dictionary import ObjectType
+
 
 class Automation(models.Model):
     """A governed automation: a kind of work, a trigger, conditions over dictionary fields, owners.
@@ -211,3 +213,65 @@ class AutomationPass(models.Model):
 
     def __str__(self):
         return f"{self.automation} passed at {self.finished_at}"
+
+
+class AutomationCandidate(models.Model):
+    """A piece of work someone wants automated, in the automation backlog (``revops.engine.backlog``):
+    its volume and the 1–5 scores the prioritisation reads (risk, rule clarity, data readiness,
+    exception clarity, user impact, maintenance cost), which give its priority and its place in the
+    decision matrix — ready to automate, needs process design, or keep human. A ready candidate
+    becomes a draft automation."""
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "In the backlog"
+        DRAFTED = "drafted", "Draft automation created"
+        DECLINED = "declined", "Declined"
+
+    SCORE_CHOICES = [(n, str(n)) for n in range(1, 6)]
+
+    name = models.CharField(max_length=120, unique=True)
+    process = models.TextField(help_text="What people do by hand today, and when.")
+    object_type = models.CharField(
+        "record", max_length=20, choices=ObjectType.choices, help_text="The records it is about."
+    )
+    kind = models.CharField(
+        "would become", max_length=40, blank=True, help_text="The automation kind it would be (when known)."
+    )
+    volume_per_month = models.PositiveIntegerField("times a month", default=0, help_text="How often the work comes up.")
+    risk = models.PositiveSmallIntegerField(
+        choices=SCORE_CHOICES, default=3, help_text="1: a wrong result is harmless … 5: it costs revenue or trust."
+    )
+    rule_clarity = models.PositiveSmallIntegerField(
+        choices=SCORE_CHOICES, default=3, help_text="1: judgement every time … 5: a rule anyone could write down."
+    )
+    data_readiness = models.PositiveSmallIntegerField(
+        choices=SCORE_CHOICES, default=3, help_text="1: the data is missing or wrong … 5: in the dictionary and filled."
+    )
+    exception_clarity = models.PositiveSmallIntegerField(
+        choices=SCORE_CHOICES, default=3, help_text="1: nobody knows who handles exceptions … 5: an owner and a path."
+    )
+    user_impact = models.PositiveSmallIntegerField(
+        choices=SCORE_CHOICES, default=3, help_text="1: nobody would notice … 5: reps or customers wait for it."
+    )
+    maintenance_cost = models.PositiveSmallIntegerField(
+        choices=SCORE_CHOICES, default=3, help_text="1: set and forget … 5: changes every quarter."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PROPOSED)
+    automation = models.ForeignKey(
+        Automation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["status", "name"]
+        verbose_name = "automation candidate"
+        verbose_name_plural = "automation backlog"
+
+    def __str__(self):
+        return self.name

@@ -3,4 +3,4 @@ explanations shared with the Why page and the item page (``explain``) and the pa
 to them (``panels``), and reverting runs (``reverts``). ``revops.engine.setup`` imports this package, which registers the model admins.
 """
 
-from . import automations, reverts, runs  # noqa: F401  (register the model admins)
+from . import automations, backlog, reverts, runs  # noqa: F401  (register the model admins)
