@@ -22,6 +22,7 @@ def test_the_answers_read_as_sentences():
     assert rows["When it starts"] == "When a lead's Lead score or Country changes."
     assert rows["What it changes"] == "A call task for the lead's owner, due in two hours."
     assert rows["What it does"].endswith("It is live: what it decides is applied.")
+    assert "{" not in rows["What it does"] and "Title: “" in rows["What it does"]  # words, not JSON
     assert rows["Who receives what it cannot finish"].startswith("The RevOps queue, as an item")
     assert "Pause it" in rows["How to override it"]
     assert "rule owner (what it should do):" in rows["Who supports it"]

@@ -39,6 +39,29 @@ def _starts(automation: Automation) -> str:
     return f"When a {record} arrives or changes."
 
 
+def _config_words(automation: Automation) -> str:
+    """The kind's parameters people read first, in words (the whole configuration is further down)."""
+    config, texts = automation.config or {}, FieldText()
+    parts = []
+    if isinstance(config.get("set"), dict):
+        parts.append(
+            "Sets "
+            + ", ".join(
+                f"{texts.label(automation.object_type, key)} to {value}" for key, value in config["set"].items()
+            )
+            + "."
+        )
+    if config.get("title"):
+        parts.append(f"Title: “{config['title']}”.")
+    if isinstance(config.get("fields"), list) and config["fields"]:
+        parts.append(
+            "Asks for " + ", ".join(texts.label(automation.object_type, str(k)) for k in config["fields"]) + "."
+        )
+    if config.get("subject"):
+        parts.append(f"Sends “{config['subject']}” to the {str(config.get('to') or 'owner').replace('_', ' ')}.")
+    return " ".join(parts)
+
+
 def _override(automation: Automation) -> str:
     if automation.risk == Automation.Risk.HIGH:
         return (
