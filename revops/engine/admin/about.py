@@ -86,9 +86,11 @@ def about_rows(automation: Automation) -> list[tuple[str, str]]:
         Automation.Mode.PAUSED: "It is switched off.",
         Automation.Mode.RETIRED: "It is retired.",
     }.get(automation.mode, "")
-    does = (
-        f"{kind.label}: {kind.description}" if kind and kind.description else (kind.label if kind else automation.kind)
-    )
+    description = kind.description.split(" Config:")[0].strip() if kind and kind.description else ""
+    does = f"{kind.label}: {description}" if description else (kind.label if kind else automation.kind)
+    details = _config_words(automation)
+    if details:
+        does = f"{does} {details}"
     changes = automation.downstream_effect or f"The {_word(automation.object_type)}s the rule matches."
     supports = [
         f"{role}: {_person(user)}"
