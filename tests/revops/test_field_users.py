@@ -125,3 +125,15 @@ def test_the_field_page_lists_its_readers(readers, admin_client):
     page = admin_client.get(reverse("admin:revops_fielddefinition_change", args=[readers.pk])).content.decode()
     for text in ("Routing rule", "Buyers to the desk", "SLA policy", "Duplicate rule", "Scoring model", "Not active"):
         assert text in page, text
+
+
+def test_the_admin_refuses_deleting_or_deprecating_a_field_in_use(readers, admin_client):
+    change = reverse("admin:revops_fielddefinition_change", args=[readers.pk])
+    response = admin_client.get(reverse("admin:revops_fielddefinition_delete", args=[readers.pk]), follow=True)
+    assert "cannot be deleted while the automation Buyer follow-up" in response.content.decode()
+    form = admin_client.get(change).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update(is_deprecated="on", _change_reason="stop using it")
+    page = admin_client.post(change, data).content.decode()
+    assert "cannot be deprecated while" in page
+    assert not FieldDefinition.objects.get(pk=readers.pk).is_deprecated
