@@ -33,11 +33,10 @@ AUTO_USER = "duplicate-auto-merge"
 OBJECT_TYPE = "lead"
 
 
-def auto_merge_rule_ids(object_type: str = OBJECT_TYPE) -> set[int]:
-    if object_type != OBJECT_TYPE:
-        return set()
+def auto_merge_rule_ids() -> set[int]:
+    """The active lead rules that merge without approval."""
     return set(
-        DuplicateRule.objects.filter(object_type=object_type, auto_merge=True, is_active=True).values_list(
+        DuplicateRule.objects.filter(object_type=OBJECT_TYPE, auto_merge=True, is_active=True).values_list(
             "pk", flat=True
         )
     )
@@ -55,20 +54,20 @@ def auto_merge_enqueue(set_ids: list[int] | None) -> bool:
 
 
 def auto_merge_later(set_ids) -> None:
-    """After commit, queue the automatic merge of those of ``set_ids`` whose rule merges without approval."""
-    rules = auto_merge_rule_ids()
-    if not rules or not set_ids:
+    """After commit, queue the automatic merge of those of ``set_ids`` whose rule merges without approval
+    (one query, and none when no set changed: this runs in every ingest that finds duplicates)."""
+    if not set_ids:
         return
     wanted = sorted(
         DuplicateSet.objects.filter(
-            pk__in=list(set_ids), rule_id__in=rules, status=DuplicateSet.Status.OPEN
+            pk__in=list(set_ids), rule__auto_merge=True, rule__is_active=True, status=DuplicateSet.Status.OPEN
         ).values_list("pk", flat=True)
     )
     if wanted:
         transaction.on_commit(lambda: auto_merge_enqueue(wanted))
 
 
-def _blocker(dup_set: DuplicateSet, leads: list[Lead], member_count: int) -> str:
+def _blocker(leads: list[Lead], member_count: int) -> str:
     """Why a person must decide this set (empty: it is simple)."""
     if member_count != 2:
         return f"the set holds {member_count} leads (only a pair is merged automatically)"
@@ -109,7 +108,7 @@ def _one(set_id: int) -> str:
     ids = list(DuplicateMember.objects.filter(set=dup_set).values_list("object_id", flat=True))
     leads = list(Lead.objects.filter(pk__in=ids).select_related("matched_account").order_by("pk"))
     actor = system_user(AUTO_USER, first_name="Automatic merges")
-    blocker = _blocker(dup_set, leads, len(ids))
+    blocker = _blocker(leads, len(ids))
     if blocker:
         note = f"Not merged automatically by the rule {dup_set.rule.name}: {blocker}."
         merge_propose(dup_set=dup_set, actor=actor, note=note)

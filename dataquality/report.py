@@ -76,7 +76,7 @@ def duplicate_rates(since: dt.datetime, until: dt.datetime) -> list[RateRow]:
                 arrived=Count("pk"), duplicates=Count("pk", filter=Q(pk__in=_in_a_set(entry.object_type)))
             )
             rows.append(
-                RateRow(entry.object_type, f"{entry.label.capitalize()}s", "", counts["arrived"], counts["duplicates"])
+                RateRow(entry.object_type, _objects(entry.object_type), "", counts["arrived"], counts["duplicates"])
             )
             continue
         grouped = (
@@ -90,7 +90,7 @@ def duplicate_rates(since: dt.datetime, until: dt.datetime) -> list[RateRow]:
             by_source[source][0] += row["n"]
             by_source[source][1] += row["dup"]
         for source, (n, dup) in by_source.items():
-            rows.append(RateRow(entry.object_type, f"{entry.label.capitalize()}s", source, n, dup))
+            rows.append(RateRow(entry.object_type, _objects(entry.object_type), source, n, dup))
     return rows
 
 
@@ -131,7 +131,7 @@ def merge_counts(since: dt.datetime, until: dt.datetime) -> list[dict]:
         rows.append(
             {
                 "object_type": entry.object_type,
-                "label": f"{entry.label.capitalize()}s",
+                "label": _objects(entry.object_type),
                 **{key: row.get(key, 0) for key in ("proposed", "approved", "automatic", "rejected", "undone")},
             }
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count
@@ -88,8 +89,6 @@ def send_back_default(item: ExceptionItem):
     (the answer goes back to whoever asked), else the rule owner of the automation that prepared it."""
     reviews = (item.proposal or {}).get("reviews") or []
     if reviews:
-        from django.contrib.auth import get_user_model
-
         asked_by = get_user_model().objects.filter(pk=reviews[-1].get("by_id"), is_active=True).first()
         if asked_by is not None:
             return asked_by

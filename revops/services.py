@@ -66,19 +66,12 @@ def dictionary_field_validate(*, field: FieldDefinition, stored: FieldDefinition
                     f"{stored} is a core column: its {name.replace('_', ' ')} mirrors the table and cannot change.",
                 )
     if stored is not None:
-        for name, doing in (("is_deprecated", "deprecated"), ("field_type", "given another type")):
-            worse = (
-                (not stored.is_deprecated and field.is_deprecated)
-                if name == "is_deprecated"
-                else (stored.field_type != field.field_type)
-            )
-            if worse:
-                users = active_field_users(stored)
-                if users:
-                    add(
-                        name,
-                        f"{stored} cannot be {doing} while {users_sentence(users)} read it; change or switch those off first.",
-                    )
+        risky = [("is_deprecated", "deprecated")] if field.is_deprecated and not stored.is_deprecated else []
+        if field.field_type != stored.field_type:
+            risky.append(("field_type", "given another type"))
+        users = active_field_users(stored) if risky else []
+        for name, doing in risky if users else ():
+            add(name, _in_use(stored, doing, users))
     if stored is not None and not stored.is_core and (stored.key, stored.object_type) != (key, object_type):
         in_use = selectors.dictionary_field_usage(object_type=stored.object_type, key=stored.key)
         if in_use:
@@ -186,9 +179,7 @@ def dictionary_field_delete_blockers(*, field: FieldDefinition) -> list[str]:
     blockers = []
     users = active_field_users(field)
     if users:
-        blockers.append(
-            f"{field} cannot be deleted while {users_sentence(users)} read it; change or switch those off first."
-        )
+        blockers.append(_in_use(field, "deleted", users))
     in_use = selectors.dictionary_field_usage(object_type=field.object_type, key=field.key)
     if in_use:
         blockers.append(
@@ -201,6 +192,10 @@ def dictionary_field_delete_blockers(*, field: FieldDefinition) -> list[str]:
 def active_field_users(field: FieldDefinition) -> list:
     """The active automations, rules, policies… that read ``field`` (``revops.plugins.field_users``)."""
     return [user for user in field_users(field.object_type, field.key) if user.active]
+
+
+def _in_use(field: FieldDefinition, doing: str, users: list) -> str:
+    return f"{field} cannot be {doing} while {users_sentence(users)} read it; change or switch those off first."
 
 
 def users_sentence(users: list) -> str:

@@ -12,6 +12,7 @@ from django.db.models import F
 from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.html import format_html, format_html_join
 
 from revops.admin.base import AuditedAdmin, admin_link, badge, json_block
@@ -415,8 +416,6 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
 
 def review_rows(item: ExceptionItem) -> list[dict]:
     """The approval's send-backs for review, oldest first, with local times."""
-    from django.utils.dateparse import parse_datetime
-
     rows = []
     for review in (item.proposal or {}).get("reviews") or []:
         at = parse_datetime(review.get("at") or "")

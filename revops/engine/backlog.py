@@ -30,11 +30,15 @@ from revops.audit import audited
 from revops.models import Automation, AutomationCandidate
 
 from .kinds import KINDS
+from .services import automation_create
 
 READY, DESIGN, HUMAN = "ready", "design", "human"
 OUTCOME_LABELS = {READY: "Ready to automate", DESIGN: "Needs process design", HUMAN: "Keep human"}
 # Minimal parameters a draft of these kinds needs to be saved; the rest is completed on its page.
 DRAFT_CONFIG = {"create_task": "title", "alert": "title", "notify": "subject"}
+# The points of the worst and the best candidate: no volume and every score at its worst (7), and the
+# opposite (45).
+LOWEST, HIGHEST = 7, 45
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,7 @@ def candidate_priority(candidate: AutomationCandidate) -> int:
         + (6 - candidate.risk)
         + (6 - candidate.maintenance_cost)
     )
-    low = 2 * 0 + 2 * 1 + 1 + 1 + 1 + 1 + 1  # the worst a candidate can score
-    high = 2 * 5 + 2 * 5 + 5 + 5 + 5 + 5 + 5
-    return round(100 * (points - low) / (high - low))
+    return round(100 * (points - LOWEST) / (HIGHEST - LOWEST))
 
 
 def candidate_outcome(candidate: AutomationCandidate) -> Outcome:
@@ -98,8 +100,6 @@ def candidate_save(*, candidate: AutomationCandidate, actor, reason: str = "") -
 @transaction.atomic
 def candidate_draft(*, candidate: AutomationCandidate, actor) -> Automation:
     """Create a draft automation from a candidate the matrix finds ready (refused otherwise, saying why)."""
-    from .services import automation_create
-
     locked = AutomationCandidate.objects.select_for_update().get(pk=candidate.pk)
     if locked.status == AutomationCandidate.Status.DRAFTED and locked.automation_id:
         raise ValidationError(f"{locked.name} already has its draft automation: {locked.automation}.")

@@ -29,6 +29,7 @@ from django.utils import timezone
 from exceptions.models import ExceptionItem
 from exceptions.services import exception_item_open
 from revops.models import Automation, AutomationPass, AutomationRun, SyncBatch
+from revops.values import datetime_text
 
 ACTIVE = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
 LATE_GRACE = dt.timedelta(minutes=10)
@@ -87,7 +88,7 @@ def _late(now: dt.datetime) -> int:
         since = last or automation.updated_at
         if since >= now - allowed:
             continue
-        when = timezone.localtime(last).strftime("%Y-%m-%d %H:%M %Z") if last else "never"
+        when = datetime_text(last) if last else "never"
         _open(
             automation,
             "automation_late",
@@ -113,7 +114,7 @@ def _crm_silent(now: dt.datetime) -> int:
         kind="crm_silent",
         title=f"The CRM has sent nothing for {hours} hours",
         reason=(
-            f"The last sync batch arrived {timezone.localtime(last).strftime('%Y-%m-%d %H:%M %Z')}; nothing since. "
+            f"The last sync batch arrived {datetime_text(last)}; nothing since. "
             "Automations only see what the CRM sends: until it syncs again, new leads are not routed."
         ),
     )

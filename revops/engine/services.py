@@ -7,10 +7,13 @@ is derived from the conditions; config is validated by the automation's kind.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from exceptions.queues import queue_require
 from revops import conditions
@@ -19,6 +22,7 @@ from revops.models import Automation, AutomationVersion
 from revops.versions import missing_references, versioned
 
 from .kinds import get_kind
+from .shadow import shadow_report
 
 RULE_FIELDS = ("conditions", "config", "risk")
 ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
@@ -43,21 +47,12 @@ def shadow_period_gaps(automation: Automation, *, now=None) -> list[str]:
     rule for at least ``AUTOMATION_SHADOW_DAYS`` days and ``AUTOMATION_SHADOW_MIN_RUNS`` runs, and — where
     its actions can be compared with what people did (owners, field values) — an agreement of at least
     ``AUTOMATION_SHADOW_AGREEMENT``."""
-    import datetime as dt
-
-    from django.conf import settings
-    from django.utils import timezone
-
-    from .shadow import shadow_report
-
     days = int(getattr(settings, "AUTOMATION_SHADOW_DAYS", 7))
     min_runs = int(getattr(settings, "AUTOMATION_SHADOW_MIN_RUNS", 20))
     bar = float(getattr(settings, "AUTOMATION_SHADOW_AGREEMENT", 0.9))
     now = now or timezone.now()
-    since = None
-    if automation.pk:
-        current = automation.versions.order_by("-number").first()
-        since = current.created_at if current is not None else None
+    current = automation.versions.filter(number=automation.version).first() if automation.pk else None
+    since = current.created_at if current is not None else None
     if since is None:
         return [f"it has not run in shadow yet (it needs {days} days and {min_runs} runs)"]
     report = shadow_report(automation=automation, since=since)  # agreement over its latest 200 comparisons
@@ -139,9 +134,8 @@ def automation_clean(*, automation: Automation, stored: Automation | None = None
         blockers = automation_go_live_blockers(automation=automation)
         if blockers:
             errors.setdefault("mode", []).append(f"It cannot be {automation.mode} because " + "; ".join(blockers) + ".")
-    entering_live = automation.mode == Automation.Mode.LIVE and (
-        stored is None or stored.mode != Automation.Mode.LIVE or stored.risk != automation.risk
-    )
+    # Going live is gated, not declaring a live automation riskier (that must stay cheap to do).
+    entering_live = automation.mode == Automation.Mode.LIVE and (stored is None or stored.mode != Automation.Mode.LIVE)
     if entering_live and automation.risk == Automation.Risk.MEDIUM and "mode" not in errors:
         gaps = shadow_period_gaps(automation)
         if gaps:

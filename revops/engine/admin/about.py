@@ -6,26 +6,18 @@ from __future__ import annotations
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from exceptions.models import record_word
 from exceptions.registry import item_kind
+from exceptions.services import person_name
 from revops.display import FieldText
 from revops.models import Automation
 
 from ..kinds import KINDS
 from .helpers import conditions_text
 
-RECORD_WORDS = {"opportunity": "deal"}
-
-
-def _person(user) -> str:
-    return (user.get_full_name() or user.get_username()) if user is not None else ""
-
-
-def _word(object_type: str) -> str:
-    return RECORD_WORDS.get(object_type, object_type)
-
 
 def _starts(automation: Automation) -> str:
-    record, texts = _word(automation.object_type), FieldText()
+    record, texts = record_word(automation.object_type), FieldText()
     trigger = automation.trigger
     if trigger == Automation.Trigger.CREATED:
         return f"When a {record} arrives from the CRM."
@@ -91,9 +83,9 @@ def about_rows(automation: Automation) -> list[tuple[str, str]]:
     details = _config_words(automation)
     if details:
         does = f"{does} {details}"
-    changes = automation.downstream_effect or f"The {_word(automation.object_type)}s the rule matches."
+    changes = automation.downstream_effect or f"The {record_word(automation.object_type)}s the rule matches."
     supports = [
-        f"{role}: {_person(user)}"
+        f"{role}: {person_name(user)}"
         for role, user in (
             ("rule owner (what it should do)", automation.rule_owner),
             ("system owner (how it runs)", automation.system_owner),
