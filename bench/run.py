@@ -61,9 +61,10 @@ BENCHMARKS = {
     "monitors": (["--deals", "5000"], {}),
     "scoring": (["--leads", "5000", "--events", "60"], {}),
     "duplicates": (["--leads", "10000", "--accounts", "2000", "--ingest", "4000"], {}),
+    "dashboard": (["--runs", "100000", "--items", "10000", "--leads", "10000", "--requests", "10"], {}),
 }
 # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only
-TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring", "duplicates"}
+TAKES_FLAGS = {"ingest", "triage", "routing", "monitors", "scoring", "duplicates", "dashboard"}
 QUICK_TIMEOUT = 600
 
 

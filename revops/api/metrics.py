@@ -92,4 +92,6 @@ class MetricsView(APIView):
             payload = metrics_answer(user=request.user, params=request.query_params)
         except MetricsQueryError as exc:
             raise exceptions.ValidationError({exc.field: [exc.message]}) from None
-        return Response(MetricsPageSerializer(payload).data)
+        # The payload already has the documented shape (MetricsPageSerializer, for the schema);
+        # serialising a year of per-rep points field by field would cost seconds.
+        return Response(payload)

@@ -76,7 +76,7 @@ def metrics_query(params, *, scope: set[int] | None, today: dt.date) -> MetricsQ
     return MetricsQuery(start, end, team, metrics_filter_teams(scope=scope, team=team), keys)
 
 
-def metrics_answer(*, user, params) -> dict:
+def metrics_answer(*, user, params, daily_bars: bool = True) -> dict:
     """The numbers ``params`` ask for, as ``user`` may read them: what ``GET /api/v1/metrics/``
     answers and the dashboard's CSV exports. Raises ``MetricsQueryError`` for a bad filter."""
     query = metrics_query(params, scope=metrics_team_scope(user), today=timezone.localdate())
@@ -85,5 +85,7 @@ def metrics_answer(*, user, params) -> dict:
         "start": query.start,
         "end": query.end,
         "team": {"external_id": team.external_id, "name": team.name} if team else None,
-        "metrics": metrics_read(start=query.start, end=query.end, team_ids=query.team_ids, keys=query.keys),
+        "metrics": metrics_read(
+            start=query.start, end=query.end, team_ids=query.team_ids, keys=query.keys, daily_bars=daily_bars
+        ),
     }

@@ -18,7 +18,7 @@ from django.utils import timezone
 from revops.models import MetricDaily, MetricState
 
 from .days import day_bounds, local_day
-from .registry import Metric, all_metrics
+from .registry import Metric, Point, all_metrics
 
 STATE = "daily"
 OVERLAP = dt.timedelta(minutes=15)
@@ -32,16 +32,44 @@ def _as_day(value) -> dt.date | None:
     return value
 
 
-def metric_dirty_days(metric: Metric, *, since: dt.datetime | None, today: dt.date) -> list[dt.date]:
-    """The days of ``metric`` to recompute: changed after ``since``, plus today and yesterday."""
+def metric_dirty_days(
+    metric: Metric, *, since: dt.datetime | None, today: dt.date, seen: dict | None = None
+) -> list[dt.date]:
+    """The days of ``metric`` to recompute: changed after ``since``, plus today and yesterday.
+
+    ``seen`` keeps each ``changed_days`` function's days for one roll-up: metrics over the same
+    data (six over runs, seven over response clocks) read its timestamps once.
+    """
     days = {today, today - dt.timedelta(days=1)}
     if metric.changed_days is not None:
-        days |= {day for day in map(_as_day, metric.changed_days(since)) if day is not None}
+        seen = {} if seen is None else seen
+        if metric.changed_days not in seen:
+            seen[metric.changed_days] = {day for day in map(_as_day, metric.changed_days(since)) if day is not None}
+        days |= seen[metric.changed_days]
     days = {day for day in days if day <= today}
     if metric.aggregate == "level":
         first = min(days)
         days = {first + dt.timedelta(days=n) for n in range((today - first).days + 1)}
     return sorted(days)
+
+
+SUMMED = ("ratio", "mean", "sum", "level")
+
+
+def with_all_teams(metric: Metric, points: list[Point]) -> list[Point]:
+    """``points`` plus, for a metric that adds up, one ``all_teams`` point per series summing every
+    team (and the records with no team): what an unfiltered RevOps admin reads, so that a year of
+    a dozen charts reads hundreds of rows, not tens of thousands. A percentile's ``all_teams``
+    points come from its own computation (it does not add up)."""
+    if metric.aggregate not in SUMMED or metric.per_automation:
+        return points
+    sums: dict[str, list] = {}
+    for point in points:
+        entry = sums.setdefault(point.dimension, [0.0, None])
+        entry[0] += point.numerator
+        if point.denominator is not None:
+            entry[1] = (entry[1] or 0.0) + point.denominator
+    return points + [Point(None, dim, numerator=n, denominator=d, all_teams=True) for dim, (n, d) in sums.items()]
 
 
 @transaction.atomic
@@ -53,7 +81,7 @@ def metric_day_recompute(*, metric: Metric, day: dt.date, now: dt.datetime) -> i
     MetricState.objects.select_for_update().get_or_create(name=STATE)
     start, end = day_bounds(day)
     rows = []
-    for point in metric.compute_day(day, start, end):
+    for point in with_all_teams(metric, list(metric.compute_day(day, start, end))):
         if metric.aggregate in ("ratio", "mean") and not point.denominator:
             continue
         if metric.aggregate == "percentile" and point.value is None:
@@ -85,11 +113,11 @@ def metrics_rollup(*, now: dt.datetime | None = None, full: bool = False, keys=N
     state, _ = MetricState.objects.get_or_create(name=STATE)
     since = None if full or state.watermark is None else state.watermark - OVERLAP
     today = local_day(now)
-    done = {}
+    done, seen = {}, {}
     for metric in all_metrics():
         if keys is not None and metric.key not in keys:
             continue
-        days = metric_dirty_days(metric, since=since, today=today)
+        days = metric_dirty_days(metric, since=since, today=today, seen=seen)
         for day in days:
             metric_day_recompute(metric=metric, day=day, now=now)
         done[metric.key] = len(days)

@@ -55,6 +55,13 @@ def _series_sort(metric: Metric, names) -> list[str]:
     return sorted(names, key=lambda name: (order.get(name, len(order)), name))
 
 
+def _bar_totals(metric: Metric, rows) -> list[dict]:
+    """A breakdown's series with the range's figure only (what a bar chart draws): ``rows`` are
+    ``(dimension, numerator, denominator)`` summed over the range in SQL."""
+    names = {dimension or metric.label: (float(n or 0), d) for dimension, n, d in rows}
+    return [{"name": name, "total": _value(metric, *names[name]), "points": []} for name in _series_sort(metric, names)]
+
+
 def _additive(metric: Metric, rows, days: list[dt.date]) -> list[dict]:
     cells: dict[str, dict[dt.date, tuple[float, float | None]]] = defaultdict(dict)
     for day, dimension, numerator, denominator in rows:
@@ -110,28 +117,45 @@ def _percentiles(metric: Metric, rows, days: list[dt.date], team_names: dict[int
     return series
 
 
-def metrics_read(*, start: dt.date, end: dt.date, team_ids: set[int] | None, keys=None) -> list[dict]:
+def metrics_read(
+    *, start: dt.date, end: dt.date, team_ids: set[int] | None, keys=None, daily_bars: bool = True
+) -> list[dict]:
     """Every registered metric (or those of ``keys``) over ``start``..``end`` for ``team_ids``
-    (None: every team, and the records with no team), one series per dimension."""
+    (None: every team, and the records with no team), one series per dimension.
+
+    ``daily_bars=False`` (the dashboard) reads a bar chart's breakdown as range totals only, with
+    no per-day points: a per-rep chart over a year would otherwise be tens of thousands of points
+    nobody draws.
+    """
     days = _days(start, end)
     chosen = [m for m in metrics() if keys is None or m.key in keys]
     base = MetricDaily.objects.filter(day__gte=start, day__lte=end, metric__in=[m.key for m in chosen])
-    scoped = base.filter(all_teams=False)
-    if team_ids is not None:
-        scoped = scoped.filter(team_id__in=team_ids)
+    # Unfiltered, every metric has rows summed over all teams (revops.metrics.rollup.with_all_teams).
+    scoped = base.filter(all_teams=True) if team_ids is None else base.filter(all_teams=False, team_id__in=team_ids)
+    totals_only = {m.key for m in chosen if m.chart == "bar" and m.aggregate in ("ratio", "mean", "sum")}
+    totals_only = set() if daily_bars else totals_only
     additive = defaultdict(list)
+    summed = scoped.exclude(metric__in=[m.key for m in chosen if m.aggregate == "percentile"])
     for row in (
-        scoped.exclude(metric__in=[m.key for m in chosen if m.aggregate == "percentile"])
+        summed.exclude(metric__in=totals_only)
         .values_list("metric", "day", "dimension")
         .annotate(n=Sum("numerator"), d=Sum("denominator"))
         .order_by()
     ):
         additive[row[0]].append(row[1:])
+    bars = defaultdict(list)
+    if totals_only:
+        for row in (
+            summed.filter(metric__in=totals_only)
+            .values_list("metric", "dimension")
+            .annotate(n=Sum("numerator"), d=Sum("denominator"))
+            .order_by()
+        ):
+            bars[row[0]].append(row[1:])
     percentile_keys = [m.key for m in chosen if m.aggregate == "percentile"]
     ranked = defaultdict(list)
     if percentile_keys:
-        source = base.filter(all_teams=True) if team_ids is None else scoped
-        for row in source.filter(metric__in=percentile_keys).values_list(
+        for row in scoped.filter(metric__in=percentile_keys).values_list(
             "metric", "day", "dimension", "team_id", "numerator", "value"
         ):
             ranked[row[0]].append(row[1:])
@@ -140,6 +164,8 @@ def metrics_read(*, start: dt.date, end: dt.date, team_ids: set[int] | None, key
     for metric in chosen:
         if metric.aggregate == "percentile":
             series = _percentiles(metric, ranked[metric.key], days, team_names)
+        elif metric.key in totals_only:
+            series = _bar_totals(metric, bars[metric.key])
         else:
             series = _additive(metric, additive[metric.key], days)
         result.append(

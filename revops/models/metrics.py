@@ -12,7 +12,8 @@ class MetricDaily(models.Model):
     days that changed; the dashboard and ``GET /api/v1/metrics/`` read nothing else. Ratios keep
     their ``numerator`` and ``denominator`` so that days and teams add up; a percentile keeps its
     ``value`` and its sample count (``numerator``) and is never added up. ``all_teams`` marks the
-    rows of a percentile computed over every team at once (what a RevOps admin sees unfiltered).
+    rows over every team at once — a percentile computed over all of them, or the teams' sum of a
+    metric that adds up — which is what a RevOps admin reads unfiltered.
     """
 
     metric = models.CharField(max_length=60)
@@ -30,6 +31,7 @@ class MetricDaily(models.Model):
         indexes = [
             models.Index(fields=["metric", "day"], name="metric_daily_day"),
             models.Index(fields=["team", "metric", "day"], name="metric_daily_team"),
+            models.Index(fields=["metric", "day"], name="metric_daily_all_teams", condition=models.Q(all_teams=True)),
         ]
 
     def __str__(self):

@@ -293,3 +293,41 @@ def test_the_rollup_is_a_scheduled_low_queue_job_a_real_worker_runs(known_items,
     assert run_worker("low") == 0
     flow = series(metrics_read(start=D1, end=D2, team_ids=None, keys=["items_flow"]), "items_flow")
     assert flow["Opened"] == [(D1, 2), (D2, 1)]
+
+
+def test_all_teams_rows_equal_the_sum_of_every_team_and_no_team(teams):
+    """An unfiltered read uses the all-teams rows; they equal the teams' rows and the no-team rows added up."""
+    parent, child, other = teams
+    item("a", make_queue("Americas queue", team=parent), at(D1, 10), at(D2, 9))
+    item("b", make_queue("EMEA queue", team=other), at(D1, 11))
+    item("c", make_queue("No team queue"), at(D1, 12), at(D1, 13))
+    metrics_rollup(now=at(D3, 12), full=True)
+    for metric in ("items_flow", "backlog_age", "backlog_kind"):
+        team_rows = MetricDaily.objects.filter(metric=metric, all_teams=False)
+        summed = {}
+        for row in team_rows:
+            summed[(row.day, row.dimension)] = summed.get((row.day, row.dimension), 0) + row.numerator
+        all_rows = {
+            (r.day, r.dimension): r.numerator for r in MetricDaily.objects.filter(metric=metric, all_teams=True)
+        }
+        assert all_rows == summed, metric
+    flow = series(metrics_read(start=D1, end=D2, team_ids=None, keys=["items_flow"]), "items_flow")
+    assert flow["Opened"] == [(D1, 3), (D2, 0)]  # the no-team item counts for an unfiltered admin
+    assert flow["Closed"] == [(D1, 1), (D2, 1)]
+    by_team = series(
+        metrics_read(start=D1, end=D2, team_ids={parent.pk, child.pk, other.pk}, keys=["items_flow"]), "items_flow"
+    )
+    assert by_team["Opened"] == [(D1, 2), (D2, 0)]
+
+
+def test_dashboard_bar_totals_equal_the_api_days_added_up(teams):
+    """The dashboard reads a bar chart's range totals in SQL; they equal the API's days summed."""
+    parent, child, other = teams
+    item("a", make_queue("Americas queue", team=parent), at(D1, 10), at(D1, 11), status="dismissed", code="noise")
+    item("b", make_queue("EMEA queue", team=other), at(D2, 10), at(D2, 11), status="dismissed", code="noise")
+    metrics_rollup(now=at(D3, 12), full=True)
+    daily = next(m for m in metrics_read(start=D1, end=D3, team_ids=None, keys=["side_effects"]))
+    totals = next(m for m in metrics_read(start=D1, end=D3, team_ids=None, keys=["side_effects"], daily_bars=False))
+    assert all(s["points"] == [] for s in totals["series"])
+    assert {s["name"]: s["total"] for s in totals["series"]} == {s["name"]: s["total"] for s in daily["series"]}
+    assert {s["name"]: s["total"] for s in totals["series"]}["Items dismissed as wrong"] == 2
