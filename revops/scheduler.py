@@ -5,6 +5,12 @@ the outbox sweeper included — until someone notices. This one logs the error, 
 doubling to 30 s) and carries on; a job that could not be enqueued is enqueued on the next tick.
 It wakes at least every ``TICK_SECONDS`` and records each tick in Redis
 (``revops.heartbeats.SCHEDULER_TICK_KEY``) for ``/healthz``.
+
+One scheduler enqueues at a time, however many are started (one per host is the production
+recipe, docs/deployment.md): each tick renews a lease in Redis (``LEADER_KEY``, ``LEASE_SECONDS``)
+and only its holder enqueues and records ticks; the others wait as standbys. When the holder stops,
+it hands the lease back; when it dies, the lease expires and a standby takes over within
+``LEASE_SECONDS`` plus a tick, enqueuing at once whatever fell due meanwhile.
 """
 
 from __future__ import annotations
@@ -20,21 +26,64 @@ from .heartbeats import scheduler_tick_record
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 TICK_SECONDS = 15
 MAX_BACKOFF = 30.0
+LEADER_KEY = "revops:scheduler:leader"
+LEASE_SECONDS = 60  # four ticks: a holder slowed by one long Redis hiccup keeps its lease
+
+# Take the lease when it is free, renew it when it is ours: 1 if we hold it now, else 0.
+_HOLD = """
+local holder = redis.call('GET', KEYS[1])
+if (not holder) or holder == ARGV[1] then
+    redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
+    return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def scheduler_leader(connection) -> str | None:
+    """The name of the scheduler holding the lease, or None."""
+    value = connection.get(LEADER_KEY)
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class ResilientCronScheduler(DjangoCronScheduler):
-    """A ``DjangoCronScheduler`` whose loop outlives Redis restarts and records each tick."""
+    """A ``DjangoCronScheduler`` whose loop outlives Redis restarts, records each tick and
+    enqueues only while it holds the leader lease."""
+
+    leading = False
+
+    def hold_lease(self) -> bool:
+        """Take or renew the lease; True while this scheduler is the one that enqueues."""
+        held = bool(self.connection.eval(_HOLD, 1, LEADER_KEY, self.name, LEASE_SECONDS))
+        if held != self.leading:
+            if held:
+                self.log.info("CronScheduler %s: holds the lease; enqueuing", self.name)
+            else:
+                self.log.info(
+                    "CronScheduler %s: %s holds the lease; standing by", self.name, scheduler_leader(self.connection)
+                )
+        self.leading = held
+        return held
+
+    def release_lease(self) -> None:
+        self.connection.eval(_RELEASE, 1, LEADER_KEY, self.name)
+        self.leading = False
 
     def heartbeat(self) -> None:
         super().heartbeat()
-        scheduler_tick_record(self.connection)
+        if self.leading:
+            scheduler_tick_record(self.connection)
 
     def calculate_sleep_interval(self) -> float:
         return min(super().calculate_sleep_interval(), TICK_SECONDS)
 
     def tick(self) -> float:
-        """Enqueue what is due, beat; return how long to sleep."""
-        if self.enqueue_jobs():
+        """Enqueue what is due (as the lease holder), beat; return how long to sleep."""
+        if self.hold_lease() and self.enqueue_jobs():
             self.save()  # the jobs' next run times, for the dashboard
         self.heartbeat()
         return self.calculate_sleep_interval()
@@ -65,6 +114,8 @@ class ResilientCronScheduler(DjangoCronScheduler):
             self.log.info("CronScheduler %s: stop requested", self.name)
         finally:
             try:
+                if self.leading:
+                    self.release_lease()
                 self.register_death()
             except REDIS_ERRORS as exc:
                 self.log.warning("CronScheduler %s: could not register its death (%s)", self.name, exc)

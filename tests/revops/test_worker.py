@@ -140,6 +140,42 @@ def test_the_cron_scheduler_rides_out_redis_errors_and_records_its_ticks(redis_c
     assert scheduler_last_tick(redis_conn) < 5
 
 
+def test_only_the_lease_holder_enqueues_and_a_standby_takes_over(redis_conn):
+    """Two schedulers (two hosts): one enqueues; when its lease lapses or it stops, the other does."""
+    from revops.jobs import purge_idempotency_keys
+
+    queue = django_rq.get_queue("default", commit_mode="auto")
+    queue.empty()
+    redis_conn.delete(scheduler_module.LEADER_KEY)
+    host_a = ResilientCronScheduler(connection=redis_conn, name="host-a")
+    host_b = ResilientCronScheduler(connection=redis_conn, name="host-b")
+    for scheduler in (host_a, host_b):
+        scheduler.register(purge_idempotency_keys, "default", interval=3600)
+
+    host_a.tick()
+    host_b.tick()
+    assert queue.count == 1  # the due job once, by the holder
+    assert scheduler_module.scheduler_leader(redis_conn) == "host-a"
+    assert (host_a.leading, host_b.leading) == (True, False)
+    assert 0 < redis_conn.ttl(scheduler_module.LEADER_KEY) <= scheduler_module.LEASE_SECONDS
+
+    host_a.tick()
+    host_b.tick()
+    assert queue.count == 1  # nothing new is due; the standby still enqueues nothing
+
+    redis_conn.delete(scheduler_module.LEADER_KEY)  # host A died: its lease expired
+    host_b.tick()
+    assert scheduler_module.scheduler_leader(redis_conn) == "host-b"
+    assert queue.count == 2  # what fell due while nobody held the lease, at once
+    host_a.tick()  # back, but B holds the lease now
+    assert not host_a.leading and queue.count == 2
+
+    host_b.release_lease()  # B stops and hands the lease back
+    host_a.tick()
+    assert host_a.leading and scheduler_module.scheduler_leader(redis_conn) == "host-a"
+    queue.empty()
+
+
 @pytest.mark.django_db
 def test_a_worker_asked_to_stop_while_redis_is_away_exits(redis_conn, flaky_redis, monkeypatch):
     queue = django_rq.get_queue("hot", commit_mode="auto")
