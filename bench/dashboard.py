@@ -21,6 +21,7 @@ after a warm-up), p50/p95:
 * ``api_admin_30d``, ``api_admin_730d``, ``api_one_metric_730d`` (SLA met over two years),
   ``api_manager_30d`` (``GET /api/v1/metrics/``, token and session), ``csv_admin_30d`` (one
   chart's CSV);
+* ``health_review``: the monthly automation health review (30 automations), not under the bar;
 * ``baseline_empty_page``: a logged-in admin page with no model queries, in the same run;
 * ``busy``: the dashboard (30 days, a year, a manager), the API and the empty page again while
   another process syncs batches of 1,000 leads into the same database (``bench/busy.py``).
@@ -203,7 +204,7 @@ SELECT kind, 'Lead needs a look', 'Matched no routing rule.', 'Pick the owner by
     CASE WHEN kind <> 'approval_required' OR status <> 'resolved' THEN ''
          WHEN g %% 9 = 0 THEN 'rejected' WHEN g %% 9 = 1 THEN 'overridden' ELSE 'approved' END,
     CASE WHEN status = 'dismissed' AND g %% 3 = 0 THEN 'noise' ELSE '' END, '',
-    CASE WHEN status IN ('resolved', 'dismissed') THEN t + (g %% 96) * interval '1 hour' END,
+    CASE WHEN status IN ('resolved', 'dismissed') THEN least(t + (g %% 96) * interval '1 hour', now()) END,
     CASE WHEN status IN ('resolved', 'dismissed') AND g %% 4 <> 0 THEN %(closer)s END,
     CASE WHEN g %% 2 = 0 THEN (%(autos)s::bigint[])[1 + g %% %(nauto)s] END, 0,
     CASE WHEN status <> 'open' THEN t END
@@ -403,6 +404,7 @@ def measure(args, setup: dict, bench_url: str, result: dict) -> None:
         "api_one_metric_730d": time_get(Client(), f"/api/v1/metrics/?metric=sla_met&{whole}", n, **token),
         "api_manager_30d": time_get(manager, "/api/v1/metrics/", n),
         "csv_admin_30d": time_get(admin, "/admin/dashboard/sla_met_by_rep.csv", n),
+        "health_review": time_get(admin, "/admin/revops/automation/health-review/", n),
     }
     result["pages"] = pages
     result["baseline_empty_page"] = time_get(admin, "/admin/password_change/", n)
@@ -423,7 +425,7 @@ def measure(args, setup: dict, bench_url: str, result: dict) -> None:
     busy["load_leads_per_second"] = load.get("load_leads_per_second")
     result["busy"] = busy
     timed = [*pages.items(), *((f"busy_{k}", v) for k, v in busy.items() if k.startswith(("dashboard", "api")))]
-    worst = max(page["p95_ms"] for name, page in timed if name != "api_admin_730d")
+    worst = max(page["p95_ms"] for name, page in timed if name not in ("api_admin_730d", "health_review"))
     result["bar_p95_ms"] = BAR_MS
     result["worst_p95_ms"] = worst
     result["bar_met"] = worst <= BAR_MS
