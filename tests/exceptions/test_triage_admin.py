@@ -97,6 +97,24 @@ def test_manager_lands_on_the_triage_view(na_client):
     assert na_client.get(reverse("admin:index") + "?index=1").status_code == 200
 
 
+def test_revops_admin_lands_on_the_dashboard_once_after_logging_in(client):
+    admin_user = UserFactory(username="rita.lands", is_staff=True, is_superuser=True)
+    admin_user.set_password("a-long-password-1")
+    admin_user.save()
+    login = reverse("admin:login")
+    landed = client.post(
+        login + "?next=/admin/", {"username": "rita.lands", "password": "a-long-password-1", "next": "/admin/"}
+    )
+    assert landed.status_code == 302 and landed["Location"] == reverse("admin:index")
+    first = client.get(reverse("admin:index"))
+    assert first.status_code == 302 and first["Location"] == reverse("revops-dashboard")
+    assert client.get(reverse("admin:index")).status_code == 200  # once: "Home" is the index again
+    client.logout()
+    elsewhere = reverse("admin:exceptions_exceptionitem_changelist")
+    client.post(login, {"username": "rita.lands", "password": "a-long-password-1", "next": elsewhere})
+    assert client.get(reverse("admin:index")).status_code == 200  # asked for another page: no detour
+
+
 def test_default_view_is_my_queues_open_overdue_first_with_counts(na_client, world):
     response = na_client.get(reverse(CHANGELIST))
     assert response.status_code == 200
