@@ -9,7 +9,7 @@ import logging
 from django.utils import timezone
 
 from .idempotency import idempotency_purge
-from .outbox import outbox_process_batch, outbox_process_events, outbox_sweep
+from .outbox import outbox_process_batch, outbox_process_batch_part, outbox_process_events, outbox_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,11 @@ def heartbeat() -> str:
 def process_outbox_batch(batch_id: int) -> int:
     """Run the automations for the pending events of sync batch ``batch_id``; a second run changes nothing."""
     return outbox_process_batch(batch_id=batch_id)
+
+
+def process_outbox_batch_part(batch_id: int, part: int) -> int:
+    """Run the automations for one part of a bulk sync batch (the bulk lane); a second run changes nothing."""
+    return outbox_process_batch_part(batch_id=batch_id, part=part)
 
 
 def process_outbox_events(event_ids: list[int]) -> int:

@@ -41,6 +41,7 @@ from .models import OutboxEvent
 logger = logging.getLogger(__name__)
 
 QUEUE = "hot"
+BULK_QUEUE = "low"  # after "default" in the worker's order: SLA ticks and sweeps go between bulk parts
 SWEEP_LOCK = "revops:outbox-sweep"
 EVENTS_PER_JOB = 500
 # Recording a failed job on its events: at once, then on a new connection while the database restarts.
@@ -48,6 +49,7 @@ FAILURE_RECORD_WAITS = (0.0, 0.5, 1.5)
 _WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 # The job functions, by name: ``revops.jobs`` calls back into this module.
 BATCH_JOB = "revops.jobs.process_outbox_batch"
+BATCH_PART_JOB = "revops.jobs.process_outbox_batch_part"
 EVENTS_JOB = "revops.jobs.process_outbox_events"
 
 
@@ -97,15 +99,62 @@ def _job_id(batch_id: int) -> str:
     return f"outbox-batch-{batch_id}"
 
 
+def _part_job_id(batch_id: int, part: int) -> str:
+    return f"outbox-batch-{batch_id}-part-{part}"
+
+
+def hot_objects() -> tuple[str, ...]:
+    """Object types whose events a person waits for (a new lead's routing, an SLA touch)."""
+    return tuple(getattr(settings, "OUTBOX_HOT_OBJECTS", ("lead", "activity")))
+
+
+def hot_max_events() -> int:
+    """A batch with more events than this is bulk work (an import, a backfill), whatever its object."""
+    return int(getattr(settings, "OUTBOX_HOT_MAX_EVENTS", 100))
+
+
+def bulk_events_per_job() -> int:
+    """Events per job in the bulk lane: about a second of work, so no job holds the lane long."""
+    return max(1, int(getattr(settings, "OUTBOX_BULK_EVENTS_PER_JOB", 200)))
+
+
+def batch_lane(object_type: str, events: int) -> str:
+    """The queue of a sync batch's events: ``hot`` for a small batch of leads or activities (a
+    person is waiting), the bulk lane for everything else (nightly opportunity syncs, account
+    and contact updates, any batch of more than ``OUTBOX_HOT_MAX_EVENTS`` events)."""
+    if object_type in hot_objects() and events <= hot_max_events():
+        return QUEUE
+    return BULK_QUEUE
+
+
+def _batch_event_ids(batch_id: int) -> list[int]:
+    """Every event of the batch in order (processed ones too): the parts are slices of this list."""
+    return list(OutboxEvent.objects.filter(batch_id=batch_id).order_by("pk").values_list("pk", flat=True))
+
+
+def _batch_lane_of(batch_id: int) -> tuple[str, list[int]]:
+    from .models import SyncBatch
+
+    object_type = SyncBatch.objects.filter(pk=batch_id).values_list("object_type", flat=True).first() or ""
+    ids = _batch_event_ids(batch_id)
+    return batch_lane(object_type, len(ids)), ids
+
+
+def _batch_job_ids(batch_id: int) -> list[str]:
+    """The ids of the jobs that may hold the batch's events: the hot job and every bulk part."""
+    parts = -(-OutboxEvent.objects.filter(batch_id=batch_id).count() // bulk_events_per_job())
+    return [_job_id(batch_id), *(_part_job_id(batch_id, part) for part in range(parts))]
+
+
 def _events_job_id(event_ids) -> str:
     return f"outbox-events-{min(event_ids)}-{max(event_ids)}-{len(event_ids)}"
 
 
-def _enqueue(func, arg, job_id: str, *, at_front: bool = False) -> bool:
+def _enqueue(func, *args, job_id: str, at_front: bool = False, queue: str = QUEUE) -> bool:
     try:
         # commit_mode="auto": we already run after commit; django-rq must not defer again.
-        django_rq.get_queue(QUEUE, commit_mode="auto").enqueue(
-            func, arg, job_id=job_id, retry=retry_policy(), job_timeout=job_timeout(), at_front=at_front
+        django_rq.get_queue(queue, commit_mode="auto").enqueue(
+            func, *args, job_id=job_id, retry=retry_policy(), job_timeout=job_timeout(), at_front=at_front
         )
     except Exception:
         logger.exception("could not enqueue %s; the sweeper will retry", job_id)
@@ -114,19 +163,40 @@ def _enqueue(func, arg, job_id: str, *, at_front: bool = False) -> bool:
 
 
 def outbox_enqueue_batch(*, batch_id: int, at_front: bool = False) -> bool:
-    """Enqueue ``process_outbox_batch(batch_id)`` on the hot queue; False (logged) if Redis fails.
+    """Enqueue the work of sync batch ``batch_id`` in its lane (``batch_lane``); False (logged) if
+    Redis fails.
 
-    Called from ``transaction.on_commit``: failing here must not turn a committed sync into an
-    error for the CRM, and the sweeper picks the batch up later (``at_front``: recovered work
-    keeps its place ahead of newer batches).
+    A hot batch is one job, ``process_outbox_batch(batch_id)``. A bulk batch is split into parts
+    of ``OUTBOX_BULK_EVENTS_PER_JOB`` events, one ``process_outbox_batch_part(batch_id, part)``
+    job each on the bulk lane; only the parts with pending events are enqueued (a re-enqueue
+    after a worker died skips the parts already done). Called from ``transaction.on_commit``:
+    failing here must not turn a committed sync into an error for the CRM, and the sweeper picks
+    the batch up later (``at_front``: recovered work keeps its place ahead of newer batches).
     """
-    return _enqueue(BATCH_JOB, batch_id, _job_id(batch_id), at_front=at_front)
+    try:
+        lane, ids = _batch_lane_of(batch_id)
+    except DatabaseError:
+        logger.exception("could not read batch %s to enqueue it; the sweeper will retry", batch_id)
+        return False
+    if lane == QUEUE:
+        return _enqueue(BATCH_JOB, batch_id, job_id=_job_id(batch_id), at_front=at_front)
+    size = bulk_events_per_job()
+    pending = set(
+        OutboxEvent.objects.filter(batch_id=batch_id, status=OutboxEvent.Status.PENDING).values_list("pk", flat=True)
+    )
+    ok = True
+    for part, start in enumerate(range(0, len(ids), size)):
+        if pending.intersection(ids[start : start + size]):
+            ok &= _enqueue(
+                BATCH_PART_JOB, batch_id, part, job_id=_part_job_id(batch_id, part), at_front=at_front, queue=lane
+            )
+    return ok
 
 
 def outbox_enqueue_events(*, event_ids: list[int], at_front: bool = False) -> bool:
     """Enqueue ``process_outbox_events(event_ids)`` (events without a sync batch, e.g. admin edits)."""
     event_ids = sorted(event_ids)
-    return _enqueue(EVENTS_JOB, event_ids, _events_job_id(event_ids), at_front=at_front)
+    return _enqueue(EVENTS_JOB, event_ids, job_id=_events_job_id(event_ids), at_front=at_front)
 
 
 def outbox_process_batch(*, batch_id: int) -> int:
@@ -135,6 +205,15 @@ def outbox_process_batch(*, batch_id: int) -> int:
         OutboxEvent.objects.filter(batch_id=batch_id, status=OutboxEvent.Status.PENDING).values_list("pk", flat=True)
     )
     return outbox_process_events(event_ids=ids)
+
+
+def outbox_process_batch_part(*, batch_id: int, part: int) -> int:
+    """Run the automations for the pending events of one part of a bulk batch (its ``part``-th
+    slice of ``OUTBOX_BULK_EVENTS_PER_JOB`` events in order); return how many were consumed."""
+    size = bulk_events_per_job()
+    ids = _batch_event_ids(batch_id)[part * size : (part + 1) * size]
+    pending = OutboxEvent.objects.filter(pk__in=ids, status=OutboxEvent.Status.PENDING)
+    return outbox_process_events(event_ids=list(pending.order_by("pk").values_list("pk", flat=True)))
 
 
 def outbox_process_events(*, event_ids: list[int]) -> int:
@@ -234,7 +313,8 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
     ``pending`` for ``stuck_after_minutes`` that no worker holds are marked ``error`` ("stuck:
     worker died?") and their events re-enqueued. A Redis lock keeps two sweepers (two schedulers,
     or a slow run overlapping the next) from colliding; a job still queued, or started by a live
-    worker within its timeout, is skipped. Re-enqueued jobs go to the front of the hot queue.
+    worker within its timeout, is skipped (for a bulk batch: while any of its parts is). Re-enqueued
+    jobs go to the front of their lane.
     """
     grace = grace_seconds() if grace is None else grace
     connection = django_rq.get_connection(QUEUE)
@@ -255,7 +335,7 @@ def outbox_sweep(*, grace: int | None = None, stuck_after_minutes: float | None 
         )
         enqueued: list = []
         for batch_id in batch_ids:
-            if _live(connection, _job_id(batch_id)):
+            if any(_live(connection, job_id) for job_id in _batch_job_ids(batch_id)):
                 continue
             if outbox_enqueue_batch(batch_id=batch_id, at_front=True):
                 enqueued.append(batch_id)

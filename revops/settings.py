@@ -215,6 +215,11 @@ RQ_SHOW_ADMIN_LINK = True
 # anyway loses the key and rolls back (revops/idempotency.py), so this is never a correctness limit.
 OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 60, minimum=1)
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
+# Lanes (revops.outbox.batch_lane): a sync batch of at most OUTBOX_HOT_MAX_EVENTS lead or activity
+# events is worked on the hot queue (a person waits for its routing or SLA touch); any other batch
+# goes to the bulk lane ("low") in jobs of OUTBOX_BULK_EVENTS_PER_JOB events (about a second each).
+OUTBOX_HOT_MAX_EVENTS = env_int("OUTBOX_HOT_MAX_EVENTS", 100, minimum=1)
+OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 200, minimum=1)
 WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)
 SCHEDULER_TICK_WINDOW = env_int("SCHEDULER_TICK_WINDOW", 120, minimum=30)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600, minimum=1)

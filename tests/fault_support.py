@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -216,3 +218,63 @@ class Processes:
 
 def temp_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="revops-faults-"))
+
+
+# The Procfile's worker command lines (after ``manage.py rqworker``), for ``Portal.start_worker``.
+HOT_WORKER = ("hot", "--worker-class", "revops.worker.HotWorker", "--worker-ttl", "60", "--with-scheduler")
+IDLE_WORKER = ("default", "low", "--worker-class", "revops.worker.Worker", "--worker-ttl", "60", "--with-scheduler")
+
+
+@dataclass
+class Portal:
+    """A test's own servers with the test database copied in, and the portal's processes on them."""
+
+    tmp: Path
+    pg: PostgresServer
+    rd: RedisServer
+    procs: Processes
+    web_port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    def start_web(self) -> None:
+        self.procs.start("web", "manage.py", "runserver", f"127.0.0.1:{self.web_port}", "--noreload")
+
+    def start_worker(self, name: str, bootstrap: str, args) -> None:
+        """A worker as the Procfile starts it; ``bootstrap`` is the ``python -c`` script that runs
+        ``rqworker`` with ``args`` (it may import test-only automation kinds first)."""
+        self.procs.start(name, "-c", bootstrap, *args)
+
+    def start_scheduler(self, name: str = "scheduler") -> None:
+        self.procs.start(name, "manage.py", "revops_cron", "revops.cron")
+
+
+@contextmanager
+def portal(settings_dict: dict, env: dict[str, str] | None = None, *, keep_logs: bool = False):
+    """Start PostgreSQL and Redis of the test's own, copy the test database in, and yield a
+    ``Portal`` whose processes use them (``env`` added to the tests' settings); stop everything
+    afterwards."""
+    tmp = temp_dir()
+    pg, rd = PostgresServer(tmp), RedisServer(tmp)
+    procs = None
+    try:
+        rd.start()
+        pg.start()
+        pg.copy_database(settings_dict)
+        base_env = {
+            "DATABASE_URL": pg.url(),
+            "REDIS_URL": rd.url,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "ALLOWED_HOSTS": "127.0.0.1",
+        }
+        procs = Processes(tmp, {**base_env, **(env or {})})
+        yield Portal(tmp, pg, rd, procs, free_port())
+    finally:
+        if procs is not None:
+            procs.stop_all()
+        rd.stop()
+        pg.stop()
+        if not keep_logs:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import threading
 import time
 import urllib.error
@@ -53,8 +52,9 @@ call_command("rqworker", *sys.argv[1:])
 """
 
 
-def _world() -> str:
-    """Routing (US leads to a pool of two), a slow task automation on every lead; return the CRM's token."""
+def _world(sleep: float = 0.15) -> str:
+    """Routing (US leads to a pool of two), a slow task automation on every lead (``sleep`` seconds
+    each); return the CRM's token."""
     owner = UserFactory(username="revops.lead")
     Queue.objects.get_or_create(name="RevOps")
     common = dict(
@@ -78,7 +78,7 @@ def _world() -> str:
         name="Slow follow-up",
         purpose="Keeps the hot worker busy.",
         kind="test_slow_task",
-        config={"sleep": 0.15},
+        config={"sleep": sleep},
         **common,
     )
     pool = Pool.objects.create(name="US inbound")
@@ -167,33 +167,15 @@ def test_redis_and_postgres_restarts_under_a_running_sync():
         marks[what] = round(time.monotonic() - t0, 1)
 
     secret = _world()
-    tmp = fs.temp_dir()
-    pg, rd = fs.PostgresServer(tmp), fs.RedisServer(tmp)
-    procs = None
-    try:
-        rd.start()
-        pg.start()
-        pg.copy_database(connection.settings_dict)
+    env = {"OUTBOX_GRACE_SECONDS": "2", "OUTBOX_SWEEP_SECONDS": "2", "IDEMPOTENCY_CLAIM_SECONDS": "30"}
+    keep = bool(os.environ.get("FAULTS_KEEP_LOGS"))
+    with fs.portal(connection.settings_dict, env, keep_logs=keep) as portal:
+        pg, rd, procs, web_port = portal.pg, portal.rd, portal.procs, portal.web_port
         mark("servers")
-        web_port = fs.free_port()
-        procs = fs.Processes(
-            tmp,
-            {
-                "DATABASE_URL": pg.url(),
-                "REDIS_URL": rd.url,
-                "DJANGO_SETTINGS_MODULE": "tests.settings",
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "OUTBOX_GRACE_SECONDS": "2",
-                "OUTBOX_SWEEP_SECONDS": "2",
-                "IDEMPOTENCY_CLAIM_SECONDS": "30",
-            },
-        )
-        procs.start("web", "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload")
-        hot = ["hot", "--worker-class", "revops.worker.HotWorker", "--worker-ttl", "60", "--with-scheduler"]
-        procs.start("hot", "-c", WORKER, *hot)
-        idle = ["default", "low", "--worker-class", "revops.worker.Worker", "--worker-ttl", "60", "--with-scheduler"]
-        procs.start("worker", "-c", WORKER, *idle)
-        procs.start("scheduler", "manage.py", "revops_cron", "revops.cron")
+        portal.start_web()
+        portal.start_worker("hot", WORKER, fs.HOT_WORKER)
+        portal.start_worker("worker", WORKER, fs.IDLE_WORKER)
+        portal.start_scheduler()
         redis = Redis.from_url(rd.url)
         fs.wait_for_port(web_port, 30, process=procs.running["web"])
         _wait(lambda: redis.scard("rq:workers") >= 2, 30, "both workers to register")
@@ -273,10 +255,3 @@ def test_redis_and_postgres_restarts_under_a_running_sync():
         assert health["workers"]["detail"]["workers"] == 2
         assert health["scheduler"]["detail"]["last_tick_seconds_ago"] < 30
         print(f"\nfaults: {dict(crm.statuses)} responses; recovery {crm.recovery}; timeline {marks}")
-    finally:
-        if procs is not None:
-            procs.stop_all()
-        rd.stop()
-        pg.stop()
-        if not os.environ.get("FAULTS_KEEP_LOGS"):
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -16,7 +16,6 @@ groups run (the slow automation keeps the hot workers busy). Afterwards:
 from __future__ import annotations
 
 import json
-import shutil
 import urllib.request
 from collections import Counter
 
@@ -49,31 +48,14 @@ def _jobs_done(redis: Redis) -> dict[int, int]:
 @pytest.mark.django_db(transaction=True)
 def test_two_worker_groups_share_the_work_with_no_double_effects():
     secret = _world()
-    tmp = fs.temp_dir()
-    pg, rd = fs.PostgresServer(tmp), fs.RedisServer(tmp)
-    procs = None
-    try:
-        rd.start()
-        pg.start()
-        pg.copy_database(connection.settings_dict)
-        web_port = fs.free_port()
-        procs = fs.Processes(
-            tmp,
-            {
-                "DATABASE_URL": pg.url(),
-                "REDIS_URL": rd.url,
-                "DJANGO_SETTINGS_MODULE": "tests.settings",
-                "ALLOWED_HOSTS": "127.0.0.1",
-            },
-        )
-        procs.start("web", "manage.py", "runserver", f"127.0.0.1:{web_port}", "--noreload")
+    with fs.portal(connection.settings_dict) as portal:
+        portal.start_web()
         for host in HOSTS:
-            hot = ["hot", "--worker-class", "revops.worker.HotWorker", "--worker-ttl", "60", "--with-scheduler"]
-            procs.start(f"hot-{host}", "-c", WORKER, *hot)
-            idle = ["default", "low", "--worker-class", "revops.worker.Worker", "--worker-ttl", "60"]
-            procs.start(f"worker-{host}", "-c", WORKER, *idle, "--with-scheduler")
-            procs.start(f"scheduler-{host}", "manage.py", "revops_cron", "revops.cron")
-        redis = Redis.from_url(rd.url)
+            portal.start_worker(f"hot-{host}", WORKER, fs.HOT_WORKER)
+            portal.start_worker(f"worker-{host}", WORKER, fs.IDLE_WORKER)
+            portal.start_scheduler(f"scheduler-{host}")
+        procs, pg, web_port = portal.procs, portal.pg, portal.web_port
+        redis = Redis.from_url(portal.rd.url)
         fs.wait_for_port(web_port, 30, process=procs.running["web"])
         _wait(lambda: redis.scard("rq:workers") >= 4, 30, "the four workers to register")
         _wait(lambda: scheduler_leader(redis) is not None, 30, "a scheduler to take the lease")
@@ -141,9 +123,3 @@ def test_two_worker_groups_share_the_work_with_no_double_effects():
 
         _wait(lambda: healthy()["status"] == "ok", 30, "/healthz to say ok")
         assert healthy()["checks"]["workers"]["detail"]["workers"] == 4
-    finally:
-        if procs is not None:
-            procs.stop_all()
-        rd.stop()
-        pg.stop()
-        shutil.rmtree(tmp, ignore_errors=True)

@@ -100,3 +100,45 @@ def test_cron_registers_the_sweeper_and_the_purge(redis_conn):
     schedule = {job.name: (job.func, job.interval) for job in scheduler.get_jobs()}
     assert schedule["sweep_outbox"] == (jobs.sweep_outbox, 60)
     assert schedule["purge_idempotency_keys"] == (jobs.purge_idempotency_keys, 3600)
+
+
+def test_a_bulk_batch_goes_to_the_low_lane_in_parts(
+    redis_conn, run_worker, django_capture_on_commit_callbacks, settings
+):
+    settings.OUTBOX_HOT_MAX_EVENTS = 3
+    settings.OUTBOX_BULK_EVENTS_PER_JOB = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        small = apply(rec("S1"), rec("S2"), rec("S3"))  # a person waits for these: hot
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk = apply(*(rec(f"B{i}") for i in range(5)))  # more than 3 events: bulk work
+    hot, low = django_rq.get_queue("hot"), django_rq.get_queue("low")
+    assert [job.args for job in hot.jobs] == [(small.batch.pk,)]
+    assert [(job.func_name, job.args) for job in low.jobs] == [
+        ("revops.jobs.process_outbox_batch_part", (bulk.batch.pk, part)) for part in range(3)
+    ]
+    assert low.job_ids == [f"outbox-batch-{bulk.batch.pk}-part-{part}" for part in range(3)]
+
+    assert run_worker("hot") == 0  # the hot lane never touches the bulk batch
+    assert OutboxEvent.objects.filter(batch=bulk.batch, status="pending").count() == 5
+    assert run_worker("low") == 0
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_the_sweeper_re_enqueues_only_the_bulk_parts_left_pending(redis_conn, run_worker, settings):
+    settings.OUTBOX_HOT_MAX_EVENTS = 3
+    settings.OUTBOX_BULK_EVENTS_PER_JOB = 2
+    bulk = apply(*(rec(f"B{i}") for i in range(5)))  # no on_commit here: its jobs are "lost"
+    events = list(OutboxEvent.objects.filter(batch=bulk.batch).order_by("pk"))
+    OutboxEvent.objects.filter(batch=bulk.batch).update(created_at=timezone.now() - dt.timedelta(minutes=5))
+    jobs.process_outbox_batch_part(bulk.batch.pk, 0)  # the first part ran before its worker died
+    assert [e.status for e in OutboxEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("pk")][:2] == [
+        "processed",
+        "processed",
+    ]
+
+    assert outbox_sweep(grace=60) == [bulk.batch.pk]
+    low = django_rq.get_queue("low")
+    assert sorted(low.job_ids) == [f"outbox-batch-{bulk.batch.pk}-part-{part}" for part in (1, 2)]
+    assert outbox_sweep(grace=60) == []  # its parts are still queued: not enqueued twice
+    assert run_worker("low") == 0
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"processed"}
