@@ -181,8 +181,12 @@ def run_rule(
     cache: BatchCache | None = None,
     condition_context: conditions.Context | None = None,
     options: dict | None = None,
+    evaluated: Outcome | None = None,
 ) -> tuple[str, AutomationRun]:
     """Evaluate one rule on one record and apply its outcome; return (status, run).
+
+    ``evaluated``: the outcome the batch already computed for a kind without ``record_outcome``
+    (``quiet_outcome``), applied instead of evaluating again.
 
     ``options`` reach the kind as ``context.options`` (direct calls such as a re-route use them).
     A kind with a ``record_outcome(run=, outcome=, applied=, context=)`` method gets it called
@@ -219,20 +223,12 @@ def run_rule(
             run.mode = automation.mode
             if rule.kind is None:
                 raise RuntimeError(f"automation kind {automation.kind!r} is not available or its rule does not compile")
-            context = EvalContext(
-                automation=automation,
-                version=version,
-                object_type=object_type,
-                record=record,
-                now=now,
-                changes=(event.changes if event is not None else {}) or {},
-                event=event,
-                fields=conditions.load_fields(),
-                cache=cache or BatchCache(),
-                condition_context=condition_context,
-                options=options or {},
+            context = _context(
+                rule, record, now=now, event=event, cache=cache, condition_context=condition_context, options=options
             )
-            outcome = rule.kind.evaluate(record, version=version, predicate=rule.predicate, context=context)
+            outcome = evaluated or rule.kind.evaluate(
+                record, version=version, predicate=rule.predicate, context=context
+            )
             if not isinstance(outcome, Outcome):
                 raise TypeError(f"{automation.kind} returned {type(outcome).__name__}, not an Outcome")
             run.outcome = AutomationRun.Outcome.FIRED if outcome.fired else AutomationRun.Outcome.NOT_FIRED
@@ -270,6 +266,71 @@ def run_rule(
         return "done", run
     except Exception as exc:
         return _record_failure(rule, run, record, exc, started)
+
+
+def _context(rule: Rule, record, *, now, event, cache, condition_context, options=None) -> EvalContext:
+    return EvalContext(
+        automation=rule.automation,
+        version=rule.version,
+        object_type=rule.automation.object_type,
+        record=record,
+        now=now,
+        changes=(event.changes if event is not None else {}) or {},
+        event=event,
+        fields=conditions.load_fields(),
+        cache=cache or BatchCache(),
+        condition_context=condition_context,
+        options=options or {},
+    )
+
+
+def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context) -> Outcome | None:
+    """Evaluate ``rule`` without a run row first: the outcome, or None when the full path must run
+    it (a kind with ``record_outcome``, which writes even when it does not fire; an error).
+
+    Kinds never write (``revops.engine.kinds``), so an outcome that did not fire needs nothing but
+    its run row, which the batch writes with the others in one statement (``_write_quiet``).
+    """
+    if rule.kind is None or getattr(rule.kind, "record_outcome", None) is not None:
+        return None
+    try:
+        context = _context(rule, record, now=now, event=event, cache=cache, condition_context=condition_context)
+        outcome = rule.kind.evaluate(record, version=rule.version, predicate=rule.predicate, context=context)
+    except Exception:
+        return None  # the full path evaluates again and records the error with its attempts
+    return outcome if isinstance(outcome, Outcome) else None
+
+
+def _quiet_run(rule: Rule, record, event: OutboxEvent, outcome: Outcome, started: float) -> AutomationRun:
+    moment = timezone.now()
+    automation = rule.automation
+    return AutomationRun(
+        version=rule.version,
+        trigger_key=f"event:{event.pk}",
+        automation=automation,
+        event=event,
+        mode=automation.mode,
+        object_type=automation.object_type,
+        object_id=record.pk,
+        external_id=getattr(record, "external_id", "") or "",
+        outcome=AutomationRun.Outcome.NOT_FIRED,
+        summary=outcome.summary,
+        expected_next=outcome.expected_next,
+        explanation=outcome.explanation,
+        actions_planned=[],
+        actions_applied=[],
+        attempts=1,
+        started_at=moment,
+        finished_at=moment,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
+def _write_quiet(runs: list[AutomationRun]) -> None:
+    """The batch's did-not-fire runs in one statement; a run a duplicate delivery already wrote
+    (same version and trigger key) is skipped by the unique constraint."""
+    if runs:
+        AutomationRun.objects.bulk_create(runs, batch_size=2000, ignore_conflicts=True)
 
 
 def _note(row) -> dict:
@@ -344,7 +405,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     paused = _paused_rules(rules)
     held = _hold_paused(events, rules, records, paused)
     cache = BatchCache()
-    retry = []
+    retry, finals, quiet = [], [], []
     for event in events:
         record = records.get(event.object_type, {}).get(event.object_id)
         statuses = []
@@ -356,6 +417,18 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
                 if not is_triggered(rule.automation, event) or (rule.automation.pk, event.pk) in held:
                     continue
                 pause = paused.get(rule.automation.pk)
+                outcome = None
+                # First delivery only: a redelivered event may have runs of an earlier attempt to finish.
+                if pause is None and event.attempts == 0:
+                    started = time.perf_counter()
+                    outcome = quiet_outcome(
+                        rule, record, now=moment, event=event, cache=cache, condition_context=shared
+                    )
+                    if outcome is not None and not outcome.fired:
+                        quiet.append(_quiet_run(rule, record, event, outcome, started))
+                        statuses.append("done")
+                        result.runs[AutomationRun.Outcome.NOT_FIRED] += 1
+                        continue
                 status, run = run_rule(
                     rule,
                     record,
@@ -365,6 +438,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
                     cache=cache,
                     condition_context=shared,
                     options={"paused": pause} if pause is not None else None,
+                    evaluated=outcome,
                 )
                 statuses.append(status)
                 result.runs[run.outcome if status == "done" else status] += 1
@@ -376,15 +450,30 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
             result.events["retry"] += 1
             continue
         final = OutboxEvent.Status.FAILED if "failed" in statuses else OutboxEvent.Status.PROCESSED
-        changed = OutboxEvent.objects.filter(pk=event.pk, status=OutboxEvent.Status.PENDING).update(
-            status=final, processed_at=timezone.now(), last_error="\n".join(errors)[:2000]
-        )
-        if changed:
-            result.events[final] += 1
+        finals.append((event.pk, final, "\n".join(errors)[:2000]))
+    _write_quiet(quiet)
+    _finish_events(finals, result)
     result.errors = [str(pk) for pk in retry]
     if retry:
         raise EngineRetry(f"automation runs failed for event(s) {retry[:20]}; the job will be retried")
     return result
+
+
+def _finish_events(finals: list[tuple[int, str, str]], result: EngineResult) -> None:
+    """Mark the events done with a compare-and-swap: the clean ones in one statement, the others
+    (failed, or with errors to keep) one by one."""
+    clean = [pk for pk, final, error in finals if final == OutboxEvent.Status.PROCESSED and not error]
+    moment = timezone.now()
+    pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING)
+    if clean:
+        result.events[OutboxEvent.Status.PROCESSED] += pending.filter(pk__in=clean).update(
+            status=OutboxEvent.Status.PROCESSED, processed_at=moment, last_error=""
+        )
+    for pk, final, error in finals:
+        if final == OutboxEvent.Status.PROCESSED and not error:
+            continue
+        if pending.filter(pk=pk).update(status=final, processed_at=moment, last_error=error):
+            result.events[final] += 1
 
 
 def _paused_rules(rules: dict[str, list[Rule]]) -> dict[int, Pause]:

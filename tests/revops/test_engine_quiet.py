@@ -1,0 +1,86 @@
+"""Cheap "did not fire": runs whose conditions fail are written in one statement per batch, and
+still explain themselves; redeliveries and duplicates keep one run per (version, event)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from revops.engine.pipeline import engine_process_events
+from revops.engine.selectors import record_runs
+from revops.models import AutomationRun, Lead, OutboxEvent
+
+from .test_engine import make, process, rec, sync
+
+pytestmark = pytest.mark.django_db
+
+
+def run_inserts(ctx) -> int:
+    return sum(1 for q in ctx.captured_queries if q["sql"].startswith('INSERT INTO "revops_automationrun"'))
+
+
+def test_runs_that_did_not_fire_are_written_in_one_statement_and_explain_themselves():
+    make("Hot lead follow-up")
+    make("Second follow-up", conditions={"all": [{"field": "lead.score", "op": "gte", "value": 95}]})
+    sync("leads", *(rec(f"L{i}", score=10, status="new") for i in range(20)))  # cold: nothing fires
+
+    with CaptureQueriesContext(connection) as ctx:
+        result = process()
+    assert result.runs == {"not_fired": 40}
+    assert run_inserts(ctx) == 1
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"processed"}
+    runs = AutomationRun.objects.filter(outcome="not_fired")
+    assert runs.count() == 40 and {r.attempts for r in runs} == {1}
+    assert all(r.event_id and r.finished_at and r.trigger_key == f"event:{r.event_id}" for r in runs)
+
+    # "Why didn't it fire?" — the record's runs still carry the failed condition with its value.
+    lead = Lead.objects.get(external_id="L3")
+    why = {run.automation.name: run for run in record_runs(object_type="lead", object_id=lead.pk)}
+    explained = why["Hot lead follow-up"].explanation
+    assert explained["conditions"]["result"] is False
+    failed = [c for c in explained["conditions"]["conditions"] if c["result"] is False]
+    assert failed and failed[0]["actual"] == 10
+
+
+def test_a_fired_run_takes_the_full_path_next_to_the_quiet_ones():
+    make("Hot lead follow-up")
+    sync("leads", rec("HOT", score=90, status="new"), rec("COLD", score=5, status="new"))
+    result = process()
+    assert result.runs == {"fired": 1, "not_fired": 1}
+    hot = AutomationRun.objects.get(external_id="HOT")
+    assert hot.outcome == "fired" and hot.actions_applied and hot.actions_applied[0]["status"] == "applied"
+
+
+def test_a_duplicate_delivery_keeps_one_run_per_version_and_event():
+    make("Hot lead follow-up")
+    sync("leads", *(rec(f"L{i}", score=10) for i in range(5)))
+    ids = list(OutboxEvent.objects.values_list("pk", flat=True))
+    process()
+    before = list(AutomationRun.objects.order_by("pk").values("pk", "outcome", "trigger_key"))
+    # The same job delivered again as if for the first time (a worker that lost its bookkeeping).
+    OutboxEvent.objects.update(status="pending", attempts=0, processed_at=None)
+    engine_process_events(event_ids=ids)
+    assert list(AutomationRun.objects.order_by("pk").values("pk", "outcome", "trigger_key")) == before
+    assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_a_redelivered_event_finishes_the_run_its_first_attempt_left_in_error(monkeypatch):
+    automation = make("Hot lead follow-up")
+    sync("leads", rec("L1", score=10))
+    event = OutboxEvent.objects.get()
+    AutomationRun.objects.create(
+        version=automation.versions.get(number=automation.version),
+        trigger_key=f"event:{event.pk}",
+        automation=automation,
+        event=event,
+        mode="live",
+        object_type="lead",
+        object_id=event.object_id,
+        outcome="error",
+        error="OperationalError: the database went away",
+        attempts=1,
+    )
+    OutboxEvent.objects.update(attempts=1)  # its first delivery failed
+    process()
+    run = AutomationRun.objects.get()
+    assert (run.outcome, run.attempts, run.error) == ("not_fired", 2, "")
+    assert OutboxEvent.objects.get().status == "processed"
