@@ -175,6 +175,13 @@ class ExceptionItem(models.Model):
                 condition=models.Q(status="open", claimed_at__isnull=True),
                 name="exception_unclaimed_due",
             ),
+            # "Next item" walks the claimable items severity by severity in due order
+            # (exceptions.services.exception_next_item): one short index range per tier.
+            models.Index(
+                fields=["severity", "due_at", "id"],
+                condition=models.Q(status__in=["open", "escalated"], claimed_at__isnull=True),
+                name="exception_claimable",
+            ),
         ]
 
     def __str__(self):

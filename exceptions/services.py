@@ -440,6 +440,17 @@ def claimable_items(queues: Iterable[Queue | int] | QuerySet | None, *, actor=No
     return base if ids is None else base.filter(queue_id__in=ids)
 
 
+def _claim_tiers(base: QuerySet, *, now: dt.datetime):
+    """``base`` in ``triage_order``, tier by tier: overdue then not, each by severity, then by due
+    time and id. Each tier is a short range of the ``exception_claimable`` index, so a claim reads
+    a few rows instead of sorting every claimable item; the last tier (a severity outside the
+    ranks) keeps the order exact."""
+    for when in (Q(due_at__lt=now), Q(due_at__gte=now) | Q(due_at__isnull=True)):
+        for severity in SEVERITY_RANK:
+            yield base.filter(when, severity=severity).order_by(F("due_at").asc(nulls_last=True), "id")
+    yield base.exclude(severity__in=list(SEVERITY_RANK)).order_by(*triage_order(now=now))
+
+
 def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | None) -> ExceptionItem | None:
     """Claim and return the most urgent claimable item of ``queues`` for ``actor``, or None.
 
@@ -456,12 +467,11 @@ def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | Non
     base = claimable_items(ids, actor=actor)
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            item = (
-                base.order_by(*triage_order(now=timezone.now()))
-                .select_for_update(skip_locked=True, of=("self",))
-                .first()
-            )
-            if item is None:
+            for tier in _claim_tiers(base, now=timezone.now()):
+                item = tier.select_for_update(skip_locked=True, of=("self",)).first()
+                if item is not None:
+                    break
+            else:
                 return None
             item.owner = actor
             item.claimed_at = timezone.now()
