@@ -21,6 +21,7 @@ why. State rules:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable
 from typing import Any
@@ -440,15 +441,76 @@ def claimable_items(queues: Iterable[Queue | int] | QuerySet | None, *, actor=No
     return base if ids is None else base.filter(queue_id__in=ids)
 
 
-def _claim_tiers(base: QuerySet, *, now: dt.datetime):
-    """``base`` in ``triage_order``, tier by tier: overdue then not, each by severity, then by due
-    time and id. Each tier is a short range of the ``exception_claimable`` index, so a claim reads
-    a few rows instead of sorting every claimable item; the last tier (a severity outside the
-    ranks) keeps the order exact."""
-    for when in (Q(due_at__lt=now), Q(due_at__gte=now) | Q(due_at__isnull=True)):
-        for severity in SEVERITY_RANK:
-            yield base.filter(when, severity=severity).order_by(F("due_at").asc(nulls_last=True), "id")
-    yield base.exclude(severity__in=list(SEVERITY_RANK)).order_by(*triage_order(now=now))
+CLAIM_REASON = "claimed (next item)"
+# "Next item" on PostgreSQL claims in one statement per tier (``_claim_sql``): overdue first, then
+# the rest, each severity by severity (critical first) in due order — ``triage_order``, along the
+# ``exception_claimable`` index, reading a few rows instead of sorting every claimable item. Its
+# WHERE clause is ``claimable_items`` written out: keep them together
+# (tests/exceptions/test_triage_order.py checks the order against every claimable item).
+_CLAIMABLE_SQL = (
+    "item.claimed_at IS NULL AND (item.status = 'open' OR (item.status = 'escalated'"
+    " AND (item.owner_id IS NULL OR item.owner_id = %(actor)s)))"
+    " AND (%(every_queue)s OR item.queue_id = ANY(%(queues)s))"
+)
+_TIER_SQL = {
+    "overdue": "item.severity = %(severity)s AND item.due_at < %(now)s",
+    "later": "item.severity = %(severity)s AND (item.due_at >= %(now)s OR item.due_at IS NULL)",
+}
+
+
+@functools.lru_cache(maxsize=4)
+def _claim_sql(where: str) -> str:
+    """Pick the first item matching ``where`` in due order that no one else is claiming, make the
+    actor its owner, in progress, and write its history row as django-simple-history would
+    (changed by the actor, reason "claimed (next item)"); return the claimed row."""
+    table = ExceptionItem._meta.db_table
+    history = ExceptionItem.history.model
+    copied = ", ".join(f'"{f.column}"' for f in history._meta.concrete_fields if not f.name.startswith("history_"))
+    returned = ", ".join(f'"{f.column}"' for f in ExceptionItem._meta.concrete_fields)
+    return f"""
+        WITH picked AS (
+            SELECT item.id FROM "{table}" AS item
+            WHERE {_CLAIMABLE_SQL} AND {where}
+            ORDER BY item.due_at ASC NULLS LAST, item.id ASC
+            LIMIT 1 FOR UPDATE OF item SKIP LOCKED
+        ),
+        claimed AS (
+            UPDATE "{table}" AS item SET owner_id = %(actor)s, claimed_at = %(now)s, status = %(status)s
+            FROM picked WHERE item.id = picked.id RETURNING item.*
+        ),
+        logged AS (
+            INSERT INTO "{history._meta.db_table}"
+                ({copied}, history_date, history_change_reason, history_type, history_user_id)
+            SELECT {copied}, %(now)s, %(reason)s, '~', %(actor)s FROM claimed
+        )
+        SELECT {returned} FROM claimed
+    """
+
+
+def _claim_one_sql(*, actor, queue_ids: list[int] | None, now: dt.datetime) -> ExceptionItem | None:
+    """Claim the most urgent claimable item on PostgreSQL, tier by tier, or return None."""
+    params = {
+        "actor": actor.pk,
+        "every_queue": queue_ids is None,
+        "queues": list(queue_ids or []),
+        "now": now,
+        "status": Status.IN_PROGRESS,
+        "reason": CLAIM_REASON,
+    }
+    fields = ExceptionItem._meta.concrete_fields
+    with connection.cursor() as cursor:
+        for tier in ("overdue", "later"):
+            sql = _claim_sql(_TIER_SQL[tier])
+            for severity in SEVERITY_RANK:
+                cursor.execute(sql, {**params, "severity": severity})
+                row = cursor.fetchone()
+                if row is not None:
+                    values = [
+                        f.from_db_value(value, None, connection) if hasattr(f, "from_db_value") else value
+                        for f, value in zip(fields, row, strict=True)
+                    ]
+                    return ExceptionItem.from_db(connection.alias, [f.attname for f in fields], values)
+    return None
 
 
 def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | None) -> ExceptionItem | None:
@@ -464,21 +526,26 @@ def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | Non
     ids = _queue_ids(queues)
     if ids is not None and not ids:
         return None
-    base = claimable_items(ids, actor=actor)
     if connection.vendor == "postgresql":
         with transaction.atomic():
-            for tier in _claim_tiers(base, now=timezone.now()):
-                item = tier.select_for_update(skip_locked=True, of=("self",)).first()
-                if item is not None:
-                    break
-            else:
+            item = _claim_one_sql(actor=actor, queue_ids=ids, now=timezone.now())
+            if item is not None:
+                return item
+        # Only an item whose severity is outside the ranks (never written by the portal) is left.
+        with transaction.atomic():
+            rest = claimable_items(ids, actor=actor).exclude(severity__in=list(SEVERITY_RANK))
+            item = (
+                rest.order_by(*triage_order(now=timezone.now()))
+                .select_for_update(skip_locked=True, of=("self",))
+                .first()
+            )
+            if item is None:
                 return None
-            item.owner = actor
-            item.claimed_at = timezone.now()
-            item.status = Status.IN_PROGRESS
-            with audited(actor=actor, reason="claimed (next item)"):
+            item.owner, item.claimed_at, item.status = actor, timezone.now(), Status.IN_PROGRESS
+            with audited(actor=actor, reason=CLAIM_REASON):
                 item.save(update_fields=["owner", "claimed_at", "status"])
             return item
+    base = claimable_items(ids, actor=actor)
     for _attempt in range(50):
         with transaction.atomic():
             now = timezone.now()
@@ -489,7 +556,7 @@ def exception_next_item(*, actor, queues: Iterable[Queue | int] | QuerySet | Non
             if won != 1:
                 continue  # someone else took it between our read and our update
             item = ExceptionItem.objects.get(pk=candidate)
-            with audited(actor=actor, reason="claimed (next item)"):
+            with audited(actor=actor, reason=CLAIM_REASON):
                 item.save(update_fields=["claimed_at"])  # the history row
             return item
     return None

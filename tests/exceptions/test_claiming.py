@@ -59,6 +59,20 @@ def test_next_item_takes_the_oldest_due_unclaimed_item_of_my_queues_only():
     assert exception_next_item(actor=ana, queues=None).queue == other
 
 
+@pytest.mark.django_db
+def test_next_items_history_row_is_the_claimed_item_as_simple_history_writes_it():
+    make_queue("Mine")
+    ana = UserFactory(username="ana")
+    open_item("a", queue_name="Mine", due_at=timezone.now() - dt.timedelta(hours=1))
+    item = exception_next_item(actor=ana, queues=None)
+    rows = list(item.history.order_by("history_id"))
+    latest = rows[-1]
+    assert len(rows) == 2 and latest.history_type == "~" and latest.history_user == ana
+    for field in ExceptionItem._meta.concrete_fields:
+        assert getattr(latest, field.attname) == getattr(item, field.attname), field.name
+    assert latest.history_date == item.claimed_at
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_next_item_claims_every_item_exactly_once():
     queue = make_queue("RevOps")
