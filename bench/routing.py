@@ -7,13 +7,14 @@ Uses its own database ``revops_bench`` (dropped at the end unless ``--keep-db``)
 Seeds 40 reps in 4 teams, 20,000 accounts (named, customers with open deals, subsidiaries), the
 default rule precedence (named → deal owner → region pools → fallback) and SLA policies, then:
 
-1. **speed-to-route**: starts ``runserver`` and 2 RQ workers (``rqworker hot``, SimpleWorker, as in
-   ``make run``), POSTs one lead per request at a steady ``--rate`` per second, and measures from
+1. **speed-to-route**: starts ``runserver``, 2 hot RQ workers and one on ``default low`` (as the
+   Procfile does), POSTs one lead per request at a steady ``--rate`` per second, and measures from
    the start of each POST to the moment the lead's owner is visible committed in the database
    (a trigger in the bench database NOTIFYs at commit; nothing polls). Baseline in the same run: the POST's own round trip (what the CRM
    already pays to hand the lead over).
 2. **backfill**: ``--backfill`` leads synced in batches of 1,000 (in-process ``sync_batch_apply``,
-   so the import itself is not what is measured), routed by the same 2 workers; leads routed per
+   so the import itself is not what is measured), routed on the bulk lane (``low``: a batch of more
+   than 100 events is bulk work) by the ``default low`` worker; leads routed per
    second from the first batch's commit until every lead has a decision.
 3. **backtest**: ``routing.backtest.backtest`` over the last 30 days with a draft rule added, on
    ``--backtest`` historical leads; baseline: loading the same leads alone.
@@ -213,24 +214,20 @@ def jobs_per_worker(url: str) -> list[int]:
     return sorted(worker.successful_job_count for worker in Worker.all(connection=Redis.from_url(url)))
 
 
-def start_workers(env, count: int):
+def start_workers(env, count: int, bulk: int = 1):
+    """``count`` hot workers and ``bulk`` workers on the bulk lanes, as the Procfile starts them: a
+    backfill's batches (more than ``OUTBOX_HOT_MAX_EVENTS`` events) are worked on ``low``."""
+    lanes = [("hot", "revops.worker.HotWorker")] * count + [("default low", "revops.worker.Worker")] * bulk
     return [
         subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "manage.py"),
-                "rqworker",
-                "hot",
-                "--worker-class",
-                "rq.worker.SimpleWorker",
-                "--with-scheduler",
-            ],
+            [sys.executable, str(ROOT / "manage.py"), "rqworker", *queues.split(), "--worker-class", worker_class]
+            + ["--with-scheduler"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for _ in range(count)
+        for queues, worker_class in lanes
     ]
 
 
@@ -401,7 +398,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, default=400, help="leads for speed-to-route")
     parser.add_argument("--rate", type=float, default=20.0)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="hot workers")
+    parser.add_argument("--bulk-workers", type=int, default=1, help="workers on default and low (the bulk lane)")
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--backfill", type=int, default=100_000)
     parser.add_argument("--backtest", type=int, default=100_000)
@@ -429,7 +427,7 @@ def main() -> None:
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
     recreate_database(admin_url)
     procs = []
-    result = {"benchmark": "lead routing on PostgreSQL", "workers": args.workers}
+    result = {"benchmark": "lead routing on PostgreSQL", "workers": args.workers, "bulk_workers": args.bulk_workers}
     try:
         manage(env, "migrate", "--noinput", "-v", "0")
         os.environ.update(env)
@@ -448,7 +446,7 @@ def main() -> None:
         connection.close()
         server, port = start_server(env)
         procs.append(server)
-        procs.extend(start_workers(env, args.workers))
+        procs.extend(start_workers(env, args.workers, args.bulk_workers))
         time.sleep(3)
         # warm up: imports, compiled rules, account index in each worker
         for i in range(10):
