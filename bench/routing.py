@@ -217,17 +217,17 @@ def jobs_per_worker(url: str) -> list[int]:
 def start_workers(env, count: int, bulk: int = 1):
     """``count`` hot workers and ``bulk`` workers on the bulk lanes, as the Procfile starts them: a
     backfill's batches (more than ``OUTBOX_HOT_MAX_EVENTS`` events) are worked on ``low``."""
-    lanes = [("hot", "revops.worker.HotWorker")] * count + [("default low", "revops.worker.Worker")] * bulk
+    lanes = [("hot", "revops.worker.HotWorker", 0)] * count + [("default low", "revops.worker.Worker", 10)] * bulk
     return [
         subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "rqworker", *queues.split(), "--worker-class", worker_class]
-            + ["--with-scheduler"],
+            ["nice", "-n", str(niceness), sys.executable, str(ROOT / "manage.py"), "rqworker", *queues.split()]
+            + ["--worker-class", worker_class, "--with-scheduler"],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        for queues, worker_class in lanes
+        for queues, worker_class, niceness in lanes
     ]
 
 
@@ -253,7 +253,7 @@ def start_server(env):
     raise SystemExit("runserver did not start")
 
 
-def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: str) -> dict:
+def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: str, first: int = 5_000_000) -> dict:
     import psycopg
 
     sent: dict[str, float] = {}
@@ -281,7 +281,7 @@ def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: s
         delay = target - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        record = lead(5_000_000 + i)
+        record = lead(first + i)
         body = json.dumps({"records": [record]}).encode()
         t0 = time.perf_counter()
         sent[record["external_id"]] = t0
@@ -290,7 +290,8 @@ def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: s
         if status != 200:
             raise SystemExit(f"sync answered {status}: {payload}")
     deadline = time.perf_counter() + 30
-    while len(seen) < len(sent) and time.perf_counter() < deadline:
+    # Only these leads count: a backfill running meanwhile notifies its own owners too.
+    while any(e not in seen for e in sent) and time.perf_counter() < deadline:
         time.sleep(0.01)
     done.set()
     thread.join()
@@ -301,10 +302,40 @@ def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: s
         "leads": leads,
         "rate_target_per_s": rate,
         "rate_achieved_per_s": round(achieved, 1),
-        "unrouted_after_30s": len(sent) - len(seen),
+        "unrouted_after_30s": sum(1 for e in sent if e not in seen),
         "post_to_owner_committed": summary(routed),
         "baseline_post_round_trip": summary(posts),
     }
+
+
+def bulk_load(opportunities: int, leads: int, into: dict, started: threading.Event) -> None:
+    """What a nightly sync does meanwhile: ``opportunities`` deals, then a ``leads`` backfill, in
+    batches of 1,000 (in this process, on its own connection); their automation work is bulk work."""
+    from django.db import connection
+
+    from revops.models import ApiToken
+    from revops.sync import sync_batch_apply
+
+    token = ApiToken.objects.get(name="bench")
+    t = time.perf_counter()
+    started.set()
+    for first in range(0, opportunities, 1000):
+        deals = [
+            {
+                "external_id": f"BO{n:07d}",
+                "source_updated_at": "2026-11-24T10:00:00Z",
+                "name": f"Deal {n}",
+                "amount": 5000 + n % 90000,
+                "stage": ["discovery", "solution", "proposal"][n % 3],
+            }
+            for n in range(first, min(opportunities, first + 1000))
+        ]
+        sync_batch_apply(object_name="opportunities", records=deals, actor=token.user, token=token)
+    for first in range(0, leads, 1000):
+        batch = [lead(3_000_000 + n) for n in range(first, min(leads, first + 1000))]
+        sync_batch_apply(object_name="leads", records=batch, actor=token.user, token=token)
+    into["synced_seconds"] = round(time.perf_counter() - t, 2)
+    connection.close()
 
 
 def backfill(count: int) -> dict:
@@ -400,6 +431,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2, help="hot workers")
     parser.add_argument("--bulk-workers", type=int, default=1, help="workers on default and low (the bulk lane)")
+    parser.add_argument("--busy-opportunities", type=int, default=10_000, help="synced while speed-to-route runs again")
+    parser.add_argument("--busy-backfill", type=int, default=10_000, help="leads backfilled meanwhile")
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--backfill", type=int, default=100_000)
     parser.add_argument("--backtest", type=int, default=100_000)
@@ -461,6 +494,26 @@ def main() -> None:
         )
         result["speed_to_route"]["event_to_decision_commit_in_db"] = summary(latencies)
         result["speed_to_route"]["jobs_per_worker"] = jobs_per_worker(env["REDIS_URL"])
+        if args.busy_opportunities or args.busy_backfill:
+            # The same new leads again while a nightly sync's work fills the bulk lane.
+            load, began = {}, threading.Event()
+            loader = threading.Thread(
+                target=bulk_load, args=(args.busy_opportunities, args.busy_backfill, load, began), daemon=True
+            )
+            loader.start()
+            began.wait()
+            time.sleep(2)
+            busy = speed_to_route(port, raw_token, leads=args.leads, rate=args.rate, dsn=dsn, first=6_000_000)
+            loader.join()
+            from revops.models import OutboxEvent
+
+            busy["bulk"] = {
+                "opportunities": args.busy_opportunities,
+                "backfill_leads": args.busy_backfill,
+                **load,
+                "events_still_pending_after": OutboxEvent.objects.filter(status="pending").count(),
+            }
+            result["speed_to_route_busy"] = busy
         if args.backfill:
             result["backfill"] = backfill(args.backfill)
         stop(procs)
