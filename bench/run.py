@@ -56,7 +56,11 @@ BENCHMARKS = {
     "engine": ([], {"BENCH_LEADS": "1000", "BENCH_ROUNDS": "1"}),
     "ingest": (["--records", "5000"], {}),
     "triage": (["--items", "20000", "--requests", "10", "--seconds", "2"], {}),
-    "routing": (["--leads", "40", "--accounts", "2000", "--backfill", "1000", "--backtest", "5000"], {}),
+    "routing": (
+        ["--leads", "40", "--accounts", "2000", "--backfill", "1000", "--backtest", "5000"]
+        + ["--busy-opportunities", "1000", "--busy-backfill", "1000"],
+        {},
+    ),
     "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
     "monitors": (["--deals", "5000"], {}),
     "scoring": (["--leads", "5000", "--events", "60"], {}),
