@@ -332,7 +332,7 @@ def bulk_load(opportunities: int, leads: int, into: dict, started: threading.Eve
         ]
         sync_batch_apply(object_name="opportunities", records=deals, actor=token.user, token=token)
     for first in range(0, leads, 1000):
-        batch = [lead(3_000_000 + n) for n in range(first, min(leads, first + 1000))]
+        batch = [lead(7_000_000 + n) for n in range(first, min(leads, first + 1000))]
         sync_batch_apply(object_name="leads", records=batch, actor=token.user, token=token)
     into["synced_seconds"] = round(time.perf_counter() - t, 2)
     connection.close()
