@@ -24,7 +24,8 @@ answers 409; its release deletes nothing. Conversely a takeover that races the o
 write waits for its row lock and then finds the record completed (PostgreSQL re-checks the
 ``WHERE``; SQLite serializes writers), and replays it. The lifetime only decides how long a dead
 request's key stays blocked; it is chosen well above the longest a sync request runs (a full
-``SYNC_MAX_RECORDS`` batch plus SQLite's 30 s lock wait; the web server has no request timeout).
+``SYNC_MAX_RECORDS`` batch plus SQLite's 30 s lock wait; runserver has no request timeout, and
+gunicorn's, 120 s in docs/deployment.md, ends a stuck request before its key lapses).
 """
 
 from __future__ import annotations

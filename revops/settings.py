@@ -211,7 +211,8 @@ RQ_SHOW_ADMIN_LINK = True
 # sweeper's grace and period, how long a worker or the scheduler may stay silent before /healthz
 # counts it dead, the oldest pending event /healthz accepts, and how long the claim of a request
 # that died holds its Idempotency-Key: 300 s, well above the longest a sync request runs (a full
-# batch plus SQLite's 30 s lock wait; runserver has no request timeout). A request that outlives it
+# batch plus SQLite's 30 s lock wait; runserver has no request timeout, gunicorn's is 120 s in
+# docs/deployment.md). A request that outlives it
 # anyway loses the key and rolls back (revops/idempotency.py), so this is never a correctness limit.
 OUTBOX_GRACE_SECONDS = env_int("OUTBOX_GRACE_SECONDS", 60, minimum=1)
 OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
