@@ -66,7 +66,22 @@ def ref_filter(field: str, label: str):
     return filters.CharFilter(field_name=f"{field}__external_id", label=label)
 
 
-class RecordFilterSet(filters.FilterSet):
+class RefuseEmptyIds:
+    """``?external_id=`` with nothing in it is refused (it would otherwise match every record)."""
+
+    EMPTY_IDS = "Give one or more external ids, comma-separated (e.g. L-1,L-2), or leave external_id out."
+
+    def is_valid(self):
+        valid = super().is_valid()
+        if "external_id" in self.data:
+            raw = self.data.getlist("external_id") if hasattr(self.data, "getlist") else [self.data["external_id"]]
+            if not any(part.strip() for value in raw for part in str(value or "").split(",")):
+                self.form.add_error("external_id", self.EMPTY_IDS)
+                return False
+        return valid
+
+
+class RecordFilterSet(RefuseEmptyIds, filters.FilterSet):
     """Filters every mirrored record has."""
 
     external_id = filters.BaseInFilter(field_name="external_id", label="External ids, comma-separated.")
@@ -184,7 +199,7 @@ class ActivityFilterSet(RecordFilterSet):
         fields = []
 
 
-class TaskFilterSet(filters.FilterSet):
+class TaskFilterSet(RefuseEmptyIds, filters.FilterSet):
     external_id = filters.BaseInFilter(field_name="external_id", label="External ids, comma-separated.")
     owner = ref_filter("owner", "Owner's rep external id.")
     lead = ref_filter("lead", "Lead external id.")

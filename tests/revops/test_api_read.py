@@ -97,6 +97,18 @@ def test_list_and_detail_show_references_as_external_ids(client, object_type):
 
 
 @pytest.mark.parametrize("object_type", OBJECTS)
+def test_an_empty_external_id_filter_is_refused_not_read_as_everything(client, object_type):
+    record, _key = make(object_type)
+    for query in ("external_id=", "external_id=,", "external_id=%20"):
+        response = client.get(f"/api/v1/{object_type}/?{query}")
+        assert response.status_code == 400, (query, response.content)
+        assert "one or more external ids" in response.json()["external_id"][0]
+    if record.external_id:  # a task the portal created has none
+        found = results(client.get(f"/api/v1/{object_type}/?external_id={record.external_id},nope"))
+        assert [row["external_id"] for row in found] == [record.external_id]
+
+
+@pytest.mark.parametrize("object_type", OBJECTS)
 def test_unknown_record_is_404(client, object_type):
     response = client.get(f"/api/v1/{object_type}/999999/")
     assert response.status_code == 404
