@@ -37,8 +37,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -47,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 from busy import busy_queue  # noqa: E402
-from support import database_urls, recreate  # noqa: E402
+from support import database_urls, recreate, setup_django  # noqa: E402
 
 DB_NAME = "revops_dashboard_bench"
 REGIONS, TEAMS_PER_REGION, REPS_PER_TEAM = 4, 4, 10
@@ -57,24 +55,6 @@ BAR_MS = 300
 
 def log(message: str) -> None:
     print(f"[dashboard {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def setup_django(bench_url: str) -> None:
-    os.environ.update(
-        {
-            "DATABASE_URL": bench_url,
-            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48),
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "revops.settings",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def people() -> dict:

@@ -6,7 +6,32 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
+
+
+def setup_django(bench_url: str) -> None:
+    """Django on the benchmark's own database with production settings (``DEBUG=0``) and the test
+    client's host allowed; a secret of its own unless ``SECRET_KEY`` is set."""
+    import secrets
+
+    os.environ.update(
+        {
+            "DATABASE_URL": bench_url,
+            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48),
+            "DEBUG": "0",
+            "SECURE_SSL_REDIRECT": "0",
+            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "revops.settings",
+        }
+    )
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    import django
+
+    django.setup()
 
 
 def database_urls(db_name: str, script: str) -> tuple[str, str]:

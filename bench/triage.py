@@ -25,15 +25,16 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import os
 import random
-import secrets
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from support import database_urls, recreate, setup_django  # noqa: E402
+
 DB_NAME = "revops_triage_bench"
 QUEUES = 20
 MANAGER_QUEUES = 2
@@ -56,43 +57,6 @@ STATUS_WEIGHTS = [
     ("snoozed", 1),
     ("escalated", 1),
 ]
-
-
-def database_urls() -> tuple[str, str]:
-    url = os.environ.get("DATABASE_URL", "")
-    parsed = urlparse(url)
-    if parsed.scheme not in {"postgres", "postgresql", "pgsql"}:
-        sys.exit("bench/triage.py needs DATABASE_URL pointing at a PostgreSQL server (postgres://…)")
-    admin = urlunparse(parsed._replace(scheme="postgresql", path="/postgres"))
-    bench = urlunparse(parsed._replace(scheme="postgres", path=f"/{DB_NAME}"))
-    return admin, bench
-
-
-def recreate_database(admin_url: str, *, drop_only: bool = False) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-        if not drop_only:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def setup_django(bench_url: str) -> None:
-    os.environ.update(
-        {
-            "DATABASE_URL": bench_url,
-            "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(48),
-            "DEBUG": "0",
-            "SECURE_SSL_REDIRECT": "0",
-            "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
-            "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "revops.settings",
-        }
-    )
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def populate(n: int) -> dict:
@@ -337,8 +301,8 @@ def main() -> None:
     parser.add_argument("--keep-db", action="store_true", help=f"leave {DB_NAME} in place afterwards")
     args = parser.parse_args()
 
-    admin_url, bench_url = database_urls()
-    recreate_database(admin_url)
+    admin_url, bench_url = database_urls(DB_NAME, "bench/triage.py")
+    recreate(admin_url, DB_NAME)
     try:
         setup_django(bench_url)
         from django.core.management import call_command
@@ -396,7 +360,7 @@ def main() -> None:
         except Exception:
             pass
         if not args.keep_db:
-            recreate_database(admin_url, drop_only=True)
+            recreate(admin_url, DB_NAME, drop_only=True)
 
 
 if __name__ == "__main__":

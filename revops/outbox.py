@@ -162,34 +162,45 @@ def _enqueue(func, *args, job_id: str, at_front: bool = False, queue: str = QUEU
     return True
 
 
-def outbox_enqueue_batch(*, batch_id: int, at_front: bool = False) -> bool:
+def outbox_enqueue_batch(
+    *, batch_id: int, at_front: bool = False, object_type: str | None = None, events: int | None = None
+) -> bool:
     """Enqueue the work of sync batch ``batch_id`` in its lane (``batch_lane``); False (logged) if
     Redis fails.
 
     A hot batch is one job, ``process_outbox_batch(batch_id)``. A bulk batch is split into parts
     of ``OUTBOX_BULK_EVENTS_PER_JOB`` events, one ``process_outbox_batch_part(batch_id, part)``
-    job each on the bulk lane; only the parts with pending events are enqueued (a re-enqueue
-    after a worker died skips the parts already done). Called from ``transaction.on_commit``:
-    failing here must not turn a committed sync into an error for the CRM, and the sweeper picks
-    the batch up later (``at_front``: recovered work keeps its place ahead of newer batches).
+    job each on the bulk lane. The sync passes the batch's ``object_type`` and its number of
+    ``events`` (all pending: it just committed them), so enqueueing reads nothing; without them
+    (the sweeper) the batch is read and only the parts with pending events are enqueued.
+    Called from ``transaction.on_commit``: failing here must not turn a committed sync into an
+    error for the CRM, and the sweeper picks the batch up later (``at_front``: recovered work
+    keeps its place ahead of newer batches).
     """
-    try:
-        lane, ids = _batch_lane_of(batch_id)
-    except DatabaseError:
-        logger.exception("could not read batch %s to enqueue it; the sweeper will retry", batch_id)
-        return False
+    size = bulk_events_per_job()
+    if object_type is not None and events is not None:
+        lane, parts = batch_lane(object_type, events), range(-(-events // size))
+    else:
+        try:
+            lane, ids = _batch_lane_of(batch_id)
+            pending = set(
+                OutboxEvent.objects.filter(batch_id=batch_id, status=OutboxEvent.Status.PENDING).values_list(
+                    "pk", flat=True
+                )
+            )
+        except DatabaseError:
+            logger.exception("could not read batch %s to enqueue it; the sweeper will retry", batch_id)
+            return False
+        parts = [
+            p for p, start in enumerate(range(0, len(ids), size)) if pending.intersection(ids[start : start + size])
+        ]
     if lane == QUEUE:
         return _enqueue(BATCH_JOB, batch_id, job_id=_job_id(batch_id), at_front=at_front)
-    size = bulk_events_per_job()
-    pending = set(
-        OutboxEvent.objects.filter(batch_id=batch_id, status=OutboxEvent.Status.PENDING).values_list("pk", flat=True)
-    )
     ok = True
-    for part, start in enumerate(range(0, len(ids), size)):
-        if pending.intersection(ids[start : start + size]):
-            ok &= _enqueue(
-                BATCH_PART_JOB, batch_id, part, job_id=_part_job_id(batch_id, part), at_front=at_front, queue=lane
-            )
+    for part in parts:
+        ok &= _enqueue(
+            BATCH_PART_JOB, batch_id, part, job_id=_part_job_id(batch_id, part), at_front=at_front, queue=lane
+        )
     return ok
 
 

@@ -757,6 +757,6 @@ def _apply(object_name, object_type, validator, records, unstorable, actor, toke
     batch.duration_ms = int((time.perf_counter() - started) * 1000)
     SyncBatch.objects.filter(pk=batch.pk).update(duration_ms=batch.duration_ms)
     if events:
-        batch_id = batch.pk
-        transaction.on_commit(lambda: outbox_enqueue_batch(batch_id=batch_id))
+        batch_id, count = batch.pk, len(events)
+        transaction.on_commit(lambda: outbox_enqueue_batch(batch_id=batch_id, object_type=object_type, events=count))
     return outcome

@@ -151,6 +151,25 @@ class Crm(threading.Thread):
             self.done.set()
 
 
+def assert_routed_once(db, expected: set[str]) -> None:
+    """Every lead of ``expected`` has exactly one routing decision, one owner assignment in the
+    changes feed and one task from the slow automation (``db``: a psycopg connection)."""
+    decisions = Counter(
+        ext
+        for (ext,) in db.execute(
+            f"SELECT l.external_id FROM {RoutingDecision._meta.db_table} d "
+            f"JOIN {Lead._meta.db_table} l ON l.id = d.lead_id"
+        )
+    )
+    assert decisions == Counter(expected), "a lead was routed more or less than once"
+    feed = Counter(
+        ext
+        for (ext,) in db.execute(f"SELECT external_id FROM {ChangeEntry._meta.db_table} WHERE kind = 'owner_assigned'")
+    )
+    assert feed == Counter(expected), "an owner assignment was fed to the CRM more or less than once"
+    assert db.execute(f"SELECT count(*) FROM {Task._meta.db_table}").fetchone()[0] == len(expected)
+
+
 def _wait(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -221,23 +240,7 @@ def test_redis_and_postgres_restarts_under_a_running_sync():
             mark("drained")
             leads = dict(db.execute(f"SELECT external_id, owner_id FROM {Lead._meta.db_table}").fetchall())
             assert set(leads) == expected and all(leads.values()), "a lead is missing or has no owner"
-            decisions = Counter(
-                ext
-                for (ext,) in db.execute(
-                    f"SELECT l.external_id FROM {RoutingDecision._meta.db_table} d "
-                    f"JOIN {Lead._meta.db_table} l ON l.id = d.lead_id"
-                )
-            )
-            assert decisions == Counter(expected), "a lead was routed more or less than once"
-            feed = Counter(
-                ext
-                for (ext,) in db.execute(
-                    f"SELECT external_id FROM {ChangeEntry._meta.db_table} WHERE kind = 'owner_assigned'"
-                )
-            )
-            assert feed == Counter(expected), "an owner assignment was fed to the CRM more or less than once"
-            tasks = scalar(f"SELECT count(*) FROM {Task._meta.db_table}")
-            assert tasks == len(expected)
+            assert_routed_once(db, expected)
             assert scalar(f"SELECT count(*) FROM {outbox} WHERE status <> 'processed'") == 0
 
         for name, process in procs.running.items():

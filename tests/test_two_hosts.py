@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections import Counter
 
 import psycopg
 import pytest
 from django.db import connection
 from redis import Redis
 
-from revops.models import ChangeEntry, Lead, OutboxEvent, Task
+from revops.models import OutboxEvent
 from revops.scheduler import LEASE_SECONDS, TICK_SECONDS, scheduler_leader
-from routing.models import RoutingDecision
 
 from . import fault_support as fs
 from .revops import test_engine_kinds  # noqa: F401  (registers the slow kind in this process)
-from .test_faults import BATCHES, PER_BATCH, WORKER, Crm, _wait, _world
+from .test_faults import BATCHES, PER_BATCH, WORKER, Crm, _wait, _world, assert_routed_once
 
 HOSTS = ("a", "b")
 
@@ -78,22 +76,7 @@ def test_two_worker_groups_share_the_work_with_no_double_effects():
                 90,
                 "every outbox event to be processed",
             )
-            decisions = Counter(
-                ext
-                for (ext,) in db.execute(
-                    f"SELECT l.external_id FROM {RoutingDecision._meta.db_table} d "
-                    f"JOIN {Lead._meta.db_table} l ON l.id = d.lead_id"
-                )
-            )
-            assert decisions == Counter(expected), "a lead was routed more or less than once"
-            feed = Counter(
-                ext
-                for (ext,) in db.execute(
-                    f"SELECT external_id FROM {ChangeEntry._meta.db_table} WHERE kind = 'owner_assigned'"
-                )
-            )
-            assert feed == Counter(expected), "an owner assignment was fed to the CRM more or less than once"
-            assert scalar(f"SELECT count(*) FROM {Task._meta.db_table}") == len(expected)
+            assert_routed_once(db, expected)
 
         done = _jobs_done(redis)
         for host in HOSTS:

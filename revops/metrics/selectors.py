@@ -132,8 +132,9 @@ def metrics_read(
     base = MetricDaily.objects.filter(day__gte=start, day__lte=end, metric__in=[m.key for m in chosen])
     # Unfiltered, every metric has rows summed over all teams (revops.metrics.rollup.with_all_teams).
     scoped = base.filter(all_teams=True) if team_ids is None else base.filter(all_teams=False, team_id__in=team_ids)
-    totals_only = {m.key for m in chosen if m.chart == "bar" and m.aggregate in ("ratio", "mean", "sum")}
-    totals_only = set() if daily_bars else totals_only
+    totals_only = (
+        set() if daily_bars else {m.key for m in chosen if m.chart == "bar" and m.aggregate in ("ratio", "mean", "sum")}
+    )
     additive = defaultdict(list)
     summed = scoped.exclude(metric__in=[m.key for m in chosen if m.aggregate == "percentile"])
     for row in (
