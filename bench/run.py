@@ -64,7 +64,7 @@ BENCHMARKS = {
     "handoffs": (["--deals", "300", "--handoffs", "2000"], {}),
     "monitors": (["--deals", "5000"], {}),
     "scoring": (["--leads", "5000", "--events", "60"], {}),
-    "duplicates": (["--leads", "10000", "--accounts", "2000", "--ingest", "4000"], {}),
+    "duplicates": (["--contacts", "10000", "--accounts", "2000", "--ingest", "4000", "--deployed", "4000"], {}),
     "dashboard": (["--runs", "100000", "--items", "10000", "--leads", "10000", "--requests", "10"], {}),
 }
 # conditions and engine read BENCH_LEADS / BENCH_ROUNDS only

@@ -4,7 +4,7 @@ A batch with more than ``DATAQUALITY_INLINE_MAX`` records to check (default 100)
 could refuse — the object has no ``block`` rule, or the batch only updates records — is stored
 without waiting for its check: the sync records the ids (``PendingDuplicateCheck``) and enqueues
 ``dataquality_check_pending`` on commit. The job checks them exactly as the sync would have (the
-same ``checking`` core), keeps their keys and forms and opens or extends their sets, serialised per
+same ``checking`` core), keeps their keys and opens or extends their sets, serialised per
 object with the sets' own lock so that two batches checked at once still find each other. Smaller
 batches, and any batch a ``block`` rule could refuse records of, are checked in the sync.
 
@@ -89,7 +89,7 @@ def duplicate_check_pending(*, pending_id: int) -> dict:
             prepared = sorted(prepare_rows(entry, specs, rows), key=lambda p: order[p.pk])
             is_new = {p.external_id: False for p in prepared}  # stored already: nothing is refused
             checked = check_prepared(entry, specs, prepared, is_new)
-            # Every record's keys and forms are replaced: an update's old ones go, and a record in two
+            # Every record's keys are replaced (and kept forms dropped): an update's old ones go, and a record in two
             # pending batches keeps one set of keys whichever job runs last.
             record_checked(object_type, prepared, checked, updated=[p.pk for p in prepared])
             found = len(checked.found)

@@ -1,7 +1,8 @@
-"""Synthetic leads and accounts with known duplicates, for the blocking-recall test and the benchmark.
+"""Synthetic leads, contacts and accounts with known duplicates, for the blocking-recall test and the benchmark.
 
-``generate(leads=…, accounts=…, seed=…)`` returns plain record dicts (as the sync API takes them,
-``phone`` a custom field) and the true duplicate clusters by external id. About one record in ten
+``generate(leads=…, accounts=…, contacts=…, seed=…)`` returns plain record dicts (as the sync API
+takes them: a lead's ``phone`` is a custom field, a contact names its account by external id) and
+the true duplicate clusters by external id. About one record in ten
 is a second copy of another, with the noise CRMs really collect: a typo in a name (a letter
 dropped, doubled, changed or two swapped), different case, first and last name swapped, the phone
 formatted another way, the e-mail in capitals or a private address instead, another legal suffix
@@ -48,7 +49,8 @@ class Generated:
 
     accounts: list[dict] = field(default_factory=list)
     leads: list[dict] = field(default_factory=list)
-    clusters: dict[str, list[list[str]]] = field(default_factory=lambda: {"account": [], "lead": []})
+    contacts: list[dict] = field(default_factory=list)
+    clusters: dict[str, list[list[str]]] = field(default_factory=lambda: {"account": [], "lead": [], "contact": []})
 
     def true_pairs(self, object_type: str) -> set[tuple[str, str]]:
         return {tuple(sorted((a, b))) for c in self.clusters[object_type] for i, a in enumerate(c) for b in c[i + 1 :]}
@@ -86,7 +88,7 @@ def reformat_phone(number: str) -> str:
     return f"+{digits[:2]} {digits[2:5]} {digits[5:8]} {digits[8:]}"
 
 
-def generate(*, leads: int, accounts: int, seed: int = 7, duplicate_rate: float = 0.1) -> Generated:
+def generate(*, leads: int, accounts: int, contacts: int = 0, seed: int = 7, duplicate_rate: float = 0.1) -> Generated:
     rng = random.Random(seed)
     out = Generated()
     used_domains = set()
@@ -134,8 +136,19 @@ def generate(*, leads: int, accounts: int, seed: int = 7, duplicate_rate: float 
             dup["domain"] = base["domain"]
         out.accounts.append(dup)
         _cluster(out, "account", base["external_id"], dup["external_id"])
-    used_emails = set()
-    n_base = max(1, int(leads * (1 - duplicate_rate)))
+    used_emails: set[str] = set()
+    out.leads = _people(rng, out, "lead", leads, companies, used_emails, duplicate_rate)
+    out.contacts = _people(rng, out, "contact", contacts, companies, used_emails, duplicate_rate)
+    return out
+
+
+def _people(rng, out: Generated, object_type: str, count: int, companies, used_emails, duplicate_rate) -> list[dict]:
+    """``count`` leads or contacts (about ``duplicate_rate`` of them second copies), working at ``companies``."""
+    if count <= 0:
+        return []
+    prefix = "GL" if object_type == "lead" else "GC"
+    records: list[dict] = []
+    n_base = max(1, int(count * (1 - duplicate_rate)))
     for i in range(n_base):
         company, brand, country = rng.choice(companies)
         first = rng.choice(FIRST)
@@ -148,20 +161,17 @@ def generate(*, leads: int, accounts: int, seed: int = 7, duplicate_rate: float 
             used_emails.add(email)
         else:
             email = f"{first.lower()}.{last.lower()}{rng.randrange(1, 999)}@{rng.choice(FREE_MAIL)}"
-        record = {
-            "external_id": f"GL-{i:07d}",
-            "email": email,
-            "first_name": first,
-            "last_name": last,
-            "company": brand if rng.random() < 0.6 else company["name"],
-            "country": country[0],
-            "phone": _phone(rng, country) if rng.random() < 0.6 else "",
-        }
-        out.leads.append(record)
-    bases = list(out.leads)
-    for i in range(leads - n_base):
+        record = {"external_id": f"{prefix}-{i:07d}", "email": email, "first_name": first, "last_name": last}
+        if object_type == "contact":
+            record["account"] = company["external_id"]
+        else:
+            record.update(company=brand if rng.random() < 0.6 else company["name"], country=country[0])
+        record["phone"] = _phone(rng, country) if rng.random() < 0.6 else ""
+        records.append(record)
+    bases = list(records)
+    for i in range(count - n_base):
         base = rng.choice(bases)
-        dup = dict(base, external_id=f"GL-D{i:06d}")
+        dup = dict(base, external_id=f"{prefix}-D{i:06d}")
         changes = rng.sample(["typo", "case", "swap", "phone", "email_case", "suffix"], k=2)
         for change in changes:
             if change == "typo":
@@ -175,13 +185,13 @@ def generate(*, leads: int, accounts: int, seed: int = 7, duplicate_rate: float 
                 dup["phone"] = reformat_phone(dup["phone"])
             elif change == "email_case":
                 dup["email"] = dup["email"].upper()
-            elif change == "suffix":
+            elif change == "suffix" and "company" in dup:
                 dup["company"] = dup["company"] + ", Inc."
         if base["phone"] and rng.random() < 0.3:  # a private address instead: the name and phone tell
             dup["email"] = f"{base['first_name'].lower()}{rng.randrange(1, 99)}@{rng.choice(FREE_MAIL)}"
-        out.leads.append(dup)
-        _cluster(out, "lead", base["external_id"], dup["external_id"])
-    return out
+        records.append(dup)
+        _cluster(out, object_type, base["external_id"], dup["external_id"])
+    return records
 
 
 def _cluster(out: Generated, object_type: str, base: str, dup: str) -> None:

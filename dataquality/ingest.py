@@ -13,9 +13,9 @@ the keys, one for those records) and the earlier records of the same batch, and 
   batch of more than ``DATAQUALITY_INLINE_MAX`` records none of which a rule could refuse, by a job
   on the low lane a moment after the sync committed (``dataquality.deferred``).
 
-The stored records' blocking keys and compared forms are written in the same transaction, so the next
-batch finds them without preparing them again. (A record edited in the portal's admin rather than
-synced keeps its forms until the next full scan rewrites them.)
+The stored records' blocking keys are written in the same transaction, so the next batch finds them;
+an update's kept forms are dropped. (A record edited in the portal's admin rather than synced keeps
+its keys and forms until the next full scan rewrites them.)
 An update whose compared fields did not change is not checked again.
 """
 

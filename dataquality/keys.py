@@ -29,11 +29,9 @@ def keys_write(object_type: str, keys_by_id: dict[int, set[str]], *, replace=Non
     new ones); returns the rows written."""
     if replace:
         DuplicateKey.objects.filter(InArray("object_id", list(replace)), object_type=object_type).delete()
-    rows = [
-        {"object_type": object_type, "key": key, "object_id": pk} for pk, keys in keys_by_id.items() for key in keys
-    ]
+    rows = [(object_type, key, pk) for pk, keys in keys_by_id.items() for key in keys]
     if rows:
-        _writer().insert_rows(DuplicateKey, rows)
+        _writer().insert_tuples(DuplicateKey, ("object_type", "key", "object_id"), rows)
     return len(rows)
 
 
@@ -49,15 +47,23 @@ def keys_write_range(object_type: str, low: int, high: int | None, keys_by_id: d
 
 def candidates(object_type: str, keys: set[str], *, limit: int = BLOCK_LIMIT) -> dict[str, list[int]]:
     """Stored record ids per key, for the keys shared by at most ``limit`` records."""
+    return candidates_and_crowded(object_type, keys, limit=limit)[0]
+
+
+def candidates_and_crowded(
+    object_type: str, keys: set[str], *, limit: int = BLOCK_LIMIT
+) -> tuple[dict[str, list[int]], set[str]]:
+    """``candidates`` and the keys left out for being shared by more than ``limit`` records."""
     found: dict[str, list[int]] = defaultdict(list)
     if not keys:
-        return found
+        return {}, set()
     rows = DuplicateKey.objects.filter(InArray("key", list(keys)), object_type=object_type).values_list(
         "key", "object_id"
     )
     for key, object_id in rows:
         found[key].append(object_id)
-    return {key: ids for key, ids in found.items() if len(ids) <= limit}
+    crowded = {key for key, ids in found.items() if len(ids) > limit}
+    return {key: ids for key, ids in found.items() if key not in crowded}, crowded
 
 
 def prepared_write_range(object_type: str, low: int, high: int | None, records: list[Prepared]) -> None:
@@ -71,13 +77,10 @@ def prepared_write_range(object_type: str, low: int, high: int | None, records: 
         _writer().insert_rows(DuplicatePrepared, rows)
 
 
-def prepared_write(object_type: str, records: list[Prepared], *, replace=None) -> None:
-    """Keep the forms of ``records``, replacing those of the ids in ``replace`` (records that had forms)."""
-    if replace:
-        DuplicatePrepared.objects.filter(InArray("object_id", list(replace)), object_type=object_type).delete()
-    rows = [dict(row, object_type=object_type) for row in prepared_rows(records)]
-    if rows:
-        _writer().insert_rows(DuplicatePrepared, rows)
+def prepared_forget(object_type: str, ids) -> None:
+    """Drop the kept forms of the records ``ids`` (they changed: read from their rows until the next scan)."""
+    if ids:
+        DuplicatePrepared.objects.filter(InArray("object_id", list(ids)), object_type=object_type).delete()
 
 
 def prepared_read(entry, specs, object_type: str, ids: set[int], columns: list[str]) -> dict[int, Prepared]:

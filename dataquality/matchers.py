@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from functools import lru_cache
 
 from django.db import models
 from rapidfuzz import fuzz
@@ -108,15 +109,26 @@ def _key(field: str, tag: str, text: str) -> str:
     return key
 
 
-def keys(method: str, field: str, prepared: str) -> set[str]:
+def exact_key(method: str, field: str, prepared: str) -> str:
+    """The one blocking key of a non-fuzzy prepared value: two values share it exactly when their forms
+    are equal (so a record outside a key's records cannot match the field)."""
+    return _key(field, method[0], prepared)
+
+
+@lru_cache(maxsize=65536)
+def _fuzzy_keys(field: str, pair_keys: frozenset[str]) -> frozenset[str]:
+    return frozenset(_key(field, "f", key) for key in pair_keys)
+
+
+def keys(method: str, field: str, prepared: str) -> set[str] | frozenset[str]:
     """The blocking keys of a prepared value (see the module docstring)."""
     if not prepared:
         return set()
     if method == Method.FUZZY:
         if len(prepared) < 3:
             return set()
-        return {_key(field, "f", key) for key in name_pair_keys(prepared)}
-    return {_key(field, method[0], prepared)}
+        return _fuzzy_keys(field, name_pair_keys(prepared))
+    return {exact_key(method, field, prepared)}
 
 
 def evidence(method: str, label: str, a: str, b: str, score: float, shown_a: str, shown_b: str) -> str:

@@ -188,7 +188,7 @@ def prepare_rows(entry: DuplicateObject, specs: list[RuleSpec], rows) -> list[Pr
     (company names, e-mail domains, first names): each distinct value is prepared once per call."""
     slots, blocking = slots_of(specs)
     plan = [
-        (slot, entry.getter(f.key), f.method, f.normaliser, f.company, f.key, slot in blocking)
+        (slot, entry.getter(f.key), f.method, f.normaliser, f.company, f.key, slot in blocking, f.normaliser == "phone")
         for slot, f in slots.items()
     ]
     prepare, keys = matchers.prepare, matchers.keys
@@ -198,19 +198,20 @@ def prepare_rows(entry: DuplicateObject, specs: list[RuleSpec], rows) -> list[Pr
         record = Prepared(row.get("id"), row.get("external_id") or "", entry.name_of(row))
         region = row.get("country") or None
         forms, record_keys = record.forms, record.keys
-        for slot, get, method, normaliser, company, key, is_blocking in plan:
+        for slot, get, method, normaliser, company, key, is_blocking, by_region in plan:
             value = get(row)
             if not value:
                 continue
-            memo_key = (slot, value, region if normaliser == "phone" else None)
+            memo_key = (slot, value, region) if by_region else (slot, value)
             done = memo.get(memo_key)
             if done is None:
                 form = prepare(method, value, normaliser=normaliser, company=company, region=region)
-                done = memo[memo_key] = (form, keys(method, key, form) if is_blocking and form else frozenset())
-            form, found = done
-            if not form:
+                found = keys(method, key, form) if is_blocking and form else None
+                done = memo[memo_key] = ((form, str(value).strip()) if form else None, found)
+            shown, found = done
+            if shown is None:
                 continue
-            forms[slot] = (form, str(value).strip())
+            forms[slot] = shown
             if found:
                 record_keys |= found
         out.append(record)

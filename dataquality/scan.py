@@ -28,6 +28,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from .auto_merge import auto_merge_enqueue, auto_merge_rule_ids
+from .bounds import exact_prefixes
 from .keys import BLOCK_LIMIT, keys_write_range, prepared_read, prepared_write_range
 from .models import DuplicateKey, DuplicatePrepared, DuplicateScan, DuplicateSet
 from .objects import duplicate_object, duplicate_objects
@@ -134,7 +135,7 @@ def _advance(scan: DuplicateScan) -> bool:
     if not ids:
         return _next_object(scan)
     high = last if last is not None else ids[-1]
-    pairs = candidate_pairs(scan.object_type, scan.cursor, high, scan.big_keys)
+    pairs = candidate_pairs(scan.object_type, scan.cursor, high, scan.big_keys, exact_prefixes(specs))
     _add(scan, scan.object_type, "pairs_compared", len(pairs))
     if pairs:
         records = prepared_read(entry, specs, scan.object_type, {i for pair in pairs for i in pair}, columns)
@@ -174,8 +175,12 @@ def _analyze() -> None:
             cursor.execute(f"ANALYZE {DuplicateKey._meta.db_table}, {DuplicatePrepared._meta.db_table}")
 
 
-def candidate_pairs(object_type: str, low: int, high: int, big_keys: list[str]) -> set[tuple[int, int]]:
-    """``(a, b)`` with ``low < a <= high`` and ``b > a`` sharing a blocking key not in ``big_keys``."""
+def candidate_pairs(
+    object_type: str, low: int, high: int, big_keys: list[str], anchors: list[str] | None = None
+) -> set[tuple[int, int]]:
+    """``(a, b)`` with ``low < a <= high`` and ``b > a`` sharing a blocking key not in ``big_keys``; with
+    ``anchors`` (``bounds.exact_prefixes``), only a key of those fields, or any key when ``a`` holds one
+    of those fields' keys in ``big_keys`` (a switchboard's phone: the name must tell)."""
     table = connection.ops.quote_name(DuplicateKey._meta.db_table)
     sql = (
         f"SELECT DISTINCT a.object_id, b.object_id FROM {table} a JOIN {table} b "
@@ -184,12 +189,25 @@ def candidate_pairs(object_type: str, low: int, high: int, big_keys: list[str]) 
     )
     params: list = [object_type, low, high]
     if big_keys:
-        if connection.vendor == "postgresql":
-            sql += " AND NOT (a.key = ANY(%s))"
-            params.append(list(big_keys))
-        else:
-            sql += f" AND a.key NOT IN ({', '.join(['%s'] * len(big_keys))})"
-            params.extend(big_keys)
+        sql += f" AND NOT ({_in_list('a.key', big_keys, params)})"
+    if anchors is not None:
+        shared = " OR ".join(f"substr(a.key, 1, {len(prefix)}) = %s" for prefix in anchors)
+        params.extend(anchors)
+        crowded = [key for key in big_keys if key.startswith(tuple(anchors))]
+        if crowded:
+            params.append(object_type)
+            holds = _in_list("c.key", crowded, params)
+            shared += f" OR a.object_id IN (SELECT c.object_id FROM {table} c WHERE c.object_type = %s AND {holds})"
+        sql += f" AND ({shared or 'FALSE'})"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return set(cursor.fetchall())
+
+
+def _in_list(column: str, values: list[str], params: list) -> str:
+    """``column`` is one of ``values`` (added to ``params``): ``= ANY`` on PostgreSQL, ``IN`` elsewhere."""
+    if connection.vendor == "postgresql":
+        params.append(list(values))
+        return f"{column} = ANY(%s)"
+    params.extend(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})"

@@ -19,6 +19,7 @@ still ignores word order and is several times faster.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -111,30 +112,41 @@ def _best_first(hit: tuple) -> tuple:
     return (-hit[1], hit[0])
 
 
-def word_variants(word: str) -> set[str]:
+def word_variants(word: str) -> frozenset[str]:
     """A word's first four letters (three for a three-letter word) with each one left out in turn (a
     shorter word as it is): two words whose heads differ by one typo share one variant."""
-    head = word[:4]
+    return _head_variants(word[:4])
+
+
+@lru_cache(maxsize=65536)
+def _head_variants(head: str) -> frozenset[str]:
     if len(head) < 3:
-        return {head}
-    return {head[:i] + head[i + 1 :] for i in range(len(head))}
+        return frozenset((head,))
+    return frozenset(head[:i] + head[i + 1 :] for i in range(len(head)))
 
 
-def name_pair_keys(key: str) -> set[str]:
+def name_pair_keys(key: str) -> frozenset[str]:
     """Blocking keys of a multi-word name that stay selective for common words ("john smith").
 
     The words are sorted (so "Smith John" == "John Smith", as ``token_sort_ratio`` sees it); for each
     pair of neighbouring words, the first word's ``word_variants`` joined with the second's first
     four letters, and the other way round. Two names whose words differ by one typo in the first
     four letters of one word of a pair share a key; a one-word name falls back to ``word_variants``.
+    Only the words' first four letters count, so the keys of each list of heads are computed once.
     """
     words = sorted(word for word in key.split() if word)
     if not words:
-        return set()
-    if len(words) == 1:
-        return word_variants(words[0]) if len(words[0]) >= 3 else {words[0]}
+        return frozenset()
+    return heads_keys(tuple(word[:4] for word in words))
+
+
+@lru_cache(maxsize=65536)
+def heads_keys(heads: tuple[str, ...]) -> frozenset[str]:
+    """``name_pair_keys`` of a name whose sorted words start with ``heads`` (their first four letters)."""
+    if len(heads) == 1:
+        return _head_variants(heads[0])
     keys = set()
-    for first, second in zip(words, words[1:], strict=False):
-        keys.update(f"{variant}|{second[:4]}" for variant in word_variants(first))
-        keys.update(f"{first[:4]}|{variant}" for variant in word_variants(second))
-    return keys
+    for first, second in zip(heads, heads[1:], strict=False):
+        keys.update(f"{variant}|{second}" for variant in _head_variants(first))
+        keys.update(f"{first}|{variant}" for variant in _head_variants(second))
+    return frozenset(keys)

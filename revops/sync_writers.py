@@ -49,6 +49,10 @@ class OrmWriter:
     def insert_rows(self, model, rows: list[dict]) -> None:
         model.objects.bulk_create([model(**row) for row in rows])
 
+    def insert_tuples(self, model, attnames: tuple[str, ...], rows) -> None:
+        """Insert ``rows`` (tuples of ``attnames`` values; the other columns take their defaults)."""
+        model.objects.bulk_create([model(**dict(zip(attnames, row, strict=True))) for row in rows])
+
 
 class PgWriter:
     def insert_records(self, model, ctx, states: list, own_map: dict[str, int]) -> None:
@@ -103,6 +107,11 @@ class PgWriter:
         defaults = {f.attname: f.get_default() for f in fields}
         values = values_getter(f.attname for f in fields)
         self._copy(model._meta.db_table, fields, (values(defaults | row) for row in rows))
+
+    def insert_tuples(self, model, attnames: tuple[str, ...], rows) -> None:
+        """COPY ``rows`` (tuples of ``attnames`` values; the other columns take their database defaults
+        or none: for models whose other columns are the primary key or nullable)."""
+        self._copy(model._meta.db_table, [model._meta.get_field(name) for name in attnames], rows)
 
     @staticmethod
     def _copy(table: str, fields, rows) -> None:
