@@ -4,7 +4,7 @@
 
 Creates (and finally drops) its own database ``revops_bench`` on that server and uses Redis db 4
 of ``REDIS_URL``'s server (flushed), so it never touches real data. It starts the WSGI app under
-``manage.py runserver --noreload`` in a subprocess, POSTs 100 batches of 1,000 new leads over
+gunicorn (``2 × cores + 1`` workers, as docs/deployment.md) in a subprocess, POSTs 100 batches of 1,000 new leads over
 HTTP (then the same leads again with changes, then once more unchanged), measures a raw ``COPY``
 of the same rows into a scratch table with the same columns, then POSTs as many new contacts (on
 accounts synced first; e-mails in mixed case and formatted phone numbers for the normalisers, one in
@@ -23,12 +23,13 @@ import json
 import os
 import pstats
 import secrets
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
+
+from support import start_gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "revops_bench"
@@ -121,12 +122,6 @@ def recreate_database(admin_url: str, *, drop_only: bool = False) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
         if not drop_only:
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def manage(env, *args, capture=False) -> str:
@@ -318,22 +313,7 @@ def main() -> None:
             .strip()
             .splitlines()[-1]
         )
-        port = free_port()
-        server = subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", "--nothreading", f"127.0.0.1:{port}"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if server.poll() is not None:
-                    raise SystemExit(f"runserver died: {server.stderr.read().decode()[-2000:]}") from None
-                time.sleep(0.1)
+        server, port = start_gunicorn(env, ROOT)
 
         n, size = args.records, args.batch
         rows = [lead(i) for i in range(n)]

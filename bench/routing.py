@@ -7,15 +7,17 @@ Uses its own database ``revops_bench`` (dropped at the end unless ``--keep-db``)
 Seeds 40 reps in 4 teams, 20,000 accounts (named, customers with open deals, subsidiaries), the
 default rule precedence (named → deal owner → region pools → fallback) and SLA policies, then:
 
-1. **speed-to-route**: starts ``runserver``, 2 hot RQ workers and one on ``default low`` (as the
-   Procfile does), POSTs one lead per request at a steady ``--rate`` per second, and measures from
+1. **speed-to-route**: starts gunicorn (``2 × cores + 1`` workers, as docs/deployment.md), 2 hot RQ
+   workers and one on ``default low`` at ``nice 10`` (as the Procfile does), POSTs one lead per request at a steady ``--rate`` per second, and measures from
    the start of each POST to the moment the lead's owner is visible committed in the database
    (a trigger in the bench database NOTIFYs at commit; nothing polls). Baseline in the same run: the POST's own round trip (what the CRM
    already pays to hand the lead over).
 2. **backfill**: ``--backfill`` leads synced in batches of 1,000 (in-process ``sync_batch_apply``,
    so the import itself is not what is measured), routed on the bulk lane (``low``: a batch of more
    than 100 events is bulk work) by the ``default low`` worker; leads routed per
-   second from the first batch's commit until every lead has a decision.
+   second from the first batch's commit until every lead has a decision. Each RQ worker's resident
+   memory (and its job process's, for the forking bulk worker) is sampled during the busy phase and
+   the backfill (``worker_memory``; bar ≤ 150 MB).
 3. **backtest**: ``routing.backtest.backtest`` over the last 30 days with a draft rule added, on
    ``--backtest`` historical leads; baseline: loading the same leads alone.
 """
@@ -34,7 +36,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingest import ROOT, database_urls, free_port, manage, post, recreate_database, redis_url  # noqa: E402
+from ingest import ROOT, database_urls, manage, post, recreate_database, redis_url  # noqa: E402
+from support import RssSampler, start_gunicorn  # noqa: E402
 
 REGIONS = {"NA": ["US", "CA"], "EMEA": ["GB", "DE", "FR"], "APAC": ["AU", "JP"]}
 
@@ -229,28 +232,6 @@ def start_workers(env, count: int, bulk: int = 1):
         )
         for queues, worker_class, niceness in lanes
     ]
-
-
-def start_server(env):
-    import socket
-
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server, port
-        except OSError:
-            if server.poll() is not None:
-                raise SystemExit(f"runserver died: {server.stderr.read().decode()[-2000:]}") from None
-            time.sleep(0.1)
-    raise SystemExit("runserver did not start")
 
 
 def speed_to_route(port: int, raw_token: str, *, leads: int, rate: float, dsn: str, first: int = 5_000_000) -> dict:
@@ -477,9 +458,15 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        server, port = start_server(env)
+        server, port = start_gunicorn(env, ROOT)
         procs.append(server)
-        procs.extend(start_workers(env, args.workers, args.bulk_workers))
+        workers = start_workers(env, args.workers, args.bulk_workers)
+        procs.extend(workers)
+        names = [f"hot {n + 1}" for n in range(args.workers)] + [
+            f"default low {n + 1}" for n in range(args.bulk_workers)
+        ]
+        # ``nice`` execs the worker: each process's pid is the worker's own.
+        sampler = RssSampler({name: proc.pid for name, proc in zip(names, workers, strict=True)})
         time.sleep(3)
         # warm up: imports, compiled rules, account index in each worker
         for i in range(10):
@@ -500,11 +487,12 @@ def main() -> None:
             loader = threading.Thread(
                 target=bulk_load, args=(args.busy_opportunities, args.busy_backfill, load, began), daemon=True
             )
-            loader.start()
-            began.wait()
-            time.sleep(2)
-            busy = speed_to_route(port, raw_token, leads=args.leads, rate=args.rate, dsn=dsn, first=6_000_000)
-            loader.join()
+            with sampler:
+                loader.start()
+                began.wait()
+                time.sleep(2)
+                busy = speed_to_route(port, raw_token, leads=args.leads, rate=args.rate, dsn=dsn, first=6_000_000)
+                loader.join()
             from revops.models import OutboxEvent
 
             busy["bulk"] = {
@@ -515,7 +503,9 @@ def main() -> None:
             }
             result["speed_to_route_busy"] = busy
         if args.backfill:
-            result["backfill"] = backfill(args.backfill)
+            with sampler:
+                result["backfill"] = backfill(args.backfill)
+        result["worker_memory"] = {**sampler.report(), "bar_rss_mb": 150}
         stop(procs)
         procs = []
         if args.backtest:

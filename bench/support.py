@@ -72,3 +72,91 @@ def profiled(enabled: bool, label: str, *, top: int = 30):
         stats = pstats.Stats(profiler, stream=sys.stderr)
         stats.sort_stats("cumulative").print_stats(top)
         stats.sort_stats("tottime").print_stats(top - 5)
+
+
+def start_gunicorn(env: dict, root: Path, *, workers: int | None = None):
+    """The web tier as docs/deployment.md runs it — gunicorn, ``2 × cores + 1`` sync workers — on a free
+    port of 127.0.0.1; returns ``(process, port)`` once it accepts connections."""
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workers = workers or 2 * (os.cpu_count() or 1) + 1
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "revops.wsgi", "--bind", f"127.0.0.1:{port}"]
+        + ["--workers", str(workers), "--timeout", "120", "--log-level", "warning"],
+        env=env,
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server, port
+        except OSError:
+            if server.poll() is not None:
+                raise SystemExit(f"gunicorn died: {server.stderr.read().decode()[-2000:]}") from None
+            time.sleep(0.1)
+    raise SystemExit("gunicorn did not start")
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as children:
+                found.extend(int(child) for child in children.read().split())
+    except OSError:
+        pass
+    return found
+
+
+class RssSampler:
+    """The highest resident memory (MB) of named processes and, apart, of their children (a forking RQ
+    worker's work horse), sampled every ``interval`` seconds from ``/proc`` while running."""
+
+    def __init__(self, processes: dict[str, int], interval: float = 0.25):
+        import threading
+
+        self.processes, self.interval = processes, interval
+        self.peak: dict[str, float] = dict.fromkeys(processes, 0.0)
+        self.peak_child: dict[str, float] = dict.fromkeys(processes, 0.0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, pid in self.processes.items():
+                self.peak[name] = max(self.peak[name], _rss_mb(pid))
+                for child in _children(pid):
+                    self.peak_child[name] = max(self.peak_child[name], _rss_mb(child))
+            self._stop.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def report(self) -> dict:
+        return {
+            name: {"rss_mb_max": round(self.peak[name], 1), "job_process_rss_mb_max": round(self.peak_child[name], 1)}
+            for name in self.processes
+        }
