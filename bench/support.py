@@ -74,9 +74,10 @@ def profiled(enabled: bool, label: str, *, top: int = 30):
         stats.sort_stats("tottime").print_stats(top - 5)
 
 
-def start_gunicorn(env: dict, root: Path, *, workers: int | None = None):
+def start_gunicorn(env: dict, root: Path, *, workers: int | None = None, runserver: bool = False):
     """The web tier as docs/deployment.md runs it — gunicorn, ``2 × cores + 1`` sync workers — on a free
-    port of 127.0.0.1; returns ``(process, port)`` once it accepts connections."""
+    port of 127.0.0.1; returns ``(process, port)`` once it accepts connections. ``runserver``: Django's
+    development server instead (threaded, one process), for a comparison."""
     import socket
     import subprocess
     import time
@@ -85,9 +86,12 @@ def start_gunicorn(env: dict, root: Path, *, workers: int | None = None):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     workers = workers or 2 * (os.cpu_count() or 1) + 1
+    command = [sys.executable, "-m", "gunicorn", "revops.wsgi", "--bind", f"127.0.0.1:{port}"]
+    command += ["--workers", str(workers), "--timeout", "120", "--log-level", "warning"]
+    if runserver:
+        command = [sys.executable, str(root / "manage.py"), "runserver", "--noreload", f"127.0.0.1:{port}"]
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "revops.wsgi", "--bind", f"127.0.0.1:{port}"]
-        + ["--workers", str(workers), "--timeout", "120", "--log-level", "warning"],
+        command,
         env=env,
         cwd=root,
         stdout=subprocess.DEVNULL,
@@ -128,7 +132,8 @@ def _children(pid: int) -> list[int]:
 
 class RssSampler:
     """The highest resident memory (MB) of named processes and, apart, of their children (a forking RQ
-    worker's work horse), sampled every ``interval`` seconds from ``/proc`` while running."""
+    worker's job process; rq's scheduler process, for the worker started ``--with-scheduler`` that
+    holds its lock), sampled every ``interval`` seconds from ``/proc`` inside each ``with`` block."""
 
     def __init__(self, processes: dict[str, int], interval: float = 0.25):
         import threading
@@ -137,7 +142,7 @@ class RssSampler:
         self.peak: dict[str, float] = dict.fromkeys(processes, 0.0)
         self.peak_child: dict[str, float] = dict.fromkeys(processes, 0.0)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -148,6 +153,10 @@ class RssSampler:
             self._stop.wait(self.interval)
 
     def __enter__(self):
+        import threading
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
@@ -157,6 +166,6 @@ class RssSampler:
 
     def report(self) -> dict:
         return {
-            name: {"rss_mb_max": round(self.peak[name], 1), "job_process_rss_mb_max": round(self.peak_child[name], 1)}
+            name: {"rss_mb_max": round(self.peak[name], 1), "children_rss_mb_max": round(self.peak_child[name], 1)}
             for name in self.processes
         }
