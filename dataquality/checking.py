@@ -80,7 +80,7 @@ def check_prepared(entry, specs: list[RuleSpec], prepared: list[Prepared], is_ne
         found_ids = set(shared).union(*(by_key.get(key, ()) for key in rest))
         found_ids.discard(record.pk)
         compared.append(sorted(i for i in found_ids if bounds.reachable(record, closed, shared.get(i, NONE))))
-    # The stored records' forms as the last scan (or ingest) kept them; prepared afresh where missing.
+    # The stored records' forms as the last scan kept them; prepared afresh where missing (synced since).
     stored_ids = {i for ids in compared for i in ids} - own_ids
     stored = prepared_read(entry, specs, object_type, stored_ids, columns) if stored_ids else {}
     rejected: dict[str, dict[str, list[str]]] = {}

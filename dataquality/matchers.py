@@ -115,7 +115,7 @@ def exact_key(method: str, field: str, prepared: str) -> str:
     return _key(field, method[0], prepared)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # about 1.5 KB an entry: a few MB at most
 def _fuzzy_keys(field: str, pair_keys: frozenset[str]) -> frozenset[str]:
     return frozenset(_key(field, "f", key) for key in pair_keys)
 

@@ -118,7 +118,7 @@ def word_variants(word: str) -> frozenset[str]:
     return _head_variants(word[:4])
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _head_variants(head: str) -> frozenset[str]:
     if len(head) < 3:
         return frozenset((head,))
@@ -140,7 +140,7 @@ def name_pair_keys(key: str) -> frozenset[str]:
     return heads_keys(tuple(word[:4] for word in words))
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=4096)  # about 1 KB an entry: a few MB at most
 def heads_keys(heads: tuple[str, ...]) -> frozenset[str]:
     """``name_pair_keys`` of a name whose sorted words start with ``heads`` (their first four letters)."""
     if len(heads) == 1:
