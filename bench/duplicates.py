@@ -23,6 +23,7 @@ Measured:
 * ``quality``: per object, the pairs inside the duplicate sets against the true pairs (pairwise
   precision and recall).
 * ``rescan``: the same scan again with nothing changed: the sets must stay as they were (checked).
+* ``rescan_busy``: the rescan while another process syncs leads into the same database (``bench/busy.py``).
 * ``ingest``: ``--ingest`` new contacts (a tenth of them second copies of others) through the sync
   service in-process, in batches of ``--batch``, alternating batches with the duplicate rules off
   (the baseline) and on; records/s of each and the ratio. A batch that large has its check on the
@@ -194,6 +195,28 @@ def sets_fingerprint() -> list:
     return sorted(DuplicateMember.objects.values_list("set_id", "object_id"))
 
 
+def rescan_busy() -> dict:
+    """The rescan again while another process syncs batches of 1,000 leads into the same database
+    (``bench/busy.py``; its jobs go to another Redis database, so the scan's worker does not run them).
+    The lead rule is off meanwhile: the scan covers the same contacts and accounts as the idle one."""
+    from busy import busy_queue
+
+    from dataquality.models import DuplicateRule
+
+    load: dict = {}
+    redis = os.environ["REDIS_URL"]
+    DuplicateRule.objects.filter(object_type="lead").update(is_active=False)
+    os.environ["REDIS_URL"] = redis.rsplit("/", 1)[0] + f"/{REDIS_DB + 1}"
+    try:
+        with busy_queue(os.environ["DATABASE_URL"], load):
+            os.environ["REDIS_URL"] = redis
+            result = scan_through_worker()
+    finally:
+        os.environ["REDIS_URL"] = redis
+        DuplicateRule.objects.filter(object_type="lead").update(is_active=True)
+    return {**result, **load}
+
+
 def ingest_settled(args, actor) -> dict:
     """``ingest`` once the database has settled after the scans: their rewrite of the key index leaves
     dead rows that autovacuum would otherwise clean up during the measurement (the nightly scan's
@@ -217,14 +240,15 @@ def ingest(args, actor) -> dict:
     warmup = 2 * args.batch  # one batch of each mode first, not counted: the first sync of a process is slower
     records = fresh_contacts(args.ingest + warmup, args.seed + 1, "IN")
     timings = {"off": [0.0, 0], "on": [0.0, 0], "check": [0.0, 0]}
-    batches = len(records) // args.batch
-    for index, start in enumerate(range(0, len(records), args.batch)):
+    starts = range(0, len(records), args.batch)
+    # After the warm-up, every batch without rules first: a batch right after a check pays for its
+    # writes' aftermath (the database's background work), so that cost falls on the rules' side.
+    half = (len(starts) - 2) // 2
+    modes = ["off", "on"] + ["off"] * half + ["on"] * (len(starts) - 2 - half)
+    for index, (start, mode) in enumerate(zip(starts, modes, strict=True)):
         if index == 2:
             timings = {"off": [0.0, 0], "on": [0.0, 0], "check": [0.0, 0]}
         batch = records[start : start + args.batch]
-        # After the warm-up, every batch without rules first: a batch right after a check pays for its
-        # writes' aftermath (the database's background work), so that cost falls on the rules' side.
-        mode = ("on" if index % 2 else "off") if index < 2 else ("off" if index < 2 + (batches - 2) // 2 else "on")
         DuplicateRule.objects.update(is_active=mode == "on")
         began = time.perf_counter()
         with profiled(args.profile and mode == "on" and index == 3, "ingest with duplicate rules"):
@@ -424,6 +448,7 @@ def run(args) -> int:
     rescan = scan_through_worker()
     rescan["sets_unchanged"] = sets_fingerprint() == before
     rescan["open_sets"] = DuplicateSet.objects.filter(status=DuplicateSet.Status.OPEN).count()
+    scan_busy = rescan_busy()
     result = {
         "contacts": args.contacts,
         "leads": args.leads,
@@ -434,6 +459,7 @@ def run(args) -> int:
         "quality": quality,
         "bar_quality": 0.95,
         "rescan": rescan,
+        "rescan_busy": scan_busy,
         "ingest": ingest_settled(args, actor),
         "ingest_deployed": ingest_deployed(args, actor) if args.deployed else None,
         "bar_ingest_ratio": 0.5,

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-from support import start_gunicorn
+from support import start_web
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "revops_bench"
@@ -313,7 +313,7 @@ def main() -> None:
             .strip()
             .splitlines()[-1]
         )
-        server, port = start_gunicorn(env, ROOT)
+        server, port = start_web(env, ROOT)
 
         n, size = args.records, args.batch
         rows = [lead(i) for i in range(n)]

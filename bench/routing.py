@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import ROOT, database_urls, manage, post, recreate_database, redis_url  # noqa: E402
-from support import RssSampler, start_gunicorn  # noqa: E402
+from support import RssSampler, start_web  # noqa: E402
 
 REGIONS = {"NA": ["US", "CA"], "EMEA": ["GB", "DE", "FR"], "APAC": ["AU", "JP"]}
 
@@ -468,7 +468,7 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        server, port = start_gunicorn(env, ROOT, runserver=args.runserver)
+        server, port = start_web(env, ROOT, runserver=args.runserver)
         procs.append(server)
         workers = start_workers(env, args.workers, args.bulk_workers)
         procs.extend(workers)

@@ -74,7 +74,7 @@ def profiled(enabled: bool, label: str, *, top: int = 30):
         stats.sort_stats("tottime").print_stats(top - 5)
 
 
-def start_gunicorn(env: dict, root: Path, *, workers: int | None = None, runserver: bool = False):
+def start_web(env: dict, root: Path, *, workers: int | None = None, runserver: bool = False):
     """The web tier as docs/deployment.md runs it — gunicorn, ``2 × cores + 1`` sync workers — on a free
     port of 127.0.0.1; returns ``(process, port)`` once it accepts connections. ``runserver``: Django's
     development server instead (threaded, one process), for a comparison."""

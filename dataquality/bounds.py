@@ -12,7 +12,7 @@ pairs records through their name keys only when one holds such a key (``exact_pr
 
 from __future__ import annotations
 
-from .matchers import Method, exact_key
+from .matchers import Method, exact_key, key_prefixes
 from .rules import Prepared, RuleSpec
 
 Slot = tuple[str, str]
@@ -47,7 +47,7 @@ class Bounds:
 
 def exact_prefixes(specs: list[RuleSpec]) -> list[str] | None:
     """When no rule can be met without an equal value of a non-fuzzy blocking field, the prefixes of
-    those fields' keys (``field|tag|`` and, for hashed long values, ``field|tag#``): a pair sharing none
+    those fields' keys (``matchers.key_prefixes``): a pair sharing none
     of them cannot be duplicates unless the shared value's key is too common to look up. None when
     some rule can be met by fuzzy or non-blocking fields alone."""
     exact = [f for spec in specs for f in spec.fields if f.blocking and f.method != Method.FUZZY]
@@ -55,4 +55,4 @@ def exact_prefixes(specs: list[RuleSpec]) -> list[str] | None:
         rest = sum(f.weight for f in spec.fields if not (f.blocking and f.method != Method.FUZZY))
         if rest >= spec.threshold:
             return None
-    return sorted({f"{f.key}|{f.method[0]}{end}" for f in exact for end in "|#"})
+    return sorted({prefix for f in exact for prefix in key_prefixes(f.method, f.key)})

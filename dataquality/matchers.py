@@ -109,6 +109,13 @@ def _key(field: str, tag: str, text: str) -> str:
     return key
 
 
+def key_prefixes(method: str, field: str) -> tuple[str, str]:
+    """How every blocking key of ``field`` under ``method`` starts: ``field|tag|`` and, for a value
+    hashed for length, ``field|tag#``."""
+    tag = "f" if method == Method.FUZZY else method[0]
+    return f"{field}|{tag}|", f"{field}|{tag}#"
+
+
 def exact_key(method: str, field: str, prepared: str) -> str:
     """The one blocking key of a non-fuzzy prepared value: two values share it exactly when their forms
     are equal (so a record outside a key's records cannot match the field)."""

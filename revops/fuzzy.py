@@ -112,14 +112,10 @@ def _best_first(hit: tuple) -> tuple:
     return (-hit[1], hit[0])
 
 
-def word_variants(word: str) -> frozenset[str]:
-    """A word's first four letters (three for a three-letter word) with each one left out in turn (a
-    shorter word as it is): two words whose heads differ by one typo share one variant."""
-    return _head_variants(word[:4])
-
-
 @lru_cache(maxsize=8192)
-def _head_variants(head: str) -> frozenset[str]:
+def head_variants(head: str) -> frozenset[str]:
+    """A word's head — its first four letters (three for a three-letter word) — with each one left out
+    in turn (a shorter head as it is): two words whose heads differ by one typo share one variant."""
     if len(head) < 3:
         return frozenset((head,))
     return frozenset(head[:i] + head[i + 1 :] for i in range(len(head)))
@@ -129,9 +125,9 @@ def name_pair_keys(key: str) -> frozenset[str]:
     """Blocking keys of a multi-word name that stay selective for common words ("john smith").
 
     The words are sorted (so "Smith John" == "John Smith", as ``token_sort_ratio`` sees it); for each
-    pair of neighbouring words, the first word's ``word_variants`` joined with the second's first
+    pair of neighbouring words, the first word's ``head_variants`` joined with the second's first
     four letters, and the other way round. Two names whose words differ by one typo in the first
-    four letters of one word of a pair share a key; a one-word name falls back to ``word_variants``.
+    four letters of one word of a pair share a key; a one-word name falls back to ``head_variants``.
     Only the words' first four letters count, so the keys of each list of heads are computed once.
     """
     words = sorted(word for word in key.split() if word)
@@ -144,9 +140,9 @@ def name_pair_keys(key: str) -> frozenset[str]:
 def heads_keys(heads: tuple[str, ...]) -> frozenset[str]:
     """``name_pair_keys`` of a name whose sorted words start with ``heads`` (their first four letters)."""
     if len(heads) == 1:
-        return _head_variants(heads[0])
+        return head_variants(heads[0])
     keys = set()
     for first, second in zip(heads, heads[1:], strict=False):
-        keys.update(f"{variant}|{second}" for variant in _head_variants(first))
-        keys.update(f"{first}|{variant}" for variant in _head_variants(second))
+        keys.update(f"{variant}|{second}" for variant in head_variants(first))
+        keys.update(f"{first}|{variant}" for variant in head_variants(second))
     return frozenset(keys)
