@@ -1,6 +1,14 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+# The queue's own kinds of notice: (key, label, help, immediate, order) — see exceptions.notifications.
+NOTIFICATION_EVENTS = (
+    ("critical", "A critical item for me", "A critical item opens and it is yours.", True, 10),
+    ("escalated", "An item escalated to me", "An overdue item reaches you on its queue's escalation path.", True, 20),
+    ("woke", "My snoozed item is back", "An item you snoozed comes back to your queue.", True, 30),
+    ("digest", "My daily digest", "Your queues' open, overdue and waiting items, once a day at your hour.", False, 50),
+)
+
 
 class ExceptionsConfig(AppConfig):
     verbose_name = "Exception queue"
@@ -23,7 +31,7 @@ class ExceptionsConfig(AppConfig):
         from .metrics import exceptions_metrics_register
         from .models import Queue
         from .queues import queue_save
-        from .registry import register_item_kind
+        from .registry import register_item_kind, register_notification_event
         from .roles import create_roles_after_migrate
         from .selectors import why_items_panel
         from .services import SYNC_REJECTED
@@ -48,8 +56,11 @@ class ExceptionsConfig(AppConfig):
 
         register_schedule(jobs.escalate_overdue, name="exceptions_escalate_overdue", queue="default", interval=300)
         register_schedule(jobs.wake_snoozed, name="exceptions_wake_snoozed", queue="default", interval=60)
-        # 07:00 in the scheduler's clock (UTC by default); the Notification rows make a re-run a no-op.
-        register_schedule(jobs.send_daily_digests, name="exceptions_daily_digests", queue="low", cron="0 7 * * *")
+        # Each manager's digest at their local digest hour; the Notification rows make a re-run a no-op.
+        register_schedule(jobs.send_daily_digests, name="exceptions_daily_digests", queue="low", cron="*/15 * * * *")
+        register_schedule(jobs.release_held, name="exceptions_release_held", queue="default", interval=60)
+        for key, label, help_text, immediate, order in NOTIFICATION_EVENTS:
+            register_notification_event(key, label, help=help_text, immediate=immediate, order=order)
         register_why_panel(
             "open_items", why_items_panel, template="admin/exceptions/includes/why_items_panel.html", order=30
         )

@@ -5,7 +5,7 @@ The periodic ones are declared in ``exceptions.apps`` (``revops.plugins.register
 
 from __future__ import annotations
 
-from .notifications import exception_item_notify, exception_send_daily_digests
+from .notifications import exception_item_notify, exception_release_held, exception_send_daily_digests
 from .services import exception_escalate_overdue, exception_wake_snoozed
 
 
@@ -20,10 +20,15 @@ def wake_snoozed() -> int:
 
 
 def send_daily_digests() -> int:
-    """Send each queue manager the daily digest (at most once per day per manager)."""
+    """Send each queue manager whose local digest hour has come the day's digest (once per local day)."""
     return exception_send_daily_digests()
 
 
+def release_held() -> dict[str, int]:
+    """Send the notices held for quiet hours that have ended (every minute)."""
+    return exception_release_held()
+
+
 def send_item_notification(item_id: int, reason: str) -> str | None:
-    """Email an item's owner about ``reason``; never twice for the same item and reason."""
+    """Tell an item's owner about ``reason`` on their channels; never twice for the same item and reason."""
     return exception_item_notify(item_id=item_id, reason=reason)

@@ -214,6 +214,9 @@ class Notification(models.Model):
         RATE_LIMITED = "rate_limited", "Rate limited"
         NO_ADDRESS = "no_address", "No email address"
         FAILED = "failed", "Failed"
+        HELD = "held", "Held for quiet hours"
+        OFF = "off", "Turned off by the person"
+        SKIPPED = "skipped", "Not needed any more"
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(
@@ -224,13 +227,20 @@ class Notification(models.Model):
     subject = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=15, choices=Status.choices, default=Status.SENT)
     sent_at = models.DateTimeField(auto_now_add=True)
+    deliver_after = models.DateTimeField(null=True, blank=True, help_text="A held notice goes out then.")
+    channels = models.CharField(max_length=200, blank=True, help_text="Where it went, e.g. “E-mail, Slack”.")
 
     class Meta:
         ordering = ["-sent_at"]
         constraints = [
             models.UniqueConstraint(fields=["recipient", "key"], name="exception_notification_once"),
         ]
-        indexes = [models.Index(fields=["recipient", "sent_at"], name="exception_notification_rate")]
+        indexes = [
+            models.Index(fields=["recipient", "sent_at"], name="exception_notification_rate"),
+            models.Index(
+                fields=["deliver_after"], name="exception_notification_held", condition=models.Q(status="held")
+            ),
+        ]
 
     def __str__(self):
         return f"{self.reason} to {self.recipient_id} ({self.status})"
@@ -380,3 +390,80 @@ class RateLimitHold(models.Model):
 
     def __str__(self):
         return f"{self.held} {item_kind_label(self.kind)} item(s) held back for {self.owner_id}"
+
+
+class NotificationChannel(models.Model):
+    """Somewhere one person receives notifications: an e-mail address, a Slack or Microsoft Teams
+    incoming webhook, or any HTTPS webhook. Which channels get which kind of notice is the person's
+    ``NotificationPreference``; a person without one gets e-mail at their login's address."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "E-mail"
+        SLACK = "slack", "Slack"
+        TEAMS = "teams", "Microsoft Teams"
+        WEBHOOK = "webhook", "Webhook"
+
+    person = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_channels")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    name = models.CharField(max_length=80, help_text="How you recognise it, e.g. “#east-alerts” or “Work e-mail”.")
+    address = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="E-mail: the address (empty: your login's). Slack, Teams, webhook: the incoming webhook's URL.",
+    )
+    is_active = models.BooleanField(default=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+    last_failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["person_id", "kind", "name"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.name}"
+
+
+class NotificationPreference(models.Model):
+    """One person's notification settings: the time zone their digest and quiet hours are read in,
+    the hour of their daily digest, their quiet hours, and which of their channels get each kind of
+    notice (``routes``: ``{event key: [channel id, …]}``, set through the *My notifications* form;
+    an event not listed goes to e-mail)."""
+
+    person = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="Empty: the time zone of your Rep record, else the portal's."
+    )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=7, validators=[MaxValueValidator(23)], help_text="Local hour the daily digest arrives."
+    )
+    quiet_from = models.TimeField(null=True, blank=True)
+    quiet_until = models.TimeField(null=True, blank=True)
+    routes = models.JSONField(default=dict, blank=True)
+    history = HistoricalRecords()
+
+    def __str__(self):
+        return f"Notification settings of {self.person}"
+
+
+class NotificationLimits(models.Model):
+    """The portal's notification limits, one row edited by RevOps in the admin: how many immediate
+    notices one person gets per rolling hour before the rest wait for their digest."""
+
+    per_person_per_hour = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(1000)],
+        help_text="Immediate notices (critical items, escalations, SLA breaches…) per person per rolling hour. "
+        "Beyond it a notice is recorded as rate limited and the item waits for the digest.",
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = "notification limits"
+        verbose_name_plural = "notification limits"
+
+    def __str__(self):
+        return f"At most {self.per_person_per_hour} immediate notices per person per hour"

@@ -12,6 +12,9 @@
   producer brings the item up to date at once (the forecast-hygiene scan registers its policies).
 - **Queue users**: what each app routes to a queue by name (automations' exception paths, routing
   rules), so a queue in use is neither renamed nor deleted from under them.
+- **Notification events**: the kinds of notice a person can send to chosen channels (*My
+  notifications*): the queue's own (critical items, escalations, digests…), one per item kind
+  registered with ``notify_on_open`` (an SLA breach), and the apps' digests and e-mails.
 """
 
 from __future__ import annotations
@@ -28,6 +31,20 @@ class ItemKind:
     label: str
     severity: str = "medium"
     expected_action: str = ""
+    notify_on_open: bool = False
+
+
+@dataclass(frozen=True)
+class NotificationEvent:
+    """A kind of notice people route to their channels: ``key`` is stored in their preferences,
+    ``label`` and ``help`` are what the *My notifications* form shows; ``immediate`` notices wait
+    out the person's quiet hours and count towards the hourly limit."""
+
+    key: str
+    label: str
+    help: str = ""
+    immediate: bool = True
+    order: int = 100
 
 
 @dataclass(frozen=True)
@@ -73,16 +90,51 @@ class ItemPanel:
 
 
 _KINDS: dict[str, ItemKind] = {}
+_EVENTS: dict[str, NotificationEvent] = {}
 _APPROVALS: dict[str, ApprovalHandler] = {}
 _PANELS: dict[str, ItemPanel] = {}
 
 
-def register_item_kind(key: str, label: str, *, severity: str = "medium", expected_action: str = "") -> ItemKind:
-    """Declare a kind of exception item (idempotent by key; the last registration wins)."""
+def register_item_kind(
+    key: str, label: str, *, severity: str = "medium", expected_action: str = "", notify_on_open: bool = False
+) -> ItemKind:
+    """Declare a kind of exception item (idempotent by key; the last registration wins).
+
+    ``notify_on_open``: its owner is told at once when one opens (as for every critical item),
+    through the channels they chose for it."""
     if len(key) > 30:
         raise ValueError(f"exception item kind {key!r} is longer than 30 characters")
-    kind = _KINDS[key] = ItemKind(key=key, label=label, severity=severity, expected_action=expected_action)
+    kind = _KINDS[key] = ItemKind(
+        key=key, label=label, severity=severity, expected_action=expected_action, notify_on_open=notify_on_open
+    )
     return kind
+
+
+def register_notification_event(
+    key: str, label: str, *, help: str = "", immediate: bool = True, order: int = 100
+) -> NotificationEvent:
+    """Declare a kind of notice people can route to their channels (idempotent by key)."""
+    event = _EVENTS[key] = NotificationEvent(key=key, label=label, help=help, immediate=immediate, order=order)
+    return event
+
+
+def notification_events() -> list[NotificationEvent]:
+    """Every kind of notice, the item kinds told on open included, in the form's order."""
+    opened = [
+        NotificationEvent(
+            key=f"opened:{kind.key}",
+            label=f"{kind.label} for me",
+            help=f"A new “{kind.label}” item is yours.",
+            order=15,
+        )
+        for kind in _KINDS.values()
+        if kind.notify_on_open
+    ]
+    return sorted([*_EVENTS.values(), *opened], key=lambda e: (e.order, e.label.lower()))
+
+
+def notification_event(key: str) -> NotificationEvent | None:
+    return next((e for e in notification_events() if e.key == key), None)
 
 
 def item_kind(key: str) -> ItemKind | None:

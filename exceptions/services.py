@@ -152,6 +152,8 @@ def exception_item_open(
                 continue  # another opener won the race: refresh their item
             if item.severity == ExceptionItem.Severity.CRITICAL:
                 notify_after_commit(item=item, reason="critical")
+            elif spec is not None and spec.notify_on_open:
+                notify_after_commit(item=item, reason="opened")
             return item, True
     raise RuntimeError(f"could not open or refresh exception item {dedupe_key!r}")
 

@@ -15,7 +15,7 @@ class MonitorsConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from exceptions.registry import register_item_kind
+        from exceptions.registry import register_item_kind, register_notification_event
         from revops.engine.hooks import register_event_hook
         from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 
@@ -38,6 +38,13 @@ class MonitorsConfig(AppConfig):
         )
         register_schedule(jobs.monitors_hygiene_scan, name="monitors_hygiene_scan", queue="low", interval=3600)
         register_item_kind(ITEM_KIND, "Forecast hygiene", severity="medium", expected_action=EXPECTED)
+        register_notification_event(
+            "forecast_digest",
+            "Before my forecast call",
+            help="Your deals with hygiene items, within a day of each forecast call.",
+            immediate=False,
+            order=60,
+        )
         # Last week's snapshot before the CRM's morning sync (60) moves deals; the scan after everything.
         register_demo_builder("monitors_policies", monitors_demo_policies_build, order=53)
         register_demo_builder("monitors_history_before", demo_history.monitors_demo_history_before_build, order=54)

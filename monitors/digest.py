@@ -26,12 +26,11 @@ import zoneinfo
 from collections import defaultdict
 from urllib.parse import urlencode
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
 from exceptions.models import ExceptionItem, Notification, Suppression
-from exceptions.notifications import TRIAGE_PATH, base_url, notification_send
+from exceptions.notifications import TRIAGE_PATH, base_url, notification_deliver, notification_open
 from exceptions.rate_limits import rate_limit_for, rate_limit_holds
 from exceptions.suppressions import suppression_active_q
 from revops.models import Opportunity
@@ -180,14 +179,11 @@ def hygiene_digests_send(*, now: dt.datetime | None = None) -> int:
     for digest in hygiene_digests_for(now=now):
         manager = digest["manager"]
         subject = _subject(digest)
-        status = Notification.Status.SENT if manager.email else Notification.Status.NO_ADDRESS
-        try:
-            with transaction.atomic():
-                note = Notification.objects.create(
-                    recipient=manager, key=digest["key"], reason=DIGEST_REASON, subject=subject, status=status
-                )
-        except IntegrityError:
+        note = notification_open(
+            recipient=manager, key=digest["key"], reason=DIGEST_REASON, event=DIGEST_REASON, subject=subject
+        )
+        if note is None:
             continue  # this manager already had the digest for this call
-        if status == Notification.Status.SENT:
-            sent += notification_send(note, subject, TEMPLATE, digest, manager.email) == Notification.Status.SENT
+        if note.status == Notification.Status.SENT:
+            sent += notification_deliver(note, template=TEMPLATE, context=digest) == Notification.Status.SENT
     return sent

@@ -6,6 +6,7 @@ from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from exceptions.admin.my_notifications import my_notifications_view
 from revops.admin.people import InviteAcceptView
 
 from .health import healthz
@@ -31,6 +32,7 @@ urlpatterns = [
     path("admin/rq/", include((guarded(django_rq.urls.urlpatterns), django_rq.urls.app_name))),
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="revops-dashboard"),
     path("admin/dashboard/<str:key>.csv", admin.site.admin_view(dashboard_csv), name="revops-dashboard-csv"),
+    path("admin/notifications/", admin.site.admin_view(my_notifications_view), name="my-notifications"),
     path("accounts/invite/<uidb64>/<token>/", InviteAcceptView.as_view(), name="invite-accept"),
     path("admin/", admin.site.urls),
 ]

@@ -38,7 +38,10 @@ class RoutingConfig(AppConfig):
         register_event_hook(decisions_note_reassignments)
         register_event_hook(sla_note_touches)
         for key, label, severity, expected in ITEM_KINDS:
-            register_item_kind(key, label, severity=severity, expected_action=expected)
+            # An SLA breach is the rep's manager's to act on now: told at once on their chosen channels.
+            register_item_kind(
+                key, label, severity=severity, expected_action=expected, notify_on_open=key == "sla_breach"
+            )
         register_queue_users("routing", routing_queue_users)
         register_schedule(jobs.tick_sla_clocks, name="tick_sla_clocks", queue="default", interval=60)
         register_why_panel(

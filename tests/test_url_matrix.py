@@ -29,7 +29,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from exceptions import roles
-from exceptions.models import ExceptionItem, Queue, RateLimit, RateLimitHold
+from exceptions.models import ExceptionItem, Notification, NotificationLimits, Queue, RateLimit, RateLimitHold
 from exceptions.suppressions import suppression_create
 from handoffs.models import Checklist, Handoff
 from monitors.models import DealMovement
@@ -209,6 +209,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
         return ALLOW
     if name in ("revops-dashboard", "revops-dashboard-csv"):
         return ALLOW  # every staff login; each sees the numbers of the teams within their reach (none for a rep)
+    if name == "my-notifications":
+        return ALLOW  # every staff login, for their own channels and settings only
     if name in ("admin:autocomplete", "admin:view_on_site"):
         return (ALLOW, REFUSE)  # answers depend on parameters; both check staff, checked by LOGIN above
     if name == "admin:app_list":
@@ -244,6 +246,7 @@ SITE_WIDE = {
     "admin:app_list",
     "revops-dashboard",
     "revops-dashboard-csv",
+    "my-notifications",
 }
 
 
@@ -406,6 +409,10 @@ def build_world() -> World:
         actor=users["revops_admin"],
     )
     RateLimit.objects.create(kind=item.kind, per_owner=5, period_hours=24)
+    NotificationLimits.objects.create(per_person_per_hour=12)
+    Notification.objects.create(
+        recipient=users["manager_a"], item=item, key="matrix", reason="critical", subject="Matrix"
+    )
     RateLimitHold.objects.create(kind=item.kind, owner=users["manager_a"], held=2, limit=5, updated_at=deal.created_at)
     # A revert batch (its job is enqueued on commit, which this test never reaches).
     run = AutomationRun.objects.filter(mode="live", outcome="fired").order_by("pk").first()

@@ -32,7 +32,7 @@ URLs (names unchanged): ``admin:exceptions_exceptionitem_changelist``/``_change`
 (``<id>/act/<action key>/``) and ``admin:exceptions_exceptionitem_macro`` (``<id>/macro/<macro key>/``).
 """
 
-from . import items, queues, scarcity  # noqa: F401  (register the item, queue, suppression and rate-limit admins)
+from . import items, notifications, queues, scarcity  # noqa: F401  (register the item, queue, notification, suppression and rate-limit admins)
 from .landing import install_landing
 
 install_landing()

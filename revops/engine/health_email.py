@@ -6,9 +6,10 @@ through the queue's notification records (``exceptions.models.Notification``):
 
 - **once per week**: the row's key is ``weekly_revops:<ISO year>-W<week>``, unique per recipient,
   written before the e-mail is sent, so a re-run (or one racing it) sends nothing twice;
-- **rate-limited like every notification**: a recipient who already got
-  ``EXCEPTION_NOTIFY_MAX_PER_HOUR`` e-mails in the last hour gets none (the row says
-  ``rate_limited``; the dashboard and the review page show the same numbers);
+- **on the recipient's channels** for "RevOps weekly" (*My notifications*), and **rate-limited like
+  every notification**: a recipient who already got their hourly limit of notices
+  (``NotificationLimits``) gets none (the row says ``rate_limited``; the dashboard and the review page
+  show the same numbers);
 - a recipient without an address gets a ``no_address`` row; nobody gets an e-mail with nothing in it.
 
 Links start with ``PORTAL_BASE_URL``; times are in the portal's time zone, with its name.
@@ -19,13 +20,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
 from exceptions.models import ExceptionItem, Notification
-from exceptions.notifications import TRIAGE_PATH, base_url, max_per_hour, notification_send
+from exceptions.notifications import TRIAGE_PATH, base_url, notification_deliver, notification_open
 from revops.access import ADMIN
 from revops.metrics.selectors import metrics_read
 from revops.metrics.views import number_text
@@ -104,12 +104,6 @@ def weekly_revops_content(*, now: dt.datetime | None = None) -> dict:
     }
 
 
-def _recent_sent(recipient, now: dt.datetime) -> int:
-    return Notification.objects.filter(
-        recipient=recipient, status=Notification.Status.SENT, sent_at__gte=now - dt.timedelta(hours=1)
-    ).count()
-
-
 def weekly_revops_email_send(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Send the week's e-mail to every RevOps admin who has not had it (see the module docstring).
 
@@ -125,21 +119,22 @@ def weekly_revops_email_send(*, now: dt.datetime | None = None) -> dict[str, int
     ]
     key = weekly_key(content["end"])
     for recipient in weekly_recipients():
-        if not recipient.email:
-            status = Notification.Status.NO_ADDRESS
-        elif _recent_sent(recipient, now) >= max_per_hour():
-            status = Notification.Status.RATE_LIMITED
-        else:
-            status = Notification.Status.SENT
-        try:
-            with transaction.atomic():
-                note = Notification.objects.create(
-                    recipient=recipient, key=key, reason=REASON, subject=subject, status=status
-                )
-        except IntegrityError:
+        # Rate-limited like every notification, but never held for quiet hours (only items' notices are).
+        note = notification_open(
+            recipient=recipient,
+            key=key,
+            reason=REASON,
+            event=REASON,
+            subject=subject,
+            immediate=True,
+            hold=False,
+            now=now,
+        )
+        if note is None:
             continue  # this week's e-mail was already handled for them
+        status = note.status
         if status == Notification.Status.SENT:
             context = {**content, "recipient": recipient, "name": recipient.get_full_name() or recipient.get_username()}
-            status = notification_send(note, subject, TEMPLATE, context, recipient.email)
+            status = notification_deliver(note, template=TEMPLATE, context=context)
         done[status] = done.get(status, 0) + 1
     return done

@@ -16,6 +16,7 @@ from exceptions.registry import (
     register_approval_handler,
     register_item_kind,
     register_item_panel,
+    register_notification_event,
     register_queue_users,
 )
 from revops.models import Automation
@@ -62,6 +63,13 @@ def engine_setup() -> None:
     """Register the engine with the core and the queue (idempotent)."""
     for key, label, severity, expected in (*ITEM_KINDS, *failure_monitor.KINDS):
         register_item_kind(key, label, severity=severity, expected_action=expected)
+    register_notification_event(
+        "weekly_revops",
+        "RevOps weekly",
+        help="The dashboard's headline numbers and the open automation health suggestions (RevOps admins).",
+        immediate=False,
+        order=70,
+    )
     register_approval_handler(
         APPROVAL,
         approval_apply,

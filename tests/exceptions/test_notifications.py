@@ -63,7 +63,7 @@ def test_daily_digest_per_manager_with_counts_oldest_overdue_and_approvals():
     idle_manager = UserFactory(username="idle", email="idle@example.com")
     make_queue("Quiet", manager=idle_manager)
     ana = UserFactory(username="ana")
-    now = timezone.now()
+    now = timezone.now().replace(hour=12)  # after the managers' digest hour (07:00 in the portal's zone)
     oldest = open_item("old", queue_name="RevOps", due_at=now - dt.timedelta(hours=2))
     ExceptionItem.objects.filter(pk=oldest.pk).update(first_seen_at=now - dt.timedelta(days=3))
     open_item("new", queue_name="RevOps")
