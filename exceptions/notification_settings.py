@@ -36,9 +36,9 @@ def notification_settings_save(
     routes: dict[str, list],
     actor,
 ) -> NotificationPreference:
-    """Save ``person``'s time zone, digest hour, quiet hours and routes (``{event key: ["login" | channel id, …]}``;
-    every known event is stored, an empty list meaning "nowhere"). Unknown events and channels that are not the
-    person's are dropped."""
+    """Save ``person``'s time zone, digest hour, quiet hours and routes (``{event key: ["login" | channel id, …]}``,
+    an empty list meaning "nowhere"; an event left out keeps its routing, by default the login's e-mail).
+    Unknown events and channels that are not the person's are dropped."""
     if time_zone:
         try:
             zoneinfo.ZoneInfo(time_zone)
@@ -49,13 +49,15 @@ def notification_settings_save(
     if (quiet_from is None) != (quiet_until is None):
         raise ValidationError({"quiet_until": "Give both ends of the quiet hours, or neither."})
     own = set(NotificationChannel.objects.filter(person=person).values_list("pk", flat=True))
-    clean = {}
-    for event in notification_events():
-        picked = routes.get(event.key, [])
-        clean[event.key] = [LOGIN_EMAIL] if LOGIN_EMAIL in picked else []
-        clean[event.key] += sorted({int(pk) for pk in picked if str(pk).isdigit() and int(pk) in own})
     with transaction.atomic(), audited(actor=actor, reason="notification settings"):
         preference = notification_preference_of(person)
+        clean = {key: value for key, value in (preference.routes or {}).items()}
+        for event in notification_events():
+            if event.key not in routes:
+                continue
+            picked = [str(pk) for pk in routes[event.key]]
+            clean[event.key] = [LOGIN_EMAIL] if LOGIN_EMAIL in picked else []
+            clean[event.key] += sorted({int(pk) for pk in picked if pk.isdigit() and int(pk) in own})
         preference.time_zone = time_zone
         preference.digest_hour = digest_hour
         preference.quiet_from, preference.quiet_until = quiet_from, quiet_until

@@ -52,6 +52,8 @@ class NotificationLimitsAdmin(AuditedAdmin):
 
     def changelist_view(self, request, extra_context=None):
         """The list of one row is its form: open the row, or the add form until it exists."""
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)  # refuses
         limits = NotificationLimits.objects.first()
         if limits is not None:
             return HttpResponseRedirect(reverse("admin:exceptions_notificationlimits_change", args=[limits.pk]))
