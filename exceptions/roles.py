@@ -71,6 +71,8 @@ MANAGER_PERMS = (
     ("lifecycle", "view_rejection"),
     ("lifecycle", "view_stage"),
     ("lifecycle", "view_closedloopreport"),  # their teams' leads only (lifecycle.closed_loop)
+    # The pools that name them as pool managers (rows scoped by ``routing.delegation``; Manage the pool).
+    ("routing", "view_pool"),
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),
@@ -80,6 +82,8 @@ REP_PERMS = (
     # Their MQLs waiting for an answer, and their rejections (rows scoped by ``lifecycle.stage_selectors``).
     ("lifecycle", "view_waitinglead"),
     ("lifecycle", "view_rejection"),
+    # A rep RevOps names as a pool manager runs that pool (rows scoped by ``routing.delegation``).
+    ("routing", "view_pool"),
 )
 
 # Item actions per role (admins and integration tokens may take every action).

@@ -53,6 +53,14 @@ class Pool(models.Model):
     working_hours_end = models.TimeField(default=dt.time(17, 0))
     working_days = models.JSONField(default=default_weekdays, blank=True, help_text="0 = Monday … 6 = Sunday.")
     is_active = models.BooleanField(default=True)
+    managers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="managed_pools",
+        verbose_name="pool managers",
+        help_text="People who may change this pool's members, weights, caps and their members' out of office "
+        "(Manage the pool), without RevOps rights.",
+    )
     last_rep = models.ForeignKey(
         "revops.Rep", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
     )

@@ -52,7 +52,7 @@ from revops.models import (
     Team,
 )
 from revops.tokens import api_token_create
-from routing.models import RoutingRule
+from routing.models import Pool, RoutingRule
 from tests.factories import UserFactory
 from webhooks.models import WebhookDelivery
 from webhooks.services import subscription_create
@@ -136,6 +136,7 @@ MODEL_SUFFIX_PERMS = {
     # Versions of a rule: whoever may view it (restoring, a POST, needs the change permission).
     "versions": "view",
     "compare": "view",  # two configuration releases compared
+    "manage": "view",  # a pool's Manage page: RevOps and the pool's managers (the ModelAdmin decides per pool)
 }
 # The lead's routing decision is re-routed with the lead's change permission.
 SPECIAL_PERMS = {
@@ -233,6 +234,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
     names_object = "object_id" in route or "^([^/]+)/history" in route
     if model in ("exceptionitem", "queue", "handoff", "suppression") and names_object and role not in world.sees_item:
         return HIDDEN  # the item, its queue and the handoff of the rep's deal are team A's
+    if model == "pool" and names_object and role not in ("manager_a", *ADMIN_ROLES):
+        return HIDDEN  # the pool names team A's manager as its pool manager
     return ALLOW
 
 
@@ -410,6 +413,8 @@ def build_world() -> World:
     )
     RateLimit.objects.create(kind=item.kind, per_owner=5, period_hours=24)
     NotificationLimits.objects.create(per_person_per_hour=12)
+    # Team A's manager runs the first pool (the one the pool pages open); team B's manager runs none.
+    Pool.objects.order_by("pk").first().managers.add(users["manager_a"])
     Notification.objects.create(
         recipient=users["manager_a"], item=item, key="matrix", reason="critical", subject="Matrix"
     )

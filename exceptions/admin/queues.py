@@ -1,4 +1,6 @@
-"""Admin of the exception queues (Exception queue → Queues): RevOps admins keep them; managers read them.
+"""Admin of the exception queues (Exception queue → Queues): RevOps admins keep them; managers read them,
+and the manager a queue names runs its escalation (the escalation target, the due hours by severity
+and the description) without RevOps rights — audited like every queue change.
 
 Each row shows the queue's open and overdue items and its escalation path; a queue's page adds who
 works it (the team's reps with a login) and what routes to it by name. Writes go through
@@ -79,6 +81,30 @@ class QueueAdmin(AuditedAdmin):
         ("Who works it and what routes to it", {"fields": ("members", "used_by")}),
     )
     actions = None  # no bulk delete: a queue is deleted one at a time, once nothing uses it
+
+    # What the queue's own manager may change (everything else stays RevOps').
+    DELEGATED = (
+        "description",
+        "escalation_target",
+        "due_hours_critical",
+        "due_hours_high",
+        "due_hours_medium",
+        "due_hours_low",
+    )
+
+    def _revops(self, request) -> bool:
+        return request.user.has_perm("exceptions.change_queue")
+
+    def has_change_permission(self, request, obj=None):
+        if super().has_change_permission(request, obj):
+            return True
+        return obj is not None and obj.manager_id == request.user.pk and request.user.is_active
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not self._revops(request):
+            readonly += [name for name in QueueForm.Meta.fields if name not in self.DELEGATED]
+        return readonly
 
     def get_queryset(self, request):
         """The queues the user may see (a manager: their teams'), with their open and overdue counts."""

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from revops.admin.base import AuditedAdmin, admin_link, badge
 from revops.admin.schedule_widgets import WeekdaysField, time_input
 
+from ..delegation import pool_is_managed_by, pools_managed_by
 from ..models import Pool, PoolCounter, PoolMember
 from ..setup_services import pool_clean, pool_member_problems, pool_save
 from .base import AuditedRelatedMixin, clean_weekdays, clean_with_service
 from .helpers import rep_text, weekdays_text
+from .pool_manage import pool_manage_view
 
 
 class PoolForm(forms.ModelForm):
@@ -108,8 +111,17 @@ class PoolAdmin(AuditedRelatedMixin, AuditedAdmin):
     list_filter = ("strategy", "is_active", "respect_working_hours")
     search_fields = ("name", "description")
     readonly_fields = ("members_now", "counters", "rules_using")
+    filter_horizontal = ("managers",)
     fieldsets = (
         (None, {"fields": ("name", "description", ("strategy", "is_active"))}),
+        (
+            "Pool managers",
+            {
+                "fields": ("managers",),
+                "description": "They run the pool day to day on “Manage the pool”: caps, members' weights and "
+                "caps, and their reps' out of office. Nothing else of routing.",
+            },
+        ),
         ("Caps (per member; a member can override them)", {"fields": (("max_open_leads", "max_per_day"),)}),
         (
             "Availability",
@@ -132,14 +144,33 @@ class PoolAdmin(AuditedRelatedMixin, AuditedAdmin):
             return [f for f in self.fieldsets if f[0] not in ("Now", "Timestamps")]
         return self.fieldsets
 
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        manage = view(lambda request, object_id: pool_manage_view(self, request, object_id))
+        return [path("<path:object_id>/manage/", manage, name="routing_pool_manage"), *super().get_urls()]
+
+    def _revops(self, request) -> bool:
+        return request.user.has_perm("routing.change_pool")
+
+    def has_view_permission(self, request, obj=None):
+        if not super().has_view_permission(request, obj):
+            return False
+        return obj is None or self._revops(request) or pool_is_managed_by(obj, request.user)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra = {"manage_url": reverse("admin:routing_pool_manage", args=[object_id])}
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or not pool_is_managed_by(obj, request.user):
+            extra = {}
+        return super().change_view(request, object_id, form_url, {**extra, **(extra_context or {})})
+
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                member_count=Count("members", filter=Q(members__is_active=True), distinct=True),
-                rule_count=Count("rules", distinct=True),
-            )
+        queryset = super().get_queryset(request)
+        if not self._revops(request):
+            queryset = queryset.filter(pk__in=pools_managed_by(request.user).values("pk"))
+        return queryset.annotate(
+            member_count=Count("members", filter=Q(members__is_active=True), distinct=True),
+            rule_count=Count("rules", distinct=True),
         )
 
     def perform_save(self, request, obj, form, change, *, reason):

@@ -1,0 +1,123 @@
+"""Pool managers: the people RevOps names on a pool may run it day to day without RevOps rights.
+
+A pool manager changes, on *Manage the pool*: the pool's caps, each member's weight, caps and
+active flag, and the out of office of the reps the pool resolves to. Nothing else: not the
+strategy, the working hours, who is a member, nor the rules that route to the pool. Every change
+is one audited block (history rows and one version of the pool naming the person), and a rep's
+out of office is a hand edit of the Rep record like any other (history and outbox event).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from revops.access import ADMIN, user_role
+from revops.audit import audited
+from revops.models import Rep
+from revops.services import record_save
+
+from .models import Pool, PoolMember
+from .pools import resolve_members
+
+
+def pool_is_managed_by(pool: Pool, user) -> bool:
+    """RevOps admins manage every pool; anyone else the pools that name them."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user_role(user) == ADMIN:
+        return True
+    return pool.managers.filter(pk=user.pk).exists()
+
+
+def pools_managed_by(user):
+    """The pools ``user`` may manage (all of them for RevOps admins)."""
+    if user.is_superuser or user_role(user) == ADMIN:
+        return Pool.objects.all()
+    return Pool.objects.filter(managers=user)
+
+
+@dataclass
+class MemberChange:
+    """What a pool manager may set on one member row."""
+
+    weight: int
+    max_open_leads: int | None
+    max_per_day: int | None
+    is_active: bool
+
+
+def pool_delegated_update(
+    *,
+    pool: Pool,
+    max_open_leads: int | None,
+    max_per_day: int | None,
+    members: dict[int, MemberChange],
+    away: dict[int, dt.datetime | None],
+    actor,
+) -> list[str]:
+    """Apply a pool manager's changes (see the module docstring); returns them in words, empty when
+    nothing changed. ``members`` maps member ids of this pool, ``away`` rep ids the pool resolves to
+    (their new ``out_of_office_until``, None: back). Anything else is refused with ``ValidationError``."""
+    if not pool_is_managed_by(pool, actor):
+        raise ValidationError("You do not manage this pool.")
+    changes: list[str] = []
+    with transaction.atomic(), audited(actor=actor, reason=f"pool {pool.name} managed"):
+        # Wait for routing picking from this pool (it holds the row lock until it commits).
+        locked = Pool.objects.select_for_update().get(pk=pool.pk)
+        rows = {m.pk: m for m in PoolMember.objects.filter(pool=locked).select_related("rep", "team")}
+        unknown = set(members) - set(rows)
+        if unknown:
+            raise ValidationError(f"Not members of {pool.name}: {sorted(unknown)}.")
+        reps = {rep.pk: rep for rep, _member in resolve_members(locked)}
+        strangers = set(away) - set(reps)
+        if strangers:
+            raise ValidationError(f"Only the reps of {pool.name} can be marked out of office here.")
+        if (locked.max_open_leads, locked.max_per_day) != (max_open_leads, max_per_day):
+            locked.max_open_leads, locked.max_per_day = max_open_leads, max_per_day
+            locked.full_clean()
+            locked.save()
+            changes.append(f"pool caps: {_caps(max_open_leads, max_per_day)}")
+        for pk, change in members.items():
+            member = rows[pk]
+            before = (member.weight, member.max_open_leads, member.max_per_day, member.is_active)
+            after = (change.weight, change.max_open_leads, change.max_per_day, change.is_active)
+            if before == after:
+                continue
+            member.weight, member.max_open_leads, member.max_per_day, member.is_active = after
+            try:
+                member.full_clean()
+            except ValidationError as exc:
+                raise ValidationError({f"member {member}": exc.messages}) from None
+            member.save()
+            changes.append(_member_words(member, before))
+        for pk, until in away.items():
+            rep = reps[pk]
+            if rep.out_of_office_until == until:
+                continue
+            rep = Rep.objects.get(pk=pk)
+            rep.out_of_office_until = until
+            record_save(instance=rep, actor=actor, reason=f"out of office set by a manager of pool {pool.name}")
+            changes.append(f"{rep.name}: {'out of office until ' + until.isoformat() if until else 'back in office'}")
+    return changes
+
+
+def _caps(max_open: int | None, per_day: int | None) -> str:
+    parts = [f"≤ {max_open} open" if max_open is not None else "", f"≤ {per_day}/day" if per_day is not None else ""]
+    return " · ".join(p for p in parts if p) or "no cap"
+
+
+def _member_words(member: PoolMember, before: tuple) -> str:
+    weight, max_open, per_day, active = before
+    words = []
+    if weight != member.weight:
+        words.append(f"weight {weight} → {member.weight}")
+    if (max_open, per_day) != (member.max_open_leads, member.max_per_day):
+        words.append(f"caps {_caps(max_open, per_day)} → {_caps(member.max_open_leads, member.max_per_day)}")
+    if active != member.is_active:
+        words.append("active" if member.is_active else "paused")
+    who = member.rep.name if member.rep_id else f"team {member.team}"
+    return f"{who}: {', '.join(words)}"
