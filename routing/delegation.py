@@ -19,6 +19,7 @@ from revops.access import ADMIN, user_role
 from revops.audit import audited
 from revops.models import Rep
 from revops.services import record_save
+from revops.values import datetime_text
 
 from .models import Pool, PoolMember
 from .pools import resolve_members
@@ -101,7 +102,9 @@ def pool_delegated_update(
             rep = Rep.objects.get(pk=pk)
             rep.out_of_office_until = until
             record_save(instance=rep, actor=actor, reason=f"out of office set by a manager of pool {pool.name}")
-            changes.append(f"{rep.name}: {'out of office until ' + until.isoformat() if until else 'back in office'}")
+            changes.append(
+                f"{rep.name}: {'out of office until ' + datetime_text(until) if until else 'back in office'}"
+            )
     return changes
 
 
