@@ -41,6 +41,13 @@ def pools_managed_by(user):
     return Pool.objects.filter(managers=user)
 
 
+def pool_managers_set(*, pool: Pool, users, actor, reason: str = "") -> None:
+    """Name the pool's managers (RevOps' decision: the pool's page, or the demo); audited with a version."""
+    with transaction.atomic(), audited(actor=actor, reason=reason or f"pool {pool.name}: pool managers named"):
+        pool.managers.set(users)
+        pool.save(update_fields=["updated_at"])  # one version of the pool naming who changed it
+
+
 @dataclass
 class MemberChange:
     """What a pool manager may set on one member row."""

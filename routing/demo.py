@@ -32,6 +32,7 @@ from revops.models import Automation, Lead, Rep, Team
 from revops.outbox import outbox_process_batch
 from revops.sync import sync_batch_apply
 
+from .delegation import pool_managers_set
 from .models import BusinessCalendar, Pool, RoutingRule, SlaPolicy
 from .services import routing_rule_save
 from .setup_services import business_calendar_save, pool_save, sla_policy_save
@@ -194,7 +195,11 @@ def demo_routing_ensure(*, actor) -> dict[str, int]:
         if team is None or Pool.objects.filter(name=spec["name"]).exists():
             continue
         members = [{"team": team, "role": role, "weight": 1}]
-        pool_save(pool=Pool(**spec), members=members, actor=actor, reason=REASON)
+        pool = pool_save(pool=Pool(**spec), members=members, actor=actor, reason=REASON)
+        # The region's sales manager runs the region's pools (Manage the pool), when they have a login.
+        head = team.parent.manager if team.parent_id and team.parent.manager_id else None
+        if head is not None and head.user_id is not None:
+            pool_managers_set(pool=pool, users=[head.user], actor=actor, reason=REASON)
         created["pools"] += 1
     if not Pool.objects.filter(name=OVERFLOW_POOL).exists():
         managers = Rep.objects.filter(title__startswith="Sales Manager").order_by("external_id")
