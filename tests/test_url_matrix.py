@@ -234,6 +234,8 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
     names_object = "object_id" in route or "^([^/]+)/history" in route
     if model in ("exceptionitem", "queue", "handoff", "suppression") and names_object and role not in world.sees_item:
         return HIDDEN  # the item, its queue and the handoff of the rep's deal are team A's
+    if model in RECORD_MODELS and app == "revops" and names_object and role not in world.sees_records:
+        return HIDDEN  # the rep's own records: team B's manager does not see them, in the admin as in the API
     if model == "pool" and names_object and role not in ("manager_a", *ADMIN_ROLES):
         return HIDDEN  # the pool names team A's manager as its pool manager
     return ALLOW
@@ -501,9 +503,29 @@ def _owned(world, object_type):
     return record
 
 
+RECORD_MODELS = {
+    "team": "teams",
+    "rep": "reps",
+    "account": "accounts",
+    "contact": "contacts",
+    "lead": "leads",
+    "opportunity": "opportunities",
+    "activity": "activities",
+    "task": "tasks",
+}
+
+
 def _model_instance(app: str, model: str, world):
     if (app, model) == ("revops", "lead"):
         return world.args["lead"]
+    if app == "revops" and model in RECORD_MODELS:
+        # The rep's own records (their team, themselves): the same the API's detail endpoints name.
+        object_type = RECORD_MODELS[model]
+        if object_type == "teams":
+            return world.args["team"]
+        if object_type == "reps":
+            return world.args["lead"].owner
+        return _owned(world, object_type)
     if (app, model) == ("exceptions", "exceptionitem"):
         return world.args["item"]
     if (app, model) == ("exceptions", "queue"):

@@ -24,6 +24,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from revops import services
+from revops.access import record_visibility_q
 from revops.audit import audited
 from revops.validation import (
     MAX_VALUE_DEPTH,
@@ -468,10 +469,31 @@ class AuditedAdmin(VersionsMixin, SimpleHistoryAdmin):
             obj.delete()
 
 
+# The record types of ``revops.access`` by model name: what each role may read (a rep their own, a
+# manager their teams' with sub-teams, RevOps everything), in the admin as in the API.
+SCOPED_TYPES = {
+    "team": "teams",
+    "rep": "reps",
+    "account": "accounts",
+    "contact": "contacts",
+    "lead": "leads",
+    "opportunity": "opportunities",
+    "activity": "activities",
+    "task": "tasks",
+}
+
+
 class RecordAdmin(AuditedAdmin):
-    """Admin for a CRM mirror record: dictionary-checked custom attributes shown as a table."""
+    """Admin for a CRM mirror record: dictionary-checked custom attributes shown as a table. Rows are
+    scoped like the read API: another team's record is not listed, and its pages are a 404."""
 
     form = RecordAdminForm
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        object_type = SCOPED_TYPES.get(self.model._meta.model_name)
+        condition = record_visibility_q(user=request.user, object_type=object_type) if object_type else None
+        return queryset if condition is None else queryset.filter(condition)
 
     def get_readonly_fields(self, request, obj=None):
         readonly = super().get_readonly_fields(request, obj)
