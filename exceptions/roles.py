@@ -73,6 +73,11 @@ MANAGER_PERMS = (
     ("lifecycle", "view_closedloopreport"),  # their teams' leads only (lifecycle.closed_loop)
     # The pools that name them as pool managers (rows scoped by ``routing.delegation``; Manage the pool).
     ("routing", "view_pool"),
+    # Read, not write: the routing rules that affect their teams, every SLA policy (they apply by the
+    # lead's data, to any team), their teams' SLA clocks and report (rows scoped by ``routing.delegation``).
+    ("routing", "view_routingrule"),
+    ("routing", "view_slapolicy"),
+    ("routing", "view_slaclock"),
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),

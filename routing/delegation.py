@@ -1,4 +1,5 @@
-"""Pool managers: the people RevOps names on a pool may run it day to day without RevOps rights.
+"""Delegation: pool managers run their pools without RevOps rights, and managers read the routing
+rules and SLA clocks that concern their teams.
 
 A pool manager changes, on *Manage the pool*: the pool's caps, each member's weight, caps and
 active flag, and the out of office of the reps the pool resolves to. Nothing else: not the
@@ -14,14 +15,16 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 
-from revops.access import ADMIN, user_role
+from exceptions.selectors import visible_queues
+from revops.access import ADMIN, reach, user_role
 from revops.audit import audited
 from revops.models import Rep
 from revops.services import record_save
 from revops.values import datetime_text
 
-from .models import Pool, PoolMember
+from .models import Pool, PoolMember, RoutingRule
 from .pools import resolve_members
 
 
@@ -131,3 +134,36 @@ def _member_words(member: PoolMember, before: tuple) -> str:
         words.append("active" if member.is_active else "paused")
     who = member.rep.name if member.rep_id else f"team {member.team}"
     return f"{who}: {', '.join(words)}"
+
+
+# --- What managers read ----------------------------------------------------------------------------
+
+
+def rules_affecting_q(user) -> Q | None:
+    """The routing rules that affect ``user``'s teams (None: every rule, for RevOps admins).
+
+    A rule that routes to the matched account's or opportunity's owner, or proposes an owner for
+    approval, can reach any team: every manager reads it. A rule to a rep, a pool or a queue affects
+    the teams of that rep, of the pool's members (or the pools the user manages), or that queue's."""
+    scope = reach(user)
+    if scope is None:
+        return None
+    rep_ids, team_ids = scope
+    anyone = Q(target_type__in=[RoutingRule.Target.ACCOUNT_OWNER, RoutingRule.Target.OPPORTUNITY_OWNER])
+    anyone |= Q(target_type=RoutingRule.Target.APPROVAL)
+    pools = PoolMember.objects.filter(Q(rep_id__in=rep_ids) | Q(team_id__in=team_ids)).values("pool_id")
+    condition = anyone | Q(target_rep_id__in=rep_ids) | Q(target_pool_id__in=pools)
+    condition |= Q(target_pool_id__in=Pool.objects.filter(managers=user).values("pk"))
+    queues = list(visible_queues(user=user).values_list("name", flat=True))
+    if queues:
+        condition |= Q(target_type=RoutingRule.Target.QUEUE, target_queue__in=queues)
+    return condition
+
+
+def clocks_visible_q(user) -> Q | None:
+    """The SLA clocks ``user`` may read (their teams' owners'; None: all)."""
+    scope = reach(user)
+    if scope is None:
+        return None
+    rep_ids, team_ids = scope
+    return Q(owner_id__in=rep_ids) | Q(owner__team_id__in=team_ids)

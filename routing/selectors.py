@@ -47,7 +47,9 @@ def touch_minutes(started, touched_at, *, business: bool, team_id: int | None, c
     return max(minutes, 0.0)
 
 
-def sla_metrics(*, group_by: str, since: dt.datetime, until: dt.datetime | None = None) -> list[dict]:
+def sla_metrics(
+    *, group_by: str, since: dt.datetime, until: dt.datetime | None = None, scope: Q | None = None
+) -> list[dict]:
     """SLA outcomes of the clocks started in ``[since, until)``, one row per team, rule or rep.
 
     Rows: ``{key, label, clocks, met, breached, running, cancelled, met_rate, median_first_touch_minutes,
@@ -61,6 +63,8 @@ def sla_metrics(*, group_by: str, since: dt.datetime, until: dt.datetime | None 
         raise ValueError(f"group_by must be one of {', '.join(SLA_GROUPS)}, not {group_by!r}")
     expression, label_field, empty_label = SLA_GROUPS[group_by]
     clocks = SlaClock.objects.filter(started_at__gte=since)
+    if scope is not None:  # a manager's report: their teams' clocks only (``routing.delegation.clocks_visible_q``)
+        clocks = clocks.filter(scope)
     if until is not None:
         clocks = clocks.filter(started_at__lt=until)
     clocks = clocks.annotate(group_key=expression)

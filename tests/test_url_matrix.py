@@ -158,6 +158,10 @@ SPECIAL_PERMS = {
     # Proposing a merge adds merges; deciding one (approve, reject, undo) changes it: RevOps admins.
     "admin:dataquality_duplicateset_propose": "dataquality.add_merge",
     "admin:dataquality_merge_decide": "dataquality.change_merge",
+    # Preview, backtest and a rule's shadow report replay every team's leads: who writes rules (RevOps).
+    "admin:routing_routingrule_preview": "routing.change_routingrule",
+    "admin:routing_routingrule_backtest": "routing.change_routingrule",
+    "admin:routing_routingrule_shadow": "routing.change_routingrule",
     # A backlog candidate becomes a draft automation: who may add automations.
     "admin:revops_automationcandidate_draft": "revops.add_automation",
 }
@@ -226,7 +230,9 @@ def expected(world, role: str, pattern: Pattern) -> str | tuple[str, ...]:
     elif "." in perms:
         allowed = user.has_perm(perms)
     else:
-        allowed = _admin_allows(world, user, app, model, perms, with_object="object_id" in route)
+        allowed = _admin_allows(
+            world, user, app, model, perms, with_object="object_id" in route or "^([^/]+)/history" in route
+        )
     if not allowed:
         return REFUSE
     if name == "admin:lifecycle_waitinglead_answer" and role not in world.sees_records:

@@ -22,6 +22,7 @@ from revops.engine.admin.helpers import fields_used_links
 from revops.models import Lead
 
 from .. import services
+from ..delegation import rules_affecting_q
 from ..models import RoutingDecision, RoutingRule
 from ..shadow import shadow_decisions
 from .base import ConditionsForm
@@ -194,11 +195,11 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
             .annotate(n=Count("pk"))
             .values("n")
         )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(decisions_recent=Coalesce(Subquery(recent, output_field=IntegerField()), Value(0)))
-        )
+        queryset = super().get_queryset(request)
+        condition = rules_affecting_q(request.user)
+        if condition is not None:
+            queryset = queryset.filter(condition)
+        return queryset.annotate(decisions_recent=Coalesce(Subquery(recent, output_field=IntegerField()), Value(0)))
 
     def get_list_display(self, request):
         """The static columns plus reassignment rates and ▲/▼ buttons (both read once per page)."""
@@ -245,6 +246,9 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
         columns = [*super().get_list_display(request), reassignment]
         if self.has_change_permission(request):
             columns.insert(1, move)  # right after the priority
+        else:
+            # Managers read the rules; decisions and their counts across every team stay RevOps'.
+            columns = [c for c in columns if c not in ("decisions_30d", reassignment)]
         return columns
 
     def has_delete_permission(self, request, obj=None):
@@ -295,19 +299,32 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
         )
         return HttpResponseRedirect(safe_next(request, reverse("admin:routing_routingrule_changelist")))
 
+    # Managers read the rules that affect their teams (``rules_affecting_q``); RevOps reads and writes all.
+
+    def has_view_permission(self, request, obj=None):
+        if not super().has_view_permission(request, obj):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
     def changelist_view(self, request, extra_context=None):
+        writes = self.has_change_permission(request)
         extra_context = {
             **(extra_context or {}),
-            "preview_url": reverse("admin:routing_routingrule_preview"),
-            "backtest_url": reverse("admin:routing_routingrule_backtest"),
-            "decisions_url": reverse("admin:routing_routingdecision_changelist"),
+            "preview_url": reverse("admin:routing_routingrule_preview") if writes else "",
+            "backtest_url": reverse("admin:routing_routingrule_backtest") if writes else "",
+            "decisions_url": reverse("admin:routing_routingdecision_changelist")
+            if request.user.has_perm("routing.view_routingdecision")
+            else "",
             **rules_statement(),
         }
+        if not writes:  # warnings and the catch-all name every team's rules: RevOps' to act on
+            extra_context.update(rule_warnings=[], catch_all=None)
         return super().changelist_view(request, extra_context)
 
     def preview_view(self, request):
-        """Who would get this lead? Decides for a typed-in lead; writes nothing (``routing_preview``)."""
-        if not self.has_view_or_change_permission(request):
+        """Who would get this lead? Decides for a typed-in lead; writes nothing (``routing_preview``).
+        For who writes rules (RevOps): it shows any team's reps and pools."""
+        if not self.has_change_permission(request):
             raise PermissionDenied
         panel = error = None
         if request.method == "POST":
@@ -337,7 +354,7 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
         """Replay the last N days of leads through the rules with the chosen statuses; writes nothing."""
         from ..backtest import backtest
 
-        if not self.has_view_or_change_permission(request):
+        if not self.has_change_permission(request):  # RevOps: it replays every team's leads
             raise PermissionDenied
         report = None
         if "days" in request.GET:
@@ -363,7 +380,7 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
         rule = self.get_object(request, unquote(object_id))
         if rule is None:
             raise Http404(f"No routing rule with id {object_id}.")
-        if not self.has_view_or_change_permission(request, rule):
+        if not self.has_change_permission(request, rule):  # RevOps: it replays every team's leads
             raise PermissionDenied
         form = ShadowReportForm(request.GET or None)
         days = form.cleaned_data["days"] if form.is_bound and form.is_valid() else STATS_DAYS

@@ -18,6 +18,7 @@ from revops.admin.base import AuditedAdmin, ReadOnlyMixin, admin_link, badge, va
 from revops.admin.schedule_widgets import DateListField, WeekdaysField, time_input
 from revops.engine.admin.helpers import fields_used_links
 
+from ..delegation import clocks_visible_q
 from ..models import BusinessCalendar, SlaClock, SlaPolicy
 from ..setup_services import (
     business_calendar_clean,
@@ -270,6 +271,17 @@ class SlaClockAdmin(ReadOnlyMixin, AuditedAdmin):
         view = self.admin_site.admin_view
         return [path("report/", view(self.report_view), name="routing_slaclock_report"), *super().get_urls()]
 
+    def get_queryset(self, request):
+        """A manager reads the clocks of their teams' reps (sub-teams included); RevOps all."""
+        queryset = super().get_queryset(request)
+        condition = clocks_visible_q(request.user)
+        return queryset if condition is None else queryset.filter(condition)
+
+    def has_view_permission(self, request, obj=None):
+        if not super().has_view_permission(request, obj):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "report_url": reverse("admin:routing_slaclock_report")}
         return super().changelist_view(request, extra_context)
@@ -285,7 +297,7 @@ class SlaClockAdmin(ReadOnlyMixin, AuditedAdmin):
         since = timezone.now() - dt.timedelta(days=days)
         sections = []
         for group_by, title in (("team", "Per team"), ("rule", "Per routing rule"), ("rep", "Per rep")):
-            rows = sla_metrics(group_by=group_by, since=since)
+            rows = sla_metrics(group_by=group_by, since=since, scope=clocks_visible_q(request.user))
             for row in rows:
                 row["met_rate_text"] = percent(row["met_rate"])
                 rate = row["met_rate"]
