@@ -150,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
+                "revops.sso.login_context",
             ],
         },
     },
@@ -327,6 +328,27 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "revops.people.RepAwareBackend",  # Django's password sign-in, refused to reps inactive in the CRM
 ]
+# Single sign-on through OpenID Connect (revops/sso.py, docs/deployment.md): on when OIDC_RP_CLIENT_ID
+# is set. The provider's endpoints come from its discovery document (…/.well-known/openid-configuration).
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "").strip()
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_RP_CLIENT_SECRET", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_OP_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_OP_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_OP_USER_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_OP_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_RP_SCOPES", "openid email profile")
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "your company's sign-in")
+# The claim that carries the person's groups or roles, and how its values map to the portal's roles
+# ("revops-admins=RevOps admin,sales-leads=Manager"); without it the role follows the team tree.
+OIDC_ROLE_CLAIM = os.environ.get("OIDC_ROLE_CLAIM", "").strip()
+OIDC_ROLE_VALUES = dict(pair.split("=", 1) for pair in env_list("OIDC_ROLE_VALUES", []) if "=" in pair)
+LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=refused"  # the login page says why, in words
+LOGOUT_REDIRECT_URL = "/admin/login/"
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.insert(1, "revops.sso.PortalOIDCBackend")
+
 # Invitations (revops/people.py): how long the one-time link to set a first password works.
 PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_HOURS", 72, minimum=1) * 3600
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"

@@ -12,6 +12,7 @@ from revops.admin.people import InviteAcceptView
 from .health import healthz
 from .metrics.views import dashboard_csv, dashboard_view
 from .ops import guarded
+from .sso import sso_enabled
 
 handler400 = "revops.api.errors.bad_request"
 handler403 = "revops.api.errors.permission_denied"
@@ -36,3 +37,5 @@ urlpatterns = [
     path("accounts/invite/<uidb64>/<token>/", InviteAcceptView.as_view(), name="invite-accept"),
     path("admin/", admin.site.urls),
 ]
+if sso_enabled():  # single sign-on through OpenID Connect (revops/sso.py): /oidc/authenticate/, /oidc/callback/
+    urlpatterns.insert(-1, path("oidc/", include("mozilla_django_oidc.urls")))
