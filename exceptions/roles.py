@@ -74,10 +74,12 @@ MANAGER_PERMS = (
     # The pools that name them as pool managers (rows scoped by ``routing.delegation``; Manage the pool).
     ("routing", "view_pool"),
     # Read, not write: the routing rules that affect their teams, every SLA policy (they apply by the
-    # lead's data, to any team), their teams' SLA clocks and report (rows scoped by ``routing.delegation``).
+    # lead's data, to any team), their teams' SLA clocks and report, and the routing decisions on their
+    # teams' leads (rows scoped by ``routing.delegation``).
     ("routing", "view_routingrule"),
     ("routing", "view_slapolicy"),
     ("routing", "view_slaclock"),
+    ("routing", "view_routingdecision"),  # on their teams' leads
 )
 REP_PERMS = (
     ("exceptions", "view_exceptionitem"),

@@ -167,3 +167,12 @@ def clocks_visible_q(user) -> Q | None:
         return None
     rep_ids, team_ids = scope
     return Q(owner_id__in=rep_ids) | Q(owner__team_id__in=team_ids)
+
+
+def decisions_visible_q(user) -> Q | None:
+    """The routing decisions ``user`` may read: on leads their teams own, or routed to one of their reps (None: all)."""
+    scope = reach(user)
+    if scope is None:
+        return None
+    rep_ids, _team_ids = scope
+    return Q(lead__owner_id__in=rep_ids) | Q(owner_id__in=rep_ids)

@@ -15,6 +15,7 @@ from revops.admin.links import why_url
 from revops.audit import audited
 
 from .. import services
+from ..delegation import decisions_visible_q
 from ..models import RoutingDecision, RoutingRule
 from ..shadow import shadow_decisions
 from .helpers import MATCH_TONES, OUTCOME_TONES, decision_panel
@@ -120,11 +121,19 @@ class RoutingDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("lead", "rule", "owner", "previous_owner", "pool", "matched_account", "reassigned_to")
+        """A manager reads the decisions on their teams' leads (by the lead's owner or the decided owner)."""
+        queryset = super().get_queryset(request)
+        condition = decisions_visible_q(request.user)
+        if condition is not None:
+            queryset = queryset.filter(condition)
+        return queryset.select_related(
+            "lead", "rule", "owner", "previous_owner", "pool", "matched_account", "reassigned_to"
         )
+
+    def has_view_permission(self, request, obj=None):
+        if not super().has_view_permission(request, obj):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def get_urls(self):
         view = self.admin_site.admin_view
