@@ -158,19 +158,24 @@ def notification_open(
     return note
 
 
-def notification_deliver(note: Notification, *, template: str, context: dict, event: str = "") -> str:
-    """Render ``template`` (``.txt`` and ``.html``) in the recipient's time zone and send it to each of
-    their channels for the notice's event. ``sent`` when one channel took it, ``failed`` when none
-    did (no retry: digests still cover the items); each channel keeps its last error."""
+def notification_deliver(
+    note: Notification, *, template: str = "", context: dict | None = None, text: str = "", event: str = ""
+) -> str:
+    """Render ``template`` (``.txt`` and ``.html``) in the recipient's time zone — or take ``text`` as it
+    is — and send it to each of their channels for the notice's event. ``sent`` when one channel took
+    it, ``failed`` when none did (no retry: digests still cover the items); each channel keeps its
+    last error."""
     recipient = note.recipient
     event = event or getattr(note, "event", "") or note.reason
     preference = getattr(note, "preference", None) or preference_of(recipient)
     targets = getattr(note, "targets", None)
     if targets is None:
         targets = targets_for(recipient, event, preference)[0]
-    with timezone.override(person_zone(recipient, preference)):
-        text = render_to_string(f"{template}.txt", context)
-        html = render_to_string(f"{template}.html", context)
+    html = ""
+    if template:
+        with timezone.override(person_zone(recipient, preference)):
+            text = render_to_string(f"{template}.txt", context)
+            html = render_to_string(f"{template}.html", context)
     now = timezone.now()
     delivered, failed = [], []
     for target in targets:

@@ -9,7 +9,7 @@ class RoutingConfig(AppConfig):
     verbose_name = "Routing and SLAs"
 
     def ready(self):
-        from exceptions.registry import register_item_kind, register_queue_users
+        from exceptions.registry import register_item_kind, register_notification_event, register_queue_users
         from revops.engine.hooks import register_event_hook
         from revops.engine.registry import register_deadline_source, register_sla_timer
         from revops.plugins import (
@@ -42,6 +42,12 @@ class RoutingConfig(AppConfig):
             register_item_kind(
                 key, label, severity=severity, expected_action=expected, notify_on_open=key == "sla_breach"
             )
+        register_notification_event(
+            "sla_reminder",
+            "SLA reminder for my lead",
+            help="A lead of yours is close to its first-touch deadline. Not held for quiet hours: it is about minutes.",
+            order=12,
+        )
         register_queue_users("routing", routing_queue_users)
         register_schedule(jobs.tick_sla_clocks, name="tick_sla_clocks", queue="default", interval=60)
         register_why_panel(

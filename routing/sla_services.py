@@ -190,7 +190,7 @@ def _remind(pk: int, *, now: dt.datetime, actor) -> int:
         )
         if claimed != 1:  # another tick got there first, or the clock stopped
             return 0
-        clock = SlaClock.objects.select_related("lead", "owner").get(pk=pk)
+        clock = SlaClock.objects.select_related("lead", "owner", "owner__user").get(pk=pk)
         _write_history(clock, actor=actor, reason="SLA reminder sent")
         _email_owner_after_commit(clock, now=now)
     return 1
@@ -198,7 +198,7 @@ def _remind(pk: int, *, now: dt.datetime, actor) -> int:
 
 def _email_owner_after_commit(clock: SlaClock, *, now: dt.datetime) -> None:
     owner = clock.owner
-    if owner is None or not owner.email:
+    if owner is None or not (owner.email or owner.user_id):
         logger.info("SLA reminder for clock %s: the owner has no e-mail address", clock.pk)
         return
     left = _minutes(clock.due_at - now)
@@ -210,6 +210,24 @@ def _email_owner_after_commit(clock: SlaClock, *, now: dt.datetime) -> None:
         f"{left} minute{'' if left == 1 else 's'} from now.\n\n"
         "Call or e-mail the lead and log it in the CRM; that stops the clock.\n"
     )
+    if owner.user_id is not None:
+        from exceptions.models import Notification
+        from exceptions.notifications import notification_deliver, notification_open
+
+        # A rep with a login gets it where they chose ("SLA reminder for my lead" on My notifications),
+        # within their hourly limit; not held for quiet hours: it is about minutes.
+        note = notification_open(
+            recipient=owner.user,
+            key=f"sla_reminder:clock:{clock.pk}",
+            reason="sla_reminder",
+            event="sla_reminder",
+            subject=subject,
+            hold=False,
+            now=now,
+        )
+        if note is not None and note.status == Notification.Status.SENT:
+            transaction.on_commit(lambda: notification_deliver(note, text=body))
+        return
     sender, to = settings.DEFAULT_FROM_EMAIL, [owner.email]
     transaction.on_commit(lambda: send_mail(subject, body, sender, to, fail_silently=True))
 

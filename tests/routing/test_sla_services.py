@@ -127,6 +127,45 @@ def test_the_tick_reminds_the_owner_once(hot, ana, django_capture_on_commit_call
     assert latest.history_user.username == "system:sla-clocks" and latest.history_change_reason == "SLA reminder sent"
 
 
+def test_a_rep_with_a_login_gets_the_reminder_where_they_chose(
+    hot, ana, django_capture_on_commit_callbacks, monkeypatch
+):
+    from exceptions import channels
+    from exceptions.models import Notification
+    from exceptions.notification_settings import notification_channel_add, notification_settings_save
+
+    user = UserFactory(username="ana.login", email="ana.login@example.com")
+    ana.user = user
+    ana.save(update_fields=["user"])
+    slack = notification_channel_add(
+        person=user,
+        kind="slack",
+        name="#ana",
+        address="https://hooks.slack.com/services/T0/B0/XXXXXXXXXXXXXXXXXXXXXXXX",
+        actor=user,
+    )
+    notification_settings_save(
+        person=user,
+        time_zone="",
+        digest_hour=7,
+        quiet_from=dt.time(0),
+        quiet_until=dt.time(23, 59),
+        routes={"sla_reminder": [slack.pk]},
+        actor=user,
+    )
+    carried = []
+    monkeypatch.setitem(
+        channels.TRANSPORTS, "slack", lambda target, subject, text, html: carried.append((subject, text))
+    )
+    lead = LeadFactory(owner=ana, first_name="Jane", last_name="Doe", company="Acme")
+    start(lead, ana, hot)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert sla_clocks_tick(now=T0 + minutes(3))["reminded"] == 1
+    assert mail.outbox == []  # not the rep's CRM e-mail: their Slack, even in their quiet hours
+    assert len(carried) == 1 and "Jane Doe (Acme)" in carried[0][0] and "2 minutes from now" in carried[0][1]
+    assert Notification.objects.get(recipient=user).channels == "Slack: #ana"
+
+
 def test_no_reminder_once_the_clock_is_due_it_breaches_instead(hot, ana, django_capture_on_commit_callbacks):
     start(LeadFactory(owner=ana), ana, hot)
     with django_capture_on_commit_callbacks(execute=True):
