@@ -16,6 +16,7 @@ class ExceptionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from revops.access import ADMIN, MANAGER
         from revops.plugins import (
             register_demo_builder,
             register_schedule,
@@ -60,7 +61,8 @@ class ExceptionsConfig(AppConfig):
         register_schedule(jobs.send_daily_digests, name="exceptions_daily_digests", queue="low", cron="*/15 * * * *")
         register_schedule(jobs.release_held, name="exceptions_release_held", queue="default", interval=60)
         for key, label, help_text, immediate, order in NOTIFICATION_EVENTS:
-            register_notification_event(key, label, help=help_text, immediate=immediate, order=order)
+            roles = (ADMIN, MANAGER) if key == "digest" else ()  # queue managers get a digest
+            register_notification_event(key, label, help=help_text, immediate=immediate, order=order, roles=roles)
         register_why_panel(
             "open_items", why_items_panel, template="admin/exceptions/includes/why_items_panel.html", order=30
         )

@@ -45,6 +45,10 @@ class NotificationEvent:
     help: str = ""
     immediate: bool = True
     order: int = 100
+    roles: tuple[str, ...] = ()  # who gets it (role names); empty: anyone
+
+    def for_role(self, role: str | None) -> bool:
+        return not self.roles or role in self.roles
 
 
 @dataclass(frozen=True)
@@ -111,10 +115,13 @@ def register_item_kind(
 
 
 def register_notification_event(
-    key: str, label: str, *, help: str = "", immediate: bool = True, order: int = 100
+    key: str, label: str, *, help: str = "", immediate: bool = True, order: int = 100, roles: tuple[str, ...] = ()
 ) -> NotificationEvent:
-    """Declare a kind of notice people can route to their channels (idempotent by key)."""
-    event = _EVENTS[key] = NotificationEvent(key=key, label=label, help=help, immediate=immediate, order=order)
+    """Declare a kind of notice people can route to their channels (idempotent by key); ``roles``: the
+    roles that ever get it (the *My notifications* page shows a person only theirs)."""
+    event = _EVENTS[key] = NotificationEvent(
+        key=key, label=label, help=help, immediate=immediate, order=order, roles=tuple(roles)
+    )
     return event
 
 

@@ -16,6 +16,7 @@ class MonitorsConfig(AppConfig):
         from django.conf import settings
 
         from exceptions.registry import register_item_kind, register_notification_event
+        from revops.access import ADMIN, MANAGER
         from revops.engine.hooks import register_event_hook
         from revops.plugins import register_demo_builder, register_schedule, register_why_panel
 
@@ -44,6 +45,7 @@ class MonitorsConfig(AppConfig):
             help="Your deals with hygiene items, within a day of each forecast call.",
             immediate=False,
             order=60,
+            roles=(ADMIN, MANAGER),
         )
         # Last week's snapshot before the CRM's morning sync (60) moves deals; the scan after everything.
         register_demo_builder("monitors_policies", monitors_demo_policies_build, order=53)

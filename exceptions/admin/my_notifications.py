@@ -21,6 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from revops.access import user_role
 from revops.values import datetime_text
 
 from ..channels import LOGIN_EMAIL, person_zone, targets_for
@@ -91,7 +92,7 @@ def _context(request, settings_form, channel_form):
         for c in channels
     ]
     rows = []
-    for event in notification_events():
+    for event in _events_for(person):
         targets, _ = targets_for(person, event.key, preference if preference.pk else None)
         on = {LOGIN_EMAIL if t.channel_id is None else str(t.channel_id) for t in targets}
         if preference.pk and event.key in (preference.routes or {}):
@@ -136,8 +137,14 @@ def _settings_form(request, data=None):
     return SettingsForm(data, initial=initial, zone_name=zone_name)
 
 
-def _routes(post) -> dict[str, list[str]]:
-    routes: dict[str, list[str]] = {event.key: [] for event in notification_events()}
+def _events_for(person):
+    role = user_role(person)
+    return [e for e in notification_events() if e.for_role(role)]
+
+
+def _routes(post, person) -> dict[str, list[str]]:
+    """The ticked boxes of the kinds of notice the page showed (the others keep their routing)."""
+    routes: dict[str, list[str]] = {event.key: [] for event in _events_for(person)}
     for value in post.getlist("route"):
         event, _, target = value.partition("|")
         if event in routes:
@@ -164,7 +171,7 @@ def my_notifications_view(request):
                         digest_hour=data["digest_hour"],
                         quiet_from=data["quiet_from"],
                         quiet_until=data["quiet_until"],
-                        routes=_routes(request.POST),
+                        routes=_routes(request.POST, person),
                         actor=person,
                     )
                 except ValidationError as exc:

@@ -19,6 +19,7 @@ from exceptions.registry import (
     register_notification_event,
     register_queue_users,
 )
+from revops.access import ADMIN
 from revops.models import Automation
 from revops.outbox import OutboxConsumer, outbox_consumer_register
 from revops.plugins import register_demo_builder, register_field_users, register_schedule, register_why_panel
@@ -69,6 +70,7 @@ def engine_setup() -> None:
         help="The dashboard's headline numbers and the open automation health suggestions (RevOps admins).",
         immediate=False,
         order=70,
+        roles=(ADMIN,),
     )
     register_approval_handler(
         APPROVAL,
