@@ -2,8 +2,9 @@
 rules and SLA clocks that concern their teams.
 
 A pool manager changes, on *Manage the pool*: the pool's caps, each member's weight, caps and
-active flag, and the out of office of the reps the pool resolves to. Nothing else: not the
-strategy, the working hours, who is a member, nor the rules that route to the pool. Every change
+active flag, who is a member (they add active reps of their own teams and remove members), and the
+out of office of the reps the pool resolves to. Nothing else: not the strategy, the working hours,
+nor the rules that route to the pool. Every change
 is one audited block (history rows and one version of the pool naming the person), and a rep's
 out of office is a hand edit of the Rep record like any other (history and outbox event).
 """
@@ -11,6 +12,7 @@ out of office is a hand edit of the Rep record like any other (history and outbo
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -69,10 +71,13 @@ def pool_delegated_update(
     members: dict[int, MemberChange],
     away: dict[int, dt.datetime | None],
     actor,
+    add_rep_ids: Iterable[int] = (),
+    remove_member_ids: Iterable[int] = (),
 ) -> list[str]:
     """Apply a pool manager's changes (see the module docstring); returns them in words, empty when
     nothing changed. ``members`` maps member ids of this pool, ``away`` rep ids the pool resolves to
-    (their new ``out_of_office_until``, None: back). Anything else is refused with ``ValidationError``."""
+    (their new ``out_of_office_until``, None: back), ``add_rep_ids`` reps to add (``reps_addable_by``),
+    ``remove_member_ids`` member rows to remove. Anything else is refused with ``ValidationError``."""
     if not pool_is_managed_by(pool, actor):
         raise ValidationError("You do not manage this pool.")
     changes: list[str] = []
@@ -80,9 +85,25 @@ def pool_delegated_update(
         # Wait for routing picking from this pool (it holds the row lock until it commits).
         locked = Pool.objects.select_for_update().get(pk=pool.pk)
         rows = {m.pk: m for m in PoolMember.objects.filter(pool=locked).select_related("rep", "team")}
-        unknown = set(members) - set(rows)
+        remove = set(remove_member_ids)
+        unknown = (set(members) | remove) - set(rows)
         if unknown:
             raise ValidationError(f"Not members of {pool.name}: {sorted(unknown)}.")
+        for pk in sorted(remove):
+            member = rows.pop(pk)
+            members = {k: v for k, v in members.items() if k != pk}
+            member.delete()
+            changes.append(f"{_who(member)}: removed from the pool")
+        add = set(add_rep_ids) - {m.rep_id for m in rows.values() if m.rep_id}
+        if add:
+            allowed = {rep.pk: rep for rep in reps_addable_by(actor).filter(pk__in=add)}
+            if set(add) - set(allowed):
+                raise ValidationError("You can add active reps of your own teams only.")
+            position = max((m.position for m in rows.values()), default=-1) + 1
+            for offset, pk in enumerate(sorted(add, key=lambda pk: allowed[pk].name)):
+                row = PoolMember.objects.create(pool=locked, rep=allowed[pk], position=position + offset)
+                rows[row.pk] = row
+                changes.append(f"{allowed[pk].name}: added to the pool (weight 1)")
         reps = {rep.pk: rep for rep, _member in resolve_members(locked)}
         strangers = set(away) - set(reps)
         if strangers:
@@ -132,8 +153,21 @@ def _member_words(member: PoolMember, before: tuple) -> str:
         words.append(f"caps {_caps(max_open, per_day)} → {_caps(member.max_open_leads, member.max_per_day)}")
     if active != member.is_active:
         words.append("active" if member.is_active else "paused")
-    who = member.rep.name if member.rep_id else f"team {member.team}"
-    return f"{who}: {', '.join(words)}"
+    return f"{_who(member)}: {', '.join(words)}"
+
+
+def _who(member: PoolMember) -> str:
+    return member.rep.name if member.rep_id else f"team {member.team}" + (f" ({member.role})" if member.role else "")
+
+
+def reps_addable_by(user):
+    """The reps ``user`` may add to a pool they manage: active reps of their teams (all for RevOps)."""
+    reps = Rep.objects.filter(is_active=True)
+    scope = reach(user)
+    if scope is None:
+        return reps
+    rep_ids, team_ids = scope
+    return reps.filter(Q(pk__in=rep_ids) | Q(team_id__in=team_ids))
 
 
 # --- What managers read ----------------------------------------------------------------------------

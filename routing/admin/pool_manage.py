@@ -1,7 +1,8 @@
 """*Manage the pool*: the page a pool manager (or RevOps) runs a pool from day to day.
 
-One form: the pool's caps, one row per member (weight, caps, active) and one row per rep the pool
-resolves to (out of office until, in the viewer's time zone). It validates the input and calls
+One form: the pool's caps, one row per member (weight, caps, active, remove), a rep to add (of the
+viewer's teams), and one row per rep the pool resolves to (out of office until, in the viewer's time
+zone). It validates the input and calls
 ``routing.delegation.pool_delegated_update``; a pool the viewer does not manage is a 404.
 """
 
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from revops.values import datetime_text
 
-from ..delegation import MemberChange, pool_delegated_update, pool_is_managed_by
+from ..delegation import MemberChange, pool_delegated_update, pool_is_managed_by, reps_addable_by
 from ..models import Pool
 from ..pools import resolve_members
 
@@ -69,6 +70,8 @@ def _read(post, pool: Pool, members, reps) -> tuple[dict, list[str]]:
         )
     for rep in reps:
         values["away"][rep.pk] = _when(post.get(f"away-{rep.pk}"), f"{rep.name}'s out of office", errors)
+    values["remove_member_ids"] = [m.pk for m in members if post.get(f"remove-{m.pk}") == "on"]
+    values["add_rep_ids"] = [int(pk) for pk in post.getlist("add_rep") if str(pk).isdigit()]
     return values, errors
 
 
@@ -113,6 +116,12 @@ def pool_manage_view(model_admin, request, object_id):
             }
             for rep in reps
         ],
+        "addable": list(
+            reps_addable_by(request.user)
+            .exclude(pk__in=[m.rep_id for m in members if m.rep_id])
+            .order_by("name")
+            .values_list("pk", "name")[:500]
+        ),
         "zone": timezone.get_current_timezone_name(),
         "change_url": reverse("admin:routing_pool_change", args=[pool.pk]),
     }

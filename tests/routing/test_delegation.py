@@ -178,3 +178,26 @@ def test_a_queues_manager_changes_its_escalation_but_nothing_else():
     assert client.post(url, {"escalation_target": other.pk}).status_code in (302, 403, 404)
     queue.refresh_from_db()
     assert queue.escalation_target == director
+
+
+def test_a_pool_manager_adds_reps_of_their_teams_and_removes_members(pool_world):
+    w = pool_world
+    pool, ana_row, ben_row = w["pool"], *w["rows"]
+    team = w["ana"].team
+    team.manager = RepFactory(name="Lena Lead", team=team, user=w["lead"])
+    team.save()
+    newcomer = RepFactory(name="Nia New", team=team)
+    common = {"pool": pool, "max_open_leads": None, "max_per_day": None, "members": {}, "away": {}}
+    with pytest.raises(ValidationError, match="active reps of your own teams"):
+        pool_delegated_update(**common, add_rep_ids=[w["outsider"].pk], actor=w["lead"])
+    changes = pool_delegated_update(
+        **common, add_rep_ids=[newcomer.pk], remove_member_ids=[ben_row.pk], actor=w["lead"]
+    )
+    assert changes == ["Ben Okafor: removed from the pool", "Nia New: added to the pool (weight 1)"]
+    assert list(pool.members.order_by("position").values_list("rep__name", flat=True)) == ["Ana Ruiz", "Nia New"]
+    assert PoolMember.history.filter(rep=w["ben"], history_type="-").get().history_user == w["lead"]
+    # On the page: the add list offers the team's reps who are not members yet.
+    client = Client()
+    client.force_login(w["lead"])
+    page = client.get(reverse("admin:routing_pool_manage", args=[pool.pk])).content.decode()
+    assert "Ben Okafor" in page.split('name="add_rep"')[1] and "Cy Other" not in page
