@@ -182,7 +182,7 @@ def test_a_queues_manager_changes_its_escalation_but_nothing_else():
 
 def test_a_pool_manager_adds_reps_of_their_teams_and_removes_members(pool_world):
     w = pool_world
-    pool, ana_row, ben_row = w["pool"], *w["rows"]
+    pool, _ana_row, ben_row = w["pool"], *w["rows"]
     team = w["ana"].team
     team.manager = RepFactory(name="Lena Lead", team=team, user=w["lead"])
     team.save()
