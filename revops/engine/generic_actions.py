@@ -19,7 +19,8 @@ from django.core.mail import send_mail
 from django.db import models, transaction
 from django.utils import timezone
 
-from exceptions.models import ExceptionItem
+from exceptions.models import ExceptionItem, Notification
+from exceptions.notifications import notification_deliver, notification_open
 from exceptions.registry import item_kind_keys
 from exceptions.services import exception_item_open
 from revops.models import AppliedAction, AutomationRun, ChangeEntry, Lead, Task
@@ -332,9 +333,37 @@ def notify(ex, params: dict, *, live: bool) -> Result:
     if sent > limit:
         result.status, result.note = "skipped", f"rate limit: {limit} notifications per hour to {email}"
         return result
+    person = _recipient_login(ex, to)
+    if person is not None:
+        # A person with a login gets it where they chose ("A notice from an automation"), within their limits.
+        note = notification_open(
+            recipient=person,
+            key=f"notify:{dedupe}",
+            reason="automation_notice",
+            event="automation_notice",
+            subject=subject,
+            hold=False,
+        )
+        if note is not None and note.status == Notification.Status.SENT:
+            transaction.on_commit(lambda: notification_deliver(note, text=body))
+        elif note is not None:
+            result.note = f"not sent now: {note.get_status_display().lower()}"
+        return result
     sender = settings.DEFAULT_FROM_EMAIL
     transaction.on_commit(lambda: send_mail(subject, body, sender, [email], fail_silently=True))
     return result
+
+
+def _recipient_login(ex, to: str):
+    """The login behind ``to``, when there is one (a rep's, a manager's, the automation's owners)."""
+    owner = getattr(ex.record, "owner", None)
+    if to == "owner" and owner is not None:
+        return owner.user
+    if to == "owner_manager" and owner is not None and owner.manager is not None:
+        return owner.manager.user
+    if to in ("failure_owner", "rule_owner", "system_owner"):
+        return getattr(ex.automation, to)
+    return None
 
 
 def _recipient(ex, to: str) -> tuple[str, str]:

@@ -65,6 +65,12 @@ def engine_setup() -> None:
     for key, label, severity, expected in (*ITEM_KINDS, *failure_monitor.KINDS):
         register_item_kind(key, label, severity=severity, expected_action=expected)
     register_notification_event(
+        "automation_notice",
+        "A notice from an automation",
+        help="An automation's Notify action names you (its owner, a record's owner or their manager).",
+        order=40,
+    )
+    register_notification_event(
         "weekly_revops",
         "RevOps weekly",
         help="The dashboard's headline numbers and the open automation health suggestions (RevOps admins).",

@@ -465,6 +465,38 @@ def test_notify_is_deduplicated_and_rate_limited(settings, redis_conn, django_ca
 
 
 @pytest.mark.django_db
+def test_notify_reaches_a_rep_with_a_login_on_their_channels(
+    redis_conn, django_capture_on_commit_callbacks, monkeypatch
+):
+    from exceptions import channels
+    from exceptions.models import Notification
+    from exceptions.notification_settings import notification_channel_add, notification_settings_save
+
+    user = UserFactory(username="jordan.login", email="jordan.login@example.com")
+    rep = RepFactory(email="jordan@example.com", user=user)
+    hook = notification_channel_add(
+        person=user, kind="webhook", name="Bridge", address="https://hooks.example.com/in", actor=user
+    )
+    notification_settings_save(
+        person=user,
+        time_zone="",
+        digest_hour=7,
+        quiet_from=None,
+        quiet_until=None,
+        routes={"automation_notice": [hook.pk]},
+        actor=user,
+    )
+    carried = []
+    monkeypatch.setitem(channels.TRANSPORTS, "webhook", lambda target, subject, text, html: carried.append(subject))
+    make("Ping", kind="notify", conditions={"all": []}, config={"to": "owner", "subject": "Look at {record}"})
+    sync("leads", rec("L1", owner=rep.external_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        process()
+    assert mail.outbox == [] and len(carried) == 1 and carried[0].startswith("Look at")
+    assert Notification.objects.get(recipient=user, reason="automation_notice").channels == "Webhook: Bridge"
+
+
+@pytest.mark.django_db
 def test_sla_clock_start_is_idempotent_and_stop_meets_it():
     rep = RepFactory()
     make(
