@@ -34,6 +34,7 @@ from exceptions.suppressions import suppression_create
 from handoffs.models import Checklist, Handoff
 from monitors.models import DealMovement
 from monitors.services import forecast_snapshot_take
+from revops.admin.base import SCOPED_TYPES
 from revops.configuration import config_apply
 from revops.demo import demo_load
 from revops.engine.revert_batches import revert_batch_start
@@ -509,16 +510,7 @@ def _owned(world, object_type):
     return record
 
 
-RECORD_MODELS = {
-    "team": "teams",
-    "rep": "reps",
-    "account": "accounts",
-    "contact": "contacts",
-    "lead": "leads",
-    "opportunity": "opportunities",
-    "activity": "activities",
-    "task": "tasks",
-}
+RECORD_MODELS = SCOPED_TYPES  # the CRM mirror's admins, scoped like the read API
 
 
 def _model_instance(app: str, model: str, world):
