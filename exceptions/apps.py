@@ -6,7 +6,13 @@ NOTIFICATION_EVENTS = (
     ("critical", "A critical item for me", "A critical item opens and it is yours.", True, 10),
     ("escalated", "An item escalated to me", "An overdue item reaches you on its queue's escalation path.", True, 20),
     ("woke", "My snoozed item is back", "An item you snoozed comes back to your queue.", True, 30),
-    ("digest", "My daily digest", "Your queues' open, overdue and waiting items, once a day at your hour.", False, 50),
+    (
+        "digest",
+        "My daily digest",
+        "If you manage a queue: its open, overdue and waiting items, once a day at your hour.",
+        False,
+        50,
+    ),
 )
 
 
@@ -16,7 +22,6 @@ class ExceptionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from revops.access import ADMIN, MANAGER
         from revops.plugins import (
             register_demo_builder,
             register_schedule,
@@ -61,8 +66,7 @@ class ExceptionsConfig(AppConfig):
         register_schedule(jobs.send_daily_digests, name="exceptions_daily_digests", queue="low", cron="*/15 * * * *")
         register_schedule(jobs.release_held, name="exceptions_release_held", queue="default", interval=60)
         for key, label, help_text, immediate, order in NOTIFICATION_EVENTS:
-            roles = (ADMIN, MANAGER) if key == "digest" else ()  # queue managers get a digest
-            register_notification_event(key, label, help=help_text, immediate=immediate, order=order, roles=roles)
+            register_notification_event(key, label, help=help_text, immediate=immediate, order=order)
         register_why_panel(
             "open_items", why_items_panel, template="admin/exceptions/includes/why_items_panel.html", order=30
         )

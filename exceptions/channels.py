@@ -12,9 +12,12 @@ put a fake in.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
+import socket
 import zoneinfo
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import apprise
 from django.conf import settings
@@ -75,13 +78,18 @@ def targets_for(person, event: str, preference: NotificationPreference | None = 
         return ([Target(Kind.EMAIL, "E-mail", person.email)] if person.email else []), False
     wanted = set(map(str, preference.routes[event]))
     targets = [Target(Kind.EMAIL, "E-mail", person.email)] if LOGIN_EMAIL in wanted and person.email else []
-    ids = {int(pk) for pk in wanted if pk.isdigit()}
+    ids = {int(pk) for pk in wanted if pk.isdecimal() and pk.isascii()}
     if ids:
         channels = NotificationChannel.objects.filter(person=person, is_active=True, pk__in=ids).order_by("pk")
         targets += [
             Target(c.kind, c.name, c.address or person.email, c.pk) for c in channels if c.address or person.email
         ]
-    return targets, True
+    seen, unique = set(), []
+    for target in targets:  # one address ticked twice (the login's e-mail and an e-mail channel) gets one copy
+        if (target.kind, target.address.lower()) not in seen:
+            seen.add((target.kind, target.address.lower()))
+            unique.append(target)
+    return unique, True
 
 
 def quiet_until(person, now: dt.datetime, preference: NotificationPreference | None = None) -> dt.datetime | None:
@@ -98,8 +106,13 @@ def quiet_until(person, now: dt.datetime, preference: NotificationPreference | N
     if not inside:
         return None
     day = local.date() if t < end else local.date() + dt.timedelta(days=1)
-    # Wall-clock end of the quiet hours in the person's zone (fold=0 across a DST change), in UTC.
-    return dt.datetime.combine(day, end, tzinfo=zone).astimezone(dt.UTC)
+    # The wall-clock end in the person's zone, in UTC. In the hour a DST change repeats, the first
+    # reading of the end may already be past: the second one is the end.
+    for fold in (0, 1):
+        until = dt.datetime.combine(day, end, tzinfo=zone).replace(fold=fold).astimezone(dt.UTC)
+        if until > now:
+            return until
+    return None
 
 
 def channel_address_clean(kind: str, address: str) -> str:
@@ -115,6 +128,11 @@ def channel_address_clean(kind: str, address: str) -> str:
         URLValidator(schemes=["https", "http"])(address)
     except ValidationError:
         raise ValidationError("Expected a URL starting with https:// (http:// only inside your network).") from None
+    if kind == Kind.WEBHOOK and not _internal_allowed() and internal_address(address):
+        raise ValidationError(
+            "The portal does not post to addresses inside its own network; use the receiver's public address "
+            "(RevOps can allow internal ones with NOTIFICATION_WEBHOOKS_INTERNAL=1)."
+        )
     if kind == Kind.SLACK and not address.startswith("https://hooks.slack.com/"):
         raise ValidationError("Expected a Slack incoming webhook: https://hooks.slack.com/services/…")
     if kind in (Kind.SLACK, Kind.TEAMS) and not apprise.Apprise().add(address):
@@ -123,13 +141,37 @@ def channel_address_clean(kind: str, address: str) -> str:
     return address
 
 
+def internal_address(url: str) -> bool:
+    """Whether ``url``'s host is (or resolves to) an address inside the portal's own network: loopback,
+    private, link-local (cloud metadata), reserved. A host that does not resolve is not internal."""
+    host = urlsplit(url).hostname or ""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            addresses = [ipaddress.ip_address(info[4][0]) for info in socket.getaddrinfo(host, None)]
+        except (OSError, UnicodeError, ValueError):
+            return False
+    return any(
+        a.is_private or a.is_loopback or a.is_link_local or a.is_reserved or a.is_multicast or a.is_unspecified
+        for a in addresses
+    )
+
+
+def _internal_allowed() -> bool:
+    return bool(getattr(settings, "NOTIFICATION_WEBHOOKS_INTERNAL", False))
+
+
 def apprise_url(target: Target) -> str:
     """The apprise URL for a Slack, Teams or webhook target: the native URL for Slack and Teams,
-    ``jsons://`` (``json://`` for http) for a webhook."""
-    if target.kind == Kind.WEBHOOK:
-        scheme, rest = target.address.split("://", 1)
-        return f"{'jsons' if scheme == 'https' else 'json'}://{rest}"
-    return target.address
+    ``jsons://`` (``json://`` for http) for a webhook, its query parameters passed on as apprise's
+    ``-name=value`` (apprise would read plain ones as its own options)."""
+    if target.kind != Kind.WEBHOOK:
+        return target.address
+    parts = urlsplit(target.address)
+    scheme = "jsons" if parts.scheme == "https" else "json"
+    query = urlencode([(f"-{name}", value) for name, value in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((scheme, parts.netloc, parts.path or "/", query, ""))
 
 
 def send_email(target: Target, subject: str, text: str, html: str) -> None:
@@ -142,6 +184,8 @@ def send_email(target: Target, subject: str, text: str, html: str) -> None:
 
 
 def send_apprise(target: Target, subject: str, text: str, html: str) -> None:
+    if target.kind == Kind.WEBHOOK and not _internal_allowed() and internal_address(target.address):
+        raise RuntimeError("the address is inside the portal's own network (NOTIFICATION_WEBHOOKS_INTERNAL is off)")
     notifier = apprise.Apprise()
     if not notifier.add(apprise_url(target)):
         raise RuntimeError("the channel's URL is not one the portal can send to")

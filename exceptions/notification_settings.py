@@ -17,13 +17,22 @@ from django.utils import timezone
 from revops.audit import audited
 
 from .channels import LOGIN_EMAIL, TRANSPORTS, Target, channel_address_clean
-from .models import NotificationChannel, NotificationLimits, NotificationPreference
+from .models import NotificationChannel, NotificationPreference
+from .notifications import digest_hour_default
 from .registry import notification_events
 
 
+def _is_id(value: str) -> bool:
+    return value.isdecimal() and value.isascii()
+
+
 def notification_preference_of(person) -> NotificationPreference:
-    """The person's settings, or the defaults (unsaved) if they never saved any."""
-    return NotificationPreference.objects.filter(person=person).first() or NotificationPreference(person=person)
+    """The person's settings, or the defaults (unsaved) if they never saved any: the digest at the
+    portal's ``EXCEPTION_DIGEST_HOUR``, as the digest job reads it for them."""
+    preference = NotificationPreference.objects.filter(person=person).first()
+    if preference is None:
+        preference = NotificationPreference(person=person, digest_hour=digest_hour_default())
+    return preference
 
 
 def notification_settings_save(
@@ -57,7 +66,7 @@ def notification_settings_save(
                 continue
             picked = [str(pk) for pk in routes[event.key]]
             clean[event.key] = [LOGIN_EMAIL] if LOGIN_EMAIL in picked else []
-            clean[event.key] += sorted({int(pk) for pk in picked if pk.isdigit() and int(pk) in own})
+            clean[event.key] += sorted({int(pk) for pk in picked if _is_id(pk) and int(pk) in own})
         preference.time_zone = time_zone
         preference.digest_hour = digest_hour
         preference.quiet_from, preference.quiet_until = quiet_from, quiet_until
@@ -105,9 +114,3 @@ def notification_channel_try(*, channel: NotificationChannel) -> str:
         return str(exc)[:300] or exc.__class__.__name__
     NotificationChannel.objects.filter(pk=channel.pk).update(last_sent_at=now)
     return ""
-
-
-def notification_limits_of() -> NotificationLimits:
-    """The portal's limits row (created with the defaults on first use)."""
-    limits = NotificationLimits.objects.first()
-    return limits if limits is not None else NotificationLimits()

@@ -47,6 +47,18 @@ def visible_queues(*, user) -> QuerySet[Queue]:
     return Queue.objects.filter(_queue_q(user))
 
 
+def escalation_targets_for(user):
+    """Who a queue's manager (not RevOps) may name as its escalation target: RevOps admins, themselves,
+    and the people with a login on their teams (sub-teams included)."""
+    from django.contrib.auth import get_user_model
+
+    people = Q(groups__name=roles.ADMIN) | Q(pk=user.pk)
+    team_ids = managed_team_ids(user=user)
+    if team_ids:
+        people |= Q(rep__team_id__in=team_ids)
+    return get_user_model().objects.filter(people, is_active=True).distinct().order_by("username")
+
+
 def item_visibility_q(*, user) -> Q | None:
     """A filter for the items ``user`` may see; None when they see everything.
 

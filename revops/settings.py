@@ -328,6 +328,10 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "revops.people.RepAwareBackend",  # Django's password sign-in, refused to reps inactive in the CRM
 ]
+# Personal notification webhooks (exceptions/channels.py) may post inside the portal's own network only
+# when this is on: otherwise any login could make the server probe internal addresses.
+NOTIFICATION_WEBHOOKS_INTERNAL = env_bool("NOTIFICATION_WEBHOOKS_INTERNAL", False)
+
 # Single sign-on through OpenID Connect (revops/sso.py, docs/deployment.md): on when OIDC_RP_CLIENT_ID
 # is set. The provider's endpoints come from its discovery document (…/.well-known/openid-configuration).
 OIDC_RP_CLIENT_ID = os.environ.get("OIDC_RP_CLIENT_ID", "").strip()
@@ -346,7 +350,22 @@ OIDC_ROLE_VALUES = dict(pair.split("=", 1) for pair in env_list("OIDC_ROLE_VALUE
 LOGIN_REDIRECT_URL = "/admin/"
 LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?sso=refused"  # the login page says why, in words
 LOGOUT_REDIRECT_URL = "/admin/login/"
+OIDC_TRUST_EMAIL = env_bool("OIDC_TRUST_EMAIL", False)  # for providers that never send email_verified
 if OIDC_RP_CLIENT_ID:
+    _missing = [
+        name
+        for name in (
+            "OIDC_RP_CLIENT_SECRET",
+            "OIDC_OP_AUTHORIZATION_ENDPOINT",
+            "OIDC_OP_TOKEN_ENDPOINT",
+            "OIDC_OP_USER_ENDPOINT",
+        )
+        if not globals()[name]
+    ]
+    if OIDC_RP_SIGN_ALGO.startswith("RS") and not OIDC_OP_JWKS_ENDPOINT:
+        _missing.append("OIDC_OP_JWKS_ENDPOINT")
+    if _missing:
+        raise ImproperlyConfigured(f"OIDC_RP_CLIENT_ID is set (single sign-on), so set {', '.join(_missing)} too")
     AUTHENTICATION_BACKENDS.insert(1, "revops.sso.PortalOIDCBackend")
 
 # Invitations (revops/people.py): how long the one-time link to set a first password works.

@@ -4,14 +4,16 @@ provider (Okta, Microsoft Entra ID, Google Workspace, Keycloak…) instead of a 
 Turned on by ``OIDC_RP_CLIENT_ID`` (see ``revops.settings`` and docs/deployment.md); the flow is
 mozilla-django-oidc's. What the portal decides (``PortalOIDCBackend``):
 
-- **Who may sign in**: someone whose verified e-mail is a login's e-mail, or an active Rep record's
+- **Who may sign in**: someone whose e-mail the provider verified (``email_verified``; a provider
+  that never sends it, e.g. Microsoft Entra ID, is trusted only with ``OIDC_TRUST_EMAIL=1``) and is a
+  login's e-mail, or an active Rep record's
   (their login is created then, named by the e-mail and linked to the rep, as an invitation does).
   Nobody else: an identity with no rep in the CRM is refused and the refusal logged. A rep the CRM
   marks inactive is refused too, and so are system identities (API tokens, automations).
-- **Their role**: from the ``OIDC_ROLE_CLAIM`` claim when the provider sends it (a value mapped by
-  ``OIDC_ROLE_VALUES``, e.g. ``revops-admins=RevOps admin``), read at every sign-in; otherwise from
-  the rep's place in the team tree (Manager when they manage a team, Rep otherwise), set when the
-  login is created and left alone afterwards, so RevOps can change it.
+- **Their role**: with ``OIDC_ROLE_CLAIM``, the provider decides at every sign-in: a value mapped by
+  ``OIDC_ROLE_VALUES`` (e.g. ``revops-admins=RevOps admin``; unmapped values give nothing), else the
+  rep's place in the team tree, else Rep. Without it, the team tree gives the role when the login is
+  created, and RevOps may change it afterwards.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from revops.access import INTEGRATION_USER_PREFIX, ROLE_NAMES, user_role
+from revops.access import ADMIN, INTEGRATION_USER_PREFIX, MANAGER, REP, user_role
 from revops.audit import audited
 from revops.models import Rep
 from revops.people import role_for_rep, set_role
@@ -42,8 +44,13 @@ def login_context(request) -> dict:
     return {"sso_provider_name": settings.OIDC_PROVIDER_NAME}
 
 
+# Roles a claim may give: people's roles only (an API token's Integration role never comes from a claim).
+CLAIM_ROLES = (ADMIN, MANAGER, REP)
+
+
 def role_from_claims(claims: dict) -> str | None:
-    """The portal role the provider's claim names, or None when it names none we know."""
+    """The portal role the provider's claim gives through ``OIDC_ROLE_VALUES`` (only mapped values
+    count), or None when none of its values is mapped."""
     claim = getattr(settings, "OIDC_ROLE_CLAIM", "")
     if not claim:
         return None
@@ -51,11 +58,8 @@ def role_from_claims(claims: dict) -> str | None:
     if isinstance(values, str):
         values = [values]
     mapping = getattr(settings, "OIDC_ROLE_VALUES", {}) or {}
-    roles = {mapping.get(str(v), str(v)) for v in values} & set(ROLE_NAMES)
-    for role in ROLE_NAMES:  # the widest first, as ``user_role`` reads several groups
-        if role in roles:
-            return role
-    return None
+    roles = {mapping[str(v)] for v in values if str(v) in mapping}
+    return next((role for role in CLAIM_ROLES if role in roles), None)  # the widest first
 
 
 class PortalOIDCBackend(OIDCAuthenticationBackend):
@@ -64,7 +68,10 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
     def verify_claims(self, claims):
         if not super().verify_claims(claims):
             return False
-        if claims.get("email_verified") is False:
+        # An e-mail the provider has not verified could be anyone's, an admin's included. A provider that
+        # never sends ``email_verified`` (and controls the address itself) is trusted by OIDC_TRUST_EMAIL.
+        verified = claims.get("email_verified")
+        if verified is not True and not (verified is None and getattr(settings, "OIDC_TRUST_EMAIL", False)):
             logger.warning("single sign-on refused: the provider has not verified %s", claims.get("email"))
             return False
         return True
@@ -81,6 +88,9 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         if rep is None:
             logger.warning("single sign-on refused: no active rep in the CRM has the e-mail %s", email)
             return None
+        if get_user_model().objects.filter(username__iexact=email[:150]).exists():
+            logger.warning("single sign-on refused: a login named %s has another e-mail address", email)
+            return None
         with transaction.atomic(), audited(actor=None, reason="login created by single sign-on"):
             user = get_user_model().objects.create_user(
                 username=email[:150],
@@ -94,9 +104,15 @@ class PortalOIDCBackend(OIDCAuthenticationBackend):
         return user
 
     def update_user(self, user, claims):
-        role = role_from_claims(claims)
-        if role is not None and role != user_role(user):
-            set_role(user, role)
+        """With ``OIDC_ROLE_CLAIM``, the provider decides the role at every sign-in: a mapped value, else
+        the rep's place in the team tree, else Rep — so leaving an admin group takes the rights away."""
+        if not getattr(settings, "OIDC_ROLE_CLAIM", "") or user.is_superuser:
+            return user
+        rep = Rep.objects.filter(user=user).first()
+        role = role_from_claims(claims) or (role_for_rep(rep) if rep is not None else REP)
+        if role != user_role(user):
+            with audited(actor=None, reason="role from single sign-on"):
+                set_role(user, role)
         return user
 
     def authenticate(self, request, **kwargs):

@@ -85,6 +85,10 @@ def pool_delegated_update(
         # Wait for routing picking from this pool (it holds the row lock until it commits).
         locked = Pool.objects.select_for_update().get(pk=pool.pk)
         rows = {m.pk: m for m in PoolMember.objects.filter(pool=locked).select_related("rep", "team")}
+        reps = {rep.pk: rep for rep, _member in resolve_members(locked)}  # as the page showed them
+        strangers = set(away) - set(reps)
+        if strangers:
+            raise ValidationError(f"Only the reps of {pool.name} can be marked out of office here.")
         remove = set(remove_member_ids)
         unknown = (set(members) | remove) - set(rows)
         if unknown:
@@ -104,10 +108,6 @@ def pool_delegated_update(
                 row = PoolMember.objects.create(pool=locked, rep=allowed[pk], position=position + offset)
                 rows[row.pk] = row
                 changes.append(f"{allowed[pk].name}: added to the pool (weight 1)")
-        reps = {rep.pk: rep for rep, _member in resolve_members(locked)}
-        strangers = set(away) - set(reps)
-        if strangers:
-            raise ValidationError(f"Only the reps of {pool.name} can be marked out of office here.")
         if (locked.max_open_leads, locked.max_per_day) != (max_open_leads, max_per_day):
             locked.max_open_leads, locked.max_per_day = max_open_leads, max_per_day
             locked.full_clean()
@@ -128,8 +128,8 @@ def pool_delegated_update(
             changes.append(_member_words(member, before))
         for pk, until in away.items():
             rep = reps[pk]
-            if rep.out_of_office_until == until:
-                continue
+            if _minute(rep.out_of_office_until) == _minute(until):
+                continue  # the page shows minutes: an unchanged field is not a change
             rep = Rep.objects.get(pk=pk)
             rep.out_of_office_until = until
             record_save(instance=rep, actor=actor, reason=f"out of office set by a manager of pool {pool.name}")
@@ -137,6 +137,10 @@ def pool_delegated_update(
                 f"{rep.name}: {'out of office until ' + datetime_text(until) if until else 'back in office'}"
             )
     return changes
+
+
+def _minute(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(second=0, microsecond=0) if value else None
 
 
 def _caps(max_open: int | None, per_day: int | None) -> str:

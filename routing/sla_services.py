@@ -210,7 +210,7 @@ def _email_owner_after_commit(clock: SlaClock, *, now: dt.datetime) -> None:
         f"{left} minute{'' if left == 1 else 's'} from now.\n\n"
         "Call or e-mail the lead and log it in the CRM; that stops the clock.\n"
     )
-    if owner.user_id is not None:
+    if owner.user_id is not None and owner.user.is_active:
         from exceptions.models import Notification
         from exceptions.notifications import notification_deliver, notification_open
 
@@ -227,7 +227,9 @@ def _email_owner_after_commit(clock: SlaClock, *, now: dt.datetime) -> None:
         )
         if note is not None and note.status == Notification.Status.SENT:
             transaction.on_commit(lambda: notification_deliver(note, text=body))
-        return
+        if note is None or note.status != Notification.Status.NO_ADDRESS or not owner.email:
+            return
+        # Their login has no address and no channel: the CRM's address, as for a rep without a login.
     sender, to = settings.DEFAULT_FROM_EMAIL, [owner.email]
     transaction.on_commit(lambda: send_mail(subject, body, sender, to, fail_silently=True))
 

@@ -14,7 +14,7 @@ import zoneinfo
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -194,7 +194,10 @@ def my_notifications_view(request):
                     )
                     return HttpResponseRedirect(here)
         elif action in ("remove", "test"):
-            channel = get_object_or_404(NotificationChannel, pk=request.POST.get("channel") or 0, person=person)
+            raw = request.POST.get("channel") or ""
+            if not (raw.isdecimal() and raw.isascii()):
+                raise Http404("No such channel of yours.")
+            channel = get_object_or_404(NotificationChannel, pk=int(raw), person=person)
             if action == "remove":
                 notification_channel_remove(channel=channel, actor=person)
                 messages.success(request, f"{channel} is removed.")

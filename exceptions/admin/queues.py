@@ -25,7 +25,7 @@ from revops.models import Rep
 
 from ..models import ExceptionItem, Queue
 from ..queues import queue_clean, queue_delete, queue_delete_blockers, queue_save, queue_users_of
-from ..selectors import team_subtree_ids, visible_queues
+from ..selectors import escalation_targets_for, team_subtree_ids, visible_queues
 
 OPEN = ExceptionItem.OPEN_STATUSES
 
@@ -99,6 +99,16 @@ class QueueAdmin(AuditedAdmin):
         if super().has_change_permission(request, obj):
             return True
         return obj is not None and obj.manager_id == request.user.pk and request.user.is_active
+
+    def has_change_history_permission(self, request, obj=None):
+        return self._revops(request)  # reverting restores every field: RevOps only
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "escalation_target" and field is not None and not self._revops(request):
+            # A queue's manager escalates to RevOps or to people of their own teams, not to anyone.
+            field.queryset = escalation_targets_for(request.user)
+        return field
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))

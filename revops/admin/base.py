@@ -15,7 +15,7 @@ import sys
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
@@ -24,7 +24,7 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from revops import services
-from revops.access import record_visibility_q
+from revops.access import reach, record_visibility_q
 from revops.audit import audited
 from revops.validation import (
     MAX_VALUE_DEPTH,
@@ -432,7 +432,13 @@ class AuditedAdmin(VersionsMixin, SimpleHistoryAdmin):
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
+        """simple-history's *Revert* form. Its POST saves the whole old version, fields this person may
+        not change included, so it needs the right to change the history (``revert_disabled`` false)."""
         self._require_not_hidden(request, object_id)
+        if request.method == "POST":
+            obj = self.get_object(request, unquote(str(object_id)))
+            if obj is None or self.revert_disabled(request, obj):
+                raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     def _require_not_hidden(self, request, object_id) -> None:
@@ -481,6 +487,17 @@ SCOPED_TYPES = {
     "activity": "activities",
     "task": "tasks",
 }
+
+
+class TeamScopedFilter(admin.RelatedFieldListFilter):
+    """A team filter on a scoped list: a manager chooses among their own teams only (RevOps every team)."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = super().field_choices(field, request, model_admin)
+        scope = reach(request.user)
+        if scope is None:
+            return choices
+        return [(pk, label) for pk, label in choices if pk in scope[1]]
 
 
 class RecordAdmin(AuditedAdmin):

@@ -9,7 +9,7 @@ from django.utils.html import format_html_join
 from revops.conditions.orm import json_array_has_q
 from revops.models import Contact
 
-from .base import BigTableAdmin, RecordAdminForm, admin_link, badge
+from .base import BigTableAdmin, RecordAdminForm, TeamScopedFilter, admin_link, badge
 from .records import CRM_FIELDSET, attributes_fieldsets
 from .why import WhyMixin
 
@@ -98,7 +98,7 @@ class ContactAdmin(WhyMixin, BigTableAdmin):
     form = ContactForm
     # Title and phone are on the contact's page; the list keeps what tells people apart.
     list_display = ("display_name", "account_link", "role_list", "email", "owner_link", "active")
-    list_filter = (RoleFilter, "is_active", ("account__owner__team", admin.RelatedFieldListFilter))
+    list_filter = (RoleFilter, "is_active", ("account__owner__team", TeamScopedFilter))
     search_fields = ("first_name", "last_name", "email", "phone", "external_id", "account__name")
     search_help_text = "Search by name, email, phone, CRM id or account name."
     list_select_related = ("account", "owner")

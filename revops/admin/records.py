@@ -21,7 +21,16 @@ from revops.models import Account, Activity, Contact, FieldDefinition, Lead, Opp
 from revops.people import rep_invite
 from revops.record_selectors import account_contact_count, account_key_contacts
 
-from .base import BigTableAdmin, OwnerFilter, RecordAdmin, RecordAdminForm, admin_link, badge, values_filter
+from .base import (
+    BigTableAdmin,
+    OwnerFilter,
+    RecordAdmin,
+    RecordAdminForm,
+    TeamScopedFilter,
+    admin_link,
+    badge,
+    values_filter,
+)
 from .why import WhyMixin
 
 CRM_FIELDSET = (
@@ -316,7 +325,7 @@ class AccountAdmin(WhyMixin, BigTableAdmin):
         "is_named",
         SegmentFilter,
         OwnerFilter,
-        ("owner__team", admin.RelatedFieldListFilter),
+        ("owner__team", TeamScopedFilter),
         values_filter("country"),
         values_filter("industry"),
     )
@@ -422,7 +431,7 @@ class LeadAdmin(WhyMixin, BigTableAdmin):
     list_filter = (
         "status",
         OwnerFilter,
-        ("owner__team", admin.RelatedFieldListFilter),
+        ("owner__team", TeamScopedFilter),
         values_filter("source"),
         values_filter("country"),
         ("matched_account", admin.EmptyFieldListFilter),
@@ -493,7 +502,7 @@ class OpportunityAdmin(WhyMixin, BigTableAdmin):
         "forecast_category",
         CloseDateFilter,
         OwnerFilter,
-        ("owner__team", admin.RelatedFieldListFilter),
+        ("owner__team", TeamScopedFilter),
     )
     search_fields = ("name", "external_id", "account__name", "account__domain")
     search_help_text = "Search by name, CRM id, account name or domain."
@@ -557,7 +566,7 @@ class ActivityAdmin(WhyMixin, BigTableAdmin):
         "opportunity_link",
         "account_link",
     )
-    list_filter = ("kind", "occurred_at", ("rep__team", admin.RelatedFieldListFilter))
+    list_filter = ("kind", "occurred_at", ("rep__team", TeamScopedFilter))
     search_fields = ("subject", "external_id")
     list_select_related = ("rep", "lead", "opportunity", "account")
     autocomplete_fields = ("rep", "lead", "opportunity", "account")
@@ -600,7 +609,7 @@ class TaskAdmin(WhyMixin, RecordAdmin):
         "status",
         DueFilter,
         OwnerFilter,
-        ("owner__team", admin.RelatedFieldListFilter),
+        ("owner__team", TeamScopedFilter),
         "created_by_automation",
     )
     search_fields = ("title", "description", "external_id")

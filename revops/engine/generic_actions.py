@@ -317,28 +317,30 @@ def notify(ex, params: dict, *, live: bool) -> Result:
     result = Result(status="applied", after={"to": email, "name": name, "subject": subject, "dedupe": dedupe})
     if not live:
         return result
-    if not email:
+    person = _recipient_login(ex, to)
+    person = person if person is not None and person.is_active else None
+    if not email and person is None:
         result.status, result.note = "skipped", f"no email address for {to}"
         return result
     if AppliedAction.objects.filter(action="notify", status="applied", after__dedupe=dedupe).exists():
         result.status, result.note = "skipped", "this notification was already sent"
         return result
     limit = int(getattr(settings, "ENGINE_NOTIFY_PER_HOUR", 20))
-    bucket = f"engine:notify:{hashlib.sha256(email.lower().encode()).hexdigest()[:24]}:{int(timezone.now().timestamp() // 3600)}"
+    who = (email or person.get_username()).lower()
+    bucket = f"engine:notify:{hashlib.sha256(who.encode()).hexdigest()[:24]}:{int(timezone.now().timestamp() // 3600)}"
     cache.add(bucket, 0, timeout=3700)
     try:
         sent = cache.incr(bucket)
     except ValueError:
         sent = 1
     if sent > limit:
-        result.status, result.note = "skipped", f"rate limit: {limit} notifications per hour to {email}"
+        result.status, result.note = "skipped", f"rate limit: {limit} notifications per hour to {email or who}"
         return result
-    person = _recipient_login(ex, to)
     if person is not None:
         # A person with a login gets it where they chose ("A notice from an automation"), within their limits.
         note = notification_open(
             recipient=person,
-            key=f"notify:{dedupe}",
+            key=f"notify:{hashlib.sha256(str(dedupe).encode()).hexdigest()[:40]}",
             reason="automation_notice",
             event="automation_notice",
             subject=subject,
@@ -346,9 +348,15 @@ def notify(ex, params: dict, *, live: bool) -> Result:
         )
         if note is not None and note.status == Notification.Status.SENT:
             transaction.on_commit(lambda: notification_deliver(note, text=body))
-        elif note is not None:
-            result.note = f"not sent now: {note.get_status_display().lower()}"
-        return result
+            return result
+        if note is None or note.status != Notification.Status.NO_ADDRESS:
+            if note is not None:
+                result.note = f"not sent now: {note.get_status_display().lower()}"
+            return result
+        # Their login has no address and no channel: the CRM's address, as for a rep without a login.
+        if not email:
+            result.note = "not sent: no address or channel"
+            return result
     sender = settings.DEFAULT_FROM_EMAIL
     transaction.on_commit(lambda: send_mail(subject, body, sender, [email], fail_silently=True))
     return result

@@ -15,7 +15,7 @@ from revops.admin.links import why_url
 from revops.audit import audited
 
 from .. import services
-from ..delegation import decisions_visible_q
+from ..delegation import decisions_visible_q, rules_affecting_q
 from ..models import RoutingDecision, RoutingRule
 from ..shadow import shadow_decisions
 from .helpers import MATCH_TONES, OUTCOME_TONES, decision_panel
@@ -32,6 +32,18 @@ class DecisionModeFilter(admin.SimpleListFilter):
         return queryset.filter(mode=self.value()) if self.value() else queryset
 
 
+class RuleFilter(admin.RelatedFieldListFilter):
+    """The deciding rule; a manager chooses among the rules that affect their teams."""
+
+    def field_choices(self, field, request, model_admin):
+        choices = super().field_choices(field, request, model_admin)
+        condition = rules_affecting_q(request.user)
+        if condition is None:
+            return choices
+        visible = set(RoutingRule.objects.filter(condition).values_list("pk", flat=True))
+        return [(pk, label) for pk, label in choices if pk in visible]
+
+
 class ShadowRuleFilter(admin.SimpleListFilter):
     """Decisions where a shadow rule matched and recorded what it would have done (it never decides)."""
 
@@ -40,6 +52,9 @@ class ShadowRuleFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         rules = RoutingRule.objects.filter(status=RoutingRule.Status.SHADOW).order_by("priority", "pk")
+        condition = rules_affecting_q(request.user)
+        if condition is not None:
+            rules = rules.filter(condition)  # a manager's: the rules that affect their teams
         return [(str(rule.pk), rule.name) for rule in rules]
 
     def queryset(self, request, queryset):
@@ -74,7 +89,7 @@ class RoutingDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = (
         "outcome",
         DecisionModeFilter,
-        ("rule", admin.RelatedFieldListFilter),
+        ("rule", RuleFilter),
         ShadowRuleFilter,
         "match_status",
         ReassignedFilter,

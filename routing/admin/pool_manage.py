@@ -28,7 +28,7 @@ def _number(raw: str, what: str, errors: list[str], *, low: int = 0, high: int |
     raw = (raw or "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) < low or (high is not None and int(raw) > high):
+    if not raw.isdecimal() or not raw.isascii() or int(raw) < low or (high is not None and int(raw) > high):
         span = f"{low}–{high}" if high is not None else f"{low} or more"
         errors.append(f"{what}: {raw!r} is not a whole number {span}.")
         return None
@@ -51,7 +51,7 @@ def _local_input(value: dt.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M") if value else ""
 
 
-def _read(post, pool: Pool, members, reps) -> tuple[dict, list[str]]:
+def _read(post, members, reps) -> tuple[dict, list[str]]:
     errors: list[str] = []
     values = {
         "max_open_leads": _number(post.get("max_open_leads"), "Pool cap on open leads", errors),
@@ -60,6 +60,8 @@ def _read(post, pool: Pool, members, reps) -> tuple[dict, list[str]]:
         "away": {},
     }
     for member in members:
+        if f"weight-{member.pk}" not in post:
+            continue  # added since the page was shown: leave it as it is
         who = member.rep.name if member.rep_id else f"team {member.team}"
         weight = _number(post.get(f"weight-{member.pk}"), f"{who}'s weight", errors, low=1, high=100)
         values["members"][member.pk] = MemberChange(
@@ -69,21 +71,24 @@ def _read(post, pool: Pool, members, reps) -> tuple[dict, list[str]]:
             is_active=post.get(f"active-{member.pk}") == "on",
         )
     for rep in reps:
-        values["away"][rep.pk] = _when(post.get(f"away-{rep.pk}"), f"{rep.name}'s out of office", errors)
+        if f"away-{rep.pk}" in post:
+            values["away"][rep.pk] = _when(post.get(f"away-{rep.pk}"), f"{rep.name}'s out of office", errors)
     values["remove_member_ids"] = [m.pk for m in members if post.get(f"remove-{m.pk}") == "on"]
-    values["add_rep_ids"] = [int(pk) for pk in post.getlist("add_rep") if str(pk).isdigit()]
+    values["add_rep_ids"] = [int(pk) for pk in post.getlist("add_rep") if pk.isdecimal() and pk.isascii()]
     return values, errors
 
 
-def pool_manage_view(model_admin, request, object_id):
-    pool = Pool.objects.filter(pk=object_id).first() if str(object_id).isdigit() else None
+def pool_manage_view(request, object_id):
+    """The page (GET) and its save (POST)."""
+    valid = str(object_id).isdecimal() and str(object_id).isascii()
+    pool = Pool.objects.filter(pk=int(object_id)).first() if valid else None
     if pool is None or not pool_is_managed_by(pool, request.user):
         raise Http404("No pool you manage has this id.")
     members = list(pool.members.select_related("rep", "team").order_by("position", "pk"))
     reps = [rep for rep, _member in resolve_members(pool)]
     errors: list[str] = []
     if request.method == "POST":
-        values, errors = _read(request.POST, pool, members, reps)
+        values, errors = _read(request.POST, members, reps)
         if not errors:
             try:
                 changes = pool_delegated_update(pool=pool, actor=request.user, **values)

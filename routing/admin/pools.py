@@ -146,7 +146,7 @@ class PoolAdmin(AuditedRelatedMixin, AuditedAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view
-        manage = view(lambda request, object_id: pool_manage_view(self, request, object_id))
+        manage = view(pool_manage_view)
         return [path("<path:object_id>/manage/", manage, name="routing_pool_manage"), *super().get_urls()]
 
     def _revops(self, request) -> bool:

@@ -184,6 +184,9 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
                 for name, opts in self.fieldsets
                 if name not in ("Last 30 days", "Timestamps")
             ]
+        if not self.has_change_permission(request, obj):
+            # Managers read the rule; its decision counts and reassignment rates span every team.
+            return [f for f in self.fieldsets if f[0] != "Last 30 days"]
         return self.fieldsets
 
     def get_queryset(self, request):
@@ -317,8 +320,8 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
             else "",
             **rules_statement(),
         }
-        if not writes:  # warnings and the catch-all name every team's rules: RevOps' to act on
-            extra_context.update(rule_warnings=[], catch_all=None)
+        if not writes:  # warnings name every team's rules: RevOps' to act on
+            extra_context.update(rule_warnings=[])
         return super().changelist_view(request, extra_context)
 
     def preview_view(self, request):

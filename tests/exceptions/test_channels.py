@@ -243,6 +243,9 @@ def test_channel_addresses_are_checked_with_what_each_kind_accepts():
         ("webhook", "ftp://example.com/x"): "https://",
         ("webhook", ""): "Paste the incoming webhook",
         ("email", "not an address"): "valid email",
+        ("webhook", "http://127.0.0.1:8000/x"): "inside its own network",
+        ("webhook", "http://169.254.169.254/latest/meta-data"): "inside its own network",
+        ("webhook", "http://localhost/x"): "inside its own network",
     }
     for (kind, address), words in cases.items():
         with pytest.raises(ValidationError) as refused:
@@ -263,7 +266,8 @@ class _Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_a_webhook_channel_posts_apprises_json_to_a_real_receiver():
+def test_a_webhook_channel_posts_apprises_json_to_a_real_receiver(settings):
+    settings.NOTIFICATION_WEBHOOKS_INTERNAL = True  # the test's receiver listens on 127.0.0.1
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -273,7 +277,7 @@ def test_a_webhook_channel_posts_apprises_json_to_a_real_receiver():
             person=person,
             kind="webhook",
             name="Local bridge",
-            address=f"http://127.0.0.1:{server.server_port}/alerts",
+            address=f"http://127.0.0.1:{server.server_port}/alerts?token=s3cret&team=east",
             actor=person,
         )
         _save(person, {"critical": [hook.pk]})
@@ -282,7 +286,7 @@ def test_a_webhook_channel_posts_apprises_json_to_a_real_receiver():
     finally:
         server.shutdown()
     path, content_type, payload = _Receiver.posts[-1]
-    assert path == "/alerts" and content_type.startswith("application/json")
+    assert path == "/alerts?token=s3cret&team=east" and content_type.startswith("application/json")
     assert payload["title"] == f"[critical] {item.title}"
     assert item.expected_action in payload["message"]
     assert ExceptionItem.objects.get(pk=item.pk).status == "open"

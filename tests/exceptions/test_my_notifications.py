@@ -35,8 +35,8 @@ def test_a_rep_sets_up_slack_for_critical_items_and_quiet_nights(rep, monkeypatc
     assert page.status_code == 200
     text = page.content.decode()
     assert "A critical item for me" in text and "SLA reminder for my lead" in text and "SLA breach for me" in text
-    # Only the kinds of notice a rep ever gets: no queue digest, no forecast call, no RevOps weekly.
-    assert "My daily digest" not in text and "Before my forecast call" not in text and "RevOps weekly" not in text
+    # Only the kinds of notice a rep ever gets: no forecast-call digest, no RevOps weekly.
+    assert "Before my forecast call" not in text and "RevOps weekly" not in text
 
     refused = client.post(URL, {"action": "add", "kind": "slack", "name": "#me", "address": "https://example.com/x"})
     assert refused.status_code == 200 and "Expected a Slack incoming webhook" in refused.content.decode()
@@ -63,7 +63,7 @@ def test_a_rep_sets_up_slack_for_critical_items_and_quiet_nights(rep, monkeypatc
     preference = NotificationPreference.objects.get(person=user)
     assert preference.routes["critical"] == ["login", channel.pk]
     assert preference.routes["escalated"] == ["login"] and preference.routes["woke"] == []
-    assert "digest" not in preference.routes  # not shown to a rep: left as it was (their login's e-mail)
+    assert "weekly_revops" not in preference.routes  # not shown to a rep: left as it was
     assert (preference.time_zone, preference.digest_hour, str(preference.quiet_from)) == (
         "Europe/Madrid",
         8,

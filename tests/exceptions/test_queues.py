@@ -203,24 +203,44 @@ def test_the_queue_admin_lists_counts_shows_members_and_users_and_writes_through
     assert "cannot be deleted" in deleting.content.decode() and Queue.objects.filter(pk=queue.pk).exists()
 
 
-def test_a_manager_reads_queues_but_cannot_change_them(client):
+def test_a_manager_reads_their_teams_queues_and_runs_the_escalation_of_those_they_manage(client):
     from django.urls import reverse
 
     from exceptions import roles
+    from tests.factories import RepFactory, TeamFactory
 
     roles.ensure_roles()
     manager = UserFactory(username="nora.manager")
     roles.assign_role(manager, roles.MANAGER)
+    team = TeamFactory(name="NA Sales")
+    team.manager = RepFactory(team=team, user=manager)
+    team.save()
     client.force_login(manager)
-    queue = Queue.objects.create(name="NA Sales ops", manager=manager)
+    queue = Queue.objects.create(name="NA Sales ops", manager=manager, team=team)
+    theirs = Queue.objects.create(name="NA partner desk", team=team, manager=UserFactory(username="pat"))
     Queue.objects.create(name="EMEA Sales ops")
     listing = client.get(reverse("admin:exceptions_queue_changelist")).content.decode()
-    assert "NA Sales ops" in listing and "EMEA Sales ops" not in listing  # another team's queue stays hidden
-    page = client.get(reverse("admin:exceptions_queue_change", args=[queue.pk]))
+    assert "NA Sales ops" in listing and "NA partner desk" in listing
+    assert "EMEA Sales ops" not in listing  # another team's queue stays hidden
+    # A queue of their team that someone else manages: read only.
+    page = client.get(reverse("admin:exceptions_queue_change", args=[theirs.pk]))
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
-    refused = client.post(reverse("admin:exceptions_queue_change", args=[queue.pk]), {"name": "Mine now"})
+    refused = client.post(reverse("admin:exceptions_queue_change", args=[theirs.pk]), {"name": "Mine now"})
     assert refused.status_code == 403
-    assert Queue.objects.get(pk=queue.pk).name == "NA Sales ops"
+    # The queue they manage: its escalation is theirs to run, its name and team stay RevOps'.
+    page = client.get(reverse("admin:exceptions_queue_change", args=[queue.pk])).content.decode()
+    assert 'name="_save"' in page and 'name="name"' not in page and 'name="due_hours_high"' in page
+    form = {
+        "name": "Mine now",
+        "due_hours_critical": 2,
+        "due_hours_high": 12,
+        "due_hours_medium": 48,
+        "due_hours_low": 96,
+    }
+    assert client.post(reverse("admin:exceptions_queue_change", args=[queue.pk]), form).status_code == 302
+    queue.refresh_from_db()
+    assert (queue.name, queue.due_hours_high) == ("NA Sales ops", 12)
+    assert Queue.objects.get(pk=theirs.pk).name == "NA partner desk"
 
 
 def test_a_file_without_a_queues_section_still_applies_and_creates_the_queues_it_names():

@@ -55,6 +55,7 @@ def test_rep_and_integration_permissions():
         "handoffs.view_handoff",  # their deals' handoffs and those they receive (rows scoped)
         "lifecycle.view_waitinglead",  # their MQLs waiting for an answer (rows scoped)
         "lifecycle.view_rejection",  # their rejections (rows scoped)
+        "routing.view_pool",  # the pools RevOps names them pool manager of (rows scoped)
     }
     assert perms(roles.INTEGRATION) == set()
 

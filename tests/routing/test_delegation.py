@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from exceptions.models import Queue
-from revops.access import MANAGER
+from revops.access import ADMIN, MANAGER
 from revops.models import ObjectVersion, OutboxEvent, Rep
 from revops.people import set_role
 from revops.values import datetime_text
@@ -146,6 +146,8 @@ def test_a_queues_manager_changes_its_escalation_but_nothing_else():
     boss = UserFactory(username="quinn")
     set_role(boss, MANAGER)
     director = UserFactory(username="dora")
+    set_role(director, ADMIN)  # a queue's manager escalates to RevOps or to their own teams' people
+    UserFactory(username="sam.stranger")  # neither RevOps nor on their teams
     team = TeamFactory(name="Queue team")
     RepFactory(team=team, user=boss, email="quinn@example.com")
     team.manager = boss.rep
@@ -156,6 +158,7 @@ def test_a_queues_manager_changes_its_escalation_but_nothing_else():
     url = reverse("admin:exceptions_queue_change", args=[queue.pk])
     page = client.get(url).content.decode()
     assert 'name="escalation_target"' in page and 'name="name"' not in page
+    assert "dora" in page and "sam.stranger" not in page
     answer = client.post(
         url,
         {
@@ -172,6 +175,10 @@ def test_a_queues_manager_changes_its_escalation_but_nothing_else():
     queue.refresh_from_db()
     assert (queue.name, queue.escalation_target, queue.due_hours_critical) == ("East queue", director, 2)
     assert queue.history.latest().history_user == boss
+    # Reverting to an old version restores every field: not for a delegated manager.
+    first = queue.history.earliest()
+    revert = reverse("admin:exceptions_queue_simple_history", args=[queue.pk, first.history_id])
+    assert client.post(revert, {"description": "", "due_hours_critical": 4}).status_code == 403
     other = UserFactory(username="olga")
     set_role(other, MANAGER)
     client.force_login(other)

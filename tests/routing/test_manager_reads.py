@@ -96,3 +96,11 @@ def test_a_manager_reads_their_teams_sla_clocks_and_report(two_teams):
     admin_client.force_login(revops)
     full = admin_client.get(reverse("admin:routing_slaclock_report")).content.decode()
     assert "East SMB" in full and "Wes West" in full
+
+
+def test_list_filters_offer_a_manager_their_own_teams_and_rules_only(two_teams):
+    client = two_teams["east_client"]
+    leads = client.get(reverse("admin:revops_lead_changelist")).content.decode()
+    assert "East SMB" in leads and "Wes West" not in leads and ">West<" not in leads
+    decisions = client.get(reverse("admin:routing_routingdecision_changelist")).content.decode()
+    assert "To Wes" not in decisions and "West pool rule" not in decisions
