@@ -25,6 +25,8 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.core.validators import URLValidator, validate_email
 
+from revops.timezones import zone_named
+
 from .models import NotificationChannel, NotificationPreference
 
 logger = logging.getLogger(__name__)
@@ -50,22 +52,15 @@ def preference_of(person) -> NotificationPreference | None:
     return NotificationPreference.objects.filter(person=person).first()
 
 
-def _zone(name: str) -> zoneinfo.ZoneInfo | None:
-    try:
-        return zoneinfo.ZoneInfo(name) if name else None
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return None
-
-
 def person_zone(person, preference: NotificationPreference | None = None) -> zoneinfo.ZoneInfo:
     """The time zone a person's digest and quiet hours are read in: theirs if set, else their Rep
     record's, else the portal's ``TIME_ZONE``."""
     rep = getattr(person, "rep", None) if person is not None else None
     for name in (preference.time_zone if preference else "", getattr(rep, "time_zone", "")):
-        zone = _zone(name)
+        zone = zone_named(name)
         if zone is not None:
             return zone
-    return _zone(settings.TIME_ZONE) or dt.UTC
+    return zone_named(settings.TIME_ZONE) or dt.UTC
 
 
 LOGIN_EMAIL = "login"  # in ``routes``: the login's own e-mail address, which is not a saved channel

@@ -19,7 +19,8 @@ COOKIE = "portal_tz"
 
 
 @lru_cache(maxsize=64)
-def _zone(name: str) -> zoneinfo.ZoneInfo | None:
+def zone_named(name: str) -> zoneinfo.ZoneInfo | None:
+    """The IANA zone ``name``, or None for an empty, unknown or malformed name."""
     if not name or len(name) > 64:
         return None
     try:
@@ -35,7 +36,7 @@ class ViewerTimeZoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        zone = _zone(unquote(request.COOKIES.get(COOKIE, "")))
+        zone = zone_named(unquote(request.COOKIES.get(COOKIE, "")))
         if zone is None:
             return self.get_response(request)
         timezone.activate(zone)

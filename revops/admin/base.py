@@ -489,6 +489,16 @@ SCOPED_TYPES = {
 }
 
 
+class RowScopedMixin:
+    """For an admin whose ``get_queryset`` narrows the rows to what the user may read: an object outside
+    them is not viewable either, so its pages are hidden and the permission says the same."""
+
+    def has_view_permission(self, request, obj=None):
+        if not super().has_view_permission(request, obj):
+            return False
+        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
+
+
 class TeamScopedFilter(admin.RelatedFieldListFilter):
     """A team filter on a scoped list: a manager chooses among their own teams only (RevOps every team)."""
 

@@ -10,7 +10,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from revops.admin.base import ReadOnlyMixin, admin_link, badge, json_block
+from revops.admin.base import ReadOnlyMixin, RowScopedMixin, admin_link, badge, json_block
 from revops.admin.links import why_url
 from revops.audit import audited
 
@@ -82,7 +82,7 @@ class ReassignedFilter(admin.SimpleListFilter):
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RoutingDecisionAdmin(RowScopedMixin, ReadOnlyMixin, admin.ModelAdmin):
     # The columns that matter at 1440 px; pool, account match and latency are on the decision's page
     # (and mode and match are filters).
     list_display = ("when", "lead_link", "outcome_display", "rule_link", "owner_link", "reassigned")
@@ -144,11 +144,6 @@ class RoutingDecisionAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return queryset.select_related(
             "lead", "rule", "owner", "previous_owner", "pool", "matched_account", "reassigned_to"
         )
-
-    def has_view_permission(self, request, obj=None):
-        if not super().has_view_permission(request, obj):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def get_urls(self):
         view = self.admin_site.admin_view

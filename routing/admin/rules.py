@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from revops.admin.base import AuditedAdmin, SafeJSONField, badge, remap_form_errors
+from revops.admin.base import AuditedAdmin, RowScopedMixin, SafeJSONField, badge, remap_form_errors
 from revops.admin.links import why_url
 from revops.engine.admin.helpers import fields_used_links
 from revops.models import Lead
@@ -136,7 +136,7 @@ def going_live_message(rule: RoutingRule) -> str:
 
 
 @admin.register(RoutingRule)
-class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
+class RoutingRuleAdmin(RowScopedMixin, RulePauseMixin, AuditedAdmin):
     form = RoutingRuleForm
     list_display = ("priority", "name", "status_display", "conditions_display", "target_display", "decisions_30d")
     list_display_links = ("name",)
@@ -303,11 +303,6 @@ class RoutingRuleAdmin(RulePauseMixin, AuditedAdmin):
         return HttpResponseRedirect(safe_next(request, reverse("admin:routing_routingrule_changelist")))
 
     # Managers read the rules that affect their teams (``rules_affecting_q``); RevOps reads and writes all.
-
-    def has_view_permission(self, request, obj=None):
-        if not super().has_view_permission(request, obj):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def changelist_view(self, request, extra_context=None):
         writes = self.has_change_permission(request)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from revops import conditions
-from revops.admin.base import AuditedAdmin, ReadOnlyMixin, admin_link, badge, values_filter
+from revops.admin.base import AuditedAdmin, ReadOnlyMixin, RowScopedMixin, admin_link, badge, values_filter
 from revops.admin.schedule_widgets import DateListField, WeekdaysField, time_input
 from revops.engine.admin.helpers import fields_used_links
 
@@ -240,7 +240,7 @@ class BusinessCalendarAdmin(AuditedAdmin):
 
 
 @admin.register(SlaClock)
-class SlaClockAdmin(ReadOnlyMixin, AuditedAdmin):
+class SlaClockAdmin(RowScopedMixin, ReadOnlyMixin, AuditedAdmin):
     list_display = ("lead_link", "owner_link", "policy", "status_display", "started", "due", "first_touch")
     list_filter = ("status", values_filter("policy"), "business_hours")
     search_fields = ("=lead__external_id", "=lead__email", "policy")
@@ -276,11 +276,6 @@ class SlaClockAdmin(ReadOnlyMixin, AuditedAdmin):
         queryset = super().get_queryset(request)
         condition = clocks_visible_q(request.user)
         return queryset if condition is None else queryset.filter(condition)
-
-    def has_view_permission(self, request, obj=None):
-        if not super().has_view_permission(request, obj):
-            return False
-        return obj is None or self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "report_url": reverse("admin:routing_slaclock_report")}
