@@ -63,12 +63,13 @@ def _history_model(model):
     return manager.model
 
 
-def _history_insert_sql(history, connection, *, source_sql: str = "") -> str | None:
+def _history_insert_sql(history, connection, *, source_sql: str = "", reason_column: str = "") -> str | None:
     """``INSERT … SELECT`` copying rows of the tracked table into ``history``; params: date, reason,
     type, user id, ids. None if ``history`` has columns of its own we do not know.
 
     With ``source_sql`` (a relation named ``t`` holding the rows, e.g. a CTE), copies all of its
-    rows instead; params: date, reason, type, user id."""
+    rows instead; params: date, reason, type, user id. With ``reason_column`` each row's reason is
+    that column of ``t`` and the reason parameter is left out."""
     qn = connection.ops.quote_name
     tracked = {f.name for f in history.tracked_fields}
     own = {f.name for f in history._meta.concrete_fields} - tracked
@@ -80,10 +81,11 @@ def _history_insert_sql(history, connection, *, source_sql: str = "") -> str | N
     columns += [qn(history._meta.get_field(name).column) for name in ("history_date", "history_change_reason")]
     columns += [qn("history_type"), qn(history._meta.get_field("history_user").column)]
     selected = ", ".join(f"t.{qn(src)}" for _dst, src in pairs)
+    audit = f"%s, left(t.{qn(reason_column)}, 100), %s, %s" if reason_column else "%s, %s, %s, %s"
     if source_sql:
         return (
             f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(columns)}) "
-            f"SELECT {selected}, %s, %s, %s, %s FROM {source_sql} ORDER BY t.{qn(source.pk.column)}"
+            f"SELECT {selected}, {audit} FROM {source_sql} ORDER BY t.{qn(source.pk.column)}"
         )
     return (
         f"INSERT INTO {qn(history._meta.db_table)} ({', '.join(columns)}) "
@@ -107,15 +109,33 @@ def _history_write(model, objs, connection, *, history_type: str, actor, reason:
         cursor.execute(sql, [date, reason, history_type, user_id, [obj.pk for obj in objs]])
 
 
-def bulk_create_audited(*, model, objs: Sequence, actor=None, reason: str = "", date: dt.datetime | None = None):
+def bulk_create_audited(
+    *,
+    model,
+    objs: Sequence,
+    actor=None,
+    reason: str = "",
+    date: dt.datetime | None = None,
+    reasons: Sequence[str] | None = None,
+):
     """Insert ``objs`` (new instances of ``model``, their ids set on return) and one "+" history row
-    each, by ``actor`` for ``reason`` at ``date`` (now). Returns ``objs``."""
+    each, by ``actor`` for ``reason`` at ``date`` (now); ``reasons``: one reason per object instead
+    (e.g. the run that made each). Returns ``objs``."""
     objs = list(objs)
     if not objs:
         return objs
+    if reasons is not None and len(set(reasons)) > 1 and _pg(model) is None:
+        for group_reason, group in _by_reason(objs, reasons).items():
+            bulk_create_audited(model=model, objs=group, actor=actor, reason=group_reason, date=date)
+        return objs
+    if reasons is not None:
+        reason = reasons[0] if len(set(reasons)) == 1 else reason
+        reasons = None if len(set(reasons)) == 1 else list(reasons)
     actor, reason = _audit(actor, reason)
     date = date or timezone.now()
     connection = _pg(model)
+    if connection is None and _history_model(model) is None:
+        return model._default_manager.bulk_create(objs)
     if connection is None:
         return bulk_create_with_history(
             objs, model, default_user=actor, default_change_reason=reason, default_date=date
@@ -134,8 +154,37 @@ def bulk_create_audited(*, model, objs: Sequence, actor=None, reason: str = "", 
         rows.append([field.pre_save(obj, True) for field in fields])  # auto_now(_add), as bulk_create does
         obj._state.adding, obj._state.db = False, connection.alias
     PgWriter._copy(meta.db_table, fields, rows)
+    if reasons is not None and _history_reasons_write(model, objs, reasons, connection, actor=actor, date=date):
+        return objs
     _history_write(model, objs, connection, history_type="+", actor=actor, reason=reason, date=date)
     return objs
+
+
+def _by_reason(objs, reasons) -> dict[str, list]:
+    groups: dict[str, list] = {}
+    for obj, why in zip(objs, reasons, strict=True):
+        groups.setdefault(why, []).append(obj)
+    return groups
+
+
+def _history_reasons_write(model, objs, reasons, connection, *, actor, date) -> bool:
+    """The "+" history rows of ``objs`` just written, each with its own reason; False if the history
+    model has columns of its own (the caller writes them with one reason)."""
+    history = _history_model(model)
+    if history is None:
+        return True
+    qn = connection.ops.quote_name
+    meta = model._meta
+    source = (
+        f"(SELECT s.*, r.why AS __why FROM {qn(meta.db_table)} AS s "
+        f"JOIN unnest(%s::bigint[], %s::text[]) AS r(id, why) ON s.{qn(meta.pk.column)} = r.id) AS t"
+    )
+    sql = _history_insert_sql(history, connection, source_sql=source, reason_column="__why")
+    if sql is None:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [date, "+", getattr(actor, "pk", None), [obj.pk for obj in objs], list(reasons)])
+    return True
 
 
 def bulk_update_audited(
@@ -149,6 +198,8 @@ def bulk_update_audited(
     actor, reason = _audit(actor, reason)
     date = date or timezone.now()
     connection = _pg(model)
+    if connection is None and _history_model(model) is None:
+        return model._default_manager.bulk_update(objs, fields)
     if connection is None:
         return bulk_update_with_history(
             objs, model, fields, default_user=actor, default_change_reason=reason, default_date=date
@@ -168,7 +219,7 @@ def _json_default(value):
     raise TypeError(type(value).__name__)
 
 
-def _update_returning(model, objs, fields: list[str], connection, *, actor, reason: str, date) -> bool:
+def _update_returning(model, objs, fields: list[str], connection, *, actor, reason: str, date, reasons=None) -> bool:
     """Write ``fields`` of ``objs`` and their "~" history rows in one statement: the new values as one
     JSON array read by ``jsonb_to_recordset`` (no parameter per value, no scratch table), the rows
     updated by id through the primary key, and the history rows inserted from the ``RETURNING`` rows.
@@ -183,14 +234,16 @@ def _update_returning(model, objs, fields: list[str], connection, *, actor, reas
     columns = [meta.pk, *written]
     names = [f"c{i}" for i in range(len(columns))]  # the recordset's keys: short, whatever the columns are called
     try:
-        document = json.dumps(
-            [{key: getattr(obj, f.attname) for key, f in zip(names, columns, strict=True)} for obj in objs],
-            default=_json_default,
-            allow_nan=False,
-        )
+        values = [{key: getattr(obj, f.attname) for key, f in zip(names, columns, strict=True)} for obj in objs]
+        if reasons is not None:
+            for value, obj in zip(values, objs, strict=True):
+                value["why"] = reasons[obj.pk][:100]
+        document = json.dumps(values, default=_json_default, allow_nan=False)
     except (TypeError, ValueError):
         return False
     declared = ", ".join(f"{key} {f.cast_db_type(connection)}" for key, f in zip(names, columns, strict=True))
+    if reasons is not None:
+        declared += ", why text"
     assignments = ", ".join(f"{qn(f.column)} = s.{key}" for key, f in zip(names[1:], written, strict=True))
     update = (
         f"UPDATE {qn(meta.db_table)} AS t SET {assignments} FROM jsonb_to_recordset(%s::jsonb) AS s({declared}) "
@@ -200,14 +253,16 @@ def _update_returning(model, objs, fields: list[str], connection, *, actor, reas
         with connection.cursor() as cursor:
             cursor.execute(update, [document])
         return True
-    insert = _history_insert_sql(history, connection, source_sql="updated AS t")
+    if reasons is not None:
+        insert = _history_insert_sql(history, connection, source_sql="updated AS t", reason_column="__why")
+        returning, audit = "t.*, s.why AS __why", [date, "~", getattr(actor, "pk", None)]
+    else:
+        insert = _history_insert_sql(history, connection, source_sql="updated AS t")
+        returning, audit = "t.*", [date, reason, "~", getattr(actor, "pk", None)]
     if insert is None:
         return False
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH updated AS ({update} RETURNING t.*) {insert}",
-            [document, date, reason, "~", getattr(actor, "pk", None)],
-        )
+        cursor.execute(f"WITH updated AS ({update} RETURNING {returning}) {insert}", [document, *audit])
     return True
 
 
@@ -226,16 +281,21 @@ def bulk_update_rows_audited(
     actor=None,
     reason: str = "",
     date: dt.datetime | None = None,
+    reasons: Mapping[int, str] | None = None,
 ) -> int:
     """``bulk_update_audited`` without loading the instances: ``rows`` maps the id of each stored row
     of ``model`` to its new values of ``fields`` (by attribute name). On PostgreSQL the rows are
     written and their history copied as stored (no instance is built); elsewhere, or if the history
     model has columns of its own, the instances are loaded and go through ``bulk_update_audited``.
-    Returns how many rows were given."""
+    ``reasons``: each row's history reason by id, instead of one ``reason``. Returns how many rows
+    were given."""
     if not rows:
         return 0
     connection = _pg(model)
     history = _history_model(model)
+    plain = connection is None or history is None or _history_insert_sql(history, connection) is None
+    if reasons is not None and plain:
+        return _grouped(model, rows, fields, actor, date, reasons)
     if connection is None or (history is not None and _history_insert_sql(history, connection) is None):
         objs = model._default_manager.in_bulk(list(rows))
         for pk, values in rows.items():
@@ -248,10 +308,24 @@ def bulk_update_rows_audited(
     date = date or timezone.now()
     pk = model._meta.pk.attname
     objs = [_Row({**values, pk: id_, "pk": id_}) for id_, values in rows.items()]
+    if reasons is not None:
+        if _update_returning(model, objs, fields, connection, actor=actor, reason=reason, date=date, reasons=reasons):
+            return len(objs)
+        return _grouped(model, rows, fields, actor, date, reasons)
     if not _update_returning(model, objs, fields, connection, actor=actor, reason=reason, date=date):
         PgWriter().update(model, objs, fields)
         _history_write(model, objs, connection, history_type="~", actor=actor, reason=reason, date=date)
     return len(objs)
+
+
+def _grouped(model, rows, fields, actor, date, reasons) -> int:
+    """The rows written one reason at a time (a value JSON cannot carry, a history of its own)."""
+    groups: dict[str, dict] = {}
+    for id_, values in rows.items():
+        groups.setdefault(reasons[id_], {})[id_] = values
+    for why, group in groups.items():
+        bulk_update_rows_audited(model=model, rows=group, fields=fields, actor=actor, reason=why, date=date)
+    return len(rows)
 
 
 class InArray(Expression):

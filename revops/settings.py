@@ -222,6 +222,9 @@ OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
 # goes to the bulk lane ("low") in jobs of OUTBOX_BULK_EVENTS_PER_JOB events (about a second each).
 OUTBOX_HOT_MAX_EVENTS = env_int("OUTBOX_HOT_MAX_EVENTS", 100, minimum=1)
 OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 200, minimum=1)
+# Records one transaction of a batch driver takes (revops.engine.batch; routing.bulk routes that many
+# leads under the pools' locks at once: keep a chunk well under a second).
+ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100, minimum=2)
 WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)
 SCHEDULER_TICK_WINDOW = env_int("SCHEDULER_TICK_WINDOW", 120, minimum=30)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600, minimum=1)

@@ -217,6 +217,27 @@ class Plan:
         return "A manager should assign an owner by hand (see the exception item)."
 
 
+def decision_row(plan: Plan, *, lead, run, mode: str, decided_at, explanation: dict) -> RoutingDecision:
+    """``plan`` as an unsaved ``RoutingDecision`` (both drivers store it; latency is set by the writer)."""
+    return RoutingDecision(
+        lead=lead,
+        run=run,
+        mode=mode,
+        outcome=plan.outcome,
+        rule=plan.rule,
+        rule_name=plan.rule.name if plan.rule is not None else "",
+        target_type=plan.target_type,
+        pool=plan.pool,
+        owner=plan.owner if plan.outcome in ("assigned", "fallback") else plan.approval_owner,
+        previous_owner_id=plan.previous_owner_id,
+        match_status=plan.match.status,
+        matched_account=plan.account,
+        explanation=explanation,
+        summary=plan.summary,
+        decided_at=decided_at,
+    )
+
+
 def _rep_dict(rep) -> dict | None:
     if rep is None:
         return None

@@ -31,7 +31,8 @@ from revops.engine.kinds import AutomationKind, register
 from revops.engine.types import Outcome
 from revops.models import Rep
 
-from .engine import DbLookups, Router, RoutingConfig, compile_rules, load_rules
+from .bulk import BATCH_LOOKUPS
+from .engine import DbLookups, Router, RoutingConfig, compile_rules, decision_row, load_rules
 from .models import Pool, RoutingDecision, SlaClock, SlaPolicy
 from .plan_actions import plan_actions
 from .selectors import reassignment_rates
@@ -111,10 +112,12 @@ class LeadRouting(AutomationKind):
                 explanation=explanation,
                 summary=f"Not routed: {record} arrived with an owner ({owner.name if owner else record.owner_id}).",
             )
-        router = build_router(config=config, lock=context.automation.mode == "live", context=context)
+        batch = context.cache.values.get(BATCH_LOOKUPS) if context.cache is not None else None
+        router = build_router(config=config, lock=context.automation.mode == "live", context=context, lookups=batch)
         pause = options.get("paused")
         plan = router.decide(
             record,
+            match=batch.match_for(record) if batch is not None else None,
             now=context.now,
             exclude_rep_ids=options.get("exclude") or (),
             reason=options.get("reason", ""),
@@ -129,6 +132,12 @@ class LeadRouting(AutomationKind):
             expected_next=plan.expected_next(),
             data=plan,
         )
+
+    def run_batch(self, rule, items, *, now, cache) -> dict[int, str]:
+        """Route many new leads in one transaction (``routing.bulk``): same decisions, set-based writes."""
+        from .bulk import run_batch
+
+        return run_batch(self, rule, items, now=now, cache=cache, setup=routing_setup())
 
     def reference_problems(self, config: dict[str, Any]) -> list[str]:
         """A fallback to manual review must name an existing exception queue."""
@@ -211,23 +220,26 @@ def routing_setup() -> tuple[list, list, list]:
     return _setup_cache["value"]
 
 
-def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=None) -> Router:
-    """A router over the stored rules (live + shadow by default, cached per process) with database lookups."""
+def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=None, lookups=None) -> Router:
+    """A router over the stored rules (live + shadow by default, cached per process) with database
+    lookups, or ``lookups`` (the bulk driver's, ``routing.bulk.BatchLookups``)."""
     from revops import conditions
 
     from .matching import account_index
     from .sla import load_calendars, load_policies
 
     fields = context.fields if context is not None and context.fields is not None else conditions.load_fields()
-    if statuses is None:
+    if lookups is not None and statuses is None:  # the bulk driver read them once for its chunk
+        rules, policies, calendars = lookups.setup
+    elif statuses is None:
         rules, policies, calendars = routing_setup()
     else:
         rules, policies, calendars = load_rules(statuses), load_policies(), load_calendars()
     return Router(
         rules=compile_rules(rules, fields),
         config=config,
-        lookups=DbLookups(lock=lock),
-        index=account_index(),
+        lookups=lookups if lookups is not None else DbLookups(lock=lock),
+        index=lookups.index if lookups is not None else account_index(),
         policies=policies,
         calendars=calendars,
         fields=fields,
@@ -246,21 +258,7 @@ def decision_record(
     arrived = getattr(event, "created_at", None)
     latency = (committed - arrived).total_seconds() * 1000 if arrived else 0.0
     explanation = {**(explanation or plan.explanation()), "latency_ms": round(latency, 1)}
-    return RoutingDecision.objects.create(
-        lead=lead,
-        run=run,
-        mode=mode,
-        outcome=plan.outcome,
-        rule=plan.rule,
-        rule_name=plan.rule.name if plan.rule is not None else "",
-        target_type=plan.target_type,
-        pool=plan.pool,
-        owner=plan.owner if plan.outcome in ("assigned", "fallback") else plan.approval_owner,
-        previous_owner_id=plan.previous_owner_id,
-        match_status=plan.match.status,
-        matched_account=plan.account,
-        explanation=explanation,
-        summary=plan.summary,
-        latency_ms=round(latency, 3),
-        decided_at=now or committed,
-    )
+    decision = decision_row(plan, lead=lead, run=run, mode=mode, decided_at=now or committed, explanation=explanation)
+    decision.latency_ms = round(latency, 3)
+    decision.save()
+    return decision

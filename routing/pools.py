@@ -142,7 +142,7 @@ class Candidate:
     assigned: int
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {name: getattr(self, name) for name in _CANDIDATE_FIELDS}
 
 
 @dataclass
@@ -170,10 +170,14 @@ class PoolPick:
 
     def as_dict(self) -> dict:
         """A JSON-ready dict (for ``RoutingDecision.explanation``)."""
-        data = dataclasses.asdict(self)
-        data.pop("weights", None)
+        data = {name: getattr(self, name) for name in _PICK_FIELDS}
         data["candidates"] = [c.as_dict() for c in self.candidates]
         return data
+
+
+# Plain field-by-field copies: dataclasses.asdict deep-copies every value, a noticeable share of a bulk chunk.
+_CANDIDATE_FIELDS = tuple(f.name for f in dataclasses.fields(Candidate))
+_PICK_FIELDS = tuple(f.name for f in dataclasses.fields(PoolPick) if f.name not in ("weights", "candidates"))
 
 
 @functools.lru_cache(maxsize=512)

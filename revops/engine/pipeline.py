@@ -41,6 +41,7 @@ from revops.models import Automation, AutomationRun, AutomationVersion, OutboxEv
 from revops.selectors import record_model
 
 from .actions import ActionExecutor
+from .batch import MAX_ATTEMPTS, evaluation_context
 from .context import SELECT_RELATED, BatchCache, EvalContext
 from .hooks import run_event_hooks
 from .kinds import get_kind
@@ -49,7 +50,6 @@ from .types import Outcome
 
 logger = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 4  # the first try and three retries (the jobs' rq.Retry(max=3))
 ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
 STAGE_KEYS = ("status", "stage")
 
@@ -269,18 +269,8 @@ def run_rule(
 
 
 def _context(rule: Rule, record, *, now, event, cache, condition_context, options=None) -> EvalContext:
-    return EvalContext(
-        automation=rule.automation,
-        version=rule.version,
-        object_type=rule.automation.object_type,
-        record=record,
-        now=now,
-        changes=(event.changes if event is not None else {}) or {},
-        event=event,
-        fields=conditions.load_fields(),
-        cache=cache or BatchCache(),
-        condition_context=condition_context,
-        options=options or {},
+    return evaluation_context(
+        rule, record, now=now, event=event, cache=cache, condition_context=condition_context, options=options
     )
 
 
@@ -405,6 +395,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     paused = _paused_rules(rules)
     held = _hold_paused(events, rules, records, paused)
     cache = BatchCache()
+    batched = _run_batches(events, rules, records, paused, held, now=now, cache=cache, result=result)
     retry, finals, quiet = [], [], []
     for event in events:
         record = records.get(event.object_type, {}).get(event.object_id)
@@ -415,6 +406,9 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
             shared = conditions.Context(record, changes=event.changes or {}, now=moment)
             for rule in rules.get(event.object_type, ()):
                 if not is_triggered(rule.automation, event) or (rule.automation.pk, event.pk) in held:
+                    continue
+                if (rule.automation.pk, event.pk) in batched:
+                    statuses.append("done")
                     continue
                 pause = paused.get(rule.automation.pk)
                 outcome = None
@@ -457,6 +451,43 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     if retry:
         raise EngineRetry(f"automation runs failed for event(s) {retry[:20]}; the job will be retried")
     return result
+
+
+def _run_batches(events, rules, records, paused, held, *, now, cache, result) -> set[tuple[int, int]]:
+    """Hand each live automation whose kind has ``run_batch`` its triggered records, a chunk per
+    transaction (``revops.engine.batch``); the (automation, event) pairs done that way. A chunk that
+    raises is left to the one-run path."""
+    from .batch import BATCH_MIN, batch_size
+
+    done: set[tuple[int, int]] = set()
+    for object_type, listed in rules.items():
+        for rule in listed:
+            runner = getattr(rule.kind, "run_batch", None)
+            automation = rule.automation
+            if runner is None or automation.mode != Automation.Mode.LIVE or automation.pk in paused:
+                continue
+            items = []
+            for event in events:
+                record = records.get(object_type, {}).get(event.object_id)
+                if event.object_type != object_type or record is None or (automation.pk, event.pk) in held:
+                    continue
+                if is_triggered(automation, event):
+                    items.append((event, record))
+            if len(items) < BATCH_MIN:
+                continue
+            size = batch_size()
+            for first in range(0, len(items), size):
+                chunk = items[first : first + size]
+                try:
+                    outcomes = runner(rule, chunk, now=now or timezone.now(), cache=cache)
+                except Exception:
+                    logger.exception("%s: a batch of %s runs failed; they run one by one", automation.name, len(chunk))
+                    continue
+                for event, _record in chunk:
+                    done.add((automation.pk, event.pk))
+                for outcome in outcomes.values():
+                    result.runs[outcome] += 1
+    return done
 
 
 def _finish_events(finals: list[tuple[int, str, str]], result: EngineResult) -> None:

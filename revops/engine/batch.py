@@ -1,0 +1,149 @@
+"""Batch drivers: a kind that can run many records in one transaction (``run_batch``).
+
+The pipeline runs one transaction per run (``pipeline.run_rule``). A kind may also offer
+``run_batch(rule, items, *, now, cache) -> dict[event id, run outcome]``: the pipeline hands it the
+(event, record) pairs of one batch that trigger one live automation, in chunks of
+``ENGINE_BATCH_SIZE``, and skips the runs it reports. Routing uses it to route a backfill's leads
+many per transaction under the pools' locks, with set-based writes (``routing.bulk``). A batch that
+raises is rolled back as a whole and its events go through the one-run path, which records errors
+with their attempts as usual.
+
+This module holds what every batch driver needs from the engine: the run rows claimed in bulk
+(created, locked, finished ones left out), the evaluation context, and the runs written back in one
+statement.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from revops import conditions
+from revops.bulk_writes import bulk_update_audited
+from revops.models import AutomationRun
+
+from .context import BatchCache, EvalContext
+
+BATCH_MIN = 2  # fewer events than this take the one-run path
+MAX_ATTEMPTS = 4  # a run's first try and three retries (the outbox jobs' rq.Retry(max=3))
+
+
+def batch_size() -> int:
+    """Records per batch transaction: a pool's lock is held for one chunk, so keep chunks short."""
+    return max(int(getattr(settings, "ENGINE_BATCH_SIZE", 100)), BATCH_MIN)
+
+
+@dataclass
+class Claimed:
+    """One (event, record) of a batch with its run row, locked by the batch's transaction."""
+
+    event: object
+    record: object
+    run: AutomationRun
+    rule: object = None
+    started: float = field(default_factory=time.perf_counter)
+
+
+def runs_claim(rule, items) -> list[Claimed]:
+    """Create the runs of ``items`` ((event, record) pairs) that do not exist yet and lock them all; call
+    inside the batch's transaction. Runs finished by an earlier delivery are left out."""
+    automation, version = rule.automation, rule.version
+    keys = {f"event:{event.pk}": (event, record) for event, record in items}
+    AutomationRun.objects.bulk_create(
+        [
+            AutomationRun(
+                automation=automation,
+                version=version,
+                event=event,
+                trigger_key=key,
+                mode=automation.mode,
+                object_type=automation.object_type,
+                object_id=record.pk,
+                external_id=getattr(record, "external_id", "") or "",
+            )
+            for key, (event, record) in keys.items()
+        ],
+        ignore_conflicts=True,
+    )
+    runs = (
+        AutomationRun.objects.select_for_update()
+        .filter(Q(version=version) & Q(trigger_key__in=list(keys)))
+        .order_by("pk")
+    )
+    claimed = []
+    for run in runs:
+        if run.outcome in (AutomationRun.Outcome.FIRED, AutomationRun.Outcome.NOT_FIRED):
+            continue
+        if run.outcome == AutomationRun.Outcome.ERROR and run.attempts >= MAX_ATTEMPTS:
+            continue
+        event, record = keys[run.trigger_key]
+        claimed.append(Claimed(event=event, record=record, run=run, rule=rule))
+    claimed.sort(key=lambda c: c.event.pk)
+    return claimed
+
+
+def evaluation_context(
+    rule, record, *, now, event, cache: BatchCache | None, condition_context=None, options=None, fields=None
+) -> EvalContext:
+    """The context a kind's ``evaluate`` gets (the one-run path builds it here too); ``fields``: the
+    data dictionary a batch read once."""
+    return EvalContext(
+        automation=rule.automation,
+        version=rule.version,
+        object_type=rule.automation.object_type,
+        record=record,
+        now=now,
+        changes=(event.changes if event is not None else {}) or {},
+        event=event,
+        fields=fields if fields is not None else conditions.load_fields(),
+        cache=cache or BatchCache(),
+        condition_context=condition_context,
+        options=options or {},
+    )
+
+
+def run_reason(rule, run) -> str:
+    """The history reason of what a run changes (as ``pipeline.run_reason``)."""
+    return f"automation {rule.automation.name} v{rule.version.number}, run {run.pk}"
+
+
+def run_finish(claimed: Claimed, outcome, *, applied: list[dict]) -> None:
+    """Fill ``claimed.run`` with ``outcome`` and what was applied (written by ``runs_write``)."""
+    run = claimed.run
+    run.attempts += 1
+    run.started_at = run.started_at or timezone.now()
+    run.outcome = AutomationRun.Outcome.FIRED if outcome.fired else AutomationRun.Outcome.NOT_FIRED
+    run.summary = outcome.summary
+    run.expected_next = outcome.expected_next
+    run.explanation = outcome.explanation
+    actions = outcome.actions if outcome.fired else []
+    run.actions_planned = [{"type": a.type, "params": a.params} for a in actions]
+    run.actions_applied = applied
+    run.error = ""
+    run.finished_at = timezone.now()
+    run.duration_ms = round((time.perf_counter() - claimed.started) * 1000, 3)
+
+
+RUN_FIELDS = [
+    "attempts",
+    "started_at",
+    "outcome",
+    "summary",
+    "expected_next",
+    "explanation",
+    "actions_planned",
+    "actions_applied",
+    "error",
+    "finished_at",
+    "duration_ms",
+    "mode",
+]
+
+
+def runs_write(runs: list[AutomationRun]) -> None:
+    """Write the finished runs of a batch in one statement (runs have no history)."""
+    bulk_update_audited(model=AutomationRun, objs=runs, fields=RUN_FIELDS)
