@@ -273,6 +273,22 @@ def profile_in_process(env: dict, batch: int) -> dict:
     }
 
 
+def opportunity(n: int, *, version: int = 0) -> dict:
+    """A deal as a nightly sync sends it: on one of the contacts' accounts, open stages (a later
+    version moves it one stage on and changes the amount)."""
+    stages = ("prospecting", "discovery", "solution", "proposal", "negotiation")
+    return {
+        "external_id": f"BO{n:07d}",
+        "source_updated_at": f"2026-03-01T12:{version:02d}:00Z",
+        "name": f"Customer {n // ACCOUNTS_PER_CONTACT} — deal {n}",
+        "account": f"BA{n // ACCOUNTS_PER_CONTACT:07d}",
+        "amount": 5000 + (n * 37 + version * 1000) % 95000,
+        "stage": stages[(n + version) % len(stages)],
+        "close_date": f"2027-0{1 + n % 6}-{1 + n % 28:02d}",
+        "forecast_category": "pipeline",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -338,6 +354,17 @@ def main() -> None:
         contact_rows = [contact(i) for i in range(n)]
         contact_bodies = [json.dumps({"records": contact_rows[i : i + size]}).encode() for i in range(0, n, size)]
         contacts_create = http_pass(port, raw_token, contact_bodies, "created", path="/api/v1/sync/contacts/")
+        # Opportunities: as many new deals as leads on the same accounts, then the same deals changed.
+        deal_bodies = [
+            json.dumps({"records": [opportunity(i) for i in range(first, min(n, first + size))]}).encode()
+            for first in range(0, n, size)
+        ]
+        changed_deals = [
+            json.dumps({"records": [opportunity(i, version=1) for i in range(first, min(n, first + size))]}).encode()
+            for first in range(0, n, size)
+        ]
+        deals_create = http_pass(port, raw_token, deal_bodies, "created", path="/api/v1/sync/opportunities/")
+        deals_update = http_pass(port, raw_token, changed_deals, "updated", path="/api/v1/sync/opportunities/")
 
         server.terminate()
         server.wait(timeout=10)
@@ -367,6 +394,13 @@ def main() -> None:
                         "ratio_to_leads_create": round(contacts_create["records_per_s"] / create["records_per_s"], 3),
                         "ratio_to_copy": round(contacts_create["records_per_s"] / baseline["records_per_s"], 3),
                         "meets_bar_create": contacts_create["records_per_s"] >= 20_000,
+                    },
+                    "opportunities": {
+                        "http_create": deals_create,
+                        "http_update": deals_update,
+                        "ratio_to_leads_create": round(deals_create["records_per_s"] / create["records_per_s"], 3),
+                        "ratio_to_copy": round(deals_create["records_per_s"] / baseline["records_per_s"], 3),
+                        "meets_bar_create": deals_create["records_per_s"] >= 20_000,
                     },
                     "profile_in_process_one_batch": profile,
                 },

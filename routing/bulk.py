@@ -30,7 +30,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -242,7 +242,7 @@ class BatchLookups:
             return
         for pool_id in {pool_id for pool_id, _rep in self.pending}:
             weights = {s.rep_id: s.weight for s in self.states[pool_id]}
-            stored = set(PoolCounter.objects.filter(pool_id=pool_id).values_list("rep_id", flat=True))
+            stored = self.counters[pool_id]  # a one-run lead's counter made meanwhile: skipped on conflict
             assigned_reps = {rep for p, rep in self.pending if p == pool_id}
             missing = [r for r in {*weights, *assigned_reps} if r not in stored]
             if missing:
@@ -250,12 +250,29 @@ class BatchLookups:
                     [PoolCounter(pool_id=pool_id, rep_id=r, assigned=self.initial[pool_id].get(r, 0)) for r in missing],
                     ignore_conflicts=True,
                 )
+                stored.update(missing)
             Pool.objects.filter(pk=pool_id).update(last_rep_id=self.pools[pool_id].last_rep_id)
-        for (pool_id, rep_id), n in self.pending.items():
+        _counters_add(self.pending, now=now)
+        self.pending.clear()
+
+
+def _counters_add(pending: Counter, *, now: dt.datetime) -> None:
+    """Add each (pool, rep)'s assignments to its counter: one statement on PostgreSQL."""
+    if connection.vendor != "postgresql":
+        for (pool_id, rep_id), n in pending.items():
             PoolCounter.objects.filter(pool_id=pool_id, rep_id=rep_id).update(
                 assigned=F("assigned") + n, last_assigned_at=now
             )
-        self.pending.clear()
+        return
+    pools, reps, counts = zip(*((pool_id, rep_id, n) for (pool_id, rep_id), n in pending.items()), strict=True)
+    table = connection.ops.quote_name(PoolCounter._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS c SET assigned = c.assigned + v.n, last_assigned_at = %s "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::int[]) AS v(pool_id, rep_id, n) "
+            "WHERE c.pool_id = v.pool_id AND c.rep_id = v.rep_id",
+            [now, list(pools), list(reps), list(counts)],
+        )
 
 
 @dataclass

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from .compile import CONVERTERS, Context, changed_values, relative_bounds
-from .render import leaf_text, value_text
+from .render import leaf_label, leaf_text, value_text
 from .schema import RELATIVE_OPS, All, Any_, FieldMap, Leaf, Node, Not, parse_or_raise, to_json
 
 
@@ -111,33 +111,33 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def explain_node(node: Node, ctx: Context, labels: Mapping | None = None) -> dict:
-    """The structured explanation of a parsed tree (see ``explain``)."""
+def explain_node(node: Node, ctx: Context, labels: Mapping | None = None, *, words: dict | None = None) -> dict:
+    """The structured explanation of a parsed tree (see ``explain``). ``words``: a cache of each leaf's
+    label and sentence by leaf, kept by the caller that owns the tree (a compiled predicate)."""
     if isinstance(node, Leaf):
         result, actual = evaluate_leaf(node, ctx)
+        said = words.get(id(node)) if words is not None else None
+        if said is None:
+            said = (leaf_label(node, labels), leaf_text(node, labels))
+            if words is not None:
+                words[id(node)] = said
         return {
             "field": node.path,
-            "label": _label(node, labels),
+            "label": said[0],
             "op": node.op,
             "expected": node.raw,
             "actual": _jsonable(actual),
             "result": result,
-            "text": leaf_text(node, labels),
+            "text": said[1],
         }
     if isinstance(node, Not):
-        child = explain_node(node.child, ctx, labels)
+        child = explain_node(node.child, ctx, labels, words=words)
         return {"op": "not", "result": not child["result"], "condition": child}
-    children = [explain_node(c, ctx, labels) for c in node.children]
+    children = [explain_node(c, ctx, labels, words=words) for c in node.children]
     if isinstance(node, All):
         return {"op": "all", "result": all(c["result"] for c in children), "conditions": children}
     assert isinstance(node, Any_)
     return {"op": "any", "result": any(c["result"] for c in children), "conditions": children}
-
-
-def _label(leaf: Leaf, labels) -> str:
-    from .render import leaf_label
-
-    return leaf_label(leaf, labels)
 
 
 def explain(

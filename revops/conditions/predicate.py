@@ -28,7 +28,8 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
     node = parse_or_raise(tree, object_type=object_type, fields=fields)
     pred = compile_node(node)  # a fresh closure per compile, so attributes never collide between rules
     pred.node = node
-    pred.explain = lambda ctx: explain_node(node, ctx)
+    words: dict = {}  # each leaf's label and sentence, rendered on first use (the tree never changes)
+    pred.explain = lambda ctx: explain_node(node, ctx, words=words)
     pred.uses_changes = any(leaf.op in ("changed", "changed_to") for leaf in iter_leaves(node))
     pred.computed = computed_specs(node)
     return pred
