@@ -19,7 +19,6 @@ import zoneinfo
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import apprise
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
@@ -130,6 +129,8 @@ def channel_address_clean(kind: str, address: str) -> str:
         )
     if kind == Kind.SLACK and not address.startswith("https://hooks.slack.com/"):
         raise ValidationError("Expected a Slack incoming webhook: https://hooks.slack.com/services/…")
+    import apprise  # here, not at the top: 17 MB that only channel checks and sends need
+
     if kind in (Kind.SLACK, Kind.TEAMS) and not apprise.Apprise().add(address):
         where = "Slack incoming webhook" if kind == Kind.SLACK else "Teams Workflows webhook (…/workflows/…/invoke?…)"
         raise ValidationError(f"This is not a {where} URL.")
@@ -181,6 +182,8 @@ def send_email(target: Target, subject: str, text: str, html: str) -> None:
 def send_apprise(target: Target, subject: str, text: str, html: str) -> None:
     if target.kind == Kind.WEBHOOK and not _internal_allowed() and internal_address(target.address):
         raise RuntimeError("the address is inside the portal's own network (NOTIFICATION_WEBHOOKS_INTERNAL is off)")
+    import apprise
+
     notifier = apprise.Apprise()
     if not notifier.add(apprise_url(target)):
         raise RuntimeError("the channel's URL is not one the portal can send to")

@@ -191,6 +191,20 @@ def why_panels() -> list[WhyPanel]:
     return sorted(_WHY_PANELS.values(), key=lambda p: (p.order, p.name))
 
 
+_WORKER_WARMUPS: dict[str, Callable[[], Any]] = {}
+
+
+def register_worker_warmup(name: str, warmup: Callable[[], Any]) -> Callable[[], Any]:
+    """``warmup()`` fills a per-process cache in the forking worker before each job, so the job's
+    process inherits it (``revops.worker.Worker``); it must be cheap when nothing changed."""
+    _WORKER_WARMUPS[name] = warmup
+    return warmup
+
+
+def worker_warmups() -> list[Callable[[], Any]]:
+    return [_WORKER_WARMUPS[name] for name in sorted(_WORKER_WARMUPS)]
+
+
 def register_sync_rejection_handler(name: str, handler: Callable) -> Callable:
     """``handler(*, failures, batch, token, actor)`` runs in the sync transaction for rejected records."""
     _SYNC_REJECTION_HANDLERS[name] = handler

@@ -19,6 +19,7 @@ class RoutingConfig(AppConfig):
             register_record_detail,
             register_schedule,
             register_why_panel,
+            register_worker_warmup,
         )
 
         # Importing these registers routing's actions, its automation kind and its config sections.
@@ -26,6 +27,7 @@ class RoutingConfig(AppConfig):
         from .demo import routing_demo_build
         from .field_users import routing_field_users
         from .hooks import decisions_note_reassignments, sla_note_touches
+        from .kind import routing_warm_up
         from .lead_fields import routing_register_lead_fields
         from .metrics import routing_metrics_register
         from .panels import why_decision_panel, why_sla_panel
@@ -35,6 +37,7 @@ class RoutingConfig(AppConfig):
         from .versions import register as register_versions
 
         register_field_users("routing", routing_field_users)
+        register_worker_warmup("routing", routing_warm_up)
         register_event_hook(decisions_note_reassignments)
         register_event_hook(sla_note_touches)
         for key, label, severity, expected in ITEM_KINDS:

@@ -220,6 +220,17 @@ def routing_setup() -> tuple[list, list, list]:
     return _setup_cache["value"]
 
 
+def routing_warm_up() -> None:
+    """Load this process's account index, routing setup and compiled rules (a forking worker's warm-up)."""
+    from revops import conditions
+
+    from .matching import account_index
+
+    account_index()
+    fields = conditions.load_fields()
+    compile_rules(routing_setup()[0], fields)
+
+
 def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=None, lookups=None) -> Router:
     """A router over the stored rules (live + shadow by default, cached per process) with database
     lookups, or ``lookups`` (the bulk driver's, ``routing.bulk.BatchLookups``)."""
