@@ -225,6 +225,8 @@ OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 200, minimum=
 # Records one transaction of a batch driver takes (revops.engine.batch; routing.bulk routes that many
 # leads under the pools' locks at once: keep a chunk well under a second).
 ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100, minimum=2)
+# … and how long it may work in one transaction before it commits what it has done (milliseconds).
+ENGINE_BATCH_MS = env_int("ENGINE_BATCH_MS", 100, minimum=0)
 WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)
 SCHEDULER_TICK_WINDOW = env_int("SCHEDULER_TICK_WINDOW", 120, minimum=30)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600, minimum=1)

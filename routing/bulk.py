@@ -27,6 +27,7 @@ sweeper hands them out again, so every lead ends with exactly one decision.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -37,7 +38,15 @@ from django.utils import timezone
 from revops import conditions
 from revops.bulk_writes import bulk_create_audited, bulk_update_rows_audited
 from revops.engine.actions import needs_approval
-from revops.engine.batch import Claimed, evaluation_context, run_finish, run_reason, runs_claim, runs_write
+from revops.engine.batch import (
+    Claimed,
+    batch_seconds,
+    evaluation_context,
+    run_finish,
+    run_reason,
+    runs_claim,
+    runs_write,
+)
 from revops.feed import change_entries_record
 from revops.models import Account, AppliedAction, ChangeEntry, Lead, Opportunity, Rep
 from revops.values import jsonable
@@ -326,9 +335,11 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
 
     outcomes: dict[int, str] = {}
     with transaction.atomic():
-        claimed = runs_claim(rule, items)
+        claimed, finished = runs_claim(rule, items)
+        outcomes.update(finished)
         if not claimed:
             return outcomes
+        began, budget = time.perf_counter(), batch_seconds()
         config = RoutingConfig.from_config(rule.version.config)
         lookups = BatchLookups(now=now)
         ids = sorted(c.record.pk for c in claimed)
@@ -348,6 +359,8 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
         fields = conditions.load_fields()
         try:
             for item in claimed:
+                if outcomes.keys() - finished.keys() and time.perf_counter() - began > budget:
+                    break  # commit what is done: the pools' locks are held until then
                 context = evaluation_context(rule, item.record, now=now, event=item.event, cache=cache, fields=fields)
                 outcome = kind.evaluate(item.record, version=rule.version, predicate=rule.predicate, context=context)
                 if item.record.pk not in locked or not _bulkable(rule, outcome):

@@ -2,8 +2,9 @@
 
 The pipeline runs one transaction per run (``pipeline.run_rule``). A kind may also offer
 ``run_batch(rule, items, *, now, cache) -> dict[event id, run outcome]``: the pipeline hands it the
-(event, record) pairs of one batch that trigger one live automation, in chunks of
-``ENGINE_BATCH_SIZE``, and skips the runs it reports. Routing uses it to route a backfill's leads
+(event, record) pairs of one batch that trigger one live automation, in chunks of at most
+``ENGINE_BATCH_SIZE``, and skips the runs it reports. A driver may settle only the first records of
+a chunk (it stops after ``ENGINE_BATCH_MS`` of work); the pipeline hands the rest over again. Routing uses it to route a backfill's leads
 many per transaction under the pools' locks, with set-based writes (``routing.bulk``). A batch that
 raises is rolled back as a whole and its events go through the one-run path, which records errors
 with their attempts as usual.
@@ -33,8 +34,14 @@ MAX_ATTEMPTS = 4  # a run's first try and three retries (the outbox jobs' rq.Ret
 
 
 def batch_size() -> int:
-    """Records per batch transaction: a pool's lock is held for one chunk, so keep chunks short."""
+    """Records per batch transaction at most: a pool's lock is held for one chunk, so keep chunks short."""
     return max(int(getattr(settings, "ENGINE_BATCH_SIZE", 100)), BATCH_MIN)
+
+
+def batch_seconds() -> float:
+    """How long a batch driver may work in one transaction before it commits what it has done (the rest
+    goes in the next chunk): bounds how long a lock the one-run path needs is held."""
+    return int(getattr(settings, "ENGINE_BATCH_MS", 100)) / 1000
 
 
 @dataclass
@@ -48,9 +55,10 @@ class Claimed:
     started: float = field(default_factory=time.perf_counter)
 
 
-def runs_claim(rule, items) -> list[Claimed]:
+def runs_claim(rule, items) -> tuple[list[Claimed], dict[int, str]]:
     """Create the runs of ``items`` ((event, record) pairs) that do not exist yet and lock them all; call
-    inside the batch's transaction. Runs finished by an earlier delivery are left out."""
+    inside the batch's transaction. Returns the runs to do, and the outcome by event id of those an
+    earlier delivery finished (left out)."""
     automation, version = rule.automation, rule.version
     keys = {f"event:{event.pk}": (event, record) for event, record in items}
     AutomationRun.objects.bulk_create(
@@ -74,16 +82,16 @@ def runs_claim(rule, items) -> list[Claimed]:
         .filter(Q(version=version) & Q(trigger_key__in=list(keys)))
         .order_by("pk")
     )
-    claimed = []
+    claimed, finished = [], {}
     for run in runs:
-        if run.outcome in (AutomationRun.Outcome.FIRED, AutomationRun.Outcome.NOT_FIRED):
-            continue
-        if run.outcome == AutomationRun.Outcome.ERROR and run.attempts >= MAX_ATTEMPTS:
-            continue
         event, record = keys[run.trigger_key]
+        done = run.outcome in (AutomationRun.Outcome.FIRED, AutomationRun.Outcome.NOT_FIRED)
+        if done or (run.outcome == AutomationRun.Outcome.ERROR and run.attempts >= MAX_ATTEMPTS):
+            finished[event.pk] = run.outcome
+            continue
         claimed.append(Claimed(event=event, record=record, run=run, rule=rule))
     claimed.sort(key=lambda c: c.event.pk)
-    return claimed
+    return claimed, finished
 
 
 def evaluation_context(

@@ -475,18 +475,23 @@ def _run_batches(events, rules, records, paused, held, *, now, cache, result) ->
                     items.append((event, record))
             if len(items) < BATCH_MIN:
                 continue
-            size = batch_size()
-            for first in range(0, len(items), size):
-                chunk = items[first : first + size]
+            size, remaining = batch_size(), items
+            while remaining:
+                chunk, remaining = remaining[:size], remaining[size:]
                 try:
                     outcomes = runner(rule, chunk, now=now or timezone.now(), cache=cache)
                 except Exception:
                     logger.exception("%s: a batch of %s runs failed; they run one by one", automation.name, len(chunk))
                     continue
                 for event, _record in chunk:
-                    done.add((automation.pk, event.pk))
+                    if event.pk in outcomes:
+                        done.add((automation.pk, event.pk))
                 for outcome in outcomes.values():
                     result.runs[outcome] += 1
+                rest = [(event, record) for event, record in chunk if event.pk not in outcomes]
+                if rest and len(rest) == len(chunk):
+                    break  # no progress: the one-run path takes them
+                remaining = rest + remaining
     return done
 
 

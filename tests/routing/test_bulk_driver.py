@@ -75,6 +75,7 @@ scenarios = st.fixed_dictionaries(
         "fallback": st.sampled_from(["none", "pool", "queue"]),
         "leads": st.lists(lead_spec, min_size=2, max_size=14),
         "chunk": st.sampled_from([2, 3, 5, 100]),
+        "budget_ms": st.sampled_from([0, 100_000]),  # 0: every chunk commits after its first lead
         "earlier": st.lists(st.tuples(st.integers(0, 1), st.integers(0, 4)), max_size=4),
     }
 )
@@ -284,11 +285,12 @@ def test_bulk_and_one_lead_drivers_route_identically(scenario):
 
         _fresh_caches()
         with (
-            override_settings(ENGINE_BATCH_SIZE=scenario["chunk"]),
+            override_settings(ENGINE_BATCH_SIZE=scenario["chunk"], ENGINE_BATCH_MS=scenario["budget_ms"]),
             mock.patch.object(bulk, "run_batch", wraps=bulk.run_batch) as driver,
         ):
             engine_process_events(event_ids=ids, now=NOW)
-        assert driver.call_count == -(-len(ids) // max(scenario["chunk"], 2))  # the bulk driver did the routing
+        chunks = -(-len(ids) // max(scenario["chunk"], 2))
+        assert driver.call_count == (len(ids) if scenario["budget_ms"] == 0 else chunks)  # the bulk driver routed
         got = snapshot()
         assert OutboxEvent.objects.filter(pk__in=ids, status="pending").count() == 0
         for key in expected:
@@ -356,6 +358,7 @@ def test_a_worker_killed_mid_chunk_leaves_every_lead_with_exactly_one_decision(r
         "DJANGO_SETTINGS_MODULE": "revops.settings",
         "PYTHONPATH": str(ROOT),
         "ENGINE_BATCH_SIZE": "10",
+        "ENGINE_BATCH_MS": "100000",  # whole chunks of 10, so the count below shows the killed one rolled back
     }
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
