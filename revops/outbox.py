@@ -118,6 +118,14 @@ def bulk_events_per_job() -> int:
     return max(1, int(getattr(settings, "OUTBOX_BULK_EVENTS_PER_JOB", 200)))
 
 
+def hot_lane_waiting() -> int:
+    """How many jobs wait on the hot lane (0 when Redis cannot say): bulk work yields while any do."""
+    try:
+        return django_rq.get_queue(QUEUE).count
+    except Exception:  # Redis unreachable: never hold bulk work back for it
+        return 0
+
+
 def batch_lane(object_type: str, events: int) -> str:
     """The queue of a sync batch's events: ``hot`` for a small batch of leads or activities (a
     person is waiting), the bulk lane for everything else (nightly opportunity syncs, account

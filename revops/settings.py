@@ -227,6 +227,8 @@ OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 200, minimum=
 ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100, minimum=2)
 # … and how long it may work in one transaction before it commits what it has done (milliseconds).
 ENGINE_BATCH_MS = env_int("ENGINE_BATCH_MS", 100, minimum=0)
+# Before each chunk, a batch driver on a bulk lane waits while jobs queue on the hot lane, up to this long.
+ENGINE_BULK_YIELD_MS = env_int("ENGINE_BULK_YIELD_MS", 2000, minimum=0)
 WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)
 SCHEDULER_TICK_WINDOW = env_int("SCHEDULER_TICK_WINDOW", 120, minimum=30)
 HEALTH_OUTBOX_MAX_AGE_SECONDS = env_int("HEALTH_OUTBOX_MAX_AGE_SECONDS", 600, minimum=1)

@@ -30,7 +30,7 @@ from exceptions.gap_items import ItemPlacement
 from exceptions.models import ExceptionItem
 from exceptions.services import exception_item_open
 from revops.audit import audited
-from revops.feed import change_entry_record
+from revops.feed import change_entries_record, change_entry_record
 from revops.models import AppliedAction, AutomationRun, Rep
 from revops.selectors import record_model
 from revops.values import jsonable
@@ -106,9 +106,8 @@ class ActionExecutor:
         return applied
 
     def write_feed(self) -> None:
-        """Record the changes-feed entries of applied actions; call last in the transaction."""
-        for entry in self.feed:
-            change_entry_record(reason=self.reason, **entry)
+        """Record the changes-feed entries of applied actions (one statement); call last in the transaction."""
+        change_entries_record([{**entry, "reason": self.reason} for entry in self.feed])
 
     # --- helpers for actions ----------------------------------------------------------------
 

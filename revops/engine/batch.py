@@ -44,6 +44,24 @@ def batch_seconds() -> float:
     return int(getattr(settings, "ENGINE_BATCH_MS", 100)) / 1000
 
 
+def yield_to_hot_lane() -> float:
+    """Before a bulk chunk: wait while jobs a person is waiting for queue on the hot lane, up to
+    ``ENGINE_BULK_YIELD_MS`` (so bulk work is slowed, never stopped); seconds waited. Only in a job
+    of another lane: a hot job, a test or a direct call never waits."""
+    from rq import get_current_job
+
+    from revops.outbox import QUEUE, hot_lane_waiting
+
+    job = get_current_job()
+    if job is None or job.origin == QUEUE:
+        return 0.0
+    budget = int(getattr(settings, "ENGINE_BULK_YIELD_MS", 2000)) / 1000
+    began = time.perf_counter()
+    while time.perf_counter() - began < budget and hot_lane_waiting():
+        time.sleep(0.02)
+    return time.perf_counter() - began
+
+
 @dataclass
 class Claimed:
     """One (event, record) of a batch with its run row, locked by the batch's transaction."""

@@ -182,6 +182,7 @@ def run_rule(
     condition_context: conditions.Context | None = None,
     options: dict | None = None,
     evaluated: Outcome | None = None,
+    fields=None,
 ) -> tuple[str, AutomationRun]:
     """Evaluate one rule on one record and apply its outcome; return (status, run).
 
@@ -224,7 +225,14 @@ def run_rule(
             if rule.kind is None:
                 raise RuntimeError(f"automation kind {automation.kind!r} is not available or its rule does not compile")
             context = _context(
-                rule, record, now=now, event=event, cache=cache, condition_context=condition_context, options=options
+                rule,
+                record,
+                now=now,
+                event=event,
+                cache=cache,
+                condition_context=condition_context,
+                options=options,
+                fields=fields,
             )
             outcome = evaluated or rule.kind.evaluate(
                 record, version=version, predicate=rule.predicate, context=context
@@ -268,13 +276,20 @@ def run_rule(
         return _record_failure(rule, run, record, exc, started)
 
 
-def _context(rule: Rule, record, *, now, event, cache, condition_context, options=None) -> EvalContext:
+def _context(rule: Rule, record, *, now, event, cache, condition_context, options=None, fields=None) -> EvalContext:
     return evaluation_context(
-        rule, record, now=now, event=event, cache=cache, condition_context=condition_context, options=options
+        rule,
+        record,
+        now=now,
+        event=event,
+        cache=cache,
+        condition_context=condition_context,
+        options=options,
+        fields=fields,
     )
 
 
-def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context) -> Outcome | None:
+def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context, fields=None) -> Outcome | None:
     """Evaluate ``rule`` without a run row first: the outcome, or None when the full path must run
     it (a kind with ``record_outcome``, which writes even when it does not fire; an error).
 
@@ -284,7 +299,9 @@ def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context) -
     if rule.kind is None or getattr(rule.kind, "record_outcome", None) is not None:
         return None
     try:
-        context = _context(rule, record, now=now, event=event, cache=cache, condition_context=condition_context)
+        context = _context(
+            rule, record, now=now, event=event, cache=cache, condition_context=condition_context, fields=fields
+        )
         outcome = rule.kind.evaluate(record, version=rule.version, predicate=rule.predicate, context=context)
     except Exception:
         return None  # the full path evaluates again and records the error with its attempts
@@ -395,6 +412,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     paused = _paused_rules(rules)
     held = _hold_paused(events, rules, records, paused)
     cache = BatchCache()
+    fields = conditions.load_fields()  # the dictionary, read once for the batch's runs
     batched = _run_batches(events, rules, records, paused, held, now=now, cache=cache, result=result)
     retry, finals, quiet = [], [], []
     for event in events:
@@ -416,7 +434,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
                 if pause is None and event.attempts == 0:
                     started = time.perf_counter()
                     outcome = quiet_outcome(
-                        rule, record, now=moment, event=event, cache=cache, condition_context=shared
+                        rule, record, now=moment, event=event, cache=cache, condition_context=shared, fields=fields
                     )
                     if outcome is not None and not outcome.fired:
                         quiet.append(_quiet_run(rule, record, event, outcome, started))
@@ -433,6 +451,7 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
                     condition_context=shared,
                     options={"paused": pause} if pause is not None else None,
                     evaluated=outcome,
+                    fields=fields,
                 )
                 statuses.append(status)
                 result.runs[run.outcome if status == "done" else status] += 1
@@ -457,7 +476,7 @@ def _run_batches(events, rules, records, paused, held, *, now, cache, result) ->
     """Hand each live automation whose kind has ``run_batch`` its triggered records, a chunk per
     transaction (``revops.engine.batch``); the (automation, event) pairs done that way. A chunk that
     raises is left to the one-run path."""
-    from .batch import BATCH_MIN, batch_size
+    from .batch import BATCH_MIN, batch_size, yield_to_hot_lane
 
     done: set[tuple[int, int]] = set()
     for object_type, listed in rules.items():
@@ -478,6 +497,7 @@ def _run_batches(events, rules, records, paused, held, *, now, cache, result) ->
             size, remaining = batch_size(), items
             while remaining:
                 chunk, remaining = remaining[:size], remaining[size:]
+                yield_to_hot_lane()
                 try:
                     outcomes = runner(rule, chunk, now=now or timezone.now(), cache=cache)
                 except Exception:
