@@ -211,7 +211,9 @@ class BatchLookups:
         pool.last_rep_id = rep_id
         if state is not None:
             state.assigned += 1
-            state.last_assigned_at = now
+            # The clock, as pool_record_assignment stamps it: the order of these moments breaks
+            # least-loaded ties ("waited longest"), so every pick gets its own.
+            state.last_assigned_at = timezone.now()
 
     # --- moving the chunk forward -------------------------------------------------------------
 
@@ -261,26 +263,29 @@ class BatchLookups:
                 )
                 stored.update(missing)
             Pool.objects.filter(pk=pool_id).update(last_rep_id=self.pools[pool_id].last_rep_id)
-        _counters_add(self.pending, now=now)
+        moments = {(pool_id, s.rep_id): s.last_assigned_at for pool_id, states in self.states.items() for s in states}
+        _counters_add({key: (n, moments.get(key) or now) for key, n in self.pending.items()})
         self.pending.clear()
 
 
-def _counters_add(pending: Counter, *, now: dt.datetime) -> None:
-    """Add each (pool, rep)'s assignments to its counter: one statement on PostgreSQL."""
+def _counters_add(pending: dict) -> None:
+    """Add each (pool, rep)'s assignments to its counter and stamp its last one: ``pending`` maps
+    (pool id, rep id) to (count, moment). One statement on PostgreSQL."""
     if connection.vendor != "postgresql":
-        for (pool_id, rep_id), n in pending.items():
+        for (pool_id, rep_id), (n, moment) in pending.items():
             PoolCounter.objects.filter(pool_id=pool_id, rep_id=rep_id).update(
-                assigned=F("assigned") + n, last_assigned_at=now
+                assigned=F("assigned") + n, last_assigned_at=moment
             )
         return
-    pools, reps, counts = zip(*((pool_id, rep_id, n) for (pool_id, rep_id), n in pending.items()), strict=True)
+    rows = [(pool_id, rep_id, n, moment) for (pool_id, rep_id), (n, moment) in pending.items()]
+    pools, reps, counts, moments = zip(*rows, strict=True)
     table = connection.ops.quote_name(PoolCounter._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS c SET assigned = c.assigned + v.n, last_assigned_at = %s "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::int[]) AS v(pool_id, rep_id, n) "
+            f"UPDATE {table} AS c SET assigned = c.assigned + v.n, last_assigned_at = v.at "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::int[], %s::timestamptz[]) AS v(pool_id, rep_id, n, at) "
             "WHERE c.pool_id = v.pool_id AND c.rep_id = v.rep_id",
-            [now, list(pools), list(reps), list(counts)],
+            [list(pools), list(reps), list(counts), list(moments)],
         )
 
 

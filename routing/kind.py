@@ -221,12 +221,13 @@ def routing_setup() -> tuple[list, list, list]:
 
 
 def routing_warm_up() -> None:
-    """Load this process's account index, routing setup and compiled rules (a forking worker's warm-up)."""
+    """Load this process's account index (with its fuzzy name search), routing setup and compiled rules
+    (a forking worker's warm-up)."""
     from revops import conditions
 
     from .matching import account_index
 
-    account_index()
+    account_index().prepare_fuzzy()
     fields = conditions.load_fields()
     compile_rules(routing_setup()[0], fields)
 

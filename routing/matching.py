@@ -490,15 +490,20 @@ class AccountIndex:
         result.status, result.account_id = AMBIGUOUS, None
         return result
 
+    def prepare_fuzzy(self) -> None:
+        """Build the fuzzy name search now (else on the first fuzzy match): a forking worker does it
+        before the fork, so each job's process does not build it again."""
+        if self._names is None:
+            self._names = FuzzyNames(self._by_key)
+
     def _fuzzy_hits(self, lead_key: str, threshold: float) -> tuple[list, int]:
         """``FuzzyNames.search`` over every account's company key, memoised until a name changes."""
         cached = self._fuzzy_cache.get((lead_key, threshold))
         if cached is not None:
             return cached
-        if self._names is None:
-            self._names = FuzzyNames(self._by_key)
+        self.prepare_fuzzy()
         found = self._names.search(lead_key, threshold, FUZZY_LIMIT)
-        if len(self._fuzzy_cache) > 50_000:
+        if len(self._fuzzy_cache) > 10_000:  # bounded: a long backfill must not grow a worker
             self._fuzzy_cache.clear()
         self._fuzzy_cache[(lead_key, threshold)] = found
         return found

@@ -208,6 +208,21 @@ def snapshot() -> dict:
         (c.pool.name, c.rep.external_id, c.assigned) for c in PoolCounter.objects.select_related("pool", "rep")
     )
     rotation = sorted((p.name, ext(p.last_rep)) for p in Pool.objects.select_related("last_rep"))
+    # Who waited longest breaks least-loaded ties: the order of the last assignments must match too.
+    recency = (
+        sorted(
+            (
+                c.pool.name,
+                [
+                    x.rep.external_id
+                    for x in PoolCounter.objects.filter(pool=c.pool).order_by("last_assigned_at", "rep_id")
+                ],
+            )
+            for c in PoolCounter.objects.select_related("pool").distinct("pool")
+        )
+        if connection.vendor == "postgresql"
+        else []
+    )
     clocks = sorted(
         (
             c.lead.external_id,
@@ -250,11 +265,22 @@ def snapshot() -> dict:
         "leads": leads,
         "counters": counters,
         "rotation": rotation,
+        "recency": recency,
         "clocks": clocks,
         "items": items,
         "runs": runs,
         "feed": feed,
     }
+
+
+def _difference(got, expected):
+    """Where two snapshots part (for the assertion's message)."""
+    if isinstance(got, dict) and isinstance(expected, dict):
+        keys = sorted(set(got) | set(expected), key=str)
+        return {k: _difference(got.get(k), expected.get(k)) for k in keys if got.get(k) != expected.get(k)}
+    if isinstance(got, list | tuple) and isinstance(expected, list | tuple) and len(got) == len(expected):
+        return {i: _difference(a, b) for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b}
+    return (got, expected)
 
 
 def _fresh_caches():
@@ -294,7 +320,7 @@ def test_bulk_and_one_lead_drivers_route_identically(scenario):
         got = snapshot()
         assert OutboxEvent.objects.filter(pk__in=ids, status="pending").count() == 0
         for key in expected:
-            assert got[key] == expected[key], key
+            assert got[key] == expected[key], (key, _difference(got[key], expected[key]))
     finally:
         transaction.savepoint_rollback(start)
 
