@@ -86,9 +86,12 @@ class BatchLookups:
         rules = setup[0]
         pool_ids = {rule.target_pool_id for rule in rules if rule.target_pool_id}
         names = [config.fallback.get("pool")] if (config.fallback or {}).get("type") == "pool" else []
-        for pool in Pool.objects.select_for_update().filter(pk__in=pool_ids).order_by("pk"):
+        # The one-lead path locks a rule's pool, then the fallback pool: the same order here (rule pools
+        # by id, the fallback last) so the two drivers never wait for each other in a circle.
+        fallback = Pool.objects.filter(name__in=names, is_active=True).values_list("pk", flat=True).first()
+        for pool in Pool.objects.select_for_update().filter(pk__in=pool_ids - {fallback}).order_by("pk"):
             self.pools[pool.pk] = pool
-        for pool in Pool.objects.select_for_update().filter(name__in=names, is_active=True).order_by("pk"):
+        for pool in Pool.objects.select_for_update().filter(pk=fallback):
             self.pools[pool.pk] = pool
         for pool in self.pools.values():
             self._read_pool(pool)
@@ -344,7 +347,6 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
         outcomes.update(finished)
         if not claimed:
             return outcomes
-        began, budget = time.perf_counter(), batch_seconds()
         config = RoutingConfig.from_config(rule.version.config)
         lookups = BatchLookups(now=now)
         ids = sorted(c.record.pk for c in claimed)
@@ -360,6 +362,7 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
             SlaClock.objects.filter(lead_id__in=ids, status=SlaClock.Status.RUNNING).values_list("lead_id", flat=True)
         )
         writes = _Writes()
+        began, budget = time.perf_counter(), batch_seconds()  # after the reads: the routing itself is timed
         cache.values[BATCH_LOOKUPS] = lookups
         fields = conditions.load_fields()
         try:
@@ -369,7 +372,9 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
                 context = evaluation_context(rule, item.record, now=now, event=item.event, cache=cache, fields=fields)
                 outcome = kind.evaluate(item.record, version=rule.version, predicate=rule.predicate, context=context)
                 if item.record.pk not in locked or not _bulkable(rule, outcome):
-                    outcomes[item.event.pk] = _one_run(rule, item, outcome, lookups=lookups, now=now, cache=cache)
+                    outcomes[item.event.pk] = _one_run(
+                        rule, item, outcome, lookups=lookups, now=now, cache=cache, feed=writes.feed
+                    )
                     continue
                 _collect(
                     rule, item, outcome, writes, lookups=lookups, row=locked[item.record.pk], running=running, now=now
@@ -381,8 +386,9 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
     return outcomes
 
 
-def _one_run(rule, item: Claimed, outcome, *, lookups: BatchLookups, now, cache) -> str:
-    """Apply ``outcome`` through the engine's one-run path (same transaction), then move the pools."""
+def _one_run(rule, item: Claimed, outcome, *, lookups: BatchLookups, now, cache, feed: list) -> str:
+    """Apply ``outcome`` through the engine's one-run path (same transaction), then move the pools; its
+    feed entries join the chunk's (``feed``), written last in lead order."""
     from revops.engine.pipeline import run_rule
 
     lookups.counters_write(now=timezone.now())  # its own pool write reads the counters
@@ -396,7 +402,11 @@ def _one_run(rule, item: Claimed, outcome, *, lookups: BatchLookups, now, cache)
         event=item.event,
         cache=cache,
         evaluated=outcome,
+        feed=feed,
     )
+    if status != "done":  # rolled back: nothing it decided happened
+        lookups.pick_undone()
+        return status
     assigned = next((a for a in run.actions_applied or [] if a.get("type") == "assign_owner"), None)
     applied = assigned is not None and assigned.get("status") == "applied"
     if applied:

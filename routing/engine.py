@@ -145,7 +145,8 @@ class DbLookups:
         """The pool's pick; ``dry`` (shadow rules) never locks, whatever the mode."""
         from .pools import pool_pick
 
-        return pool_pick(pool, now=now, lock=self.lock and not dry, exclude_rep_ids=exclude_rep_ids)
+        # By id: the pool is read again (the rules' copy of it carries a stale rotation).
+        return pool_pick(pool.pk, now=now, lock=self.lock and not dry, exclude_rep_ids=exclude_rep_ids)
 
     def assigned(self, pool: Pool, rep_id: int, *, now) -> None:
         """Live assignments are counted by the assign_owner action; nothing to do here."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone, translation
+
 from .compile import Predicate, compile_node
 from .explain import explain_node
 from .schema import FieldMap, Node, iter_leaves, parse_or_raise
@@ -28,8 +30,12 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
     node = parse_or_raise(tree, object_type=object_type, fields=fields)
     pred = compile_node(node)  # a fresh closure per compile, so attributes never collide between rules
     pred.node = node
-    words: dict = {}  # each leaf's label and sentence, rendered on first use (the tree never changes)
-    pred.explain = lambda ctx: explain_node(node, ctx, words=words)
+    # Each leaf's label and sentence, rendered on first use (the tree never changes), per time zone and
+    # language: a date in a condition reads in the viewer's.
+    words: dict = {}
+    pred.explain = lambda ctx: explain_node(
+        node, ctx, words=words.setdefault((timezone.get_current_timezone_name(), translation.get_language()), {})
+    )
     pred.uses_changes = any(leaf.op in ("changed", "changed_to") for leaf in iter_leaves(node))
     pred.computed = computed_specs(node)
     return pred

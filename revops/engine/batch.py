@@ -141,7 +141,8 @@ def run_finish(claimed: Claimed, outcome, *, applied: list[dict]) -> None:
     """Fill ``claimed.run`` with ``outcome`` and what was applied (written by ``runs_write``)."""
     run = claimed.run
     run.attempts += 1
-    run.started_at = run.started_at or timezone.now()
+    run.started_at = timezone.now()
+    run.mode = claimed.rule.automation.mode
     run.outcome = AutomationRun.Outcome.FIRED if outcome.fired else AutomationRun.Outcome.NOT_FIRED
     run.summary = outcome.summary
     run.expected_next = outcome.expected_next

@@ -183,6 +183,7 @@ def run_rule(
     options: dict | None = None,
     evaluated: Outcome | None = None,
     fields=None,
+    feed: list | None = None,
 ) -> tuple[str, AutomationRun]:
     """Evaluate one rule on one record and apply its outcome; return (status, run).
 
@@ -268,7 +269,10 @@ def run_rule(
                 run.finished_at = timezone.now()
                 run.duration_ms = round((time.perf_counter() - started) * 1000, 3)
                 run.save()
-                executor.write_feed()
+                if feed is None:
+                    executor.write_feed()
+                else:  # a batch driver writes its chunk's feed last, in order
+                    feed.extend({**entry, "reason": executor.reason} for entry in executor.feed)
         if executor.touched_record:
             record.refresh_from_db()
         return "done", run
@@ -426,7 +430,10 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
                 if not is_triggered(rule.automation, event) or (rule.automation.pk, event.pk) in held:
                     continue
                 if (rule.automation.pk, event.pk) in batched:
-                    statuses.append("done")
+                    status = batched[(rule.automation.pk, event.pk)]
+                    statuses.append(status)
+                    if status != "done":
+                        errors.append(f"{rule.automation.name}: the run failed (its error is on the run)")
                     continue
                 pause = paused.get(rule.automation.pk)
                 outcome = None
@@ -472,13 +479,14 @@ def engine_process_events(*, event_ids, now=None) -> EngineResult:
     return result
 
 
-def _run_batches(events, rules, records, paused, held, *, now, cache, result) -> set[tuple[int, int]]:
+def _run_batches(events, rules, records, paused, held, *, now, cache, result) -> dict[tuple[int, int], str]:
     """Hand each live automation whose kind has ``run_batch`` its triggered records, a chunk per
-    transaction (``revops.engine.batch``); the (automation, event) pairs done that way. A chunk that
-    raises is left to the one-run path."""
+    transaction (``revops.engine.batch``); the status (done, retry, failed) of each (automation, event)
+    pair settled that way. A chunk that raises rolls back whole: its records are read again (the
+    driver may have changed them in memory) and the one-run path takes them."""
     from .batch import BATCH_MIN, batch_size, yield_to_hot_lane
 
-    done: set[tuple[int, int]] = set()
+    settled: dict[tuple[int, int], str] = {}
     for object_type, listed in rules.items():
         for rule in listed:
             runner = getattr(rule.kind, "run_batch", None)
@@ -502,17 +510,20 @@ def _run_batches(events, rules, records, paused, held, *, now, cache, result) ->
                     outcomes = runner(rule, chunk, now=now or timezone.now(), cache=cache)
                 except Exception:
                     logger.exception("%s: a batch of %s runs failed; they run one by one", automation.name, len(chunk))
+                    fresh = load_records(object_type, [event.object_id for event, _record in chunk])
+                    records.setdefault(object_type, {}).update(fresh)
                     continue
                 for event, _record in chunk:
                     if event.pk in outcomes:
-                        done.add((automation.pk, event.pk))
+                        status = outcomes[event.pk]
+                        settled[(automation.pk, event.pk)] = status if status in ("retry", "failed") else "done"
                 for outcome in outcomes.values():
                     result.runs[outcome] += 1
                 rest = [(event, record) for event, record in chunk if event.pk not in outcomes]
                 if rest and len(rest) == len(chunk):
                     break  # no progress: the one-run path takes them
                 remaining = rest + remaining
-    return done
+    return settled
 
 
 def _finish_events(finals: list[tuple[int, str, str]], result: EngineResult) -> None:
