@@ -31,7 +31,8 @@ class FuzzyNames:
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
         self._blocks: dict[str, dict[int, set[str]]] = {}  # blocking key → length → sorted-words forms
-        self._by_form: dict[str, set[str]] = {}  # sorted-words form → the company keys that have it
+        # sorted-words form → the company keys that have it: a tuple (almost always of one), a third of a set's size
+        self._by_form: dict[str, tuple[str, ...]] = {}
         for key in keys:
             self.add(key)
 
@@ -39,22 +40,25 @@ class FuzzyNames:
         form = sorted_words(key)
         keys = self._by_form.get(form)
         if keys is None:
-            keys = self._by_form[form] = set()
+            self._by_form[form] = (key,)
             size = len(form)
             for block in blocking_keys(key):
                 self._blocks.setdefault(block, {}).setdefault(size, set()).add(form)
-        keys.add(key)
+        elif key not in keys:
+            self._by_form[form] = (*keys, key)
 
     def remove(self, key: str) -> None:
         form = sorted_words(key)
         keys = self._by_form.get(form)
-        if keys is None:
+        if keys is None or key not in keys:
             return
-        keys.discard(key)
-        if not keys:
-            del self._by_form[form]
-            for block in blocking_keys(key):
-                self._blocks.get(block, {}).get(len(form), set()).discard(form)
+        keys = tuple(k for k in keys if k != key)
+        if keys:
+            self._by_form[form] = keys
+            return
+        del self._by_form[form]
+        for block in blocking_keys(key):
+            self._blocks.get(block, {}).get(len(form), set()).discard(form)
 
     def search(self, lead_key: str, threshold: float, limit: int) -> tuple[list[tuple[str, float, int]], int]:
         """(``(key, score, 0)`` for up to ``limit`` keys ≥ ``threshold`` % similar to ``lead_key``, best
