@@ -42,7 +42,7 @@ from revops.selectors import record_model
 
 from .actions import ActionExecutor
 from .batch import MAX_ATTEMPTS, evaluation_context
-from .context import SELECT_RELATED, BatchCache, EvalContext
+from .context import SELECT_RELATED, BatchCache
 from .hooks import run_event_hooks
 from .kinds import get_kind
 from .pause import Pause, automation_pause_state, hold_events, pause_all_state
@@ -225,7 +225,7 @@ def run_rule(
             run.mode = automation.mode
             if rule.kind is None:
                 raise RuntimeError(f"automation kind {automation.kind!r} is not available or its rule does not compile")
-            context = _context(
+            context = evaluation_context(
                 rule,
                 record,
                 now=now,
@@ -280,19 +280,6 @@ def run_rule(
         return _record_failure(rule, run, record, exc, started)
 
 
-def _context(rule: Rule, record, *, now, event, cache, condition_context, options=None, fields=None) -> EvalContext:
-    return evaluation_context(
-        rule,
-        record,
-        now=now,
-        event=event,
-        cache=cache,
-        condition_context=condition_context,
-        options=options,
-        fields=fields,
-    )
-
-
 def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context, fields=None) -> Outcome | None:
     """Evaluate ``rule`` without a run row first: the outcome, or None when the full path must run
     it (a kind with ``record_outcome``, which writes even when it does not fire; an error).
@@ -303,7 +290,7 @@ def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context, f
     if rule.kind is None or getattr(rule.kind, "record_outcome", None) is not None:
         return None
     try:
-        context = _context(
+        context = evaluation_context(
             rule, record, now=now, event=event, cache=cache, condition_context=condition_context, fields=fields
         )
         outcome = rule.kind.evaluate(record, version=rule.version, predicate=rule.predicate, context=context)
