@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils import timezone
-from faker import Faker
 from simple_history.utils import bulk_create_with_history
 
 from revops import services
@@ -74,6 +73,8 @@ class OrgBuilder:
         # Its own stream, so the renewal context added later does not reshuffle the rest of the demo.
         self.renewal_rng = random.Random(f"{seed}-renewal-context")
         self.evidence_rng = random.Random(f"{seed}-forecast-evidence")  # sponsors on forecast deals
+        from faker import Faker  # here, not at the top: it costs every web and worker process 14 MB
+
         locales = sorted({c.locale for c in COUNTRIES})
         self.fake = Faker(locales)
         for offset, locale in enumerate(locales):  # distinct seeds: en_US and en_CA share name lists

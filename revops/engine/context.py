@@ -33,26 +33,90 @@ class BatchCache:
         return self.values[key]
 
 
-@dataclass(slots=True)
 class EvalContext:
-    """The context of one evaluation. ``ctx`` is the condition ``Context`` (record, changes, now)."""
+    """The context of one evaluation. ``ctx`` is the condition ``Context`` (record, changes, now).
 
-    automation: Any
-    version: Any
-    object_type: str
-    record: Any
-    now: dt.datetime
-    changes: dict = field(default_factory=dict)
-    event: Any = None
-    fields: dict | None = None
-    cache: BatchCache = field(default_factory=BatchCache)
-    condition_context: conditions.Context | None = None  # shared by every rule evaluating the same event
-    options: dict = field(default_factory=dict)  # what a direct call asks of the kind (e.g. re-route, exclude reps)
+    Built for every (rule, record) the engine evaluates, so it is a plain slotted class whose
+    ``changes``, ``cache`` and ``options`` are created only when a kind reads them.
+    """
+
+    __slots__ = (
+        "automation",
+        "version",
+        "object_type",
+        "record",
+        "now",
+        "event",
+        "fields",
+        "condition_context",  # shared by every rule evaluating the same event
+        "_changes",
+        "_cache",
+        "_options",
+    )
+
+    def __init__(
+        self,
+        automation: Any,
+        version: Any,
+        object_type: str,
+        record: Any,
+        now: dt.datetime,
+        changes: dict | None = None,
+        event: Any = None,
+        fields: dict | None = None,
+        cache: BatchCache | None = None,
+        condition_context: conditions.Context | None = None,
+        options: dict | None = None,  # what a direct call asks of the kind (e.g. re-route, exclude reps)
+    ):
+        self.automation = automation
+        self.version = version
+        self.object_type = object_type
+        self.record = record
+        self.now = now
+        self._changes = changes
+        self.event = event
+        self.fields = fields
+        self._cache = cache
+        self.condition_context = condition_context
+        self._options = options
+
+    def __repr__(self) -> str:
+        return f"EvalContext({self.object_type} {getattr(self.record, 'pk', None)}, {self.automation!r})"
+
+    @property
+    def changes(self) -> dict:
+        if self._changes is None:
+            self._changes = {}
+        return self._changes
+
+    @changes.setter
+    def changes(self, value: dict) -> None:
+        self._changes = value
+
+    @property
+    def cache(self) -> BatchCache:
+        if self._cache is None:
+            self._cache = BatchCache()
+        return self._cache
+
+    @cache.setter
+    def cache(self, value: BatchCache) -> None:
+        self._cache = value
+
+    @property
+    def options(self) -> dict:
+        if self._options is None:
+            self._options = {}
+        return self._options
+
+    @options.setter
+    def options(self, value: dict) -> None:
+        self._options = value
 
     @property
     def ctx(self) -> conditions.Context:
         if self.condition_context is None:
-            self.condition_context = conditions.Context(self.record, changes=self.changes, now=self.now)
+            self.condition_context = conditions.Context(self.record, changes=self._changes, now=self.now)
         return self.condition_context
 
     @property
