@@ -32,6 +32,7 @@ from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from revops.audit import audited
+from revops.bulk_writes import bulk_create_audited
 
 from . import codes
 from .errors import ClaimConflict, ItemStateError
@@ -95,9 +96,7 @@ def exception_item_open(
     immediately, after commit. ``severity`` and ``expected_action`` default to what the kind's app
     registered (``exceptions.registry.register_item_kind``).
     """
-    spec = item_kind(kind)
-    severity = severity or (spec.severity if spec else ExceptionItem.Severity.MEDIUM)
-    expected_action = expected_action or (spec.expected_action if spec else "") or "Review the item and act on it."
+    spec, severity, expected_action = _item_defaults(kind, severity, expected_action)
     dedupe_key = dedupe_key[:200]
     for _attempt in range(3):
         with transaction.atomic():
@@ -122,40 +121,140 @@ def exception_item_open(
                 with _maybe_audited(actor, f"seen again ({item.occurrences}×): {item.title}"):
                     item.save(update_fields=fields)
                 return item, False
-            target = queue_resolve(queue=queue, queue_name=queue_name, automation=automation)
-            item = ExceptionItem(
+            item = _item_new(
+                target=queue_resolve(queue=queue, queue_name=queue_name, automation=automation),
+                now=now,
                 dedupe_key=dedupe_key,
                 kind=kind,
-                title=title[:200],
+                title=title,
                 reason=reason,
                 expected_action=expected_action,
-                owner=owner if owner is not None else target.manager,
+                owner=owner,
                 severity=severity,
-                queue=target,
-                queue_name=(
-                    target.name if queue is not None else queue_name or getattr(automation, "exception_queue", "")
-                )[:120]
-                or target.name,
+                queue=queue,
+                queue_name=queue_name,
                 automation=automation,
                 run=run,
                 object_type=object_type,
                 object_id=object_id,
-                external_id=(external_id or "")[:64],
-                due_at=due_at or due_time(target, severity, now=now),
-                proposal=proposal or {},
+                external_id=external_id,
+                due_at=due_at,
+                proposal=proposal,
             )
-            item.full_clean(exclude=_ITEM_FIELDS_EXCLUDED_FROM_CLEAN, validate_unique=False, validate_constraints=False)
             try:
                 with transaction.atomic(), _maybe_audited(actor, f"opened: {kind}"):
                     item.save()
             except IntegrityError:
                 continue  # another opener won the race: refresh their item
-            if item.severity == ExceptionItem.Severity.CRITICAL:
-                notify_after_commit(item=item, reason="critical")
-            elif spec is not None and spec.notify_on_open:
-                notify_after_commit(item=item, reason="opened")
+            _item_opened(item, spec)
             return item, True
     raise RuntimeError(f"could not open or refresh exception item {dedupe_key!r}")
+
+
+def _item_defaults(kind: str, severity: str | None, expected_action: str):
+    """(the kind's registered spec, severity, expected action) with the kind's defaults filled in."""
+    spec = item_kind(kind)
+    severity = severity or (spec.severity if spec else ExceptionItem.Severity.MEDIUM)
+    expected_action = expected_action or (spec.expected_action if spec else "") or "Review the item and act on it."
+    return spec, severity, expected_action
+
+
+def _item_new(*, target: Queue, now: dt.datetime, queue, queue_name, automation, owner, due_at, proposal, **fields):
+    """A new, validated (not saved) item in ``target`` queue, as ``exception_item_open`` opens it."""
+    item = ExceptionItem(
+        dedupe_key=fields["dedupe_key"],
+        kind=fields["kind"],
+        title=fields["title"][:200],
+        reason=fields["reason"],
+        expected_action=fields["expected_action"],
+        owner=owner if owner is not None else target.manager,
+        severity=fields["severity"],
+        queue=target,
+        queue_name=(target.name if queue is not None else queue_name or getattr(automation, "exception_queue", ""))[
+            :120
+        ]
+        or target.name,
+        automation=automation,
+        run=fields["run"],
+        object_type=fields["object_type"],
+        object_id=fields["object_id"],
+        external_id=(fields["external_id"] or "")[:64],
+        due_at=due_at or due_time(target, fields["severity"], now=now),
+        proposal=proposal or {},
+    )
+    item.full_clean(exclude=_ITEM_FIELDS_EXCLUDED_FROM_CLEAN, validate_unique=False, validate_constraints=False)
+    return item
+
+
+def _item_opened(item: ExceptionItem, spec) -> None:
+    """The notices a new item sends after commit: critical ones at once, and kinds that ask for it."""
+    if item.severity == ExceptionItem.Severity.CRITICAL:
+        notify_after_commit(item=item, reason="critical")
+    elif spec is not None and spec.notify_on_open:
+        notify_after_commit(item=item, reason="opened")
+
+
+def exception_items_create(
+    *, openings: list[dict], reasons: list[str] | None = None, actor=None
+) -> list[ExceptionItem]:
+    """Open several new items at once: each ``openings`` entry takes ``exception_item_open``'s keywords
+    (except ``actor``). Queues are resolved once per name; the items and their history rows (one
+    ``reasons`` entry each, else the surrounding ``audited`` block's) go in one statement each.
+
+    For a caller that knows no item with these keys is open (a batch driver that looked first). If one
+    was opened meanwhile, the unique constraint on open items raises ``IntegrityError`` and nothing
+    is written: the caller opens them one by one with ``exception_item_open`` instead.
+    """
+    if not openings:
+        return []
+    now = timezone.now()
+    queues: dict[tuple, Queue] = {}
+    items, specs = [], []
+    for opening in openings:
+        fields = {key: opening.get(key) for key in _OPENING_KEYS}
+        spec, fields["severity"], fields["expected_action"] = _item_defaults(
+            fields["kind"], fields["severity"], fields["expected_action"] or ""
+        )
+        fields["dedupe_key"] = fields["dedupe_key"][:200]
+        fields["queue_name"] = fields["queue_name"] or ""
+        automation = fields["automation"]
+        where = (getattr(fields["queue"], "pk", None), fields["queue_name"], getattr(automation, "exception_queue", ""))
+        if where not in queues:
+            queues[where] = queue_resolve(queue=fields["queue"], queue_name=fields["queue_name"], automation=automation)
+        items.append(_item_new(target=queues[where], now=now, **fields))
+        specs.append(spec)
+    try:
+        with transaction.atomic():
+            bulk_create_audited(model=ExceptionItem, objs=items, actor=actor, reasons=reasons)
+    except IntegrityError:
+        raise
+    except Exception as exc:  # COPY raises the driver's own error, not Django's
+        if getattr(exc, "sqlstate", None) == "23505":
+            raise IntegrityError(str(exc)) from exc
+        raise
+    for item, spec in zip(items, specs, strict=True):
+        _item_opened(item, spec)
+    return items
+
+
+_OPENING_KEYS = (
+    "dedupe_key",
+    "kind",
+    "title",
+    "reason",
+    "expected_action",
+    "owner",
+    "severity",
+    "queue",
+    "queue_name",
+    "automation",
+    "run",
+    "object_type",
+    "object_id",
+    "external_id",
+    "due_at",
+    "proposal",
+)
 
 
 class _NullContext:

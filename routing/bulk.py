@@ -561,12 +561,13 @@ def _decision(plan, lead, run, now, explanation) -> RoutingDecision:
 
 def _items_open(writes: _Writes) -> None:
     """The plans' exception items, through the ``open_exception`` action (its de-duplication, queue and
-    notices), after the leads are written as the one-run path has them by then."""
-    from revops.audit import audited
+    notices; new items together, through its batch form), after the leads are written as the one-run
+    path has them by then."""
     from revops.engine.actions import ActionExecutor
 
     executors: dict[int, ActionExecutor] = {}
-    for claimed, index, action, entry in writes.items:
+    entries = []
+    for claimed, index, action, _entry in writes.items:
         run, rule = claimed.run, claimed.rule
         executor = executors.get(run.pk)
         if executor is None:
@@ -579,8 +580,9 @@ def _items_open(writes: _Writes) -> None:
                 mode=run.mode,
                 seen={"owner_id": claimed.record.owner_id},
             )
-        with audited(actor=rule.automation.identity, reason=run_reason(rule, run)):
-            row = executor.execute(index, action)
+        entries.append((executor, index, action))
+    rows = ActionExecutor.execute_many(entries)
+    for (_claimed, _index, _action, entry), row in zip(writes.items, rows, strict=True):
         entry["status"] = row.status
         note = (row.after or {}).get("note")
         if note:

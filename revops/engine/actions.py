@@ -88,8 +88,17 @@ class ActionExecutor:
             result = self.approval_item(action, params, live=True, index=index)
         else:
             result = spec.apply(self, params, live=True)
+        applied = self.applied_row(index, action, params, result)
+        applied.save(force_insert=True)
+        return applied
+
+    def applied_row(self, index: int, action: Action, params: dict, result: Result) -> AppliedAction:
+        """The (unsaved) ``AppliedAction`` of one action's result; its feed entries join the run's."""
         target_type, target_id = result.target or (self.object_type, self.record.pk)
-        applied = AppliedAction.objects.create(
+        for entry in result.feed:
+            entry.setdefault("dedupe_key", f"run:{self.run.pk}:{index}")
+            self.feed.append(entry)
+        return AppliedAction(
             run=self.run,
             index=index,
             action=action.type,
@@ -100,10 +109,36 @@ class ActionExecutor:
             after={**result.after, **({"note": result.note} if result.note else {})},
             status=result.status,
         )
-        for entry in result.feed:
-            entry.setdefault("dedupe_key", f"run:{self.run.pk}:{index}")
-            self.feed.append(entry)
-        return applied
+
+    @staticmethod
+    def execute_many(entries: list[tuple[ActionExecutor, int, Action]]) -> list[AppliedAction]:
+        """``execute`` for many (executor, index, action), in a batch driver's transaction: the live
+        actions whose type has a batch form (``apply_many``) go through it together and their rows in one
+        statement; the rest, and any the batch form hands back, one by one afterwards (each in the audit
+        block of its run). Returns the rows in the order given."""
+        rows: list[AppliedAction | None] = [None] * len(entries)
+        batches: dict[str, list[int]] = {}
+        for position, (executor, _index, action) in enumerate(entries):
+            spec = get_action(action.type)
+            if spec.apply_many is None or executor.mode == "shadow":
+                continue
+            if needs_approval(risk=executor.version.risk, action=action, object_type=executor.object_type):
+                continue
+            batches.setdefault(action.type, []).append(position)
+        for key, positions in batches.items():
+            pairs = [(entries[p][0], dict(entries[p][2].params)) for p in positions]
+            for position, (_executor, params), result in zip(
+                positions, pairs, get_action(key).apply_many(pairs), strict=True
+            ):
+                if result is not None:
+                    executor, index, action = entries[position]
+                    rows[position] = executor.applied_row(index, action, params, result)
+        AppliedAction.objects.bulk_create([row for row in rows if row is not None])
+        for position, (executor, index, action) in enumerate(entries):
+            if rows[position] is None:
+                with audited(actor=executor.automation.identity, reason=executor.reason):
+                    rows[position] = executor.execute(index, action)
+        return rows
 
     def write_feed(self) -> None:
         """Record the changes-feed entries of applied actions (one statement); call last in the transaction."""

@@ -16,13 +16,13 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import send_mail
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from exceptions.models import ExceptionItem, Notification
 from exceptions.notifications import notification_deliver, notification_open
 from exceptions.registry import item_kind_keys
-from exceptions.services import exception_item_open
+from exceptions.services import exception_item_open, exception_items_create
 from revops.models import AppliedAction, AutomationRun, ChangeEntry, Lead, Task
 from revops.validation import InvalidValue, validator_for
 from revops.values import jsonable
@@ -199,12 +199,9 @@ def create_task(ex, params: dict, *, live: bool) -> Result:
     return result
 
 
-@register_action("open_exception", label="Open exception", revert=revert_exception, human_facing=True)
-def open_exception(ex, params: dict, *, live: bool) -> Result:
-    """One open item per (record, topic) across automations: the key is ``<kind>:<topic>:<object>:<id>``
-    (``topic`` defaults to the kind), so two automations raising the same kind of problem on one record
-    share an item, whose reason names every automation that raised it. An explicit ``dedupe_key`` wins;
-    an item still open under the old per-automation key is refreshed, not doubled."""
+def _exception_plan(ex, params: dict):
+    """What ``open_exception`` works out before it looks at open items: ``(object_type, obj, kind,
+    topic, key, owner, result)``."""
     object_type, obj = ex.target(params, live=False)
     kind = params.get("kind") or "hygiene_alert"
     if kind not in item_kind_keys():
@@ -212,15 +209,123 @@ def open_exception(ex, params: dict, *, live: bool) -> Result:
     topic = str(params.get("topic") or kind)
     key = params.get("dedupe_key") or exception_topic_key(kind, topic, object_type, obj.pk)
     owner = ex.user(params.get("owner") or "failure_owner")
-    due_in = params.get("due_in_hours")
     result = Result(
         status="applied",
         after={"kind": kind, "dedupe_key": key, "owner_id": getattr(owner, "pk", None)},
         target=(object_type, obj.pk),
     )
+    return object_type, obj, kind, topic, key, owner, result
+
+
+def _exception_opening(ex, params: dict, *, object_type, obj, kind, key, owner, raisers) -> dict:
+    """``exception_item_open``'s keywords for the action's item."""
+    reason = params.get("reason") or ex.run.summary or ex.automation.purpose
+    due_in = params.get("due_in_hours")
+    return {
+        "dedupe_key": key,
+        "kind": kind,
+        "title": params.get("title") or f"{ex.automation.name}: {obj}",
+        "reason": reason
+        + (f"\n\nRaised by {len(raisers)} automations: {', '.join(raisers)}." if len(raisers) > 1 else ""),
+        "expected_action": params.get("expected_action") or "",
+        "owner": owner,
+        "severity": params.get("severity"),
+        "queue_name": params.get("queue") or ex.automation.exception_queue,
+        "automation": ex.automation,
+        "run": ex.run,
+        "object_type": object_type,
+        "object_id": obj.pk,
+        "external_id": getattr(obj, "external_id", "") or "",
+        "due_at": timezone.now() + dt.timedelta(hours=float(due_in)) if due_in else None,
+    }
+
+
+def open_exception_many(pairs: list[tuple]) -> list[Result | None]:
+    """``open_exception`` for many (executor, params) at once, each live: an item whose key is not open
+    (and, for a topic key, whose record has no open item of the kind) is opened with the others in one
+    statement per automation; the rest (an item to refresh or join, the same key twice, an error) get
+    None, and the caller applies them one by one with ``open_exception``, which has the rules for those."""
+    results: list[Result | None] = [None] * len(pairs)
+    plans: dict[int, tuple] = {}
+    for position, (ex, params) in enumerate(pairs):
+        try:
+            plans[position] = _exception_plan(ex, params)
+        except Exception:  # noqa: BLE001 — the one-by-one path raises it where it is recorded
+            continue
+    if not plans:
+        return results
+    still_open = ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES)
+    open_keys = set(
+        still_open.filter(dedupe_key__in={plan[4] for plan in plans.values()}).values_list("dedupe_key", flat=True)
+    )
+    topical = {position: plan for position, plan in plans.items() if not pairs[position][1].get("dedupe_key")}
+    open_topics = (
+        set(
+            still_open.filter(
+                object_type__in={plan[0] for plan in topical.values()},
+                object_id__in={plan[1].pk for plan in topical.values()},
+            ).values_list("kind", "object_type", "object_id")
+        )
+        if topical
+        else set()
+    )
+    groups: dict[int, list[int]] = {}  # automation → positions
+    keys: set[str] = set()
+    for position, (object_type, obj, kind, _topic, key, _owner, _result) in plans.items():
+        if key in open_keys or key in keys:
+            continue
+        if position in topical and (kind, object_type, obj.pk) in open_topics:
+            continue
+        keys.add(key)
+        groups.setdefault(pairs[position][0].automation.pk, []).append(position)
+    for positions in groups.values():
+        openings = []
+        for position in positions:
+            ex, params = pairs[position]
+            object_type, obj, kind, _topic, key, owner, _result = plans[position]
+            openings.append(
+                _exception_opening(
+                    ex,
+                    params,
+                    object_type=object_type,
+                    obj=obj,
+                    kind=kind,
+                    key=key,
+                    owner=owner,
+                    raisers=[ex.automation.name],
+                )
+            )
+        first = pairs[positions[0]][0]
+        try:
+            items = exception_items_create(
+                openings=openings,
+                reasons=[pairs[position][0].reason for position in positions],
+                actor=first.automation.identity,
+            )
+        except IntegrityError:  # one was opened meanwhile: the one-by-one path refreshes it
+            continue
+        for position, item in zip(positions, items, strict=True):
+            result = plans[position][6]
+            result.after.update(item_id=item.pk, created=True, occurrences=item.occurrences)
+            results[position] = result
+    return results
+
+
+@register_action(
+    "open_exception",
+    label="Open exception",
+    revert=revert_exception,
+    human_facing=True,
+    apply_many=open_exception_many,
+)
+def open_exception(ex, params: dict, *, live: bool) -> Result:
+    """One open item per (record, topic) across automations: the key is ``<kind>:<topic>:<object>:<id>``
+    (``topic`` defaults to the kind), so two automations raising the same kind of problem on one record
+    share an item, whose reason names every automation that raised it. An explicit ``dedupe_key`` wins;
+    an item still open under the old per-automation key is refreshed, not doubled."""
+    object_type, obj, kind, topic, key, owner, result = _exception_plan(ex, params)
     if not live:
         return result
-    reason = params.get("reason") or ex.run.summary or ex.automation.purpose
     raisers = [ex.automation.name]
     if not params.get("dedupe_key"):
         current = _open_topic_item(kind, topic, object_type, obj.pk, key, ex.automation.pk)
@@ -228,21 +333,9 @@ def open_exception(ex, params: dict, *, live: bool) -> Result:
             key = result.after["dedupe_key"] = current.dedupe_key
             raisers = item_raisers(current, also=ex.automation.name)
     item, created = exception_item_open(
-        dedupe_key=key,
-        kind=kind,
-        title=params.get("title") or f"{ex.automation.name}: {obj}",
-        reason=reason
-        + (f"\n\nRaised by {len(raisers)} automations: {', '.join(raisers)}." if len(raisers) > 1 else ""),
-        expected_action=params.get("expected_action") or "",
-        owner=owner,
-        severity=params.get("severity"),
-        queue_name=params.get("queue") or ex.automation.exception_queue,
-        automation=ex.automation,
-        run=ex.run,
-        object_type=object_type,
-        object_id=obj.pk,
-        external_id=getattr(obj, "external_id", "") or "",
-        due_at=timezone.now() + dt.timedelta(hours=float(due_in)) if due_in else None,
+        **_exception_opening(
+            ex, params, object_type=object_type, obj=obj, kind=kind, key=key, owner=owner, raisers=raisers
+        )
     )
     result.after.update(item_id=item.pk, created=created, occurrences=item.occurrences)
     if not created:

@@ -115,6 +115,9 @@ class ActionType:
     # share one open approval.
     topic: Callable[[dict], str] | None = None
     approver: str = ""  # "" the rule owner in the automation's queue; "owner_manager" see APPROVERS
+    # The batch form a batch driver may call for many live (executor, params) at once; it returns one
+    # ``Result`` (applied) or None (apply that one with ``apply``) each (``actions.execute_many``).
+    apply_many: Callable[[list[tuple]], list] | None = None
 
     def topic_of(self, params: dict) -> str:
         return str(self.topic(params) if self.topic is not None else self.key)
@@ -146,6 +149,7 @@ def register_action(
     approval_reason: str = "",
     topic: Callable[[dict], str] | None = None,
     approver: str = "",
+    apply_many: Callable[[list[tuple]], list] | None = None,
 ) -> Callable[[Callable[..., Result]], Callable[..., Result]]:
     """Decorator registering ``apply`` as action ``key`` (re-registering the same key replaces it)."""
     if approver not in APPROVERS:
@@ -162,6 +166,7 @@ def register_action(
             approval_reason=approval_reason,
             topic=topic,
             approver=approver,
+            apply_many=apply_many,
         )
         return apply
 
