@@ -20,6 +20,7 @@ process within seconds when a Redis error killed it (rq itself would wait ten mi
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 
@@ -67,6 +68,29 @@ def _warm_up(log) -> None:
         except Exception as exc:  # a cold cache only costs the job time; never the job itself
             log.warning("worker warm-up %s failed: %s", getattr(warmup, "__name__", warmup), exc)
     connections.close_all()
+    _freeze_for_fork()
+
+
+FULL_COLLECT_EVERY = 100  # jobs
+_jobs_since_full = 0
+
+
+def _freeze_for_fork() -> None:
+    """Move what the parent holds (the warmed caches, Django, every module) out of the garbage
+    collector's sight before the fork: a work horse's collections then never walk it, so they neither
+    cost the job time (8 % of a backfill in one process) nor touch, and so copy, the parent's pages.
+
+    The parent's new garbage is collected first (cheap: frozen objects are skipped); every
+    ``FULL_COLLECT_EVERY`` jobs everything is unfrozen and collected (≈ 70 ms with 20,000 accounts
+    warmed), so garbage that was frozen (an old cache a warm-up replaced) is freed within that many jobs.
+    """
+    global _jobs_since_full
+    if _jobs_since_full >= FULL_COLLECT_EVERY:
+        gc.unfreeze()
+        _jobs_since_full = 0
+    gc.collect()
+    gc.freeze()
+    _jobs_since_full += 1
 
 
 def _retrying(name: str, what: str):
@@ -239,9 +263,10 @@ class Worker(ResilientMixin, ForkingWorker):
     """The default and low queues' worker: one forked work horse per job, as rq's ``Worker``.
 
     Before each fork the worker runs the registered warm-ups (``revops.plugins.register_worker_warmup``:
-    routing's account index, rules and dictionary) and closes its database connections, so every work
-    horse starts with caches a job would otherwise rebuild (about a second for the account index of
-    20,000 accounts) and never shares a connection with its parent.
+    routing's account index, rules and dictionary), closes its database connections and freezes its
+    objects for the garbage collector (``_freeze_for_fork``), so every work horse starts with caches a
+    job would otherwise rebuild (about a second for the account index of 20,000 accounts), never
+    shares a connection with its parent, and never walks the parent's objects.
     """
 
     def execute_job(self, job, queue):

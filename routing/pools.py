@@ -503,6 +503,12 @@ def _resolve_members(pool: Pool, reps) -> list[tuple[Rep, PoolMember]]:
     rep_ids = {e.rep_id for e in entries if e.rep_id is not None}
     team_ids = {e.team_id for e in entries if e.team_id is not None}
     found = list(reps.filter(Q(pk__in=rep_ids) | Q(team_id__in=team_ids)).order_by("pk"))
+    return _members_chosen(entries, found)
+
+
+def _members_chosen(entries: list[PoolMember], found: list[Rep]) -> list[tuple[Rep, PoolMember]]:
+    """The pool's (rep, entry) pairs from its active ``entries`` (in position order) and the reps they may
+    bring in (``found``, in id order), as ``resolve_members`` documents."""
     by_id = {r.pk: r for r in found}
     chosen: dict[int, tuple[Rep, PoolMember]] = {}
     for e in entries:
@@ -519,58 +525,81 @@ def _resolve_members(pool: Pool, reps) -> list[tuple[Rep, PoolMember]]:
 
 
 def load_states(pool: Pool, *, now: dt.datetime) -> list[MemberState]:
-    """Snapshots of the pool's members at ``now``, in rotation order, in four queries.
+    """Snapshots of the pool's members at ``now``, in rotation order, in four queries (``load_states_many``)."""
+    return load_states_many([pool], now=now)[0][pool.pk]
+
+
+def load_states_many(pools: list[Pool], *, now: dt.datetime) -> tuple[dict[int, list[MemberState]], dict]:
+    """Snapshots of each pool's members at ``now`` in rotation order, by pool id, and every stored counter
+    of these pools by ``(pool id, rep id)``, in four queries whatever the number of pools.
 
     The queries are: entries; reps with their open-lead counts; today's counts (one grouped query with one
-    condition per distinct time zone); and the pool counters.
+    condition per distinct time zone); and the pools' counters.
     """
-    reps = Rep.objects.annotate(open_lead_count=Count("leads", filter=Q(leads__status__in=OPEN_LEAD_STATUSES)))
-    members = _resolve_members(pool, reps)
-    if not members:
-        return []
-    ids = [rep.pk for rep, _ in members]
-
-    by_zone: dict[str, list[int]] = {}
-    for rep, _ in members:
-        by_zone.setdefault(rep.time_zone, []).append(rep.pk)
-    since = Q()
-    for zone_name, zone_ids in by_zone.items():
-        since |= Q(owner_id__in=zone_ids, decided_at__gte=local_midnight(now, zone_name))
-    # No upper bound on decided_at: another worker's decision can carry a clock reading slightly after ours.
-    today = dict(
-        RoutingDecision.objects.filter(since, mode="live", outcome__in=COUNTED_OUTCOMES)
-        .order_by()
-        .values("owner_id")
-        .annotate(n=Count("pk"))
-        .values_list("owner_id", "n")
-    )
-
-    counters = {c.rep_id: c for c in PoolCounter.objects.filter(pool=pool, rep_id__in=ids)}
-    weights = {rep.pk: entry.weight for rep, entry in members}
-    existing = [(c.assigned, weights[rep_id]) for rep_id, c in counters.items()]
-
-    states = []
-    for rep, entry in members:
-        counter = counters.get(rep.pk)
-        states.append(
-            MemberState(
-                rep_id=rep.pk,
-                external_id=rep.external_id,
-                name=rep.name,
-                weight=entry.weight,
-                position=entry.position,
-                is_active=rep.is_active,
-                out_of_office_until=rep.out_of_office_until,
-                time_zone=rep.time_zone,
-                max_open_leads=entry.max_open_leads if entry.max_open_leads is not None else pool.max_open_leads,
-                max_per_day=entry.max_per_day if entry.max_per_day is not None else pool.max_per_day,
-                open_leads=rep.open_lead_count,
-                today=today.get(rep.pk, 0),
-                assigned=counter.assigned if counter else newcomer_baseline(entry.weight, existing),
-                last_assigned_at=counter.last_assigned_at if counter else None,
-            )
+    by_pool: dict[int, list[PoolMember]] = {pool.pk: [] for pool in pools}
+    for entry in PoolMember.objects.filter(pool_id__in=list(by_pool), is_active=True).order_by(
+        "pool_id", "position", "pk"
+    ):
+        by_pool[entry.pool_id].append(entry)
+    rep_ids = {e.rep_id for entries in by_pool.values() for e in entries if e.rep_id is not None}
+    team_ids = {e.team_id for entries in by_pool.values() for e in entries if e.team_id is not None}
+    found = []
+    if rep_ids or team_ids:
+        found = list(
+            Rep.objects.annotate(open_lead_count=Count("leads", filter=Q(leads__status__in=OPEN_LEAD_STATUSES)))
+            .filter(Q(pk__in=rep_ids) | Q(team_id__in=team_ids))
+            .order_by("pk")
         )
-    return states
+    members = {pool_id: _members_chosen(entries, found) if entries else [] for pool_id, entries in by_pool.items()}
+
+    by_zone: dict[str, set[int]] = {}
+    for pairs in members.values():
+        for rep, _ in pairs:
+            by_zone.setdefault(rep.time_zone, set()).add(rep.pk)
+    today: dict[int, int] = {}
+    if by_zone:
+        since = Q()
+        for zone_name, zone_ids in by_zone.items():
+            since |= Q(owner_id__in=sorted(zone_ids), decided_at__gte=local_midnight(now, zone_name))
+        # No upper bound on decided_at: another worker's decision can carry a clock reading slightly after ours.
+        today = dict(
+            RoutingDecision.objects.filter(since, mode="live", outcome__in=COUNTED_OUTCOMES)
+            .order_by()
+            .values("owner_id")
+            .annotate(n=Count("pk"))
+            .values_list("owner_id", "n")
+        )
+    stored = {(c.pool_id, c.rep_id): c for c in PoolCounter.objects.filter(pool_id__in=list(by_pool))}
+
+    result: dict[int, list[MemberState]] = {}
+    for pool in pools:
+        pairs = members[pool.pk]
+        counters = {rep.pk: stored[(pool.pk, rep.pk)] for rep, _ in pairs if (pool.pk, rep.pk) in stored}
+        weights = {rep.pk: entry.weight for rep, entry in pairs}
+        existing = [(c.assigned, weights[rep_id]) for rep_id, c in counters.items()]
+        states = []
+        for rep, entry in pairs:
+            counter = counters.get(rep.pk)
+            states.append(
+                MemberState(
+                    rep_id=rep.pk,
+                    external_id=rep.external_id,
+                    name=rep.name,
+                    weight=entry.weight,
+                    position=entry.position,
+                    is_active=rep.is_active,
+                    out_of_office_until=rep.out_of_office_until,
+                    time_zone=rep.time_zone,
+                    max_open_leads=entry.max_open_leads if entry.max_open_leads is not None else pool.max_open_leads,
+                    max_per_day=entry.max_per_day if entry.max_per_day is not None else pool.max_per_day,
+                    open_leads=rep.open_lead_count,
+                    today=today.get(rep.pk, 0),
+                    assigned=counter.assigned if counter else newcomer_baseline(entry.weight, existing),
+                    last_assigned_at=counter.last_assigned_at if counter else None,
+                )
+            )
+        result[pool.pk] = states
+    return result, stored
 
 
 def _require_transaction(what: str) -> None:
