@@ -23,6 +23,7 @@ from exceptions.models import ExceptionItem, Notification
 from exceptions.notifications import notification_deliver, notification_open
 from exceptions.registry import item_kind_keys
 from exceptions.services import exception_item_open, exception_items_create
+from revops.audit import audited
 from revops.models import AppliedAction, AutomationRun, ChangeEntry, Lead, Task
 from revops.validation import InvalidValue, validator_for
 from revops.values import jsonable
@@ -243,8 +244,9 @@ def _exception_opening(ex, params: dict, *, object_type, obj, kind, key, owner, 
 def open_exception_many(pairs: list[tuple]) -> list[Result | None]:
     """``open_exception`` for many (executor, params) at once, each live: an item whose key is not open
     (and, for a topic key, whose record has no open item of the kind) is opened with the others in one
-    statement per automation; the rest (an item to refresh or join, the same key twice, an error) get
-    None, and the caller applies them one by one with ``open_exception``, which has the rules for those."""
+    statement per automation; the rest (an item to refresh or join, a key or a topic on a record met
+    earlier in the batch, an error) get None, and the caller applies them one by one, in order, with
+    ``open_exception``, which has the rules for those."""
     results: list[Result | None] = [None] * len(pairs)
     plans: dict[int, tuple] = {}
     for position, (ex, params) in enumerate(pairs):
@@ -256,7 +258,9 @@ def open_exception_many(pairs: list[tuple]) -> list[Result | None]:
         return results
     still_open = ExceptionItem.objects.filter(status__in=ExceptionItem.OPEN_STATUSES)
     open_keys = set(
-        still_open.filter(dedupe_key__in={plan[4] for plan in plans.values()}).values_list("dedupe_key", flat=True)
+        still_open.filter(dedupe_key__in={plan[4][:200] for plan in plans.values()}).values_list(
+            "dedupe_key", flat=True
+        )
     )
     topical = {position: plan for position, plan in plans.items() if not pairs[position][1].get("dedupe_key")}
     open_topics = (
@@ -270,14 +274,19 @@ def open_exception_many(pairs: list[tuple]) -> list[Result | None]:
         else set()
     )
     groups: dict[int, list[int]] = {}  # automation → positions
+    # Every key and (kind, record) met so far, whether opened here or left to the one-by-one path: an
+    # item that may meet an earlier one goes one by one too, after it, as it would have.
     keys: set[str] = set()
+    records: set[tuple] = set()
     for position, (object_type, obj, kind, _topic, key, _owner, _result) in plans.items():
-        if key in open_keys or key in keys:
-            continue
-        if position in topical and (kind, object_type, obj.pk) in open_topics:
-            continue
+        key, record = key[:200], (kind, object_type, obj.pk)
+        alone = key in open_keys or key in keys
+        if position in topical:
+            alone = alone or record in open_topics or record in records
         keys.add(key)
-        groups.setdefault(pairs[position][0].automation.pk, []).append(position)
+        records.add(record)
+        if not alone:
+            groups.setdefault(pairs[position][0].automation.pk, []).append(position)
     for positions in groups.values():
         openings = []
         for position in positions:
@@ -297,11 +306,12 @@ def open_exception_many(pairs: list[tuple]) -> list[Result | None]:
             )
         first = pairs[positions[0]][0]
         try:
-            items = exception_items_create(
-                openings=openings,
-                reasons=[pairs[position][0].reason for position in positions],
-                actor=first.automation.identity,
-            )
+            with audited(actor=first.automation.identity, reason=first.reason):  # a queue it may create
+                items = exception_items_create(
+                    openings=openings,
+                    reasons=[pairs[position][0].reason for position in positions],
+                    actor=first.automation.identity,
+                )
         except IntegrityError:  # one was opened meanwhile: the one-by-one path refreshes it
             continue
         for position, item in zip(positions, items, strict=True):
