@@ -223,15 +223,8 @@ def exception_items_create(
             queues[where] = queue_resolve(queue=fields["queue"], queue_name=fields["queue_name"], automation=automation)
         items.append(_item_new(target=queues[where], now=now, **fields))
         specs.append(spec)
-    try:
-        with transaction.atomic():
-            bulk_create_audited(model=ExceptionItem, objs=items, actor=actor, reasons=reasons)
-    except IntegrityError:
-        raise
-    except Exception as exc:  # COPY raises the driver's own error, not Django's
-        if getattr(exc, "sqlstate", None) == "23505":
-            raise IntegrityError(str(exc)) from exc
-        raise
+    with transaction.atomic():
+        bulk_create_audited(model=ExceptionItem, objs=items, actor=actor, reasons=reasons)
     for item, spec in zip(items, specs, strict=True):
         _item_opened(item, spec)
     return items

@@ -22,15 +22,13 @@ from hypothesis import strategies as st
 
 from exceptions.models import ExceptionItem, Queue
 from revops.engine.pipeline import engine_process_events
-from revops.engine.services import automation_create
 from revops.models import ApiToken, AutomationRun, ChangeEntry, Lead, OutboxEvent
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
 from routing import bulk
-from routing import kind as routing_kind
-from routing.matching import reset_account_index
 from routing.models import Pool, PoolCounter, PoolMember, RoutingDecision, RoutingRule, SlaClock, SlaPolicy
 from tests.factories import AccountFactory, RepFactory, UserFactory
+from tests.routing.bulk_support import fresh_caches, pool_of, routing_automation
 
 pytestmark = pytest.mark.django_db
 
@@ -144,20 +142,7 @@ def build(scenario):
         "pool": {"type": "pool", "pool": "Pool 1"},
         "queue": {"type": "queue", "queue": "Inbound review"},
     }[scenario["fallback"]]
-    automation_create(
-        actor=owner,
-        name="Lead routing",
-        purpose="Route every new lead.",
-        kind="lead_routing",
-        object_type="lead",
-        trigger="created",
-        conditions={"all": []},
-        config={"fallback": fallback, "review_unmatched": True},
-        rule_owner=owner,
-        failure_owner=owner,
-        exception_queue="RevOps",
-        mode="live",
-    )
+    routing_automation({"fallback": fallback, "review_unmatched": True}, owner=owner)
     token = ApiToken.objects.filter(name="crm").first() or api_token_create(name="crm", scopes=["sync:write"])[0]
     records = []
     for n, spec in enumerate(scenario["leads"]):
@@ -283,11 +268,6 @@ def _difference(got, expected):
     return (got, expected)
 
 
-def _fresh_caches():
-    reset_account_index()
-    routing_kind._setup_cache.clear()
-
-
 @settings(
     max_examples=int(os.environ.get("BULK_EXAMPLES", "25")),
     deadline=None,
@@ -297,7 +277,7 @@ def _fresh_caches():
 def test_bulk_and_one_lead_drivers_route_identically(scenario):
     start = transaction.savepoint()
     try:
-        _fresh_caches()
+        fresh_caches()
         build(scenario)
         ids = list(
             OutboxEvent.objects.filter(status="pending", object_type="lead").order_by("pk").values_list("pk", flat=True)
@@ -305,13 +285,13 @@ def test_bulk_and_one_lead_drivers_route_identically(scenario):
         assert len(ids) == len(scenario["leads"])
 
         one = transaction.savepoint()
-        _fresh_caches()
+        fresh_caches()
         for pk in ids:  # one event per call: the one-run path, a transaction per lead
             engine_process_events(event_ids=[pk], now=NOW)
         expected = snapshot()
         transaction.savepoint_rollback(one)
 
-        _fresh_caches()
+        fresh_caches()
         with (
             override_settings(ENGINE_BATCH_SIZE=scenario["chunk"], ENGINE_BATCH_MS=scenario["budget_ms"]),
             mock.patch.object(bulk, "run_batch", wraps=bulk.run_batch) as driver,
@@ -351,26 +331,9 @@ def test_a_worker_killed_mid_chunk_leaves_every_lead_with_exactly_one_decision(r
 
     if connection.vendor != "postgresql":
         pytest.skip("a second process shares the test database on PostgreSQL only")
-    reps = [RepFactory(time_zone="UTC") for _ in range(3)]
-    pool = Pool.objects.create(name="Everyone", strategy="round_robin")
-    for position, rep in enumerate(reps):
-        PoolMember.objects.create(pool=pool, rep=rep, position=position)
+    pool = pool_of("Everyone", [RepFactory(time_zone="UTC") for _ in range(3)], strategy="round_robin")
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
-    owner = UserFactory()
-    Queue.objects.get_or_create(name="RevOps")
-    automation_create(
-        actor=owner,
-        name="Lead routing",
-        purpose="Route every new lead.",
-        kind="lead_routing",
-        object_type="lead",
-        trigger="created",
-        config={"fallback": {"type": "none"}},
-        rule_owner=owner,
-        failure_owner=owner,
-        exception_queue="RevOps",
-        mode="live",
-    )
+    routing_automation({"fallback": {"type": "none"}})
     leads = 400  # more than OUTBOX_HOT_MAX_EVENTS: bulk work, on the low lane in jobs of 200
     token = api_token_create(name="crm", scopes=["sync:write"])[0]
     records = [

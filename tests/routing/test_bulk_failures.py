@@ -4,47 +4,20 @@ import datetime as dt
 from unittest import mock
 
 import pytest
-from django.db import OperationalError, transaction
+from django.db import OperationalError
 
-from exceptions.models import Queue
 from revops.engine.pipeline import EngineRetry, engine_process_events
-from revops.engine.services import automation_create
 from revops.models import ApiToken, AutomationRun, ChangeEntry, Lead, OutboxEvent
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
 from routing import bulk
-from routing import kind as routing_kind
-from routing.matching import reset_account_index
-from routing.models import Pool, PoolMember, RoutingDecision, RoutingRule, SlaPolicy
-from tests.factories import LeadFactory, RepFactory, UserFactory
+from routing.models import RoutingDecision, RoutingRule, SlaPolicy
+from tests.factories import LeadFactory, RepFactory
+from tests.routing.bulk_support import fresh_caches, one_by_one_then_bulk, pool_of, routing_automation
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
-
-
-def _fresh():
-    reset_account_index()
-    routing_kind._setup_cache.clear()
-
-
-def _automation(config):
-    owner = UserFactory()
-    Queue.objects.get_or_create(name="RevOps")
-    automation_create(
-        actor=owner,
-        name="Lead routing",
-        purpose="Route every new lead.",
-        kind="lead_routing",
-        object_type="lead",
-        trigger="created",
-        conditions={"all": []},
-        config=config,
-        rule_owner=owner,
-        failure_owner=owner,
-        exception_queue="RevOps",
-        mode="live",
-    )
 
 
 def _sync(records):
@@ -72,13 +45,11 @@ def test_least_loaded_ties_go_to_who_waited_longest_as_one_by_one():
     """least_loaded ties go to the member who waited longest; the chunk stamps every in-memory pick with
     the same engine `now`, the one-lead path with each assignment's wall clock."""
     a, b, c = (RepFactory(name=n, time_zone="UTC") for n in ("A", "B", "C"))
-    pool = Pool.objects.create(name="LL", strategy="least_loaded")
-    for pos, rep in enumerate((a, b, c)):
-        PoolMember.objects.create(pool=pool, rep=rep, position=pos)
+    pool = pool_of("LL", (a, b, c), strategy="least_loaded")
     LeadFactory(owner=b, status="new")  # B starts with one open lead
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
-    _automation({"fallback": {"type": "none"}})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}})
+    fresh_caches()
     ids = _sync([_rec(n) for n in range(6)])
     assert len(ids) == 6
 
@@ -88,30 +59,19 @@ def test_least_loaded_ties_go_to_who_waited_longest_as_one_by_one():
             for lead in Lead.objects.filter(external_id__startswith="RV-").order_by("external_id")
         ]
 
-    sp = transaction.savepoint()
-    _fresh()
-    for pk in ids:
-        engine_process_events(event_ids=[pk], now=NOW)
-    one_by_one = owners()
-    transaction.savepoint_rollback(sp)
-
-    _fresh()
-    with mock.patch.object(bulk, "run_batch", wraps=bulk.run_batch) as driver:
-        engine_process_events(event_ids=ids, now=NOW)
-    assert driver.called
-    in_bulk = owners()
+    one_by_one, in_bulk, bulk_driver_ran = one_by_one_then_bulk(ids, owners, now=NOW)
+    assert bulk_driver_ran
     assert in_bulk == one_by_one
 
 
 def test_a_failed_one_run_inside_a_chunk_leaves_its_event_to_be_retried():
     """A lead of the chunk that goes through the one-run path and fails (retry) must leave its event pending."""
     r1, r2 = RepFactory(name="R1", time_zone="UTC"), RepFactory(name="R2", time_zone="UTC")
-    pool = Pool.objects.create(name="P", strategy="round_robin")
-    PoolMember.objects.create(pool=pool, rep=r1, position=0)
+    pool = pool_of("P", (r1,), strategy="round_robin")
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
     SlaPolicy.objects.create(name="Default", priority=100, target_minutes=60)
-    _automation({"fallback": {"type": "none"}, "route_owned_leads": True})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}, "route_owned_leads": True})
+    fresh_caches()
     # lead 1 has an owner: its plan replaces the running clock -> not bulkable -> _one_run
     ids = _sync([_rec(0), _rec(1, owner=r2.external_id), _rec(2)])
     assert len(ids) == 3
@@ -138,11 +98,10 @@ def test_a_failed_one_run_inside_a_chunk_leaves_its_event_to_be_retried():
 def test_a_chunk_that_raises_is_routed_one_by_one_from_fresh_records():
     """The chunk assigned owners in memory before it failed: the one-run path must not see them."""
     r1 = RepFactory(name="R1", time_zone="UTC")
-    pool = Pool.objects.create(name="P", strategy="round_robin")
-    PoolMember.objects.create(pool=pool, rep=r1, position=0)
+    pool = pool_of("P", (r1,), strategy="round_robin")
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
-    _automation({"fallback": {"type": "none"}})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}})
+    fresh_caches()
     ids = _sync([_rec(0), _rec(1), _rec(2)])
 
     with mock.patch.object(bulk, "change_entries_record", side_effect=OperationalError("deadlock detected (sim)")):
@@ -159,12 +118,11 @@ def test_a_chunk_that_raises_is_routed_one_by_one_from_fresh_records():
 def test_the_feed_keeps_routing_order_when_a_lead_takes_the_one_run_path():
     """Feed ids (the API cursor order) when a chunk mixes bulk leads and a one-run lead."""
     r1, r2 = RepFactory(name="R1", time_zone="UTC"), RepFactory(name="R2", time_zone="UTC")
-    pool = Pool.objects.create(name="P", strategy="round_robin")
-    PoolMember.objects.create(pool=pool, rep=r1, position=0)
+    pool = pool_of("P", (r1,), strategy="round_robin")
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
     SlaPolicy.objects.create(name="Default", priority=100, target_minutes=60)
-    _automation({"fallback": {"type": "none"}, "route_owned_leads": True})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}, "route_owned_leads": True})
+    fresh_caches()
     ids = _sync([_rec(0), _rec(1, owner=r2.external_id), _rec(2)])
 
     def order():  # the order the CRM reads the feed in (decision rows' ids may differ)
@@ -174,28 +132,18 @@ def test_the_feed_keeps_routing_order_when_a_lead_takes_the_one_run_path():
             .values_list("external_id", flat=True)
         )
 
-    sp = transaction.savepoint()
-    _fresh()
-    for pk in ids:
-        engine_process_events(event_ids=[pk], now=NOW)
-    expected = order()
-    transaction.savepoint_rollback(sp)
-    _fresh()
-    engine_process_events(event_ids=ids, now=NOW)
-    got = order()
+    expected, got, _bulk_driver_ran = one_by_one_then_bulk(ids, order, now=NOW)
     assert got == expected
 
 
 def test_shadow_picks_follow_the_pools_current_rotation():
     """A shadow rule on a round-robin pool that live rules also assign from."""
     a, b, c = (RepFactory(name=n, time_zone="UTC") for n in ("A", "B", "C"))
-    pool = Pool.objects.create(name="RR", strategy="round_robin")
-    for pos, rep in enumerate((a, b, c)):
-        PoolMember.objects.create(pool=pool, rep=rep, position=pos)
+    pool = pool_of("RR", (a, b, c), strategy="round_robin")
     RoutingRule.objects.create(name="Shadow", priority=5, status="shadow", target_type="pool", target_pool=pool)
     RoutingRule.objects.create(name="Live", priority=10, status="live", target_type="pool", target_pool=pool)
-    _automation({"fallback": {"type": "none"}})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}})
+    fresh_caches()
     ids = _sync([_rec(n) for n in range(4)])
 
     def shadows():
@@ -204,25 +152,16 @@ def test_shadow_picks_follow_the_pools_current_rotation():
             for d in RoutingDecision.objects.select_related("lead", "owner").order_by("lead__external_id")
         ]
 
-    sp = transaction.savepoint()
-    _fresh()
-    for pk in ids:
-        engine_process_events(event_ids=[pk], now=NOW)
-    expected = shadows()
-    transaction.savepoint_rollback(sp)
-    _fresh()
-    engine_process_events(event_ids=ids, now=NOW)
-    got = shadows()
+    expected, got, _bulk_driver_ran = one_by_one_then_bulk(ids, shadows, now=NOW)
     assert got == expected
 
 
 def test_an_error_on_one_lead_does_not_lose_the_earlier_leads_of_its_chunk():
     r1 = RepFactory(name="R1", time_zone="UTC")
-    pool = Pool.objects.create(name="P", strategy="round_robin")
-    PoolMember.objects.create(pool=pool, rep=r1, position=0)
+    pool = pool_of("P", (r1,), strategy="round_robin")
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
-    _automation({"fallback": {"type": "none"}})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}})
+    fresh_caches()
     ids = _sync([_rec(0), _rec(1), _rec(2)])
     from routing.engine import Router
 
@@ -248,13 +187,11 @@ def test_an_error_on_one_lead_does_not_lose_the_earlier_leads_of_its_chunk():
 
 def test_a_failed_one_run_does_not_count_against_the_daily_cap():
     a, b, c = (RepFactory(name=n, time_zone="UTC") for n in ("A", "B", "C"))
-    pool = Pool.objects.create(name="P", strategy="round_robin", max_per_day=1)
-    PoolMember.objects.create(pool=pool, rep=a, position=0)
-    PoolMember.objects.create(pool=pool, rep=b, position=1)
+    pool = pool_of("P", (a, b), strategy="round_robin", max_per_day=1)
     RoutingRule.objects.create(name="All", priority=10, status="live", target_type="pool", target_pool=pool)
     SlaPolicy.objects.create(name="Default", priority=100, target_minutes=60)
-    _automation({"fallback": {"type": "none"}, "route_owned_leads": True})
-    _fresh()
+    routing_automation({"fallback": {"type": "none"}, "route_owned_leads": True})
+    fresh_caches()
     ids = _sync([_rec(0, owner=c.external_id), _rec(1)])
     from routing import actions as routing_actions
 
