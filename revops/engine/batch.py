@@ -73,24 +73,31 @@ class Claimed:
     started: float = field(default_factory=time.perf_counter)
 
 
+def run_fields(rule, record, *, event, trigger_key: str) -> dict:
+    """What names a run of ``rule`` on ``record``: its automation and version, event, trigger key, mode,
+    and the record; every path that creates run rows starts from these."""
+    automation = rule.automation
+    return {
+        "automation": automation,
+        "version": rule.version,
+        "event": event,
+        "trigger_key": trigger_key,
+        "mode": automation.mode,
+        "object_type": automation.object_type,
+        "object_id": record.pk,
+        "external_id": getattr(record, "external_id", "") or "",
+    }
+
+
 def runs_claim(rule, items) -> tuple[list[Claimed], dict[int, str]]:
     """Create the runs of ``items`` ((event, record) pairs) that do not exist yet and lock them all; call
     inside the batch's transaction. Returns the runs to do, and the outcome by event id of those an
     earlier delivery finished (left out)."""
-    automation, version = rule.automation, rule.version
+    version = rule.version
     keys = {f"event:{event.pk}": (event, record) for event, record in items}
     AutomationRun.objects.bulk_create(
         [
-            AutomationRun(
-                automation=automation,
-                version=version,
-                event=event,
-                trigger_key=key,
-                mode=automation.mode,
-                object_type=automation.object_type,
-                object_id=record.pk,
-                external_id=getattr(record, "external_id", "") or "",
-            )
+            AutomationRun(**run_fields(rule, record, event=event, trigger_key=key))
             for key, (event, record) in keys.items()
         ],
         ignore_conflicts=True,

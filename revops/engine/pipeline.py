@@ -41,7 +41,7 @@ from revops.models import Automation, AutomationRun, AutomationVersion, OutboxEv
 from revops.selectors import record_model
 
 from .actions import ActionExecutor
-from .batch import MAX_ATTEMPTS, evaluation_context
+from .batch import MAX_ATTEMPTS, evaluation_context, run_fields
 from .context import SELECT_RELATED, BatchCache
 from .hooks import run_event_hooks
 from .kinds import get_kind
@@ -199,17 +199,9 @@ def run_rule(
     """
     automation, version = rule.automation, rule.version
     object_type = automation.object_type
+    named = run_fields(rule, record, event=event, trigger_key=trigger_key)
     run, _created = AutomationRun.objects.get_or_create(
-        version=version,
-        trigger_key=trigger_key,
-        defaults={
-            "automation": automation,
-            "event": event,
-            "mode": automation.mode,
-            "object_type": object_type,
-            "object_id": record.pk,
-            "external_id": getattr(record, "external_id", "") or "",
-        },
+        version=named.pop("version"), trigger_key=named.pop("trigger_key"), defaults=named
     )
     if _finished(run):
         return "done", run
@@ -301,16 +293,8 @@ def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context, f
 
 def _quiet_run(rule: Rule, record, event: OutboxEvent, outcome: Outcome, started: float) -> AutomationRun:
     moment = timezone.now()
-    automation = rule.automation
     return AutomationRun(
-        version=rule.version,
-        trigger_key=f"event:{event.pk}",
-        automation=automation,
-        event=event,
-        mode=automation.mode,
-        object_type=automation.object_type,
-        object_id=record.pk,
-        external_id=getattr(record, "external_id", "") or "",
+        **run_fields(rule, record, event=event, trigger_key=f"event:{event.pk}"),
         outcome=AutomationRun.Outcome.NOT_FIRED,
         summary=outcome.summary,
         expected_next=outcome.expected_next,
