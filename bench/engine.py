@@ -3,11 +3,13 @@
 Uses the ~120 lead rules and the in-memory leads of ``bench/conditions.py``. For every (lead,
 rule) pair it measures:
 
-- ``engine_decide_s``: what the engine does to decide — an ``EvalContext`` per run and the
-  version's compiled predicate (compiled once per version, as the pipeline caches it);
-- ``engine_explain_s``: the full kind evaluation the pipeline stores with every run — the
-  ``field_update`` kind's ``evaluate`` including the structured condition explanation, plain-language
-  lines, summary and actions;
+- ``engine_decide_s``: what the engine does to decide whether a rule fires — for a ``gated`` kind
+  (every built-in kind), the version's compiled predicate on the event's shared condition context
+  (``revops.engine.batch.rule_outcome``'s gate), compiled once per version as the pipeline caches it;
+- ``engine_explain_s``: the full run outcome the pipeline stores — ``rule_outcome`` for the
+  ``field_update`` kind: the decision, every condition's actual value and result (the compact form
+  the Why page expands), the summary in plain language (the failed conditions with their values, or
+  the fields set) and the actions;
 - ``handwritten_s``: hand-written lambdas doing the same checks (same null handling).
 
 Prints JSON with both ratios. No database or Redis work is measured (records are prefetched per
@@ -30,7 +32,7 @@ os.environ.setdefault("BENCH_LEADS", "3000")
 
 from bench import conditions as cond_bench  # noqa: E402  (sets Django up)
 from revops.conditions import Context, compile_condition  # noqa: E402
-from revops.engine.context import EvalContext  # noqa: E402
+from revops.engine.batch import rule_outcome  # noqa: E402
 from revops.engine.kinds import get_kind  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
@@ -46,33 +48,33 @@ def main():
     for i, (tree, hand) in enumerate(rules):
         pred = compile_condition(tree, object_type="lead", fields=fields)
         version = SimpleNamespace(pk=i, number=1, risk="low", config={"set": {"status": "working"}})
-        automation = SimpleNamespace(name=f"rule {i}", mode="live")
-        compiled.append((pred, version, automation, hand))
+        automation = SimpleNamespace(name=f"rule {i}", mode="live", object_type="lead")
+        compiled.append((SimpleNamespace(automation=automation, version=version, kind=kind, predicate=pred), hand))
     now = cond_bench.NOW
+    assert kind.gated
 
     def decide():
         hits = 0
         for lead in leads:
             shared = Context(lead, now=now)  # the pipeline builds one per event
-            for pred, version, automation, _hand in compiled:
-                context = EvalContext(automation, version, "lead", lead, now, fields=fields, condition_context=shared)
-                if pred(context.ctx):
+            for rule, _hand in compiled:
+                if rule.kind.gated and rule.predicate(shared):
                     hits += 1
         return hits
 
     def explain():
         hits = 0
         for lead in leads:
-            for pred, version, automation, _hand in compiled:
-                context = EvalContext(automation, version, "lead", lead, now, fields=fields)
-                if kind.evaluate(lead, version=version, predicate=pred, context=context).fired:
+            shared = Context(lead, now=now)
+            for rule, _hand in compiled:
+                if rule_outcome(rule, lead, now=now, condition_context=shared, fields=fields).fired:
                     hits += 1
         return hits
 
     def handwritten():
         hits = 0
         for lead in leads:
-            for *_rest, hand in compiled:
+            for _rule, hand in compiled:
                 if hand(lead):
                     hits += 1
         return hits

@@ -48,7 +48,7 @@ class ForecastHygiene(AutomationKind):
         return policy_config_clean(config)
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = context.conditions_explanation(predicate)
+        matched, explanation = context.conditions_checked(predicate)
         explanation["kind"] = self.key
         if not matched:
             return Outcome(

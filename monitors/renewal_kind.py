@@ -45,7 +45,7 @@ class RenewalMonitor(AutomationKind):
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
         from .renewal_scan import renewal_facts
 
-        matched, explanation = context.conditions_explanation(predicate)
+        matched, explanation = context.conditions_checked(predicate)
         explanation["kind"] = self.key
         if not matched:
             return Outcome(

@@ -46,6 +46,15 @@ class FieldText:
     def __init__(self):
         self._labels: dict[str, dict[str, FieldDefinition]] = {}
         self._records: dict[tuple[type, Any], str | None] = {}
+        self._fields: dict | None = None
+
+    def condition_fields(self) -> dict:
+        """The data dictionary as conditions read it (``conditions.load_fields``), read once per page."""
+        if self._fields is None:
+            from revops.conditions import load_fields
+
+            self._fields = load_fields()
+        return self._fields
 
     def entry(self, object_type: str, key: str) -> FieldDefinition | None:
         if object_type not in self._labels:

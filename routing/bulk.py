@@ -41,7 +41,7 @@ from revops.engine.actions import needs_approval
 from revops.engine.batch import (
     Claimed,
     batch_seconds,
-    evaluation_context,
+    rule_outcome,
     run_finish,
     run_reason,
     runs_claim,
@@ -372,8 +372,7 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
             for item in claimed:
                 if outcomes.keys() - finished.keys() and time.perf_counter() - began > budget:
                     break  # commit what is done: the pools' locks are held until then
-                context = evaluation_context(rule, item.record, now=now, event=item.event, cache=cache, fields=fields)
-                outcome = kind.evaluate(item.record, version=rule.version, predicate=rule.predicate, context=context)
+                outcome = rule_outcome(rule, item.record, now=now, event=item.event, cache=cache, fields=fields)
                 if item.record.pk not in locked or not _bulkable(rule, outcome):
                     outcomes[item.event.pk] = _one_run(
                         rule, item, outcome, lookups=lookups, now=now, cache=cache, feed=writes.feed

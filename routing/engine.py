@@ -315,10 +315,11 @@ class Router:
             plan.paused, plan.fallback_reason = True, paused
         for compiled in () if paused else self.rules:
             rule = compiled.rule
-            matched = bool(compiled.predicate(ctx))
+            predicate = compiled.predicate
+            matched = bool(predicate(ctx))
             entry = {"rule": rule.name, "priority": rule.priority, "status": rule.status, "matched": matched}
             if self.explain:
-                entry["conditions_text"] = conditions.explain_text(compiled.predicate.explain(ctx))
+                entry["conditions_text"] = predicate.text_lines(predicate.check(ctx))
             plan.rules.append(entry)
             if not matched:
                 continue

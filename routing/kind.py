@@ -99,7 +99,7 @@ class LeadRouting(AutomationKind):
         return {"fallback": {k: v for k, v in fallback.items()}, "fuzzy_threshold": threshold, **flags}
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = context.conditions_explanation(predicate)
+        matched, explanation = context.conditions_checked(predicate)
         explanation["kind"] = self.key
         if not matched:
             return Outcome(fired=False, explanation=explanation, summary="The routing gate's conditions do not hold.")

@@ -90,7 +90,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .compile import Context, Predicate, batch_contexts, compile_node
+from .codegen import compile_node
+from .compile import Context, Predicate, batch_contexts
 from .computed import ComputedField, computed_fields, register_computed_field
 from .explain import explain, explain_node, explain_text
 from .orm import ConditionNotQueryable, candidates_q, node_to_q, queryset, to_q

@@ -1,9 +1,10 @@
-"""Compiling parsed condition trees into fast predicates built from closures.
+"""Compiling parsed condition trees into fast predicates.
 
-A predicate is a plain function ``pred(ctx) -> bool``. Each leaf is one closure over a C-level
-``operator.attrgetter`` for the field and the coerced value; groups are closures over their
-children, specialised for two and three children so the common cases are a single ``and``/``or``
-expression. Nothing is ``eval``-ed: user values only ever appear as closure constants.
+A predicate is a plain function ``pred(ctx) -> bool``: one generated function per tree
+(``codegen``). The closures here are its building blocks and its reference: each leaf is one
+closure over a C-level ``operator.attrgetter`` for the field and the coerced value, groups are
+closures over their children. ``getter`` and ``_leaf`` also serve the compact explanation
+(``compact``). Nothing a user wrote is ever source text: values are closure or namespace constants.
 """
 
 from __future__ import annotations
@@ -364,11 +365,6 @@ def _any(ps):
         return False
 
     return some
-
-
-def compile_node(node: Node) -> Predicate:
-    """A predicate for an already parsed tree."""
-    return _node(node)
 
 
 def batch_contexts(records: Iterable, *, predicate=None, now: dt.datetime | None = None, changes=None) -> list:

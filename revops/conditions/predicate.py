@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.utils import timezone, translation
 
-from .compile import Predicate, compile_node
+from revops.values import moment_text
+
+from . import compact
+from .codegen import compile_node
+from .compile import Predicate
 from .explain import explain_node
-from .schema import FieldMap, Node, iter_leaves, parse_or_raise
+from .render import leaf_label, leaf_text
+from .schema import FieldMap, Leaf, Node, iter_leaves, parse_or_raise
 
 
 def computed_specs(node: Node) -> tuple:
@@ -19,23 +25,56 @@ def computed_specs(node: Node) -> tuple:
     return tuple(spec for spec in (computed_field(*key) for key in keys) if spec is not None)
 
 
+def _names_moment(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_names_moment(item) for item in value)
+    return moment_text(value) is not None
+
+
 def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = None) -> Predicate:
     """Validate ``tree`` and compile it into ``pred(ctx) -> bool`` (raises ``ConditionError`` if invalid).
 
     Compile once per rule version and reuse. The returned function also carries ``pred.node``
-    (the parsed tree), ``pred.explain(ctx)``, ``pred.uses_changes`` (True if it reads the
-    event's changes) and ``pred.computed`` (the ``ComputedField`` specs it reads, for
-    ``computed.batch_contexts``).
+    (the parsed tree), ``pred.explain(ctx)``, the compact form of the same (``pred.check(ctx)``,
+    expanded by ``pred.expand(checked)``; ``pred.text_lines(checked)`` its ``explain_text`` lines and
+    ``pred.failed_lines(checked)`` the ✗ ones),
+    ``pred.uses_changes`` (True if it reads the event's changes), ``pred.computed`` (the
+    ``ComputedField`` specs it reads, for ``computed.batch_contexts``) and ``pred.memo``, a dict
+    where kinds keep what they derive once per compiled rule.
     """
     node = parse_or_raise(tree, object_type=object_type, fields=fields)
     pred = compile_node(node)  # a fresh closure per compile, so attributes never collide between rules
     pred.node = node
     # Each leaf's label and sentence, rendered on first use (the tree never changes), per time zone and
-    # language: a date in a condition reads in the viewer's.
+    # language when a condition names a moment: it reads in the viewer's. Asking for the locale costs
+    # more than deciding, so a tree without moments keeps one set.
     words: dict = {}
-    pred.explain = lambda ctx: explain_node(
-        node, ctx, words=words.setdefault((timezone.get_current_timezone_name(), translation.get_language()), {})
-    )
+    layouts: dict = {}  # the ✗ lines' layout by leaf results (``compact.failed_lines``), per locale too
+    local = any(_names_moment(leaf.raw) for leaf in iter_leaves(node))
+
+    def locale() -> tuple | None:
+        return (timezone.get_current_timezone_name(), translation.get_language()) if local else None
+
+    def cached_words() -> dict:
+        return words.setdefault(locale(), {})
+
+    def said(leaf: Leaf) -> tuple[str, str]:
+        known = cached_words()
+        found = known.get(id(leaf))
+        if found is None:
+            found = known[id(leaf)] = (leaf_label(leaf), leaf_text(leaf))
+        return found
+
+    pred.explain = lambda ctx: explain_node(node, ctx, words=cached_words())
+    pred.check = compact.checker(node)
+    pred.expand = lambda checked: compact.expand(node, checked, said)
+    for name, lines in (("failed_lines", compact.failed_lines), ("text_lines", compact.text_lines)):
+        if local:
+            bound = partial(lambda lines, checked: lines(node, checked, said, layouts.setdefault(locale(), {})), lines)
+        else:
+            bound = partial(lines, node, words=said, layouts=layouts.setdefault(None, {}))
+        setattr(pred, name, bound)
+    pred.memo = {}
     pred.uses_changes = any(leaf.op in ("changed", "changed_to") for leaf in iter_leaves(node))
     pred.computed = computed_specs(node)
     return pred

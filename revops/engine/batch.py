@@ -125,18 +125,46 @@ def evaluation_context(
     """The context a kind's ``evaluate`` gets (the one-run path builds it here too); ``fields``: the
     data dictionary a batch read once."""
     return EvalContext(
-        automation=rule.automation,
-        version=rule.version,
-        object_type=rule.automation.object_type,
-        record=record,
-        now=now,
-        changes=(event.changes if event is not None else {}) or {},
-        event=event,
-        fields=fields if fields is not None else conditions.load_fields(),
-        cache=cache or BatchCache(),
-        condition_context=condition_context,
-        options=options or {},
+        rule.automation,
+        rule.version,
+        rule.automation.object_type,
+        record,
+        now,
+        event.changes if event is not None else None,
+        event,
+        fields if fields is not None else conditions.load_fields(),
+        cache,
+        condition_context,
+        options,
     )
+
+
+def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context=None, options=None, fields=None):
+    """What ``rule``'s kind decides for ``record``: its ``Outcome`` (kinds never write).
+
+    A kind that is ``gated`` fires only when the rule's conditions hold: the engine decides with the
+    compiled predicate on the event's shared condition context and, when it does not fire, asks the
+    kind's ``not_fired`` for the outcome, with no evaluation context built. Anything else, and a gated
+    rule that fires, goes through the kind's ``evaluate``.
+    """
+    kind = rule.kind
+    if kind.gated:
+        if condition_context is None:
+            changes = event.changes if event is not None else None
+            condition_context = conditions.Context(record, changes=changes, now=now)
+        if not rule.predicate(condition_context):
+            return kind.not_fired(rule.predicate, condition_context)
+    context = evaluation_context(
+        rule,
+        record,
+        now=now,
+        event=event,
+        cache=cache,
+        condition_context=condition_context,
+        options=options,
+        fields=fields,
+    )
+    return kind.evaluate(record, version=rule.version, predicate=rule.predicate, context=context)
 
 
 def run_reason(rule, run) -> str:

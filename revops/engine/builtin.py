@@ -78,15 +78,9 @@ def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _not_fired(explanation: dict) -> Outcome:
-    return Outcome(
-        fired=False,
-        explanation=explanation,
-        summary="Conditions not met: "
-        + "; ".join(line.strip() for line in explanation["conditions_text"][1:] if "✗" in line)
-        if len(explanation["conditions_text"]) > 1
-        else "Conditions not met.",
-    )
+def _not_met(predicate, checked: list) -> str:
+    lines = predicate.failed_lines(checked)
+    return "Conditions not met: " + "; ".join(lines) if lines else "Conditions not met."
 
 
 def _assignee(record, assignee: str, context) -> tuple[Rep | None, str]:
@@ -100,10 +94,25 @@ def _assignee(record, assignee: str, context) -> tuple[Rep | None, str]:
 
 
 class _Base(AutomationKind):
-    def matched(self, context, predicate) -> tuple[bool, dict]:
-        matched, explanation = context.conditions_explanation(predicate)
+    """A kind that acts only when the conditions hold. Its runs store the conditions in compact form
+    (``explanation["checked"]``, expanded by the pages that show a run); a kind whose text needs the
+    checked lines asks ``full_explanation``."""
+
+    gated = True
+
+    def checked(self, context, predicate) -> dict:
+        """The explanation with the conditions in compact form."""
+        return {"kind": self.key, "checked": predicate.check(context.ctx)}  # as ``context.conditions_checked``
+
+    def not_fired(self, predicate, ctx) -> Outcome:
+        checked = predicate.check(ctx)
+        return Outcome(False, explanation={"kind": self.key, "checked": checked}, summary=_not_met(predicate, checked))
+
+    def full_explanation(self, context, predicate) -> dict:
+        """The explanation with the condition tree and its lines (``conditions``, ``conditions_text``)."""
+        _matched, explanation = context.conditions_explanation(predicate)
         explanation["kind"] = self.key
-        return matched, explanation
+        return explanation
 
 
 @register
@@ -142,12 +151,17 @@ class FieldUpdate(_Base):
         return {"set": cleaned}
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = self.matched(context, predicate)
-        if not matched:
-            return _not_fired(explanation)
+        if not predicate(context.ctx):
+            return self.not_fired(predicate, context.ctx)
+        explanation = self.checked(context, predicate)
         values = context.config.get("set", {})
         explanation["set"] = values
-        labels = ", ".join(f"{_label(context, k)} to {_shown(record, k, v)}" for k, v in values.items())
+        # The same for every record of a type: said once per compiled rule and dictionary.
+        said = (self.key, type(record), id(context.fields))
+        labels = predicate.memo.get(said)
+        if labels is None:
+            labels = ", ".join(f"{_label(context, k)} to {_shown(record, k, v)}" for k, v in values.items())
+            predicate.memo[said] = labels
         return Outcome(
             fired=True,
             actions=[Action("update_field", {"key": k, "value": v}) for k, v in values.items()],
@@ -184,9 +198,9 @@ class CreateTask(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = self.matched(context, predicate)
-        if not matched:
-            return _not_fired(explanation)
+        if not predicate(context.ctx):
+            return self.not_fired(predicate, context.ctx)
+        explanation = self.checked(context, predicate)
         config = context.config
         rep, role = _assignee(record, config.get("assignee", "owner"), context)
         due = context.now + dt.timedelta(hours=config.get("due_in_hours") or 24)
@@ -251,9 +265,9 @@ class Alert(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = self.matched(context, predicate)
-        if not matched:
-            return _not_fired(explanation)
+        if not predicate(context.ctx):
+            return self.not_fired(predicate, context.ctx)
+        explanation = self.full_explanation(context, predicate)
         config = context.config
         because = "; ".join(line.strip().lstrip("✓ ") for line in explanation["conditions_text"][1:] if "✓" in line)
         reason = f"{context.automation.name}: {record} matched — {because or 'no conditions'}."
@@ -320,9 +334,9 @@ class RequiredFields(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = self.matched(context, predicate)
-        if not matched:
-            return _not_fired(explanation)
+        if not predicate(context.ctx):
+            return self.not_fired(predicate, context.ctx)
+        explanation = self.checked(context, predicate)
         config = context.config
         missing = [key for key in config["fields"] if _empty(record, key)]
         explanation["required_fields"] = {"checked": config["fields"], "missing": missing}
@@ -403,9 +417,9 @@ class Notify(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        matched, explanation = self.matched(context, predicate)
-        if not matched:
-            return _not_fired(explanation)
+        if not predicate(context.ctx):
+            return self.not_fired(predicate, context.ctx)
+        explanation = self.full_explanation(context, predicate)
         config = context.config
         subject = _fill(config["subject"], record)
         body = _fill(config.get("body") or "", record) or "\n".join(explanation["conditions_text"])

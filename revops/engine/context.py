@@ -123,6 +123,12 @@ class EvalContext:
     def config(self) -> dict:
         return self.version.config or {}
 
+    def conditions_checked(self, predicate) -> tuple[bool, dict]:
+        """(matched, {"checked": each condition's actual value and result}): the compact form a run
+        stores, expanded into the tree and its lines when shown (``engine.selectors.run_explanation``)."""
+        ctx = self.ctx
+        return bool(predicate(ctx)), {"checked": predicate.check(ctx)}
+
     def conditions_explanation(self, predicate) -> tuple[bool, dict]:
         """(matched, {"conditions": explain tree, "conditions_text": lines}) for the rule's conditions."""
         ctx = self.ctx

@@ -23,6 +23,9 @@ class AutomationKind:
     description: ClassVar[str] = ""
     object_types: ClassVar[tuple[str, ...]] = ()  # empty: any record type
     run_order: ClassVar[int] = 100  # lower runs first on the same event (routing sets the owner others read)
+    # True: the kind fires only when the rule's conditions hold, and ``not_fired(predicate, ctx)`` gives
+    # the outcome when they do not from the condition context alone (``batch.rule_outcome``).
+    gated: ClassVar[bool] = False
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         """Return the cleaned config or raise ``ValidationError`` naming the bad parameter."""
@@ -31,6 +34,9 @@ class AutomationKind:
         return {}
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def not_fired(self, predicate, ctx) -> Outcome:  # pragma: no cover - interface of gated kinds
         raise NotImplementedError
 
     def reference_problems(self, config: dict[str, Any]) -> list[str]:

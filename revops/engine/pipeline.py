@@ -41,7 +41,7 @@ from revops.models import Automation, AutomationRun, AutomationVersion, OutboxEv
 from revops.selectors import record_model
 
 from .actions import ActionExecutor
-from .batch import MAX_ATTEMPTS, evaluation_context, run_fields
+from .batch import MAX_ATTEMPTS, evaluation_context, rule_outcome, run_fields
 from .context import SELECT_RELATED, BatchCache
 from .hooks import run_event_hooks
 from .kinds import get_kind
@@ -282,10 +282,9 @@ def quiet_outcome(rule: Rule, record, *, now, event, cache, condition_context, f
     if rule.kind is None or getattr(rule.kind, "record_outcome", None) is not None:
         return None
     try:
-        context = evaluation_context(
+        outcome = rule_outcome(
             rule, record, now=now, event=event, cache=cache, condition_context=condition_context, fields=fields
         )
-        outcome = rule.kind.evaluate(record, version=rule.version, predicate=rule.predicate, context=context)
     except Exception:
         return None  # the full path evaluates again and records the error with its attempts
     return outcome if isinstance(outcome, Outcome) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from revops import conditions
 from revops.models import AppliedAction, AutomationRun
 
 
@@ -12,8 +13,7 @@ def record_runs(*, object_type: str, object_id: int, limit: int | None = 50) -> 
 
     Each run carries ``automation`` (name, owners, mode), ``version`` (``number``, ``conditions``,
     ``config``, ``risk``), ``mode`` (live/shadow at the time), ``outcome`` (pending, fired,
-    not_fired, error), ``explanation`` (``{"conditions": <explain tree>, "conditions_text": [...],
-    ...kind details}``), ``summary``, ``expected_next``, ``actions_planned``, ``error``,
+    not_fired, error), ``explanation`` (as stored: read it with ``run_explanation``), ``summary``, ``expected_next``, ``actions_planned``, ``error``,
     ``attempts``, ``duration_ms``, ``trigger_key``, ``event`` and its ``applied`` actions
     (``AppliedAction`` rows in index order with ``action``, ``status``, ``params``, ``before``,
     ``after``).
@@ -111,3 +111,27 @@ def pause_history(obj, *, limit: int = 10) -> list[dict]:
             }
         )
     return entries
+
+
+def run_explanation(run: AutomationRun, fields=None) -> dict:
+    """The run's explanation as people read it: ``{"conditions": <explain tree>, "conditions_text":
+    [...], ...kind details}``.
+
+    Kinds whose runs store the conditions in compact form (``"checked"``: each condition's actual value
+    and result, ``revops.conditions.compact``) get them expanded from the run's version. Should that
+    version's conditions no longer read with today's dictionary, the stored values stay as they are,
+    with a note. ``fields``: the dictionary, when the caller already read it for a page of runs.
+    """
+    explanation = run.explanation
+    if not isinstance(explanation, dict) or "checked" not in explanation:
+        return explanation
+    from .pipeline import compiled_predicate
+
+    rest = {key: value for key, value in explanation.items() if key != "checked"}
+    try:
+        fields = fields if fields is not None else conditions.load_fields()
+        predicate = compiled_predicate(run.version, run.object_type, fields)
+        tree = predicate.expand(explanation["checked"])
+    except (conditions.ConditionError, ValueError) as exc:
+        return {**explanation, "note": f"The conditions checked could not be shown in words: {exc}"}
+    return {"conditions": tree, "conditions_text": conditions.explain_text(tree), **rest}

@@ -12,6 +12,7 @@ from monitors.scopes import PolicyScope
 from revops import conditions
 from revops.engine.pipeline import engine_process_events
 from revops.engine.schedule import run_scheduled_automations
+from revops.engine.selectors import run_explanation
 from revops.engine.services import automation_create
 from revops.models import AutomationRun, Opportunity, OutboxEvent
 from revops.sync import sync_batch_apply
@@ -107,14 +108,14 @@ def test_an_alert_fires_when_synced_history_makes_the_deal_slip():
     first = sync_and_process("2026-11-05T09:00:00Z", "2026-12-15")
     assert first.outcome == "not_fired"
     assert "✗ Close-date pushes this quarter ≥ 2 (actual: 1)" in [
-        line.strip() for line in first.explanation["conditions_text"]
+        line.strip() for line in run_explanation(first)["conditions_text"]
     ]
     assert not ExceptionItem.objects.filter(kind="hygiene_alert").exists()
 
     second = sync_and_process("2026-11-10T09:00:00Z", "2027-01-10")
     assert second.outcome == "fired"
     assert "✓ Close-date pushes this quarter ≥ 2 (actual: 2)" in [
-        line.strip() for line in second.explanation["conditions_text"]
+        line.strip() for line in run_explanation(second)["conditions_text"]
     ]
     item = ExceptionItem.objects.get(kind="hygiene_alert")
     assert "Close-date pushes this quarter ≥ 2" in item.reason

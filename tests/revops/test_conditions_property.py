@@ -2,13 +2,14 @@
 
 import datetime as dt
 import itertools
+import json
 
 import pytest
 from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from revops.conditions import Context, Field, compile_condition, default_fields, explain, to_q
+from revops.conditions import Context, Field, compile_condition, default_fields, explain, explain_text, to_q
 from revops.conditions.schema import OPS_BY_TYPE
 from revops.models import Account, Lead, Rep
 
@@ -182,6 +183,19 @@ def _check(tree, data):
         explained = explain(tree, ctx, object_type="lead", fields=FIELDS)["result"]
         as_dict = pred(Context(_as_dict(lead), now=NOW))
         assert compiled == explained == (lead.pk in matched) == as_dict, (tree, lead.__dict__)
+        _check_compact(pred, ctx)
+
+
+def _check_compact(pred, ctx):
+    """A run's compact form (``pred.check``), stored as JSON and expanded, is the full explanation, and
+    its lines (all, and the ✗ ones) are the explanation text's."""
+    full = pred.explain(ctx)
+    checked = pred.check(ctx)
+    stored = json.loads(json.dumps(checked))
+    assert pred.expand(stored) == json.loads(json.dumps(full))
+    failed = [line.strip() for line in explain_text(full)[1:] if line.strip().startswith("✗")]
+    assert pred.failed_lines(stored) == failed
+    assert pred.text_lines(stored) == explain_text(full)
 
 
 def _as_dict(lead):

@@ -14,7 +14,7 @@ from revops.engine.actions import approval_execute
 from revops.engine.pipeline import MAX_ATTEMPTS, EngineRetry, engine_process_events
 from revops.engine.revert import run_revert
 from revops.engine.schedule import automation_review_overdue_open, run_scheduled_automations
-from revops.engine.selectors import record_runs
+from revops.engine.selectors import record_runs, run_explanation
 from revops.engine.services import automation_create, automation_set_mode, automation_update
 from revops.engine.shadow import shadow_report
 from revops.models import (
@@ -98,8 +98,8 @@ def test_sync_batch_runs_automations_in_a_real_worker(redis_conn, run_worker):
     assert fired.outcome == "fired" and fired.mode == "live" and fired.attempts == 1
     assert fired.automation == automation and fired.version.number == 1
     assert fired.trigger_key == f"event:{fired.event_id}"
-    assert fired.explanation["conditions"]["result"] is True
-    assert "✓" in fired.explanation["conditions_text"][1]
+    assert run_explanation(fired)["conditions"]["result"] is True
+    assert "✓" in run_explanation(fired)["conditions_text"][1]
     assert "Jordan Lee (owner) should call the lead by" in fired.expected_next
     assert fired.expected_next.endswith("UTC.")
     assert fired.actions_applied == [{"index": 0, "type": "create_task", "status": "applied"}]

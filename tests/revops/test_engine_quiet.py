@@ -4,12 +4,13 @@ still explain themselves; redeliveries and duplicates keep one run per (version,
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from revops.engine.pipeline import engine_process_events
-from revops.engine.selectors import record_runs
+from revops.engine.selectors import record_runs, run_explanation
 from revops.models import AutomationRun, Lead, OutboxEvent
 
-from .test_engine import make, process, rec, sync
+from .test_engine import HOT, make, process, rec, sync
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_runs_that_did_not_fire_are_written_in_one_statement_and_explain_themsel
     # "Why didn't it fire?" — the record's runs still carry the failed condition with its value.
     lead = Lead.objects.get(external_id="L3")
     why = {run.automation.name: run for run in record_runs(object_type="lead", object_id=lead.pk)}
-    explained = why["Hot lead follow-up"].explanation
+    explained = run_explanation(why["Hot lead follow-up"])
     assert explained["conditions"]["result"] is False
     failed = [c for c in explained["conditions"]["conditions"] if c["result"] is False]
     assert failed and failed[0]["actual"] == 10
@@ -84,3 +85,32 @@ def test_a_redelivered_event_finishes_the_run_its_first_attempt_left_in_error(mo
     run = AutomationRun.objects.get()
     assert (run.outcome, run.attempts, run.error) == ("not_fired", 2, "")
     assert OutboxEvent.objects.get().status == "processed"
+
+
+def test_runs_keep_their_conditions_compact_and_the_pages_show_them_in_words(admin_client):
+    """A run stores each condition's actual value and result; the Why page and the run page expand them
+    into the checked conditions, and the summary names what failed, with its value."""
+    changed = {"all": [{"field": "lead.status", "op": "changed_to", "value": "working"}, *HOT["all"][:1]]}
+    make("Worked hot lead", conditions=changed)
+    sync("leads", rec("L1", score=10, status="new"))
+    process()
+    sync("leads", rec("L1", at="2026-03-01T11:00:00Z", score=10, status="working"))
+    process()
+    run = AutomationRun.objects.filter(outcome="not_fired").order_by("-pk").first()
+    assert set(run.explanation) == {"kind", "checked"}
+    assert run.explanation["checked"] == [[["new", "working"], True], [10, False]]
+    assert run.summary == "Conditions not met: ✗ Lead score ≥ 80 (actual: 10)"
+    lines = run_explanation(run)["conditions_text"]
+    assert lines[0] == "✗ all of:" and lines[2].strip() == "✗ Lead score ≥ 80 (actual: 10)"
+    assert "new → working" in lines[1] and lines[1].strip().startswith("✓")
+
+    why = admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).content.decode()
+    assert "Lead score ≥ 80" in why and "new → working" in why
+    page = admin_client.get(reverse("admin:revops_automationrun_change", args=[run.pk])).content.decode()
+    assert "Lead score ≥ 80" in page and "conditions_text" in page
+
+    # A run whose values no longer fit its version's conditions still shows, with what was stored.
+    AutomationRun.objects.filter(pk=run.pk).update(explanation={"kind": "create_task", "checked": [[10, False]]})
+    run.refresh_from_db()
+    assert "could not be shown in words" in run_explanation(run)["note"]
+    assert admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).status_code == 200

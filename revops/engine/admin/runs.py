@@ -19,6 +19,7 @@ from revops.display import FieldText
 from revops.models import Automation, AutomationRun
 from revops.selectors import RECORD_MODELS, record_model
 
+from ..selectors import run_explanation
 from .automations import AppliedActionInline
 from .explain import OUTCOME_TONES, explanation_html, planned_rows
 from .helpers import mode_badge
@@ -172,7 +173,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="explanation (conditions checked)")
     def explanation_plain(self, obj):
-        return explanation_html(obj.explanation)
+        return explanation_html(run_explanation(obj))
 
     @admin.display(description="planned actions")
     def planned_display(self, obj):
@@ -187,7 +188,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="explanation (raw)")
     def explanation_json(self, obj):
-        return json_block(obj.explanation)
+        return json_block(run_explanation(obj))
 
     @admin.display(description="actions applied (raw)")
     def actions_applied_json(self, obj):

@@ -1,0 +1,152 @@
+"""Checked conditions in compact form: each leaf's actual value and result, in tree order.
+
+An automation run keeps why its rule did or did not fire. Building the full explain tree
+(``explain.explain_node``) for every run costs far more than deciding; a run therefore stores
+``checked`` — ``[[actual, result], …]`` for the leaves of its version's tree — and the pages that
+show it expand that into exactly the tree ``explain`` builds (``expand``), labels and sentences
+included. ``failed_lines`` gives the ✗ lines of that tree (the not-fired summary) without building it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .compile import _leaf, getter
+from .explain import _jsonable, evaluate_leaf
+from .render import value_text
+from .schema import All, Leaf, Node, Not
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_SUMMARY_SHAPES = 256  # failed-line layouts kept per predicate (one per combination of leaf results)
+
+
+def _probe(leaf: Leaf) -> Callable[[Any], list]:
+    if leaf.op in ("changed", "changed_to"):
+
+        def probe_change(ctx):
+            result, actual = evaluate_leaf(leaf, ctx)
+            return [_jsonable(actual), result]
+
+        return probe_change
+    get, test = getter(leaf), _leaf(leaf, False)
+
+    def probe(ctx):
+        value = get(ctx)
+        return [value if value.__class__ in _PLAIN else _jsonable(value), test(ctx)]
+
+    return probe
+
+
+def checker(node: Node) -> Callable[[Any], list]:
+    """A function ``ctx -> checked`` for a parsed tree: every leaf evaluated (no short-circuit), one
+    generated function (``codegen.generate_checker``)."""
+    from .codegen import generate_checker
+
+    return generate_checker(node, _probe)
+
+
+def expand(node: Node, checked: list, words: Callable[[Leaf], tuple[str, str]]) -> dict:
+    """The explain tree of ``node`` from its ``checked`` leaves; ``words(leaf)`` is (label, sentence).
+
+    Raises ``ValueError`` when ``checked`` does not fit the tree (the rule's tree changed shape)."""
+    leaves = iter(checked)
+
+    def walk(item: Node) -> dict:
+        if isinstance(item, Leaf):
+            try:
+                actual, result = next(leaves)
+            except (StopIteration, TypeError, ValueError):
+                raise ValueError("the checked values do not fit the rule's conditions") from None
+            label, text = words(item)
+            return {
+                "field": item.path,
+                "label": label,
+                "op": item.op,
+                "expected": item.raw,
+                "actual": actual,
+                "result": bool(result),
+                "text": text,
+            }
+        if isinstance(item, Not):
+            child = walk(item.child)
+            return {"op": "not", "result": not child["result"], "condition": child}
+        children = [walk(child) for child in item.children]
+        if isinstance(item, All):
+            return {"op": "all", "result": all(c["result"] for c in children), "conditions": children}
+        return {"op": "any", "result": any(c["result"] for c in children), "conditions": children}
+
+    tree = walk(node)
+    if next(leaves, None) is not None:
+        raise ValueError("the checked values do not fit the rule's conditions")
+    return tree
+
+
+def _layout(node: Node, results: tuple, words, *, every: bool, indent: str = "  ") -> list:
+    """The lines of ``node``'s explain text for these leaf ``results`` — every line, indented, or (not
+    ``every``) the ✗ lines below the first, bare: text, or (text, leaf index, is a change) where the
+    leaf's actual value follows."""
+    lines: list = []
+    counter = iter(range(len(results)))
+
+    def walk(item: Node, depth: int) -> bool:
+        if isinstance(item, Leaf):
+            index = next(counter)
+            ok = bool(results[index])
+            if every or (not ok and depth):
+                mark = f"{indent * depth if every else ''}{'✓' if ok else '✗'}"
+                lines.append((f"{mark} {words(item)[1]}", index, item.op in ("changed", "changed_to")))
+            return ok
+        at = len(lines)
+        if isinstance(item, Not):
+            ok = not walk(item.child, depth + 1)
+            head = "not:"
+        else:
+            found = [walk(child, depth + 1) for child in item.children]
+            ok = all(found) if isinstance(item, All) else any(found)
+            head = f"{'all of' if isinstance(item, All) else 'any of'}:"
+        if every or (not ok and depth):
+            lines.insert(at, f"{indent * depth if every else ''}{'✓' if ok else '✗'} {head}")
+        return ok
+
+    walk(node, 0)
+    return lines
+
+
+def _filled(layout: list, checked: list) -> list[str]:
+    out = []
+    for line in layout:
+        if isinstance(line, str):
+            out.append(line)
+            continue
+        text, index, change = line
+        actual = checked[index][0]
+        if change:
+            shown = "no change" if actual is None else f"{value_text(actual[0])} → {value_text(actual[1])}"
+        else:
+            shown = value_text(actual)
+        out.append(f"{text} (actual: {shown})")
+    return out
+
+
+def _cached_layout(node: Node, checked: list, words, layouts: dict, every: bool) -> list:
+    results = tuple([pair[1] for pair in checked])
+    key = (every, results)
+    layout = layouts.get(key)
+    if layout is None:
+        layout = _layout(node, tuple(map(bool, results)), words, every=every)
+        if len(layouts) < _SUMMARY_SHAPES:
+            layouts[key] = layout
+    return layout
+
+
+def failed_lines(node: Node, checked: list, words, layouts: dict) -> list[str]:
+    """The ✗ lines of the explain text (without its first line), bare, as ``explain_text`` writes them.
+
+    ``layouts`` caches, per combination of leaf results, which lines there are (kept by the predicate)."""
+    return _filled(_cached_layout(node, checked, words, layouts, False), checked)
+
+
+def text_lines(node: Node, checked: list, words, layouts: dict) -> list[str]:
+    """Every line of the explain text, as ``explain_text(explain(...))`` writes them, from ``checked``."""
+    return _filled(_cached_layout(node, checked, words, layouts, True), checked)

@@ -1,0 +1,97 @@
+"""The generated predicate and checker (``conditions.codegen``) against the leaf closures and the explain
+interpreter, for every field kind, operator and boundary value, negated and not, on records with and
+without values."""
+
+import datetime as dt
+
+from revops.conditions import Context, compile_condition, explain
+from revops.conditions.compact import _probe
+from revops.conditions.compile import _node
+from revops.conditions.schema import OPS_BY_TYPE, iter_leaves, parse_or_raise
+from revops.models import Account, Lead, Rep
+
+from .test_conditions_property import FIELDS, NOW, PATHS, TEXTS, TODAY
+
+VALUES = {
+    "text": TEXTS[:6],
+    "integer": [-1, 0, 1],
+    "choice": ["new", "working", "qualified"],
+    "date": [(TODAY + dt.timedelta(days=d)).isoformat() for d in (-1, 0, 1)],
+    "datetime": [(NOW + dt.timedelta(hours=h)).isoformat() for h in (-1, 0, 1)],
+    "multi_choice": ["a", "b"],
+    "reference": ["R1", "R2"],
+}
+RELATIVE = {"older_than_days", "within_days", "within_next_days", "within_last_days"}
+
+
+def _condition_values(path, op, field_type):
+    base = ["gold", "silver", "bronze"] if path == "lead.tier" else VALUES[field_type]
+    if op in ("is_empty", "is_not_empty", "in_past", "in_future", "changed"):
+        return [None]
+    if op in RELATIVE:
+        return [0, 1]
+    if op in ("in", "not_in"):
+        return [base[:2], base[1:3]]
+    if op == "between":
+        return [[base[0], base[1]], [base[1], base[-1]]]
+    return base
+
+
+def _records():
+    """Leads whose fields sit on, below and above the condition values, or are missing."""
+    owner = Rep(external_id="R1", name="Rep", region="US")
+    account = Account(external_id="A", name="Acme", employees=0, industry="us", attributes={"region_code": "CA"})
+    yield Lead(external_id="E", status="new", attributes={})  # empty everywhere, no relations
+    for offset, text in zip((-1, 0, 1), ("US", "u", "CA"), strict=True):
+        yield Lead(
+            external_id="L",
+            country=text,
+            source=text.lower(),
+            score=offset,
+            status="working" if offset else "new",
+            source_updated_at=NOW + dt.timedelta(hours=offset),
+            attributes={
+                "tier": "gold" if offset else "silver",
+                "intent": offset,
+                "first_touch": (TODAY + dt.timedelta(days=offset)).isoformat(),
+                "last_seen": (NOW + dt.timedelta(hours=offset)).isoformat(),
+                "tags": ["a"] if offset < 0 else (["a", "b"] if offset else []),
+            },
+            owner=owner if offset >= 0 else None,
+            matched_account=account if offset <= 0 else None,
+        )
+
+
+def test_generated_predicates_agree_with_the_closures_and_explain_on_every_boundary():
+    records = list(_records())
+    checked = 0
+    for path, (_strategy, field_type) in PATHS.items():
+        for op in sorted(OPS_BY_TYPE[field_type] - {"changed", "changed_to"}):
+            for value in _condition_values(path, op, field_type):
+                leaf = {"field": path, "op": op} | ({} if value is None else {"value": value})
+                for tree in (leaf, {"not": leaf}, {"all": [leaf, {"not": leaf}]}, {"any": [leaf, leaf]}):
+                    generated = compile_condition(tree, object_type="lead", fields=FIELDS)
+                    node = parse_or_raise(tree, object_type="lead", fields=FIELDS)
+                    closures, probes = _node(node), [_probe(leaf) for leaf in iter_leaves(node)]
+                    for record in records:
+                        ctx = Context(record, now=NOW)
+                        expected = explain(tree, ctx, object_type="lead", fields=FIELDS)["result"]
+                        assert generated(ctx) == closures(ctx) == expected, (tree, record.attributes, generated.source)
+                        probed = [probe(ctx) for probe in probes]
+                        assert generated.check(ctx) == probed, (tree, record.attributes, generated.check.source)
+                        checked += 1
+    assert checked > 4000
+
+
+def test_generated_source_holds_no_user_text():
+    hostile = "x') or __import__('os').system('true') or ('"
+    tree = {
+        "any": [
+            {"field": "lead.country", "op": "eq", "value": hostile},
+            {"field": "lead.tier", "op": "in", "value": ["gold"]},
+        ]
+    }
+    predicate = compile_condition(tree, object_type="lead", fields=FIELDS)
+    assert hostile not in predicate.source and "import" not in predicate.source
+    assert predicate(Context(Lead(country=hostile), now=NOW)) is True
+    assert predicate(Context(Lead(country="US", attributes={"tier": "silver"}), now=NOW)) is False
