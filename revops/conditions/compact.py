@@ -14,8 +14,8 @@ from typing import Any
 
 from .compile import _leaf, getter
 from .explain import _jsonable, evaluate_leaf
-from .render import value_text
-from .schema import All, Leaf, Node, Not
+from .render import comparison_text, value_text
+from .schema import All, Leaf, Node, Not, iter_leaves
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 _SUMMARY_SHAPES = 256  # failed-line layouts kept per predicate (one per combination of leaf results)
@@ -40,10 +40,31 @@ def _probe(leaf: Leaf) -> Callable[[Any], list]:
 
 def checker(node: Node) -> Callable[[Any], list]:
     """A function ``ctx -> checked`` for a parsed tree: every leaf evaluated (no short-circuit), one
-    generated function (``codegen.generate_checker``)."""
+    generated function (``codegen.generate_checker``).
+
+    Evaluating every leaf reaches leaves a short-circuiting predicate never would, on whatever data
+    the CRM sent (a list where a choice was expected, say): should the fast form raise, each leaf is
+    evaluated by the explain interpreter, which reads any value."""
     from .codegen import generate_checker
 
-    return generate_checker(node, _probe)
+    fast = generate_checker(node, _probe)
+    leaves = tuple(iter_leaves(node))
+
+    def check(ctx) -> list:
+        try:
+            return fast(ctx)
+        except Exception:  # the interpreter gives every leaf its value and result
+            return [_interpreted(leaf, ctx) for leaf in leaves]
+
+    return check
+
+
+def _interpreted(leaf: Leaf, ctx) -> list:
+    try:
+        result, actual = evaluate_leaf(leaf, ctx)
+    except Exception:  # a value no comparison can read: the condition does not hold
+        return [None, False]
+    return [_jsonable(actual), result]
 
 
 def expand(node: Node, checked: list, words: Callable[[Leaf], tuple[str, str]]) -> dict:
@@ -80,6 +101,46 @@ def expand(node: Node, checked: list, words: Callable[[Leaf], tuple[str, str]]) 
     if next(leaves, None) is not None:
         raise ValueError("the checked values do not fit the rule's conditions")
     return tree
+
+
+def expand_stored(tree: Any, checked: list) -> dict:
+    """The explain tree from a rule's stored conditions (their JSON) and ``checked``, for a rule that no
+    longer reads with today's dictionary (a field or a choice removed since): each condition is named
+    by its path. Raises ``ValueError`` when ``checked`` does not fit the tree."""
+    leaves = iter(checked)
+
+    def walk(item: Any) -> dict:
+        if not isinstance(item, dict):
+            raise ValueError("the stored conditions are not a condition tree")
+        if "field" in item:
+            try:
+                actual, result = next(leaves)
+            except (StopIteration, TypeError, ValueError):
+                raise ValueError("the checked values do not fit the rule's conditions") from None
+            path, op, raw = str(item["field"]), str(item.get("op")), item.get("value")
+            text = comparison_text(path, op, raw, multi=isinstance(actual, list) and op == "contains")
+            return {
+                "field": path,
+                "label": path,
+                "op": op,
+                "expected": raw,
+                "actual": actual,
+                "result": bool(result),
+                "text": text,
+            }
+        if "not" in item:
+            child = walk(item["not"])
+            return {"op": "not", "result": not child["result"], "condition": child}
+        for word, combine in (("all", all), ("any", any)):
+            if isinstance(item.get(word), list):
+                children = [walk(child) for child in item[word]]
+                return {"op": word, "result": combine(c["result"] for c in children), "conditions": children}
+        raise ValueError("the stored conditions are not a condition tree")
+
+    expanded = walk(tree)
+    if next(leaves, None) is not None:
+        raise ValueError("the checked values do not fit the rule's conditions")
+    return expanded
 
 
 def _layout(node: Node, results: tuple, words, *, every: bool, indent: str = "  ") -> list:

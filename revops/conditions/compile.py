@@ -152,6 +152,15 @@ def getter(leaf: Leaf) -> Callable[[Context], Any]:
     base = "record" if leaf.relation is None else f"record.{leaf.relation}"
     if field.is_core:
         if field.field_type == "reference" and leaf.op not in ("is_empty", "is_not_empty"):
+            if leaf.relation is not None:  # a reference one hop away: either record may be missing
+                related, key = attrgetter(base), field.key
+
+                def get_reference(ctx):
+                    obj = related(ctx)
+                    referenced = None if obj is None else getattr(obj, key)
+                    return None if referenced is None else referenced.external_id
+
+                return get_reference
             holder, name = attrgetter(f"{base}.{field.key}"), "external_id"
         elif leaf.relation is None:
             return attrgetter(f"record.{field.key}_id" if field.field_type == "reference" else f"record.{field.key}")

@@ -66,7 +66,12 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
         return found
 
     pred.explain = lambda ctx: explain_node(node, ctx, words=cached_words())
-    pred.check = compact.checker(node)
+
+    def check_first(ctx) -> list:  # built on first use: most callers never check
+        pred.check = compact.checker(node)
+        return pred.check(ctx)
+
+    pred.check = check_first
     pred.expand = lambda checked: compact.expand(node, checked, said)
     for name, lines in (("failed_lines", compact.failed_lines), ("text_lines", compact.text_lines)):
         if local:

@@ -66,17 +66,24 @@ def leaf_label(leaf: Leaf, labels: Mapping | None = None) -> str:
 
 def leaf_text(leaf: Leaf, labels: Mapping | None = None) -> str:
     """One comparison in plain language."""
-    phrase = _PHRASES[leaf.op]
-    if leaf.op == "between":
-        lo, hi = leaf.raw
+    return comparison_text(leaf_label(leaf, labels), leaf.op, leaf.raw, multi=leaf.field_type == "multi_choice")
+
+
+def comparison_text(label: str, op: str, raw: Any, *, multi: bool = False) -> str:
+    """``label`` compared by ``op`` with the stored value ``raw``, in plain language."""
+    phrase = _PHRASES.get(op)
+    if phrase is None:
+        rest = f"{op} {value_text(raw)}"
+    elif op == "between":
+        lo, hi = raw if isinstance(raw, list | tuple) and len(raw) == 2 else (raw, raw)
         rest = phrase.format(lo=value_text(lo), hi=value_text(hi))
-    elif leaf.raw == 1 and leaf.op in _ONE_DAY:
-        rest = _ONE_DAY[leaf.op]
-    elif leaf.op == "contains" and leaf.field_type == "multi_choice":
-        rest = f"includes {value_text(leaf.raw)}"
+    elif raw == 1 and op in _ONE_DAY:
+        rest = _ONE_DAY[op]
+    elif op == "contains" and multi:
+        rest = f"includes {value_text(raw)}"
     else:
-        rest = phrase.format(v=value_text(leaf.raw))
-    return f"{leaf_label(leaf, labels)} {rest}"
+        rest = phrase.format(v=value_text(raw))
+    return f"{label} {rest}"
 
 
 def render_node(node: Node, labels: Mapping | None = None, nested: bool = False) -> str:

@@ -1,8 +1,9 @@
 """Built-in automation kinds: field updates, tasks, alerts, required-field prompts and notifications.
 
-Every kind first evaluates the automation's conditions (the explanation always carries the full
-condition tree, ``explanation["conditions"]``, and its plain-language lines) and only acts when
-they hold. Kinds never write; they return an ``Outcome`` whose actions the engine applies.
+Every kind first evaluates the automation's conditions and only acts when they hold; the
+explanation carries every condition's actual value and result (``explanation["checked"]``, shown
+as the ✓/✗ list by ``engine.selectors.run_explanation``), or the full tree and its lines where the
+kind's text quotes them (alerts, notifications). Kinds never write; they return an ``Outcome`` whose actions the engine applies.
 
 Text parameters (task titles, alert titles, notification subjects and bodies) may use
 ``{record}`` (the record's name) and ``{external_id}``.
@@ -94,11 +95,9 @@ def _assignee(record, assignee: str, context) -> tuple[Rep | None, str]:
 
 
 class _Base(AutomationKind):
-    """A kind that acts only when the conditions hold. Its runs store the conditions in compact form
-    (``explanation["checked"]``, expanded by the pages that show a run); a kind whose text needs the
-    checked lines asks ``full_explanation``."""
-
-    gated = True
+    """A kind that acts only when the conditions hold (each kind declares ``gated``). Its runs store the
+    conditions in compact form (``explanation["checked"]``, expanded by the pages that show a run); a
+    kind whose text needs the checked lines asks ``full_explanation``."""
 
     def checked(self, context, predicate) -> dict:
         """The explanation with the conditions in compact form."""
@@ -120,6 +119,7 @@ class FieldUpdate(_Base):
     """Set fields on the record when the conditions hold."""
 
     key = "field_update"
+    gated = True
     label = "Update fields"
     description = 'Sets dictionary fields when the conditions hold. Config: {"set": {"<field key>": <value>}}.'
 
@@ -157,11 +157,12 @@ class FieldUpdate(_Base):
         values = context.config.get("set", {})
         explanation["set"] = values
         # The same for every record of a type: said once per compiled rule and dictionary.
-        said = (self.key, type(record), id(context.fields))
-        labels = predicate.memo.get(said)
-        if labels is None:
+        said = predicate.memo.get((self.key, type(record)))
+        if said is not None and said[0] is context.fields:
+            labels = said[1]
+        else:
             labels = ", ".join(f"{_label(context, k)} to {_shown(record, k, v)}" for k, v in values.items())
-            predicate.memo[said] = labels
+            predicate.memo[(self.key, type(record))] = (context.fields, labels)
         return Outcome(
             fired=True,
             actions=[Action("update_field", {"key": k, "value": v}) for k, v in values.items()],
@@ -176,6 +177,7 @@ class CreateTask(_Base):
     """Create a follow-up task for the owner (or their manager, or a named rep)."""
 
     key = "create_task"
+    gated = True
     label = "Create a task"
     description = (
         'Creates a task when the conditions hold. Config: {"title", "description", "due_in_hours", '
@@ -247,6 +249,7 @@ class Alert(_Base):
     """Open (or refresh) an exception item when the conditions hold."""
 
     key = "alert"
+    gated = True
     label = "Raise an alert"
     description = (
         'Opens an exception item when the conditions hold. Config: {"title", "exception_kind", "severity", '
@@ -302,6 +305,7 @@ class RequiredFields(_Base):
     """Prompt the owner to fill dictionary fields that are empty (a task and/or an exception item)."""
 
     key = "required_fields"
+    gated = True
     label = "Required-field prompt"
     description = (
         'When the conditions hold and listed fields are empty, asks for them. Config: {"fields": [keys], '
@@ -402,6 +406,7 @@ class Notify(_Base):
     """Email the owner, their manager or the automation's owners when the conditions hold."""
 
     key = "notify"
+    gated = True
     label = "Send a notification"
     description = (
         "Emails someone when the conditions hold (rate-limited per recipient, never the same twice). "

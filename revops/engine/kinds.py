@@ -24,8 +24,16 @@ class AutomationKind:
     object_types: ClassVar[tuple[str, ...]] = ()  # empty: any record type
     run_order: ClassVar[int] = 100  # lower runs first on the same event (routing sets the owner others read)
     # True: the kind fires only when the rule's conditions hold, and ``not_fired(predicate, ctx)`` gives
-    # the outcome when they do not from the condition context alone (``batch.rule_outcome``).
+    # the outcome when they do not from the condition context alone (``batch.rule_outcome``). Declared
+    # by the class that defines ``evaluate``.
     gated: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # A subclass with its own ``evaluate`` is gated only if it says so: a plug-in kind built on a
+        # gated one may fire when the conditions do not hold.
+        if "evaluate" in cls.__dict__ and "gated" not in cls.__dict__:
+            cls.gated = False
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         """Return the cleaned config or raise ``ValidationError`` naming the bad parameter."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from revops import conditions
+from revops.conditions.compact import expand_stored
 from revops.models import AppliedAction, AutomationRun
 
 
@@ -118,9 +119,10 @@ def run_explanation(run: AutomationRun, fields=None) -> dict:
     [...], ...kind details}``.
 
     Kinds whose runs store the conditions in compact form (``"checked"``: each condition's actual value
-    and result, ``revops.conditions.compact``) get them expanded from the run's version. Should that
-    version's conditions no longer read with today's dictionary, the stored values stay as they are,
-    with a note. ``fields``: the dictionary, when the caller already read it for a page of runs.
+    and result, ``revops.conditions.compact``) get them expanded from the run's version, with the
+    dictionary's labels; a version that no longer reads with today's dictionary (a field or a choice
+    removed since) is expanded from its stored conditions, each named by its path. ``fields``: the
+    dictionary, when the caller already read it for a page of runs.
     """
     explanation = run.explanation
     if not isinstance(explanation, dict) or "checked" not in explanation:
@@ -128,10 +130,13 @@ def run_explanation(run: AutomationRun, fields=None) -> dict:
     from .pipeline import compiled_predicate
 
     rest = {key: value for key, value in explanation.items() if key != "checked"}
+    checked = explanation["checked"]
     try:
         fields = fields if fields is not None else conditions.load_fields()
-        predicate = compiled_predicate(run.version, run.object_type, fields)
-        tree = predicate.expand(explanation["checked"])
-    except (conditions.ConditionError, ValueError) as exc:
-        return {**explanation, "note": f"The conditions checked could not be shown in words: {exc}"}
+        tree = compiled_predicate(run.version, run.object_type, fields).expand(checked)
+    except (conditions.ConditionError, ValueError):
+        try:  # the version no longer reads with today's dictionary: its stored conditions, by path
+            tree = expand_stored(run.version.conditions or {"all": []}, checked)
+        except ValueError as exc:
+            return {**explanation, "note": f"The conditions checked could not be shown in words: {exc}"}
     return {"conditions": tree, "conditions_text": conditions.explain_text(tree), **rest}

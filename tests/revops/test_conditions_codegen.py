@@ -4,7 +4,7 @@ without values."""
 
 import datetime as dt
 
-from revops.conditions import Context, compile_condition, explain
+from revops.conditions import Context, compile_condition, default_fields, explain, explain_text
 from revops.conditions.compact import _probe
 from revops.conditions.compile import _node
 from revops.conditions.schema import OPS_BY_TYPE, iter_leaves, parse_or_raise
@@ -95,3 +95,40 @@ def test_generated_source_holds_no_user_text():
     assert hostile not in predicate.source and "import" not in predicate.source
     assert predicate(Context(Lead(country=hostile), now=NOW)) is True
     assert predicate(Context(Lead(country="US", attributes={"tier": "silver"}), now=NOW)) is False
+
+
+def test_every_leaf_is_checked_whatever_the_record_holds():
+    """``check`` evaluates leaves the deciding predicate short-circuits past: a reference behind an
+    empty relation reads as empty, and a value of the wrong shape (a list where a choice was expected)
+    is still compared, as the explain interpreter does."""
+    fields = default_fields() | FIELDS
+    trees = [
+        {
+            "all": [
+                {"field": "lead.score", "op": "gte", "value": 80},
+                {"field": "lead.owner.team", "op": "eq", "value": "T1"},
+            ]
+        },
+        {
+            "any": [
+                {"field": "lead.score", "op": "gte", "value": 5},
+                {"field": "lead.matched_account.owner", "op": "eq", "value": "R1"},
+            ]
+        },
+        {
+            "all": [
+                {"field": "lead.score", "op": "gte", "value": 80},
+                {"field": "lead.tier", "op": "in", "value": ["gold"]},
+            ]
+        },
+    ]
+    lead = Lead(external_id="L1", score=10, attributes={"tier": ["gold"]})
+    for tree in trees:
+        predicate = compile_condition(tree, object_type="lead", fields=fields)
+        ctx = Context(lead, now=NOW)
+        full = explain(tree, ctx, object_type="lead", fields=fields)
+        assert predicate(ctx) == full["result"]
+        assert predicate.expand(predicate.check(ctx)) == full
+        assert predicate.failed_lines(predicate.check(ctx)) == [
+            line.strip() for line in explain_text(full)[1:] if line.strip().startswith("✗")
+        ]

@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from revops.conditions import Context, Field, compile_condition, default_fields, explain, explain_text, to_q
-from revops.conditions.schema import OPS_BY_TYPE
+from revops.conditions.compact import expand_stored
+from revops.conditions.schema import OPS_BY_TYPE, dump
 from revops.models import Account, Lead, Rep
 
 pytestmark = pytest.mark.django_db
@@ -196,6 +197,17 @@ def _check_compact(pred, ctx):
     failed = [line.strip() for line in explain_text(full)[1:] if line.strip().startswith("✗")]
     assert pred.failed_lines(stored) == failed
     assert pred.text_lines(stored) == explain_text(full)
+    # Should the rule stop reading with the dictionary, its stored conditions give the same tree, by path.
+    unlabelled = expand_stored(dump(pred.node), stored)
+    assert _without_words(unlabelled) == _without_words(json.loads(json.dumps(full)))
+
+
+def _without_words(tree):
+    if "conditions" in tree:
+        return {**tree, "conditions": [_without_words(child) for child in tree["conditions"]]}
+    if "condition" in tree:
+        return {**tree, "condition": _without_words(tree["condition"])}
+    return {key: value for key, value in tree.items() if key not in ("label", "text")}
 
 
 def _as_dict(lead):

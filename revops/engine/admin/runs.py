@@ -188,7 +188,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="explanation (raw)")
     def explanation_json(self, obj):
-        return json_block(run_explanation(obj))
+        return json_block(obj.explanation)
 
     @admin.display(description="actions applied (raw)")
     def actions_applied_json(self, obj):
