@@ -1,14 +1,20 @@
 """Cheap "did not fire": runs whose conditions fail are written in one statement per batch, and
 still explain themselves; redeliveries and duplicates keep one run per (version, event)."""
 
+from types import SimpleNamespace
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from revops.conditions import compile_condition
 from revops.engine import pipeline
+from revops.engine.batch import rule_outcome
 from revops.engine.pipeline import engine_process_events
 from revops.engine.selectors import record_runs, run_explanation
+from revops.engine.types import Outcome
 from revops.models import AutomationRun, AutomationVersion, Lead, OutboxEvent
 
 from .test_engine import HOT, make, process, rec, sync
@@ -121,3 +127,31 @@ def test_runs_keep_their_conditions_compact_and_the_pages_show_them_in_words(adm
     run.refresh_from_db()
     assert "could not be shown in words" in run_explanation(run)["note"]
     assert admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).status_code == 200
+
+
+def test_a_kind_is_gated_only_where_its_evaluate_says_so():
+    """A plug-in kind built on a gated built-in one, with its own ``evaluate``, is evaluated even when
+    the conditions do not hold (it may fire then); a subclass that keeps ``evaluate`` stays gated."""
+    from revops.engine.builtin import FieldUpdate
+
+    class Always(FieldUpdate):
+        def evaluate(self, record, *, version, predicate, context):
+            return Outcome(True, summary="fires whatever the conditions")
+
+    class Renamed(FieldUpdate):
+        label = "Renamed"
+
+    class Declared(FieldUpdate):
+        gated = True
+
+        def evaluate(self, record, *, version, predicate, context):  # pragma: no cover - never reached
+            raise AssertionError
+
+    assert FieldUpdate.gated and Renamed.gated and Declared.gated and not Always.gated
+    predicate = compile_condition(HOT, object_type="lead")
+    version = SimpleNamespace(pk=1, number=1, config={"set": {"status": "working"}})
+    automation = SimpleNamespace(name="r", mode="live", object_type="lead")
+    lead = Lead(external_id="L1", score=10, status="new")
+    for kind, fired in ((Always(), True), (Renamed(), False), (Declared(), False)):
+        rule = SimpleNamespace(automation=automation, version=version, kind=kind, predicate=predicate)
+        assert rule_outcome(rule, lead, now=timezone.now()).fired is fired
