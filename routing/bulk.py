@@ -550,15 +550,13 @@ def _collect(rule, item: Claimed, outcome, writes: _Writes, *, lookups: BatchLoo
     writes.runs.append(run)
     writes.applied.extend(applied_rows)
     if plan is not None:
-        decision = _decision(plan, lead, run, now, outcome.explanation.get("routing"))
+        decision = _decision(plan, lead, run, now)
         writes.decisions.append((decision, clock, getattr(item.event, "created_at", None)))
 
 
-def _decision(plan, lead, run, now, explanation) -> RoutingDecision:
+def _decision(plan, lead, run, now) -> RoutingDecision:
     """The decision row as ``routing.kind.decision_record`` writes it (latency set at write time)."""
-    return decision_row(
-        plan, lead=lead, run=run, mode=run.mode, decided_at=now, explanation={**(explanation or plan.explanation())}
-    )
+    return decision_row(plan, lead=lead, run=run, mode=run.mode, decided_at=now, explanation=plan.explanation())
 
 
 def _items_open(writes: _Writes) -> None:

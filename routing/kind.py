@@ -123,7 +123,7 @@ class LeadRouting(AutomationKind):
             reason=options.get("reason", ""),
             paused=pause.sentence(context.automation.name) if pause is not None else "",
         )
-        explanation["routing"] = plan.explanation()
+        # The plan's explanation is stored once, with the decision (``record_outcome``), which the Why page shows.
         return Outcome(
             fired=True,
             actions=plan_actions(plan, record),
@@ -179,7 +179,6 @@ class LeadRouting(AutomationKind):
             mode=run.mode,
             event=context.event,
             now=context.now,
-            explanation=outcome.explanation.get("routing"),
         )
         clocks = [row.after.get("clock_id") for row in applied if row.action == "start_sla_clock" and row.after]
         clocks = [pk for pk in clocks if pk]
@@ -258,18 +257,17 @@ def build_router(*, config: RoutingConfig, lock: bool, context=None, statuses=No
     )
 
 
-def decision_record(
-    *, plan, lead, run=None, mode: str = "live", event=None, now=None, explanation: dict | None = None
-) -> RoutingDecision:
-    """Store ``plan`` as the lead's decision; latency counts from the CRM event's arrival when known.
+def decision_record(*, plan, lead, run=None, mode: str = "live", event=None, now=None) -> RoutingDecision:
+    """Store ``plan`` as the lead's decision, with its explanation (stored here only: the run keeps its
+    gate's conditions); latency counts from the CRM event's arrival when known.
 
-    ``explanation`` is the plan's, when the run already built it. ``decided_at`` is the moment routing evaluated (``now``: the engine's clock, in the past when
+    ``decided_at`` is the moment routing evaluated (``now``: the engine's clock, in the past when
     leads are replayed as they arrived); daily pool caps count decisions by it.
     """
     committed = timezone.now()
     arrived = getattr(event, "created_at", None)
     latency = (committed - arrived).total_seconds() * 1000 if arrived else 0.0
-    explanation = {**(explanation or plan.explanation()), "latency_ms": round(latency, 1)}
+    explanation = {**plan.explanation(), "latency_ms": round(latency, 1)}
     decision = decision_row(plan, lead=lead, run=run, mode=mode, decided_at=now or committed, explanation=explanation)
     decision.latency_ms = round(latency, 3)
     decision.save()
