@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
 STAGE_KEYS = ("status", "stage")
 
-_compiled: dict[tuple[int, int], conditions.Predicate] = {}
+_compiled: dict[tuple[int, int], tuple[dict, conditions.Predicate]] = {}
 
 
 class EngineRetry(Exception):
@@ -82,12 +82,13 @@ class Rule:
 def compiled_predicate(version: AutomationVersion, object_type: str, fields) -> conditions.Predicate:
     """The version's predicate, compiled once per process (and again only if the dictionary changes)."""
     key = (version.pk, id(fields))
-    pred = _compiled.get(key)
-    if pred is None:
-        if len(_compiled) > 2000:
-            _compiled.clear()
-        pred = conditions.compile_condition(version.conditions or {"all": []}, object_type=object_type, fields=fields)
-        _compiled[key] = pred
+    found = _compiled.get(key)
+    if found is not None and found[0] is fields:  # the same dictionary, not a new one at a reused address
+        return found[1]
+    if len(_compiled) > 2000:
+        _compiled.clear()
+    pred = conditions.compile_condition(version.conditions or {"all": []}, object_type=object_type, fields=fields)
+    _compiled[key] = (fields, pred)
     return pred
 
 
