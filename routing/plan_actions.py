@@ -51,7 +51,9 @@ def plan_actions(plan: Plan, lead: Lead) -> list:
     for item in plan.items:
         actions.append(Action("open_exception", dict(item)))
     if plan.sla and plan.owner is not None:
-        params = {"plan": plan.sla, "owner_id": plan.owner.pk}
+        # The clock needs the plan's times and policy; why that policy applies is the decision's to keep.
+        clock_plan = {key: value for key, value in plan.sla.items() if key != "explanation"}
+        params = {"plan": clock_plan, "owner_id": plan.owner.pk}
         if plan.previous_owner_id and plan.previous_owner_id != plan.owner.pk:
             params["replace_running"] = True  # re-routed: the old owner's clock stops, the new one's starts
         actions.append(Action("start_sla_clock", params))
