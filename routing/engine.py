@@ -66,12 +66,14 @@ def compile_rules(rules, fields=None) -> list[CompiledRule]:
     out = []
     for rule in rules:
         key = ("rule", rule.pk, rule.updated_at, id(fields))
-        pred = _compiled.get(key)
-        if pred is None:
+        found = _compiled.get(key)
+        if found is not None and found[0] is fields:  # not a newer dictionary at a reused address
+            pred = found[1]
+        else:
             if len(_compiled) > 5000:
                 _compiled.clear()
             pred = conditions.compile_condition(rule.conditions or {"all": []}, object_type="lead", fields=fields)
-            _compiled[key] = pred
+            _compiled[key] = (fields, pred)
         out.append(CompiledRule(rule, pred))
     return out
 

@@ -30,10 +30,10 @@ class AutomationKind:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        # A subclass with its own ``evaluate`` is gated only if it says so: a plug-in kind built on a
-        # gated one may fire when the conditions do not hold.
-        if "evaluate" in cls.__dict__ and "gated" not in cls.__dict__:
-            cls.gated = False
+        # Gated only if the class whose ``evaluate`` runs says so: a plug-in kind built on a gated one,
+        # with its own ``evaluate`` (or a mixin's), may fire when the conditions do not hold.
+        owner = next(klass for klass in cls.__mro__ if "evaluate" in klass.__dict__)
+        cls.gated = bool(owner.__dict__.get("gated", False))
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         """Return the cleaned config or raise ``ValidationError`` naming the bad parameter."""

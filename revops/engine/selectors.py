@@ -14,7 +14,8 @@ def record_runs(*, object_type: str, object_id: int, limit: int | None = 50) -> 
 
     Each run carries ``automation`` (name, owners, mode), ``version`` (``number``, ``conditions``,
     ``config``, ``risk``), ``mode`` (live/shadow at the time), ``outcome`` (pending, fired,
-    not_fired, error), ``explanation`` (as stored: read it with ``run_explanation``), ``summary``, ``expected_next``, ``actions_planned``, ``error``,
+    not_fired, error), ``explanation`` (as stored: read it with ``run_explanation``), ``summary``,
+    ``expected_next``, ``actions_planned``, ``error``,
     ``attempts``, ``duration_ms``, ``trigger_key``, ``event`` and its ``applied`` actions
     (``AppliedAction`` rows in index order with ``action``, ``status``, ``params``, ``before``,
     ``after``).
@@ -131,6 +132,8 @@ def run_explanation(run: AutomationRun, fields=None) -> dict:
 
     rest = {key: value for key, value in explanation.items() if key != "checked"}
     checked = explanation["checked"]
+    if not isinstance(checked, list):
+        return {**explanation, "note": "The conditions checked could not be shown in words: not a list of values."}
     try:
         fields = fields if fields is not None else conditions.load_fields()
         tree = compiled_predicate(run.version, run.object_type, fields).expand(checked)

@@ -122,6 +122,11 @@ def test_runs_keep_their_conditions_compact_and_the_pages_show_them_in_words(adm
     pipeline._compiled.clear()
     run = AutomationRun.objects.select_related("version").get(pk=run.pk)
     assert run_explanation(run)["conditions_text"][2].strip() == "✗ lead.removed_field ≥ 80 (actual: 10)"
+    # Stored values of the wrong shape show as stored, with a note (the page never fails on them).
+    AutomationRun.objects.filter(pk=run.pk).update(explanation={"kind": "create_task", "checked": None})
+    run.refresh_from_db()
+    assert "not a list" in run_explanation(run)["note"]
+    assert admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).status_code == 200
     # Values that do not fit the conditions at all still show, with what was stored.
     AutomationRun.objects.filter(pk=run.pk).update(explanation={"kind": "create_task", "checked": [[10, False]]})
     run.refresh_from_db()
@@ -141,17 +146,24 @@ def test_a_kind_is_gated_only_where_its_evaluate_says_so():
     class Renamed(FieldUpdate):
         label = "Renamed"
 
+    class AlwaysMixin:
+        def evaluate(self, record, *, version, predicate, context):
+            return Outcome(True, summary="fires whatever the conditions")
+
+    class Mixed(AlwaysMixin, FieldUpdate):
+        pass
+
     class Declared(FieldUpdate):
         gated = True
 
         def evaluate(self, record, *, version, predicate, context):  # pragma: no cover - never reached
             raise AssertionError
 
-    assert FieldUpdate.gated and Renamed.gated and Declared.gated and not Always.gated
+    assert FieldUpdate.gated and Renamed.gated and Declared.gated and not Always.gated and not Mixed.gated
     predicate = compile_condition(HOT, object_type="lead")
     version = SimpleNamespace(pk=1, number=1, config={"set": {"status": "working"}})
     automation = SimpleNamespace(name="r", mode="live", object_type="lead")
     lead = Lead(external_id="L1", score=10, status="new")
-    for kind, fired in ((Always(), True), (Renamed(), False), (Declared(), False)):
+    for kind, fired in ((Always(), True), (Mixed(), True), (Renamed(), False), (Declared(), False)):
         rule = SimpleNamespace(automation=automation, version=version, kind=kind, predicate=predicate)
         assert rule_outcome(rule, lead, now=timezone.now()).fired is fired
