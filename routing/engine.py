@@ -57,25 +57,18 @@ class CompiledRule:
     predicate: Any
 
 
-_compiled: dict[tuple[str, int, Any], Any] = {}
-
-
 def compile_rules(rules, fields=None) -> list[CompiledRule]:
-    """Rules with their predicates, compiled once per (rule, last change)."""
+    """Rules with their predicates, compiled once per (rule, conditions, dictionary)."""
     fields = fields if fields is not None else conditions.load_fields()
-    out = []
-    for rule in rules:
-        key = ("rule", rule.pk, rule.updated_at, id(fields))
-        found = _compiled.get(key)
-        if found is not None and found[0] is fields:  # not a newer dictionary at a reused address
-            pred = found[1]
-        else:
-            if len(_compiled) > 5000:
-                _compiled.clear()
-            pred = conditions.compile_condition(rule.conditions or {"all": []}, object_type="lead", fields=fields)
-            _compiled[key] = (fields, pred)
-        out.append(CompiledRule(rule, pred))
-    return out
+    return [
+        CompiledRule(
+            rule,
+            conditions.compile_cached(
+                ("routing rule", rule.pk), rule.conditions or {"all": []}, object_type="lead", fields=fields
+            ),
+        )
+        for rule in rules
+    ]
 
 
 def load_rules(statuses=(RoutingRule.Status.LIVE, RoutingRule.Status.SHADOW)) -> list[RoutingRule]:

@@ -95,7 +95,7 @@ from .compile import Context, Predicate, batch_contexts
 from .computed import ComputedField, computed_fields, register_computed_field
 from .explain import explain, explain_node, explain_text
 from .orm import ConditionNotQueryable, candidates_q, node_to_q, queryset, to_q
-from .predicate import compile_condition
+from .predicate import compile_cached, compile_condition
 from .render import render, render_node
 from .schema import (
     ALL_OPS,
@@ -123,6 +123,7 @@ __all__ = [
     "batch_contexts",
     "candidates_q",
     "clean_condition",
+    "compile_cached",
     "compile_condition",
     "compile_node",
     "computed_fields",

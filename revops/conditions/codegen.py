@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .compile import _EMPTY, CONVERTERS, Predicate, _leaf
-from .explain import _jsonable
+from .explain import PLAIN_JSON, _jsonable
 from .schema import All, Leaf, Node, Not, iter_leaves
 
 
@@ -135,7 +135,7 @@ def generate_checker(node: Node, probe: Callable[[Leaf], Callable]) -> Callable[
     unless it is a plain str, int, float, bool or None. ``probe(leaf)``: the closure for a leaf that
     is not inlined."""
     source = _Source()
-    source.env.update({"_PLAIN": frozenset({str, int, float, bool, type(None)}), "_json": _jsonable})
+    source.env.update({"_PLAIN": PLAIN_JSON, "_json": _jsonable})
     body, pairs = [], []
     for leaf in iter_leaves(node):
         read = source.value(leaf) if leaf.op in _INLINE else None
@@ -152,11 +152,6 @@ def generate_checker(node: Node, probe: Callable[[Leaf], Callable]) -> Callable[
 
 
 def compile_node(node: Node) -> Predicate:
-    """A predicate for an already parsed tree (``generate``)."""
-    return generate(node)
-
-
-def generate(node: Node) -> Predicate:
     """``pred(ctx) -> bool`` for a parsed tree, as one generated function (a fresh one per call)."""
     source = _Source()
     expression = source.node(node)

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from .compile import _leaf, getter
-from .explain import _jsonable, evaluate_leaf
-from .render import comparison_text, value_text
+from .explain import _jsonable, evaluate_leaf, json_ready
+from .render import actual_text, comparison_text
 from .schema import All, Leaf, Node, Not, iter_leaves
 
-_PLAIN = frozenset({str, int, float, bool, type(None)})
 _SUMMARY_SHAPES = 256  # failed-line layouts kept per predicate (one per combination of leaf results)
 
 
@@ -32,8 +31,7 @@ def _probe(leaf: Leaf) -> Callable[[Any], list]:
     get, test = getter(leaf), _leaf(leaf, False)
 
     def probe(ctx):
-        value = get(ctx)
-        return [value if value.__class__ in _PLAIN else _jsonable(value), test(ctx)]
+        return [json_ready(get(ctx)), test(ctx)]
 
     return probe
 
@@ -71,81 +69,84 @@ def expand(node: Node, checked: list, words: Callable[[Leaf], tuple[str, str]]) 
     """The explain tree of ``node`` from its ``checked`` leaves; ``words(leaf)`` is (label, sentence).
 
     Raises ``ValueError`` when ``checked`` does not fit the tree (the rule's tree changed shape)."""
-    leaves = iter(checked)
 
-    def walk(item: Node) -> dict:
+    def shape(item: Node):
         if isinstance(item, Leaf):
-            try:
-                actual, result = next(leaves)
-            except (StopIteration, TypeError, ValueError):
-                raise ValueError("the checked values do not fit the rule's conditions") from None
             label, text = words(item)
-            return {
+            return "leaf", lambda _actual: {
                 "field": item.path,
                 "label": label,
                 "op": item.op,
                 "expected": item.raw,
-                "actual": actual,
-                "result": bool(result),
                 "text": text,
             }
         if isinstance(item, Not):
-            child = walk(item.child)
-            return {"op": "not", "result": not child["result"], "condition": child}
-        children = [walk(child) for child in item.children]
-        if isinstance(item, All):
-            return {"op": "all", "result": all(c["result"] for c in children), "conditions": children}
-        return {"op": "any", "result": any(c["result"] for c in children), "conditions": children}
+            return "not", item.child
+        return ("all" if isinstance(item, All) else "any"), item.children
 
-    tree = walk(node)
-    if next(leaves, None) is not None:
-        raise ValueError("the checked values do not fit the rule's conditions")
-    return tree
+    return _assembled(node, checked, shape)
 
 
 def expand_stored(tree: Any, checked: list) -> dict:
     """The explain tree from a rule's stored conditions (their JSON) and ``checked``, for a rule that no
     longer reads with today's dictionary (a field or a choice removed since): each condition is named
     by its path. Raises ``ValueError`` when ``checked`` does not fit the tree."""
-    leaves = iter(checked)
 
-    def walk(item: Any) -> dict:
+    def shape(item: Any):
         if not isinstance(item, dict):
             raise ValueError("the stored conditions are not a condition tree")
         if "field" in item:
-            try:
-                actual, result = next(leaves)
-            except (StopIteration, TypeError, ValueError):
-                raise ValueError("the checked values do not fit the rule's conditions") from None
             path, op, raw = str(item["field"]), str(item.get("op")), item.get("value")
-            text = comparison_text(path, op, raw, multi=isinstance(actual, list) and op == "contains")
-            return {
+            return "leaf", lambda actual: {
                 "field": path,
                 "label": path,
                 "op": op,
                 "expected": raw,
-                "actual": actual,
-                "result": bool(result),
-                "text": text,
+                # A multiple-choice field's values are a list: its "contains" reads "includes".
+                "text": comparison_text(path, op, raw, multi=isinstance(actual, list) and op == "contains"),
             }
         if "not" in item:
-            child = walk(item["not"])
-            return {"op": "not", "result": not child["result"], "condition": child}
-        for word, combine in (("all", all), ("any", any)):
+            return "not", item["not"]
+        for word in ("all", "any"):
             if isinstance(item.get(word), list):
-                children = [walk(child) for child in item[word]]
-                return {"op": word, "result": combine(c["result"] for c in children), "conditions": children}
+                return word, item[word]
         raise ValueError("the stored conditions are not a condition tree")
 
-    expanded = walk(tree)
+    return _assembled(tree, checked, shape)
+
+
+def _assembled(root: Any, checked: list, shape) -> dict:
+    """The explain tree of ``root``, each leaf taking the next ``checked`` pair; ``shape(item)`` says what
+    ``item`` is: ("leaf", a function of the actual value giving the leaf's other fields), ("not", child)
+    or ("all" or "any", children)."""
+    if not isinstance(checked, list):
+        raise ValueError("the checked values are not a list")
+    leaves = iter(checked)
+
+    def walk(item: Any) -> dict:
+        kind, body = shape(item)
+        if kind == "leaf":
+            try:
+                actual, result = next(leaves)
+            except (StopIteration, TypeError, ValueError):
+                raise ValueError("the checked values do not fit the rule's conditions") from None
+            return {**body(actual), "actual": actual, "result": bool(result)}
+        if kind == "not":
+            child = walk(body)
+            return {"op": "not", "result": not child["result"], "condition": child}
+        children = [walk(child) for child in body]
+        combine = all if kind == "all" else any
+        return {"op": kind, "result": combine(c["result"] for c in children), "conditions": children}
+
+    tree = walk(root)
     if next(leaves, None) is not None:
         raise ValueError("the checked values do not fit the rule's conditions")
-    return expanded
+    return tree
 
 
 def _layout(node: Node, results: tuple, words, *, every: bool, indent: str = "  ") -> list:
     """The lines of ``node``'s explain text for these leaf ``results`` — every line, indented, or (not
-    ``every``) the ✗ lines below the first, bare: text, or (text, leaf index, is a change) where the
+    ``every``) the ✗ lines below the first, bare: text, or (text, leaf index, operator) where the
     leaf's actual value follows."""
     lines: list = []
     counter = iter(range(len(results)))
@@ -156,7 +157,7 @@ def _layout(node: Node, results: tuple, words, *, every: bool, indent: str = "  
             ok = bool(results[index])
             if every or (not ok and depth):
                 mark = f"{indent * depth if every else ''}{'✓' if ok else '✗'}"
-                lines.append((f"{mark} {words(item)[1]}", index, item.op in ("changed", "changed_to")))
+                lines.append((f"{mark} {words(item)[1]}", index, item.op))
             return ok
         at = len(lines)
         if isinstance(item, Not):
@@ -180,13 +181,8 @@ def _filled(layout: list, checked: list) -> list[str]:
         if isinstance(line, str):
             out.append(line)
             continue
-        text, index, change = line
-        actual = checked[index][0]
-        if change:
-            shown = "no change" if actual is None else f"{value_text(actual[0])} → {value_text(actual[1])}"
-        else:
-            shown = value_text(actual)
-        out.append(f"{text} (actual: {shown})")
+        text, index, op = line
+        out.append(f"{text} (actual: {actual_text(op, checked[index][0])})")
     return out
 
 

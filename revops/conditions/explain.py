@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from .compile import CONVERTERS, Context, changed_values, relative_bounds
-from .render import leaf_label, leaf_text, value_text
+from .render import actual_text, leaf_label, leaf_text
 from .schema import RELATIVE_OPS, All, Any_, FieldMap, Leaf, Node, Not, parse_or_raise, to_json
 
 
@@ -103,6 +103,14 @@ def _compare(op, actual, missing, expected, leaf, ctx) -> bool:
     raise ValueError(op)  # pragma: no cover
 
 
+PLAIN_JSON = frozenset({str, int, float, bool, type(None)})  # values JSON carries as they are
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` as a stored explanation carries it (``_jsonable``, with the common types passed through)."""
+    return value if value.__class__ in PLAIN_JSON else _jsonable(value)
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, dt.date | Decimal | tuple | list):
         return to_json(value)
@@ -168,12 +176,7 @@ def explain_text(explanation: dict, indent: str = "  ") -> list[str]:
         mark = "✓" if item["result"] else "✗"
         pad = indent * depth
         if "field" in item:
-            if item["op"] in ("changed", "changed_to"):
-                actual = item["actual"]
-                shown = "no change" if actual is None else f"{value_text(actual[0])} → {value_text(actual[1])}"
-            else:
-                shown = value_text(item["actual"])
-            lines.append(f"{pad}{mark} {item['text']} (actual: {shown})")
+            lines.append(f"{pad}{mark} {item['text']} (actual: {actual_text(item['op'], item['actual'])})")
         elif item["op"] == "not":
             lines.append(f"{pad}{mark} not:")
             walk(item["condition"], depth + 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.utils import timezone, translation
@@ -49,37 +48,52 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
     # language when a condition names a moment: it reads in the viewer's. Asking for the locale costs
     # more than deciding, so a tree without moments keeps one set.
     words: dict = {}
-    layouts: dict = {}  # the ✗ lines' layout by leaf results (``compact.failed_lines``), per locale too
+    layouts: dict = {}  # the lines' layout by leaf results (``compact.failed_lines``), per locale too
     local = any(_names_moment(leaf.raw) for leaf in iter_leaves(node))
 
-    def locale() -> tuple | None:
-        return (timezone.get_current_timezone_name(), translation.get_language()) if local else None
-
-    def cached_words() -> dict:
-        return words.setdefault(locale(), {})
+    def here(store: dict) -> dict:
+        """``store``'s part for the current locale (one part for a tree without moments)."""
+        key = (timezone.get_current_timezone_name(), translation.get_language()) if local else None
+        part = store.get(key)
+        if part is None:
+            part = store[key] = {}
+        return part
 
     def said(leaf: Leaf) -> tuple[str, str]:
-        known = cached_words()
+        known = here(words)
         found = known.get(id(leaf))
         if found is None:
             found = known[id(leaf)] = (leaf_label(leaf), leaf_text(leaf))
         return found
 
-    pred.explain = lambda ctx: explain_node(node, ctx, words=cached_words())
-
     def check_first(ctx) -> list:  # built on first use: most callers never check
         pred.check = compact.checker(node)
         return pred.check(ctx)
 
+    pred.explain = lambda ctx: explain_node(node, ctx, words=here(words))
     pred.check = check_first
     pred.expand = lambda checked: compact.expand(node, checked, said)
-    for name, lines in (("failed_lines", compact.failed_lines), ("text_lines", compact.text_lines)):
-        if local:
-            bound = partial(lambda lines, checked: lines(node, checked, said, layouts.setdefault(locale(), {})), lines)
-        else:
-            bound = partial(lines, node, words=said, layouts=layouts.setdefault(None, {}))
-        setattr(pred, name, bound)
+    pred.failed_lines = lambda checked: compact.failed_lines(node, checked, said, here(layouts))
+    pred.text_lines = lambda checked: compact.text_lines(node, checked, said, here(layouts))
     pred.memo = {}
     pred.uses_changes = any(leaf.op in ("changed", "changed_to") for leaf in iter_leaves(node))
     pred.computed = computed_specs(node)
+    return pred
+
+
+_CACHE: dict = {}
+_CACHE_MAX = 5000
+
+
+def compile_cached(key: Any, tree: Any, *, object_type: str, fields: FieldMap) -> Predicate:
+    """``compile_condition`` once per process for ``key`` (a rule version, a routing rule…), reused while
+    the tree and the very dictionary object ``fields`` are the same: a newer dictionary at a reused
+    address, or another rule given the same id (SQLite reuses a rolled-back row's), compiles again."""
+    found = _CACHE.get((key, id(fields)))
+    if found is not None and found[0] is fields and found[1] == tree:
+        return found[2]
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    pred = compile_condition(tree, object_type=object_type, fields=fields)
+    _CACHE[(key, id(fields))] = (fields, tree, pred)
     return pred

@@ -53,6 +53,13 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
+def actual_text(op: str, actual: Any) -> str:
+    """A condition's actual value as its explanation shows it; a change reads "old → new"."""
+    if op in ("changed", "changed_to"):
+        return "no change" if not actual else f"{value_text(actual[0])} → {value_text(actual[1])}"
+    return value_text(actual)
+
+
 def leaf_label(leaf: Leaf, labels: Mapping | None = None) -> str:
     """The field's label: from ``labels`` (by path or by (object, key)), else the dictionary's."""
     if labels:

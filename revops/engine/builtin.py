@@ -3,7 +3,8 @@
 Every kind first evaluates the automation's conditions and only acts when they hold; the
 explanation carries every condition's actual value and result (``explanation["checked"]``, shown
 as the ✓/✗ list by ``engine.selectors.run_explanation``), or the full tree and its lines where the
-kind's text quotes them (alerts, notifications). Kinds never write; they return an ``Outcome`` whose actions the engine applies.
+kind's text quotes them (alerts, notifications). Kinds never write; they return an ``Outcome``
+whose actions the engine applies.
 
 Text parameters (task titles, alert titles, notification subjects and bodies) may use
 ``{record}`` (the record's name) and ``{external_id}``.

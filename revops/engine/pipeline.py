@@ -29,7 +29,6 @@ import time
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.db import transaction
 from django.db.models import F
@@ -53,8 +52,6 @@ logger = logging.getLogger(__name__)
 
 ACTIVE_MODES = (Automation.Mode.LIVE, Automation.Mode.SHADOW)
 STAGE_KEYS = ("status", "stage")
-
-_compiled: dict[tuple[int, int], tuple[dict, Any, conditions.Predicate]] = {}
 
 
 class EngineRetry(Exception):
@@ -81,19 +78,10 @@ class Rule:
 
 
 def compiled_predicate(version: AutomationVersion, object_type: str, fields) -> conditions.Predicate:
-    """The version's predicate, compiled once per process (and again only if the dictionary changes).
-
-    Reused only for the very dictionary object it was compiled with (not a newer one at a reused
-    address) and the same conditions (SQLite may give a rolled-back version's id to the next one)."""
-    key = (version.pk, id(fields))
-    found = _compiled.get(key)
-    if found is not None and found[0] is fields and found[1] == version.conditions:
-        return found[2]
-    if len(_compiled) > 2000:
-        _compiled.clear()
-    pred = conditions.compile_condition(version.conditions or {"all": []}, object_type=object_type, fields=fields)
-    _compiled[key] = (fields, version.conditions, pred)
-    return pred
+    """The version's predicate, compiled once per process (and again only if the dictionary changes)."""
+    return conditions.compile_cached(
+        ("version", version.pk), version.conditions or {"all": []}, object_type=object_type, fields=fields
+    )
 
 
 def is_triggered(automation: Automation, event: OutboxEvent) -> bool:
