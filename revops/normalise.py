@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache
+from functools import cache, lru_cache
 
 from .models.dictionary import NORMALISER_TYPES, Normaliser
 
@@ -152,6 +152,12 @@ def _extractor():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
+@lru_cache(maxsize=20_000)
+def _registrable(host: str) -> str:
+    """The registrable domain of ``host``; remembered, as a sync repeats its companies' domains."""
+    return _extractor()(host).top_domain_under_public_suffix
+
+
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
@@ -159,7 +165,7 @@ def normalise_domain(value: str) -> str:
     text = value.strip()
     host = _SCHEME_RE.sub("", text).split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     host = host.rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
-    registrable = _extractor()(host).top_domain_under_public_suffix if host and " " not in host else ""
+    registrable = _registrable(host) if host and " " not in host else ""
     if not registrable:
         raise InvalidValue(f"{_show(value)} is not a website or domain (expected e.g. acme.co.uk or https://acme.com)")
     return registrable

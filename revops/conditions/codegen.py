@@ -129,26 +129,44 @@ def _compiled(text: str, env: dict, name: str):
     return function
 
 
-def generate_checker(node: Node, probe: Callable[[Leaf], Callable]) -> Callable[[Any], list]:
+def generate_checker(node: Node, probe: Callable[[Leaf], Callable], *, judge: bool = False) -> Callable[[Any], Any]:
     """``check(ctx) -> [[actual, result], …]`` for every leaf of a parsed tree in order, as one generated
     function (see ``compact``): each value is read once and made JSON-ready (``explain._jsonable``)
     unless it is a plain str, int, float, bool or None. ``probe(leaf)``: the closure for a leaf that
-    is not inlined."""
+    is not inlined. ``judge``: return ``(matched, checked)`` instead, the tree's result worked out from
+    the leaves' (every leaf is read either way)."""
     source = _Source()
     source.env.update({"_PLAIN": PLAIN_JSON, "_json": _jsonable})
-    body, pairs = [], []
+    body, pairs, results = [], [], {}
     for leaf in iter_leaves(node):
         read = source.value(leaf) if leaf.op in _INLINE else None
         if read is None:
-            pairs.append(f"{source.const(probe(leaf))}(c)")
+            pair = source.temp()
+            body.append(f"    {pair} = {source.const(probe(leaf))}(c)")
+            pairs.append(pair)
+            results[id(leaf)] = f"{pair}[1]"
             continue
-        value = source.temp()
+        value, result = source.temp(), source.temp()
         body.append(f"    {value} = {read}")
-        test = source.leaf(leaf, False, read=value)
-        pairs.append(f"[{value} if {value}.__class__ in _PLAIN else _json({value}), {test}]")
+        body.append(f"    {result} = {source.leaf(leaf, False, read=value)}")
+        pairs.append(f"[{value} if {value}.__class__ in _PLAIN else _json({value}), {result}]")
+        results[id(leaf)] = result
     text = "def check(c):\n    r = c.record\n" + "".join(line + "\n" for line in body)
-    text += f"    return [{', '.join(pairs)}]\n"
+    checked = f"[{', '.join(pairs)}]"
+    text += f"    return {_combined(node, results)}, {checked}\n" if judge else f"    return {checked}\n"
     return _compiled(text, source.env, "check")
+
+
+def _combined(node: Node, results: dict) -> str:
+    """The tree's result as an expression over its leaves' result names."""
+    if isinstance(node, Leaf):
+        return results[id(node)]
+    if isinstance(node, Not):
+        return f"(not {_combined(node.child, results)})"
+    conj = isinstance(node, All)
+    if not node.children:
+        return "True" if conj else "False"
+    return "(" + (" and " if conj else " or ").join(_combined(child, results) for child in node.children) + ")"
 
 
 def compile_node(node: Node) -> Predicate:

@@ -57,6 +57,23 @@ def checker(node: Node) -> Callable[[Any], list]:
     return check
 
 
+def judge(node: Node, predicate: Callable[[Any], bool]) -> Callable[[Any], tuple[bool, list]]:
+    """A function ``ctx -> (matched, checked)``: ``checker``'s list and whether the tree holds, in one
+    generated function. Should it raise, ``predicate`` decides and the interpreter checks each leaf."""
+    from .codegen import generate_checker
+
+    fast = generate_checker(node, _probe, judge=True)
+    leaves = tuple(iter_leaves(node))
+
+    def judged(ctx) -> tuple[bool, list]:
+        try:
+            return fast(ctx)
+        except Exception:
+            return bool(predicate(ctx)), [_interpreted(leaf, ctx) for leaf in leaves]
+
+    return judged
+
+
 def _interpreted(leaf: Leaf, ctx) -> list:
     try:
         result, actual = evaluate_leaf(leaf, ctx)
@@ -195,6 +212,29 @@ def _cached_layout(node: Node, checked: list, words, layouts: dict, every: bool)
         if len(layouts) < _SUMMARY_SHAPES:
             layouts[key] = layout
     return layout
+
+
+_PASSED = object()
+_STR_OR_NONE = (str, type(None))
+
+
+def failed_key(checked: list) -> tuple | None:
+    """What the ✗ lines of ``checked`` depend on: which conditions failed and with what values (a value
+    by itself when a text or empty, else with its type: 1, 1.0 and True read differently); None when a
+    value cannot be a key (a list)."""
+    key = []
+    for actual, result in checked:
+        if result:
+            key.append(_PASSED)
+        elif actual.__class__ in _STR_OR_NONE:
+            key.append(actual)
+        else:
+            key.append((actual.__class__, actual))
+    try:
+        hash(key := tuple(key))
+    except TypeError:
+        return None
+    return key
 
 
 def failed_lines(node: Node, checked: list, words, layouts: dict) -> list[str]:

@@ -36,7 +36,8 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
     Compile once per rule version and reuse. The returned function also carries ``pred.node``
     (the parsed tree), ``pred.explain(ctx)``, the compact form of the same (``pred.check(ctx)``,
     expanded by ``pred.expand(checked)``; ``pred.text_lines(checked)`` its ``explain_text`` lines and
-    ``pred.failed_lines(checked)`` the ✗ ones),
+    ``pred.failed_lines(checked)`` the ✗ ones, ``pred.failed_text(checked)`` those joined, remembered for
+    the values that failed; ``pred.judge(ctx)`` is ``(pred(ctx), pred.check(ctx))`` in one pass),
     ``pred.uses_changes`` (True if it reads the event's changes), ``pred.computed`` (the
     ``ComputedField`` specs it reads, for ``computed.batch_contexts``) and ``pred.memo``, a dict
     where kinds keep what they derive once per compiled rule.
@@ -70,8 +71,26 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
         pred.check = compact.checker(node)
         return pred.check(ctx)
 
+    def judge_first(ctx) -> tuple[bool, list]:
+        pred.judge = compact.judge(node, pred)
+        return pred.judge(ctx)
+
+    summaries: dict = {}  # the failed lines' text by the failed conditions' values, per locale
+
+    def failed_text(checked: list) -> str:
+        known = here(summaries)
+        key = compact.failed_key(checked)
+        text = known.get(key) if key is not None else None
+        if text is None:
+            text = "; ".join(compact.failed_lines(node, checked, said, here(layouts)))
+            if key is not None and len(known) < _SUMMARIES:
+                known[key] = text
+        return text
+
     pred.explain = lambda ctx: explain_node(node, ctx, words=here(words))
     pred.check = check_first
+    pred.judge = judge_first
+    pred.failed_text = failed_text
     pred.expand = lambda checked: compact.expand(node, checked, said)
     pred.failed_lines = lambda checked: compact.failed_lines(node, checked, said, here(layouts))
     pred.text_lines = lambda checked: compact.text_lines(node, checked, said, here(layouts))
@@ -81,6 +100,7 @@ def compile_condition(tree: Any, *, object_type: str, fields: FieldMap | None = 
     return pred
 
 
+_SUMMARIES = 256  # failed-line texts kept per predicate and locale: the same values fail again and again
 _CACHE: dict = {}
 _CACHE_MAX = 5000
 

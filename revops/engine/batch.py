@@ -143,8 +143,9 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
     """What ``rule``'s kind decides for ``record``: its ``Outcome`` (kinds never write).
 
     A kind that is ``gated`` fires only when the rule's conditions hold: the engine decides with the
-    compiled predicate on the event's shared condition context and, when it does not fire, asks the
-    kind's ``not_fired`` for the outcome, with no evaluation context built. Anything else, and a gated
+    compiled predicate on the event's shared condition context, checking every condition in the same
+    pass (``predicate.judge``), and, when it does not fire, asks the kind's ``not_fired`` for the outcome,
+    with no evaluation context built; a rule that fires hands its kind the conditions already checked. Anything else, and a gated
     rule that fires, goes through the kind's ``evaluate``.
     """
     kind = rule.kind
@@ -152,8 +153,11 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
         if condition_context is None:
             changes = event.changes if event is not None else None
             condition_context = conditions.Context(record, changes=changes, now=now)
-        if not rule.predicate(condition_context):
-            return kind.not_fired(rule.predicate, condition_context)
+        matched, checked = rule.predicate.judge(condition_context)
+        if not matched:
+            return kind.not_fired(rule.predicate, condition_context, checked)
+    else:
+        checked = None
     context = evaluation_context(
         rule,
         record,
@@ -164,6 +168,8 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
         options=options,
         fields=fields,
     )
+    if checked is not None:
+        context.judged = (rule.predicate, checked)
     return kind.evaluate(record, version=rule.version, predicate=rule.predicate, context=context)
 
 

@@ -81,8 +81,8 @@ def _when(moment: dt.datetime) -> str:
 
 
 def _not_met(predicate, checked: list) -> str:
-    lines = predicate.failed_lines(checked)
-    return "Conditions not met: " + "; ".join(lines) if lines else "Conditions not met."
+    text = predicate.failed_text(checked)
+    return "Conditions not met: " + text if text else "Conditions not met."
 
 
 def _assignee(record, assignee: str, context) -> tuple[Rep | None, str]:
@@ -100,12 +100,20 @@ class _Base(AutomationKind):
     conditions in compact form (``explanation["checked"]``, expanded by the pages that show a run); a
     kind whose text needs the checked lines asks ``full_explanation``."""
 
-    def checked(self, context, predicate) -> dict:
-        """The explanation with the conditions in compact form."""
-        return {"kind": self.key, "checked": predicate.check(context.ctx)}  # as ``context.conditions_checked``
+    def holds(self, context, predicate) -> bool:
+        """Whether the rule's conditions hold: known when the engine already checked them."""
+        judged = context.judged
+        return (judged is not None and judged[0] is predicate) or bool(predicate(context.ctx))
 
-    def not_fired(self, predicate, ctx) -> Outcome:
-        checked = predicate.check(ctx)
+    def checked(self, context, predicate) -> dict:
+        """The explanation with the conditions in compact form (as ``context.conditions_checked``)."""
+        judged = context.judged
+        checked = judged[1] if judged is not None and judged[0] is predicate else predicate.check(context.ctx)
+        return {"kind": self.key, "checked": checked}
+
+    def not_fired(self, predicate, ctx, checked: list | None = None) -> Outcome:
+        if checked is None:
+            checked = predicate.check(ctx)
         return Outcome(False, explanation={"kind": self.key, "checked": checked}, summary=_not_met(predicate, checked))
 
     def full_explanation(self, context, predicate) -> dict:
@@ -152,7 +160,7 @@ class FieldUpdate(_Base):
         return {"set": cleaned}
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        if not predicate(context.ctx):
+        if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
         explanation = self.checked(context, predicate)
         values = context.config.get("set", {})
@@ -201,7 +209,7 @@ class CreateTask(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        if not predicate(context.ctx):
+        if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
         explanation = self.checked(context, predicate)
         config = context.config
@@ -269,7 +277,7 @@ class Alert(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        if not predicate(context.ctx):
+        if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
         explanation = self.full_explanation(context, predicate)
         config = context.config
@@ -339,7 +347,7 @@ class RequiredFields(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        if not predicate(context.ctx):
+        if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
         explanation = self.checked(context, predicate)
         config = context.config
@@ -423,7 +431,7 @@ class Notify(_Base):
         }
 
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
-        if not predicate(context.ctx):
+        if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
         explanation = self.full_explanation(context, predicate)
         config = context.config

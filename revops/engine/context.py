@@ -52,6 +52,7 @@ class EvalContext:
         "_changes",
         "_cache",
         "_options",
+        "judged",  # (predicate, checked): the rule's conditions, set by the engine when it found they hold
     )
 
     def __init__(
@@ -79,6 +80,7 @@ class EvalContext:
         self._cache = cache
         self.condition_context = condition_context
         self._options = options
+        self.judged = None
 
     def __repr__(self) -> str:
         return f"EvalContext({self.object_type} {getattr(self.record, 'pk', None)}, {self.automation!r})"
@@ -126,8 +128,11 @@ class EvalContext:
     def conditions_checked(self, predicate) -> tuple[bool, dict]:
         """(matched, {"checked": each condition's actual value and result}): the compact form a run
         stores, expanded into the tree and its lines when shown (``engine.selectors.run_explanation``)."""
-        ctx = self.ctx
-        return bool(predicate(ctx)), {"checked": predicate.check(ctx)}
+        judged = self.judged
+        if judged is not None and judged[0] is predicate:
+            return True, {"checked": judged[1]}  # the engine runs a gated kind only when they hold
+        matched, checked = predicate.judge(self.ctx)
+        return bool(matched), {"checked": checked}
 
     def conditions_explanation(self, predicate) -> tuple[bool, dict]:
         """(matched, {"conditions": explain tree, "conditions_text": lines}) for the rule's conditions."""

@@ -44,7 +44,9 @@ class AutomationKind:
     def evaluate(self, record, *, version, predicate, context) -> Outcome:  # pragma: no cover - interface
         raise NotImplementedError
 
-    def not_fired(self, predicate, ctx) -> Outcome:  # pragma: no cover - interface of gated kinds
+    def not_fired(self, predicate, ctx, checked: list | None = None) -> Outcome:  # pragma: no cover - interface
+        """A gated kind's outcome when ``predicate`` does not hold on ``ctx``; ``checked``: the conditions
+        as the engine already checked them (``predicate.check(ctx)``), when it has them."""
         raise NotImplementedError
 
     def reference_problems(self, config: dict[str, Any]) -> list[str]:

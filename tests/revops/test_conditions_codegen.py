@@ -5,7 +5,7 @@ without values."""
 import datetime as dt
 
 from revops.conditions import Context, compile_condition, default_fields, explain, explain_text
-from revops.conditions.compact import _probe
+from revops.conditions.compact import _probe, failed_key
 from revops.conditions.compile import _node
 from revops.conditions.schema import OPS_BY_TYPE, iter_leaves, parse_or_raise
 from revops.models import Account, Lead, Rep
@@ -79,6 +79,11 @@ def test_generated_predicates_agree_with_the_closures_and_explain_on_every_bound
                         assert generated(ctx) == closures(ctx) == expected, (tree, record.attributes, generated.source)
                         probed = [probe(ctx) for probe in probes]
                         assert generated.check(ctx) == probed, (tree, record.attributes, generated.check.source)
+                        matched, judged = generated.judge(ctx)
+                        assert (bool(matched), judged) == (expected, probed), (tree, generated.judge.source)
+                        # remembered by the values that failed, so a second record with the same values
+                        # reads the same text and one with other values (1 and 1.0, say) its own
+                        assert generated.failed_text(probed) == "; ".join(generated.failed_lines(probed))
                         checked += 1
     assert checked > 4000
 
@@ -129,6 +134,25 @@ def test_every_leaf_is_checked_whatever_the_record_holds():
         full = explain(tree, ctx, object_type="lead", fields=fields)
         assert predicate(ctx) == full["result"]
         assert predicate.expand(predicate.check(ctx)) == full
+        assert predicate.judge(ctx) == (full["result"], predicate.check(ctx))
         assert predicate.failed_lines(predicate.check(ctx)) == [
             line.strip() for line in explain_text(full)[1:] if line.strip().startswith("✗")
         ]
+
+
+def test_failed_texts_are_remembered_by_value_and_type():
+    assert failed_key([[1, False], ["x", True]]) != failed_key([[1.0, False], ["x", True]])
+    assert failed_key([[1, False]]) != failed_key([[True, False]])
+    assert failed_key([["DE", False], [None, False]]) == failed_key([["DE", False], [None, False]])
+    assert failed_key([["DE", False], [3, True]]) == failed_key([["DE", False], [4, True]])  # passed: not shown
+    assert failed_key([[["a", "b"], False]]) is None  # a list cannot be a key: worked out every time
+    tree = {
+        "all": [
+            {"field": "lead.tags", "op": "contains", "value": "c"},
+            {"field": "lead.score", "op": "gte", "value": 80},
+        ]
+    }
+    predicate = compile_condition(tree, object_type="lead", fields=FIELDS)
+    for tags, score in ((["a"], 10), (["a", "b"], 10), (["a"], 10), (None, 7), (None, 7)):
+        checked = predicate.check(Context(Lead(score=score, attributes={"tags": tags}), now=NOW))
+        assert predicate.failed_text(checked) == "; ".join(predicate.failed_lines(checked))
