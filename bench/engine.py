@@ -3,11 +3,12 @@
 Uses the ~120 lead rules and the in-memory leads of ``bench/conditions.py``. For every (lead,
 rule) pair it measures:
 
-- ``engine_decide_s``: what the engine does to decide whether a rule fires — for a ``gated`` kind
-  (every built-in kind), the version's compiled predicate on the event's shared condition context
-  (``revops.engine.batch.rule_outcome``'s gate), compiled once per version as the pipeline caches it;
+- ``engine_decide_s``: deciding whether a rule holds — the version's compiled predicate on the event's
+  shared condition context, compiled once per version as the pipeline caches it (what a scheduled
+  scan asks of every record, ``revops.engine.schedule``);
 - ``engine_explain_s``: the full run outcome the pipeline stores — ``rule_outcome`` for the
-  ``field_update`` kind: the decision, every condition's actual value and result (the compact form
+  ``field_update`` kind (``gated``: decided and every condition checked in one pass,
+  ``predicate.judge``): the decision, every condition's actual value and result (the compact form
   the Why page expands), the summary in plain language (the failed conditions with their values, or
   the fields set) and the actions;
 - ``handwritten_s``: hand-written lambdas doing the same checks (same null handling).

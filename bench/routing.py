@@ -418,7 +418,12 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=400, help="leads for speed-to-route")
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=2, help="hot workers")
-    parser.add_argument("--bulk-workers", type=int, default=1, help="workers on default and low (the bulk lane)")
+    parser.add_argument(
+        "--bulk-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="workers on default and low (the bulk lane): one per core, as docs/deployment.md",
+    )
     parser.add_argument("--busy-opportunities", type=int, default=10_000, help="synced while speed-to-route runs again")
     parser.add_argument("--busy-backfill", type=int, default=10_000, help="leads backfilled meanwhile")
     parser.add_argument("--accounts", type=int, default=20_000)

@@ -5,11 +5,12 @@ members' counts read again for every pick, each action writing its own rows. For
 backfill, a large sync; the engine hands over chunks of ``ENGINE_BATCH_SIZE`` leads through
 ``LeadRouting.run_batch``) this driver, in ONE transaction per chunk:
 
-1. claims the runs (created in one insert, locked), locks the leads (id order) and every pool the
-   rules or the fallback can pick from (id order, so two drivers never deadlock), and reads each
-   pool's members and counts once (``BatchLookups``);
+1. claims the runs (created in one insert, locked) and locks the leads (id order);
 2. matches every lead to its account in memory and loads the matched accounts, their owners and
-   open opportunities in three queries;
+   open opportunities in three queries; then, last, locks every pool the rules or the fallback can
+   pick from (id order, so two drivers never deadlock) and reads each pool's members and counts once
+   (``BatchLookups``): the pools are held from there to the commit, and another worker's chunk does
+   its claims and reads meanwhile;
 3. decides lead by lead with the same ``Router`` and the same kind code (``LeadRouting.evaluate``);
    the pools are moved forward in memory after each pick exactly as the database would be
    (counters, rotation, today's and open-lead counts of every rep the chunk assigns), so fairness
@@ -81,19 +82,10 @@ class BatchLookups:
     # --- loading ----------------------------------------------------------------------------
 
     def load(self, *, records, setup, config, index) -> None:
-        """Lock and read the pools, match the leads and read their accounts and deals."""
+        """Match the leads and read their accounts, deals and reps: before the pools are locked, so another
+        worker's chunk holding them meanwhile is not kept waiting by these reads."""
         self.setup, self.index = setup, index
         rules = setup[0]
-        pool_ids = {rule.target_pool_id for rule in rules if rule.target_pool_id}
-        names = [config.fallback.get("pool")] if (config.fallback or {}).get("type") == "pool" else []
-        # The one-lead path locks a rule's pool, then the fallback pool: the same order here (rule pools
-        # by id, the fallback last) so the two drivers never wait for each other in a circle.
-        fallback = Pool.objects.filter(name__in=names, is_active=True).values_list("pk", flat=True).first()
-        for pool in Pool.objects.select_for_update().filter(pk__in=pool_ids - {fallback}).order_by("pk"):
-            self.pools[pool.pk] = pool
-        for pool in Pool.objects.select_for_update().filter(pk=fallback):
-            self.pools[pool.pk] = pool
-        self._read_pools(list(self.pools.values()))
         account_ids = set()
         for lead in records:
             match = index.match(
@@ -116,10 +108,23 @@ class BatchLookups:
         ):
             self.opportunities.setdefault(opp.pop("account_id"), opp)
         rep_ids = {a.owner_id for a in self.accounts.values()} | {o["owner_id"] for o in self.opportunities.values()}
-        rep_ids |= {s.rep_id for states in self.states.values() for s in states}
         rep_ids |= {rule.target_rep_id for rule in rules if rule.target_rep_id}
         rep_ids |= {lead.owner_id for lead in records if lead.owner_id}
         self._reps_load(rep_ids)
+
+    def lock_pools(self, *, config) -> None:
+        """Lock and read the pools the rules and the fallback name, with their members' states."""
+        pool_ids = {rule.target_pool_id for rule in self.setup[0] if rule.target_pool_id}
+        names = [config.fallback.get("pool")] if (config.fallback or {}).get("type") == "pool" else []
+        # The one-lead path locks a rule's pool, then the fallback pool: the same order here (rule pools
+        # by id, the fallback last) so the two drivers never wait for each other in a circle.
+        fallback = Pool.objects.filter(name__in=names, is_active=True).values_list("pk", flat=True).first()
+        for pool in Pool.objects.select_for_update().filter(pk__in=pool_ids - {fallback}).order_by("pk"):
+            self.pools[pool.pk] = pool
+        for pool in Pool.objects.select_for_update().filter(pk=fallback):
+            self.pools[pool.pk] = pool
+        self._read_pools(list(self.pools.values()))
+        self._reps_load({s.rep_id for states in self.states.values() for s in states})
 
     def _reps_load(self, ids) -> None:
         missing = [pk for pk in ids if pk is not None and pk not in self.reps]
@@ -129,7 +134,7 @@ class BatchLookups:
                 self.reps[pk] = found.get(pk)
 
     def _read_pools(self, pools: list[Pool]) -> None:
-        """Every pool's member states, config and stored counters, in four queries for all of them."""
+        """Every pool's member states, config and stored counters, in five queries for all of them."""
         if not pools:
             return
         states, stored = load_states_many(pools, now=self.now)
@@ -364,10 +369,11 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
         running = set(
             SlaClock.objects.filter(lead_id__in=ids, status=SlaClock.Status.RUNNING).values_list("lead_id", flat=True)
         )
+        fields = conditions.load_fields()
+        lookups.lock_pools(config=config)  # last: the pools are held from here to the commit
         writes = _Writes()
         began, budget = time.perf_counter(), batch_seconds()  # after the reads: the routing itself is timed
         cache.values[BATCH_LOOKUPS] = lookups
-        fields = conditions.load_fields()
         try:
             for item in claimed:
                 if outcomes.keys() - finished.keys() and time.perf_counter() - began > budget:

@@ -249,6 +249,13 @@ class RoutingDecision(models.Model):
             models.Index(fields=["lead", "-decided_at"], name="decision_lead"),
             models.Index(fields=["rule", "decided_at"], name="decision_rule"),
             models.Index(fields=["owner", "decided_at"], name="decision_owner"),
+            # Each pick reads its members' assignments today (routing.pools.load_states_many): an
+            # index-only scan of these rows, not a read of every decision of the day.
+            models.Index(
+                fields=["owner", "decided_at"],
+                condition=models.Q(mode="live", outcome__in=["assigned", "fallback"]),
+                name="decision_counted_owner",
+            ),
             # The dashboard's roll-up: reassignments since its last run (routing.metrics).
             models.Index(
                 fields=["reassigned_at"], condition=models.Q(reassigned_at__isnull=False), name="decision_reassigned"

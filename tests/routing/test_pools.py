@@ -558,10 +558,10 @@ def test_query_count_does_not_grow_with_the_pool(django_assert_max_num_queries, 
     small, large = build("Small", 2), build("Large", 40)
     assert len(load_states(large, now=NOW)) == 40
     for pool in (small, large):
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(5):
             load_states(pool, now=NOW)
         with transaction.atomic():
-            with django_assert_max_num_queries(5):
+            with django_assert_max_num_queries(6):
                 pick = pool_pick(pool.pk, now=NOW, lock=True)
             assert pick.rep_id is not None
 
