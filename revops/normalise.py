@@ -165,7 +165,10 @@ def normalise_domain(value: str) -> str:
     text = value.strip()
     host = _SCHEME_RE.sub("", text).split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     host = host.rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
-    registrable = _registrable(host) if host and " " not in host else ""
+    if not host or " " in host:
+        registrable = ""
+    else:  # a name longer than DNS allows is not kept in the cache
+        registrable = _registrable(host) if len(host) <= 253 else _extractor()(host).top_domain_under_public_suffix
     if not registrable:
         raise InvalidValue(f"{_show(value)} is not a website or domain (expected e.g. acme.co.uk or https://acme.com)")
     return registrable

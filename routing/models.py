@@ -249,8 +249,8 @@ class RoutingDecision(models.Model):
             models.Index(fields=["lead", "-decided_at"], name="decision_lead"),
             models.Index(fields=["rule", "decided_at"], name="decision_rule"),
             models.Index(fields=["owner", "decided_at"], name="decision_owner"),
-            # Each pick reads its members' assignments today (routing.pools.load_states_many): an
-            # index-only scan of these rows, not a read of every decision of the day.
+            # Each pick reads its members' assignments today (routing.pools.load_states_many): these
+            # rows alone, not every decision of the day (PostgreSQL; SQLite plans decision_owner).
             models.Index(
                 fields=["owner", "decided_at"],
                 condition=models.Q(mode="live", outcome__in=["assigned", "fallback"]),

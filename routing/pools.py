@@ -548,12 +548,13 @@ def load_states_many(pools: list[Pool], *, now: dt.datetime) -> tuple[dict[int, 
     open_leads: dict[int, int] = {}
     if rep_ids or team_ids:
         found = list(Rep.objects.filter(Q(pk__in=rep_ids) | Q(team_id__in=team_ids)).order_by("pk"))
-        # Counted apart, not joined to the reps: an index-only scan of lead_owner_status.
+        # Counted apart, not joined to the reps: PostgreSQL reads lead_owner_status alone (index-only
+        # once the rows are all-visible).
         open_leads = dict(
             Lead.objects.filter(owner_id__in=[rep.pk for rep in found], status__in=OPEN_LEAD_STATUSES)
             .order_by()
             .values("owner_id")
-            .annotate(n=Count("*"))  # not a column: the index alone answers
+            .annotate(n=Count("*"))  # no column: the index can answer alone
             .values_list("owner_id", "n")
         )
     members = {pool_id: _members_chosen(entries, found) if entries else [] for pool_id, entries in by_pool.items()}
@@ -572,7 +573,7 @@ def load_states_many(pools: list[Pool], *, now: dt.datetime) -> tuple[dict[int, 
             RoutingDecision.objects.filter(since, mode="live", outcome__in=COUNTED_OUTCOMES)
             .order_by()
             .values("owner_id")
-            .annotate(n=Count("*"))  # not a column: the index alone answers
+            .annotate(n=Count("*"))  # no column: the index can answer alone
             .values_list("owner_id", "n")
         )
     stored = {(c.pool_id, c.rep_id): c for c in PoolCounter.objects.filter(pool_id__in=list(by_pool))}

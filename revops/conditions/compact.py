@@ -215,19 +215,26 @@ def _cached_layout(node: Node, checked: list, words, layouts: dict, every: bool)
 
 
 _PASSED = object()
-_STR_OR_NONE = (str, type(None))
+_KEYED_TEXT = 100  # longer failed texts are not remembered (memory)
 
 
 def failed_key(checked: list) -> tuple | None:
     """What the ✗ lines of ``checked`` depend on: which conditions failed and with what values (a value
-    by itself when a text or empty, else with its type: 1, 1.0 and True read differently); None when a
-    value cannot be a key (a list)."""
+    by itself when a text or empty, else with its type: 1, 1.0 and True read differently, a float by
+    its ``repr``: -0.0 and nan too). None when the lines are not to be remembered: a value that cannot
+    be a key (a list), a long text, or a text that reads as a moment (shown in the viewer's time zone)."""
     key = []
     for actual, result in checked:
         if result:
             key.append(_PASSED)
-        elif actual.__class__ in _STR_OR_NONE:
+        elif actual is None:
+            key.append(None)
+        elif actual.__class__ is str:
+            if len(actual) > 10 and (len(actual) > _KEYED_TEXT or actual[4:5] == "-"):
+                return None
             key.append(actual)
+        elif actual.__class__ is float:
+            key.append((float, repr(actual)))
         else:
             key.append((actual.__class__, actual))
     try:

@@ -155,7 +155,9 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
             condition_context = conditions.Context(record, changes=changes, now=now)
         matched, checked = rule.predicate.judge(condition_context)
         if not matched:
-            return kind.not_fired(rule.predicate, condition_context, checked)
+            if kind.not_fired_takes_checked:
+                return kind.not_fired(rule.predicate, condition_context, checked)
+            return kind.not_fired(rule.predicate, condition_context)
     else:
         checked = None
     context = evaluation_context(

@@ -6,6 +6,7 @@ logs the run, honours shadow mode and risk, applies the actions and captures fai
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
@@ -34,6 +35,12 @@ class AutomationKind:
         # with its own ``evaluate`` (or a mixin's), may fire when the conditions do not hold.
         owner = next(klass for klass in cls.__mro__ if "evaluate" in klass.__dict__)
         cls.gated = bool(owner.__dict__.get("gated", False))
+        # ``not_fired`` took (predicate, ctx) before it was handed the conditions already checked: a
+        # plug-in kind written so is called so.
+        parameters = inspect.signature(cls.not_fired).parameters
+        cls.not_fired_takes_checked = "checked" in parameters or any(
+            p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters.values()
+        )
 
     def validate_config(self, config: dict[str, Any], *, object_type: str) -> dict[str, Any]:
         """Return the cleaned config or raise ``ValidationError`` naming the bad parameter."""

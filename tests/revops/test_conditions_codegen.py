@@ -4,6 +4,8 @@ without values."""
 
 import datetime as dt
 
+from django.utils import timezone
+
 from revops.conditions import Context, compile_condition, default_fields, explain, explain_text
 from revops.conditions.compact import _probe, failed_key
 from revops.conditions.compile import _node
@@ -146,6 +148,13 @@ def test_failed_texts_are_remembered_by_value_and_type():
     assert failed_key([["DE", False], [None, False]]) == failed_key([["DE", False], [None, False]])
     assert failed_key([["DE", False], [3, True]]) == failed_key([["DE", False], [4, True]])  # passed: not shown
     assert failed_key([[["a", "b"], False]]) is None  # a list cannot be a key: worked out every time
+    assert failed_key([[-0.0, False]]) != failed_key([[0.0, False]])  # "-0.0" and "0.0"
+    nan = float("nan")
+    assert failed_key([[nan, False]]) == failed_key([[nan, False]])  # one entry, not one per run
+    # shown in the viewer's time zone, or too long to keep: worked out every time
+    assert failed_key([["2026-03-10T15:00:00+00:00", False]]) is None
+    assert failed_key([["x" * 101, False]]) is None
+    assert failed_key([["2026-03-10", False], ["x" * 100, False]]) is not None  # a date alone reads as sent
     tree = {
         "all": [
             {"field": "lead.tags", "op": "contains", "value": "c"},
@@ -156,3 +165,17 @@ def test_failed_texts_are_remembered_by_value_and_type():
     for tags, score in ((["a"], 10), (["a", "b"], 10), (["a"], 10), (None, 7), (None, 7)):
         checked = predicate.check(Context(Lead(score=score, attributes={"tags": tags}), now=NOW))
         assert predicate.failed_text(checked) == "; ".join(predicate.failed_lines(checked))
+
+
+def test_a_failed_moment_reads_in_each_viewers_time_zone():
+    tree = {"all": [{"field": "lead.last_seen", "op": "in_past"}]}
+    predicate = compile_condition(tree, object_type="lead", fields=FIELDS)
+    lead = Lead(attributes={"last_seen": (NOW + dt.timedelta(hours=5)).isoformat()})
+    checked = predicate.check(Context(lead, now=NOW))
+    texts = []
+    for zone in ("UTC", "America/New_York"):
+        with timezone.override(zone):
+            text = predicate.failed_text(checked)
+            assert text == "; ".join(predicate.failed_lines(checked))
+            texts.append(text)
+    assert texts[0] != texts[1]

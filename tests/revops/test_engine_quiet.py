@@ -165,3 +165,28 @@ def test_a_kind_is_gated_only_where_its_evaluate_says_so():
     for kind, fired in ((Always(), True), (Mixed(), True), (Renamed(), False), (Declared(), False)):
         rule = SimpleNamespace(automation=automation, version=version, kind=kind, predicate=predicate)
         assert rule_outcome(rule, lead, now=timezone.now()).fired is fired
+
+
+def test_a_plug_in_kind_written_to_the_older_not_fired_still_decides_quietly():
+    """``not_fired(predicate, ctx)`` without ``checked``, as plug-in kinds were written before the engine
+    handed over the conditions it had checked: called with two arguments, not with a TypeError."""
+    from revops.engine.kinds import AutomationKind
+
+    class Older(AutomationKind):
+        key, label, gated = "older_plugin", "Older plug-in", True
+
+        def evaluate(self, record, *, version, predicate, context):  # pragma: no cover - not reached
+            raise AssertionError
+
+        def not_fired(self, predicate, ctx):
+            return Outcome(False, summary=f"{len(predicate.check(ctx))} conditions checked")
+
+    assert Older.gated and not Older.not_fired_takes_checked
+    rule = SimpleNamespace(
+        automation=SimpleNamespace(name="r", mode="live", object_type="lead"),
+        version=SimpleNamespace(pk=1, number=1, config={}),
+        kind=Older(),
+        predicate=compile_condition(HOT, object_type="lead"),
+    )
+    outcome = rule_outcome(rule, Lead(external_id="L1", score=10, status="new"), now=timezone.now())
+    assert not outcome.fired and outcome.summary == "2 conditions checked"

@@ -88,6 +88,17 @@ def test_websites_become_their_registrable_domain(raw, domain):
     assert normalise_domain(raw) == domain
 
 
+def test_registrable_domains_are_remembered_but_not_names_longer_than_dns_allows():
+    from revops.normalise import _registrable
+
+    _registrable.cache_clear()
+    assert normalise_domain("https://www.Acme.co.uk/about") == normalise_domain("acme.co.uk") == "acme.co.uk"
+    assert _registrable.cache_info().currsize == 2  # www.acme.co.uk and acme.co.uk
+    long = "a" * 300 + ".example.com"
+    assert normalise_domain(long) == "example.com"
+    assert _registrable.cache_info().currsize == 2
+
+
 @pytest.mark.parametrize("raw", ["localhost", "not a domain", "http://", "co.uk"])
 def test_what_has_no_registrable_domain_is_refused(raw):
     with pytest.raises(InvalidValue) as exc:
