@@ -29,7 +29,7 @@ from django.utils.html import format_html
 from exceptions.queues import queue_require
 from revops.engine.kinds import AutomationKind, register
 from revops.engine.types import Outcome
-from revops.models import Rep
+from revops.models import Lead, Rep
 
 from .bulk import BATCH_LOOKUPS
 from .engine import DbLookups, Router, RoutingConfig, compile_rules, decision_row, load_rules
@@ -113,7 +113,12 @@ class LeadRouting(AutomationKind):
                 summary=f"Not routed: {record} arrived with an owner ({owner.name if owner else record.owner_id}).",
             )
         batch = context.cache.values.get(BATCH_LOOKUPS) if context.cache is not None else None
-        router = build_router(config=config, lock=context.automation.mode == "live", context=context, lookups=batch)
+        live = context.automation.mode == "live"
+        if live and batch is None and record.pk is not None:
+            # The lead before its pools, as the bulk driver locks them: a lead routed alone and the same
+            # lead in a bulk chunk never wait for each other in a circle.
+            list(Lead.objects.select_for_update().filter(pk=record.pk).values_list("pk", flat=True))
+        router = build_router(config=config, lock=live, context=context, lookups=batch)
         pause = options.get("paused")
         plan = router.decide(
             record,

@@ -190,6 +190,24 @@ def test_specific_rep_target_and_unavailable_rep_falls_to_next_rule(world):
     assert lead2.owner == world["nia"]
 
 
+def test_a_lead_routed_alone_is_locked_before_its_pool_as_in_bulk(world):
+    """The bulk driver locks a chunk's leads, then the pools; a lead routed alone takes the same order,
+    so the two never wait for each other in a circle."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    router()
+    rule("US territory", US, "pool", 10, target_pool=world["us"])
+    sync("leads", rec("L1", email="p@initech.io", company="Initech", country="US"))
+    with CaptureQueriesContext(connection) as ctx:
+        process()
+    locks = [q["sql"] for q in ctx.captured_queries if q["sql"].rstrip().endswith("FOR UPDATE")]
+    lead_lock = next(i for i, sql in enumerate(locks) if 'FROM "revops_lead"' in sql)
+    pool_lock = next(i for i, sql in enumerate(locks) if 'FROM "routing_pool"' in sql)
+    assert lead_lock < pool_lock, locks
+    assert Lead.objects.get(external_id="L1").owner == world["ana"]
+
+
 @pytest.mark.django_db
 def test_pool_target_explains_skipped_members(world):
     router()
