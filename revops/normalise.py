@@ -152,10 +152,13 @@ def _extractor():
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
-@lru_cache(maxsize=20_000)
-def _registrable(host: str) -> str:
-    """The registrable domain of ``host``; remembered, as a sync repeats its companies' domains."""
+def _registrable_of(host: str) -> str:
     return _extractor()(host).top_domain_under_public_suffix
+
+
+# Remembered, as a sync repeats its companies' domains (``normalise_domain`` keeps no name longer than
+# DNS allows).
+_registrable = lru_cache(maxsize=20_000)(_registrable_of)
 
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -167,8 +170,8 @@ def normalise_domain(value: str) -> str:
     host = host.rsplit("@", 1)[-1].split(":", 1)[0].strip(".").lower()
     if not host or " " in host:
         registrable = ""
-    else:  # a name longer than DNS allows is not kept in the cache
-        registrable = _registrable(host) if len(host) <= 253 else _extractor()(host).top_domain_under_public_suffix
+    else:
+        registrable = (_registrable if len(host) <= 253 else _registrable_of)(host)
     if not registrable:
         raise InvalidValue(f"{_show(value)} is not a website or domain (expected e.g. acme.co.uk or https://acme.com)")
     return registrable

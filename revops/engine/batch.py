@@ -144,11 +144,12 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
 
     A kind that is ``gated`` fires only when the rule's conditions hold: the engine decides with the
     compiled predicate on the event's shared condition context, checking every condition in the same
-    pass (``predicate.judge``), and, when it does not fire, asks the kind's ``not_fired`` for the outcome,
-    with no evaluation context built; a rule that fires hands its kind the conditions already checked. Anything else, and a gated
-    rule that fires, goes through the kind's ``evaluate``.
+    pass (``predicate.judge``), and, when it does not fire, asks the kind's ``not_fired`` for the
+    outcome, with no evaluation context built. Anything else, and a gated rule that fires, goes through
+    the kind's ``evaluate`` (a gated one with the conditions already checked, ``EvalContext.judged``).
     """
     kind = rule.kind
+    checked = None
     if kind.gated:
         if condition_context is None:
             changes = event.changes if event is not None else None
@@ -158,8 +159,6 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
             if kind.not_fired_takes_checked:
                 return kind.not_fired(rule.predicate, condition_context, checked)
             return kind.not_fired(rule.predicate, condition_context)
-    else:
-        checked = None
     context = evaluation_context(
         rule,
         record,

@@ -102,14 +102,11 @@ class _Base(AutomationKind):
 
     def holds(self, context, predicate) -> bool:
         """Whether the rule's conditions hold: known when the engine already checked them."""
-        judged = context.judged
-        return (judged is not None and judged[0] is predicate) or bool(predicate(context.ctx))
+        return context.judged_for(predicate) is not None or bool(predicate(context.ctx))
 
     def checked(self, context, predicate) -> dict:
-        """The explanation with the conditions in compact form (as ``context.conditions_checked``)."""
-        judged = context.judged
-        checked = judged[1] if judged is not None and judged[0] is predicate else predicate.check(context.ctx)
-        return {"kind": self.key, "checked": checked}
+        """The explanation with the conditions in compact form (``context.conditions_checked``)."""
+        return {"kind": self.key, **context.conditions_checked(predicate)[1]}
 
     def not_fired(self, predicate, ctx, checked: list | None = None) -> Outcome:
         if checked is None:

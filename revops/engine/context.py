@@ -128,11 +128,16 @@ class EvalContext:
     def conditions_checked(self, predicate) -> tuple[bool, dict]:
         """(matched, {"checked": each condition's actual value and result}): the compact form a run
         stores, expanded into the tree and its lines when shown (``engine.selectors.run_explanation``)."""
-        judged = self.judged
-        if judged is not None and judged[0] is predicate:
-            return True, {"checked": judged[1]}  # the engine runs a gated kind only when they hold
+        checked = self.judged_for(predicate)
+        if checked is not None:
+            return True, {"checked": checked}
         matched, checked = predicate.judge(self.ctx)
         return bool(matched), {"checked": checked}
+
+    def judged_for(self, predicate) -> list | None:
+        """``predicate``'s conditions as the engine checked them, when it found they hold (``judged``)."""
+        judged = self.judged
+        return judged[1] if judged is not None and judged[0] is predicate else None
 
     def conditions_explanation(self, predicate) -> tuple[bool, dict]:
         """(matched, {"conditions": explain tree, "conditions_text": lines}) for the rule's conditions."""
