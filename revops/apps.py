@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.db.models.signals import post_migrate
 
 
 class RevopsConfig(AppConfig):
@@ -14,6 +15,7 @@ class RevopsConfig(AppConfig):
             audit,  # noqa: F401  (connects the history signal)
             jobs,
         )
+        from .db_compression import compress_after_migrate
         from .demo_records.builders import demo_crm_morning_build, demo_records_build
         from .engine.setup import engine_setup
         from .metrics.demo import metrics_demo_build
@@ -35,3 +37,5 @@ class RevopsConfig(AppConfig):
         register_demo_builder("records", demo_records_build, order=10)
         register_demo_builder("crm_morning_sync", demo_crm_morning_build, order=60)
         engine_setup()
+        # Every app's JSON columns, after each migrate (revops.db_compression).
+        post_migrate.connect(compress_after_migrate, dispatch_uid="revops.compress_json_columns")

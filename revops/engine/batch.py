@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Q
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from revops import conditions
@@ -92,31 +94,59 @@ def run_fields(rule, record, *, event, trigger_key: str) -> dict:
 def runs_claim(rule, items) -> tuple[list[Claimed], dict[int, str]]:
     """Create the runs of ``items`` ((event, record) pairs) that do not exist yet and lock them all; call
     inside the batch's transaction. Returns the runs to do, and the outcome by event id of those an
-    earlier delivery finished (left out)."""
-    version = rule.version
+    earlier delivery finished (left out).
+
+    The new rows come back from the insert itself (they are this transaction's until it commits);
+    only the runs that already existed (an earlier delivery, a chunk cut short) are read and locked."""
     keys = {f"event:{event.pk}": (event, record) for event, record in items}
-    AutomationRun.objects.bulk_create(
-        [
-            AutomationRun(**run_fields(rule, record, event=event, trigger_key=key))
-            for key, (event, record) in keys.items()
-        ],
-        ignore_conflicts=True,
-    )
-    runs = (
-        AutomationRun.objects.select_for_update()
-        .filter(Q(version=version) & Q(trigger_key__in=list(keys)))
-        .order_by("pk")
-    )
+    new = {
+        key: AutomationRun(**run_fields(rule, record, event=event, trigger_key=key))
+        for key, (event, record) in keys.items()
+    }
+    inserted = _runs_insert(list(new.values()))
     claimed, finished = [], {}
-    for run in runs:
-        event, record = keys[run.trigger_key]
-        done = run.outcome in (AutomationRun.Outcome.FIRED, AutomationRun.Outcome.NOT_FIRED)
-        if done or (run.outcome == AutomationRun.Outcome.ERROR and run.attempts >= MAX_ATTEMPTS):
-            finished[event.pk] = run.outcome
-            continue
-        claimed.append(Claimed(event=event, record=record, run=run, rule=rule))
+    if inserted is None:  # a database that cannot return the rows of such an insert: read them all
+        existing = list(keys)
+    else:
+        existing = [key for key in keys if key not in inserted]
+        for key, pk in inserted.items():
+            run = new[key]
+            run.pk, run._state.adding, run._state.db = pk, False, DEFAULT_DB_ALIAS
+            claimed.append(Claimed(event=keys[key][0], record=keys[key][1], run=run, rule=rule))
+    if existing:
+        runs = (
+            AutomationRun.objects.select_for_update()
+            .filter(Q(version=rule.version) & Q(trigger_key__in=existing))
+            .order_by("pk")
+        )
+        for run in runs:
+            event, record = keys[run.trigger_key]
+            done = run.outcome in (AutomationRun.Outcome.FIRED, AutomationRun.Outcome.NOT_FIRED)
+            if done or (run.outcome == AutomationRun.Outcome.ERROR and run.attempts >= MAX_ATTEMPTS):
+                finished[event.pk] = run.outcome
+                continue
+            claimed.append(Claimed(event=event, record=record, run=run, rule=rule))
     claimed.sort(key=lambda c: c.event.pk)
     return claimed, finished
+
+
+def _runs_insert(runs: list[AutomationRun]) -> dict[str, int] | None:
+    """Insert ``runs``, skipping those whose (version, trigger key) exists; the new rows' ids by trigger
+    key, or None (nothing inserted) where the database cannot return the rows of such an insert."""
+    if not connection.features.can_return_rows_from_bulk_insert:
+        AutomationRun.objects.bulk_create(runs, ignore_conflicts=True)
+        return None
+    meta = AutomationRun._meta
+    fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.pk]
+    returning = [meta.pk, meta.get_field("trigger_key")]
+    size = connection.ops.bulk_batch_size(fields, runs) or len(runs)
+    inserted: dict[str, int] = {}
+    for start in range(0, len(runs), size):
+        rows = AutomationRun.objects._insert(
+            runs[start : start + size], fields=fields, returning_fields=returning, on_conflict=OnConflict.IGNORE
+        )
+        inserted.update((key, pk) for pk, key in rows)
+    return inserted
 
 
 def evaluation_context(

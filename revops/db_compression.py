@@ -1,0 +1,64 @@
+"""lz4 for the portal's JSON columns on PostgreSQL.
+
+A JSON value over about 2 KB (a routing decision's explanation is 7 KB of text) is compressed by
+PostgreSQL before it is stored. Its default method, pglz, is several times slower than lz4 for the
+same size on disk, and that cost is paid on every bulk write. After every ``migrate``
+(``post_migrate``), each JSON column of the installed models is set to lz4, where the server was built
+with it (PostgreSQL 14 or later); elsewhere, and on SQLite, nothing changes. Setting a column's method
+changes only how new values are stored: nothing is rewritten, and values stored before stay readable.
+"""
+
+from __future__ import annotations
+
+from django.db import connections, models
+
+_SUPPORTED: dict[str, bool] = {}
+
+
+def lz4_supported(connection) -> bool:
+    """Whether ``connection``'s server can compress with lz4 (remembered per database alias)."""
+    if connection.vendor != "postgresql":
+        return False
+    if connection.alias not in _SUPPORTED:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+            row = cursor.fetchone()
+        _SUPPORTED[connection.alias] = bool(row and row[0])
+    return _SUPPORTED[connection.alias]
+
+
+def json_columns(app_config) -> list[tuple[str, str]]:
+    """The (table, column) of every JSON field of ``app_config``'s models that have a table of their own."""
+    found = []
+    for model in app_config.get_models():
+        meta = model._meta
+        if meta.proxy or not meta.managed:
+            continue
+        found.extend((meta.db_table, f.column) for f in meta.local_concrete_fields if isinstance(f, models.JSONField))
+    return found
+
+
+def compress_json_columns(*, app_config, using: str = "default") -> list[tuple[str, str]]:
+    """Set lz4 on ``app_config``'s JSON columns that do not have it yet; return those changed."""
+    connection = connections[using]
+    columns = json_columns(app_config)
+    if not columns or not lz4_supported(connection):
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = ANY(%s) AND c.relkind IN ('r', 'p') AND n.nspname = ANY(current_schemas(false)) "
+            "AND a.attnum > 0 AND NOT a.attisdropped AND a.attcompression IS DISTINCT FROM 'l'",
+            [sorted({table for table, _column in columns})],
+        )
+        pending = set(cursor.fetchall()) & set(columns)
+        quote = connection.ops.quote_name
+        for table, column in sorted(pending):
+            cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} SET COMPRESSION lz4")
+    return sorted(pending)
+
+
+def compress_after_migrate(sender, using="default", **kwargs) -> None:
+    """``post_migrate`` receiver: the migrated app's JSON columns to lz4 (``compress_json_columns``)."""
+    compress_json_columns(app_config=sender, using=using)
