@@ -265,7 +265,7 @@ def history(args, now: dt.datetime, rep_ids: list[int]) -> dict:
     total = args.deals + args.deals // 4  # every fifth row is a closed deal
     opp_columns = (
         "id, external_id, source_updated_at, created_at, updated_at, name, owner_id, stage, forecast_category, "
-        "amount, close_date, next_step, next_step_date, last_activity_at, close_date_pushes, attributes"
+        "amount, close_date, next_step, next_step_date, last_activity_at, close_date_pushes, attributes, raw_values"
     )
     move_columns = "opportunity_id, field, old_value, new_value, days_moved, moved_at, outbox_event_id, recorded_at"
     snap_columns = "opportunity_id, taken_on, stage, forecast_category, amount, close_date, owner_rep_id"
@@ -354,6 +354,7 @@ def history(args, now: dt.datetime, rep_ids: list[int]) -> dict:
                         activity,
                         pushes,
                         json.dumps({"executive_sponsor": "Jane Buyer"} if rng.random() < 0.75 else {}),
+                        "{}",  # raw_values: what the CRM sent, when a normaliser changed it (nothing here)
                     )
                 )
             with cur.copy(f"COPY revops_opportunity ({opp_columns}) FROM STDIN") as copy:
