@@ -70,3 +70,34 @@ def test_nothing_to_do_on_sqlite_or_without_json_columns():
     else:
         assert lz4_supported(connection) is False
         assert compress_json_columns(app_config=apps.get_app_config("routing")) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_kept_locked_is_left_for_the_next_migrate(monkeypatch):
+    _needs_lz4()
+    import psycopg
+    from django.conf import settings
+
+    from revops import db_compression
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE routing_routingdecision ALTER COLUMN explanation SET COMPRESSION pglz")
+    monkeypatch.setattr(db_compression, "LOCK_TIMEOUT", "200ms")
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        dbname=connection.settings_dict["NAME"],
+        user=db["USER"],
+        host=db["HOST"],
+        port=db["PORT"],
+        password=db["PASSWORD"],
+    )
+    try:
+        other.execute("LOCK TABLE routing_routingdecision IN ACCESS SHARE MODE")  # a long read, say
+        assert compress_json_columns(app_config=apps.get_app_config("routing")) == []
+        assert _compression("routing_routingdecision", "explanation") == "p"
+    finally:
+        other.rollback()
+        other.close()
+    assert compress_json_columns(app_config=apps.get_app_config("routing")) == [
+        ("routing_routingdecision", "explanation")
+    ]
