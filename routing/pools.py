@@ -300,14 +300,22 @@ def _unavailable_text(ordered: list[MemberState], skips: Mapping[int, str | None
     return ", ".join(f"{count} {word}" for word, count in counts.items())
 
 
-def _number(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    return f"{float(value):.2f}".rstrip("0").rstrip(".")
+def _number(assigned: int, weight: int) -> str:
+    """``assigned / weight`` in figures: whole, or to two decimals."""
+    if assigned % weight == 0:
+        return str(assigned // weight)
+    return f"{assigned / weight:.2f}".rstrip("0").rstrip(".")
 
 
-def _per_weight(value: Fraction) -> str:
-    return f"{_number(value)} {'lead' if value == 1 else 'leads'} per unit of weight"
+def _per_weight(assigned: int, weight: int) -> str:
+    return f"{_number(assigned, weight)} {'lead' if assigned == weight else 'leads'} per unit of weight"
+
+
+def _shares(ordered: list[MemberState], eligible: list[int]) -> dict[int, int]:
+    """Each eligible member's ``assigned / weight`` times the weights' least common multiple: whole
+    numbers that compare exactly as the fractions do, without building a ``Fraction`` per member."""
+    scale = math.lcm(*(ordered[i].weight for i in eligible))
+    return {i: ordered[i].assigned * (scale // ordered[i].weight) for i in eligible}
 
 
 def _open(n: int) -> str:
@@ -412,7 +420,8 @@ def _choose_quietly(config: PoolConfig, ordered: list[MemberState], *, now, excl
         available = set(eligible)
         winner = next(j for j in ((start + k) % len(ordered) for k in range(len(ordered))) if j in available)
     elif config.strategy == "weighted":
-        winner = min(eligible, key=lambda i: (Fraction(ordered[i].assigned, ordered[i].weight), i))
+        share = _shares(ordered, eligible)
+        winner = min(eligible, key=lambda i: (share[i], i))
     else:
         winner = min(eligible, key=lambda i: (ordered[i].open_leads, ordered[i].last_assigned_at or _NEVER, i))
     pick.rep_id = ordered[winner].rep_id
@@ -445,17 +454,24 @@ def _weighted(ordered: list[MemberState], eligible: list[int], reasons: dict) ->
     induction it never goes above 1. A member who is skipped for a while falls behind and then catches up,
     still subject to the caps.
     """
-    share = {i: Fraction(ordered[i].assigned, ordered[i].weight) for i in eligible}
+    share = _shares(ordered, eligible)
     winner = min(eligible, key=lambda i: (share[i], i))
     best = ordered[winner]
     reasons[winner] = f"chosen: fewest leads per unit of weight ({best.assigned}/{best.weight})"
     for i in eligible:
         if i == winner:
             continue
+        m = ordered[i]
         if share[i] > share[winner]:
-            reasons[i] = f"not chosen: {_per_weight(share[i])} vs {_number(share[winner])} for {best.label}"
+            reasons[i] = (
+                f"not chosen: {_per_weight(m.assigned, m.weight)} vs {_number(best.assigned, best.weight)} "
+                f"for {best.label}"
+            )
         else:
-            reasons[i] = f"not chosen: same {_per_weight(share[i])} as {best.label}, who comes first in the pool order"
+            reasons[i] = (
+                f"not chosen: same {_per_weight(m.assigned, m.weight)} as {best.label}, "
+                "who comes first in the pool order"
+            )
     return winner
 
 
