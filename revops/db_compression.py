@@ -6,15 +6,16 @@ same size on disk, and that cost is paid on every bulk write. After every ``migr
 (``post_migrate``), each JSON column of the installed models is set to lz4, where the server was built
 with it (PostgreSQL 14 or later); elsewhere, and on SQLite, nothing changes. Setting a column's method
 changes only how new values are stored: nothing is rewritten, and values stored before stay readable.
-It takes the table's lock for a moment; a table another transaction keeps locked for more than
-``LOCK_TIMEOUT`` is left as it is until the next ``migrate``.
+It takes the table's lock for a moment. A table another transaction keeps locked for more than
+``LOCK_TIMEOUT``, or one the migrating role does not own, is left as it is (with a warning in the
+log) until the next ``migrate``: a migration never fails for it.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import OperationalError, connections, models, transaction
+from django.db import DatabaseError, connections, models, transaction
 
 logger = logging.getLogger(__name__)
 _SUPPORTED: dict[str, bool] = {}
@@ -66,7 +67,7 @@ def compress_json_columns(*, app_config, using: str = "default") -> list[tuple[s
             with transaction.atomic(using=using), connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
                 cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} SET COMPRESSION lz4")
-        except OperationalError as exc:  # the table stayed locked: it keeps pglz until the next migrate
+        except DatabaseError as exc:  # locked too long, or not this role's table: it keeps pglz for now
             logger.warning("%s.%s keeps its compression for now: %s", table, column, exc)
             continue
         changed.append((table, column))

@@ -101,3 +101,20 @@ def test_a_table_kept_locked_is_left_for_the_next_migrate(monkeypatch):
     assert compress_json_columns(app_config=apps.get_app_config("routing")) == [
         ("routing_routingdecision", "explanation")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_table_the_role_does_not_own_is_left_and_migrate_goes_on():
+    _needs_lz4()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE routing_routingdecision ALTER COLUMN explanation SET COMPRESSION pglz")
+        cursor.execute("DROP ROLE IF EXISTS revops_not_owner")
+        cursor.execute("CREATE ROLE revops_not_owner")
+        cursor.execute("SET ROLE revops_not_owner")
+    try:
+        assert compress_json_columns(app_config=apps.get_app_config("routing")) == []
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ROLE")
+            cursor.execute("DROP ROLE revops_not_owner")
+    assert _compression("routing_routingdecision", "explanation") == "p"
