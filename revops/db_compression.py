@@ -1,14 +1,18 @@
 """lz4 for the portal's JSON columns on PostgreSQL.
 
 A JSON value over about 2 KB (a routing decision's explanation is 7 KB of text) is compressed by
-PostgreSQL before it is stored. Its default method, pglz, is several times slower than lz4 for the
-same size on disk, and that cost is paid on every bulk write. After every ``migrate``
+PostgreSQL before it is stored. Its default method, pglz, costs more than lz4 for about the same
+size on disk (20,000 such explanations inserted in 3.3 s with pglz, 1.6 s with lz4), and that cost
+is paid on every bulk write. After every ``migrate``
 (``post_migrate``), each JSON column of the installed models is set to lz4, where the server was built
 with it (PostgreSQL 14 or later); elsewhere, and on SQLite, nothing changes. Setting a column's method
 changes only how new values are stored: nothing is rewritten, and values stored before stay readable.
-It takes the table's lock for a moment. A table another transaction keeps locked for more than
-``LOCK_TIMEOUT``, or one the migrating role does not own, is left as it is (with a warning in the
-log) until the next ``migrate``: a migration never fails for it.
+Each table takes one ``ALTER TABLE`` for all its JSON columns, which needs the table to itself for a
+moment (an ACCESS EXCLUSIVE lock); while it waits for a transaction that uses the table, the table's
+other readers and writers wait too, so it waits at most ``LOCK_TIMEOUT``. A table still in use then,
+or one the migrating role does not own, is left as it is (with a warning in the log) until the next
+``migrate``: a migration never fails for it. Only the first ``migrate`` after an upgrade, and a
+new model's, has anything to do.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from django.db import DatabaseError, connections, models, transaction
 
 logger = logging.getLogger(__name__)
 _SUPPORTED: dict[str, bool] = {}
-LOCK_TIMEOUT = "5s"  # a busy table is left for the next migrate rather than queueing everyone behind it
+# How long the ALTER may wait for a table in use; meanwhile that table's readers and writers wait behind it.
+LOCK_TIMEOUT = "500ms"
 
 
 def lz4_supported(connection) -> bool:
@@ -60,17 +65,21 @@ def compress_json_columns(*, app_config, using: str = "default") -> list[tuple[s
             [sorted({table for table, _column in columns})],
         )
         pending = set(cursor.fetchall()) & set(columns)
+    by_table: dict[str, list[str]] = {}
+    for table, column in sorted(pending):
+        by_table.setdefault(table, []).append(column)
     quote = connection.ops.quote_name
     changed = []
-    for table, column in sorted(pending):
+    for table, names in by_table.items():
+        clauses = ", ".join(f"ALTER COLUMN {quote(column)} SET COMPRESSION lz4" for column in names)
         try:
             with transaction.atomic(using=using), connection.cursor() as cursor:
                 cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                cursor.execute(f"ALTER TABLE {quote(table)} ALTER COLUMN {quote(column)} SET COMPRESSION lz4")
-        except DatabaseError as exc:  # locked too long, or not this role's table: it keeps pglz for now
-            logger.warning("%s.%s keeps its compression for now: %s", table, column, exc)
+                cursor.execute(f"ALTER TABLE {quote(table)} {clauses}")
+        except DatabaseError as exc:  # in use too long, or not this role's table: it keeps pglz for now
+            logger.warning("%s keeps its columns' compression until the next migrate: %s", table, exc)
             continue
-        changed.append((table, column))
+        changed.extend((table, column) for column in names)
     return changed
 
 

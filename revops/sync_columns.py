@@ -155,8 +155,9 @@ def json_text(value) -> str | None:
     orjson writes it (a 7 KB routing explanation in a fifth of the time); what orjson refuses goes to
     the standard encoder, which writes it or raises as it always did: keys that are not text, integers
     over 64 bits, texts that are not valid Unicode, and (passed through to it on purpose) dates and
-    dataclasses. Two values that failed before are now stored: a UUID (as its text) and NaN (as null;
-    PostgreSQL refuses the standard encoder's ``NaN``)."""
+    dataclasses. A few values that failed before are now stored: a UUID (as its text), an ``Enum``
+    member (as its value), and NaN and ±Infinity (as null; PostgreSQL refuses the standard encoder's
+    ``NaN`` and ``Infinity``)."""
     if value is None:
         return None
     if not value and type(value) in (dict, list):

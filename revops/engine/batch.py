@@ -132,10 +132,13 @@ def runs_claim(rule, items) -> tuple[list[Claimed], dict[int, str]]:
 
 def _runs_insert(runs: list[AutomationRun]) -> dict[str, int] | None:
     """Insert ``runs``, skipping those whose (version, trigger key) exists; the new rows' ids by trigger
-    key, or None (nothing inserted) where the database cannot return the rows of such an insert."""
+    key, or None where the database cannot return the rows of such an insert (the rows are inserted
+    all the same, and read back by the caller)."""
     if not connection.features.can_return_rows_from_bulk_insert:
         AutomationRun.objects.bulk_create(runs, ignore_conflicts=True)
         return None
+    if not runs:
+        return {}
     meta = AutomationRun._meta
     fields = [f for f in meta.concrete_fields if not f.generated and f is not meta.pk]
     returning = [meta.pk, meta.get_field("trigger_key")]
@@ -145,7 +148,8 @@ def _runs_insert(runs: list[AutomationRun]) -> dict[str, int] | None:
         rows = AutomationRun.objects._insert(
             runs[start : start + size], fields=fields, returning_fields=returning, on_conflict=OnConflict.IGNORE
         )
-        inserted.update((key, pk) for pk, key in rows)
+        # A statement of one row that already existed returns nothing, which Django reads as [None].
+        inserted.update((row[1], row[0]) for row in rows if row is not None)
     return inserted
 
 

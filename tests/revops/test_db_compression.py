@@ -53,14 +53,18 @@ def test_a_large_explanation_is_stored_with_lz4():
     assert decision.explanation == explanation
 
 
-def test_a_column_set_back_to_pglz_is_set_to_lz4_again_and_only_it():
+def test_columns_set_back_to_pglz_are_set_to_lz4_again_and_only_they():
     _needs_lz4()
     with connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE routing_routingdecision ALTER COLUMN explanation SET COMPRESSION pglz")
-    assert _compression("routing_routingdecision", "explanation") == "p"
+        cursor.execute(
+            "ALTER TABLE routing_routingdecision ALTER COLUMN explanation SET COMPRESSION pglz, "
+            "ALTER COLUMN summary SET COMPRESSION pglz"  # not a JSON column: left as it is
+        )
+        cursor.execute("ALTER TABLE routing_pool ALTER COLUMN working_days SET COMPRESSION pglz")
     changed = compress_json_columns(app_config=apps.get_app_config("routing"))
-    assert changed == [("routing_routingdecision", "explanation")]
+    assert changed == [("routing_pool", "working_days"), ("routing_routingdecision", "explanation")]
     assert _compression("routing_routingdecision", "explanation") == "l"
+    assert _compression("routing_routingdecision", "summary") == "p"
     assert compress_json_columns(app_config=apps.get_app_config("routing")) == []
 
 
@@ -82,7 +86,7 @@ def test_a_table_kept_locked_is_left_for_the_next_migrate(monkeypatch):
 
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE routing_routingdecision ALTER COLUMN explanation SET COMPRESSION pglz")
-    monkeypatch.setattr(db_compression, "LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(db_compression, "LOCK_TIMEOUT", "100ms")
     db = settings.DATABASES["default"]
     other = psycopg.connect(
         dbname=connection.settings_dict["NAME"],
@@ -118,3 +122,6 @@ def test_a_table_the_role_does_not_own_is_left_and_migrate_goes_on():
             cursor.execute("RESET ROLE")
             cursor.execute("DROP ROLE revops_not_owner")
     assert _compression("routing_routingdecision", "explanation") == "p"
+    assert compress_json_columns(app_config=apps.get_app_config("routing")) == [
+        ("routing_routingdecision", "explanation")
+    ]

@@ -39,4 +39,4 @@ def test_what_orjson_refuses_goes_to_the_standard_encoder():
 def test_values_the_standard_encoder_could_not_store():
     value = uuid.UUID(int=5)
     assert json.loads(json_text({"id": value})) == {"id": str(value)}
-    assert json.loads(json_text({"x": float("nan")})) == {"x": None}
+    assert json.loads(json_text({"x": float("nan"), "y": float("inf")})) == {"x": None, "y": None}

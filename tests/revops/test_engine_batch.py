@@ -56,3 +56,23 @@ def test_unfinished_runs_are_claimed_again_and_finished_ones_left_out():
     assert [c.event.pk for c in claimed] == [unfinished.event.pk, items[3][0].pk]
     assert claimed[0].run.pk == unfinished.run.pk  # the same row, not a second run
     assert AutomationRun.objects.count() == 4
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_chunk_whose_runs_all_exist_is_claimed_again(count):
+    """A chunk cut short leaves runs behind; the pipeline hands them back, often one at a time (a
+    statement of one row that already exists returns no row)."""
+    rule, items = _setup(count=count)
+    with transaction.atomic():
+        first, _ = runs_claim(rule, items)
+    with transaction.atomic():
+        again, finished = runs_claim(rule, items)
+    assert finished == {}
+    assert [c.run.pk for c in again] == [c.run.pk for c in first]
+    assert AutomationRun.objects.count() == count
+
+
+def test_nothing_to_claim():
+    rule, _items = _setup(count=1)
+    with transaction.atomic():
+        assert runs_claim(rule, []) == ([], {})
