@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exceptions.models import ExceptionItem, Queue
+from revops.engine import pipeline
 from revops.engine.pipeline import engine_process_events
 from revops.models import ApiToken, AutomationRun, ChangeEntry, Lead, OutboxEvent
 from revops.sync import sync_batch_apply
@@ -295,10 +296,12 @@ def test_bulk_and_one_lead_drivers_route_identically(scenario):
         with (
             override_settings(ENGINE_BATCH_SIZE=scenario["chunk"], ENGINE_BATCH_MS=scenario["budget_ms"]),
             mock.patch.object(bulk, "run_batch", wraps=bulk.run_batch) as driver,
+            mock.patch.object(pipeline.logger, "exception") as chunk_failed,
         ):
             engine_process_events(event_ids=ids, now=NOW)
         chunks = -(-len(ids) // max(scenario["chunk"], 2))
         assert driver.call_count == (len(ids) if scenario["budget_ms"] == 0 else chunks)  # the bulk driver routed
+        assert chunk_failed.call_count == 0  # and no chunk fell back to the one-run path
         got = snapshot()
         assert OutboxEvent.objects.filter(pk__in=ids, status="pending").count() == 0
         for key in expected:
