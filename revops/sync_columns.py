@@ -152,7 +152,7 @@ _ORJSON_AS_JSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATAC
 def json_text(value) -> str | None:
     """A JSON column's text; empty objects and lists (most ``attributes``) skip the encoder.
 
-    orjson writes it (a 7 KB routing explanation in a fifth of the time); what orjson refuses goes to
+    orjson writes it (a 7.7 KB routing explanation in 7 µs against 57 µs); what orjson refuses goes to
     the standard encoder, which writes it or raises as it always did: keys that are not text, integers
     over 64 bits, texts that are not valid Unicode, and (passed through to it on purpose) dates and
     dataclasses. A few values that failed before are now stored: a UUID (as its text), an ``Enum``
