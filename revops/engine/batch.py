@@ -105,14 +105,11 @@ def runs_claim(rule, items) -> tuple[list[Claimed], dict[int, str]]:
     }
     inserted = _runs_insert(list(new.values()))
     claimed, finished = [], {}
-    if inserted is None:  # a database that cannot return the rows of such an insert: read them all
-        existing = list(keys)
-    else:
-        existing = [key for key in keys if key not in inserted]
-        for key, pk in inserted.items():
-            run = new[key]
-            run.pk, run._state.adding, run._state.db = pk, False, DEFAULT_DB_ALIAS
-            claimed.append(Claimed(event=keys[key][0], record=keys[key][1], run=run, rule=rule))
+    for key, pk in inserted.items():
+        run = new[key]
+        run.pk, run._state.adding, run._state.db = pk, False, DEFAULT_DB_ALIAS
+        claimed.append(Claimed(event=keys[key][0], record=keys[key][1], run=run, rule=rule))
+    existing = [key for key in keys if key not in inserted]
     if existing:
         runs = (
             AutomationRun.objects.select_for_update()
@@ -130,13 +127,13 @@ def runs_claim(rule, items) -> tuple[list[Claimed], dict[int, str]]:
     return claimed, finished
 
 
-def _runs_insert(runs: list[AutomationRun]) -> dict[str, int] | None:
+def _runs_insert(runs: list[AutomationRun]) -> dict[str, int]:
     """Insert ``runs``, skipping those whose (version, trigger key) exists; the new rows' ids by trigger
-    key, or None where the database cannot return the rows of such an insert (the rows are inserted
-    all the same, and read back by the caller)."""
+    key; none where the database cannot return the rows of such an insert (SQLite before 3.35): the
+    caller then reads them all back, as runs that existed."""
     if not connection.features.can_return_rows_from_bulk_insert:
         AutomationRun.objects.bulk_create(runs, ignore_conflicts=True)
-        return None
+        return {}
     if not runs:
         return {}
     meta = AutomationRun._meta

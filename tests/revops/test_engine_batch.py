@@ -76,3 +76,15 @@ def test_nothing_to_claim():
     rule, _items = _setup(count=1)
     with transaction.atomic():
         assert runs_claim(rule, []) == ([], {})
+
+
+def test_a_database_that_cannot_return_inserted_rows_reads_them_back(monkeypatch):
+    rule, items = _setup(count=3)
+    monkeypatch.setattr(type(connection.features), "can_return_rows_from_bulk_insert", False)
+    with transaction.atomic():
+        first, _ = runs_claim(rule, items[:2])
+        claimed, finished = runs_claim(rule, items)
+    assert finished == {}
+    assert [c.event.pk for c in claimed] == [event.pk for event, _lead in items]
+    assert [c.run.pk for c in claimed[:2]] == [c.run.pk for c in first]
+    assert AutomationRun.objects.count() == 3
