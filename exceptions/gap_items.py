@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.apps import apps
 
+from revops.bulk_writes import InArray
 from revops.models import FieldDefinition, Team
 
 from .bulk import ItemSpec, exception_items_open_many
@@ -76,7 +77,7 @@ def exception_items_sync_gaps(
     counts = {"created": 0, "refreshed": 0, "resolved": 0}
     if complete:
         closing = ExceptionItem.objects.filter(
-            dedupe_key__in=[_key(object_type, pk) for pk in complete], status__in=OPEN
+            InArray("dedupe_key", [_key(object_type, pk) for pk in complete]), status__in=OPEN
         ).order_by("pk")
         for item in closing:
             exception_item_resolve(

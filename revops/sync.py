@@ -46,6 +46,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from .bulk_writes import InArray
 from .models import Account, Activity, Contact, Lead, Opportunity, OutboxEvent, Rep, SyncBatch, Task, Team
 from .outbox import outbox_enqueue_batch
 from .plugins import IngestRecord, ingest_checks, sync_rejection_handlers
@@ -274,7 +275,7 @@ class _Context:
         self.attnames = [f.attname for f in self.model._meta.concrete_fields]
         rows = (
             self.model.objects.select_for_update()
-            .filter(external_id__in=ordered)
+            .filter(InArray("external_id", ordered))
             .order_by("pk")
             .values_list(*self.attnames)
         )
@@ -300,7 +301,9 @@ class _Context:
         for target in set(wanted_exts) | set(wanted_ids):
             exts, ids = wanted_exts.get(target, set()), wanted_ids.get(target, set())
             rows = (
-                MODELS[target].objects.filter(Q(external_id__in=exts) | Q(pk__in=ids)).values_list("pk", "external_id")
+                MODELS[target]
+                .objects.filter(Q(InArray("external_id", exts)) | Q(InArray("pk", ids)))
+                .values_list("pk", "external_id")
             )
             self.ext_to_pk[target] = {ext: pk for pk, ext in rows if ext is not None}
             self.pk_to_ext[target] = {pk: ext for pk, ext in rows}
@@ -309,7 +312,7 @@ class _Context:
             target = self.ref_specs.get(self.region_ref)
             exts = set(self.ext_to_pk.get(target, ()))
             if exts:
-                rows = MODELS[target].objects.filter(external_id__in=exts).values_list("external_id", "country")
+                rows = MODELS[target].objects.filter(InArray("external_id", exts)).values_list("external_id", "country")
                 self.region_of = {ext: country for ext, country in rows if country}
 
     def state_for_existing(self, row: dict[str, Any]) -> _State:
