@@ -163,11 +163,18 @@ class ExceptionItem(models.Model):
             models.Index(
                 fields=["resolved_at"], condition=models.Q(resolved_at__isnull=False), name="exception_resolved"
             ),
-            # The triage default ordering over every open item (what a RevOps admin sees).
+            # Open items by due time (the overdue sweeps, "Open and overdue").
             models.Index(
                 fields=["due_at", "id"],
                 condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
                 name="exception_open_due",
+            ),
+            # The triage list's page of ids in triage order (services.triage_order) read from the index
+            # alone: every column the order and the open states read, status last (never compared).
+            models.Index(
+                fields=["severity", "due_at", "id", "status"],
+                condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
+                name="exception_open_triage",
             ),
             # Unclaimed open items by due time (services.claimable_items; "next item" orders them by urgency).
             models.Index(

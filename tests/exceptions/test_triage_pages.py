@@ -1,0 +1,84 @@
+"""The triage list's pages (``exceptions.admin.filters.CappedPaginator``): a page's ids are read in the
+list's order first, then those rows with their owners and queues — the same rows, in the same order,
+as one ordered query would give."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from exceptions.admin.filters import CappedPaginator
+from exceptions.models import ExceptionItem
+from exceptions.services import triage_order
+from tests.exceptions.support import make_queue, open_item
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SEVERITIES = ["critical", "high", "medium", "low"]
+STATUSES = ["open", "open", "in_progress", "escalated", "snoozed", "resolved"]
+
+
+@pytest.fixture
+def items():
+    """61 items over two queues: every severity, overdue, due later and undated, open and closed."""
+    now = timezone.now()
+    queues = make_queue("NA ops"), make_queue("EMEA ops")
+    owner = UserFactory(username="triager")
+    made = []
+    for n in range(61):
+        due = [now - dt.timedelta(hours=1 + n % 5), now + dt.timedelta(hours=1 + n % 7), None][n % 3]
+        item = open_item(f"k{n}", queue=queues[n % 2], severity=SEVERITIES[n % 4], due_at=due or now)
+        made.append(item.pk)
+        status = STATUSES[n % len(STATUSES)]
+        changes = {"due_at": due, "status": status, "owner": owner if n % 4 == 0 else None}
+        if status == "snoozed":
+            changes["snoozed_until"] = now + dt.timedelta(days=1)
+        if status == "resolved":
+            changes["resolved_at"] = now
+        ExceptionItem.objects.filter(pk=item.pk).update(**changes)
+    return made
+
+
+def ordered(now):
+    return ExceptionItem.objects.select_related("owner", "queue").order_by(*triage_order(now=now))
+
+
+def test_every_page_holds_the_rows_of_the_ordered_list(items):
+    now = timezone.now()
+    expected = list(ordered(now).values_list("pk", flat=True))
+    assert sorted(expected) == sorted(items)
+    paginator = CappedPaginator(ordered(now), 7)
+    pages = [list(paginator.page(n).object_list) for n in paginator.page_range]
+    assert [item.pk for page in pages for item in page] == expected
+    assert [len(page) for page in pages] == [7] * 8 + [5]
+    # the filtered list too (the open view: open items that are awake)
+    awake = ordered(now).filter(status__in=["open", "in_progress", "escalated"])
+    paginator = CappedPaginator(awake, 10)
+    got = [item.pk for n in paginator.page_range for item in paginator.page(n).object_list]
+    assert got == list(awake.values_list("pk", flat=True))
+
+
+def test_a_page_is_two_queries_with_owners_and_queues(items, django_assert_num_queries):
+    paginator = CappedPaginator(ordered(timezone.now()), 20)
+    assert paginator.count == 61
+    with django_assert_num_queries(2):
+        rows = list(paginator.page(2).object_list)
+        names = {(item.queue.name, item.owner.username if item.owner else None) for item in rows}
+    assert len(rows) == 20 and ("NA ops", "triager") in names
+
+
+def test_the_changelist_pages_follow_the_triage_order(client, items):
+    admin_user = UserFactory(username="rita.pages", is_staff=True, is_superuser=True)
+    client.force_login(admin_user)
+    changelist = reverse("admin:exceptions_exceptionitem_changelist")
+    shown = []
+    for page in (1, 2):
+        response = client.get(changelist, {"state": "all", "p": page})
+        assert response.status_code == 200
+        shown += [int(pk) for pk in re.findall(r'name="_selected_action" value="(\d+)"', response.content.decode())]
+    assert shown == list(ordered(timezone.now()).values_list("pk", flat=True))
