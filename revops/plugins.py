@@ -196,7 +196,8 @@ _WORKER_WARMUPS: dict[str, Callable[[], Any]] = {}
 
 def register_worker_warmup(name: str, warmup: Callable[[], Any]) -> Callable[[], Any]:
     """``warmup()`` fills a per-process cache in the forking worker before each job, so the job's
-    process inherits it (``revops.worker.Worker``); it must be cheap when nothing changed."""
+    process inherits it (``revops.worker.Worker``), and in the hot worker once before its first job
+    (``revops.worker.HotWorker``); it must be cheap when nothing changed."""
     _WORKER_WARMUPS[name] = warmup
     return warmup
 

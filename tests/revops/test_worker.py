@@ -4,6 +4,7 @@ The full picture — real processes, real restarts — is ``tests/test_faults.py
 mechanism down in-process.
 """
 
+import gc
 import signal
 
 import django_rq
@@ -216,3 +217,39 @@ def test_sigterm_to_a_busy_worker_while_redis_is_away_is_a_warm_shutdown(redis_c
         for sig, handler in saved.items():
             signal.signal(sig, handler)
     assert worker._stop_requested  # the job finishes, then the worker stops
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_hot_worker_warms_up_and_freezes_before_its_first_job(redis_conn, monkeypatch):
+    from revops import plugins
+
+    frozen_at_warm_up = []
+    monkeypatch.setitem(plugins._WORKER_WARMUPS, "zz-test", lambda: frozen_at_warm_up.append(gc.get_freeze_count()))
+    gc.unfreeze()
+    try:
+        job = django_rq.get_queue("hot", commit_mode="auto").enqueue("revops.jobs.purge_idempotency_keys")
+        run(HotWorker, "hot")
+        assert frozen_at_warm_up == [0]  # once, before anything was frozen
+        assert gc.get_freeze_count() > 0
+        assert job.get_status(refresh=True) == "finished", job.latest_result()
+    finally:
+        gc.unfreeze()
+
+
+def test_the_hot_worker_collects_everything_only_while_no_job_waits(redis_conn, monkeypatch):
+    queue = django_rq.get_queue("hot", commit_mode="auto")
+    worker = HotWorker([queue], connection=queue.connection)
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args))
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    worker._jobs_since_full = worker_module.HOT_FULL_COLLECT_EVERY - 2
+    worker._collect_when_idle()
+    assert collections == []  # not yet due
+
+    queue.enqueue("revops.jobs.purge_idempotency_keys")
+    worker._collect_when_idle()
+    assert collections == [] and worker._jobs_since_full == worker_module.HOT_FULL_COLLECT_EVERY  # a job waits
+
+    queue.empty()
+    worker._collect_when_idle()
+    assert collections == [()] and worker._jobs_since_full == 0
