@@ -170,7 +170,7 @@ class ExceptionItem(models.Model):
                 name="exception_open_due",
             ),
             # The triage list's page of ids in triage order (services.triage_order) read from the index
-            # alone: every column the order and the open states read, status last (never compared).
+            # alone: every column the order and the open states read (status last: never searched by).
             models.Index(
                 fields=["severity", "due_at", "id", "status"],
                 condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),

@@ -73,6 +73,7 @@ def _warm_up(log) -> None:
 
 FULL_COLLECT_EVERY = 100  # jobs
 HOT_FULL_COLLECT_EVERY = 1000  # jobs of the hot worker, which collects in a lead's path
+HOT_FULL_COLLECT_LATEST = 5000  # jobs: collected then even if jobs keep waiting
 _jobs_since_full = 0
 
 
@@ -240,11 +241,13 @@ class ResilientMixin:
 class HotWorker(ResilientMixin, SimpleWorker):
     """The hot queue's worker: no fork per job (low latency), a heartbeat thread while a job runs.
 
-    It runs the warm-ups once before its first job (the first lead does not build routing's account
-    index) and freezes what it then holds for the garbage collector, as the forking worker does before
-    each fork: a full collection otherwise walks Django and those caches, 50 to 250 ms in the middle of
-    a lead's routing. Every ``HOT_FULL_COLLECT_EVERY`` jobs, at a moment its queues are empty, it
-    unfreezes, collects (70 to 100 ms) and freezes again, so a cache a job replaced is freed.
+    It runs the warm-ups once before its first job (so the first lead does not build routing's account
+    index; the worker registers itself after them, about a second later at 20,000 accounts) and
+    freezes what it then holds for the garbage collector, as the forking worker does before each fork:
+    otherwise a full collection walks Django and those caches in the middle of a lead's routing (140
+    to 280 ms measured during `bench/routing.py`). Every ``HOT_FULL_COLLECT_EVERY`` jobs, at a moment
+    its queues are empty (at the latest after ``HOT_FULL_COLLECT_LATEST`` jobs), it unfreezes, collects
+    (70 to 100 ms measured) and freezes again, so a cache a job replaced is freed.
     """
 
     _jobs_since_full = 0
@@ -257,11 +260,13 @@ class HotWorker(ResilientMixin, SimpleWorker):
         self._jobs_since_full += 1
         if self._jobs_since_full < HOT_FULL_COLLECT_EVERY:
             return
-        try:
-            if any(queue.count for queue in self.queues):
-                return  # a lead is waiting: after the next job
-        except REDIS_ERRORS:
-            return
+        if self._jobs_since_full < HOT_FULL_COLLECT_LATEST:
+            try:
+                if any(queue.count for queue in self.queues):
+                    return  # a lead is waiting: after the next job
+            except Exception as exc:  # never end the worker for its housekeeping
+                self.log.warning("Worker %s: could not count its queues (%s); collecting later", self.name, exc)
+                return
         self._jobs_since_full = 0
         gc.unfreeze()
         gc.collect()

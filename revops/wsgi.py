@@ -2,8 +2,8 @@
 
 Once Django and every view module are loaded, what they hold is moved out of the garbage collector's
 sight (``gc.freeze``): a full collection then walks only what requests create, not the whole loaded
-portal. A full collection came about every 2,500 synced records and took about 50 ms, which was a
-fifth of a sync's time (``bench/README.md``, sixth pass). The workers do the same
+portal. Syncing leads in one process, a full collection came about every 2,500 records and took
+about 50 ms, 15 % of the sync's time (``bench/README.md``, "Sixth pass"). The workers do the same
 (``revops.worker``).
 """
 

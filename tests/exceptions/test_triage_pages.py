@@ -82,3 +82,19 @@ def test_the_changelist_pages_follow_the_triage_order(client, items):
         assert response.status_code == 200
         shown += [int(pk) for pk in re.findall(r'name="_selected_action" value="(\d+)"', response.content.decode())]
     assert shown == list(ordered(timezone.now()).values_list("pk", flat=True))
+
+
+def test_the_items_table_is_vacuumed_after_two_percent_of_it_changed():
+    """The index-only read of a page's ids needs a current visibility map (migration 0016)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's autovacuum")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = 'exceptions_exceptionitem'")
+        options = set(cursor.fetchone()[0] or [])
+    assert {
+        "autovacuum_vacuum_scale_factor=0.02",
+        "autovacuum_vacuum_insert_scale_factor=0.02",
+        "autovacuum_analyze_scale_factor=0.02",
+    } <= options

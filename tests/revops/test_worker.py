@@ -253,3 +253,9 @@ def test_the_hot_worker_collects_everything_only_while_no_job_waits(redis_conn, 
     queue.empty()
     worker._collect_when_idle()
     assert collections == [()] and worker._jobs_since_full == 0
+
+    # jobs that never stop waiting only postpone it so long
+    queue.enqueue("revops.jobs.purge_idempotency_keys")
+    worker._jobs_since_full = worker_module.HOT_FULL_COLLECT_LATEST - 1
+    worker._collect_when_idle()
+    assert collections == [(), ()] and worker._jobs_since_full == 0
