@@ -522,6 +522,21 @@ def triage_order(*, now: dt.datetime) -> list:
     return [overdue.asc(), severity.asc(), F("due_at").asc(nulls_last=True), F("id").asc()]
 
 
+def triage_tiers(*, now: dt.datetime) -> list[tuple[Q, tuple[str, ...]]]:
+    """``triage_order`` for open items only, as consecutive tiers: (a condition, its order). Walked in turn
+    they give the open items in exactly that order, each tier one range of the ``exception_open_triage``
+    index (a severity and a due-time range), so a page reads about as many index entries as it shows."""
+    known = list(SEVERITY_RANK)
+    severities = [Q(severity=key) for key in known] + [~Q(severity__in=known)]
+    by_due = ("due_at", "id")
+    overdue = [(severity & Q(due_at__lt=now), by_due) for severity in severities]
+    later = []
+    for severity in severities:
+        later.append((severity & Q(due_at__gte=now), by_due))
+        later.append((severity & Q(due_at__isnull=True), ("id",)))
+    return overdue + later
+
+
 def claimable_items(queues: Iterable[Queue | int] | QuerySet | None, *, actor=None) -> QuerySet[ExceptionItem]:
     """What "next item" may hand ``actor`` from ``queues`` (``None``: every queue): unclaimed open items,
     and unclaimed escalated items escalated to ``actor`` (or to nobody). An item escalated to someone

@@ -21,7 +21,7 @@ from revops.admin.links import record_url, why_url
 from ..models import ExceptionItem, when_text
 from ..registry import approval_handler, item_panels
 from ..selectors import ExceptionVisibilityMixin, visible_queues
-from ..services import exception_next_item, person_name, triage_order
+from ..services import exception_next_item, person_name, triage_order, triage_tiers
 from ..suppressions import record_suppressions
 from ..timing import due_phrase, human_duration, is_overdue
 from .action_views import NEXT_MODE, ItemActionsAdminMixin, next_mode, with_mode
@@ -141,7 +141,15 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
 
     def get_ordering(self, request):
         """The list in the order "Next item" serves: overdue first, then severity, then due time."""
-        return triage_order(now=timezone.now())
+        request.triage_now = timezone.now()
+        return triage_order(now=request.triage_now)
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """The open views' pages are read tier by tier (``CappedPaginator``), at the list's moment."""
+        tiers = None
+        if StateFilter.open_only(request):
+            tiers = triage_tiers(now=getattr(request, "triage_now", None) or timezone.now())
+        return self.paginator(queryset, per_page, orphans, allow_empty_first_page, tiers=tiers)
 
     def get_urls(self):
         view = self.admin_site.admin_view

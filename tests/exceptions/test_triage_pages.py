@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from exceptions.admin.filters import CappedPaginator
 from exceptions.models import ExceptionItem
-from exceptions.services import triage_order
+from exceptions.services import triage_order, triage_tiers
 from tests.exceptions.support import make_queue, open_item
 from tests.factories import UserFactory
 
@@ -25,12 +25,12 @@ STATUSES = ["open", "open", "in_progress", "escalated", "snoozed", "resolved"]
 
 @pytest.fixture
 def items():
-    """61 items over two queues: every severity, overdue, due later and undated, open and closed."""
+    """121 items over two queues: every severity, overdue, due later and undated, open and closed."""
     now = timezone.now()
     queues = make_queue("NA ops"), make_queue("EMEA ops")
     owner = UserFactory(username="triager")
     made = []
-    for n in range(61):
+    for n in range(121):
         due = [now - dt.timedelta(hours=1 + n % 5), now + dt.timedelta(hours=1 + n % 7), None][n % 3]
         item = open_item(f"k{n}", queue=queues[n % 2], severity=SEVERITIES[n % 4], due_at=due or now)
         made.append(item.pk)
@@ -55,33 +55,50 @@ def test_every_page_holds_the_rows_of_the_ordered_list(items):
     paginator = CappedPaginator(ordered(now), 7)
     pages = [list(paginator.page(n).object_list) for n in paginator.page_range]
     assert [item.pk for page in pages for item in page] == expected
-    assert [len(page) for page in pages] == [7] * 8 + [5]
-    # the filtered list too (the open view: open items that are awake)
-    awake = ordered(now).filter(status__in=["open", "in_progress", "escalated"])
-    paginator = CappedPaginator(awake, 10)
+    assert [len(page) for page in pages] == [7] * 17 + [2]
+
+
+@pytest.mark.parametrize("per_page", [1, 7, 10, 50])
+@pytest.mark.parametrize("statuses", [["open", "in_progress", "escalated"], ["snoozed"], ["open"]])
+def test_open_lists_read_tier_by_tier_give_the_same_pages(items, per_page, statuses):
+    now = timezone.now()
+    shown = ordered(now).filter(status__in=statuses)
+    expected = list(shown.values_list("pk", flat=True))
+    paginator = CappedPaginator(shown, per_page, tiers=triage_tiers(now=now))
     got = [item.pk for n in paginator.page_range for item in paginator.page(n).object_list]
-    assert got == list(awake.values_list("pk", flat=True))
+    assert got == expected and expected
 
 
 def test_a_page_is_two_queries_with_owners_and_queues(items, django_assert_num_queries):
     paginator = CappedPaginator(ordered(timezone.now()), 20)
-    assert paginator.count == 61
+    assert paginator.count == 121
     with django_assert_num_queries(2):
         rows = list(paginator.page(2).object_list)
         names = {(item.queue.name, item.owner.username if item.owner else None) for item in rows}
-    assert len(rows) == 20 and ("NA ops", "triager") in names
+    assert len(rows) == 20 and {queue for queue, _owner in names} == {"NA ops", "EMEA ops"}
 
 
-def test_the_changelist_pages_follow_the_triage_order(client, items):
+@pytest.mark.parametrize(
+    ("query", "statuses"),
+    [({"state": "all"}, None), ({}, ["open", "in_progress", "escalated"])],
+    ids=["every state", "open view, tier by tier"],
+)
+def test_the_changelist_pages_follow_the_triage_order(client, items, query, statuses):
     admin_user = UserFactory(username="rita.pages", is_staff=True, is_superuser=True)
     client.force_login(admin_user)
     changelist = reverse("admin:exceptions_exceptionitem_changelist")
+    expected = ordered(timezone.now())
+    if statuses:
+        expected = expected.filter(status__in=statuses)
+    expected = list(expected.values_list("pk", flat=True))
+    assert len(expected) > 50  # more than one page
     shown = []
-    for page in (1, 2):
-        response = client.get(changelist, {"state": "all", "p": page})
-        assert response.status_code == 200
+    for page in (1, 2, 3):
+        response = client.get(changelist, {**query, "p": page})
+        if response.status_code != 200:  # past the last page
+            break
         shown += [int(pk) for pk in re.findall(r'name="_selected_action" value="(\d+)"', response.content.decode())]
-    assert shown == list(ordered(timezone.now()).values_list("pk", flat=True))
+    assert shown == expected
 
 
 def test_the_items_table_is_vacuumed_after_two_percent_of_it_changed():
