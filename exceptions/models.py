@@ -169,9 +169,9 @@ class ExceptionItem(models.Model):
                 condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
                 name="exception_open_due",
             ),
-            # Read from the index alone (PostgreSQL's index-only scan, while the visibility map is
-            # current): the triage list's page of ids in triage order (services.triage_order) and the
-            # per-queue counts over its header (admin.helpers), with the columns their filters read.
+            # The triage list's open views, tier by tier (services.triage_tiers), and the per-queue
+            # counts over it (admin.helpers), from the index alone where the visibility map allows
+            # (PostgreSQL's index-only scan): the columns the counts and the usual filters read.
             models.Index(
                 fields=["severity", "due_at", "id"],
                 include=["status", "queue", "owner", "kind", "decision"],

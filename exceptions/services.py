@@ -524,10 +524,15 @@ def triage_order(*, now: dt.datetime) -> list:
 
 def triage_tiers(*, now: dt.datetime) -> list[tuple[Q, tuple[str, ...]]]:
     """``triage_order`` for open items only, as consecutive tiers: (a condition, its order). Walked in turn
-    they give the open items in exactly that order, each tier one range of the ``exception_open_triage``
-    index (a severity and a due-time range), so a page reads about as many index entries as it shows."""
-    known = list(SEVERITY_RANK)
-    severities = [Q(severity=key) for key in known] + [~Q(severity__in=known)]
+    they give the open items in exactly that order, each tier a range of the ``exception_open_triage``
+    index (a severity and a due-time range): an unfiltered open list reads about as many index entries
+    as a page shows. A severity outside the four (only SQL could store one) ranks last, as in
+    ``triage_order``; it is read as the key ranges around the known ones, which are empty."""
+    known = sorted(SEVERITY_RANK)
+    other = Q(severity__lt=known[0]) | Q(severity__gt=known[-1])
+    for low, high in zip(known, known[1:], strict=False):
+        other |= Q(severity__gt=low, severity__lt=high)
+    severities = [Q(severity=key) for key in SEVERITY_RANK] + [other]
     by_due = ("due_at", "id")
     overdue = [(severity & Q(due_at__lt=now), by_due) for severity in severities]
     later = []

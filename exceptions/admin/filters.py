@@ -59,14 +59,6 @@ class StateFilter(DefaultingFilter):
         if request.GET.get("q", "").strip():
             self.default = "all"  # looking an item up by title or CRM id should find it closed too
 
-    @classmethod
-    def open_only(cls, request) -> bool:
-        """Whether the list shows open items only (open, overdue, approvals or snoozed)."""
-        state = request.GET.get(cls.parameter_name)
-        if state is None:
-            state = "all" if request.GET.get("q", "").strip() else cls.default
-        return state in ("open", "overdue", "approvals", "snoozed")
-
     def lookups(self, request, model_admin):
         return [
             ("open", "Open (default)"),
@@ -79,6 +71,8 @@ class StateFilter(DefaultingFilter):
 
     def queryset(self, request, queryset):
         value = self.value()
+        # The list then holds open items only: its pages can be read tier by tier (CappedPaginator).
+        request.triage_open_only = value in ("open", "overdue", "approvals", "snoozed")
         if value == "open":
             return queryset.filter(status__in=AWAKE)
         if value == "overdue":
@@ -199,9 +193,10 @@ class CappedPaginator(Paginator):
     of 140,000 open items).
 
     Given ``tiers`` (``services.triage_tiers``: the list holds open items only), the ids are read tier
-    by tier, each one range of the ``exception_open_triage`` index, until the page is full: a page reads
-    about as many index entries as it shows, whatever the list's size. Otherwise they come from one
-    query in the list's order."""
+    by tier, each a range of the ``exception_open_triage`` index, until the page is full: the first
+    pages of an open list read about as many index entries as they show, times what its filters leave
+    out (a later page also counts the entries before it, at most ``COUNT_CAP``). Otherwise they come
+    from one query in the list's order."""
 
     def __init__(self, *args, tiers=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -224,7 +219,8 @@ class CappedPaginator(Paginator):
         if not isinstance(rows, QuerySet) or rows.query.distinct:
             return self._get_page(rows[bottom:top], number, self)
         if self.tiers is not None:
-            ids = self._tiered_ids(rows, bottom, top - bottom)
+            # An item whose severity or due time changed between two tiers' reads is shown once.
+            ids = list(dict.fromkeys(self._tiered_ids(rows, bottom, top - bottom)))
         else:
             ids = list(rows.values_list("pk", flat=True)[bottom:top])
         # An item that left the list between the two reads (resolved meanwhile) is left out.

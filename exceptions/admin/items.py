@@ -147,7 +147,7 @@ class ExceptionItemAdmin(ItemActionsAdminMixin, ExceptionVisibilityMixin, Audite
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         """The open views' pages are read tier by tier (``CappedPaginator``), at the list's moment."""
         tiers = None
-        if StateFilter.open_only(request):
+        if getattr(request, "triage_open_only", False):  # set by StateFilter as it filtered this list
             tiers = triage_tiers(now=getattr(request, "triage_now", None) or timezone.now())
         return self.paginator(queryset, per_page, orphans, allow_empty_first_page, tiers=tiers)
 
