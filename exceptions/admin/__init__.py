@@ -19,7 +19,8 @@ after logging in (``landing``). The modules:
   the item, the next one opens). The admin only validates the input (the action's form) and calls
   the services, which write the change and its audit row; refusals come back as messages.
 - ``filters`` — the list filters and the paginator, which never counts the whole table
-  (``show_full_result_count`` is off, at most ``COUNT_CAP`` rows are counted).
+  (``show_full_result_count`` is off, at most ``COUNT_CAP`` rows are counted) and reads a page's ids
+  first, tier by tier for the open views (``services.triage_tiers``), then those rows.
 - ``helpers`` — queue counts, history rows, record fields, refusal messages.
 - ``queues`` — ``QueueAdmin``: the queues as configuration (RevOps admins write, managers read),
   through ``exceptions.queues``.
