@@ -172,9 +172,9 @@ class ExceptionItem(models.Model):
             # The triage list's open views, tier by tier (services.triage_tiers), and the per-queue
             # counts over it (admin.helpers), from the index alone where the visibility map allows
             # (PostgreSQL's index-only scan): the columns the counts and the usual filters read.
+            # (Key columns after the three ranged ones, not INCLUDE: SQLite has no INCLUDE and warns.)
             models.Index(
-                fields=["severity", "due_at", "id"],
-                include=["status", "queue", "owner", "kind", "decision"],
+                fields=["severity", "due_at", "id", "status", "queue", "owner", "kind", "decision"],
                 condition=models.Q(status__in=["open", "in_progress", "snoozed", "escalated"]),
                 name="exception_open_triage",
             ),
