@@ -218,8 +218,9 @@ def time_call(fn, n: int, note: str) -> dict:
 
 
 def main_query_raw(client, n: int) -> dict:
-    """The changelist's main query (the page's ids in triage order; its rows are then read by id), as SQL
-    captured from a request, run raw."""
+    """The changelist's main query (for the open view, the first tier's page of ids, which fills the
+    page when that tier holds 50 items; its rows are then read by id), as SQL captured from a request,
+    run raw."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
