@@ -9,8 +9,9 @@ rule) pair it measures:
 - ``engine_explain_s``: the full run outcome the pipeline stores — ``rule_outcome`` for the
   ``field_update`` kind (``gated``: decided and every condition checked in one pass,
   ``predicate.judge``): the decision, every condition's actual value and result (the compact form
-  the Why page expands), the summary in plain language (the failed conditions with their values, or
-  the fields set) and the actions;
+  the Why page expands), and for a run that fires the summary in plain language (the fields set) and
+  the actions. A run that does not fire stores no summary: the pages say it from the conditions
+  checked when they show it (``revops.engine.selectors.run_summary``);
 - ``handwritten_s``: hand-written lambdas doing the same checks (same null handling).
 
 Prints JSON with both ratios. No database or Redis work is measured (records are prefetched per

@@ -129,12 +129,15 @@ def _compiled(text: str, env: dict, name: str):
     return function
 
 
-def generate_checker(node: Node, probe: Callable[[Leaf], Callable], *, judge: bool = False) -> Callable[[Any], Any]:
+def generate_checker(
+    node: Node, probe: Callable[[Leaf], Callable], *, judge: bool = False, fallback: Callable[[Any], Any] | None = None
+) -> Callable[[Any], Any]:
     """``check(ctx) -> [[actual, result], …]`` for every leaf of a parsed tree in order, as one generated
     function (see ``compact``): each value is read once and made JSON-ready (``explain._jsonable``)
     unless it is a plain str, int, float, bool or None. ``probe(leaf)``: the closure for a leaf that
     is not inlined. ``judge``: return ``(matched, checked)`` instead, the tree's result worked out from
-    the leaves' (every leaf is read either way)."""
+    the leaves' (every leaf is read either way). ``fallback(ctx)``: what it returns instead should any
+    leaf raise (in the same function: no second call per check)."""
     source = _Source()
     source.env.update({"_PLAIN": PLAIN_JSON, "_json": _jsonable})
     body, pairs, results = [], [], {}
@@ -151,9 +154,14 @@ def generate_checker(node: Node, probe: Callable[[Leaf], Callable], *, judge: bo
         body.append(f"    {result} = {source.leaf(leaf, False, read=value)}")
         pairs.append(f"[{value} if {value}.__class__ in _PLAIN else _json({value}), {result}]")
         results[id(leaf)] = result
-    text = "def check(c):\n    r = c.record\n" + "".join(line + "\n" for line in body)
     checked = f"[{', '.join(pairs)}]"
-    text += f"    return {_combined(node, results)}, {checked}\n" if judge else f"    return {checked}\n"
+    body.append(f"    return {_combined(node, results)}, {checked}" if judge else f"    return {checked}")
+    if fallback is None:
+        text = "def check(c):\n    r = c.record\n" + "".join(line + "\n" for line in body)
+    else:
+        source.env["_fallback"] = fallback
+        text = "def check(c):\n    try:\n        r = c.record\n" + "".join(f"    {line}\n" for line in body)
+        text += "    except Exception:\n        return _fallback(c)\n"
     return _compiled(text, source.env, "check")
 
 

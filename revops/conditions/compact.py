@@ -45,16 +45,12 @@ def checker(node: Node) -> Callable[[Any], list]:
     evaluated by the explain interpreter, which reads any value."""
     from .codegen import generate_checker
 
-    fast = generate_checker(node, _probe)
     leaves = tuple(iter_leaves(node))
 
-    def check(ctx) -> list:
-        try:
-            return fast(ctx)
-        except Exception:  # the interpreter gives every leaf its value and result
-            return [_interpreted(leaf, ctx) for leaf in leaves]
+    def interpreted(ctx) -> list:  # the interpreter gives every leaf its value and result
+        return [_interpreted(leaf, ctx) for leaf in leaves]
 
-    return check
+    return generate_checker(node, _probe, fallback=interpreted)
 
 
 def judge(node: Node, predicate: Callable[[Any], bool]) -> Callable[[Any], tuple[bool, list]]:
@@ -62,16 +58,12 @@ def judge(node: Node, predicate: Callable[[Any], bool]) -> Callable[[Any], tuple
     generated function. Should it raise, ``predicate`` decides and the interpreter checks each leaf."""
     from .codegen import generate_checker
 
-    fast = generate_checker(node, _probe, judge=True)
     leaves = tuple(iter_leaves(node))
 
-    def judged(ctx) -> tuple[bool, list]:
-        try:
-            return fast(ctx)
-        except Exception:
-            return bool(predicate(ctx)), [_interpreted(leaf, ctx) for leaf in leaves]
+    def interpreted(ctx) -> tuple[bool, list]:
+        return bool(predicate(ctx)), [_interpreted(leaf, ctx) for leaf in leaves]
 
-    return judged
+    return generate_checker(node, _probe, judge=True, fallback=interpreted)
 
 
 def _interpreted(leaf: Leaf, ctx) -> list:

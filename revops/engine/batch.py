@@ -176,8 +176,9 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
     A kind that is ``gated`` fires only when the rule's conditions hold: the engine decides with the
     compiled predicate on the event's shared condition context, checking every condition in the same
     pass (``predicate.judge``), and, when it does not fire, asks the kind's ``not_fired`` for the
-    outcome, with no evaluation context built. Anything else, and a gated rule that fires, goes through
-    the kind's ``evaluate`` (a gated one with the conditions already checked, ``EvalContext.judged``).
+    outcome, with no evaluation context built; when it fires, a kind that says its outcome from the
+    conditions checked (``fire_checked``) does so, again with no context. Anything else goes through the kind's
+    ``evaluate`` (a gated one with the conditions already checked, ``EvalContext.judged``).
     """
     kind = rule.kind
     checked = None
@@ -190,6 +191,10 @@ def rule_outcome(rule, record, *, now, event=None, cache=None, condition_context
             if kind.not_fired_takes_checked:
                 return kind.not_fired(rule.predicate, condition_context, checked)
             return kind.not_fired(rule.predicate, condition_context)
+        if kind.fires_checked:
+            return kind.fire_checked(
+                rule, record, checked, fields=fields if fields is not None else conditions.load_fields()
+            )
     context = evaluation_context(
         rule,
         record,

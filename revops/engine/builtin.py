@@ -71,8 +71,8 @@ def _fill(template: str, record) -> str:
     return template.replace("{record}", str(record)).replace("{external_id}", getattr(record, "external_id", "") or "")
 
 
-def _label(context, key: str) -> str:
-    spec = (context.fields or {}).get((context.object_type, key))
+def _label(fields: dict | None, object_type: str, key: str) -> str:
+    spec = (fields or {}).get((object_type, key))
     return getattr(spec, "label", None) or key.replace("_", " ")
 
 
@@ -80,7 +80,8 @@ def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _not_met(predicate, checked: list) -> str:
+def not_met_text(predicate, checked: list) -> str:
+    """A not-fired run's summary in words, from the conditions it checked (said when shown)."""
     text = predicate.failed_text(checked)
     return "Conditions not met: " + text if text else "Conditions not met."
 
@@ -109,9 +110,12 @@ class _Base(AutomationKind):
         return {"kind": self.key, **context.conditions_checked(predicate)[1]}
 
     def not_fired(self, predicate, ctx, checked: list | None = None) -> Outcome:
+        """The conditions checked, and no summary: a page says it in words from them when it shows the run
+        (``engine.selectors.run_summary``, ``not_met_text``), in the viewer's language and time zone. Most
+        events trigger rules whose conditions fail, and most such runs are never looked at."""
         if checked is None:
             checked = predicate.check(ctx)
-        return Outcome(False, explanation={"kind": self.key, "checked": checked}, summary=_not_met(predicate, checked))
+        return Outcome(False, None, {"kind": self.key, "checked": checked})
 
     def full_explanation(self, context, predicate) -> dict:
         """The explanation with the condition tree and its lines (``conditions``, ``conditions_text``)."""
@@ -159,22 +163,29 @@ class FieldUpdate(_Base):
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
         if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
-        explanation = self.checked(context, predicate)
-        values = context.config.get("set", {})
-        explanation["set"] = values
-        # The same for every record of a type: said once per compiled rule and dictionary.
+        checked = self.checked(context, predicate)["checked"]
+        return self._set(record, version, predicate, checked, fields=context.fields, object_type=context.object_type)
+
+    def fire_checked(self, rule, record, checked: list, *, fields: dict) -> Outcome:
+        return self._set(
+            record, rule.version, rule.predicate, checked, fields=fields, object_type=rule.automation.object_type
+        )
+
+    def _set(self, record, version, predicate, checked: list, *, fields: dict, object_type: str) -> Outcome:
+        values = (version.config or {}).get("set", {})
+        # The same for every record of a type: said, and the actions built, once per compiled rule, dictionary
+        # and values to set (actions are frozen; their parameters are read, never changed).
         said = predicate.memo.get((self.key, type(record)))
-        if said is not None and said[0] is context.fields:
-            labels = said[1]
-        else:
-            labels = ", ".join(f"{_label(context, k)} to {_shown(record, k, v)}" for k, v in values.items())
-            predicate.memo[(self.key, type(record))] = (context.fields, labels)
+        if said is None or said[0] is not fields or said[1] != values:
+            labels = ", ".join(f"{_label(fields, object_type, k)} to {_shown(record, k, v)}" for k, v in values.items())
+            actions = tuple(Action("update_field", {"key": k, "value": v}) for k, v in values.items())
+            said = predicate.memo[(self.key, type(record))] = (fields, dict(values), labels, actions)
         return Outcome(
-            fired=True,
-            actions=[Action("update_field", {"key": k, "value": v}) for k, v in values.items()],
-            explanation=explanation,
-            summary=f"Conditions met: set {labels} on {record}.",
-            expected_next="Nothing: the portal sets the fields and tells the CRM through the changes feed.",
+            True,
+            list(said[3]),
+            {"kind": self.key, "checked": checked, "set": values},
+            f"Conditions met: set {said[2]} on {record}.",
+            "Nothing: the portal sets the fields and tells the CRM through the changes feed.",
         )
 
 
@@ -356,7 +367,7 @@ class RequiredFields(_Base):
                 explanation=explanation,
                 summary=f"All required fields are filled on {record}.",
             )
-        labels = [_label(context, key) for key in missing]
+        labels = [_label(context.fields, context.object_type, key) for key in missing]
         listed = ", ".join(labels)
         due = context.now + dt.timedelta(hours=config.get("due_in_hours") or 24)
         owner = getattr(record, "owner", None)

@@ -35,6 +35,10 @@ class AutomationKind:
         # with its own ``evaluate`` (or a mixin's), may fire when the conditions do not hold.
         owner = next(klass for klass in cls.__mro__ if "evaluate" in klass.__dict__)
         cls.gated = bool(owner.__dict__.get("gated", False))
+        # ``fire_checked`` stands for ``evaluate`` only when the same class defines both: a plug-in kind that
+        # overrides either one is evaluated with a context.
+        firer = next(klass for klass in cls.__mro__ if "fire_checked" in klass.__dict__)
+        cls.fires_checked = cls.gated and firer is owner
         # ``not_fired`` took (predicate, ctx) before it was handed the conditions already checked: a
         # plug-in kind written so is called so.
         parameters = inspect.signature(cls.not_fired).parameters
@@ -54,6 +58,13 @@ class AutomationKind:
     def not_fired(self, predicate, ctx, checked: list | None = None) -> Outcome:  # pragma: no cover - interface
         """A gated kind's outcome when ``predicate`` does not hold on ``ctx``; ``checked``: the conditions
         as the engine already checked them (``predicate.check(ctx)``), when it has them."""
+        raise NotImplementedError
+
+    def fire_checked(self, rule, record, checked: list, *, fields: dict) -> Outcome:  # pragma: no cover - interface
+        """Optional, for a gated kind: its outcome when the rule's conditions hold (``checked``: each
+        condition's actual value and result), the same as ``evaluate`` gives but without an evaluation
+        context, for a kind that needs none (``rule``: ``.automation``, ``.version``, ``.predicate``;
+        ``fields``: the data dictionary). The engine then builds no context for the run."""
         raise NotImplementedError
 
     def reference_problems(self, config: dict[str, Any]) -> list[str]:

@@ -143,3 +143,31 @@ def run_explanation(run: AutomationRun, fields=None) -> dict:
         except ValueError as exc:
             return {**explanation, "note": f"The conditions checked could not be shown in words: {exc}"}
     return {"conditions": tree, "conditions_text": conditions.explain_text(tree), **rest}
+
+
+def run_summary(run: AutomationRun, fields=None) -> str:
+    """The run's summary in plain language: as stored, or, for a gated kind's run that did not fire (it
+    stores only the conditions it checked, ``explanation["checked"]``), the conditions that failed with
+    their actual values, said now from the run's version (``builtin.not_met_text``) in the viewer's
+    language and time zone. ``fields``: the dictionary, when the caller already read it."""
+    stored = run.explanation
+    if run.summary or run.outcome != AutomationRun.Outcome.NOT_FIRED or not isinstance(stored, dict):
+        return run.summary
+    checked = stored.get("checked")
+    if not isinstance(checked, list):
+        return run.summary
+    from .builtin import not_met_text
+    from .pipeline import compiled_predicate
+
+    try:
+        fields = fields if fields is not None else conditions.load_fields()
+        predicate = compiled_predicate(run.version, run.object_type, fields)
+        predicate.expand(checked)  # raises when the checked values do not fit the version's conditions
+        return not_met_text(predicate, checked)
+    except (conditions.ConditionError, ValueError):
+        pass
+    lines = run_explanation(run, fields).get("conditions_text")  # the stored conditions, each named by its path
+    if not isinstance(lines, list):
+        return "Conditions not met."
+    failed = [line.strip() for line in lines[1:] if isinstance(line, str) and line.lstrip().startswith("✗")]
+    return "Conditions not met: " + "; ".join(failed) if failed else "Conditions not met."

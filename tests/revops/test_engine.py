@@ -14,7 +14,7 @@ from revops.engine.actions import approval_execute
 from revops.engine.pipeline import MAX_ATTEMPTS, EngineRetry, engine_process_events
 from revops.engine.revert import run_revert
 from revops.engine.schedule import automation_review_overdue_open, run_scheduled_automations
-from revops.engine.selectors import record_runs, run_explanation
+from revops.engine.selectors import record_runs, run_explanation, run_summary
 from revops.engine.services import automation_create, automation_set_mode, automation_update
 from revops.engine.shadow import shadow_report
 from revops.models import (
@@ -113,7 +113,8 @@ def test_sync_batch_runs_automations_in_a_real_worker(redis_conn, run_worker):
 
     not_fired = AutomationRun.objects.get(object_id=cold.pk)
     assert not_fired.outcome == "not_fired" and not not_fired.applied.exists()
-    assert "lead score" in not_fired.summary.lower() or "score" in not_fired.summary.lower()
+    assert not_fired.summary == ""  # said from the conditions checked when shown
+    assert run_summary(not_fired).startswith("Conditions not met: ✗ Lead score ≥ 80 (actual: ")
     assert not Task.objects.filter(lead=cold).exists()
     assert set(OutboxEvent.objects.values_list("status", flat=True)) == {"processed"}
 

@@ -1,6 +1,7 @@
 """Cheap "did not fire": runs whose conditions fail are written in one statement per batch, and
 still explain themselves; redeliveries and duplicates keep one run per (version, event)."""
 
+import html
 from types import SimpleNamespace
 
 import pytest
@@ -12,7 +13,7 @@ from django.utils import timezone
 from revops.conditions import compile_condition
 from revops.engine.batch import rule_outcome
 from revops.engine.pipeline import engine_process_events
-from revops.engine.selectors import record_runs, run_explanation
+from revops.engine.selectors import record_runs, run_explanation, run_summary
 from revops.engine.types import Outcome
 from revops.models import AutomationRun, AutomationVersion, Lead, OutboxEvent
 
@@ -110,30 +111,39 @@ def test_runs_keep_their_conditions_compact_and_the_pages_show_them_in_words(adm
     run = AutomationRun.objects.filter(outcome="not_fired").order_by("-pk").first()
     assert set(run.explanation) == {"kind", "checked"}
     assert run.explanation["checked"] == [[["new", "working"], True], [10, False]]
-    assert run.summary == "Conditions not met: ✗ Lead score ≥ 80 (actual: 10)"
+    # No summary is stored for a run that did not fire: it is said from the conditions checked when shown.
+    said = "Conditions not met: ✗ Lead score ≥ 80 (actual: 10)"
+    assert run.summary == "" and run_summary(run) == said
     lines = run_explanation(run)["conditions_text"]
     assert lines[0] == "✗ all of:" and lines[2].strip() == "✗ Lead score ≥ 80 (actual: 10)"
     assert "new → working" in lines[1] and lines[1].strip().startswith("✓")
 
     why = admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).content.decode()
-    assert "Lead score ≥ 80" in why and "new → working" in why
+    assert "Lead score ≥ 80" in why and "new → working" in why and html.escape(said) in why
     page = admin_client.get(reverse("admin:revops_automationrun_change", args=[run.pk])).content.decode()
-    assert "Lead score ≥ 80" in page
+    assert "Lead score ≥ 80" in page and html.escape(said) in page
+    runs = admin_client.get(reverse("admin:revops_automationrun_changelist")).content.decode()
+    assert html.escape(said) in runs
+    automation = admin_client.get(reverse("admin:revops_automation_change", args=[run.automation_id])).content
+    assert html.escape(said) in automation.decode()
 
     # A version that no longer reads with today's dictionary (its field removed since) shows by path.
     gone = {"all": [changed["all"][0], {"field": "lead.removed_field", "op": "gte", "value": 80}]}
     AutomationVersion.objects.filter(pk=run.version_id).update(conditions=gone)
     run = AutomationRun.objects.select_related("version").get(pk=run.pk)
     assert run_explanation(run)["conditions_text"][2].strip() == "✗ lead.removed_field ≥ 80 (actual: 10)"
+    assert run_summary(run) == "Conditions not met: ✗ lead.removed_field ≥ 80 (actual: 10)"
     # Stored values of the wrong shape show as stored, with a note (the page never fails on them).
     AutomationRun.objects.filter(pk=run.pk).update(explanation={"kind": "create_task", "checked": None})
     run.refresh_from_db()
     assert "not a list" in run_explanation(run)["note"]
+    assert run_summary(run) == ""
     assert admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).status_code == 200
     # Values that do not fit the conditions at all still show, with what was stored.
     AutomationRun.objects.filter(pk=run.pk).update(explanation={"kind": "create_task", "checked": [[10, False]]})
     run.refresh_from_db()
     assert "could not be shown in words" in run_explanation(run)["note"]
+    assert run_summary(run) == "Conditions not met."
     assert admin_client.get(reverse("admin:revops_lead_why", args=[run.object_id])).status_code == 200
 
 
@@ -195,3 +205,43 @@ def test_a_plug_in_kind_written_to_the_older_not_fired_still_decides_quietly():
     )
     outcome = rule_outcome(rule, Lead(external_id="L1", score=10, status="new"), now=timezone.now())
     assert not outcome.fired and outcome.summary == "2 conditions checked"
+
+
+def test_a_field_update_that_fires_is_said_the_same_with_or_without_an_evaluation_context():
+    """When the conditions hold, a field update's outcome comes from ``fire_checked`` with no evaluation
+    context: the same outcome ``evaluate`` gives. A plug-in kind overriding either one is evaluated."""
+    from revops.conditions import Context, load_fields
+    from revops.engine.batch import evaluation_context
+    from revops.engine.builtin import FieldUpdate
+
+    class OwnEvaluate(FieldUpdate):
+        def evaluate(self, record, *, version, predicate, context):
+            return Outcome(True, summary="its own")
+
+    class OwnFire(FieldUpdate):
+        def fire_checked(self, rule, record, checked, *, fields):  # pragma: no cover - never reached
+            raise AssertionError
+
+    assert FieldUpdate.fires_checked and not OwnEvaluate.fires_checked and not OwnFire.fires_checked
+    fields = load_fields()
+    predicate = compile_condition(HOT, object_type="lead", fields=fields)
+    version = SimpleNamespace(pk=1, number=1, config={"set": {"status": "working"}})
+    automation = SimpleNamespace(name="r", mode="live", object_type="lead")
+    lead = Lead(external_id="L1", score=90, status="new", source="web")
+    now = timezone.now()
+    kind = FieldUpdate()
+    rule = SimpleNamespace(automation=automation, version=version, kind=kind, predicate=predicate)
+    fast = rule_outcome(rule, lead, now=now, fields=fields)
+    context = evaluation_context(rule, lead, now=now, event=None, cache=None, condition_context=Context(lead, now=now))
+    slow = kind.evaluate(lead, version=version, predicate=predicate, context=context)
+    assert fast.fired and fast == slow
+    assert fast.summary == "Conditions met: set Status to Working on L1."
+    assert [(a.type, a.params) for a in fast.actions] == [("update_field", {"key": "status", "value": "working"})]
+    # Another version's values, on the same compiled conditions, are not said with the first one's.
+    other = SimpleNamespace(pk=1, number=2, config={"set": {"status": "nurture"}})
+    changed = rule_outcome(SimpleNamespace(**{**vars(rule), "version": other}), lead, now=now, fields=fields)
+    assert (
+        changed.summary == "Conditions met: set Status to Nurture on L1."
+        and changed.actions[0].params["value"] == "nurture"
+    )
+    assert rule_outcome(SimpleNamespace(**{**vars(rule), "kind": OwnEvaluate()}), lead, now=now).summary == "its own"

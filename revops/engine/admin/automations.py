@@ -28,12 +28,14 @@ from revops.admin.base import (
     json_block,
 )
 from revops.admin.links import record_url, why_url
+from revops.conditions import load_fields
 from revops.models import AppliedAction, Automation, AutomationRun, AutomationVersion
 from revops.values import datetime_text
 
 from .. import services as automations
 from ..health import health_visible
 from ..kinds import KINDS, get_kind, kind_choices
+from ..selectors import run_summary
 from .about import about_html
 from .explain import ACTION_STATUS_TONES, OUTCOME_TONES, action_rows
 from .forms import AutomationForm
@@ -544,6 +546,7 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
         runs = list(obj.runs.select_related("version").order_by("-created_at")[:10])
         if not runs:
             return "No runs yet."
+        fields = load_fields() if any(not run.summary for run in runs) else None
         rows = format_html_join(
             "",
             '<tr><td><a href="{}">#{}</a></td><td>{}</td><td>v{}</td><td>{}</td><td>{}</td>'
@@ -559,7 +562,7 @@ class AutomationAdmin(PauseAdminMixin, AuditedAdmin):
                     why_url(run.object_type, run.object_id) or "#",
                     run.object_type,
                     run.object_id,
-                    run.summary[:140] or "—",
+                    run_summary(run, fields)[:140] or "—",
                 )
                 for run in runs
             ),

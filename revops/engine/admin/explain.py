@@ -25,7 +25,7 @@ from revops.models import AutomationRun, Rep
 from revops.selectors import RECORD_MODELS, record_model
 
 from ..registry import action_label
-from ..selectors import run_explanation
+from ..selectors import run_explanation, run_summary
 
 MODE_TONES = {"live": "ok", "shadow": "info", "draft": "neutral", "paused": "warn", "retired": "neutral"}
 OUTCOME_TONES = {"fired": "ok", "not_fired": "neutral", "error": "danger", "pending": "warn"}
@@ -303,6 +303,7 @@ def run_context(run: AutomationRun, text: FieldText | None = None) -> dict:
         "outcome_label": (
             "Would have fired (shadow)" if shadow and run.outcome == "fired" else run.get_outcome_display()
         ),
+        "summary": run_summary(run, text.condition_fields()),
         "rows": explanation_rows(run_explanation(run, text.condition_fields())),
         "actions": action_rows(run.applied.all(), text),
         "planned": planned_rows(run.actions_planned, run.object_type, text),

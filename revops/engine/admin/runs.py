@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from revops import conditions
 from revops.admin.base import (
     ReadOnlyMixin,
     admin_link,
@@ -19,7 +20,7 @@ from revops.display import FieldText
 from revops.models import Automation, AutomationRun
 from revops.selectors import RECORD_MODELS, record_model
 
-from ..selectors import run_explanation
+from ..selectors import run_explanation, run_summary
 from .automations import AppliedActionInline
 from .explain import OUTCOME_TONES, explanation_html, planned_rows
 from .helpers import mode_badge
@@ -40,14 +41,17 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     )
     list_filter = ("outcome", "mode", ("automation", admin.RelatedOnlyFieldListFilter), "object_type")
     search_fields = ("=external_id", "=trigger_key", "summary")
-    search_help_text = "Search by the record's CRM id, the trigger key or words of the summary."
+    search_help_text = (
+        "Search by the record's CRM id, the trigger key or words of the summary (a run that did not fire is said"
+        " from its conditions when shown: find it by its record or automation)."
+    )
     list_select_related = ("automation", "version")
     show_full_result_count = False
     date_hierarchy = "created_at"
     inlines = (AppliedActionInline,)
     fieldsets = (
         (None, {"fields": ("automation_link", "version_number", "record_named", ("mode_display", "outcome_display"))}),
-        ("Why", {"fields": ("summary", "explanation_plain", "expected_next", "error")}),
+        ("Why", {"fields": ("summary_text", "explanation_plain", "expected_next", "error")}),
         ("Actions", {"fields": ("planned_display",)}),
         ("Reverts", {"fields": ("reverts_display",)}),
         (
@@ -74,7 +78,7 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "record_named",
         "mode_display",
         "outcome_display",
-        "summary",
+        "summary_text",
         "explanation_plain",
         "expected_next",
         "error",
@@ -90,6 +94,15 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "explanation_json",
         "actions_applied_json",
     )
+
+    def get_changelist_instance(self, request):
+        """The list, its runs handed the dictionary read once for the page (their summaries are said from it)."""
+        changelist = super().get_changelist_instance(request)
+        if any(not run.summary for run in changelist.result_list):
+            fields = conditions.load_fields()
+            for run in changelist.result_list:
+                run.page_fields = fields
+        return changelist
 
     def get_urls(self):
         from django.urls import path
@@ -168,8 +181,12 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="summary")
     def summary_short(self, obj):
-        text = obj.error or obj.summary
+        text = obj.error or run_summary(obj, getattr(obj, "page_fields", None))
         return (text[:117] + "…") if len(text) > 120 else (text or "—")
+
+    @admin.display(description="summary")
+    def summary_text(self, obj):
+        return run_summary(obj) or "—"
 
     @admin.display(description="explanation (conditions checked)")
     def explanation_plain(self, obj):
