@@ -23,6 +23,14 @@ def _fresh_process_caches():
 
     services._forget_active()
     system_users_forget()
+    # Django's cache lives in Redis across tests: a cached answer keyed by ids (the triage header's
+    # queue counts) would be read back by a later test whose rows reuse those ids (SQLite does).
+    from django.core.cache import cache
+
+    try:
+        cache.clear()
+    except Exception:  # no Redis for a test that needs none
+        pass
     lifecycle_services._SPECS.clear()
     lifecycle_services._CURRENT.update(version=None, specs=[])
 
