@@ -42,8 +42,8 @@ class AutomationRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ("outcome", "mode", ("automation", admin.RelatedOnlyFieldListFilter), "object_type")
     search_fields = ("=external_id", "=trigger_key", "summary")
     search_help_text = (
-        "Search by the record's CRM id, the trigger key or words of the summary (a run that did not fire is said"
-        " from its conditions when shown: find it by its record or automation)."
+        "Search by the record's CRM id, the trigger key or words of a stored summary (a run that did not fire"
+        " is said from its conditions: find it by its record)."
     )
     list_select_related = ("automation", "version")
     show_full_result_count = False
