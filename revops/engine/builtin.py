@@ -163,15 +163,18 @@ class FieldUpdate(_Base):
     def evaluate(self, record, *, version, predicate, context) -> Outcome:
         if not self.holds(context, predicate):
             return self.not_fired(predicate, context.ctx)
-        checked = self.checked(context, predicate)["checked"]
-        return self._set(record, version, predicate, checked, fields=context.fields, object_type=context.object_type)
-
-    def fire_checked(self, rule, record, checked: list, *, fields: dict) -> Outcome:
+        explanation = self.checked(context, predicate)
         return self._set(
-            record, rule.version, rule.predicate, checked, fields=fields, object_type=rule.automation.object_type
+            record, version, predicate, explanation, fields=context.fields, object_type=context.object_type
         )
 
-    def _set(self, record, version, predicate, checked: list, *, fields: dict, object_type: str) -> Outcome:
+    def fire_checked(self, rule, record, checked: list, *, fields: dict) -> Outcome:
+        explanation = {"kind": self.key, "checked": checked}
+        return self._set(
+            record, rule.version, rule.predicate, explanation, fields=fields, object_type=rule.automation.object_type
+        )
+
+    def _set(self, record, version, predicate, explanation: dict, *, fields: dict, object_type: str) -> Outcome:
         values = (version.config or {}).get("set", {})
         # The same for every record of a type: said, and the actions built, once per compiled rule, dictionary
         # and values to set (actions are frozen; their parameters are read, never changed).
@@ -180,10 +183,11 @@ class FieldUpdate(_Base):
             labels = ", ".join(f"{_label(fields, object_type, k)} to {_shown(record, k, v)}" for k, v in values.items())
             actions = tuple(Action("update_field", {"key": k, "value": v}) for k, v in values.items())
             said = predicate.memo[(self.key, type(record))] = (fields, dict(values), labels, actions)
+        explanation["set"] = values
         return Outcome(
             True,
             list(said[3]),
-            {"kind": self.key, "checked": checked, "set": values},
+            explanation,
             f"Conditions met: set {said[2]} on {record}.",
             "Nothing: the portal sets the fields and tells the CRM through the changes feed.",
         )

@@ -35,10 +35,9 @@ class AutomationKind:
         # with its own ``evaluate`` (or a mixin's), may fire when the conditions do not hold.
         owner = next(klass for klass in cls.__mro__ if "evaluate" in klass.__dict__)
         cls.gated = bool(owner.__dict__.get("gated", False))
-        # ``fire_checked`` stands for ``evaluate`` only when the same class defines both: a plug-in kind that
-        # overrides either one is evaluated with a context.
-        firer = next(klass for klass in cls.__mro__ if "fire_checked" in klass.__dict__)
-        cls.fires_checked = cls.gated and firer is owner
+        # ``fire_checked`` stands for ``evaluate`` only in the class that defines both: a subclass (a plug-in
+        # kind built on a built-in one, which may override what ``evaluate`` calls) is evaluated with a context.
+        cls.fires_checked = cls.gated and owner is cls and "fire_checked" in cls.__dict__
         # ``not_fired`` took (predicate, ctx) before it was handed the conditions already checked: a
         # plug-in kind written so is called so.
         parameters = inspect.signature(cls.not_fired).parameters

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db.models import Prefetch, QuerySet
 
 from revops import conditions
 from revops.conditions.compact import expand_stored
 from revops.models import AppliedAction, AutomationRun
+
+logger = logging.getLogger(__name__)
 
 
 def record_runs(*, object_type: str, object_id: int, limit: int | None = 50) -> QuerySet[AutomationRun]:
@@ -14,7 +18,8 @@ def record_runs(*, object_type: str, object_id: int, limit: int | None = 50) -> 
 
     Each run carries ``automation`` (name, owners, mode), ``version`` (``number``, ``conditions``,
     ``config``, ``risk``), ``mode`` (live/shadow at the time), ``outcome`` (pending, fired,
-    not_fired, error), ``explanation`` (as stored: read it with ``run_explanation``), ``summary``,
+    not_fired, error), ``explanation`` (as stored: read it with ``run_explanation``), ``summary`` (empty
+    for a gated kind's run that did not fire: read it with ``run_summary``),
     ``expected_next``, ``actions_planned``, ``error``,
     ``attempts``, ``duration_ms``, ``trigger_key``, ``event`` and its ``applied`` actions
     (``AppliedAction`` rows in index order with ``action``, ``status``, ``params``, ``before``,
@@ -156,6 +161,14 @@ def run_summary(run: AutomationRun, fields=None) -> str:
     checked = stored.get("checked")
     if not isinstance(checked, list):
         return run.summary
+    try:
+        return _not_met_said(run, checked, fields)
+    except Exception:  # a list of runs shows every other run whatever one of them stored
+        logger.exception("run %s: its summary could not be said", run.pk)
+        return "Conditions not met."
+
+
+def _not_met_said(run: AutomationRun, checked: list, fields) -> str:
     from .builtin import not_met_text
     from .pipeline import compiled_predicate
 

@@ -222,7 +222,11 @@ def test_a_field_update_that_fires_is_said_the_same_with_or_without_an_evaluatio
         def fire_checked(self, rule, record, checked, *, fields):  # pragma: no cover - never reached
             raise AssertionError
 
-    assert FieldUpdate.fires_checked and not OwnEvaluate.fires_checked and not OwnFire.fires_checked
+    class Renamed(FieldUpdate):  # may override what evaluate calls (holds, checked): evaluated with a context
+        label = "Renamed"
+
+    assert FieldUpdate.fires_checked and Renamed.gated
+    assert not (OwnEvaluate.fires_checked or OwnFire.fires_checked or Renamed.fires_checked)
     fields = load_fields()
     predicate = compile_condition(HOT, object_type="lead", fields=fields)
     version = SimpleNamespace(pk=1, number=1, config={"set": {"status": "working"}})
