@@ -223,7 +223,9 @@ def test_redis_and_postgres_restarts_under_a_running_sync():
         assert crm.done.is_set(), "the CRM never finished its batches"
         assert not crm.server_errors, crm.server_errors
         assert not crm.missing_retry_after
-        assert crm.recovery and max(crm.recovery.values()) < 15, crm.recovery
+        # Every batch that failed went through later. The bound only catches a retry that never ends (a
+        # Retry-After growing without limit); how fast it recovers depends on the machine.
+        assert crm.recovery and max(crm.recovery.values()) < 60, crm.recovery
 
         expected = {f"L{b}-{i}" for b in range(BATCHES) for i in range(PER_BATCH)}
         with psycopg.connect(pg.url(), autocommit=True) as db:
