@@ -80,12 +80,6 @@ def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def not_met_text(predicate, checked: list) -> str:
-    """A not-fired run's summary in words, from the conditions it checked (said when shown)."""
-    text = predicate.failed_text(checked)
-    return "Conditions not met: " + text if text else "Conditions not met."
-
-
 def _assignee(record, assignee: str, context) -> tuple[Rep | None, str]:
     owner = getattr(record, "owner", None)
     if assignee == "owner":
@@ -111,7 +105,7 @@ class _Base(AutomationKind):
 
     def not_fired(self, predicate, ctx, checked: list | None = None) -> Outcome:
         """The conditions checked, and no summary: a page says it in words from them when it shows the run
-        (``engine.selectors.run_summary``, ``not_met_text``), in the viewer's language and time zone. Most
+        (``engine.selectors.run_summary``), in the viewer's language and time zone. Most
         events trigger rules whose conditions fail, and most such runs are never looked at."""
         if checked is None:
             checked = predicate.check(ctx)

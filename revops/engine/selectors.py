@@ -150,37 +150,25 @@ def run_explanation(run: AutomationRun, fields=None) -> dict:
     return {"conditions": tree, "conditions_text": conditions.explain_text(tree), **rest}
 
 
-def run_summary(run: AutomationRun, fields=None) -> str:
+def run_summary(run: AutomationRun, fields=None, explanation: dict | None = None) -> str:
     """The run's summary in plain language: as stored, or, for a gated kind's run that did not fire (it
-    stores only the conditions it checked, ``explanation["checked"]``), the conditions that failed with
-    their actual values, said now from the run's version (``builtin.not_met_text``) in the viewer's
-    language and time zone. ``fields``: the dictionary, when the caller already read it."""
+    stores only the conditions it checked, ``explanation["checked"]``), its ✗ lines below the first as
+    ``run_explanation`` words them from the run's version, in the viewer's language and time zone.
+    ``fields``: the dictionary, when the caller already read it; ``explanation``: ``run_explanation``'s
+    answer, when the caller already has it."""
     stored = run.explanation
-    if run.summary or run.outcome != AutomationRun.Outcome.NOT_FIRED or not isinstance(stored, dict):
-        return run.summary
-    checked = stored.get("checked")
-    if not isinstance(checked, list):
+    if (
+        run.summary
+        or run.outcome != AutomationRun.Outcome.NOT_FIRED
+        or not isinstance(stored, dict)
+        or not isinstance(stored.get("checked"), list)
+    ):
         return run.summary
     try:
-        return _not_met_said(run, checked, fields)
+        lines = (explanation if explanation is not None else run_explanation(run, fields)).get("conditions_text")
     except Exception:  # a list of runs shows every other run whatever one of them stored
         logger.exception("run %s: its summary could not be said", run.pk)
-        return "Conditions not met."
-
-
-def _not_met_said(run: AutomationRun, checked: list, fields) -> str:
-    from .builtin import not_met_text
-    from .pipeline import compiled_predicate
-
-    try:
-        fields = fields if fields is not None else conditions.load_fields()
-        predicate = compiled_predicate(run.version, run.object_type, fields)
-        predicate.expand(checked)  # raises when the checked values do not fit the version's conditions
-        return not_met_text(predicate, checked)
-    except (conditions.ConditionError, ValueError):
-        pass
-    lines = run_explanation(run, fields).get("conditions_text")  # the stored conditions, each named by its path
-    if not isinstance(lines, list):
-        return "Conditions not met."
+        lines = None
+    lines = lines if isinstance(lines, list) else []
     failed = [line.strip() for line in lines[1:] if isinstance(line, str) and line.lstrip().startswith("✗")]
     return "Conditions not met: " + "; ".join(failed) if failed else "Conditions not met."

@@ -295,6 +295,7 @@ def run_context(run: AutomationRun, text: FieldText | None = None) -> dict:
     """What the why page and the run page show about one run (``text`` shares name look-ups across runs)."""
     text = text or FieldText()
     shadow = run.mode == "shadow"
+    explanation = run_explanation(run, text.condition_fields())
     return {
         "run": run,
         "shadow": shadow,
@@ -303,8 +304,8 @@ def run_context(run: AutomationRun, text: FieldText | None = None) -> dict:
         "outcome_label": (
             "Would have fired (shadow)" if shadow and run.outcome == "fired" else run.get_outcome_display()
         ),
-        "summary": run_summary(run, text.condition_fields()),
-        "rows": explanation_rows(run_explanation(run, text.condition_fields())),
+        "summary": run_summary(run, explanation=explanation),
+        "rows": explanation_rows(explanation),
         "actions": action_rows(run.applied.all(), text),
         "planned": planned_rows(run.actions_planned, run.object_type, text),
         "run_url": reverse("admin:revops_automationrun_change", args=[run.pk]),
