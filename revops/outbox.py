@@ -115,7 +115,7 @@ def hot_max_events() -> int:
 
 def bulk_events_per_job() -> int:
     """Events per job in the bulk lane: about a second of work, so no job holds the lane long."""
-    return max(1, int(getattr(settings, "OUTBOX_BULK_EVENTS_PER_JOB", 200)))
+    return max(1, int(getattr(settings, "OUTBOX_BULK_EVENTS_PER_JOB", 600)))
 
 
 def hot_lane_waiting() -> int:
@@ -124,6 +124,19 @@ def hot_lane_waiting() -> int:
         return django_rq.get_queue(QUEUE).count
     except Exception:  # Redis unreachable: never hold bulk work back for it
         return 0
+
+
+def hot_lane_running() -> bool:
+    """Whether a job runs on the hot lane now (False when Redis cannot say). It may be waiting for a
+    lock a bulk chunk holds (a pool), so the chunk commits what it has done when this turns true
+    (``revops.engine.batch.ChunkBudget``). Jobs that only queue there wait for a hot worker, not
+    for the chunk: bulk work waits for them before its next chunk (``yield_to_hot_lane``)."""
+    try:
+        queue = django_rq.get_queue(QUEUE)
+        # A running job's execution is registered until its heartbeat's expiry: a dead worker's lapses.
+        return bool(queue.connection.zcount(queue.started_job_registry.key, time.time(), "+inf"))
+    except Exception:  # Redis unreachable: never hold bulk work back for it
+        return False
 
 
 def batch_lane(object_type: str, events: int) -> str:

@@ -221,12 +221,12 @@ OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
 # events is worked on the hot queue (a person waits for its routing or SLA touch); any other batch
 # goes to the bulk lane ("low") in jobs of OUTBOX_BULK_EVENTS_PER_JOB events (about a second each).
 OUTBOX_HOT_MAX_EVENTS = env_int("OUTBOX_HOT_MAX_EVENTS", 100, minimum=1)
-OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 200, minimum=1)
+OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 600, minimum=1)
 # Records one transaction of a batch driver takes (revops.engine.batch; routing.bulk routes that many
-# leads under the pools' locks at once: keep a chunk well under a second).
-ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 100, minimum=2)
+# leads under the pools' locks at once, and commits early when a job queues or runs on the hot lane).
+ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 400, minimum=2)
 # … and how long it may work in one transaction before it commits what it has done (milliseconds).
-ENGINE_BATCH_MS = env_int("ENGINE_BATCH_MS", 100, minimum=0)
+ENGINE_BATCH_MS = env_int("ENGINE_BATCH_MS", 400, minimum=0)
 # Before each chunk, a batch driver on a bulk lane waits while jobs queue on the hot lane, up to this long.
 ENGINE_BULK_YIELD_MS = env_int("ENGINE_BULK_YIELD_MS", 2000, minimum=0)
 WORKER_HEARTBEAT_WINDOW = env_int("WORKER_HEARTBEAT_WINDOW", 60, minimum=20)

@@ -28,7 +28,6 @@ sweeper hands them out again, so every lead ends with exactly one decision.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -40,8 +39,8 @@ from revops import conditions
 from revops.bulk_writes import bulk_create_audited, bulk_update_rows_audited
 from revops.engine.actions import needs_approval
 from revops.engine.batch import (
+    ChunkBudget,
     Claimed,
-    batch_seconds,
     rule_outcome,
     run_finish,
     run_reason,
@@ -372,11 +371,11 @@ def run_batch(kind, rule, items, *, now: dt.datetime, cache, setup) -> dict[int,
         fields = conditions.load_fields()
         lookups.lock_pools(config=config)  # last: the pools are held from here to the commit
         writes = _Writes()
-        began, budget = time.perf_counter(), batch_seconds()  # after the reads: the routing itself is timed
+        budget = ChunkBudget()  # after the reads: the routing itself is timed
         cache.values[BATCH_LOOKUPS] = lookups
         try:
             for item in claimed:
-                if outcomes.keys() - finished.keys() and time.perf_counter() - began > budget:
+                if outcomes.keys() - finished.keys() and budget.spent():
                     break  # commit what is done: the pools' locks are held until then
                 outcome = rule_outcome(rule, item.record, now=now, event=item.event, cache=cache, fields=fields)
                 if item.record.pk not in locked or not _bulkable(rule, outcome):

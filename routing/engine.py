@@ -177,9 +177,6 @@ class Plan:
     def owner_id(self) -> int | None:
         return self.owner.pk if self.owner is not None else None
 
-    def candidates(self) -> list[dict]:
-        return [c.as_dict() for c in self.pick.candidates] if self.pick is not None else []
-
     def explanation(self) -> dict:
         """The decision record's ``explanation`` (JSON)."""
         return {
@@ -190,8 +187,7 @@ class Plan:
             "target_type": self.target_type,
             "outcome": self.outcome,
             "owner": _rep_dict(self.owner),
-            "pool": self.pick.as_dict() if self.pick is not None else None,
-            "candidates": self.candidates(),
+            "pool": self.pick.as_dict() if self.pick is not None else None,  # with its candidates
             "queue": self.queue or None,
             "approval_owner": _rep_dict(self.approval_owner),
             "fallback_reason": self.fallback_reason or None,
@@ -232,6 +228,12 @@ def decision_row(plan: Plan, *, lead, run, mode: str, decided_at, explanation: d
         summary=plan.summary,
         decided_at=decided_at,
     )
+
+
+def explanation_candidates(explanation: dict) -> list[dict]:
+    """The pool's candidates of a decision's ``explanation``: under ``pool`` (decisions before
+    2026-12-08 also kept a copy at the top, which is all some older rows have)."""
+    return explanation.get("candidates") or (explanation.get("pool") or {}).get("candidates") or []
 
 
 def _rep_dict(rep) -> dict | None:

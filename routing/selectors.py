@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from revops.engine.registry import Deadline
 
+from .engine import explanation_candidates
 from .models import RoutingDecision, RoutingRule, SlaClock
 from .sla import business_minutes_between, calendar_for_team, load_calendars
 
@@ -196,7 +197,7 @@ def decision_dict(decision: RoutingDecision) -> dict:
         "previous_owner": getattr(decision.previous_owner, "external_id", None),
         "pool": getattr(decision.pool, "name", None),
         "match": explanation.get("match"),
-        "candidates": explanation.get("candidates") or [],
+        "candidates": explanation_candidates(explanation),
         "rules_evaluated": explanation.get("rules") or [],
         "fallback_reason": explanation.get("fallback_reason"),
         "shadow": explanation.get("shadow"),

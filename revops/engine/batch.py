@@ -37,25 +37,63 @@ MAX_ATTEMPTS = 4  # a run's first try and three retries (the outbox jobs' rq.Ret
 
 def batch_size() -> int:
     """Records per batch transaction at most: a pool's lock is held for one chunk, so keep chunks short."""
-    return max(int(getattr(settings, "ENGINE_BATCH_SIZE", 100)), BATCH_MIN)
+    return max(int(getattr(settings, "ENGINE_BATCH_SIZE", 400)), BATCH_MIN)
 
 
 def batch_seconds() -> float:
     """How long a batch driver may work in one transaction before it commits what it has done (the rest
     goes in the next chunk): bounds how long a lock the one-run path needs is held."""
-    return int(getattr(settings, "ENGINE_BATCH_MS", 100)) / 1000
+    return int(getattr(settings, "ENGINE_BATCH_MS", 400)) / 1000
+
+
+HOT_CHECK_SECONDS = 0.05  # how often a bulk chunk asks whether the hot lane needs it to commit
+
+
+def _in_bulk_job() -> bool:
+    """Whether this code runs in a job of a lane other than the hot one (a hot job, a test or a direct
+    call never yields to the hot lane: it would see itself there)."""
+    from rq import get_current_job
+
+    from revops.outbox import QUEUE
+
+    job = get_current_job()
+    return job is not None and job.origin != QUEUE
+
+
+class ChunkBudget:
+    """When a batch driver commits what it has done: after ``ENGINE_BATCH_MS`` of work, or, in a bulk
+    job, as soon as a job runs on the hot lane (it may wait for a lock the chunk holds).
+    The hot lane is asked at most every ``HOT_CHECK_SECONDS``, so the question costs little."""
+
+    def __init__(self):
+        self.began = self.checked = time.perf_counter()
+        self.budget = batch_seconds()
+        self.yields = _in_bulk_job()
+        self.reason = ""
+
+    def spent(self) -> bool:
+        """True once the chunk should stop and commit (``reason`` says why: "time" or "hot lane")."""
+        now = time.perf_counter()
+        if now - self.began > self.budget:
+            self.reason = "time"
+            return True
+        if self.yields and now - self.checked >= HOT_CHECK_SECONDS:
+            from revops.outbox import hot_lane_running
+
+            self.checked = now
+            if hot_lane_running():
+                self.reason = "hot lane"
+                return True
+        return False
 
 
 def yield_to_hot_lane() -> float:
     """Before a bulk chunk: wait while jobs a person is waiting for queue on the hot lane, up to
     ``ENGINE_BULK_YIELD_MS`` (so bulk work is slowed, never stopped); seconds waited. Only in a job
     of another lane: a hot job, a test or a direct call never waits."""
-    from rq import get_current_job
+    from revops.outbox import hot_lane_waiting
 
-    from revops.outbox import QUEUE, hot_lane_waiting
-
-    job = get_current_job()
-    if job is None or job.origin == QUEUE:
+    if not _in_bulk_job():
         return 0.0
     budget = int(getattr(settings, "ENGINE_BULK_YIELD_MS", 2000)) / 1000
     began = time.perf_counter()

@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from revops.engine.admin.helpers import tree_text
 
+from ..engine import explanation_candidates
 from ..models import Pool, RoutingDecision, RoutingRule
 
 RULE_STATUS_TONES = {"live": "ok", "shadow": "info", "draft": "neutral", "disabled": "warn"}
@@ -159,7 +160,7 @@ def explanation_context(explanation: dict | None, *, sla: dict | None = None) ->
                 "rows": rule_rows(entry.get("conditions_text")),
             }
         )
-    candidates = [{**c, "tone": CANDIDATE_TONES.get(c.get("status"), "neutral")} for c in e.get("candidates") or []]
+    candidates = [{**c, "tone": CANDIDATE_TONES.get(c.get("status"), "neutral")} for c in explanation_candidates(e)]
     pool = e.get("pool") or {}
     sla = dict(sla if sla is not None else (e.get("sla") or {}))
     for key in ("due_at", "started_at", "remind_at", "first_touch_at", "breached_at"):

@@ -220,7 +220,7 @@ def test_pool_target_explains_skipped_members(world):
     assert lead.owner == world["ana"]
     decision = decision_for(lead)
     assert decision.pool == world["us"]
-    skipped = [c for c in decision.explanation["candidates"] if c["status"] == "skipped"]
+    skipped = [c for c in decision.explanation["pool"]["candidates"] if c["status"] == "skipped"]
     assert skipped and skipped[0]["name"] == "Ben Stone" and "out of office" in skipped[0]["reason"]
     assert PoolCounter.objects.get(pool=world["us"], rep=world["ana"]).assigned == 1
 
@@ -276,7 +276,7 @@ def test_all_members_capped_goes_to_fallback_and_says_so(world):
     assert "capped" in item.title
     decision = decision_for(lead)
     assert decision.outcome == "fallback" and decision.rule_name == "US territory"
-    assert all(c["status"] == "skipped" for c in decision.explanation["candidates"])
+    assert all(c["status"] == "skipped" for c in decision.explanation["pool"]["candidates"])
 
 
 @pytest.mark.django_db
@@ -354,7 +354,7 @@ def test_preview_writes_nothing(world):
     plan = routing_preview(values={"email": "kim@acme.com", "company": "Acme", "country": "US"})
     assert plan.owner == world["nia"] and plan.rule.name == "Named accounts"
     plan2 = routing_preview(values={"email": "p@initech.io", "company": "Initech", "country": "US"})
-    assert plan2.owner in (world["ana"], world["ben"]) and plan2.candidates()
+    assert plan2.owner in (world["ana"], world["ben"]) and plan2.pick.candidates
     assert [m.objects.count() for m in models] == before
 
 
@@ -406,7 +406,7 @@ def test_reroute_excludes_the_current_owner_and_moves_the_clock(world):
     lead.refresh_from_db()
     assert lead.owner != first and decision.owner == lead.owner
     assert decision.previous_owner == first
-    excluded = [c for c in decision.explanation["candidates"] if c["rep_id"] == first.pk][0]
+    excluded = [c for c in decision.explanation["pool"]["candidates"] if c["rep_id"] == first.pk][0]
     assert excluded["status"] == "skipped"
     clocks = {c.owner_id: c for c in SlaClock.objects.filter(lead=lead)}
     assert clocks[first.pk].status == "cancelled"
