@@ -220,17 +220,23 @@ class RoutingDecision(models.Model):
         AMBIGUOUS = "ambiguous", "Ambiguous"
         NONE = "none", "No match"
 
-    lead = models.ForeignKey("revops.Lead", on_delete=models.CASCADE, related_name="routing_decisions")
+    # lead, rule and owner: decision_lead, decision_rule and decision_owner serve them (an index of its
+    # own each would be one more written for every routed lead).
+    lead = models.ForeignKey("revops.Lead", on_delete=models.CASCADE, related_name="routing_decisions", db_index=False)
     run = models.ForeignKey(
         "revops.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="routing_decisions"
     )
     mode = models.CharField(max_length=10, default="live", help_text="live or shadow")
     outcome = models.CharField(max_length=12, choices=Outcome.choices)
-    rule = models.ForeignKey(RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
+    rule = models.ForeignKey(
+        RoutingRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions", db_index=False
+    )
     rule_name = models.CharField(max_length=120, blank=True)
     target_type = models.CharField(max_length=20, blank=True)
     pool = models.ForeignKey(Pool, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions")
-    owner = models.ForeignKey("revops.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    owner = models.ForeignKey(
+        "revops.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     previous_owner = models.ForeignKey("revops.Rep", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     match_status = models.CharField(max_length=10, choices=MatchStatus.choices, default=MatchStatus.NONE)
     matched_account = models.ForeignKey(
@@ -349,7 +355,7 @@ class SlaClock(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
     first_touch_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
     run = models.ForeignKey("revops.AutomationRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     history = HistoricalRecords()
 
@@ -362,7 +368,10 @@ class SlaClock(models.Model):
             )
         ]
         # The dashboard's roll-up recomputes a day's clocks by their start (routing.metrics).
-        indexes = [models.Index(fields=["started_at"], name="sla_clock_started")]
+        indexes = [
+            models.Index(fields=["started_at"], name="sla_clock_started"),
+            models.Index(fields=["status"], name="sla_clock_status"),  # a plain b-tree (no pattern index)
+        ]
 
     def __str__(self):
         return f"{self.policy} on {self.lead_id} ({self.status})"

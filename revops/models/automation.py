@@ -134,8 +134,9 @@ class AutomationRun(models.Model):
         NOT_FIRED = "not_fired", "Did not fire"
         ERROR = "error", "Error"
 
-    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="runs")
-    version = models.ForeignKey(AutomationVersion, on_delete=models.PROTECT, related_name="runs")
+    # Their own indexes would repeat run_automation's and automation_run_once_per_trigger's first column.
+    automation = models.ForeignKey(Automation, on_delete=models.CASCADE, related_name="runs", db_index=False)
+    version = models.ForeignKey(AutomationVersion, on_delete=models.PROTECT, related_name="runs", db_index=False)
     event = models.ForeignKey(
         "revops.OutboxEvent", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
@@ -146,7 +147,7 @@ class AutomationRun(models.Model):
     object_type = models.CharField(max_length=20)
     object_id = models.BigIntegerField()
     external_id = models.CharField(max_length=64, blank=True)
-    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING, db_index=True)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices, default=Outcome.PENDING)
     explanation = models.JSONField(default=dict, blank=True)
     summary = models.TextField(blank=True, help_text="The explanation in plain language.")
     expected_next = models.TextField(blank=True, help_text="What is expected next, and from whom.")
@@ -167,6 +168,7 @@ class AutomationRun(models.Model):
         indexes = [
             models.Index(fields=["object_type", "object_id", "-created_at"], name="run_record"),
             models.Index(fields=["automation", "-created_at"], name="run_automation"),
+            models.Index(fields=["outcome"], name="run_outcome"),  # a plain b-tree (no pattern index)
         ]
 
     def __str__(self):
@@ -183,7 +185,9 @@ class AppliedAction(models.Model):
         SKIPPED = "skipped", "Skipped (already so)"
         REVERTED = "reverted", "Reverted"
 
-    run = models.ForeignKey(AutomationRun, on_delete=models.CASCADE, related_name="applied")
+    run = models.ForeignKey(
+        AutomationRun, on_delete=models.CASCADE, related_name="applied", db_index=False
+    )  # applied_action_once serves it
     index = models.PositiveSmallIntegerField()
     action = models.CharField(max_length=30)
     object_type = models.CharField(max_length=20, blank=True)

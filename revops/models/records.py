@@ -131,18 +131,20 @@ class Lead(CrmRecord):
         UNQUALIFIED = "unqualified", "Unqualified"
         CONVERTED = "converted", "Converted"
 
-    email = models.EmailField(blank=True, db_index=True)
+    email = models.EmailField(blank=True)
     first_name = models.CharField(max_length=80, blank=True)
     last_name = models.CharField(max_length=80, blank=True)
     company = models.CharField(max_length=200, blank=True)
-    domain = models.CharField(max_length=200, blank=True, db_index=True)
+    domain = models.CharField(max_length=200, blank=True)
     title = models.CharField(max_length=120, blank=True)
-    country = models.CharField(max_length=2, blank=True, db_index=True, help_text="ISO 3166-1 alpha-2")
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
     state = models.CharField(max_length=64, blank=True)
     source = models.CharField(max_length=60, blank=True)
     score = models.IntegerField(null=True, blank=True)
-    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW, db_index=True)
-    owner = models.ForeignKey(Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    owner = models.ForeignKey(
+        Rep, null=True, blank=True, on_delete=models.SET_NULL, related_name="leads", db_index=False
+    )  # lead_owner_status serves it
     matched_account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.SET_NULL, related_name="matched_leads"
     )
@@ -159,7 +161,15 @@ class Lead(CrmRecord):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["owner", "status"], name="lead_owner_status")]
+        # Plain b-trees: db_index=True would add a second, pattern-matching index to each text column on
+        # PostgreSQL that no query uses, and every index is written on each sync and each routed lead.
+        indexes = [
+            models.Index(fields=["owner", "status"], name="lead_owner_status"),
+            models.Index(fields=["email"], name="lead_email"),
+            models.Index(fields=["domain"], name="lead_domain"),
+            models.Index(fields=["country"], name="lead_country"),
+            models.Index(fields=["status"], name="lead_status"),
+        ]
 
     def __str__(self):
         name = f"{self.first_name} {self.last_name}".strip()
