@@ -35,7 +35,7 @@ from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
 from rq.job import Job, JobStatus
 from rq.utils import as_text
 
-from .heartbeats import worker_state
+from .heartbeats import HEARTBEAT_SECONDS, worker_state
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -126,16 +126,42 @@ def hot_lane_waiting() -> int:
         return 0
 
 
+# Hot workers running a job: a sorted set of worker names, each scored by when its mark lapses. A hot
+# worker marks itself when it starts a job and on each heartbeat meanwhile, and clears the mark when
+# the job ends; a killed worker's mark lapses within HOT_RUNNING_LAPSE seconds.
+HOT_RUNNING_KEY = "revops:hot:running"
+HOT_RUNNING_LAPSE = 3 * HEARTBEAT_SECONDS
+_clients: dict[str, redis.Redis] = {}
+
+
+def hot_running_mark(connection, worker: str) -> None:
+    """``worker`` (a hot worker's name) runs a job, until ``HOT_RUNNING_LAPSE`` from now."""
+    connection.zadd(HOT_RUNNING_KEY, {worker: time.time() + HOT_RUNNING_LAPSE})
+
+
+def hot_running_clear(connection, worker: str) -> None:
+    """``worker``'s job ended."""
+    connection.zrem(HOT_RUNNING_KEY, worker)
+
+
+def _question_client() -> redis.Redis:
+    """One client per process for ``hot_lane_running``, with short timeouts: a bulk chunk asks it while
+    holding pools' locks, so a Redis that stops answering must not hold them long."""
+    url = settings.RQ_QUEUES[QUEUE]["URL"]
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return client
+
+
 def hot_lane_running() -> bool:
-    """Whether a job runs on the hot lane now (False when Redis cannot say). It may be waiting for a
+    """Whether a hot worker runs a job now (False when Redis cannot say). The job may be waiting for a
     lock a bulk chunk holds (a pool), so the chunk commits what it has done when this turns true
-    (``revops.engine.batch.ChunkBudget``). Jobs that only queue there wait for a hot worker, not
-    for the chunk: bulk work waits for them before its next chunk (``yield_to_hot_lane``)."""
+    (``revops.engine.batch.ChunkBudget``). Jobs that only queue there wait for a hot worker, not for
+    the chunk: bulk work waits for them before its next chunk (``yield_to_hot_lane``)."""
     try:
-        queue = django_rq.get_queue(QUEUE)
-        # A running job's execution is registered until its heartbeat's expiry: a dead worker's lapses.
-        return bool(queue.connection.zcount(queue.started_job_registry.key, time.time(), "+inf"))
-    except Exception:  # Redis unreachable: never hold bulk work back for it
+        return bool(_question_client().zcount(HOT_RUNNING_KEY, time.time(), "+inf"))
+    except Exception:  # Redis unreachable or slow: never hold bulk work back for it
         return False
 
 

@@ -223,7 +223,7 @@ OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60, minimum=1)
 OUTBOX_HOT_MAX_EVENTS = env_int("OUTBOX_HOT_MAX_EVENTS", 100, minimum=1)
 OUTBOX_BULK_EVENTS_PER_JOB = env_int("OUTBOX_BULK_EVENTS_PER_JOB", 600, minimum=1)
 # Records one transaction of a batch driver takes (revops.engine.batch; routing.bulk routes that many
-# leads under the pools' locks at once, and commits early when a job queues or runs on the hot lane).
+# leads under the pools' locks at once, and, in a bulk job, commits early while a hot worker runs a job).
 ENGINE_BATCH_SIZE = env_int("ENGINE_BATCH_SIZE", 400, minimum=2)
 # … and how long it may work in one transaction before it commits what it has done (milliseconds).
 ENGINE_BATCH_MS = env_int("ENGINE_BATCH_MS", 400, minimum=0)

@@ -32,6 +32,7 @@ from rq.worker import SimpleWorker
 from rq.worker import Worker as ForkingWorker
 
 from .heartbeats import HEARTBEAT_SECONDS
+from .outbox import hot_running_clear, hot_running_mark
 
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 MAX_BACKOFF = 30.0
@@ -280,17 +281,26 @@ class HotWorker(ResilientMixin, SimpleWorker):
             while not stop.wait(HEARTBEAT_SECONDS):
                 try:
                     self._beat(ttl)
+                    hot_running_mark(self.connection, self.name)
                 except REDIS_ERRORS:
                     pass  # the main thread waits for Redis when the job ends
 
         thread = threading.Thread(target=beat, name=f"heartbeat-{self.name}", daemon=True)
         thread.start()
+        self._mark_running(True)  # a bulk chunk holding the pools this job may need gives way
         try:
             super().execute_job(job, queue)
         finally:
             stop.set()
             thread.join(timeout=5)
+            self._mark_running(False)
         self._collect_when_idle()
+
+    def _mark_running(self, running: bool) -> None:
+        try:
+            (hot_running_mark if running else hot_running_clear)(self.connection, self.name)
+        except REDIS_ERRORS:
+            pass  # the mark is a courtesy to bulk work; it lapses by itself
 
 
 class Worker(ResilientMixin, ForkingWorker):

@@ -15,6 +15,27 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The new indexes first: while one builds, the table takes reads; a dropped index locks it.
+        migrations.AddIndex(
+            model_name="automationrun",
+            index=models.Index(fields=["outcome"], name="run_outcome"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["email"], name="lead_email"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["domain"], name="lead_domain"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["country"], name="lead_country"),
+        ),
+        migrations.AddIndex(
+            model_name="lead",
+            index=models.Index(fields=["status"], name="lead_status"),
+        ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
@@ -108,31 +129,11 @@ class Migration(migrations.Migration):
             database_operations=[
                 drop_own_indexes(
                     {
-                        "revops_appliedaction": ["run_id"],
-                        "revops_automationrun": ["automation_id", "version_id", "outcome"],
-                        "revops_lead": ["country", "domain", "email", "owner_id", "status"],
+                        "revops.AppliedAction": ["run"],
+                        "revops.AutomationRun": ["automation", "version", "outcome"],
+                        "revops.Lead": ["country", "domain", "email", "owner", "status"],
                     }
                 )
             ],
-        ),
-        migrations.AddIndex(
-            model_name="automationrun",
-            index=models.Index(fields=["outcome"], name="run_outcome"),
-        ),
-        migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(fields=["email"], name="lead_email"),
-        ),
-        migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(fields=["domain"], name="lead_domain"),
-        ),
-        migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(fields=["country"], name="lead_country"),
-        ),
-        migrations.AddIndex(
-            model_name="lead",
-            index=models.Index(fields=["status"], name="lead_status"),
         ),
     ]

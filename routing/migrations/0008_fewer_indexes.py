@@ -16,6 +16,11 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        # The new indexes first: while one builds, the table takes reads; a dropped index locks it.
+        migrations.AddIndex(
+            model_name="slaclock",
+            index=models.Index(fields=["status"], name="sla_clock_status"),
+        ),
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.AlterField(
@@ -84,15 +89,11 @@ class Migration(migrations.Migration):
             database_operations=[
                 drop_own_indexes(
                     {
-                        "routing_historicalslaclock": ["status"],
-                        "routing_routingdecision": ["lead_id", "owner_id", "rule_id"],
-                        "routing_slaclock": ["status"],
+                        "routing.HistoricalSlaClock": ["status"],
+                        "routing.RoutingDecision": ["lead", "owner", "rule"],
+                        "routing.SlaClock": ["status"],
                     }
                 )
             ],
-        ),
-        migrations.AddIndex(
-            model_name="slaclock",
-            index=models.Index(fields=["status"], name="sla_clock_status"),
         ),
     ]

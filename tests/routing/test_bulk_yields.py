@@ -1,8 +1,9 @@
-"""A bulk chunk gives way to the hot lane: it commits what it has routed as soon as a job queues or runs
-on ``hot`` (that job may be waiting for the pools the chunk holds), and the rest of its leads are
-routed in the next chunks, each exactly once (real Redis, the real bulk driver)."""
+"""A bulk chunk gives way to the hot lane: it commits what it has routed as soon as a hot worker runs a
+job (that job may be waiting for the pools the chunk holds), and the rest of its leads are routed in
+the next chunks, each exactly once (real Redis, the real bulk driver, a real hot worker)."""
 
 import datetime as dt
+import signal
 import time
 from unittest import mock
 
@@ -14,9 +15,10 @@ from rq import Queue as RQQueue
 from revops.engine import batch
 from revops.engine.pipeline import engine_process_events
 from revops.models import ApiToken, OutboxEvent
-from revops.outbox import QUEUE, hot_lane_running
+from revops.outbox import HOT_RUNNING_KEY, QUEUE, hot_lane_running
 from revops.sync import sync_batch_apply
 from revops.tokens import api_token_create
+from revops.worker import HotWorker
 from routing import bulk
 from routing.models import RoutingDecision, RoutingRule
 from tests.factories import RepFactory
@@ -33,10 +35,10 @@ def hot_queue():
     # rq's own Queue: django-rq's defers an enqueue to the commit, and a test's transaction never commits.
     queue = RQQueue(QUEUE, connection=django_rq.get_connection(QUEUE))
     queue.empty()
-    queue.connection.delete(queue.started_job_registry.key)
+    queue.connection.delete(HOT_RUNNING_KEY)
     yield queue
     queue.empty()
-    queue.connection.delete(queue.started_job_registry.key)
+    queue.connection.delete(HOT_RUNNING_KEY)
 
 
 def _leads_pending() -> list[int]:
@@ -76,11 +78,9 @@ def _routed_once():
     return len(per_lead), set(per_lead.values())
 
 
-def _running(redis, registry, *, expires_in: float) -> str:
-    """A hot job's execution as a worker registers it: expiring at now + its heartbeat's ttl."""
-    execution = "job-1:execution-1"
-    redis.zadd(registry.key, {execution: time.time() + expires_in})
-    return execution
+def _running(redis, *, lapses_in: float, worker: str = "hot-1") -> None:
+    """A hot worker's mark, as it sets it when it starts a job and on each heartbeat."""
+    redis.zadd(HOT_RUNNING_KEY, {worker: time.time() + lapses_in})
 
 
 def test_a_quiet_hot_lane_leaves_the_chunk_whole(hot_queue):
@@ -92,10 +92,9 @@ def test_a_quiet_hot_lane_leaves_the_chunk_whole(hot_queue):
 
 def test_a_job_running_on_the_hot_lane_cuts_every_chunk_after_its_first_lead(hot_queue):
     ids = _leads_pending()
-    execution = _running(hot_queue.connection, hot_queue.started_job_registry, expires_in=60)
+    _running(hot_queue.connection, lapses_in=60)
     assert hot_lane_running()
     driver = _route_in_a_bulk_job(ids)
-    hot_queue.connection.zrem(hot_queue.started_job_registry.key, execution)
     assert driver.call_count == LEADS  # one lead per transaction: the pools were given up after each
     assert _routed_once() == (LEADS, {1})
     assert OutboxEvent.objects.filter(pk__in=ids, status="pending").count() == 0
@@ -113,17 +112,27 @@ def test_jobs_only_queued_on_the_hot_lane_do_not_cut_chunks(hot_queue):
     assert _routed_once() == (LEADS, {1})
 
 
-def test_a_dead_workers_execution_stops_counting_when_it_expires(hot_queue):
-    redis, registry = hot_queue.connection, hot_queue.started_job_registry
-    _running(redis, registry, expires_in=60)
+def test_a_killed_hot_workers_mark_lapses(hot_queue):
+    _running(hot_queue.connection, lapses_in=60)
     assert hot_lane_running()
-    execution = _running(redis, registry, expires_in=-1)  # its heartbeat stopped a while ago
+    _running(hot_queue.connection, lapses_in=-1)  # no heartbeat has renewed it for HOT_RUNNING_LAPSE
     assert not hot_lane_running()
-    redis.zrem(registry.key, execution)
+
+
+def test_a_hot_worker_marks_itself_while_it_runs_a_job(hot_queue):
+    job = hot_queue.enqueue("revops.outbox.hot_lane_running")  # what a bulk chunk would see meanwhile
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        HotWorker([hot_queue], connection=hot_queue.connection).work(burst=True)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    assert job.latest_result().return_value is True
+    assert not hot_lane_running()  # and clears the mark when the job ends
 
 
 def test_outside_a_bulk_job_the_chunk_runs_to_its_budget(hot_queue):
-    _running(hot_queue.connection, hot_queue.started_job_registry, expires_in=60)
+    _running(hot_queue.connection, lapses_in=60)
     assert not batch.ChunkBudget().yields  # no current job (a test, a direct call); a hot job never yields to itself
     with override_settings(ENGINE_BATCH_MS=0):
         budget = batch.ChunkBudget()
